@@ -1,0 +1,352 @@
+"""``Campaign``: the persistent record of one design-build-test-learn loop.
+
+A campaign owns a space and its objectives, and keeps every round, design,
+measurement and model in a :class:`~biofab.store.Store`. Everything the CLI
+does is a method here, so a notebook gets the same thing.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.progress import Progress
+
+from biofab.campaign.results import frame_sha256, parse_results, read_table
+from biofab.core import InputError, NotEnoughDataError, Objective, Space, Testbed
+from biofab.learn import (
+    MultiObjective,
+    Recommendation,
+    Recommender,
+    SpaceFilling,
+    default_recommender,
+    initial_batch_size,
+    pareto_mask,
+    permutation_importance,
+)
+from biofab.store import IngestResult, Store
+
+
+class Campaign:
+    """One DBTL loop, stored.
+
+    >>> c = Campaign.create("cfps-1", space, ["yield:max"])
+    >>> batch = c.recommend(20)          # a Recommendation; batch.to_frame() -> CSV
+    >>> c.ingest("plate1_results.csv")   # all rows or none
+    >>> c.report("report.html")
+    """
+
+    def __init__(self, name: str, space: Space, objectives: list[Objective], store: Store):
+        self.name = name
+        self.space = space
+        self.objectives = objectives
+        self.store = store
+
+    # -- lifecycle -------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        space: Space,
+        objectives: list[Objective | str],
+        *,
+        store: Store | str | None = None,
+        who: str | None = None,
+    ) -> Campaign:
+        objs = [o if isinstance(o, Objective) else Objective.parse(o) for o in objectives]
+        if not objs:
+            raise InputError("a campaign needs at least one objective", expected="NAME:max|min")
+        clash = {o.name for o in objs} & set(space.names)
+        if clash:
+            raise InputError("an objective shares a name with a parameter", found=sorted(clash))
+        db = _store(store)
+        db.create_campaign(name, space.to_yaml(), [o.to_dict() for o in objs], who=who)
+        return cls(name, space, objs, db)
+
+    @classmethod
+    def load(cls, name: str, *, store: Store | str | None = None) -> Campaign:
+        db = _store(store)
+        record = db.get_campaign(name)
+        space = Space.from_yaml(record.space_yaml)
+        objs = [Objective.from_dict(o) for o in record.objectives]
+        return cls(name, space, objs, db)
+
+    @property
+    def objective_names(self) -> list[str]:
+        return [o.name for o in self.objectives]
+
+    # -- data ----------------------------------------------------------------
+    def data(self) -> pd.DataFrame:
+        """One row per measured design: parameters, ``round``, then per objective
+        its value and ``<objective>_std`` (replicate-aware; repeated measurements
+        of a design are averaged)."""
+        m = self.store.measurement_table(self.name)
+        cols = [*self.space.names, "round", *self.objective_names]
+        if len(m) == 0:
+            return pd.DataFrame(columns=cols)
+        m = m.copy()
+        m["var"] = m["std"].astype(float) ** 2 / m["n_replicates"].astype(float)
+        g = m.groupby(["key", "objective"], sort=False)
+        agg = g.agg(value=("value", "mean"), var=("var", "mean"), k=("value", "size"))
+        agg["std"] = np.sqrt(agg["var"] / agg["k"])
+        wide = agg["value"].unstack("objective")
+        std = agg["std"].unstack("objective").add_suffix("_std")
+        first = m.drop_duplicates("key").set_index("key")
+        out = first[[*self.space.names, "round", "design_id"]].join(wide).join(std)
+        out = out.dropna(subset=[o for o in self.objective_names if o in out.columns])
+        for o in self.objective_names:
+            if o not in out.columns:
+                out[o] = np.nan
+                out[f"{o}_std"] = np.nan
+        out = out.sort_values("design_id").reset_index(drop=True)
+        for name, p in self.space.parameters.items():
+            if p.numeric:
+                out[name] = out[name].astype(float)
+        return out
+
+    def utilities(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """Measured values -> utilities ``(n, m)`` (higher better) and noise variances."""
+        u = np.column_stack([o.utility(data[o.name].to_numpy(float)) for o in self.objectives])
+        std = np.column_stack([data[f"{o.name}_std"].to_numpy(float) for o in self.objectives])
+        yvar = None if np.isnan(std).any() else std**2
+        return u, yvar
+
+    def score(self, data: pd.DataFrame) -> np.ndarray:
+        """One number per design (higher better): the weighted sum of standardised
+        utilities, or the utility itself for a single objective."""
+        u, _ = self.utilities(data)
+        if u.shape[1] == 1:
+            return u[:, 0]
+        z = (u - u.mean(0)) / np.where(u.std(0) > 0, u.std(0), 1.0)
+        w = np.array([o.weight for o in self.objectives])
+        return z @ w
+
+    # -- the loop --------------------------------------------------------------
+    def recommend(
+        self,
+        n: int,
+        *,
+        recommender: Recommender | None = None,
+        candidates: pd.DataFrame | None = None,
+        seed: int | None = None,
+    ) -> Recommendation:
+        """Choose, store and return the next batch of ``n`` designs.
+
+        Before enough data exist for a model, the batch is space-filling; then
+        the campaign's default (or the given) recommender proposes it. Designs
+        recommended earlier but not yet measured are never proposed again.
+        """
+        if n < 1:
+            raise InputError("batch size must be at least 1", found=n)
+        data = self.data()
+        round_index = len(self.store.rounds(self.name))
+        pending = self._pending(data)
+        if recommender is None:
+            recommender = (
+                SpaceFilling()
+                if len(data) < initial_batch_size(self.space)
+                else default_recommender(self.space, len(self.objectives))
+            )
+        multi = isinstance(recommender, MultiObjective)
+        values, yvar = np.zeros((len(data), 1)), None
+        if len(data):
+            u, yvar = self.utilities(data)
+            values = u if multi else self.score(data)[:, None]
+            if not multi and u.shape[1] > 1:
+                yvar = None  # a weighted score has no single replicate variance
+        rec = recommender.recommend(
+            self.space,
+            data.reindex(columns=self.space.names),
+            values,
+            n,
+            yvar=yvar,
+            candidates=None if candidates is None else candidates.reindex(columns=self.space.names),
+            round_index=round_index,
+            seed=seed,
+            pending=pending,
+        )
+        if len(rec) == 0:
+            raise InputError(
+                "no unmeasured design is left to recommend", found="an exhausted space"
+            )
+        keys = self.space.keys(rec.designs)
+        designs = [
+            {
+                "key": k,
+                "params": {p: _plain(v) for p, v in row.items()},
+                "predicted": None
+                if np.isnan(rec.mean[i]).all()
+                else {
+                    o: [float(rec.mean[i, j]), float(rec.std[i, j])]
+                    for j, o in enumerate(self._outputs(rec))
+                },
+                "acquisition": None if np.isnan(rec.acquisition[i]) else float(rec.acquisition[i]),
+            }
+            for i, (k, row) in enumerate(
+                zip(keys, rec.designs[self.space.names].to_dict("records"), strict=True)
+            )
+        ]
+        number = self.store.add_round(
+            self.name, rec.recommender, designs, notes={"n": len(designs)}
+        )
+        model = getattr(recommender, "surrogate_", None)
+        if model is not None and len(data) >= 2:
+            importance = permutation_importance(
+                model, self.space, data[self.space.names], values, n_repeats=5, seed=seed
+            )
+            self.store.save_model(
+                self.name,
+                number,
+                rec.recommender,
+                pickle.dumps(model),
+                {"n_train": len(data), "importance": importance["share"].to_dict()},
+            )
+        rec.outputs = self._outputs(rec)
+        rec.notes["round"] = number
+        return rec
+
+    def _outputs(self, rec: Recommendation) -> list[str]:
+        if rec.mean.shape[1] == len(self.objectives):
+            return self.objective_names
+        return ["score"]
+
+    def _pending(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Designs recommended earlier whose results have not arrived yet."""
+        table = self.store.design_table(self.name)
+        if len(table) == 0:
+            return table.reindex(columns=self.space.names)
+        measured = set(self.space.keys(data)) if len(data) else set()
+        waiting = table[[k not in measured for k in table["key"]]]
+        return waiting.reindex(columns=self.space.names).reset_index(drop=True)
+
+    def ingest(
+        self, source: str | Path | pd.DataFrame, *, filename: str | None = None
+    ) -> IngestResult:
+        """Add measurements from a results CSV (or a frame); all rows or none.
+
+        Importing the same content twice adds nothing. See
+        :mod:`biofab.campaign.results` for the table's columns.
+        """
+        if isinstance(source, pd.DataFrame):
+            frame = source.astype(object)
+            name = filename or "frame"
+            sha = frame_sha256(source)
+        else:
+            frame, sha = read_table(source)
+            name = filename or str(source)
+        parsed = parse_results(frame, self.space, self.objectives, filename=name, sha256=sha)
+        return self.store.ingest(self.name, name, sha, parsed.rows)
+
+    def run(
+        self,
+        testbed: Testbed,
+        *,
+        rounds: int,
+        batch: int,
+        seed: int = 0,
+        progress: bool = True,
+        candidates: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Closed loop against a testbed: recommend, evaluate, ingest, ``rounds`` times.
+
+        Returns :meth:`history`. ``candidates`` restricts choices to a pool
+        (replayed data); by default a pool testbed's own pool is used.
+        """
+        if candidates is None and hasattr(testbed, "pool"):
+            candidates = testbed.pool()
+        with Progress(disable=not progress, transient=True) as bar:
+            task = bar.add_task(f"campaign {self.name}", total=rounds)
+            for r in range(rounds):
+                rec = self.recommend(batch, candidates=candidates, seed=seed * 1000 + r)
+                measured = testbed.evaluate(rec.designs[self.space.names])
+                table = pd.concat(
+                    [
+                        rec.designs[self.space.names].reset_index(drop=True),
+                        measured.reset_index(drop=True),
+                    ],
+                    axis=1,
+                )
+                self.ingest(table, filename=f"testbed:round {rec.notes['round']}")
+                bar.advance(task)
+        return self.history()
+
+    # -- views -----------------------------------------------------------------
+    def history(self) -> pd.DataFrame:
+        """Per round: designs measured, best score in the round, best so far, and
+        improvement of best-so-far over the first round's best (a ratio)."""
+        data = self.data()
+        if len(data) == 0:
+            return pd.DataFrame(columns=["round", "n", "best", "best_so_far", "improvement"])
+        data = data.assign(score=self.score(data), round=data["round"].fillna(0).astype(int))
+        per = data.groupby("round").agg(n=("score", "size"), best=("score", "max")).reset_index()
+        per["best_so_far"] = per["best"].cummax()
+        first = per["best"].iloc[0]
+        per["improvement"] = per["best_so_far"] / first if first > 0 else np.nan
+        return per
+
+    def best(self, k: int = 5) -> pd.DataFrame:
+        """The ``k`` best measured designs by score."""
+        data = self.data()
+        if len(data) == 0:
+            return data
+        return data.assign(score=self.score(data)).nlargest(k, "score").reset_index(drop=True)
+
+    def pareto(self) -> pd.DataFrame:
+        """Measured designs on the Pareto front of the objectives."""
+        data = self.data()
+        if len(data) == 0:
+            return data
+        u, _ = self.utilities(data)
+        return data[pareto_mask(u)].reset_index(drop=True)
+
+    def explain(self, seed: int | None = 0) -> pd.DataFrame:
+        """Per-parameter importance from the latest stored model."""
+        data = self.data()
+        snap = self.store.latest_model(self.name)
+        if snap is None or len(data) < 2:
+            raise NotEnoughDataError("no model yet: recommend after some measurements first")
+        model = pickle.loads(snap[0])  # our own blob, written by recommend()
+        multi = getattr(model, "n_outputs_", 1) > 1
+        values = self.utilities(data)[0] if multi else self.score(data)
+        return permutation_importance(model, self.space, data[self.space.names], values, seed=seed)
+
+    def status(self) -> dict[str, Any]:
+        """A summary a person or a script can read."""
+        designs = self.store.design_table(self.name)
+        data = self.data()
+        pending = len(designs) - len(data)
+        best = self.best(1)
+        return {
+            "campaign": self.name,
+            "objectives": [str(o) for o in self.objectives],
+            "parameters": self.space.names,
+            "rounds": len(self.store.rounds(self.name)),
+            "designs": len(designs),
+            "measured": len(data),
+            "pending": max(pending, 0),
+            "best": None
+            if len(best) == 0
+            else {
+                **{n: _plain(best[n].iloc[0]) for n in self.space.names},
+                **{o: float(best[o].iloc[0]) for o in self.objective_names},
+            },
+        }
+
+    def report(self, path: str | Path) -> Path:
+        """Write the self-contained HTML report (Plotly figures) to ``path``."""
+        from biofab.report import campaign_report
+
+        out = Path(path)
+        out.write_text(campaign_report(self))
+        return out
+
+
+def _store(store: Store | str | None) -> Store:
+    return store if isinstance(store, Store) else Store(store)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,1 @@
+"""The ``biofab`` command line: thin wrappers over the Python API."""

@@ -1,0 +1,151 @@
+"""Is a surrogate's std honest? Held-out coverage, RMSE and z-scores of one split."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.stats import norm
+
+from biofab.core.errors import NotEnoughDataError
+from biofab.learn.surrogate import Surrogate
+
+#: Probability inside mean ± 1 std of a normal distribution (0.6827).
+ONE_SIGMA = math.erf(1 / math.sqrt(2))
+
+
+def coverage(y: np.ndarray, mean: np.ndarray, std: np.ndarray, level: float) -> float:
+    """Fraction of ``y`` inside the central ``level`` interval of ``N(mean, std²)``.
+
+    The interval is ``mean ± q·std`` with ``q = Φ⁻¹((1 + level) / 2)``: 1.96
+    for ``level=0.95``, 1.0 for ``level=ONE_SIGMA``. ``y``, ``mean`` and
+    ``std`` share one shape; every entry counts once. An honest std gives a
+    coverage near ``level``; far below means over-confident, far above
+    under-confident.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    ya, ma, sa = (np.asarray(a, dtype=float) for a in (y, mean, std))
+    if ya.size == 0:
+        return float("nan")
+    q = float(norm.ppf(0.5 + level / 2))
+    return float(np.mean(np.abs(ya - ma) <= q * sa))
+
+
+@dataclass
+class CalibrationReport:
+    """How a surrogate fitted on a random split did on the held-out rows.
+
+    ``coverage_68`` and ``coverage_95`` are the fractions of held-out ``y``
+    inside ``mean ± 1·std`` (nominal 68.3 %) and ``mean ± 1.96·std``
+    (nominal 95 %); ``std`` there is the predictive std
+    ``sqrt(std_model² + yvar)`` when ``yvar`` was given, else the model's std.
+    ``rmse`` is the root mean squared error of the mean, ``mean_std`` the
+    average predictive std (both in ``y``'s units). ``z`` holds
+    ``(y - mean) / std`` for each held-out value, shaped like the held-out
+    ``y`` (``(n_test,)``); an honest model has ``z`` near standard normal.
+    ``test_index`` gives the held-out rows' positions in the input.
+    """
+
+    coverage_68: float
+    coverage_95: float
+    rmse: float
+    mean_std: float
+    n_train: int
+    n_test: int
+    z: np.ndarray = field(repr=False)
+    test_index: np.ndarray = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (``z`` and ``test_index`` as lists)."""
+        return {
+            "coverage_68": self.coverage_68,
+            "coverage_95": self.coverage_95,
+            "rmse": self.rmse,
+            "mean_std": self.mean_std,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "z": [float(v) for v in self.z],
+            "test_index": [int(i) for i in self.test_index],
+        }
+
+    def summary(self) -> str:
+        """One line, e.g. for a CLI or a log."""
+        return (
+            f"held-out {self.n_test} of {self.n_train + self.n_test}: "
+            f"RMSE {self.rmse:.3g}, mean std {self.mean_std:.3g}, "
+            f"coverage ±1σ {self.coverage_68:.0%} (nominal 68%), "
+            f"±1.96σ {self.coverage_95:.0%} (nominal 95%)"
+        )
+
+
+def calibration_report(
+    surrogate_factory: Callable[[], Surrogate],
+    X: np.ndarray,
+    y: np.ndarray,
+    yvar: np.ndarray | None = None,
+    *,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+) -> CalibrationReport:
+    """Fit ``surrogate_factory()`` on a seeded random split and score it on the rest.
+
+    ``X`` is ``(n, d)``; ``y`` is ``(n,)`` or ``(n, 1)`` (one output: for
+    several, call once per column); ``yvar`` has ``y``'s shape or is None.
+    The training part (with its ``yvar``) goes to ``fit``; ``round(n *
+    test_fraction)`` rows (at least 1) are held out. When ``yvar`` is given,
+    the held-out values are single noisy measurements, so their intervals use
+    ``sqrt(std² + yvar)``; without it the model's std is used as it is.
+    Raises ``NotEnoughDataError`` when fewer than 2 rows would remain for
+    training.
+    """
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    Xa = np.asarray(X, dtype=float)
+    ya = np.asarray(y, dtype=float)
+    if ya.ndim == 2 and ya.shape[1] == 1:
+        ya = ya[:, 0]
+    if ya.ndim != 1:
+        raise ValueError(f"calibration_report takes one output; got y of shape {ya.shape}")
+    if Xa.ndim != 2 or len(Xa) != len(ya):
+        raise ValueError(f"X must have shape ({len(ya)}, d), got {Xa.shape}")
+    va = None
+    if yvar is not None:
+        va = np.asarray(yvar, dtype=float).reshape(-1)
+        if va.shape != ya.shape:
+            raise ValueError(f"yvar must have y's shape, got {np.shape(yvar)}")
+
+    n = len(ya)
+    n_test = max(1, round(n * test_fraction))
+    n_train = n - n_test
+    if n_train < 2:
+        raise NotEnoughDataError(
+            f"calibration needs at least 3 measurements (2 to fit, 1 to test), got {n}"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
+
+    model = surrogate_factory()
+    model.fit(Xa[train], ya[train], None if va is None else va[train])
+    mean, std = model.predict(Xa[test])
+    mean = np.asarray(mean, dtype=float).reshape(-1)
+    std = np.asarray(std, dtype=float).reshape(-1)
+    if va is not None:
+        std = np.sqrt(std**2 + va[test])
+
+    resid = ya[test] - mean
+    # A zero std is infinitely surprised by any miss, and not at all by a hit.
+    z = np.divide(resid, std, out=np.where(resid == 0, 0.0, np.sign(resid) * np.inf), where=std > 0)
+    return CalibrationReport(
+        coverage_68=coverage(ya[test], mean, std, ONE_SIGMA),
+        coverage_95=coverage(ya[test], mean, std, 0.95),
+        rmse=float(np.sqrt(np.mean(resid**2))),
+        mean_std=float(np.mean(std)),
+        n_train=n_train,
+        n_test=n_test,
+        z=z,
+        test_index=test,
+    )

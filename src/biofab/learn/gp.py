@@ -1,0 +1,218 @@
+"""``GPSurrogate``: an exact Gaussian process (BoTorch ``SingleTaskGP``) over the encoding."""
+
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+import torch
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms.input import Normalize
+from botorch.models.transforms.outcome import Standardize
+from gpytorch.mlls import ExactMarginalLogLikelihood
+
+from biofab.core.errors import NotEnoughDataError
+from biofab.learn.mlp import torch_threads
+
+DTYPE = torch.float64
+
+
+class GPSurrogate:
+    """Exact GP regression with fitted hyper-parameters, one independent GP per output.
+
+    The model is BoTorch's ``SingleTaskGP`` (RBF kernel with BoTorch's default
+    dimension-scaled priors) with a ``Normalize`` input transform and a
+    ``Standardize`` outcome transform; hyper-parameters maximise the exact
+    marginal likelihood (``fit_gpytorch_mll``). Everything runs in float64 on
+    the CPU, where exact GPs on a few hundred rows are fastest anyway.
+
+    Parameters
+    ----------
+    fixed_noise:
+        How observation noise is modelled. ``None`` (default): use ``yvar`` as
+        the known noise of each value when ``fit`` receives it, otherwise infer
+        one homoscedastic noise level per output. ``True``: ``yvar`` is
+        required. ``False``: ignore ``yvar`` and always infer the noise.
+    seed:
+        Seeds torch's RNG for the fit (only used when the optimiser restarts
+        from hyper-parameters drawn from their priors), inside a forked RNG so
+        the caller's global torch state is left untouched. ``None`` leaves the
+        RNG alone.
+    bounds:
+        Array ``(2, d)`` of lower and upper bounds of ``X`` handed to
+        ``Normalize``; ``None`` means the unit cube of a space's encoding. Fixed
+        bounds rather than bounds learnt from the training rows keep the
+        lengthscale priors, which assume the unit cube, meaningful when the
+        data cluster in a corner of the space.
+    n_jobs:
+        Torch CPU threads while fitting and predicting (see
+        :func:`biofab.learn.mlp.torch_threads`); None leaves torch's setting.
+        Acquisition functions that use ``posterior_model`` run outside it.
+    noise_floor:
+        Smallest noise variance accepted from ``yvar``, as a fraction of each
+        output's sample variance: exact zeros (e.g. a single replicate reported
+        as variance 0) would make the kernel matrix singular.
+
+    Attributes
+    ----------
+    model_ : SingleTaskGP
+        The fitted BoTorch model (in eval mode). Inputs ``(..., q, d)`` float64;
+        for ``m > 1`` outputs it is batched internally over outputs.
+    n_outputs_ : int
+        Number of outputs ``m`` (1 for 1-D ``y``).
+    n_features_in_ : int
+        Width ``d`` of ``X``.
+    uses_yvar_ : bool
+        Whether the fit treated ``yvar`` as known observation noise.
+    """
+
+    def __init__(
+        self,
+        fixed_noise: bool | None = None,
+        seed: int | None = 0,
+        bounds: np.ndarray | None = None,
+        noise_floor: float = 1e-5,
+        n_jobs: int | None = 1,
+    ) -> None:
+        self.fixed_noise = fixed_noise
+        self.seed = seed
+        self.bounds = bounds
+        self.noise_floor = noise_floor
+        self.n_jobs = n_jobs
+
+    # -- learning ------------------------------------------------------------
+    def fit(self, X: np.ndarray, y: np.ndarray, yvar: np.ndarray | None = None) -> Self:
+        """Fit hyper-parameters on ``X`` ``(n, d)``, ``y`` ``(n,)`` or ``(n, m)``.
+
+        ``yvar`` has ``y``'s shape and holds each value's observation-noise
+        variance (e.g. the variance of the replicate mean); it is passed to
+        ``SingleTaskGP`` as ``train_Yvar`` unless ``fixed_noise`` is False.
+        Raises ``NotEnoughDataError`` for fewer than 2 rows.
+        """
+        X2, Y2, V2 = _check_xy(X, y, yvar)
+        n, d = X2.shape
+        if n < 2:
+            raise NotEnoughDataError(f"a Gaussian process needs at least 2 measurements, got {n}")
+        if self.fixed_noise is True and V2 is None:
+            raise ValueError("fixed_noise=True needs yvar, the variance of each value")
+        use_yvar = V2 is not None and self.fixed_noise is not False
+
+        train_X = torch.as_tensor(X2, dtype=DTYPE)
+        train_Y = torch.as_tensor(Y2, dtype=DTYPE)
+        train_Yvar = None
+        if use_yvar and V2 is not None:
+            scale = np.var(Y2, axis=0)
+            floor = self.noise_floor * np.where(scale > 0, scale, 1.0)
+            train_Yvar = torch.as_tensor(np.maximum(V2, floor), dtype=DTYPE)
+
+        if self.bounds is None:
+            bounds = np.vstack([np.zeros(d), np.ones(d)])
+        else:
+            bounds = np.asarray(self.bounds, dtype=float)
+        if bounds.shape != (2, d):
+            raise ValueError(f"bounds must have shape (2, {d}), got {bounds.shape}")
+
+        with torch_threads(self.n_jobs):
+            model = self._fit_model(train_X, train_Y, train_Yvar, bounds)
+
+        self.model_ = model
+        self.n_outputs_ = Y2.shape[1]
+        self.n_features_in_ = d
+        self.uses_yvar_ = use_yvar
+        self._y_ndim = np.ndim(y)
+        return self
+
+    def _fit_model(
+        self,
+        train_X: torch.Tensor,
+        train_Y: torch.Tensor,
+        train_Yvar: torch.Tensor | None,
+        bounds: np.ndarray,
+    ) -> SingleTaskGP:
+        """Build and fit on ``train_X`` ``(n, d)``, ``train_Y`` and ``train_Yvar`` ``(n, m)``."""
+        d, m = train_X.shape[-1], train_Y.shape[-1]
+        model = SingleTaskGP(
+            train_X,
+            train_Y,
+            train_Yvar=train_Yvar,
+            input_transform=Normalize(d=d, bounds=torch.as_tensor(bounds, dtype=DTYPE)),
+            outcome_transform=Standardize(m=m),
+        )
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        with torch.random.fork_rng():
+            if self.seed is not None:
+                torch.manual_seed(self.seed)
+            fit_gpytorch_mll(mll)
+        model.eval()
+        return model
+
+    # -- prediction ----------------------------------------------------------
+    @property
+    def posterior_model(self) -> SingleTaskGP:
+        """The fitted BoTorch model, for acquisition functions (``X`` in encoding units)."""
+        self._check_fitted()
+        return self.model_
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and std of the latent function at ``X`` ``(n, d)``.
+
+        Returns two arrays shaped ``(n,)`` when the model was fitted on 1-D
+        ``y`` and ``(n, m)`` otherwise, in ``y``'s units. The std excludes
+        observation noise: it is the uncertainty about the true mean at each
+        row. Add the noise variance (``yvar`` or the inferred noise) to compare
+        with single new measurements.
+        """
+        self._check_fitted()
+        Xa = np.asarray(X, dtype=float)
+        if Xa.ndim != 2 or Xa.shape[1] != self.n_features_in_:
+            raise ValueError(f"X must have shape (n, {self.n_features_in_}), got {Xa.shape}")
+        if len(Xa) == 0:
+            empty = np.zeros((0, self.n_outputs_))
+            return self._shape(empty), self._shape(empty)
+        # One t-batch per row: only the marginal variances are needed, and this avoids
+        # building the n x n joint posterior covariance for large candidate sets.
+        Xt = torch.as_tensor(Xa, dtype=DTYPE).unsqueeze(-2)
+        with torch.no_grad(), torch_threads(self.n_jobs):
+            post = self.model_.posterior(Xt, observation_noise=False)
+            mean = post.mean.squeeze(-2).numpy()
+            var = post.variance.squeeze(-2).clamp_min(0.0).numpy()
+        return self._shape(mean), self._shape(np.sqrt(var))
+
+    def _shape(self, a: np.ndarray) -> np.ndarray:
+        """``(n, m)`` -> ``(n,)`` when the model was fitted on 1-D ``y``."""
+        return a[:, 0].copy() if self._y_ndim == 1 else a
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise RuntimeError("GPSurrogate is not fitted; call fit(X, y) first")
+
+    def __repr__(self) -> str:
+        return (
+            f"GPSurrogate(fixed_noise={self.fixed_noise!r}, seed={self.seed!r}, "
+            f"noise_floor={self.noise_floor!r}, n_jobs={self.n_jobs!r})"
+        )
+
+
+def _check_xy(
+    X: np.ndarray, y: np.ndarray, yvar: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Validate and return ``X`` ``(n, d)``, ``y`` ``(n, m)``, ``yvar`` ``(n, m)`` or None."""
+    Xa = np.asarray(X, dtype=float)
+    ya = np.asarray(y, dtype=float)
+    if Xa.ndim != 2:
+        raise ValueError(f"X must be 2-D (n, d), got shape {Xa.shape}")
+    if ya.ndim not in (1, 2) or len(ya) != len(Xa):
+        raise ValueError(f"y must have shape ({len(Xa)},) or ({len(Xa)}, m), got {ya.shape}")
+    Y2 = ya.reshape(len(ya), -1)
+    if not (np.isfinite(Xa).all() and np.isfinite(Y2).all()):
+        raise ValueError("X and y must be finite (drop or impute missing measurements first)")
+    V2 = None
+    if yvar is not None:
+        va = np.asarray(yvar, dtype=float)
+        if va.shape != ya.shape:
+            raise ValueError(f"yvar must have y's shape {ya.shape}, got {va.shape}")
+        V2 = va.reshape(len(va), -1)
+        if not np.isfinite(V2).all() or (V2 < 0).any():
+            raise ValueError("yvar must be finite and non-negative")
+    return Xa, Y2, V2

@@ -1,0 +1,147 @@
+"""The campaign report: best-so-far, predicted vs measured, importance, Pareto front."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from biofab.core import NotEnoughDataError
+from biofab.report.html import html_page
+
+if TYPE_CHECKING:
+    from biofab.campaign import Campaign
+
+
+def best_so_far_figure(history: pd.DataFrame, label: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_bar(x=history["round"], y=history["best"], name="best in round", opacity=0.45)
+    fig.add_scatter(
+        x=history["round"], y=history["best_so_far"], mode="lines+markers", name="best so far"
+    )
+    fig.update_layout(
+        xaxis_title="round (0 = imported before any recommendation)", yaxis_title=label
+    )
+    return fig
+
+
+def predicted_vs_measured(
+    designs: pd.DataFrame, data: pd.DataFrame, objective: str
+) -> go.Figure | None:
+    """Each design's prediction when it was recommended, against what was measured."""
+    if len(designs) == 0 or "predicted" not in designs:
+        return None
+    pred = designs.dropna(subset=["predicted"])
+    rows = []
+    measured = data.set_index("design_id")
+    for _, r in pred.iterrows():
+        p = r["predicted"]
+        if not isinstance(p, dict) or objective not in p or r["design_id"] not in measured.index:
+            continue
+        m = measured.loc[r["design_id"]]
+        rows.append(
+            (p[objective][0], p[objective][1], m[objective], m.get(f"{objective}_std"), r["round"])
+        )
+    if not rows:
+        return None
+    t = pd.DataFrame(rows, columns=["pred", "pred_std", "meas", "meas_std", "round"])
+    lo = float(min(t["pred"].min(), t["meas"].min()))
+    hi = float(max(t["pred"].max(), t["meas"].max()))
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", line={"dash": "dot", "color": "#888"}
+    )
+    fig.add_scatter(
+        x=t["meas"],
+        y=t["pred"],
+        mode="markers",
+        name="designs",
+        error_y={"type": "data", "array": t["pred_std"], "visible": True},
+        error_x={"type": "data", "array": t["meas_std"].fillna(0), "visible": True},
+        marker={
+            "color": t["round"],
+            "colorscale": "Viridis",
+            "showscale": True,
+            "colorbar": {"title": "round"},
+        },
+        text=[f"round {int(r)}" for r in t["round"]],
+    )
+    fig.update_layout(
+        xaxis_title=f"measured {objective}", yaxis_title=f"predicted {objective} (±1 sd)"
+    )
+    return fig
+
+
+def importance_figure(importance: pd.DataFrame) -> go.Figure:
+    imp = importance.sort_values("importance")
+    fig = go.Figure(
+        go.Bar(
+            x=imp["importance"],
+            y=imp.index,
+            orientation="h",
+            error_x={"type": "data", "array": imp["std"], "visible": True},
+        )
+    )
+    fig.update_layout(
+        xaxis_title="increase in squared error when shuffled", yaxis_title="parameter"
+    )
+    return fig
+
+
+def pareto_figure(data: pd.DataFrame, front: pd.DataFrame, a: str, b: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_scatter(
+        x=data[a], y=data[b], mode="markers", name="measured", marker={"color": "#9aa9b8"}
+    )
+    f = front.sort_values(a)
+    fig.add_scatter(x=f[a], y=f[b], mode="lines+markers", name="Pareto front", marker={"size": 10})
+    fig.update_layout(xaxis_title=a, yaxis_title=b)
+    return fig
+
+
+def campaign_report(campaign: Campaign) -> str:
+    """The whole report as one HTML string."""
+    data = campaign.data()
+    history = campaign.history()
+    status = campaign.status()
+    label = campaign.objectives[0].name if len(campaign.objectives) == 1 else "weighted score"
+    sections: list[tuple[str, go.Figure | pd.DataFrame | str]] = []
+    summary = pd.DataFrame(
+        [
+            ("objectives", ", ".join(status["objectives"])),
+            ("parameters", len(status["parameters"])),
+            ("rounds", status["rounds"]),
+            ("designs measured", status["measured"]),
+            ("designs pending", status["pending"]),
+        ],
+        columns=["", "value"],
+    )
+    sections.append(("Summary", summary))
+    if len(history):
+        sections.append(("Best so far per round", best_so_far_figure(history, label)))
+        sections.append(("Rounds", history))
+    designs = campaign.store.design_table(campaign.name)
+    for obj in campaign.objective_names:
+        fig = predicted_vs_measured(designs, data, obj)
+        if fig is not None:
+            sections.append((f"Predicted vs measured: {obj}", fig))
+    try:
+        sections.append(
+            (
+                "Parameter importance (permutation, latest model)",
+                importance_figure(campaign.explain()),
+            )
+        )
+    except NotEnoughDataError:
+        sections.append(("Parameter importance", "No model has been fitted yet."))
+    if len(campaign.objectives) >= 2 and len(data):
+        a, b = campaign.objective_names[:2]
+        sections.append((f"Pareto front: {a} vs {b}", pareto_figure(data, campaign.pareto(), a, b)))
+    if len(data):
+        best = campaign.best(10).drop(columns=["design_id"], errors="ignore")
+        sections.append(("Best designs", best.replace({np.nan: None})))
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return html_page(f"biofab campaign: {campaign.name}", sections, subtitle=f"generated {stamp}")

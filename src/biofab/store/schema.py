@@ -1,0 +1,204 @@
+"""ORM tables of the campaign store.
+
+The schema is versioned by Alembic (``biofab/store/migrations``); this module is
+the in-code description that the ORM queries against. A test checks that the
+two agree, so a change here needs a new migration in the same commit.
+
+Every timestamp is a timezone-aware UTC ``datetime``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Fixed constraint names, so that the migration, both backends and any later
+# ALTER refer to the same names (SQLite and PostgreSQL would otherwise differ).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A ``DateTime(timezone=True)`` that always reads back as an aware UTC datetime.
+
+    SQLite has no time zones: it stores the UTC wall time and this type puts
+    the UTC zone back on reading. PostgreSQL stores ``timestamptz``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            # A naive time is ambiguous; refuse rather than guess the local zone.
+            raise ValueError("store timestamps must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads this class attribute)
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+        bytes: LargeBinary(),
+        float: Float(),
+    }
+
+
+class CampaignRow(Base):
+    """One DBTL loop: its design space (YAML text) and objectives."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    space_yaml: Mapped[str] = mapped_column(Text)
+    objectives: Mapped[list[Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class RoundRow(Base):
+    """One batch of recommended designs; ``number`` counts 1, 2, ... per campaign."""
+
+    __tablename__ = "rounds"
+    __table_args__ = (UniqueConstraint("campaign_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    recommender: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[dict[str, Any]]
+
+
+class DesignRow(Base):
+    """A point of the space, identified within its campaign by its canonical ``key``.
+
+    ``round_id`` is NULL for a design that arrived with imported measurements
+    rather than from one of our recommendations.
+    """
+
+    __tablename__ = "designs"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "key"),
+        Index("ix_designs_round_id", "round_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"))
+    key: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict[str, Any]]
+    # none_as_null: "no prediction" is SQL NULL, not the JSON value null.
+    predicted: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    acquisition: Mapped[float | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImportRow(Base):
+    """One imported results file; ``sha256`` (hex digest of its bytes) makes re-imports no-ops."""
+
+    __tablename__ = "imports"
+    __table_args__ = (UniqueConstraint("campaign_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    filename: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    n_rows: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class MeasurementRow(Base):
+    """A measured value of one objective for one design.
+
+    ``std`` is the standard deviation of ``value`` (same unit), ``n_replicates``
+    how many replicates ``value`` summarises. ``(design_id, objective, source)``
+    is unique so that importing the same measurement again is a no-op.
+    """
+
+    __tablename__ = "measurements"
+    __table_args__ = (
+        UniqueConstraint("design_id", "objective", "source"),
+        Index("ix_measurements_import_id", "import_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    design_id: Mapped[int] = mapped_column(ForeignKey("designs.id"))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+    objective: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float]
+    std: Mapped[float | None]
+    n_replicates: Mapped[int] = mapped_column(Integer, default=1)
+    unit: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelSnapshotRow(Base):
+    """A serialised surrogate (``blob``, opaque bytes) and its metrics."""
+
+    __tablename__ = "model_snapshots"
+    __table_args__ = (Index("ix_model_snapshots_campaign_id_kind", "campaign_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"))
+    kind: Mapped[str] = mapped_column(String(200))
+    blob: Mapped[bytes]
+    metrics: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditRow(Base):
+    """Who did what when. Append-only: database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_campaign_id", "campaign_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    who: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    detail: Mapped[dict[str, Any]]

@@ -1,0 +1,928 @@
+"""``Store``: the persistent record of DBTL campaigns.
+
+One SQLite file by default, PostgreSQL by URL. Every write method is one
+transaction that also appends its row to the audit log, so a write either
+happens completely, with its audit entry, or not at all.
+"""
+
+from __future__ import annotations
+
+import getpass
+import math
+import os
+import re
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NotRequired, TypedDict
+
+import pandas as pd
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine, create_engine, event, func, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from biofab.core.errors import CampaignExistsError, InputError, UnknownCampaignError
+from biofab.store.schema import (
+    AuditRow,
+    CampaignRow,
+    DesignRow,
+    ImportRow,
+    MeasurementRow,
+    ModelSnapshotRow,
+    RoundRow,
+    utcnow,
+)
+
+DEFAULT_URL = "sqlite:///biofab.db"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+#: Failpoint for crash-consistency tests. When this environment variable holds a
+#: number of seconds, ``Store.ingest`` writes the first half of a file's
+#: measurements, prints ``failpoint: sleeping`` to stderr, sleeps that long, and
+#: only then writes the rest and commits. Killing the process during the sleep
+#: must leave nothing of the file in the store. Never set it in production.
+FAILPOINT_INGEST_SLEEP = "BIOFAB_FAILPOINT_INGEST_SLEEP"
+
+#: How long a SQLite connection waits for another writer's lock before failing (ms).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# Keys per IN (...) list: far below SQLite's bound-parameter limit (32766).
+_CHUNK = 500
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Alembic's migration context is a process-wide global: two threads upgrading
+# at once would trample each other. (Other processes are held off by the
+# database: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL.)
+_UPGRADE_LOCK = threading.Lock()
+
+
+# --------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    """A campaign as stored: ``objectives`` is the list given at creation."""
+
+    id: int
+    name: str
+    space_yaml: str
+    objectives: list[dict[str, Any]]
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one ``Store.ingest`` call wrote.
+
+    ``skipped`` counts rows whose measurement the store already held (or that
+    repeat an earlier row of the same file). ``duplicate_file`` is True when a
+    file with the same SHA-256 had already been imported: then nothing is written.
+    """
+
+    added_designs: int
+    added_measurements: int
+    skipped: int
+    duplicate_file: bool
+    import_id: int | None = None
+
+
+class DesignRecord(TypedDict):
+    """Shape of one design given to ``Store.add_round``.
+
+    ``key`` is the design's canonical identity within its campaign; ``predicted``
+    maps objective name to ``[mean, std]``; ``acquisition`` is the recommender's score.
+    """
+
+    key: str
+    params: Mapping[str, Any]
+    predicted: NotRequired[Mapping[str, Any] | None]
+    acquisition: NotRequired[float | None]
+
+
+class IngestRow(TypedDict):
+    """Shape of one row given to ``Store.ingest``; the caller has validated the values.
+
+    ``std`` is the standard deviation of ``value`` in ``unit``; ``n_replicates``
+    (default 1) how many replicates ``value`` summarises; ``source`` where it came
+    from (e.g. ``"results.csv:row 3"``), part of the measurement's identity.
+    """
+
+    key: str
+    params: Mapping[str, Any]
+    objective: str
+    value: float
+    std: NotRequired[float | None]
+    n_replicates: NotRequired[int]
+    unit: NotRequired[str | None]
+    source: NotRequired[str | None]
+
+
+# ------------------------------------------------------------ URL and migrations
+
+
+def normalize_url(url: str) -> str:
+    """Map ``postgresql://`` (and ``postgres://``) to the psycopg 3 driver; keep others as given."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:" and not db.startswith("file:") and not Path(db).is_absolute():
+            # Pin a relative file to today's working directory, so the store
+            # does not silently switch files if the process later changes it.
+            parsed = parsed.set(database=str(Path(db).resolve()))
+    return parsed.render_as_string(hide_password=False)
+
+
+def alembic_config() -> Config:
+    """Alembic configuration of the store's migrations, independent of the working directory."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest schema revision this version of biofab knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "biofab ships at least one migration"
+    return head
+
+
+def _default_who() -> str:
+    env = os.environ.get("BIOFAB_USER")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        return "unknown"
+
+
+def _failpoint_ingest() -> None:
+    """Pause mid-ingest when ``BIOFAB_FAILPOINT_INGEST_SLEEP`` is set (crash tests only)."""
+    raw = os.environ.get(FAILPOINT_INGEST_SLEEP)
+    if not raw:
+        return
+    seconds = float(raw)
+    print(f"failpoint: sleeping {seconds:g} s mid-ingest", file=sys.stderr, flush=True)
+    time.sleep(seconds)
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    """Per-connection SQLite settings and real transactions.
+
+    pysqlite's own transaction handling starts transactions late and never for
+    DDL; we switch it off and emit BEGIN ourselves (the documented SQLAlchemy
+    recipe). Writers use BEGIN IMMEDIATE so that two processes queue on the
+    busy timeout instead of failing on a read-to-write lock upgrade.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # WAL: readers never block the writer; commits stay atomic across
+        # crashes. synchronous stays at the default FULL for durability.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get("biofab_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+# ----------------------------------------------------------------------- store
+
+
+class Store:
+    """The campaign store.
+
+    ``url``: a SQLAlchemy URL; default ``$BIOFAB_DB``, else ``sqlite:///biofab.db``
+    in the current working directory. ``postgresql://`` URLs use psycopg 3.
+    ``who``: the user recorded in the audit log; default ``$BIOFAB_USER``, else
+    the OS login name. Opening a store upgrades its schema to the newest
+    migration (a no-op when it is already there).
+    """
+
+    def __init__(self, url: str | None = None, *, who: str | None = None) -> None:
+        raw = url or os.environ.get("BIOFAB_DB") or DEFAULT_URL
+        try:
+            self._url = normalize_url(raw)
+        except ArgumentError as err:
+            raise InputError(
+                "not a database URL", expected="sqlite:///PATH or postgresql://…", found=raw
+            ) from err
+        backend = make_url(self._url).get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise InputError(
+                "unsupported database URL",
+                expected="sqlite:///PATH or postgresql://USER@HOST/DB",
+                found=make_url(self._url).render_as_string(hide_password=True),
+            )
+        self.who = who or _default_who()
+        self._engine = create_engine(self._url, pool_pre_ping=backend == "postgresql")
+        if backend == "sqlite":
+            _install_sqlite_hooks(self._engine)
+        self._writer = self._engine.execution_options(biofab_write=True)
+        try:
+            self._upgrade()
+        except OperationalError as err:
+            self._engine.dispose()
+            reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
+            raise InputError(f"cannot open the store at {self.url}: {reason}") from err
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    # -- lifecycle
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return make_url(self._url).render_as_string(hide_password=True)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for diagnostics and tests; prefer the methods)."""
+        return self._engine
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    def schema_revision(self) -> str | None:
+        """The schema revision the database is at (``alembic current``)."""
+        with self._engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def _upgrade(self) -> None:
+        current = self.schema_revision()
+        head = head_revision()
+        if current == head:
+            # The common case: no write lock, so opening never waits on a long ingest.
+            return
+        cfg = alembic_config()
+        with _UPGRADE_LOCK, self._writer.begin() as conn:
+            cfg.attributes["connection"] = conn
+            try:
+                command.upgrade(cfg, "head")
+            except CommandError as err:
+                raise InputError(
+                    f"database schema at revision {current!r} is unknown to this biofab "
+                    "(written by a newer version?)",
+                    expected=f"revision {head} or older",
+                    found=current,
+                ) from err
+
+    # -- sessions
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self._engine) as session:
+            yield session
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """One write transaction: commits on success, rolls back on any exception."""
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @staticmethod
+    def _campaign(session: Session, name: str, *, lock: bool = False) -> CampaignRow:
+        query = select(CampaignRow).where(CampaignRow.name == name)
+        if lock:
+            # PostgreSQL: serialise writers of one campaign (round numbers, import
+            # checks). SQLite ignores FOR UPDATE; BEGIN IMMEDIATE already serialises.
+            query = query.with_for_update()
+        row = session.scalar(query)
+        if row is None:
+            raise UnknownCampaignError(name)
+        return row
+
+    def _audit(
+        self,
+        session: Session,
+        who: str,
+        action: str,
+        campaign_id: int | None,
+        detail: dict[str, Any],
+    ) -> None:
+        session.add(
+            AuditRow(at=utcnow(), who=who, action=action, campaign_id=campaign_id, detail=detail)
+        )
+
+    # -- campaigns
+
+    def create_campaign(
+        self,
+        name: str,
+        space_yaml: str,
+        objectives: list[dict[str, Any]],
+        who: str | None = None,
+    ) -> CampaignRecord:
+        """Create a campaign; raises ``CampaignExistsError`` if the name is taken."""
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise InputError(
+                "bad campaign name", expected="1 to 200 characters, not all blank", found=name
+            )
+        who = who or self.who
+        try:
+            with self._write() as s:
+                if s.scalar(select(CampaignRow.id).where(CampaignRow.name == name)) is not None:
+                    raise CampaignExistsError(name)
+                row = CampaignRow(
+                    name=name,
+                    space_yaml=space_yaml,
+                    objectives=[dict(o) for o in objectives],
+                    created_at=utcnow(),
+                    created_by=who,
+                )
+                s.add(row)
+                s.flush()
+                self._audit(
+                    s, who, "create_campaign", row.id, {"name": name, "objectives": row.objectives}
+                )
+        except IntegrityError as err:
+            # Another process created the same name between our check and commit.
+            raise CampaignExistsError(name) from err
+        return _campaign_record(row)
+
+    def get_campaign(self, name: str) -> CampaignRecord:
+        """The campaign called ``name``; raises ``UnknownCampaignError``."""
+        with self._read() as s:
+            return _campaign_record(self._campaign(s, name))
+
+    def list_campaigns(self) -> list[CampaignRecord]:
+        """Every campaign, oldest first."""
+        with self._read() as s:
+            rows = s.scalars(select(CampaignRow).order_by(CampaignRow.id)).all()
+            return [_campaign_record(r) for r in rows]
+
+    # -- rounds and designs
+
+    def add_round(
+        self,
+        name: str,
+        recommender: str,
+        designs: Sequence[Mapping[str, Any]],
+        notes: dict[str, Any] | None = None,
+        who: str | None = None,
+    ) -> int:
+        """Record a round of designs (see ``DesignRecord``); returns its number (1, 2, ...).
+
+        A design whose ``key`` the campaign already holds, or that repeats within
+        ``designs``, raises ``InputError`` and nothing is written.
+        """
+        who = who or self.who
+        if not designs:
+            raise InputError("a round needs at least one design", found=0)
+        keys: list[str] = []
+        for i, d in enumerate(designs, start=1):
+            key = d.get("key")
+            if not isinstance(key, str) or not key:
+                raise InputError(f"design {i} has no key", expected="a non-empty string", found=key)
+            if not isinstance(d.get("params"), Mapping):
+                raise InputError(
+                    f"design {i} has no params", expected="a mapping", found=d.get("params")
+                )
+            keys.append(key)
+        counts = Counter(keys)
+        repeats = sorted(k for k, n in counts.items() if n > 1)
+        if repeats:
+            raise InputError("a round repeats designs", expected="distinct keys", found=repeats[:5])
+
+        with self._write() as s:
+            campaign = self._campaign(s, name, lock=True)
+            known = sorted(_existing_keys(s, campaign.id, keys))
+            if known:
+                raise InputError(
+                    f"{len(known)} design(s) of this round are already in campaign '{name}'",
+                    expected="designs the campaign has not seen",
+                    found=known[:5],
+                )
+            last = s.scalar(
+                select(func.max(RoundRow.number)).where(RoundRow.campaign_id == campaign.id)
+            )
+            number = (last or 0) + 1
+            now = utcnow()
+            round_row = RoundRow(
+                campaign_id=campaign.id,
+                number=number,
+                recommender=recommender,
+                created_at=now,
+                created_by=who,
+                notes=dict(notes or {}),
+            )
+            s.add(round_row)
+            s.flush()
+            s.execute(
+                insert(DesignRow),
+                [
+                    {
+                        "campaign_id": campaign.id,
+                        "round_id": round_row.id,
+                        "key": d["key"],
+                        "params": dict(d["params"]),
+                        "predicted": _json_or_none(d.get("predicted")),
+                        "acquisition": _opt_float(d.get("acquisition")),
+                        "created_at": now,
+                    }
+                    for d in designs
+                ],
+            )
+            self._audit(
+                s,
+                who,
+                "add_round",
+                campaign.id,
+                {"round": number, "recommender": recommender, "n_designs": len(designs)},
+            )
+        return number
+
+    def design_table(self, name: str) -> pd.DataFrame:
+        """Every design of the campaign, oldest first.
+
+        Columns: ``design_id``, ``key``, ``round`` (nullable Int64; <NA> for a
+        design that arrived by import), one column per parameter, ``predicted``
+        (dict or None), ``acquisition`` (float, NaN if none).
+        """
+        with self._read() as s:
+            campaign = self._campaign(s, name)
+            result = s.execute(
+                select(
+                    DesignRow.id,
+                    DesignRow.key,
+                    RoundRow.number,
+                    DesignRow.params,
+                    DesignRow.predicted,
+                    DesignRow.acquisition,
+                )
+                .outerjoin(RoundRow, DesignRow.round_id == RoundRow.id)
+                .where(DesignRow.campaign_id == campaign.id)
+                .order_by(DesignRow.id)
+            ).all()
+        base = pd.DataFrame(
+            {
+                "design_id": pd.Series([r[0] for r in result], dtype="int64"),
+                "key": pd.Series([r[1] for r in result], dtype="object"),
+                "round": pd.Series([r[2] for r in result], dtype="Int64"),
+            }
+        )
+        tail = pd.DataFrame(
+            {
+                "predicted": pd.Series([r[4] for r in result], dtype="object"),
+                "acquisition": pd.Series([r[5] for r in result], dtype="float64"),
+            }
+        )
+        return _with_params(base, [r[3] for r in result], tail)
+
+    def rounds(self, name: str) -> pd.DataFrame:
+        """Rounds of the campaign: ``number``, ``recommender``, ``created_at`` (UTC),
+        ``created_by``, ``notes`` (dict), ``n_designs``."""
+        with self._read() as s:
+            campaign = self._campaign(s, name)
+            n_designs = (
+                select(DesignRow.round_id, func.count().label("n"))
+                .group_by(DesignRow.round_id)
+                .subquery()
+            )
+            result = s.execute(
+                select(
+                    RoundRow.number,
+                    RoundRow.recommender,
+                    RoundRow.created_at,
+                    RoundRow.created_by,
+                    RoundRow.notes,
+                    func.coalesce(n_designs.c.n, 0),
+                )
+                .outerjoin(n_designs, n_designs.c.round_id == RoundRow.id)
+                .where(RoundRow.campaign_id == campaign.id)
+                .order_by(RoundRow.number)
+            ).all()
+        columns = ["number", "recommender", "created_at", "created_by", "notes", "n_designs"]
+        return _frame([tuple(r) for r in result], columns)
+
+    # -- measurements
+
+    def ingest(
+        self,
+        name: str,
+        filename: str,
+        sha256: str,
+        rows: Sequence[Mapping[str, Any]],
+        who: str | None = None,
+    ) -> IngestResult:
+        """Store the measurements of one results file (see ``IngestRow``), all or nothing.
+
+        ``sha256`` is the hex digest of the file's bytes: a file imported before
+        adds nothing (``duplicate_file=True``). A row whose ``(design, objective,
+        source)`` measurement is already stored is skipped. Designs the campaign
+        does not know are created without a round (``round`` is <NA>).
+
+        The caller validates values first; if the database still refuses a row
+        (e.g. a NULL ``value``) the whole file is rolled back and ``InputError``
+        is raised.
+        """
+        who = who or self.who
+        digest = sha256.lower()
+        if not _SHA256.match(digest):
+            raise InputError(
+                "bad file digest", file=filename, expected="64 hex digits (SHA-256)", found=sha256
+            )
+        for i, row in enumerate(rows, start=1):
+            for field in ("key", "params", "objective", "value"):
+                if field not in row:
+                    raise InputError("row has no such field", file=filename, row=i, column=field)
+
+        try:
+            with self._write() as s:
+                return self._ingest(s, name, filename, digest, rows, who)
+        except IntegrityError as err:
+            first = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
+            raise InputError(
+                "the database refused a row; nothing of the file was written",
+                file=filename,
+                found=first,
+            ) from err
+
+    def _ingest(
+        self,
+        s: Session,
+        name: str,
+        filename: str,
+        digest: str,
+        rows: Sequence[Mapping[str, Any]],
+        who: str,
+    ) -> IngestResult:
+        campaign = self._campaign(s, name, lock=True)
+        seen = s.scalar(
+            select(ImportRow.id).where(
+                ImportRow.campaign_id == campaign.id, ImportRow.sha256 == digest
+            )
+        )
+        if seen is not None:
+            return IngestResult(0, 0, 0, duplicate_file=True, import_id=seen)
+
+        now = utcnow()
+        imp = ImportRow(
+            campaign_id=campaign.id,
+            filename=filename,
+            sha256=digest,
+            n_rows=len(rows),
+            created_at=now,
+            created_by=who,
+        )
+        s.add(imp)
+        s.flush()
+
+        # Designs: known ones by key, the rest created without a round. The
+        # first row naming a key supplies its params.
+        keys = list(dict.fromkeys(str(r["key"]) for r in rows))
+        ids = _existing_keys(s, campaign.id, keys)
+        first_params: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            first_params.setdefault(str(r["key"]), dict(r["params"]))
+        new_keys = [k for k in keys if k not in ids]
+        if new_keys:
+            created = s.execute(
+                insert(DesignRow).returning(DesignRow.key, DesignRow.id),
+                [
+                    {
+                        "campaign_id": campaign.id,
+                        "round_id": None,
+                        "key": k,
+                        "params": first_params[k],
+                        "predicted": None,
+                        "acquisition": None,
+                        "created_at": now,
+                    }
+                    for k in new_keys
+                ],
+            ).all()
+            ids.update({k: i for k, i in created})
+
+        # Measurements: skip any whose (design, objective, source) is stored
+        # or appeared earlier in this file.
+        existing = _existing_measurements(s, [ids[k] for k in keys if k not in new_keys])
+        todo: list[dict[str, Any]] = []
+        skipped = 0
+        for i, r in enumerate(rows, start=1):
+            design_id = ids[str(r["key"])]
+            source = r.get("source")
+            identity = (design_id, str(r["objective"]), source)
+            if identity in existing:
+                skipped += 1
+                continue
+            existing.add(identity)
+            todo.append(
+                {
+                    "design_id": design_id,
+                    "import_id": imp.id,
+                    "objective": str(r["objective"]),
+                    # None passes through: the caller validates values, and the
+                    # NOT NULL constraint is the last line of defence.
+                    "value": _row_float(r.get("value"), filename, i, "value"),
+                    "std": _row_float(r.get("std"), filename, i, "std"),
+                    "n_replicates": 1 if r.get("n_replicates") is None else int(r["n_replicates"]),
+                    "unit": r.get("unit"),
+                    "source": source,
+                    "created_at": now,
+                }
+            )
+        half = len(todo) // 2
+        if half:
+            s.execute(insert(MeasurementRow), todo[:half])
+        _failpoint_ingest()
+        if todo[half:]:
+            s.execute(insert(MeasurementRow), todo[half:])
+        result = IngestResult(
+            added_designs=len(new_keys),
+            added_measurements=len(todo),
+            skipped=skipped,
+            duplicate_file=False,
+            import_id=imp.id,
+        )
+        self._audit(
+            s,
+            who,
+            "ingest",
+            campaign.id,
+            {
+                "filename": filename,
+                "sha256": digest,
+                "import_id": imp.id,
+                "n_rows": len(rows),
+                "added_designs": result.added_designs,
+                "added_measurements": result.added_measurements,
+                "skipped": skipped,
+            },
+        )
+        return result
+
+    def measurement_table(self, name: str) -> pd.DataFrame:
+        """Every measurement of the campaign, oldest first.
+
+        Columns: ``design_id``, ``key``, ``round`` (Int64, <NA> for imported
+        designs), ``objective``, ``value``, ``std`` (NaN if unknown),
+        ``n_replicates``, ``unit``, ``source``, ``import_id`` (Int64), ``created_at``
+        (UTC), then one column per parameter.
+        """
+        with self._read() as s:
+            campaign = self._campaign(s, name)
+            result = s.execute(
+                select(
+                    MeasurementRow.design_id,
+                    DesignRow.key,
+                    RoundRow.number,
+                    MeasurementRow.objective,
+                    MeasurementRow.value,
+                    MeasurementRow.std,
+                    MeasurementRow.n_replicates,
+                    MeasurementRow.unit,
+                    MeasurementRow.source,
+                    MeasurementRow.import_id,
+                    MeasurementRow.created_at,
+                    DesignRow.params,
+                )
+                .join(DesignRow, MeasurementRow.design_id == DesignRow.id)
+                .outerjoin(RoundRow, DesignRow.round_id == RoundRow.id)
+                .where(DesignRow.campaign_id == campaign.id)
+                .order_by(MeasurementRow.id)
+            ).all()
+        base = pd.DataFrame(
+            {
+                "design_id": pd.Series([r[0] for r in result], dtype="int64"),
+                "key": pd.Series([r[1] for r in result], dtype="object"),
+                "round": pd.Series([r[2] for r in result], dtype="Int64"),
+                "objective": pd.Series([r[3] for r in result], dtype="object"),
+                "value": pd.Series([r[4] for r in result], dtype="float64"),
+                "std": pd.Series([r[5] for r in result], dtype="float64"),
+                "n_replicates": pd.Series([r[6] for r in result], dtype="int64"),
+                "unit": pd.Series([r[7] for r in result], dtype="object"),
+                "source": pd.Series([r[8] for r in result], dtype="object"),
+                "import_id": pd.Series([r[9] for r in result], dtype="Int64"),
+                "created_at": pd.to_datetime(pd.Series([r[10] for r in result]), utc=True),
+            }
+        )
+        return _with_params(base, [r[11] for r in result], None)
+
+    # -- models
+
+    def save_model(
+        self,
+        name: str,
+        round_number: int | None,
+        kind: str,
+        blob: bytes,
+        metrics: dict[str, Any],
+        who: str | None = None,
+    ) -> int:
+        """Store a serialised surrogate (``blob``) with its ``metrics``; returns the snapshot id.
+
+        ``round_number`` ties it to the round it was trained for, or None.
+        """
+        who = who or self.who
+        with self._write() as s:
+            campaign = self._campaign(s, name, lock=True)
+            round_id = None
+            if round_number is not None:
+                round_id = s.scalar(
+                    select(RoundRow.id).where(
+                        RoundRow.campaign_id == campaign.id, RoundRow.number == round_number
+                    )
+                )
+                if round_id is None:
+                    raise InputError(
+                        f"campaign '{name}' has no such round",
+                        expected="an existing round number",
+                        found=round_number,
+                    )
+            snap = ModelSnapshotRow(
+                campaign_id=campaign.id,
+                round_id=round_id,
+                kind=kind,
+                blob=bytes(blob),
+                metrics=dict(metrics),
+                created_at=utcnow(),
+            )
+            s.add(snap)
+            s.flush()
+            self._audit(
+                s,
+                who,
+                "save_model",
+                campaign.id,
+                {"snapshot_id": snap.id, "kind": kind, "round": round_number, "bytes": len(blob)},
+            )
+            return snap.id
+
+    def latest_model(
+        self, name: str, kind: str | None = None
+    ) -> tuple[bytes, dict[str, Any]] | None:
+        """The newest snapshot (of ``kind``, or of any kind) for the campaign:
+        ``(blob, metrics)``, or None."""
+        with self._read() as s:
+            campaign = self._campaign(s, name)
+            query = select(ModelSnapshotRow.blob, ModelSnapshotRow.metrics).where(
+                ModelSnapshotRow.campaign_id == campaign.id
+            )
+            if kind is not None:
+                query = query.where(ModelSnapshotRow.kind == kind)
+            row = s.execute(query.order_by(ModelSnapshotRow.id.desc()).limit(1)).first()
+        return None if row is None else (bytes(row[0]), dict(row[1]))
+
+    # -- audit
+
+    def audit(self, name: str | None = None) -> pd.DataFrame:
+        """The audit log, oldest first, of one campaign or (``name=None``) of the whole store.
+
+        Columns: ``id``, ``at`` (UTC), ``who``, ``action``, ``campaign`` (name or
+        None), ``detail`` (dict).
+        """
+        with self._read() as s:
+            query = (
+                select(
+                    AuditRow.id,
+                    AuditRow.at,
+                    AuditRow.who,
+                    AuditRow.action,
+                    CampaignRow.name,
+                    AuditRow.detail,
+                )
+                .outerjoin(CampaignRow, AuditRow.campaign_id == CampaignRow.id)
+                .order_by(AuditRow.id)
+            )
+            if name is not None:
+                query = query.where(AuditRow.campaign_id == self._campaign(s, name).id)
+            result = s.execute(query).all()
+        return _frame(
+            [tuple(r) for r in result], ["id", "at", "who", "action", "campaign", "detail"]
+        )
+
+
+# --------------------------------------------------------------------- helpers
+
+
+def _campaign_record(row: CampaignRow) -> CampaignRecord:
+    return CampaignRecord(
+        id=row.id,
+        name=row.name,
+        space_yaml=row.space_yaml,
+        objectives=[dict(o) for o in row.objectives],
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _existing_keys(s: Session, campaign_id: int, keys: Sequence[str]) -> dict[str, int]:
+    """Map each of ``keys`` that the campaign holds to its design id."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(keys):
+        rows = s.execute(
+            select(DesignRow.key, DesignRow.id).where(
+                DesignRow.campaign_id == campaign_id, DesignRow.key.in_(chunk)
+            )
+        ).all()
+        found.update({k: i for k, i in rows})
+    return found
+
+
+def _existing_measurements(
+    s: Session, design_ids: Sequence[int]
+) -> set[tuple[int, str, str | None]]:
+    """``(design_id, objective, source)`` of every measurement of these designs."""
+    found: set[tuple[int, str, str | None]] = set()
+    for chunk in _chunks(list(dict.fromkeys(design_ids))):
+        rows = s.execute(
+            select(MeasurementRow.design_id, MeasurementRow.objective, MeasurementRow.source).where(
+                MeasurementRow.design_id.in_(chunk)
+            )
+        ).all()
+        found.update((d, o, src) for d, o, src in rows)
+    return found
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _row_float(value: Any, filename: str, row: int, column: str) -> float | None:
+    try:
+        return _opt_float(value)
+    except (TypeError, ValueError) as err:
+        raise InputError(
+            "not a number", file=filename, row=row, column=column, expected="a number", found=value
+        ) from err
+
+
+def _json_or_none(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else {k: _plain(v) for k, v in value.items()}
+
+
+def _plain(value: Any) -> Any:
+    """Tuples (e.g. ``(mean, std)``) as lists, NaN as None: what JSON can hold."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _frame(rows: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def _with_params(
+    base: pd.DataFrame, params: list[dict[str, Any]], tail: pd.DataFrame | None
+) -> pd.DataFrame:
+    """``base``, then one column per parameter (first-seen order), then ``tail``.
+
+    A parameter whose name collides with a fixed column is prefixed ``param:``.
+    """
+    names = list(dict.fromkeys(k for p in params for k in p))
+    fixed = set(base.columns) | (set(tail.columns) if tail is not None else set())
+    cols = {
+        (f"param:{n}" if n in fixed else n): pd.Series([p.get(n) for p in params], dtype="object")
+        for n in names
+    }
+    expanded = pd.DataFrame(cols, index=base.index)
+    # Numeric parameters read back as numbers, not objects.
+    expanded = expanded.infer_objects()
+    parts = [base, expanded] + ([tail] if tail is not None else [])
+    return pd.concat(parts, axis=1)

@@ -1,0 +1,6 @@
+"""Testbeds: answer designs the way a lab would, from a replay or a simulator."""
+
+from biofab.testbeds.replay import ReplayTestbed
+from biofab.testbeds.synthetic import SyntheticCellFree
+
+__all__ = ["ReplayTestbed", "SyntheticCellFree"]
