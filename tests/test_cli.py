@@ -1,0 +1,168 @@
+"""The `biofab` command: real subprocesses, a real SQLite file, exit codes and --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SPACE = """
+parameters:
+  mg: {type: continuous, lo: 0, hi: 4, step: 0.5, unit: uL}
+  ntp: {type: continuous, lo: 0, hi: 4, step: 0.5, unit: uL}
+  lysate: {type: categorical, choices: [BL21, K12]}
+constraints:
+  - {type: sum_to_total, names: [mg, ntp], total: 6}
+"""
+
+
+def biofab(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "biofab.cli", *args],
+        cwd=cwd,
+        env={**os.environ, "BIOFAB_DB": f"sqlite:///{cwd / 'biofab.db'}", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def fake_results(batch: pd.DataFrame) -> pd.DataFrame:
+    out = batch[["mg", "ntp", "lysate"]].copy()
+    out["yield"] = 2 - (out["mg"] - 2) ** 2 - 0.3 * (out["ntp"] - 1) ** 2
+    out["yield_std"] = 0.1
+    return out
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "space.yaml").write_text(SPACE)
+    r = biofab(
+        "campaign",
+        "create",
+        "cf1",
+        "--space",
+        "space.yaml",
+        "--objective",
+        "yield:max",
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    return tmp_path
+
+
+def test_campaign_round_trip(workdir: Path) -> None:
+    r = biofab("campaign", "recommend", "cf1", "-n", "8", "--out", "batch.csv", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    batch = pd.read_csv(workdir / "batch.csv")
+    assert len(batch) == 8 and "water" in batch.columns
+    fake_results(batch).to_csv(workdir / "results.csv", index=False)
+    r = biofab("campaign", "ingest", "cf1", "results.csv", "--json", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["added_measurements"] == 8
+    r = biofab("campaign", "ingest", "cf1", "results.csv", "--json", cwd=workdir)
+    assert json.loads(r.stdout)["duplicate_file"] is True
+    r = biofab("campaign", "recommend", "cf1", "-n", "4", "--json", "--seed", "1", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["round"] == 2 and len(rec["designs"]) == 4
+    assert all("pred_yield" in d for d in rec["designs"])
+    r = biofab("campaign", "status", "cf1", "--json", cwd=workdir)
+    status = json.loads(r.stdout)
+    assert status["measured"] == 8 and status["pending"] == 4 and status["rounds"] == 2
+    r = biofab("campaign", "report", "cf1", "--out", "report.html", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    assert "Best so far per round" in (workdir / "report.html").read_text()
+    r = biofab("campaign", "list", "--json", cwd=workdir)
+    assert [c["name"] for c in json.loads(r.stdout)] == ["cf1"]
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "fragment"),
+    [
+        ("missing.csv", lambda d: d.drop(columns=["yield"]), "missing column"),
+        (
+            "text.csv",
+            lambda d: (
+                d.assign(yield_="x").drop(columns="yield").rename(columns={"yield_": "yield"})
+            ),
+            "not a number",
+        ),
+        ("outside.csv", lambda d: d.assign(mg=[9.0, *list(d["mg"].iloc[1:])]), "outside the space"),
+        ("dup.csv", lambda d: pd.concat([d, d.iloc[[0]]]), "duplicate design"),
+    ],
+)
+def test_bad_results_exit_2_with_one_line_and_no_change(
+    workdir: Path, name: str, edit, fragment: str
+) -> None:
+    biofab("campaign", "recommend", "cf1", "-n", "5", "--out", "batch.csv", cwd=workdir)
+    frame = edit(fake_results(pd.read_csv(workdir / "batch.csv")))
+    frame.to_csv(workdir / name, index=False)
+    r = biofab("campaign", "ingest", "cf1", name, cwd=workdir)
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and fragment in lines[0] and name in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+    status = json.loads(biofab("campaign", "status", "cf1", "--json", cwd=workdir).stdout)
+    assert status["measured"] == 0
+
+
+def test_unknown_campaign_and_malformed_space(workdir: Path) -> None:
+    r = biofab("campaign", "status", "nope", cwd=workdir)
+    assert r.returncode == 2 and "unknown campaign 'nope'" in r.stderr
+    (workdir / "bad.yaml").write_text("parameters: {mg: {type: continuous, lo: 3, hi: 1}}")
+    r = biofab(
+        "campaign", "create", "x", "--space", "bad.yaml", "--objective", "y:max", cwd=workdir
+    )
+    assert r.returncode == 2 and "bad.yaml" in r.stderr and "lo < hi" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = biofab(
+        "campaign", "create", "cf1", "--space", "space.yaml", "--objective", "y:max", cwd=workdir
+    )
+    assert r.returncode == 2 and "already exists" in r.stderr
+    r = biofab("space", "check", "space.yaml", "--json", cwd=workdir)
+    assert r.returncode == 0 and "mg" in json.loads(r.stdout)["parameters"]
+
+
+def test_killed_ingest_leaves_campaign_consistent(workdir: Path) -> None:
+    """SIGKILL in the middle of `biofab campaign ingest`: nothing of the file is kept,
+    and the same file imports completely afterwards."""
+    biofab("campaign", "recommend", "cf1", "-n", "10", "--out", "batch.csv", cwd=workdir)
+    fake_results(pd.read_csv(workdir / "batch.csv")).to_csv(workdir / "res.csv", index=False)
+    env = {
+        **os.environ,
+        "BIOFAB_DB": f"sqlite:///{workdir / 'biofab.db'}",
+        "BIOFAB_FAILPOINT_INGEST_SLEEP": "60",
+    }
+    err = workdir / "stderr.txt"
+    with open(err, "w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "biofab.cli", "campaign", "ingest", "cf1", "res.csv"],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=fh,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "failpoint: sleeping" not in err.read_text():
+            assert proc.poll() is None, err.read_text()
+            assert time.monotonic() < deadline, "failpoint never reached"
+            time.sleep(0.1)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    assert proc.returncode == -9
+    status = json.loads(biofab("campaign", "status", "cf1", "--json", cwd=workdir).stdout)
+    assert status["measured"] == 0 and status["designs"] == 10
+    r = biofab("campaign", "ingest", "cf1", "res.csv", "--json", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["added_measurements"] == 10
