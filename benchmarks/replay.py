@@ -55,6 +55,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -72,12 +73,17 @@ DATASETS: dict[str, tuple[str, str, Callable[[Path], ReplayData]]] = {
     "borkowski": ("Borkowski 2020", "cellfree/borkowski2020", load_borkowski),
     "metis": ("METIS TX-TL", "cellfree/metis_txtl", load_metis),
 }
-METHODS = ("biofab", "random", "metis")
+METHODS = ("biofab", "gp", "random", "metis")
 PEERS = {
     "random": ("random selection", 2.0),
     "metis": ("METIS-style XGBoost ensemble UCB (10 members)", 1.0),
 }
-LABELS = {"biofab": "biofab default", "random": "random", "metis": "METIS-style"}
+LABELS = {
+    "biofab": "biofab default",
+    "gp": "biofab GP + qLogNEI only",
+    "random": "random",
+    "metis": "METIS-style",
+}
 INIT = 20
 BATCH = 20
 BUDGET = 500
@@ -177,12 +183,18 @@ def pick_metis(
 
 
 def pick_biofab(
-    problem: Problem, measured: np.ndarray, unmeasured: np.ndarray, n: int, r: int, seed: int
+    problem: Problem,
+    measured: np.ndarray,
+    unmeasured: np.ndarray,
+    n: int,
+    r: int,
+    seed: int,
+    gp_only: bool = False,
 ) -> np.ndarray:
-    from biofab.learn import default_recommender
+    from biofab.learn import BayesianOptimization, default_recommender
 
     space, table = problem.space, problem.table
-    rec = default_recommender(space, n_objectives=1)
+    rec = BayesianOptimization() if gp_only else default_recommender(space, n_objectives=1)
     done = table.iloc[measured]
     result = rec.recommend(
         space,
@@ -202,7 +214,12 @@ def pick_biofab(
     return picked
 
 
-PICKERS: dict[str, Picker] = {"biofab": pick_biofab, "random": pick_random, "metis": pick_metis}
+PICKERS: dict[str, Picker] = {
+    "biofab": pick_biofab,
+    "gp": partial(pick_biofab, gp_only=True),
+    "random": pick_random,
+    "metis": pick_metis,
+}
 _TESTBEDS: dict[int, ReplayTestbed] = {}
 
 
@@ -392,11 +409,12 @@ def write_html(
             for k in keys
         ],
     )
-    colours = {"biofab": "#1f77b4", "random": "#7f7f7f", "metis": "#d62728"}
+    colours = {"biofab": "#1f77b4", "gp": "#2ca02c", "random": "#7f7f7f", "metis": "#d62728"}
     fills = {
         "biofab": "rgba(31,119,180,0.15)",
         "random": "rgba(127,127,127,0.15)",
         "metis": "rgba(214,39,40,0.15)",
+        "gp": "rgba(44,160,44,0.15)",
     }
     for col, key in enumerate(keys, start=1):
         problem = problems[key]
@@ -460,7 +478,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 (default 20)")
     p.add_argument("--datasets", default="borkowski,metis", help="borkowski,metis")
-    p.add_argument("--methods", default=",".join(METHODS), help="biofab,random,metis")
+    p.add_argument("--methods", default=",".join(METHODS), help="biofab,gp,random,metis")
     p.add_argument("--data", default=default_data, help="shared data folder")
     p.add_argument("--quick", action="store_true", help="3 seeds, for a smoke test")
     p.add_argument("--budget", type=int, default=BUDGET, help="experiments per campaign")

@@ -10,6 +10,7 @@ from biofab.learn.gp import GPSurrogate
 from biofab.learn.mlp import MLPEnsemble
 from biofab.learn.recommendation import Recommendation, Recommender
 from biofab.learn.recommenders import (
+    AutoRecommender,
     BayesianOptimization,
     EnsembleUCB,
     MultiObjective,
@@ -18,12 +19,15 @@ from biofab.learn.recommenders import (
     initial_batch_size,
     pareto_mask,
 )
+from biofab.learn.selection import CrossValidation, cross_validate
 from biofab.learn.surrogate import EnsembleSurrogate, Surrogate
 from biofab.learn.trees import TreeEnsemble
 
 __all__ = [
+    "AutoRecommender",
     "BayesianOptimization",
     "CalibrationReport",
+    "CrossValidation",
     "EnsembleSurrogate",
     "EnsembleUCB",
     "GPSurrogate",
@@ -37,6 +41,7 @@ __all__ = [
     "calibration_report",
     "candidate_set",
     "coverage",
+    "cross_validate",
     "default_recommender",
     "initial_batch_size",
     "pareto_mask",

@@ -10,6 +10,7 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
+from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from biofab.core.errors import NotEnoughDataError
@@ -49,6 +50,12 @@ class GPSurrogate:
         Torch CPU threads while fitting and predicting (see
         :func:`biofab.learn.mlp.torch_threads`); None leaves torch's setting.
         Acquisition functions that use ``posterior_model`` run outside it.
+    extra_noise:
+        With ``yvar``, also learn one homoscedastic noise level added to it
+        (default True). Replicate variance measures only the scatter between
+        wells of one plate; plate-to-plate and day-to-day effects add noise it
+        does not see, and treating it as the whole noise makes the GP chase
+        batch effects. False trusts ``yvar`` as the complete noise.
     noise_floor:
         Smallest noise variance accepted from ``yvar``, as a fraction of each
         output's sample variance: exact zeros (e.g. a single replicate reported
@@ -74,7 +81,9 @@ class GPSurrogate:
         bounds: np.ndarray | None = None,
         noise_floor: float = 1e-5,
         n_jobs: int | None = 1,
+        extra_noise: bool = True,
     ) -> None:
+        self.extra_noise = extra_noise
         self.fixed_noise = fixed_noise
         self.seed = seed
         self.bounds = bounds
@@ -98,8 +107,8 @@ class GPSurrogate:
             raise ValueError("fixed_noise=True needs yvar, the variance of each value")
         use_yvar = V2 is not None and self.fixed_noise is not False
 
-        train_X = torch.as_tensor(X2, dtype=DTYPE)
-        train_Y = torch.as_tensor(Y2, dtype=DTYPE)
+        train_X = torch.tensor(X2, dtype=DTYPE)
+        train_Y = torch.tensor(Y2, dtype=DTYPE)
         train_Yvar = None
         if use_yvar and V2 is not None:
             scale = np.var(Y2, axis=0)
@@ -139,6 +148,13 @@ class GPSurrogate:
             input_transform=Normalize(d=d, bounds=torch.as_tensor(bounds, dtype=DTYPE)),
             outcome_transform=Standardize(m=m),
         )
+        if train_Yvar is not None and self.extra_noise:
+            # Same (standardised) known noise, plus a learned extra term.
+            model.likelihood = FixedNoiseGaussianLikelihood(
+                noise=model.likelihood.noise_covar.noise,
+                learn_additional_noise=True,
+                batch_shape=model._aug_batch_shape,
+            )
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
         with torch.random.fork_rng():
             if self.seed is not None:

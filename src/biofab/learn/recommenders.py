@@ -27,6 +27,7 @@ from biofab.learn.candidates import candidate_set, refine, unmeasured
 from biofab.learn.gp import GPSurrogate
 from biofab.learn.mlp import torch_threads
 from biofab.learn.recommendation import Recommendation, Recommender
+from biofab.learn.selection import cross_validate
 from biofab.learn.surrogate import EnsembleSurrogate
 from biofab.learn.trees import TreeEnsemble
 
@@ -368,20 +369,85 @@ class EnsembleUCB:
         )
 
 
+class AutoRecommender:
+    """Single-objective default: each round, pick the surrogate by cross-validation.
+
+    The GP (with qLogNEI) and the tree ensemble (with annealed UCB) are scored
+    by out-of-fold Spearman correlation on the measured designs
+    (:func:`biofab.learn.selection.cross_validate`); the better one chooses the
+    batch. The choice and the scores are recorded in the recommendation's
+    ``notes`` and its ``recommender`` label.
+    """
+
+    def __init__(self, *, folds: int = 5, horizon: int = 10) -> None:
+        self.folds = folds
+        self.horizon = horizon
+        self.name = "auto"
+
+    def recommend(
+        self,
+        space: Space,
+        designs: pd.DataFrame,
+        values: np.ndarray,
+        n: int,
+        *,
+        yvar: np.ndarray | None = None,
+        candidates: pd.DataFrame | None = None,
+        round_index: int = 0,
+        seed: int | None = None,
+        pending: pd.DataFrame | None = None,
+    ) -> Recommendation:
+        y = _as_2d(values)[:, 0]
+        v = None if yvar is None else _as_2d(yvar)[:, 0]
+        s = 0 if seed is None else seed
+        chosen: BayesianOptimization | EnsembleUCB
+        if len(y) < 8:
+            chosen = BayesianOptimization()
+            cv = None
+        else:
+            cv = cross_validate(
+                {"gp": lambda: GPSurrogate(seed=s), "trees": lambda: TreeEnsemble(seed=s)},
+                space.encode(designs),
+                y,
+                v,
+                folds=self.folds,
+                seed=s,
+            )
+            chosen = (
+                BayesianOptimization() if cv.best == "gp" else EnsembleUCB(horizon=self.horizon)
+            )
+        rec = chosen.recommend(
+            space,
+            designs,
+            values,
+            n,
+            yvar=yvar,
+            candidates=candidates,
+            round_index=round_index,
+            seed=seed,
+            pending=pending,
+        )
+        self.surrogate_ = chosen.surrogate_
+        if cv is not None:
+            rec.notes["cv_spearman"] = cv.scores
+            rec.recommender = f"auto -> {rec.recommender}"
+        return rec
+
+
 def default_recommender(space: Space, n_objectives: int = 1) -> Recommender:
     """The recommender biofab picks when the user does not choose one.
 
     Several objectives -> :class:`MultiObjective`. Sequences or categorical
     parameters with many choices (> 60 encoded columns) -> :class:`EnsembleUCB`,
     where trees handle one-hot structure better than a stationary kernel.
-    Otherwise -> :class:`BayesianOptimization`.
+    Otherwise -> :class:`AutoRecommender` (GP or trees, by cross-validation).
     """
     if n_objectives > 1:
         return MultiObjective()
     wide = any(isinstance(p, SeqParam | Categorical) for p in space.parameters.values())
     if wide and space.width > 60:
         return EnsembleUCB()
-    return BayesianOptimization()
+    return AutoRecommender()
 
 
 def initial_batch_size(space: Space) -> int:
