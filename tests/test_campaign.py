@@ -69,6 +69,9 @@ def test_loop_recommends_legal_new_designs_and_improves(store: Store, space: Spa
     assert c.status()["measured"] == 26 and c.status()["pending"] == 0
     imp = c.explain()
     assert imp.index[0] == "a"  # the steepest direction of the truth
+    cal = c.calibration()
+    assert list(cal["surrogate"]) == ["GP", "tree ensemble"]
+    assert cal["coverage_95"].between(0, 1).all() and (cal["n_test"] > 0).all()
 
 
 def test_pending_designs_are_not_recommended_again(store: Store, space: Space) -> None:
@@ -153,7 +156,12 @@ def test_closed_loop_on_testbed_and_report(store: Store, tmp_path) -> None:
     assert len(hist) == 3 and hist["improvement"].iloc[-1] >= 1.0
     path = c.report(tmp_path / "report.html")
     html = path.read_text()
-    for section in ("Best so far per round", "Predicted vs measured", "Parameter importance"):
+    for section in (
+        "Best so far per round",
+        "Predicted vs measured",
+        "Parameter importance",
+        "Calibration of the error bars",
+    ):
         assert section in html
     # self-contained: plotly.js inlined, nothing fetched from the network
     assert "Plotly.newPlot" in html and '<script src="http' not in html

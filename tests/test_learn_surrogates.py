@@ -12,8 +12,9 @@ import torch
 from biofab.core.errors import NotEnoughDataError
 from biofab.learn.calibration import ONE_SIGMA, CalibrationReport, calibration_report, coverage
 from biofab.learn.gp import GPSurrogate
-from biofab.learn.mlp import MLPEnsemble, inverse_variance_weights, torch_threads
-from biofab.learn.surrogate import EnsembleSurrogate, Surrogate
+from biofab.learn.mlp import MLPEnsemble
+from biofab.learn.surrogate import EnsembleSurrogate, Surrogate, inverse_variance_weights
+from biofab.learn.torch_threads import torch_threads
 from biofab.learn.trees import TreeEnsemble
 
 Factory = Callable[[], Surrogate]
@@ -117,8 +118,8 @@ def test_gp_uses_given_noise() -> None:
     rng = np.random.default_rng(11)
     X = rng.random((60, 3))
     y = smooth(X) + rng.normal(0, 0.3, len(X))
-    exact = GPSurrogate().fit(X, y, yvar=np.full(len(X), 1e-6))
-    noisy = GPSurrogate().fit(X, y, yvar=np.full(len(X), 0.09))
+    exact = GPSurrogate(extra_noise=False).fit(X, y, yvar=np.full(len(X), 1e-6))
+    noisy = GPSurrogate(extra_noise=False).fit(X, y, yvar=np.full(len(X), 0.09))
     assert exact.uses_yvar_ and noisy.uses_yvar_
     m_exact, s_exact = exact.predict(X)
     m_noisy, s_noisy = noisy.predict(X)
@@ -129,6 +130,21 @@ def test_gp_uses_given_noise() -> None:
     # Smoothing the noise away brings the mean closer to the true function.
     truth = smooth(X)
     assert np.mean((m_noisy - truth) ** 2) < np.mean((m_exact - truth) ** 2)
+
+
+def test_gp_learns_noise_that_replicates_miss() -> None:
+    """Replicate variance says 0.01, but an unseen plate effect adds 0.09: the default
+    GP learns the extra noise and tracks the truth; trusting yvar alone chases noise."""
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 3))
+    y = smooth(X) + rng.normal(0, 0.3, len(X))
+    yvar = np.full(len(X), 0.01)
+    Xt = rng.random((200, 3))
+    errors = {}
+    for extra in (False, True):
+        mean, _ = GPSurrogate(extra_noise=extra).fit(X, y, yvar).predict(Xt)
+        errors[extra] = np.sqrt(np.mean((mean - smooth(Xt)) ** 2))
+    assert errors[True] < 0.7 * errors[False]
 
 
 def test_gp_noise_modes() -> None:

@@ -18,10 +18,13 @@ from rich.progress import Progress
 from biofab.campaign.results import frame_sha256, parse_results, read_table
 from biofab.core import InputError, NotEnoughDataError, Objective, Space, Testbed
 from biofab.learn import (
+    GPSurrogate,
     MultiObjective,
     Recommendation,
     Recommender,
     SpaceFilling,
+    TreeEnsemble,
+    calibration_report,
     default_recommender,
     initial_batch_size,
     pareto_mask,
@@ -313,6 +316,25 @@ class Campaign:
         values = self.utilities(data)[0] if multi else self.score(data)
         return permutation_importance(model, self.space, data[self.space.names], values, seed=seed)
 
+    def calibration(self, seed: int = 0) -> pd.DataFrame:
+        """Are the surrogates' error bars honest on this campaign's data?
+
+        For the GP and the tree ensemble: fit on 75 % of the measured designs,
+        report held-out RMSE and the coverage of the ±1σ and ±1.96σ intervals
+        (nominal 68 % and 95 %) on the other 25 %.
+        """
+        data = self.data()
+        if len(data) < 8:
+            raise NotEnoughDataError("calibration needs at least 8 measured designs")
+        X, y = self.space.encode(data[self.space.names]), self.score(data)
+        _, yvar = self.utilities(data)
+        v = None if yvar is None or len(self.objectives) > 1 else yvar[:, 0]
+        rows = []
+        for name, make in (("GP", GPSurrogate), ("tree ensemble", TreeEnsemble)):
+            rep = calibration_report(lambda m=make: m(seed=seed), X, y, v, seed=seed)
+            rows.append({"surrogate": name, **{k: rep.to_dict()[k] for k in _CALIBRATION_KEYS}})
+        return pd.DataFrame(rows)
+
     def status(self) -> dict[str, Any]:
         """A summary a person or a script can read."""
         designs = self.store.design_table(self.name)
@@ -342,6 +364,9 @@ class Campaign:
         out = Path(path)
         out.write_text(campaign_report(self))
         return out
+
+
+_CALIBRATION_KEYS = ("n_train", "n_test", "rmse", "mean_std", "coverage_68", "coverage_95")
 
 
 def _store(store: Store | str | None) -> Store:

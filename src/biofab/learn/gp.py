@@ -14,7 +14,8 @@ from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from biofab.core.errors import NotEnoughDataError
-from biofab.learn.mlp import torch_threads
+from biofab.learn.surrogate import check_xy
+from biofab.learn.torch_threads import torch_threads
 
 DTYPE = torch.float64
 
@@ -48,7 +49,7 @@ class GPSurrogate:
         data cluster in a corner of the space.
     n_jobs:
         Torch CPU threads while fitting and predicting (see
-        :func:`biofab.learn.mlp.torch_threads`); None leaves torch's setting.
+        :func:`biofab.learn.torch_threads.torch_threads`); None leaves torch's setting.
         Acquisition functions that use ``posterior_model`` run outside it.
     extra_noise:
         With ``yvar``, also learn one homoscedastic noise level added to it
@@ -99,7 +100,7 @@ class GPSurrogate:
         ``SingleTaskGP`` as ``train_Yvar`` unless ``fixed_noise`` is False.
         Raises ``NotEnoughDataError`` for fewer than 2 rows.
         """
-        X2, Y2, V2 = _check_xy(X, y, yvar)
+        X2, Y2, V2 = check_xy(X, y, yvar)
         n, d = X2.shape
         if n < 2:
             raise NotEnoughDataError(f"a Gaussian process needs at least 2 measurements, got {n}")
@@ -208,27 +209,3 @@ class GPSurrogate:
             f"GPSurrogate(fixed_noise={self.fixed_noise!r}, seed={self.seed!r}, "
             f"noise_floor={self.noise_floor!r}, n_jobs={self.n_jobs!r})"
         )
-
-
-def _check_xy(
-    X: np.ndarray, y: np.ndarray, yvar: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Validate and return ``X`` ``(n, d)``, ``y`` ``(n, m)``, ``yvar`` ``(n, m)`` or None."""
-    Xa = np.asarray(X, dtype=float)
-    ya = np.asarray(y, dtype=float)
-    if Xa.ndim != 2:
-        raise ValueError(f"X must be 2-D (n, d), got shape {Xa.shape}")
-    if ya.ndim not in (1, 2) or len(ya) != len(Xa):
-        raise ValueError(f"y must have shape ({len(Xa)},) or ({len(Xa)}, m), got {ya.shape}")
-    Y2 = ya.reshape(len(ya), -1)
-    if not (np.isfinite(Xa).all() and np.isfinite(Y2).all()):
-        raise ValueError("X and y must be finite (drop or impute missing measurements first)")
-    V2 = None
-    if yvar is not None:
-        va = np.asarray(yvar, dtype=float)
-        if va.shape != ya.shape:
-            raise ValueError(f"yvar must have y's shape {ya.shape}, got {va.shape}")
-        V2 = va.reshape(len(va), -1)
-        if not np.isfinite(V2).all() or (V2 < 0).any():
-            raise ValueError("yvar must be finite and non-negative")
-    return Xa, Y2, V2

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Self
 
 import numpy as np
 import torch
 
 from biofab.core.errors import NotEnoughDataError
+from biofab.learn.surrogate import check_xy, inverse_variance_weights
+from biofab.learn.torch_threads import torch_threads
 
 
 class MLPEnsemble:
@@ -100,7 +100,7 @@ class MLPEnsemble:
         """
         if self.n_members < 1:
             raise ValueError("n_members must be at least 1")
-        Xa, Y, V = _check_xy(X, y, yvar)
+        Xa, Y, V = check_xy(X, y, yvar)
         n, d = Xa.shape
         if n < 2:
             raise NotEnoughDataError(f"an MLP ensemble needs at least 2 measurements, got {n}")
@@ -201,26 +201,6 @@ class MLPEnsemble:
         )
 
 
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch CPU threads, then restore the previous count.
-
-    On the small matrices of a campaign, intra-op threads cost more in
-    hand-offs than they save, and on a busy machine (tests in parallel, other
-    jobs) waiting for them slows training tenfold or more. The setting is
-    process-wide while the block runs. ``None`` changes nothing.
-    """
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _forward(
     X: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]
 ) -> torch.Tensor:
@@ -235,45 +215,3 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-def inverse_variance_weights(yvar: np.ndarray, rel_floor: float = 0.01) -> np.ndarray:
-    """Weights ``(n,)`` proportional to ``1 / yvar``, scaled to mean 1.
-
-    Variances are floored at ``rel_floor`` times their median (or used as
-    equal weights when all are zero), so a reported variance of 0 does not
-    give a row unbounded weight.
-    """
-    v = np.asarray(yvar, dtype=float)
-    med = float(np.median(v))
-    if med <= 0:
-        positive = v[v > 0]
-        if positive.size == 0:
-            return np.ones_like(v)
-        med = float(np.median(positive))
-    w = 1.0 / np.maximum(v, rel_floor * med)
-    return w / w.mean()
-
-
-def _check_xy(
-    X: np.ndarray, y: np.ndarray, yvar: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Validate; return ``X`` ``(n, d)``, ``y`` ``(n, m)`` and ``yvar`` ``(n, m)`` or None."""
-    Xa = np.asarray(X, dtype=float)
-    ya = np.asarray(y, dtype=float)
-    if Xa.ndim != 2:
-        raise ValueError(f"X must be 2-D (n, d), got shape {Xa.shape}")
-    if ya.ndim not in (1, 2) or len(ya) != len(Xa):
-        raise ValueError(f"y must have shape ({len(Xa)},) or ({len(Xa)}, m), got {ya.shape}")
-    Y = ya.reshape(len(ya), -1)
-    if not (np.isfinite(Xa).all() and np.isfinite(Y).all()):
-        raise ValueError("X and y must be finite (drop or impute missing measurements first)")
-    V = None
-    if yvar is not None:
-        va = np.asarray(yvar, dtype=float)
-        if va.shape != ya.shape:
-            raise ValueError(f"yvar must have y's shape {ya.shape}, got {va.shape}")
-        V = va.reshape(len(va), -1)
-        if not np.isfinite(V).all() or (V < 0).any():
-            raise ValueError("yvar must be finite and non-negative")
-    return Xa, Y, V

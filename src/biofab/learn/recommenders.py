@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import torch
+from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.acquisition.multi_objective.logei import (
     qLogNoisyExpectedHypervolumeImprovement,
@@ -25,10 +26,10 @@ from biofab.core import Categorical, NotEnoughDataError, Space
 from biofab.core import Sequence as SeqParam
 from biofab.learn.candidates import candidate_set, refine, unmeasured
 from biofab.learn.gp import GPSurrogate
-from biofab.learn.mlp import torch_threads
 from biofab.learn.recommendation import Recommendation, Recommender
 from biofab.learn.selection import cross_validate
 from biofab.learn.surrogate import EnsembleSurrogate
+from biofab.learn.torch_threads import torch_threads
 from biofab.learn.trees import TreeEnsemble
 
 DTYPE = torch.double
@@ -176,8 +177,7 @@ class BayesianOptimization:
             X_t = torch.as_tensor(X, dtype=DTYPE)
             sampler = SobolQMCNormalSampler(torch.Size([self.n_mc]), seed=int(rng.integers(2**31)))
             acq = qLogNoisyExpectedImprovement(gp.model_, X_baseline=X_t, sampler=sampler)
-            if pending is not None and len(pending):
-                acq.set_X_pending(torch.as_tensor(space.encode(pending), dtype=DTYPE))
+            _set_pending(acq, space, pending)
 
             def score(cands: pd.DataFrame) -> np.ndarray:
                 Xc = torch.as_tensor(space.encode(cands), dtype=DTYPE).unsqueeze(1)
@@ -188,25 +188,35 @@ class BayesianOptimization:
             pool, given = _search_set(space, designs, y[:, 0], candidates, rng, pending)
             if not given:
                 pool = refine(space, pool, _seen(designs, pending), score, rng)
-            picked, acq_values = self._greedy(acq, space, pool, n)
-            batch = pool.iloc[picked].reset_index(drop=True)
+            batch, acq_values = _pick_greedy(acq, space, pool, n, self.max_batch_size)
             mean, std = gp.predict(space.encode(batch))
             return Recommendation(
                 batch, _as_2d(mean), _as_2d(std), acq_values, self.name, notes={"pool": len(pool)}
             )
 
-    def _greedy(
-        self, acq: qLogNoisyExpectedImprovement, space: Space, pool: pd.DataFrame, n: int
-    ) -> tuple[list[int], np.ndarray]:
-        choices = torch.as_tensor(space.encode(pool), dtype=DTYPE)
-        q = min(n, len(pool))
-        if q == 0:
-            return [], np.zeros(0)
-        with torch.no_grad():
-            chosen, values = optimize_acqf_discrete(
-                acq, q=q, choices=choices, max_batch_size=self.max_batch_size, unique=True
-            )
-        return _match_rows(choices, chosen), values.reshape(-1).numpy()
+
+def _set_pending(acq: AcquisitionFunction, space: Space, pending: pd.DataFrame | None) -> None:
+    if pending is not None and len(pending):
+        acq.set_X_pending(torch.as_tensor(space.encode(pending), dtype=DTYPE))
+
+
+def _pick_greedy(
+    acq: AcquisitionFunction, space: Space, pool: pd.DataFrame, n: int, max_batch_size: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Sequential greedy q-batch over the pool: each pick is pending for the next.
+
+    Returns the chosen rows of ``pool`` and the acquisition value at each pick.
+    """
+    choices = torch.as_tensor(space.encode(pool), dtype=DTYPE)
+    q = min(n, len(pool))
+    if q == 0:
+        return pool.iloc[:0], np.zeros(0)
+    with torch.no_grad():
+        chosen, values = optimize_acqf_discrete(
+            acq, q=q, choices=choices, max_batch_size=max_batch_size, unique=True
+        )
+    rows = pool.iloc[_match_rows(choices, chosen)].reset_index(drop=True)
+    return rows, values.reshape(-1).numpy()
 
 
 def _match_rows(choices: torch.Tensor, chosen: torch.Tensor) -> list[int]:
@@ -259,8 +269,7 @@ class MultiObjective:
                 sampler=sampler,
                 prune_baseline=True,
             )
-            if pending is not None and len(pending):
-                acq.set_X_pending(torch.as_tensor(space.encode(pending), dtype=DTYPE))
+            _set_pending(acq, space, pending)
             seen = _seen(designs, pending)
             if candidates is not None:
                 pool = unmeasured(space, space.complete(candidates), seen)
@@ -268,19 +277,13 @@ class MultiObjective:
                 scalar = (y - y.mean(0)) / np.where(y.std(0) > 0, y.std(0), 1.0)
                 pool = candidate_set(space, designs, scalar.sum(1), rng, n_global=self.n_global)
                 pool = unmeasured(space, pool, seen)
-            choices = torch.as_tensor(space.encode(pool), dtype=DTYPE)
-            q = min(n, len(pool))
-            with torch.no_grad():
-                chosen, acq_values = optimize_acqf_discrete(
-                    acq, q=q, choices=choices, max_batch_size=self.max_batch_size, unique=True
-                )
-            batch = pool.iloc[_match_rows(choices, chosen)].reset_index(drop=True)
+            batch, acq_values = _pick_greedy(acq, space, pool, n, self.max_batch_size)
             mean, std = gp.predict(space.encode(batch))
             return Recommendation(
                 batch,
                 _as_2d(mean),
                 _as_2d(std),
-                acq_values.reshape(-1).numpy(),
+                acq_values,
                 self.name,
                 outputs=[f"y{j}" for j in range(y.shape[1])],
                 notes={"pareto": pareto_mask(y)},

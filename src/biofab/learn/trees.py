@@ -8,7 +8,7 @@ import numpy as np
 import xgboost as xgb
 
 from biofab.core.errors import NotEnoughDataError
-from biofab.learn.mlp import inverse_variance_weights
+from biofab.learn.surrogate import inverse_variance_weights
 
 
 class TreeEnsemble:

@@ -70,7 +70,9 @@ def predicted_vs_measured(
         text=[f"round {int(r)}" for r in t["round"]],
     )
     fig.update_layout(
-        xaxis_title=f"measured {objective}", yaxis_title=f"predicted {objective} (±1 sd)"
+        xaxis_title=f"measured {objective}",
+        yaxis_title=f"predicted {objective} (±1 sd)",
+        legend={"orientation": "h", "y": 1.12},
     )
     return fig
 
@@ -137,6 +139,18 @@ def campaign_report(campaign: Campaign) -> str:
         )
     except NotEnoughDataError:
         sections.append(("Parameter importance", "No model has been fitted yet."))
+    try:
+        sections.append(("Calibration of the error bars (25 % held out)", campaign.calibration()))
+        sections.append(
+            (
+                "",
+                "Coverage is the share of held-out measurements inside the predicted "
+                "interval: near 0.68 and 0.95 means honest error bars, far below means "
+                "over-confident.",
+            )
+        )
+    except NotEnoughDataError:
+        pass
     if len(campaign.objectives) >= 2 and len(data):
         a, b = campaign.objective_names[:2]
         sections.append((f"Pareto front: {a} vs {b}", pareto_figure(data, campaign.pareto(), a, b)))

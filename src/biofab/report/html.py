@@ -29,7 +29,10 @@ def html_page(
     *,
     subtitle: str = "",
 ) -> str:
-    """``sections`` are ``(heading, content)``; content is a figure, a table or text."""
+    """``sections`` are ``(heading, content)``; content is a figure, a table or text.
+
+    An empty heading continues the previous section (e.g. a note under a table).
+    """
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
@@ -37,7 +40,8 @@ def html_page(
     ]
     inlined = False
     for heading, content in sections:
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        if heading:
+            parts.append(f"<h2>{html.escape(heading)}</h2>")
         if isinstance(content, go.Figure):
             parts.append(
                 content.to_html(full_html=False, include_plotlyjs=not inlined, default_height=420)
