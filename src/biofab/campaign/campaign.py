@@ -8,6 +8,7 @@ does is a method here, so a notebook gets the same thing.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from biofab.learn import (
     Recommendation,
     Recommender,
     SpaceFilling,
+    Surrogate,
     TreeEnsemble,
     calibration_report,
     default_recommender,
@@ -330,8 +332,12 @@ class Campaign:
         _, yvar = self.utilities(data)
         v = None if yvar is None or len(self.objectives) > 1 else yvar[:, 0]
         rows = []
-        for name, make in (("GP", GPSurrogate), ("tree ensemble", TreeEnsemble)):
-            rep = calibration_report(lambda m=make: m(seed=seed), X, y, v, seed=seed)
+        factories: dict[str, Callable[[], Surrogate]] = {
+            "GP": lambda: GPSurrogate(seed=seed),
+            "tree ensemble": lambda: TreeEnsemble(seed=seed),
+        }
+        for name, make in factories.items():
+            rep = calibration_report(make, X, y, v, seed=seed)
             rows.append({"surrogate": name, **{k: rep.to_dict()[k] for k in _CALIBRATION_KEYS}})
         return pd.DataFrame(rows)
 
