@@ -78,6 +78,11 @@ def test_campaign_round_trip(workdir: Path) -> None:
     r = biofab("campaign", "status", "cf1", "--json", cwd=workdir)
     status = json.loads(r.stdout)
     assert status["measured"] == 8 and status["pending"] == 4 and status["rounds"] == 2
+    r = biofab("campaign", "explain", "cf1", "--json", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    explained = json.loads(r.stdout)
+    assert {d["parameter"] for d in explained["importance"]} == {"mg", "ntp", "lysate"}
+    assert [d["surrogate"] for d in explained["calibration"]] == ["GP", "tree ensemble"]
     r = biofab("campaign", "report", "cf1", "--out", "report.html", cwd=workdir)
     assert r.returncode == 0, r.stderr
     assert "Best so far per round" in (workdir / "report.html").read_text()

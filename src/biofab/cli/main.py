@@ -200,6 +200,24 @@ def campaign_status(name: str, db: DbOption = None, json_out: JsonOption = False
         out.print("best design: " + ", ".join(f"{k}={v}" for k, v in st["best"].items()))
 
 
+@campaign_app.command("explain")
+def campaign_explain(name: str, db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Per-parameter importance (permutation) and error-bar calibration of the surrogates."""
+    c = _campaign(name, db)
+    importance = c.explain().reset_index()
+    calibration = c.calibration()
+    if json_out:
+        _print_json(
+            {
+                "importance": importance.to_dict("records"),
+                "calibration": calibration.to_dict("records"),
+            }
+        )
+        return
+    out.print(_table(importance, title="parameter importance (permutation, latest model)"))
+    out.print(_table(calibration, title="calibration on 25 % held out (nominal 0.68 / 0.95)"))
+
+
 @campaign_app.command("report")
 def campaign_report(
     name: str,
