@@ -6,11 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from failpoint import start_paused
 
 SPACE = """
 parameters:
@@ -147,24 +148,14 @@ def test_killed_ingest_leaves_campaign_consistent(workdir: Path) -> None:
         "BIOFAB_DB": f"sqlite:///{workdir / 'biofab.db'}",
         "BIOFAB_FAILPOINT_INGEST_SLEEP": "60",
     }
-    err = workdir / "stderr.txt"
-    with open(err, "w") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "biofab.cli", "campaign", "ingest", "cf1", "res.csv"],
-            cwd=workdir,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=fh,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while "failpoint: sleeping" not in err.read_text():
-            assert proc.poll() is None, err.read_text()
-            assert time.monotonic() < deadline, "failpoint never reached"
-            time.sleep(0.1)
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+    proc = start_paused(
+        [sys.executable, "-m", "biofab.cli", "campaign", "ingest", "cf1", "res.csv"],
+        env,
+        workdir / "stderr.txt",
+        cwd=workdir,
+    )
+    proc.kill()  # SIGKILL inside the open transaction
+    proc.wait(timeout=10)
     assert proc.returncode == -9
     status = json.loads(biofab("campaign", "status", "cf1", "--json", cwd=workdir).stdout)
     assert status["measured"] == 0 and status["designs"] == 10

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from biofab.core.errors import CampaignExistsError, InputError, UnknownCampaignError
 from biofab.store import FAILPOINT_INGEST_SLEEP, Store, head_revision, normalize_url
 from biofab.store.schema import Base
+from failpoint import start_paused
 from pg import find_pg_bin, fresh_database, throwaway_postgres
 
 SPACE = "parameters:\n  a: {type: continuous, low: 0, high: 10}\n  b: {type: categorical}\n"
@@ -367,23 +367,13 @@ def test_killed_ingest_writes_nothing(db_url: str, tmp_path: Path) -> None:
         s.create_campaign("pet", SPACE, OBJECTIVES)
         s.add_round("pet", "sobol", [design("d0", 0, "x")])
 
-    err_path = tmp_path / "stderr.txt"
     env = {**os.environ, FAILPOINT_INGEST_SLEEP: "30"}
-    with open(err_path, "w") as err_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", CRASH_SCRIPT, str(rows_file), db_url, digest],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err_file,
-        )
+    proc = start_paused(
+        [sys.executable, "-c", CRASH_SCRIPT, str(rows_file), db_url, digest],
+        env,
+        tmp_path / "stderr.txt",
+    )
     try:
-        deadline = time.monotonic() + 30
-        while "failpoint: sleeping" not in err_path.read_text():
-            if proc.poll() is not None:
-                pytest.fail(f"ingest process exited early:\n{err_path.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"failpoint never reached:\n{err_path.read_text()}")
-            time.sleep(0.05)
         # Mid-transaction, half the rows are written but invisible, and readers
         # are not blocked by the open write transaction.
         with Store(db_url) as reader:
