@@ -129,3 +129,21 @@ def test_sequence_space_recommendations_obey_motifs() -> None:
     for s in rec.designs["s"]:
         assert seq.problem(s) is None
     assert np.mean([s.count("G") for s in rec.designs["s"]]) > y.mean()
+
+
+def test_auto_records_its_choice_and_keeps_the_gp_without_evidence(space: Space) -> None:
+    d, y = measured(space, 40)
+    rec = AutoRecommender(min_rows=30).recommend(space, d, y, 4, seed=0)
+    scores = rec.notes["cv_spearman"]
+    assert set(scores) == {"gp", "trees"}  # type: ignore[arg-type]
+    assert rec.recommender.startswith("auto -> ")
+    few = AutoRecommender(min_rows=30).recommend(space, d.iloc[:20], y[:20], 4, seed=0)
+    assert "cv_spearman" not in few.notes and "GP" in few.recommender
+
+
+def test_selection_margin_keeps_the_default() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.random((40, 2))
+    y = X[:, 0] + 0.1 * rng.normal(size=40)
+    same = {"gp": lambda: GPSurrogate(), "also_gp": lambda: GPSurrogate()}
+    assert cross_validate(same, X, y, folds=4).best == "gp"

@@ -378,13 +378,16 @@ class AutoRecommender:
     The GP (with qLogNEI) and the tree ensemble (with annealed UCB) are scored
     by out-of-fold Spearman correlation on the measured designs
     (:func:`biofab.learn.selection.cross_validate`); the better one chooses the
-    batch. The choice and the scores are recorded in the recommendation's
-    ``notes`` and its ``recommender`` label.
+    batch. The GP is the default: it is used below ``min_rows`` measurements,
+    and above them unless the trees rank clearly better (by more than the
+    selection margin). The choice and the scores are recorded in the
+    recommendation's ``notes`` and its ``recommender`` label.
     """
 
-    def __init__(self, *, folds: int = 5, horizon: int = 10) -> None:
+    def __init__(self, *, folds: int = 5, horizon: int = 10, min_rows: int = 30) -> None:
         self.folds = folds
         self.horizon = horizon
+        self.min_rows = min_rows
         self.name = "auto"
 
     def recommend(
@@ -404,7 +407,7 @@ class AutoRecommender:
         v = None if yvar is None else _as_2d(yvar)[:, 0]
         s = 0 if seed is None else seed
         chosen: BayesianOptimization | EnsembleUCB
-        if len(y) < 8:
+        if len(y) < self.min_rows:
             chosen = BayesianOptimization()
             cv = None
         else:

@@ -34,11 +34,14 @@ def cross_validate(
     *,
     folds: int = 5,
     seed: int | None = 0,
+    margin: float = 0.05,
 ) -> CrossValidation:
     """Score each model by the Spearman correlation of its out-of-fold predictions.
 
-    ``X`` ``(n, d)``, ``y`` ``(n,)``, ``yvar`` ``(n,)`` or None. Ties go to the
-    first model in ``factories`` (list the preferred default first).
+    ``X`` ``(n, d)``, ``y`` ``(n,)``, ``yvar`` ``(n,)`` or None. The first model
+    in ``factories`` is the default; another wins only when it beats the
+    default by more than ``margin`` (out-of-fold scores on small data are
+    noisy, and a wrong switch costs a whole batch).
     """
     n = len(y)
     k = max(2, min(folds, n // 4))
@@ -52,5 +55,8 @@ def cross_validate(
             pred[test] = np.asarray(model.predict(X[test])[0]).reshape(-1)
         rho = spearmanr(pred, y).statistic if np.ptp(pred) > 0 else 0.0
         scores[name] = float(np.nan_to_num(rho))
+    default = next(iter(scores))
     best = max(scores, key=lambda m: scores[m])
+    if scores[best] <= scores[default] + margin:
+        best = default
     return CrossValidation(scores, best, k)
