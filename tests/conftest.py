@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from pg import find_pg_bin, fresh_database, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,3 +35,25 @@ def borkowski_dir() -> Path:
 @pytest.fixture
 def metis_dir() -> Path:
     return shared_data("cellfree/metis_txtl")
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A private PostgreSQL server for this test session (one per xdist worker)."""
+    bindir = find_pg_bin()
+    if bindir is None:
+        reason = "PostgreSQL server binaries not found (looked in /usr/lib/postgresql/*/bin)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with throwaway_postgres(bindir) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a fresh SQLite file, or a fresh database on the test server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'biofab.db'}"
+    server: str = request.getfixturevalue("pg_server_url")
+    return fresh_database(server, f"t_{uuid.uuid4().hex[:16]}")

@@ -14,8 +14,9 @@ from biofab.testbeds import SyntheticCellFree
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'biofab.db'}")
+def store(db_url: str) -> Store:
+    """Every campaign test runs on SQLite and on a real PostgreSQL server."""
+    return Store(db_url)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,35 +24,12 @@ from biofab.core.errors import CampaignExistsError, InputError, UnknownCampaignE
 from biofab.store import FAILPOINT_INGEST_SLEEP, Store, head_revision, normalize_url
 from biofab.store.schema import Base
 from failpoint import start_paused
-from pg import find_pg_bin, fresh_database, throwaway_postgres
 
 SPACE = "parameters:\n  a: {type: continuous, low: 0, high: 10}\n  b: {type: categorical}\n"
 OBJECTIVES = [{"name": "titer", "direction": "maximize", "unit": "g/L"}]
 
 
 # --------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
-    """A private PostgreSQL server for this test session (one per xdist worker)."""
-    bindir = find_pg_bin()
-    if bindir is None:
-        reason = "PostgreSQL server binaries not found (looked in /usr/lib/postgresql/*/bin)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with throwaway_postgres(bindir) as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database: a fresh SQLite file, or a fresh database on the test server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'biofab.db'}"
-    server: str = request.getfixturevalue("pg_server_url")
-    return fresh_database(server, f"t_{uuid.uuid4().hex[:16]}")
 
 
 @pytest.fixture
