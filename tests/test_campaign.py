@@ -138,6 +138,10 @@ def test_multi_objective_returns_pareto_set(store: Store, space: Space, tmp_path
     c.ingest(res, filename="mo1.csv")
     rec = c.recommend(4, seed=0, recommender=MultiObjective())
     assert rec.mean.shape == (4, 2) and list(rec.outputs) == ["yield", "cost"]
+    # predictions come back in the measured units: cost (minimised) is positive here
+    predicted_cost = rec.to_frame()["pred_cost"]
+    assert (predicted_cost > 0).all()
+    assert predicted_cost.sub(rec.designs["a"] + 2 * rec.designs["b"]).abs().max() < 2.0
     front = c.pareto()
     assert 1 <= len(front) <= 10
     # nothing measured dominates a point on the front

@@ -177,6 +177,7 @@ class Campaign:
             raise InputError(
                 "no unmeasured design is left to recommend", found="an exhausted space"
             )
+        self._to_objective_units(rec)
         keys = self.space.keys(rec.designs)
         designs = [
             {
@@ -186,7 +187,7 @@ class Campaign:
                 if np.isnan(rec.mean[i]).all()
                 else {
                     o: [float(rec.mean[i, j]), float(rec.std[i, j])]
-                    for j, o in enumerate(self._outputs(rec))
+                    for j, o in enumerate(rec.outputs)
                 },
                 "acquisition": None if np.isnan(rec.acquisition[i]) else float(rec.acquisition[i]),
             }
@@ -209,14 +210,26 @@ class Campaign:
                 pickle.dumps(model),
                 {"n_train": len(data), "importance": importance["share"].to_dict()},
             )
-        rec.outputs = self._outputs(rec)
         rec.notes["round"] = number
         return rec
 
-    def _outputs(self, rec: Recommendation) -> list[str]:
-        if rec.mean.shape[1] == len(self.objectives):
-            return self.objective_names
-        return ["score"]
+    def _to_objective_units(self, rec: Recommendation) -> None:
+        """Predictions of utilities -> predictions of the measured quantities.
+
+        Models learn utilities (higher is better); a person reads predicted
+        yield or cost. A minimised objective's mean changes sign back; a
+        target objective's utility (-|y - target|) and a weighted score of
+        several objectives cannot be turned back and keep the name ``score``.
+        """
+        if rec.mean.shape[1] != len(self.objectives):
+            rec.outputs = ["score"]
+            return
+        names = []
+        for j, o in enumerate(self.objectives):
+            if o.direction == "min":
+                rec.mean[:, j] = -rec.mean[:, j]
+            names.append(o.name if o.direction != "target" else f"{o.name}_score")
+        rec.outputs = names
 
     def _pending(self, data: pd.DataFrame) -> pd.DataFrame:
         """Designs recommended earlier whose results have not arrived yet."""
