@@ -121,6 +121,21 @@ def test_bad_results_exit_2_with_one_line_and_no_change(
     assert status["measured"] == 0
 
 
+def test_recommend_from_a_candidate_pool(workdir: Path) -> None:
+    pool = pd.DataFrame({"mg": [0.5, 1.0, 1.5, 2.0, 2.5], "ntp": [1.0] * 5, "lysate": ["K12"] * 5})
+    pool.to_csv(workdir / "pool.csv", index=False)
+    r = biofab("campaign", "recommend", "cf1", "-n", "3", "--candidates", "pool.csv",
+               "--out", "b.csv", cwd=workdir)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    picked = pd.read_csv(workdir / "b.csv")
+    assert len(picked) == 3 and set(picked["mg"]) <= set(pool["mg"])
+    pool = pool.astype({"ntp": object})
+    pool.loc[2, "ntp"] = "lots"
+    pool.to_csv(workdir / "bad_pool.csv", index=False)
+    r = biofab("campaign", "recommend", "cf1", "--candidates", "bad_pool.csv", cwd=workdir)
+    assert r.returncode == 2 and "bad_pool.csv, row 3, column 'ntp'" in r.stderr
+
+
 def test_unknown_campaign_and_malformed_space(workdir: Path) -> None:
     r = biofab("campaign", "status", "nope", cwd=workdir)
     assert r.returncode == 2 and "unknown campaign 'nope'" in r.stderr

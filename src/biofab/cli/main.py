@@ -112,6 +112,10 @@ def campaign_recommend(
     output: Annotated[Path | None, typer.Option("--out", help="Write the batch as CSV.")] = None,
     recommender: Annotated[str, typer.Option(help=f"One of {', '.join(RECOMMENDERS)}.")] = "auto",
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    candidates: Annotated[
+        Path | None,
+        typer.Option(help="CSV of the only designs to choose from (e.g. premixed stocks)."),
+    ] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -132,8 +136,9 @@ def campaign_recommend(
         )
     c = _campaign(name, db)
     rec_obj = None if recommender == "auto" else choices[recommender]()
+    pool = None if candidates is None else _read_candidates(c, candidates)
     with Status("fitting the model and choosing the batch...", console=err):
-        rec = c.recommend(n, recommender=rec_obj, seed=seed)
+        rec = c.recommend(n, recommender=rec_obj, seed=seed, candidates=pool)
     frame = rec.to_frame()
     if output is not None:
         frame.to_csv(output, index=False)
@@ -149,6 +154,24 @@ def campaign_recommend(
     out.print(_table(frame, title=f"round {rec.notes['round']}: {rec.recommender}"))
     if output is not None:
         out.print(f"wrote {len(frame)} designs to {output}")
+
+
+def _read_candidates(campaign: Any, path: Path) -> Any:
+    """A candidate CSV, every row checked against the campaign's space."""
+    from biofab.campaign.results import read_table
+
+    frame, _ = read_table(path)
+    for name, p in campaign.space.parameters.items():
+        if p.numeric and name in frame.columns:
+            frame[name] = frame[name].apply(_maybe_float)
+    return campaign.space.validate(frame, file=str(path))
+
+
+def _maybe_float(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text  # validate() names the row and column
 
 
 @campaign_app.command("ingest")
