@@ -179,3 +179,22 @@ def test_ensemble_ucb_recommends_on_grid(store: Store, space: Space) -> None:
     rec = c.recommend(5, seed=0, recommender=EnsembleUCB())
     space.validate(rec.designs)
     assert rec.notes["kappa"] == pytest.approx(1.41)
+
+
+def test_replicate_columns_become_mean_std_and_count(tmp_path, store: Store, space: Space) -> None:
+    c = Campaign.create("reps", space, ["yield:max"], store=store)
+    designs = space.sample(3, seed=2)[space.names]
+    table = designs.assign(yield_rep1=[1.0, 2.0, 4.0], yield_rep2=[3.0, 2.0, 5.0])
+    table["yield_rep3"] = ["", 2.0, 6.0]  # a missing well is skipped
+    path = tmp_path / "plate.csv"
+    table.to_csv(path, index=False)
+    c.ingest(path)
+    m = c.store.measurement_table("reps").sort_values("design_id")
+    assert m["value"].tolist() == [2.0, 2.0, 5.0]
+    assert m["n_replicates"].tolist() == [2, 3, 3]
+    assert m["std"].tolist() == pytest.approx([2**0.5, 0.0, 1.0])
+    bad = table.astype({"yield_rep2": object})
+    bad.loc[1, "yield_rep2"] = "bubble"
+    bad.to_csv(tmp_path / "bad_reps.csv", index=False)
+    with pytest.raises(InputError, match=r"bad_reps.csv, row 2, column 'yield_rep2'"):
+        c.ingest(tmp_path / "bad_reps.csv")

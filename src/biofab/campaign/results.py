@@ -1,10 +1,14 @@
 """Reading a results table into validated measurement rows, all or nothing.
 
 A results table has one row per measured design: the space's parameter
-columns, one column per objective (its measured value) and optionally
-``<objective>_std`` (standard deviation of that value) and ``<objective>_n``
-(number of replicates behind it). Any other column (a filler such as water,
-predictions copied from a recommendation, well names) is kept out of the way.
+columns, one column per objective (its measured value, a mean when
+replicated) and optionally ``<objective>_std`` (standard deviation of single
+readings) and ``<objective>_n`` (how many readings the value averages; the
+noise of the value is then std² / n). Instead of the value, raw replicate
+readings may sit in ``<objective>_rep1``, ``<objective>_rep2``, ... (empty
+cells are skipped): their mean, sample std and count are stored. Any other
+column (a filler such as water, predictions copied from a recommendation,
+well names) is kept out of the way.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from biofab.core import DesignError, InputError, Objective, Space
+from biofab.core import DesignError, InputError, Measurement, Objective, Space
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,9 @@ def parse_results(
     if len(frame) == 0:
         raise InputError("no data rows", file=filename, expected="at least one result")
     names = [o.name for o in objectives]
-    missing = [c for c in [*space.names, *names] if c not in frame.columns]
+    missing = [c for c in space.names if c not in frame.columns] + [
+        o for o in names if o not in frame.columns and not _replicate_columns(frame, o)
+    ]
     if missing:
         raise InputError(
             "missing column",
@@ -118,66 +125,74 @@ def parse_results(
     rows: list[dict[str, Any]] = []
     records = designs.to_dict("records")
     for obj in objectives:
-        std_col, n_col = f"{obj.name}_std", f"{obj.name}_n"
         for i, rec in enumerate(records):
-            row = i + 1
-            value = _number(
-                frame[obj.name].iloc[i],
-                file=filename,
-                row=row,
-                column=obj.name,
-                expected="a number",
-            )
-            std = None
-            if std_col in frame.columns and str(frame[std_col].iloc[i]).strip() != "":
-                std = _number(
-                    frame[std_col].iloc[i],
-                    file=filename,
-                    row=row,
-                    column=std_col,
-                    expected="a number >= 0",
-                )
-                if std < 0:
-                    raise InputError(
-                        "negative std",
-                        file=filename,
-                        row=row,
-                        column=std_col,
-                        expected="a number >= 0",
-                        found=std,
-                    )
-            n = 1
-            if n_col in frame.columns and str(frame[n_col].iloc[i]).strip() != "":
-                n_val = _number(
-                    frame[n_col].iloc[i],
-                    file=filename,
-                    row=row,
-                    column=n_col,
-                    expected="a whole number >= 1",
-                )
-                if n_val < 1 or n_val != int(n_val):
-                    raise InputError(
-                        "bad replicate count",
-                        file=filename,
-                        row=row,
-                        column=n_col,
-                        expected="a whole number >= 1",
-                        found=n_val,
-                    )
-                n = int(n_val)
+            m = _measurement(frame, i, obj, filename)
             rows.append(
                 {
                     "key": keys[i],
                     "params": {k: _plain(v) for k, v in rec.items()},
                     "objective": obj.name,
-                    "value": value,
-                    "std": std,
-                    "n_replicates": n,
+                    "value": m.value,
+                    "std": m.std,
+                    "n_replicates": m.n,
                     "unit": obj.unit,
-                    "source": f"{Path(filename).name}:row {row}",
+                    "source": m.source,
                 }
             )
     return ResultsFile(filename, sha256, rows, len(records))
+
+
+def _replicate_columns(frame: pd.DataFrame, objective: str) -> list[str]:
+    pattern = re.compile(rf"^{re.escape(objective)}_rep\d+$")
+    return [c for c in frame.columns if pattern.match(str(c))]
+
+
+def _cell(frame: pd.DataFrame, i: int, column: str) -> str:
+    return str(frame[column].iloc[i]).strip()
+
+
+def _measurement(frame: pd.DataFrame, i: int, obj: Objective, filename: str) -> Measurement:
+    """Row ``i``'s measurement of ``obj``: from replicate columns when present,
+    else from the value column with optional ``_std`` and ``_n``."""
+    row = i + 1
+    source = f"{Path(filename).name}:row {row}"
+
+    def number(column: str, expected: str = "a number") -> float:
+        return _number(
+            frame[column].iloc[i], file=filename, row=row, column=column, expected=expected
+        )
+
+    reps = [c for c in _replicate_columns(frame, obj.name) if _cell(frame, i, c) != ""]
+    if reps:
+        return Measurement.of([number(c) for c in reps], unit=obj.unit, source=source)
+    std_col, n_col = f"{obj.name}_std", f"{obj.name}_n"
+    value = number(obj.name)
+    std = None
+    if std_col in frame.columns and _cell(frame, i, std_col) != "":
+        std = number(std_col, "a number >= 0")
+        if std < 0:
+            raise InputError(
+                "negative std",
+                file=filename,
+                row=row,
+                column=std_col,
+                expected="a number >= 0",
+                found=std,
+            )
+    n = 1
+    if n_col in frame.columns and _cell(frame, i, n_col) != "":
+        n_val = number(n_col, "a whole number >= 1")
+        if n_val < 1 or n_val != int(n_val):
+            raise InputError(
+                "bad replicate count",
+                file=filename,
+                row=row,
+                column=n_col,
+                expected="a whole number >= 1",
+                found=n_val,
+            )
+        n = int(n_val)
+    return Measurement(value=value, std=std, n_replicates=n, unit=obj.unit, source=source)
 
 
 def _plain(value: Any) -> Any:

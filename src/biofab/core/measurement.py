@@ -13,8 +13,9 @@ from biofab.core.errors import InputError
 class Measurement:
     """A value (or replicates) of one objective for one design.
 
-    Give ``value`` with an optional ``std`` (standard deviation of the reported
-    value), or ``replicates`` from which both are computed. ``source`` records
+    Give ``value`` with an optional ``std`` (standard deviation of single
+    readings) and ``n_replicates`` (how many readings ``value`` averages), or
+    ``replicates`` from which all three are computed. ``source`` records
     where it came from (a file and row, a plate and well, a testbed).
     """
 
@@ -23,6 +24,7 @@ class Measurement:
     replicates: tuple[float, ...] | None = None
     unit: str | None = None
     source: str | None = None
+    n_replicates: int = 1
 
     def __post_init__(self) -> None:
         if self.replicates is not None:
@@ -40,10 +42,12 @@ class Measurement:
             raise InputError("a measurement needs a finite value", found=self.value)
         if self.std is not None and (not math.isfinite(self.std) or self.std < 0):
             raise InputError("std must be a non-negative number", found=self.std)
+        if self.n_replicates < 1:
+            raise InputError("n_replicates must be at least 1", found=self.n_replicates)
 
     @property
     def n(self) -> int:
-        return len(self.replicates) if self.replicates else 1
+        return len(self.replicates) if self.replicates else self.n_replicates
 
     @property
     def noise_variance(self) -> float | None:
