@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ from biofab.learn.candidates import candidate_set, refine, unmeasured
 from biofab.learn.gp import GPSurrogate
 from biofab.learn.recommendation import Recommendation, Recommender
 from biofab.learn.selection import cross_validate
-from biofab.learn.surrogate import EnsembleSurrogate
+from biofab.learn.surrogate import EnsembleSurrogate, Surrogate
 from biofab.learn.torch_threads import torch_threads
 from biofab.learn.trees import TreeEnsemble
 
@@ -127,7 +128,72 @@ def _maximin(
     return pool.iloc[picked].reset_index(drop=True)
 
 
-class BayesianOptimization:
+@dataclass
+class BatchRequest:
+    """One call's inputs, checked: ``y`` ``(n_obs, m)`` utilities, ``yvar`` like
+    ``y`` or None, and a generator seeded from ``seed``."""
+
+    space: Space
+    designs: pd.DataFrame
+    y: np.ndarray
+    yvar: np.ndarray | None
+    n: int
+    candidates: pd.DataFrame | None
+    round_index: int
+    seed: int | None
+    pending: pd.DataFrame | None
+    rng: np.random.Generator
+
+    @property
+    def seen(self) -> pd.DataFrame:
+        """Measured plus pending designs."""
+        return _seen(self.designs, self.pending)
+
+    def search_set(self) -> tuple[pd.DataFrame, bool]:
+        """The designs to score, and whether they came from a user-given pool."""
+        return _search_set(
+            self.space, self.designs, self.y[:, 0], self.candidates, self.rng, self.pending
+        )
+
+
+class ModelRecommender:
+    """Shared front of the model-based recommenders: checks the inputs, builds a
+    :class:`BatchRequest` and runs ``_recommend`` with one torch thread (on
+    campaign-sized matrices more threads only wait on each other)."""
+
+    name = "model"
+    single_output = True
+    surrogate_: Surrogate
+
+    def recommend(
+        self,
+        space: Space,
+        designs: pd.DataFrame,
+        values: np.ndarray,
+        n: int,
+        *,
+        yvar: np.ndarray | None = None,
+        candidates: pd.DataFrame | None = None,
+        round_index: int = 0,
+        seed: int | None = None,
+        pending: pd.DataFrame | None = None,
+    ) -> Recommendation:
+        y = _as_2d(values)
+        if self.single_output and y.shape[1] != 1:
+            raise ValueError(f"{type(self).__name__} takes one utility; use MultiObjective")
+        if len(designs) < 2:
+            raise NotEnoughDataError(f"{self.name} needs at least 2 measurements")
+        v = None if yvar is None else _as_2d(yvar)
+        rng = np.random.default_rng(seed)
+        req = BatchRequest(space, designs, y, v, n, candidates, round_index, seed, pending, rng)
+        with torch_threads(1):
+            return self._recommend(req)
+
+    def _recommend(self, req: BatchRequest) -> Recommendation:
+        raise NotImplementedError
+
+
+class BayesianOptimization(ModelRecommender):
     """Batch Bayesian optimisation: a GP and q-log noisy expected improvement.
 
     The batch is built greedily (each pick conditions on the earlier ones as
@@ -147,52 +213,33 @@ class BayesianOptimization:
         self.max_batch_size = max_batch_size
         self.name = "bo (GP, qLogNEI)"
 
-    def recommend(
-        self,
-        space: Space,
-        designs: pd.DataFrame,
-        values: np.ndarray,
-        n: int,
-        *,
-        yvar: np.ndarray | None = None,
-        candidates: pd.DataFrame | None = None,
-        round_index: int = 0,
-        seed: int | None = None,
-        pending: pd.DataFrame | None = None,
-    ) -> Recommendation:
-        y = _as_2d(values)
-        if y.shape[1] != 1:
-            raise ValueError("BayesianOptimization takes one utility; use MultiObjective")
-        if len(designs) < 2:
-            raise NotEnoughDataError("Bayesian optimisation needs at least 2 measurements")
-        # One intra-op thread: campaign-sized matrices gain nothing from more,
-        # and on a busy 2-core machine threads waiting on each other cost 10x.
-        with torch_threads(1):
-            rng = np.random.default_rng(seed)
-            torch.manual_seed(int(rng.integers(2**31)))
-            X = space.encode(designs)
-            gp = self.surrogate or GPSurrogate(seed=seed)
-            gp.fit(X, y[:, 0], None if yvar is None else _as_2d(yvar)[:, 0])
-            self.surrogate_ = gp
-            X_t = torch.as_tensor(X, dtype=DTYPE)
-            sampler = SobolQMCNormalSampler(torch.Size([self.n_mc]), seed=int(rng.integers(2**31)))
-            acq = qLogNoisyExpectedImprovement(gp.model_, X_baseline=X_t, sampler=sampler)
-            _set_pending(acq, space, pending)
+    def _recommend(self, req: BatchRequest) -> Recommendation:
+        space, rng = req.space, req.rng
+        torch.manual_seed(int(rng.integers(2**31)))
+        X = space.encode(req.designs)
+        gp = self.surrogate or GPSurrogate(seed=req.seed)
+        gp.fit(X, req.y[:, 0], None if req.yvar is None else req.yvar[:, 0])
+        self.surrogate_ = gp
+        sampler = SobolQMCNormalSampler(torch.Size([self.n_mc]), seed=int(rng.integers(2**31)))
+        acq = qLogNoisyExpectedImprovement(
+            gp.model_, X_baseline=torch.as_tensor(X, dtype=DTYPE), sampler=sampler
+        )
+        _set_pending(acq, space, req.pending)
 
-            def score(cands: pd.DataFrame) -> np.ndarray:
-                Xc = torch.as_tensor(space.encode(cands), dtype=DTYPE).unsqueeze(1)
-                with torch.no_grad():
-                    vals = [acq(chunk) for chunk in Xc.split(self.max_batch_size)]
-                return torch.cat(vals).numpy()
+        def score(cands: pd.DataFrame) -> np.ndarray:
+            Xc = torch.as_tensor(space.encode(cands), dtype=DTYPE).unsqueeze(1)
+            with torch.no_grad():
+                vals = [acq(chunk) for chunk in Xc.split(self.max_batch_size)]
+            return torch.cat(vals).numpy()
 
-            pool, given = _search_set(space, designs, y[:, 0], candidates, rng, pending)
-            if not given:
-                pool = refine(space, pool, _seen(designs, pending), score, rng)
-            batch, acq_values = _pick_greedy(acq, space, pool, n, self.max_batch_size)
-            mean, std = gp.predict(space.encode(batch))
-            return Recommendation(
-                batch, _as_2d(mean), _as_2d(std), acq_values, self.name, notes={"pool": len(pool)}
-            )
+        pool, given = req.search_set()
+        if not given:
+            pool = refine(space, pool, req.seen, score, rng)
+        batch, acq_values = _pick_greedy(acq, space, pool, req.n, self.max_batch_size)
+        mean, std = gp.predict(space.encode(batch))
+        return Recommendation(
+            batch, _as_2d(mean), _as_2d(std), acq_values, self.name, notes={"pool": len(pool)}
+        )
 
 
 def _set_pending(acq: AcquisitionFunction, space: Space, pending: pd.DataFrame | None) -> None:
@@ -224,10 +271,12 @@ def _match_rows(choices: torch.Tensor, chosen: torch.Tensor) -> list[int]:
     return [int(i) for i in dist.argmin(dim=1)]
 
 
-class MultiObjective:
+class MultiObjective(ModelRecommender):
     """Multi-objective batch BO: one GP per objective, q-log noisy expected
     hypervolume improvement. The reference point sits 10 % of each objective's
     observed range below its worst observed utility."""
+
+    single_output = False
 
     def __init__(self, *, n_mc: int = 64, max_batch_size: int = 128, n_global: int = 1024):
         self.n_mc = n_mc
@@ -235,59 +284,40 @@ class MultiObjective:
         self.n_global = n_global
         self.name = "mobo (GP, qLogNEHVI)"
 
-    def recommend(
-        self,
-        space: Space,
-        designs: pd.DataFrame,
-        values: np.ndarray,
-        n: int,
-        *,
-        yvar: np.ndarray | None = None,
-        candidates: pd.DataFrame | None = None,
-        round_index: int = 0,
-        seed: int | None = None,
-        pending: pd.DataFrame | None = None,
-    ) -> Recommendation:
-        y = _as_2d(values)
-        if len(designs) < 2:
-            raise NotEnoughDataError("multi-objective BO needs at least 2 measurements")
-        # One intra-op thread: campaign-sized matrices gain nothing from more,
-        # and on a busy 2-core machine threads waiting on each other cost 10x.
-        with torch_threads(1):
-            rng = np.random.default_rng(seed)
-            torch.manual_seed(int(rng.integers(2**31)))
-            X = space.encode(designs)
-            gp = GPSurrogate(seed=seed).fit(X, y, None if yvar is None else _as_2d(yvar))
-            self.surrogate_ = gp
-            span = np.ptp(y, axis=0)
-            ref = torch.as_tensor(y.min(axis=0) - 0.1 * np.where(span > 0, span, 1.0), dtype=DTYPE)
-            sampler = SobolQMCNormalSampler(torch.Size([self.n_mc]), seed=int(rng.integers(2**31)))
-            acq = qLogNoisyExpectedHypervolumeImprovement(
-                gp.model_,
-                ref_point=ref.tolist(),
-                X_baseline=torch.as_tensor(X, dtype=DTYPE),
-                sampler=sampler,
-                prune_baseline=True,
-            )
-            _set_pending(acq, space, pending)
-            seen = _seen(designs, pending)
-            if candidates is not None:
-                pool = unmeasured(space, space.complete(candidates), seen)
-            else:
-                scalar = (y - y.mean(0)) / np.where(y.std(0) > 0, y.std(0), 1.0)
-                pool = candidate_set(space, designs, scalar.sum(1), rng, n_global=self.n_global)
-                pool = unmeasured(space, pool, seen)
-            batch, acq_values = _pick_greedy(acq, space, pool, n, self.max_batch_size)
-            mean, std = gp.predict(space.encode(batch))
-            return Recommendation(
-                batch,
-                _as_2d(mean),
-                _as_2d(std),
-                acq_values,
-                self.name,
-                outputs=[f"y{j}" for j in range(y.shape[1])],
-                notes={"pareto": pareto_mask(y)},
-            )
+    def _recommend(self, req: BatchRequest) -> Recommendation:
+        space, rng, y = req.space, req.rng, req.y
+        torch.manual_seed(int(rng.integers(2**31)))
+        X = space.encode(req.designs)
+        gp = GPSurrogate(seed=req.seed).fit(X, y, req.yvar)
+        self.surrogate_ = gp
+        span = np.ptp(y, axis=0)
+        ref = torch.as_tensor(y.min(axis=0) - 0.1 * np.where(span > 0, span, 1.0), dtype=DTYPE)
+        sampler = SobolQMCNormalSampler(torch.Size([self.n_mc]), seed=int(rng.integers(2**31)))
+        acq = qLogNoisyExpectedHypervolumeImprovement(
+            gp.model_,
+            ref_point=ref.tolist(),
+            X_baseline=torch.as_tensor(X, dtype=DTYPE),
+            sampler=sampler,
+            prune_baseline=True,
+        )
+        _set_pending(acq, space, req.pending)
+        if req.candidates is not None:
+            pool = unmeasured(space, space.complete(req.candidates), req.seen)
+        else:
+            scalar = (y - y.mean(0)) / np.where(y.std(0) > 0, y.std(0), 1.0)
+            pool = candidate_set(space, req.designs, scalar.sum(1), rng, n_global=self.n_global)
+            pool = unmeasured(space, pool, req.seen)
+        batch, acq_values = _pick_greedy(acq, space, pool, req.n, self.max_batch_size)
+        mean, std = gp.predict(space.encode(batch))
+        return Recommendation(
+            batch,
+            _as_2d(mean),
+            _as_2d(std),
+            acq_values,
+            self.name,
+            outputs=[f"y{j}" for j in range(y.shape[1])],
+            notes={"pareto": pareto_mask(y)},
+        )
 
 
 def pareto_mask(utilities: np.ndarray) -> np.ndarray:
@@ -302,7 +332,7 @@ def pareto_mask(utilities: np.ndarray) -> np.ndarray:
     return keep
 
 
-class EnsembleUCB:
+class EnsembleUCB(ModelRecommender):
     """Upper confidence bound on an ensemble surrogate (boosted trees by default).
 
     ``kappa`` anneals over the campaign: round ``r`` uses
@@ -327,39 +357,24 @@ class EnsembleUCB:
         k = len(self.kappa_schedule)
         return self.kappa_schedule[min(k * max(round_index, 0) // max(self.horizon, 1), k - 1)]
 
-    def recommend(
-        self,
-        space: Space,
-        designs: pd.DataFrame,
-        values: np.ndarray,
-        n: int,
-        *,
-        yvar: np.ndarray | None = None,
-        candidates: pd.DataFrame | None = None,
-        round_index: int = 0,
-        seed: int | None = None,
-        pending: pd.DataFrame | None = None,
-    ) -> Recommendation:
-        y = _as_2d(values)
-        if y.shape[1] != 1:
-            raise ValueError("EnsembleUCB takes one utility; use MultiObjective")
-        if len(designs) < 2:
-            raise NotEnoughDataError("ensemble UCB needs at least 2 measurements")
-        rng = np.random.default_rng(seed)
-        model = self.surrogate or TreeEnsemble(seed=0 if seed is None else seed)
-        model.fit(space.encode(designs), y[:, 0], None if yvar is None else _as_2d(yvar)[:, 0])
+    def _recommend(self, req: BatchRequest) -> Recommendation:
+        space, rng = req.space, req.rng
+        model = self.surrogate or TreeEnsemble(seed=0 if req.seed is None else req.seed)
+        model.fit(
+            space.encode(req.designs), req.y[:, 0], None if req.yvar is None else req.yvar[:, 0]
+        )
         self.surrogate_ = model
-        kappa = self.kappa(round_index)
+        kappa = self.kappa(req.round_index)
 
         def score(cands: pd.DataFrame) -> np.ndarray:
             mean, std = model.predict(space.encode(cands))
             return np.asarray(mean) + kappa * np.asarray(std)
 
-        pool, given = _search_set(space, designs, y[:, 0], candidates, rng, pending)
+        pool, given = req.search_set()
         if not given:
-            pool = refine(space, pool, _seen(designs, pending), score, rng)
+            pool = refine(space, pool, req.seen, score, rng)
         scores = score(pool)
-        order = np.argsort(-scores)[:n]
+        order = np.argsort(-scores)[: req.n]
         batch = pool.iloc[order].reset_index(drop=True)
         mean, std = model.predict(space.encode(batch))
         return Recommendation(
@@ -372,7 +387,7 @@ class EnsembleUCB:
         )
 
 
-class AutoRecommender:
+class AutoRecommender(ModelRecommender):
     """Single-objective default: each round, pick the surrogate by cross-validation.
 
     The GP (with qLogNEI) and the tree ensemble (with annealed UCB) are scored
@@ -390,49 +405,22 @@ class AutoRecommender:
         self.min_rows = min_rows
         self.name = "auto"
 
-    def recommend(
-        self,
-        space: Space,
-        designs: pd.DataFrame,
-        values: np.ndarray,
-        n: int,
-        *,
-        yvar: np.ndarray | None = None,
-        candidates: pd.DataFrame | None = None,
-        round_index: int = 0,
-        seed: int | None = None,
-        pending: pd.DataFrame | None = None,
-    ) -> Recommendation:
-        y = _as_2d(values)[:, 0]
-        v = None if yvar is None else _as_2d(yvar)[:, 0]
-        s = 0 if seed is None else seed
-        chosen: BayesianOptimization | EnsembleUCB
-        if len(y) < self.min_rows:
-            chosen = BayesianOptimization()
-            cv = None
-        else:
+    def _recommend(self, req: BatchRequest) -> Recommendation:
+        s = 0 if req.seed is None else req.seed
+        chosen: BayesianOptimization | EnsembleUCB = BayesianOptimization()
+        cv = None
+        if len(req.y) >= self.min_rows:
             cv = cross_validate(
                 {"gp": lambda: GPSurrogate(seed=s), "trees": lambda: TreeEnsemble(seed=s)},
-                space.encode(designs),
-                y,
-                v,
+                req.space.encode(req.designs),
+                req.y[:, 0],
+                None if req.yvar is None else req.yvar[:, 0],
                 folds=self.folds,
                 seed=s,
             )
-            chosen = (
-                BayesianOptimization() if cv.best == "gp" else EnsembleUCB(horizon=self.horizon)
-            )
-        rec = chosen.recommend(
-            space,
-            designs,
-            values,
-            n,
-            yvar=yvar,
-            candidates=candidates,
-            round_index=round_index,
-            seed=seed,
-            pending=pending,
-        )
+            if cv.best != "gp":
+                chosen = EnsembleUCB(horizon=self.horizon)
+        rec = chosen._recommend(req)
         self.surrogate_ = chosen.surrogate_
         if cv is not None:
             rec.notes["cv_spearman"] = cv.scores
