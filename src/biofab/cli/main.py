@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from biofab.cli.gem import gem_app
 from biofab.core import BiofabError, Objective, Space
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ campaign_app = typer.Typer(help="Persistent DBTL campaigns.", no_args_is_help=Tr
 space_app = typer.Typer(help="Design spaces.", no_args_is_help=True)
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(space_app, name="space")
+app.add_typer(gem_app, name="gem")
 
 out = Console()
 err = Console(stderr=True)

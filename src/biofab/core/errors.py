@@ -81,3 +81,8 @@ class CampaignExistsError(BiofabError):
 
 class NotEnoughDataError(BiofabError):
     """A model was asked to learn from fewer measurements than it needs."""
+
+
+class ModelError(InputError):
+    """A metabolic model that cannot be used as asked: no FBC, no objective, an
+    unknown reaction or exchange, an infeasible or unbounded problem."""
