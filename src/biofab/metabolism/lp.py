@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import sparse
 
 from biofab.core.errors import ModelError
@@ -183,7 +184,7 @@ class LinearProgram:
         return state
 
     # -- changes --------------------------------------------------------------
-    def set_bounds(self, idx: np.ndarray | Sequence[int], lb: Any, ub: Any) -> None:
+    def set_bounds(self, idx: npt.ArrayLike, lb: Any, ub: Any) -> None:
         """Set bounds of columns ``idx`` (scalars broadcast)."""
         ix = np.asarray(idx, dtype=np.int32)
         lo = np.broadcast_to(np.asarray(lb, dtype=float), ix.shape).copy()
@@ -193,7 +194,7 @@ class LinearProgram:
             self._highs.changeColsBounds(len(ix), ix, lo, hi)
 
     @contextlib.contextmanager
-    def bounds(self, idx: np.ndarray | Sequence[int], lb: Any, ub: Any) -> Iterator[None]:
+    def bounds(self, idx: npt.ArrayLike, lb: Any, ub: Any) -> Iterator[None]:
         """Temporarily set bounds of ``idx`` (e.g. a knockout: ``lb = ub = 0``)."""
         ix = np.asarray(idx, dtype=np.int32)
         old_lb, old_ub = self.lb[ix].copy(), self.ub[ix].copy()
@@ -203,7 +204,7 @@ class LinearProgram:
         finally:
             self.set_bounds(ix, old_lb, old_ub)
 
-    def set_objective(self, c: np.ndarray, sense: str | None = None) -> None:
+    def set_objective(self, c: npt.ArrayLike, sense: str | None = None) -> None:
         """Replace the objective vector (n_reactions,) and optionally the sense."""
         import highspy
 
@@ -218,7 +219,7 @@ class LinearProgram:
             )
 
     @contextlib.contextmanager
-    def objective(self, c: np.ndarray, sense: str | None = None) -> Iterator[None]:
+    def objective(self, c: npt.ArrayLike, sense: str | None = None) -> Iterator[None]:
         """Temporarily optimise ``c`` in direction ``sense``."""
         old_c, old_sense = self.c.copy(), self.sense
         self.set_objective(c, sense)
@@ -227,7 +228,7 @@ class LinearProgram:
         finally:
             self.set_objective(old_c, old_sense)
 
-    def add_row(self, idx: Sequence[int], values: Sequence[float], lo: float, hi: float) -> int:
+    def add_row(self, idx: npt.ArrayLike, values: npt.ArrayLike, lo: float, hi: float) -> int:
         """Add ``lo <= sum(values * v[idx]) <= hi``; returns the row's position."""
         ix = np.asarray(idx, dtype=np.int32)
         val = np.asarray(values, dtype=float)
@@ -245,9 +246,7 @@ class LinearProgram:
             self._highs.changeRowBounds(row, float(lo), float(hi))
 
     @contextlib.contextmanager
-    def row(
-        self, idx: Sequence[int], values: Sequence[float], lo: float, hi: float
-    ) -> Iterator[int]:
+    def row(self, idx: npt.ArrayLike, values: npt.ArrayLike, lo: float, hi: float) -> Iterator[int]:
         """Temporarily add a row (e.g. ``objective >= fraction * optimum`` for FVA)."""
         r = self.add_row(idx, values, lo, hi)
         try:
