@@ -119,3 +119,4 @@ def convert(
         print_json({"model": model, "out": str(path)})
     else:
         out.print(f"wrote {path}")
+

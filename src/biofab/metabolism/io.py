@@ -157,11 +157,18 @@ def save_model(model: cobra.Model, path: str | os.PathLike[str]) -> Path:
             cobra.io.write_sbml_model(model, tmp)
         else:
             writers[suffix](model, tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a model is meant to be shared
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     return target
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def model_info(model: cobra.Model) -> dict[str, Any]:
