@@ -1,0 +1,760 @@
+"""Growth-coupled knockout design: an OptKnock-style bilevel MILP on HiGHS.
+
+OptKnock (Burgard, Pharkya & Maranas 2003, Biotechnol Bioeng 84:647) asks which
+``<= K`` reaction deletions maximise the production of a target when the cell,
+after the deletions, maximises its growth. The inner problem (the cell's LP)
+is replaced by its optimality conditions: primal feasibility, dual feasibility
+and strong duality (primal objective = dual objective), so the whole bilevel
+problem becomes one mixed-integer LP. A binary ``y_j`` per candidate reaction
+(1 = present) switches its flux bounds to zero and, through big-M rows, frees
+its dual constraint and zeroes its bound multipliers, which keeps the dual
+objective linear.
+
+Plain OptKnock is optimistic: among the many flux distributions with maximal
+growth it may pick the one that secretes the most target. Here the inner
+objective is *tilted* (growth ``- eps * target``, as in Feist et al. 2010, Metab
+Eng 12:173 and Tepper & Shlomi 2010, Bioinformatics 26:536), so the inner
+optimum is the *least* production among maximal-growth solutions and the outer
+objective is the guaranteed production. Every design is then verified without
+the MILP: maximal growth with the knockouts applied, then the minimum and
+maximum production at that growth (flux variability at fraction 1.0) through
+:class:`~biofab.metabolism.lp.LinearProgram`. A design is growth-coupled when
+that minimum is positive.
+
+Fluxes are in mmol/gDW/h, growth in 1/h.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import sparse
+
+from biofab.core.errors import InputError, ModelError
+from biofab.metabolism.lp import LinearProgram, new_highs
+
+if TYPE_CHECKING:
+    import cobra
+    import pandas as pd
+
+#: A bound at or beyond this magnitude (mmol/gDW/h) is COBRA's stand-in for
+#: "unbounded"; such bounds get no dual multiplier, which keeps big numbers out
+#: of the MILP (a design that would need one binding is cut off, never wrong).
+INFINITY = 1000.0
+#: Production (mmol/gDW/h) below this counts as none.
+PRODUCTION_TOL = 1e-6
+
+
+# -- MILP helper ------------------------------------------------------------------
+@dataclass
+class MilpSolution:
+    """Result of :func:`solve_milp`: ``status`` as HiGHS says it, ``x`` when feasible."""
+
+    status: str
+    objective: float
+    x: np.ndarray | None
+    seconds: float
+    gap: float
+
+
+def solve_milp(
+    c: np.ndarray,
+    lb: np.ndarray,
+    ub: np.ndarray,
+    A: sparse.spmatrix,
+    row_lo: np.ndarray,
+    row_hi: np.ndarray,
+    integer: np.ndarray,
+    *,
+    sense: str = "max",
+    time_limit: float = 60.0,
+    mip_gap: float = 1e-4,
+    tolerance: float = 1e-9,
+) -> MilpSolution:
+    """Solve ``c·x -> sense`` s.t. ``row_lo <= A x <= row_hi``, ``lb <= x <= ub``,
+    ``x[integer]`` integral, with HiGHS's branch and cut (silent instance)."""
+    import highspy
+
+    h = new_highs()
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_rel_gap", float(mip_gap))
+    h.setOptionValue("primal_feasibility_tolerance", tolerance)
+    h.setOptionValue("dual_feasibility_tolerance", tolerance)
+    h.setOptionValue("mip_feasibility_tolerance", tolerance)
+    A = sparse.csc_matrix(A, dtype=float)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
+    lp.col_cost_ = np.asarray(c, dtype=float)
+    lp.col_lower_ = np.asarray(lb, dtype=float)
+    lp.col_upper_ = np.asarray(ub, dtype=float)
+    lp.row_lower_ = np.asarray(row_lo, dtype=float)
+    lp.row_upper_ = np.asarray(row_hi, dtype=float)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data
+    lp.integrality_ = [
+        highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+        for i in np.asarray(integer, dtype=bool)
+    ]
+    lp.sense_ = highspy.ObjSense.kMinimize if sense == "min" else highspy.ObjSense.kMaximize
+    h.passModel(lp)
+    t0 = time.perf_counter()
+    h.run()
+    seconds = time.perf_counter() - t0
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    word = h.modelStatusToString(status).lower()
+    if status == highspy.HighsModelStatus.kOptimal:
+        word = "optimal"
+    elif status == highspy.HighsModelStatus.kInfeasible:
+        word = "infeasible"
+    elif status == highspy.HighsModelStatus.kTimeLimit:
+        word = "time limit"
+    x = np.asarray(h.getSolution().col_value, dtype=float) if has_x else None
+    obj = float(info.objective_function_value) if has_x else float("nan")
+    return MilpSolution(word, obj, x, seconds, float(info.mip_gap) if has_x else float("nan"))
+
+
+# -- model helpers ----------------------------------------------------------------
+def objective_reaction(model: cobra.Model) -> str:
+    """The id of the single reaction the model maximises (its biomass reaction)."""
+    from cobra.util.solver import linear_reaction_coefficients
+
+    coefs = linear_reaction_coefficients(model)
+    if len(coefs) != 1 or model.objective_direction != "max":
+        raise ModelError(
+            "strain design needs an objective that maximises one reaction (biomass)",
+            expected="one reaction, maximised",
+            found=", ".join(r.id for r in coefs) or "no objective",
+        )
+    return next(iter(coefs)).id
+
+
+def check_reaction(model: cobra.Model, reaction_id: str, what: str = "target") -> str:
+    """``reaction_id`` if the model has it, else a one-line :class:`ModelError`."""
+    if reaction_id not in model.reactions:
+        raise ModelError(
+            f"unknown {what} reaction", expected="a reaction id of the model", found=reaction_id
+        )
+    return reaction_id
+
+
+def resolve_knockouts(model: cobra.Model, ids: Iterable[str]) -> list[str]:
+    """Reaction ids for ``ids``: reaction ids pass through, a gene id stands for
+    the reactions its deletion disables (by their GPRs)."""
+    out: list[str] = []
+    for item in ids:
+        if item in model.reactions:
+            out.append(item)
+        elif item in model.genes:
+            gene = model.genes.get_by_id(item)
+            out.extend(r.id for r in gene.reactions if not r.gpr.eval({item}))
+        else:
+            raise ModelError(
+                "unknown knockout", expected="a reaction or gene id of the model", found=item
+            )
+    return list(dict.fromkeys(out))
+
+
+@contextlib.contextmanager
+def knocked_out(lp: LinearProgram, reactions: Sequence[str]) -> Iterator[None]:
+    """Temporarily fix the fluxes of ``reactions`` at zero in ``lp``."""
+    if not reactions:
+        yield
+        return
+    with lp.bounds(lp.indices(list(reactions)), 0.0, 0.0):
+        yield
+
+
+def production_at_max_growth(
+    lp: LinearProgram, target: str, biomass: str, knockouts: Sequence[str] = ()
+) -> tuple[float, float, float]:
+    """``(max growth, min production, max production)`` with ``knockouts`` applied.
+
+    Production is the flux of ``target`` at maximal growth (FVA at fraction 1.0,
+    growth held at its optimum less 1e-9 1/h of solver slack); an infeasible
+    or non-growing strain gives zeros.
+    """
+    b, t = lp.index[biomass], lp.index[target]
+    cb = np.zeros(lp.n_reactions)
+    cb[b] = 1.0
+    ct = np.zeros(lp.n_reactions)
+    ct[t] = 1.0
+    with knocked_out(lp, knockouts), lp.objective(cb, "max"):
+        sol = lp.solve()
+        if not sol.ok:
+            return 0.0, 0.0, 0.0
+        mu = sol.objective
+        with lp.bounds([b], max(mu - 1e-9, lp.lb[b]), mu):
+            with lp.objective(ct, "min"):
+                lo = lp.solve()
+            with lp.objective(ct, "max"):
+                hi = lp.solve()
+    if not (lo.ok and hi.ok):
+        return mu, float("nan"), float("nan")
+    return mu, lo.objective, hi.objective
+
+
+# -- candidates -------------------------------------------------------------------
+def _is_transport(rxn: cobra.Reaction) -> bool:
+    return len(rxn.compartments) > 1
+
+
+def _is_spontaneous(rxn: cobra.Reaction) -> bool:
+    rule = rxn.gene_reaction_rule.lower()
+    return "s0001" in rule or "spontaneous" in rule or "spont" in rxn.name.lower()
+
+
+def knockout_candidates(
+    model: cobra.Model,
+    target: str,
+    *,
+    min_growth: float,
+    require_gpr: bool = False,
+    reactions: Sequence[str] | None = None,
+    lp: LinearProgram | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """Reactions worth deleting, and why each other reaction was left out.
+
+    Left out: exchanges, demands and sinks, the biomass and the target reaction,
+    ATP maintenance and any reaction with a forced flux (``lb > 0``),
+    spontaneous reactions, transports without a GPR (often diffusion), every
+    reaction without a GPR when ``require_gpr``, reactions that cannot carry
+    flux on this medium (deleting them changes nothing) and reactions whose
+    deletion drops the maximal growth below ``min_growth`` (1/h). ``reactions``
+    replaces the class-based filter by the user's list (blocked and essential
+    reactions are still dropped: deleting them is useless or lethal).
+    """
+    biomass = objective_reaction(model)
+    lp = lp if lp is not None else LinearProgram.from_model(model)
+    why: dict[str, str] = {}
+    boundary = {r.id for r in model.boundary}
+    pool: list[str] = []
+    if reactions is not None:
+        for rid in reactions:
+            check_reaction(model, rid, "candidate")
+        pool = [r for r in dict.fromkeys(reactions) if r not in (biomass, target)]
+    else:
+        for rxn in model.reactions:
+            rid = rxn.id
+            if rid in boundary:
+                why[rid] = "exchange"
+            elif rid in (biomass, target):
+                why[rid] = "objective or target"
+            elif rxn.lower_bound > 0 or rid.upper().startswith("ATPM"):
+                why[rid] = "maintenance or forced flux"
+            elif _is_spontaneous(rxn):
+                why[rid] = "spontaneous"
+            elif not rxn.genes and (require_gpr or _is_transport(rxn)):
+                why[rid] = "no GPR"
+            else:
+                pool.append(rid)
+    base = lp.optimize(label=model.id or "model")
+    assert base.fluxes is not None
+    # Any feasible flux vector proves the reactions it uses are not blocked,
+    # so only reactions not yet seen carrying flux cost an LP of their own.
+    seen = np.abs(base.fluxes) > 1e-9
+    keep = []
+    idx = lp.indices(pool)
+    for rid, j in zip(pool, idx, strict=True):
+        for sense in ("max", "min"):
+            if seen[j]:
+                break
+            if (sense == "max" and lp.ub[j] <= 0) or (sense == "min" and lp.lb[j] >= 0):
+                continue
+            e = np.zeros(lp.n_reactions)
+            e[j] = 1.0
+            with lp.objective(e, sense):
+                s = lp.solve()
+            if s.ok and s.fluxes is not None:
+                seen |= np.abs(s.fluxes) > 1e-9
+        if not seen[j]:
+            why[rid] = "blocked"
+            continue
+        # A reaction idle in an optimal solution cannot lower the optimum.
+        if abs(base.fluxes[j]) > 1e-9 or base.objective < min_growth:
+            with knocked_out(lp, [rid]):
+                s = lp.solve()
+            if not s.ok or s.objective < min_growth:
+                why[rid] = "essential"
+                continue
+        keep.append(rid)
+    return keep, why
+
+
+# -- genes ------------------------------------------------------------------------
+def _cut_sets(node: ast.AST | None) -> list[frozenset[str]]:
+    """Minimal gene sets whose deletion makes the GPR ``node`` false."""
+    if node is None:
+        return []
+    if isinstance(node, ast.Expression):
+        return _cut_sets(node.body)
+    if isinstance(node, ast.Name):
+        return [frozenset([node.id])]
+    if isinstance(node, ast.BoolOp):
+        parts = [_cut_sets(v) for v in node.values]
+        if isinstance(node.op, ast.And):  # any one failing subunit kills the complex
+            sets = [s for p in parts for s in p]
+        else:  # every isoenzyme must go
+            sets = [frozenset()]
+            for p in parts:
+                sets = [a | b for a in sets for b in p]
+                sets = _minimal(sets)[:64]  # cap the blow-up of big OR rules
+        return _minimal(sets)
+    return []
+
+
+def _minimal(sets: list[frozenset[str]]) -> list[frozenset[str]]:
+    sets = sorted(set(sets), key=lambda s: (len(s), sorted(s)))
+    out: list[frozenset[str]] = []
+    for s in sets:
+        if not any(o <= s for o in out):
+            out.append(s)
+    return out
+
+
+def gene_knockouts(
+    model: cobra.Model, reactions: Sequence[str]
+) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """Genes whose deletion disables ``reactions``, and the other reactions it also disables.
+
+    For each reaction the smallest cut set of its GPR with the fewest side
+    effects outside ``reactions`` is chosen. Returns ``(None, ())`` when a
+    reaction has no GPR (it can only be removed as a reaction).
+    """
+    wanted = set(reactions)
+    genes: frozenset[str] = frozenset()
+    for rid in reactions:
+        rxn = model.reactions.get_by_id(rid)
+        cuts = _cut_sets(rxn.gpr.body) if rxn.genes else []
+        if not cuts:
+            return None, ()
+        # fewest other reactions lost, then fewest new genes
+        scored = [
+            (len(_disabled(model, genes | cut) - wanted), len(cut - genes), sorted(cut), cut)
+            for cut in cuts
+        ]
+        genes = genes | min(scored)[3]
+    extra = tuple(sorted(_disabled(model, genes) - wanted))
+    return tuple(sorted(genes)), extra
+
+
+def _disabled(model: cobra.Model, genes: frozenset[str]) -> set[str]:
+    rxns = {r for g in genes for r in model.genes.get_by_id(g).reactions}
+    return {r.id for r in rxns if not r.gpr.eval(set(genes))}
+
+
+# -- results ----------------------------------------------------------------------
+@dataclass
+class KnockoutDesign:
+    """One knockout set and its verified phenotype.
+
+    ``max_growth`` (1/h) is the strain's optimum with the reactions removed;
+    ``min_production``/``max_production`` (mmol/gDW/h) the target flux range at
+    that growth. ``genes`` is a gene deletion set that removes the reactions
+    (``None`` if some reaction has no GPR); ``gene_side_effects`` lists other
+    reactions those genes also disable, and ``gene_min_production`` the
+    guaranteed production of the gene-level strain. ``milp_objective`` is the
+    MILP's guaranteed production and ``solve_seconds`` its HiGHS time.
+    """
+
+    knockouts: tuple[str, ...]
+    max_growth: float
+    min_production: float
+    max_production: float
+    milp_objective: float
+    solve_seconds: float
+    genes: tuple[str, ...] | None = None
+    gene_side_effects: tuple[str, ...] = ()
+    gene_min_production: float | None = None
+    milp_knockouts: tuple[str, ...] = ()
+    milp_status: str = "optimal"  # "time limit": best incumbent, not proven optimal
+
+    @property
+    def coupled(self) -> bool:
+        """Growth-coupled: production is forced at maximal growth (and growth > 0)."""
+        return self.max_growth > 0 and self.min_production > PRODUCTION_TOL
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["coupled"] = self.coupled
+        return d
+
+
+@dataclass
+class DesignResult:
+    """All designs for one target, best (highest guaranteed production) first."""
+
+    target: str
+    biomass: str
+    wild_type_growth: float
+    wild_type_production: tuple[float, float]
+    min_growth: float
+    max_knockouts: int
+    candidates: list[str]
+    designs: list[KnockoutDesign] = field(default_factory=list)
+    status: str = "optimal"
+    seconds: float = 0.0
+
+    @property
+    def coupled(self) -> list[KnockoutDesign]:
+        return [d for d in self.designs if d.coupled]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per design: knockouts, genes, growth, production range, time."""
+        import pandas as pd
+
+        rows = [
+            {
+                "knockouts": ",".join(d.knockouts),
+                "genes": ",".join(d.genes) if d.genes is not None else "",
+                "max_growth": d.max_growth,
+                "min_production": d.min_production,
+                "max_production": d.max_production,
+                "coupled": d.coupled,
+                "solve_s": d.solve_seconds,
+            }
+            for d in self.designs
+        ]
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "knockouts",
+                "genes",
+                "max_growth",
+                "min_production",
+                "max_production",
+                "coupled",
+                "solve_s",
+            ],
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "biomass": self.biomass,
+            "wild_type_growth": self.wild_type_growth,
+            "wild_type_production": list(self.wild_type_production),
+            "min_growth": self.min_growth,
+            "max_knockouts": self.max_knockouts,
+            "n_candidates": len(self.candidates),
+            "candidates": self.candidates,
+            "status": self.status,
+            "seconds": self.seconds,
+            "designs": [d.as_dict() for d in self.designs],
+        }
+
+
+# -- OptKnock ---------------------------------------------------------------------
+class _OptKnockMilp:
+    """The single-level MILP of the tilted bilevel problem, with integer cuts.
+
+    Columns: fluxes ``v`` (n), presence ``y`` (one per candidate, binary),
+    metabolite duals ``lam`` (m, free within ``±big_m``), multipliers ``a_j`` of
+    finite upper bounds and ``b_j`` of finite lower bounds (>= 0), and a slack
+    ``s`` per candidate that frees its dual constraint once it is deleted.
+    """
+
+    def __init__(
+        self,
+        lp: LinearProgram,
+        target: str,
+        biomass: str,
+        candidates: Sequence[str],
+        *,
+        max_knockouts: int,
+        min_growth: float,
+        tilt: float,
+        big_m: float,
+    ) -> None:
+        n = lp.n_reactions
+        S = lp.S.tocsc()
+        m = S.shape[0]
+        lb, ub = lp.lb.copy(), lp.ub.copy()
+        t, b = lp.index[target], lp.index[biomass]
+        cand = lp.indices(list(candidates))
+        k = len(cand)
+        has_a = np.flatnonzero(np.abs(ub) < INFINITY)
+        has_b = np.flatnonzero(np.abs(lb) < INFINITY)
+        na, nb = len(has_a), len(has_b)
+        # column offsets
+        oy, ol = n, n + k
+        oa = ol + m
+        ob = oa + na
+        os_ = ob + nb
+        ncol = os_ + k
+        self.n, self.oy, self.k = n, oy, k
+        self.candidates = list(candidates)
+
+        w = np.zeros(n)  # inner (cell) objective: growth, tilted against production
+        w[b] = 1.0
+        w[t] -= tilt
+
+        col_lb = np.zeros(ncol)
+        col_ub = np.full(ncol, np.inf)
+        col_lb[:n], col_ub[:n] = lb, ub
+        col_lb[b] = max(lb[b], min_growth)
+        col_lb[oy:ol], col_ub[oy:ol] = 0.0, 1.0
+        col_lb[ol:oa], col_ub[ol:oa] = -big_m, big_m
+        col_ub[oa:os_] = big_m
+        col_lb[os_:], col_ub[os_:] = -big_m, big_m
+        integer = np.zeros(ncol, dtype=bool)
+        integer[oy:ol] = True
+
+        blocks: list[sparse.spmatrix] = []
+        lo: list[np.ndarray] = []
+        hi: list[np.ndarray] = []
+
+        def add(rows: sparse.spmatrix, rlo: Any, rhi: Any) -> None:
+            r = rows.shape[0]
+            blocks.append(sparse.csr_matrix(rows))
+            lo.append(np.broadcast_to(np.asarray(rlo, dtype=float), (r,)).copy())
+            hi.append(np.broadcast_to(np.asarray(rhi, dtype=float), (r,)).copy())
+
+        def cols(r: int) -> sparse.lil_matrix:
+            return sparse.lil_matrix((r, ncol))
+
+        # primal: S v = 0
+        add(sparse.hstack([S, sparse.csr_matrix((m, ncol - n))]), 0.0, 0.0)
+        # primal: lb_j y_j <= v_j <= ub_j y_j for candidates
+        P = cols(2 * k)
+        for i, j in enumerate(cand):
+            P[2 * i, j], P[2 * i, oy + i] = 1.0, -ub[j]
+            P[2 * i + 1, j], P[2 * i + 1, oy + i] = 1.0, -lb[j]
+        add(P, np.tile([-np.inf, 0.0], k), np.tile([0.0, np.inf], k))
+
+        # dual: S^T lam + a - b + s = w
+        def unit(rows: np.ndarray, sign: float) -> sparse.csr_matrix:
+            data = np.full(len(rows), sign)
+            return sparse.csr_matrix((data, (rows, np.arange(len(rows)))), shape=(n, len(rows)))
+
+        D = sparse.hstack(
+            [
+                sparse.csr_matrix((n, n + k)),
+                S.T,
+                unit(has_a, 1.0),
+                unit(has_b, -1.0),
+                unit(np.asarray(cand), 1.0),
+            ]
+        )
+        add(D, w, w)
+        # a deleted reaction: its multipliers vanish and its dual row is free
+        pos_a = {j: oa + i for i, j in enumerate(has_a)}
+        pos_b = {j: ob + i for i, j in enumerate(has_b)}
+        M = cols(4 * k)
+        for i, j in enumerate(cand):
+            if j in pos_a:
+                M[4 * i, pos_a[j]], M[4 * i, oy + i] = 1.0, -big_m
+            if j in pos_b:
+                M[4 * i + 1, pos_b[j]], M[4 * i + 1, oy + i] = 1.0, -big_m
+            M[4 * i + 2, os_ + i], M[4 * i + 2, oy + i] = 1.0, big_m
+            M[4 * i + 3, os_ + i], M[4 * i + 3, oy + i] = -1.0, big_m
+        add(M, -np.inf, np.tile([0.0, 0.0, big_m, big_m], k))
+        # strong duality: w·v >= ub·a - lb·b (weak duality makes it an equality)
+        G = cols(1)
+        for j in np.flatnonzero(w):
+            G[0, j] = w[j]
+        for i, j in enumerate(has_a):
+            G[0, oa + i] = -ub[j]
+        for i, j in enumerate(has_b):
+            G[0, ob + i] = lb[j]
+        add(G, 0.0, np.inf)
+        # at most max_knockouts deletions
+        K = cols(1)
+        K[0, oy:ol] = 1.0
+        add(K, k - max_knockouts, np.inf)
+
+        self.A = sparse.vstack(blocks).tocsr()
+        self.row_lo = np.concatenate(lo)
+        self.row_hi = np.concatenate(hi)
+        self.col_lb, self.col_ub, self.integer = col_lb, col_ub, integer
+        self.c = np.zeros(ncol)
+        self.c[t] = 1.0  # outer objective: the (guaranteed) production
+        self.ncol = ncol
+
+    def exclude(self, knocked: Sequence[str]) -> None:
+        """Integer cut: forbid deleting all of ``knocked`` together (and supersets)."""
+        pos = {r: i for i, r in enumerate(self.candidates)}
+        row = sparse.lil_matrix((1, self.ncol))
+        for r in knocked:
+            if r in pos:
+                row[0, self.oy + pos[r]] = 1.0
+        self.A = sparse.vstack([self.A, row.tocsr()]).tocsr()
+        self.row_lo = np.append(self.row_lo, 1.0)
+        self.row_hi = np.append(self.row_hi, np.inf)
+
+    def solve(self, time_limit: float, mip_gap: float) -> tuple[MilpSolution, list[str]]:
+        sol = solve_milp(
+            self.c,
+            self.col_lb,
+            self.col_ub,
+            self.A,
+            self.row_lo,
+            self.row_hi,
+            self.integer,
+            sense="max",
+            time_limit=time_limit,
+            mip_gap=mip_gap,
+            tolerance=1e-9,
+        )
+        if sol.x is None:
+            return sol, []
+        y = sol.x[self.oy : self.oy + self.k]
+        return sol, [r for r, v in zip(self.candidates, y, strict=True) if v < 0.5]
+
+
+def _prune(
+    lp: LinearProgram, target: str, biomass: str, knocked: list[str], min_growth: float
+) -> tuple[list[str], tuple[float, float, float]]:
+    """Drop deletions that do not help: the guaranteed production must not fall."""
+    best = production_at_max_growth(lp, target, biomass, knocked)
+    for r in list(knocked):
+        trial = [x for x in knocked if x != r]
+        res = production_at_max_growth(lp, target, biomass, trial)
+        if res[0] >= min_growth and res[1] >= best[1] - PRODUCTION_TOL:
+            knocked, best = trial, res
+    return knocked, best
+
+
+def optknock(
+    model: cobra.Model,
+    target: str,
+    *,
+    max_knockouts: int = 3,
+    min_growth: float = 0.1,
+    relative: bool = True,
+    candidates: Sequence[str] | None = None,
+    n_designs: int = 3,
+    require_gpr: bool = False,
+    tilt: float = 1e-3,
+    big_m: float = 1000.0,
+    time_limit: float = 60.0,
+    mip_gap: float = 1e-4,
+    max_tries: int | None = None,
+) -> DesignResult:
+    """Growth-coupled knockout designs for ``target`` on ``model`` as it stands.
+
+    Parameters
+    ----------
+    model : a COBRApy model maximising one biomass reaction; bounds and medium
+        are taken as they are (apply them first, e.g. inside ``with model:``).
+    target : id of the reaction to couple (usually an exchange, e.g. ``EX_succ_e``).
+    max_knockouts : at most this many reaction deletions (>= 1).
+    min_growth : the designed strain must grow at least this much: a fraction of
+        the wild type's maximal growth when ``relative`` (default 0.1 = 10 %),
+        else an absolute rate in 1/h.
+    candidates : reaction ids that may be deleted (default: see
+        :func:`knockout_candidates`).
+    n_designs : how many distinct designs to return; each found set (and its
+        supersets) is excluded by an integer cut before the next solve.
+    tilt : ``eps`` of the tilted inner objective ``growth - eps * target``.
+    big_m : bound on the dual variables of the MILP.
+    time_limit : seconds HiGHS may spend on each MILP.
+    max_tries : MILP solves allowed in all (default ``3 * n_designs``); designs
+        that verification finds uncoupled are kept out of the result.
+
+    Returns
+    -------
+    DesignResult with the verified designs that are growth-coupled, best first.
+    """
+    t_start = time.perf_counter()
+    if max_knockouts < 1:
+        raise InputError("max-knockouts must be at least 1", found=max_knockouts)
+    if n_designs < 1:
+        raise InputError("the number of designs must be at least 1", found=n_designs)
+    if min_growth < 0 or (relative and min_growth > 1):
+        raise InputError(
+            "minimum growth out of range",
+            expected="a fraction of wild-type growth in [0, 1]" if relative else ">= 0 1/h",
+            found=min_growth,
+        )
+    check_reaction(model, target)
+    biomass = objective_reaction(model)
+    if target == biomass:
+        raise ModelError("the target is the biomass reaction", found=target)
+    lp = LinearProgram.from_model(model)
+    wt = lp.optimize(label=model.id or "model").objective
+    if wt <= 1e-9:
+        raise ModelError(
+            "the wild type does not grow on this medium", expected="growth > 0", found=wt
+        )
+    g_min = min_growth * wt if relative else min_growth
+    if g_min > wt:
+        raise InputError(
+            "minimum growth above the wild type's maximum",
+            expected=f"<= {wt:.4g} 1/h",
+            found=g_min,
+        )
+    # A strictly positive floor keeps "no growth, forced production" designs out.
+    g_min = max(g_min, 1e-6)
+    _, wt_lo, wt_hi = production_at_max_growth(lp, target, biomass)
+    cands, _ = knockout_candidates(
+        model, target, min_growth=g_min, require_gpr=require_gpr, reactions=candidates, lp=lp
+    )
+    result = DesignResult(
+        target, biomass, wt, (wt_lo, wt_hi), g_min, max_knockouts, cands, status="optimal"
+    )
+    if not cands:
+        result.status = "no candidates"
+        result.seconds = time.perf_counter() - t_start
+        return result
+    milp = _OptKnockMilp(
+        lp,
+        target,
+        biomass,
+        cands,
+        max_knockouts=max_knockouts,
+        min_growth=g_min,
+        tilt=tilt,
+        big_m=big_m,
+    )
+    tries = max_tries if max_tries is not None else 3 * n_designs
+    seen: set[frozenset[str]] = set()
+    for _ in range(tries):
+        sol, knocked = milp.solve(time_limit, mip_gap)
+        if sol.x is None:
+            result.status = sol.status
+            break
+        if sol.objective <= PRODUCTION_TOL:
+            result.status = "no further coupled design"
+            break
+        pruned, (mu, lo, hi) = _prune(lp, target, biomass, knocked, g_min)
+        milp.exclude(pruned if pruned else knocked)
+        key = frozenset(pruned)
+        if key in seen:
+            continue
+        seen.add(key)
+        design = KnockoutDesign(
+            tuple(pruned),
+            mu,
+            lo,
+            hi,
+            sol.objective,
+            sol.seconds,
+            milp_knockouts=tuple(knocked),
+            milp_status=sol.status,
+        )
+        if not design.coupled or mu < g_min - 1e-9:
+            continue
+        genes, extra = gene_knockouts(model, pruned)
+        design.genes, design.gene_side_effects = genes, extra
+        if genes is not None:
+            design.gene_min_production = (
+                lo
+                if not extra
+                else production_at_max_growth(lp, target, biomass, list(pruned) + list(extra))[1]
+            )
+        result.designs.append(design)
+        if len(result.designs) >= n_designs:
+            break
+    result.designs.sort(key=lambda d: -d.min_production)
+    result.seconds = time.perf_counter() - t_start
+    return result
