@@ -1,0 +1,159 @@
+"""Weighted gap-filling: the cheapest set of candidate reactions that lets a model grow.
+
+Given a model that holds a draft's reactions *and* candidate reactions (e.g. the
+template's), each candidate ``j`` with a cost ``c_j`` (for a draft, ``1 - score``),
+:func:`gapfill` solves the mixed-integer program
+
+    minimise    sum_j c_j y_j
+    subject to  S v = 0
+                lb_j y_j <= v_j <= ub_j y_j,  y_j in {0, 1}   (candidates)
+                lb_i     <= v_i <= ub_i                       (draft reactions)
+                v_biomass >= min_growth
+
+on the medium given, with HiGHS (Huangfu & Hall 2018, Math Prog Comp 10:119).
+This is the weighted form of the gap-filling MILP of Satish Kumar et al. 2007
+(BMC Bioinformatics 8:212) that CarveMe uses with homology scores as weights
+(Machado et al. 2018, Nucleic Acids Res 46:7542). Fluxes are mmol/gDW/h,
+growth 1/h. The answer is checked with a plain LP afterwards: a solution that
+grows only through the MILP's integrality tolerance is not accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from biofab.core.errors import ModelError
+from biofab.metabolism.lp import LinearProgram, new_highs
+from biofab.metabolism.media import Medium, apply_medium
+
+if TYPE_CHECKING:
+    import cobra
+
+_BIG = 1000.0  # cap on |flux| for the big-M rows; COBRA's conventional "unbounded"
+
+
+@dataclass
+class GapfillResult:
+    """Reactions added (ids), their total cost, and the growth (1/h) reached."""
+
+    added: list[str]
+    cost: float
+    growth: float
+    status: str
+    costs: dict[str, float] = field(default_factory=dict)
+
+
+def gapfill(
+    model: cobra.Model,
+    candidates: Mapping[str, float],
+    *,
+    medium: Medium | None = None,
+    min_growth: float = 0.1,
+    time_limit: float = 120.0,
+    label: str | None = None,
+) -> GapfillResult:
+    """The cheapest candidates (by ``candidates[id]`` cost >= 0) that let ``model`` grow.
+
+    ``model`` holds the draft and the candidate reactions; reactions not named in
+    ``candidates`` are always available. The model's objective is the growth
+    reaction; ``medium`` (if given) is applied for the search only. Raises
+    :class:`ModelError` when even all candidates together cannot reach
+    ``min_growth``.
+    """
+    import highspy
+
+    with model:
+        if medium is not None:
+            apply_medium(model, medium, strict=False, label=label)
+        lp = LinearProgram.from_model(model)
+    obj = np.flatnonzero(lp.c)
+    if len(obj) != 1:
+        raise ModelError("gap-filling needs one objective reaction", file=label, found=len(obj))
+    cand = [lp.index[r] for r in candidates if r in lp.index]
+    cost = np.array([max(float(candidates[lp.reaction_ids[j]]), 0.0) for j in cand])
+
+    # Without any candidate the draft may already grow: nothing to add.
+    with lp.bounds(cand, 0.0, 0.0):
+        base = lp.solve()
+    if base.ok and base.objective >= min_growth:
+        return GapfillResult([], 0.0, base.objective, "optimal")
+    full = lp.solve()
+    if not full.ok or full.objective < min_growth:
+        raise ModelError(
+            "draft cannot grow even with every candidate reaction",
+            file=label,
+            expected=f"growth >= {min_growth} 1/h on the medium",
+            found=round(full.objective, 6) if full.ok else full.status,
+        )
+
+    n, k = lp.n_reactions, len(cand)
+    lb = np.clip(lp.lb, -_BIG, _BIG)
+    ub = np.clip(lp.ub, -_BIG, _BIG)
+    lb[obj[0]] = max(lb[obj[0]], min_growth)
+    h = new_highs()
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_rel_gap", 1e-4)
+    h.setOptionValue("mip_feasibility_tolerance", 1e-9)
+    h.setOptionValue("primal_feasibility_tolerance", 1e-9)
+    inf = highspy.kHighsInf
+    h.addVars(n, lb, ub)
+    h.addVars(k, np.zeros(k), np.ones(k))
+    h.changeColsIntegrality(
+        k, np.arange(n, n + k, dtype=np.int32), np.full(k, highspy.HighsVarType.kInteger)
+    )
+    h.changeColsCost(k, np.arange(n, n + k, dtype=np.int32), cost)
+    S = lp.S.tocsr()
+    m = S.shape[0]
+    h.addRows(
+        m, np.zeros(m), np.zeros(m), S.nnz, S.indptr[:-1].astype(np.int32),
+        S.indices.astype(np.int32), S.data,
+    )  # fmt: skip
+    for t, j in enumerate(cand):
+        y = n + t
+        idx = np.array([j, y], dtype=np.int32)
+        # v_j - ub_j y_j <= 0 and v_j - lb_j y_j >= 0: a closed candidate carries no flux.
+        h.addRow(-inf, 0.0, 2, idx, np.array([1.0, -max(ub[j], 0.0)]))
+        h.addRow(0.0, inf, 2, idx, np.array([1.0, -min(lb[j], 0.0)]))
+    h.changeObjectiveSense(highspy.ObjSense.kMinimize)
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus()).lower()
+    if h.getInfo().primal_solution_status != 2:  # 2 = feasible point found
+        raise ModelError("gap-filling found no solution", file=label, found=status)
+    yv = np.asarray(h.getSolution().col_value[n:], dtype=float)
+    chosen = [cand[t] for t in np.flatnonzero(yv > 0.5)]
+    # Confirm with an LP that the chosen set alone grows; add back any candidate
+    # carrying flux in the MILP point if it does not (integrality leaks).
+    closed = sorted(set(cand) - set(chosen))
+    with lp.bounds(closed, 0.0, 0.0):
+        check = lp.solve()
+    if not check.ok or check.objective < min_growth * (1 - 1e-6):
+        vv = np.asarray(h.getSolution().col_value[:n], dtype=float)
+        chosen = sorted(set(chosen) | {j for j in cand if abs(vv[j]) > 1e-9})
+        closed = sorted(set(cand) - set(chosen))
+        with lp.bounds(closed, 0.0, 0.0):
+            check = lp.solve()
+    ids = [lp.reaction_ids[j] for j in chosen]
+    costs = {r: float(candidates[r]) for r in ids}
+    growth = check.objective if check.ok else float("nan")
+    return GapfillResult(sorted(ids), float(sum(costs.values())), growth, status, costs)
+
+
+def gapfill_media(
+    model: cobra.Model,
+    candidates: Mapping[str, float],
+    media: Sequence[Medium],
+    **kwargs: object,
+) -> list[GapfillResult]:
+    """Gap-fill on each medium in turn; what one medium adds is free for the next."""
+    pending = dict(candidates)
+    results = []
+    for med in media:
+        res = gapfill(model, pending, medium=med, **kwargs)  # type: ignore[arg-type]
+        for r in res.added:
+            pending.pop(r, None)
+        results.append(res)
+    return results

@@ -1,0 +1,547 @@
+"""Draft genome-scale models for a new organism from curated templates.
+
+Pipeline (:func:`reconstruct`):
+
+1. **Homology.** Every template gene with a protein sequence is searched against
+   the target proteome with ``phmmer`` (:mod:`biofab.metabolism.homology`). Each
+   target protein is *mapped* to its best-scoring template gene (a target-centric
+   best hit, as CarveMe maps genes to its universal model; Machado et al. 2018,
+   Nucleic Acids Res 46:7542); several target proteins mapped to one template gene
+   become isozymes (OR).
+2. **Carry-over.** A template reaction whose GPR is satisfied by mapped genes
+   (AND: every subunit mapped; OR: any alternative) enters the draft, its GPR
+   rewritten in the target's gene ids with unmapped alternatives dropped.
+3. **Scores.** Every template reaction gets a score in [0, 1], the estimated
+   probability that the target carries it out (see *Learning the scores*).
+4. **Weighted gap-filling.** Reactions left out are candidates with cost
+   ``1 - score`` (:mod:`biofab.metabolism.gapfill`); the cheapest set that lets
+   the draft grow (>= ``min_growth`` 1/h) is added, medium after medium.
+
+**Learning the scores without the answer.** No label from the target organism
+(nor any benchmark table) is used. The labels come from the template alone: the
+template proteome is searched against itself, and for every template gene ``g``,
+every non-self homolog ``h`` of ``g`` and every reaction ``r`` that ``g``
+catalyses, the sample is labelled 1 when the template's own GPRs say ``h`` also
+catalyses ``r`` (an isozyme or paralogous subunit) and 0 otherwise (a paralog
+with another function). The classifier thus learns, from curated annotations,
+how alignment strength (identity, coverage of both sequences, bit score, bit
+score relative to ``g``'s self-score) and the reaction's context (GPR size,
+complex or isozymes, transport, number of compartments and metabolites) predict
+that a homolog shares a reaction. That question is exactly the one asked of a
+target protein ``t`` best-hitting ``g``. It is a gradient-boosted tree model
+(scikit-learn ``HistGradientBoostingClassifier``) constrained to be monotone
+non-decreasing in every alignment-strength feature, so better alignments never
+score lower. Per reaction, gene probabilities (best target protein per template
+gene) are combined through the GPR: OR takes the maximum, AND the mean, so a
+complex with some subunits found keeps partial credit.
+
+Reactions without a GPR (spontaneous, diffusion, maintenance) get the score
+``no_gpr_score`` (0.5 by default: no evidence either way) and enter the draft
+for free when all their metabolites are already in it (they cannot add new
+chemistry then). Exchange reactions are boundaries and always free; the draft
+keeps those of the extracellular metabolites it ends up with.
+
+Transport between the template's extracellular space and its periplasm (outer-
+membrane porins of a Gram-negative template) is, by default, free connectivity:
+whether or not the target has an outer membrane, a compound that reaches the
+periplasm of the template reaches the inner membrane of the target. This is a
+rule about the template's compartments, applied to every target alike.
+
+With several templates, each is mapped and scored alone; a reaction's score is
+the mean over templates (0 where a template lacks it), so reactions found in
+more templates score higher (reaction frequency), and its stoichiometry comes
+from the first template that has it. Reactions are matched across templates by
+id, so templates must share a namespace (BiGG).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from biofab.core.errors import InputError, ModelError
+from biofab.metabolism.gapfill import GapfillResult, gapfill_media
+from biofab.metabolism.homology import Hit, best_hits, build_profiles, read_fasta, search, subset
+from biofab.metabolism.media import Medium
+
+if TYPE_CHECKING:
+    import cobra
+
+FEATURES = (
+    "identity",
+    "query_coverage",
+    "target_coverage",
+    "log2_bitscore",
+    "norm_bitscore",
+    "n_genes",
+    "is_complex",
+    "n_isozymes",
+    "is_transport",
+    "n_compartments",
+    "n_metabolites",
+)
+# +1: the score may only rise with the feature (alignment strength).
+_MONOTONE = (1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0)
+
+
+# -- templates ------------------------------------------------------------------
+@dataclass
+class Template:
+    """A curated model and the protein sequences of its genes (gene id -> sequence)."""
+
+    model: cobra.Model
+    proteome: dict[str, str]
+    name: str = "template"
+
+    @classmethod
+    def load(
+        cls, model: str | cobra.Model, fasta: str | os.PathLike[str], name: str | None = None
+    ) -> Template:
+        """A template from a model (path, shipped name or object) and a protein FASTA
+        whose ids are the model's gene ids; raises :class:`InputError` when none match."""
+        from biofab.metabolism.io import load_model
+
+        m = load_model(model) if isinstance(model, str) else model
+        seqs = read_fasta(fasta)
+        genes = {g.id for g in m.genes}
+        prot = subset(seqs, genes)
+        if not prot:
+            raise InputError(
+                "no FASTA id is a gene of the template model",
+                file=str(fasta),
+                expected=f"ids like {', '.join(sorted(genes)[:3])}",
+                found=next(iter(seqs)),
+            )
+        return cls(m, prot, name or m.id or "template")
+
+
+# -- GPR helpers ----------------------------------------------------------------
+def _gpr_fold(
+    node: ast.AST | None,
+    leaf: Callable[[str], Any],
+    and_: Callable[[list[Any]], Any],
+    or_: Callable[[list[Any]], Any],
+) -> Any:
+    if node is None:
+        return None
+    if isinstance(node, ast.Expression):
+        return _gpr_fold(node.body, leaf, and_, or_)
+    if isinstance(node, ast.Name):
+        return leaf(node.id)
+    if isinstance(node, ast.BoolOp):
+        kids = [_gpr_fold(v, leaf, and_, or_) for v in node.values]
+        return and_(kids) if isinstance(node.op, ast.And) else or_(kids)
+    raise ModelError("unsupported GPR expression", found=ast.dump(node))
+
+
+def gpr_structure(rxn: cobra.Reaction) -> tuple[int, bool, int]:
+    """(number of genes, has an AND (complex), number of OR alternatives at the top)."""
+    body = rxn.gpr.body
+    n = len(rxn.genes)
+    if body is None:
+        return 0, False, 0
+    complex_ = " and " in rxn.gene_reaction_rule
+    top = len(body.values) if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.Or) else 1
+    return n, complex_, top
+
+
+def gpr_score(rxn: cobra.Reaction, gene_prob: dict[str, float]) -> float | None:
+    """Combine per-gene probabilities through the GPR (OR: max, AND: mean); None: no GPR."""
+    return _gpr_fold(
+        rxn.gpr.body,
+        lambda g: gene_prob.get(g, 0.0),
+        lambda xs: float(np.mean(xs)),
+        lambda xs: float(max(xs)),
+    )
+
+
+def rename_gpr(rxn: cobra.Reaction, mapping: dict[str, list[str]], *, strict: bool) -> str | None:
+    """The GPR of ``rxn`` in target gene ids (``mapping``: template gene -> target genes).
+
+    ``strict`` (carry-over): an unmapped gene is absent, so an AND with it fails
+    and an OR drops it; returns None when the whole rule fails. Not ``strict``
+    (gap-filled reactions, known to be present): unmapped genes are unknown and
+    simply left out; returns ``""`` when nothing is mapped.
+    """
+    UNKNOWN = ""
+
+    def leaf(g: str) -> str | bool:
+        ts = mapping.get(g, [])
+        if not ts:
+            return False if strict else UNKNOWN
+        return ts[0] if len(ts) == 1 else "(" + " or ".join(ts) + ")"
+
+    def and_(xs: list[str | bool]) -> str | bool:
+        if any(x is False for x in xs):
+            return False
+        parts = [x for x in xs if isinstance(x, str) and x]
+        if not parts:
+            return UNKNOWN
+        return parts[0] if len(parts) == 1 else " and ".join(_wrap(p) for p in parts)
+
+    def or_(xs: list[str | bool]) -> str | bool:
+        parts = list(dict.fromkeys(x for x in xs if isinstance(x, str) and x))
+        if not parts:
+            return False if all(x is False for x in xs) else UNKNOWN
+        return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+
+    res = _gpr_fold(rxn.gpr.body, leaf, and_, or_)
+    if res is None:
+        return ""
+    if res is False:
+        return None
+    return str(res)
+
+
+def _wrap(expr: str) -> str:
+    return expr if " or " not in expr or expr.startswith("(") else f"({expr})"
+
+
+def _is_transport(rxn: cobra.Reaction) -> bool:
+    return len(rxn.compartments) > 1
+
+
+# -- the scoring model ------------------------------------------------------------
+def _features(hit: Hit, self_score: float, rxn_feats: tuple[float, ...]) -> list[float]:
+    return [
+        hit.identity,
+        hit.query_coverage,
+        hit.target_coverage,
+        float(np.log2(max(hit.bitscore, 1.0))),
+        hit.bitscore / self_score if self_score > 0 else 0.0,
+        *rxn_feats,
+    ]
+
+
+def _reaction_features(rxn: cobra.Reaction) -> tuple[float, ...]:
+    n, complex_, iso = gpr_structure(rxn)
+    return (
+        float(n),
+        float(complex_),
+        float(iso),
+        float(_is_transport(rxn)),
+        float(len(rxn.compartments)),
+        float(len(rxn.metabolites)),
+    )
+
+
+class ReactionScorer:
+    """P(a protein homologous to template gene g carries out g's reaction r).
+
+    Trained by :meth:`fit_template` from a template's own GPRs and a search of
+    its proteome against itself (see the module docstring); scikit-learn style
+    :meth:`fit` / :meth:`predict_proba` on the :data:`FEATURES` matrix.
+    """
+
+    def __init__(self, *, random_state: int = 0, max_iter: int = 200) -> None:
+        self.random_state = random_state
+        self.max_iter = max_iter
+        self.model_: Any = None
+        self.n_train_: int = 0
+        self.positive_rate_: float = float("nan")
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> ReactionScorer:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        y = np.asarray(y, dtype=int)
+        if len(set(y.tolist())) < 2:
+            raise ModelError(
+                "cannot learn reaction scores: the template gives one class only",
+                expected="homologous genes with and without shared reactions",
+            )
+        self.model_ = HistGradientBoostingClassifier(
+            max_iter=self.max_iter,
+            learning_rate=0.1,
+            max_leaf_nodes=15,
+            monotonic_cst=list(_MONOTONE),
+            random_state=self.random_state,
+        ).fit(np.asarray(X, dtype=float), y)
+        self.n_train_ = len(y)
+        self.positive_rate_ = float(np.mean(y))
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probability of the positive class for each row of ``X``."""
+        if self.model_ is None:
+            raise ModelError("ReactionScorer is not fitted")
+        if len(X) == 0:
+            return np.zeros(0)
+        return np.asarray(self.model_.predict_proba(np.asarray(X, dtype=float))[:, 1])
+
+    @staticmethod
+    def training_set(template: Template, self_hits: Sequence[Hit]) -> tuple[np.ndarray, np.ndarray]:
+        """Features and labels from a template searched against itself (self hits kept
+        only for the self-scores)."""
+        m = template.model
+        self_score = _self_scores(self_hits)
+        feats = {r.id: _reaction_features(r) for r in m.reactions if r.genes}
+        X: list[list[float]] = []
+        y: list[int] = []
+        for h in self_hits:
+            if h.query == h.target or h.query not in m.genes or h.target not in m.genes:
+                continue
+            g = m.genes.get_by_id(h.query)
+            for rxn in g.reactions:
+                X.append(_features(h, self_score.get(h.query, 0.0), feats[rxn.id]))
+                y.append(int(any(gg.id == h.target for gg in rxn.genes)))
+        return np.asarray(X, dtype=float).reshape(-1, len(FEATURES)), np.asarray(y, dtype=int)
+
+    def fit_template(self, template: Template, self_hits: Sequence[Hit]) -> ReactionScorer:
+        """Fit on :meth:`training_set` of ``template``."""
+        X, y = self.training_set(template, self_hits)
+        return self.fit(X, y)
+
+
+def _self_scores(hits: Sequence[Hit]) -> dict[str, float]:
+    return {h.query: h.bitscore for h in hits if h.query == h.target}
+
+
+# -- mapping and scoring one template ----------------------------------------------
+@dataclass
+class TemplateMapping:
+    """Homology of a target proteome to one template: per template gene, the target
+    proteins mapped to it, and per template reaction, satisfied GPR and score."""
+
+    template: Template
+    hits: list[Hit]
+    mapping: dict[str, list[str]]
+    satisfied: set[str]
+    scores: dict[str, float]
+
+
+def map_template(
+    template: Template,
+    target_hits: Sequence[Hit],
+    self_hits: Sequence[Hit],
+    scorer: ReactionScorer,
+    *,
+    no_gpr_score: float = 0.5,
+) -> TemplateMapping:
+    """Map target proteins onto ``template`` genes and score every template reaction.
+
+    ``target_hits``: template genes (query) against the target proteome (target).
+    """
+    m = template.model
+    best = best_hits(target_hits, by="target")
+    mapping: dict[str, list[str]] = defaultdict(list)
+    for t, h in sorted(best.items()):
+        mapping[h.query].append(t)
+    unmapped = {g.id for g in m.genes} - set(mapping)
+    satisfied = {r.id for r in m.reactions if r.genes and r.gpr.eval(unmapped)}
+
+    # Per (template gene, reaction): the best probability over target proteins,
+    # preferring proteins mapped to the gene, else any homolog of it.
+    by_gene: dict[str, list[Hit]] = defaultdict(list)
+    for h in target_hits:
+        by_gene[h.query].append(h)
+    self_score = _self_scores(self_hits)
+    rows, keys = [], []
+    for rxn in m.reactions:
+        if not rxn.genes:
+            continue
+        rf = _reaction_features(rxn)
+        for g in rxn.genes:
+            cand = [h for h in by_gene.get(g.id, []) if h.target in mapping.get(g.id, [])]
+            cand = cand or by_gene.get(g.id, [])
+            for h in cand[:5]:
+                rows.append(_features(h, self_score.get(g.id, 0.0), rf))
+                keys.append((rxn.id, g.id))
+    prob = scorer.predict_proba(np.asarray(rows, dtype=float).reshape(-1, len(FEATURES)))
+    gene_prob: dict[str, dict[str, float]] = defaultdict(dict)
+    for (rid, gid), p in zip(keys, prob, strict=True):
+        gene_prob[rid][gid] = max(gene_prob[rid].get(gid, 0.0), float(p))
+    scores = {}
+    for rxn in m.reactions:
+        s = gpr_score(rxn, gene_prob.get(rxn.id, {}))
+        scores[rxn.id] = no_gpr_score if s is None else float(s)
+    return TemplateMapping(template, list(target_hits), dict(mapping), satisfied, scores)
+
+
+# -- the whole reconstruction ---------------------------------------------------------
+@dataclass
+class Reconstruction:
+    """A draft model and how it was made."""
+
+    model: cobra.Model
+    carried: list[str]
+    free: list[str]
+    gapfilled: list[GapfillResult]
+    scores: dict[str, float]
+    mapped_genes: int
+    timings: dict[str, float] = field(default_factory=dict)
+    scorer: ReactionScorer | None = None
+
+    @property
+    def added(self) -> list[str]:
+        return sorted({r for g in self.gapfilled for r in g.added})
+
+    def summary(self) -> dict[str, Any]:
+        """Counts, gap-filling and timings (s) as plain data for ``--json``."""
+        return {
+            "id": self.model.id,
+            "reactions": len(self.model.reactions),
+            "metabolites": len(self.model.metabolites),
+            "genes": len(self.model.genes),
+            "mapped_target_genes": self.mapped_genes,
+            "carried_over": len(self.carried),
+            "free_no_gpr": len(self.free),
+            "gapfilled": [
+                {"added": g.added, "cost": g.cost, "growth": g.growth, "status": g.status}
+                for g in self.gapfilled
+            ],
+            "n_gapfilled": len(self.added),
+            "scorer_training_samples": self.scorer.n_train_ if self.scorer else 0,
+            "timings_s": self.timings,
+        }
+
+
+def _is_exchange(rxn: cobra.Reaction) -> bool:
+    return len(rxn.metabolites) == 1
+
+
+def reconstruct(
+    proteome: dict[str, str],
+    templates: Sequence[Template],
+    media: Sequence[Medium],
+    *,
+    model_id: str = "draft",
+    evalue: float = 1e-5,
+    min_growth: float = 0.1,
+    no_gpr_score: float = 0.5,
+    free_outer_membrane: bool = True,
+    periplasm: str = "p",
+    cpus: int = 0,
+    time_limit: float = 120.0,
+    target_hits: Sequence[Sequence[Hit]] | None = None,
+    self_hits: Sequence[Sequence[Hit]] | None = None,
+    scorer: ReactionScorer | None = None,
+) -> Reconstruction:
+    """A draft model of the organism with protein sequences ``proteome`` (id -> sequence).
+
+    ``templates``: one or more :class:`Template`; ``media``: gap-fill until the
+    draft grows (>= ``min_growth`` 1/h) on each, in order. ``target_hits`` /
+    ``self_hits`` (one list per template) skip the searches when given;
+    ``scorer`` skips training. See the module docstring for the method.
+    """
+    import cobra
+
+    if not templates:
+        raise InputError("reconstruction needs at least one template")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if self_hits is None or target_hits is None:
+        profiles = [build_profiles(t.proteome) for t in templates]
+        timings["profiles"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if self_hits is None:
+            self_hits = [
+                search(t.proteome, t.proteome, evalue=evalue, cpus=cpus, max_hits=25, profiles=p)
+                for t, p in zip(templates, profiles, strict=True)
+            ]
+        timings["self_search"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if target_hits is None:
+            target_hits = [
+                search(t.proteome, proteome, evalue=evalue, cpus=cpus, profiles=p)
+                for t, p in zip(templates, profiles, strict=True)
+            ]
+        timings["target_search"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if scorer is None:
+        X = [ReactionScorer.training_set(t, sh) for t, sh in zip(templates, self_hits, strict=True)]
+        scorer = ReactionScorer().fit(
+            np.vstack([x for x, _ in X]), np.concatenate([y for _, y in X])
+        )
+    maps = [
+        map_template(t, th, sh, scorer, no_gpr_score=no_gpr_score)
+        for t, th, sh in zip(templates, target_hits, self_hits, strict=True)
+    ]
+    timings["scoring"] = time.perf_counter() - t0
+
+    # One "universal" model holding every template reaction (first template wins).
+    t0 = time.perf_counter()
+    universal = templates[0].model.copy()
+    universal.id = model_id
+    for t in templates[1:]:
+        extra = [r.copy() for r in t.model.reactions if r.id not in universal.reactions]
+        universal.add_reactions(extra)
+    n_t = len(templates)
+    scores = {r.id: sum(mp.scores.get(r.id, 0.0) for mp in maps) / n_t for r in universal.reactions}
+    owner: dict[str, TemplateMapping] = {}
+    for mp in maps:
+        for rid in mp.satisfied:
+            owner.setdefault(rid, mp)
+        for rxn in mp.template.model.reactions:
+            owner.setdefault(rxn.id, mp)
+    carried = sorted(
+        owner_id for owner_id in scores if any(owner_id in mp.satisfied for mp in maps)
+    )
+    objective = [r.id for r in universal.reactions if r.objective_coefficient != 0]
+    core = set(carried) | set(objective)
+
+    # Free reactions: no-GPR chemistry among metabolites already present, and
+    # outer-membrane transport of anything that reaches the periplasm.
+    # The extracellular compartment: where COBRApy finds the exchange reactions.
+    outer = {next(iter(r.metabolites)).compartment for r in universal.exchanges}
+    present = {m.id for rid in core for m in universal.reactions.get_by_id(rid).metabolites}
+    free = []
+    for rxn in universal.reactions:
+        if rxn.id in core or _is_exchange(rxn):
+            continue
+        comps = set(rxn.compartments)
+        inner = {m.id for m in rxn.metabolites if m.compartment not in outer}
+        if free_outer_membrane and comps == outer | {periplasm} and len(outer) == 1:
+            if inner and inner <= present:
+                free.append(rxn.id)
+        elif not rxn.genes and {m.id for m in rxn.metabolites} <= present:
+            free.append(rxn.id)
+    core |= set(free)
+    exchanges = {r.id for r in universal.reactions if _is_exchange(r)}
+    candidates = {
+        r.id: max(1.0 - scores[r.id], 1e-3)
+        for r in universal.reactions
+        if r.id not in core and r.id not in exchanges
+    }
+    # Exchanges are free boundaries; everything else outside the draft is a candidate.
+    # Reactions neither core nor candidate nor exchange do not exist here.
+    gf = gapfill_media(
+        universal, candidates, list(media), min_growth=min_growth, time_limit=time_limit,
+        label=model_id,
+    )  # fmt: skip
+    timings["gapfill"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    added = {r for g in gf for r in g.added}
+    keep = core | added
+    mets = {m.id for rid in keep for m in universal.reactions.get_by_id(rid).metabolites}
+    keep |= {
+        r for r in exchanges if next(iter(universal.reactions.get_by_id(r).metabolites)).id in mets
+    }
+    draft = cobra.Model(model_id, name=f"draft from {', '.join(t.name for t in templates)}")
+    draft.compartments = dict(universal.compartments)
+    rxns = []
+    for rxn in universal.reactions:
+        if rxn.id not in keep:
+            continue
+        new = rxn.copy()
+        owner_map = owner.get(rxn.id)
+        rule = ""
+        if owner_map is not None and rxn.genes:
+            template_rxn = owner_map.template.model.reactions.get_by_id(rxn.id)
+            strict = rxn.id in owner_map.satisfied
+            rule = rename_gpr(template_rxn, owner_map.mapping, strict=strict) or ""
+        new.gene_reaction_rule = rule
+        rxns.append(new)
+    draft.add_reactions(rxns)
+    draft.objective = {draft.reactions.get_by_id(r): 1.0 for r in objective}
+    timings["build"] = time.perf_counter() - t0
+    mapped = {t for mp in maps for ts in mp.mapping.values() for t in ts}
+    return Reconstruction(draft, carried, sorted(free), gf, scores, len(mapped), timings, scorer)
