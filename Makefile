@@ -7,7 +7,8 @@ TORCH_PIN := torch==2.13.0
 SHARED_DATA ?= $(or $(BIOFAB_SHARED_DATA),../shared/data)
 BORKOWSKI := $(wildcard $(SHARED_DATA)/cellfree/borkowski2020)
 
-.PHONY: install dev demo test lint typecheck pytest clean
+.PHONY: install dev demo test lint typecheck pytest clean examples \
+	example-dfba example-ec example-design example-reconstruct
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,38 @@ dev: $(VENV)/.dev-installed
 # Borkowski 2020 cell-free data when it is on disk, a synthetic surface otherwise).
 demo: install
 	$(BIN)/biofab demo $(if $(BORKOWSKI),--data $(BORKOWSKI),) --out report.html
+
+# Metabolism examples: one command each, outputs under out/ (see docs/metabolism.md).
+CARVEME := $(SHARED_DATA)/metabolism/carveme_benchmark
+CATPRED := $(SHARED_DATA)/enzymes
+
+example-dfba: install
+	$(BIN)/biofab gem dfba examples/dfba/hanly_henson_2011.yaml \
+	  --out out/dfba/traj.csv --plot out/dfba/traj.html
+
+example-ec: install
+	$(BIN)/biofab gem kcats iJO1366 --catpred $(CATPRED)/catpred_kcat_random_test.csv \
+	  --catpred $(CATPRED)/catpred_kcat_random_val.csv \
+	  --proteome $(CARVEME)/fasta/Ecoli_K12_MG1655.faa --calibrate 0.7 --uptake 10 \
+	  --out out/ec/kcats.csv
+	$(BIN)/biofab gem ec iJO1366 --kcats out/ec/kcats.csv \
+	  --proteome $(CARVEME)/fasta/Ecoli_K12_MG1655.faa --ensemble 12 \
+	  --out out/ec/ec_iJO1366.xml --plot out/ec/overflow.html
+
+example-design: install
+	$(BIN)/biofab gem design textbook --target EX_succ_e --max-knockouts 3 \
+	  --bound EX_o2_e=0,1000 --designs 3 --plot out/design/succinate.html
+
+example-reconstruct: install
+	$(BIN)/biofab gem reconstruct $(CARVEME)/fasta/Bsubtilis_168.faa --template iJO1366 \
+	  --template-proteome $(CARVEME)/fasta/Ecoli_K12_MG1655.faa --medium M9 --medium LB \
+	  --media-db $(CARVEME)/media_db.tsv --out out/reconstruct/bsub_draft.xml
+	$(BIN)/biofab gem essentiality out/reconstruct/bsub_draft.xml --medium LB \
+	  --media-db $(CARVEME)/media_db.tsv --truth $(CARVEME)/essentiality/bsub.tsv
+	$(BIN)/biofab gem biolog out/reconstruct/bsub_draft.xml --medium M9 \
+	  --media-db $(CARVEME)/media_db.tsv --truth $(CARVEME)/biolog/bsub
+
+examples: example-dfba example-ec example-design example-reconstruct
 
 lint: dev
 	$(BIN)/ruff check src tests benchmarks

@@ -160,6 +160,26 @@ def test_single_gene_deletion_ijo1366_matches_cobra(ijo: Any) -> None:
     assert lethal == ref_lethal
 
 
+def test_fva_ijo1366_matches_cobra_at_tight_tolerance(ijo: Any) -> None:
+    """At fraction 1.0 the optimum row leaves no slack, so micro-fluxes (the
+    iron-sulfur assembly routes carry 2e-6 mmol/gDW/h) sit at the solvers'
+    feasibility tolerance: GLPK at its default 1e-7 reports OPHHX3 up to 2.2e-4,
+    at 1e-9 it agrees with biofab (HiGHS at 1e-10) to 1e-7."""
+    from cobra.flux_analysis import flux_variability_analysis
+
+    ids = ["I2FE2SR", "S2FE2SR", "OPHHX3"] + [r.id for r in ijo.reactions[:150]]
+    ours = flux_variability(ijo, reactions=ids, workers=1)
+    default = ijo.tolerance
+    ijo.tolerance = 1e-9
+    try:
+        ref = flux_variability_analysis(ijo, reaction_list=ids, processes=1)
+    finally:
+        ijo.tolerance = default
+    diff = (ours - ref.loc[ours.index]).abs().to_numpy().max()
+    assert diff < TOL
+    assert ours.loc["I2FE2SR", "minimum"] == pytest.approx(1.9647e-6, abs=1e-9)
+
+
 # -- bad input -------------------------------------------------------------------------
 
 

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 # A flux within this distance of a bound counts as at the bound (HiGHS's primal
 # feasibility tolerance is 1e-9; fluxes are O(1-1000) mmol/gDW/h).
 AT_BOUND_TOL = 1e-9
+FVA_TOLERANCE = 1e-10
 
 
 @dataclass
@@ -393,7 +394,10 @@ def flux_variability(
     import pandas as pd
 
     _check_fraction(fraction_of_optimum)
-    full = LinearProgram.from_model(model)
+    # HiGHS's tightest feasibility tolerance: at fraction 1.0 the optimum row leaves
+    # no slack, and a looser tolerance lets micro-fluxes (e.g. 2e-6 mmol/gDW/h through
+    # one of two iron-sulfur assembly routes on iJO1366) move by their own size.
+    full = LinearProgram.from_model(model, tolerance=FVA_TOLERANCE)
     ids = list(full.reaction_ids) if reactions is None else list(reactions)
     targets = full.indices(ids)
     full.optimize(label=_label(model))  # one-line error for an infeasible/unbounded model

@@ -36,6 +36,28 @@ INF = float("inf")
 _BANNER_SHOWN = False
 
 
+def _objective_vector(model: cobra.Model) -> np.ndarray:
+    """Net objective coefficient per reaction, read once from the optlang expression.
+
+    COBRApy writes a reaction's flux as forward minus reverse variable, so a
+    linear objective gives the reverse variable the negated coefficient; only
+    linear objectives are representable here (as in COBRApy's own helper).
+    """
+    index = {r.id: j for j, r in enumerate(model.reactions)}
+    c = np.zeros(len(model.reactions))
+    terms = model.solver.objective.expression.as_coefficients_dict()
+    for var, coef in terms.items():
+        name = getattr(var, "name", None)
+        if name in index:
+            c[index[name]] = float(coef)
+    if not c.any():  # fall back on COBRApy's reading (e.g. a reverse-only objective)
+        from cobra.util.solver import linear_reaction_coefficients
+
+        for rxn, coef in linear_reaction_coefficients(model).items():
+            c[index[rxn.id]] = coef
+    return c
+
+
 def new_highs() -> highspy.Highs:
     """A silent HiGHS instance.
 
@@ -117,15 +139,21 @@ class LinearProgram:
     @classmethod
     def from_model(cls, model: cobra.Model, **kwargs: Any) -> LinearProgram:
         """The LP of ``model``'s mass balances, bounds and linear objective."""
-        from cobra.util.array import create_stoichiometric_matrix
-        from cobra.util.solver import linear_reaction_coefficients
-
-        S = create_stoichiometric_matrix(model, array_type="lil")
+        met_index = {m.id: i for i, m in enumerate(model.metabolites)}
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        for j, rxn in enumerate(model.reactions):
+            for met, coef in rxn.metabolites.items():
+                rows.append(met_index[met.id])
+                cols.append(j)
+                vals.append(coef)
+        S = sparse.csc_matrix(
+            (vals, (rows, cols)), shape=(len(model.metabolites), len(model.reactions))
+        )
         lb = np.array([r.lower_bound for r in model.reactions], dtype=float)
         ub = np.array([r.upper_bound for r in model.reactions], dtype=float)
-        c = np.zeros(len(model.reactions))
-        for rxn, coef in linear_reaction_coefficients(model).items():
-            c[model.reactions.index(rxn)] = coef
+        c = _objective_vector(model)
         sense = "min" if model.objective_direction == "min" else "max"
         return cls(S, lb, ub, c, [r.id for r in model.reactions], sense=sense, **kwargs)
 
