@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"draft: {info['reactions']} reactions, {info['metabolites']} metabolites, "
           f"{info['genes']} genes; carried over {info['carried_over']}, free no-GPR "
           f"{info['free_no_gpr']}, gap-filled {info['n_gapfilled']} "
-          f"(M9 {len(rec.gapfilled[0].added)}, LB {len(rec.gapfilled[1].added)})")  # fmt: skip
+          f"(growth: M9 {len(rec.gapfilled[0].added)}, LB {len(rec.gapfilled[1].added)}; "
+          f"uptake: {sum(len(g.added) for g in rec.gapfilled[2:])} reactions for "
+          f"{sorted({c for g in rec.gapfilled[2:] for c in g.targets})})")  # fmt: skip
     print(f"runtime {runtime:.0f} s ({'hits reused' if reused else 'incl. homology search'}); "
           f"steps {', '.join(f'{k} {v:.0f} s' for k, v in rec.timings.items())}")  # fmt: skip
 

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from biofab.core.errors import InputError
 from biofab.metabolism import get_medium, load_model
-from biofab.metabolism.gapfill import gapfill
-from biofab.metabolism.homology import read_fasta, search, subset
+from biofab.metabolism.gapfill import gapfill, gapfill_uptake
+from biofab.metabolism.homology import Hit, read_fasta, search, subset
+from biofab.metabolism.media import Medium
 from biofab.metabolism.phenotypes import (
     biolog_benchmark,
     confusion,
@@ -25,9 +26,12 @@ from biofab.metabolism.phenotypes import (
 from biofab.metabolism.reconstruct import (
     ReactionScorer,
     Template,
+    _is_translocation,
+    drop_out_paralogs,
     gpr_score,
     reconstruct,
     rename_gpr,
+    target_mapping,
 )
 from conftest import shared_data
 
@@ -134,6 +138,35 @@ def test_gpr_carry_over_and_rename():
     assert gpr_score(r2, probs) == pytest.approx(0.45)
 
 
+def test_out_paralogs_dropped_in_paralogs_kept(bsub_faa):
+    seqs = read_fasta(bsub_faa)
+    t1 = seqs["BSU00010"]
+    # t2: a recent copy of t1 (a few substitutions); t3: an unrelated protein.
+    t2 = "".join("A" if i % 40 == 0 else c for i, c in enumerate(t1))
+    prot = {"t1": t1, "t2": t2, "t3": seqs["BSU00100"], "u1": t1}
+
+    def hit(q: str, t: str, bits: float) -> Hit:
+        return Hit(q, t, 0.5, 1.0, 1.0, bits, 1e-20)
+
+    # g1-t1 are reciprocal best hits; t2, t3, u1 also best-hit g1. g2's best target v1
+    # prefers g3, so g2 has no ortholog and keeps what maps to it (v2) untested.
+    hits = [hit("g1", "t1", 300.0), hit("g1", "t2", 200.0), hit("g1", "t3", 60.0),
+            hit("g1", "u1", 50.0), hit("g2", "v1", 90.0), hit("g3", "v1", 95.0),
+            hit("g2", "v2", 80.0)]  # fmt: skip
+    mapping = target_mapping(hits)
+    assert mapping == {"g1": ["t1", "t2", "t3", "u1"], "g2": ["v2"], "g3": ["v1"]}
+    kept = drop_out_paralogs(mapping, hits, prot, cpus=1)
+    # t2 (closer to t1 than t1 is to g1) is an in-paralog; t3 is not; u1 is
+    # identical to t1, so it is an in-paralog too.
+    assert kept == {"g1": ["t1", "t2", "u1"], "g2": ["v2"], "g3": ["v1"]}
+
+
+def test_translocation_is_diffusion_not_chemistry(ijo):
+    assert _is_translocation(ijo.reactions.O2tpp)  # o2_p <=> o2_c
+    assert _is_translocation(ijo.reactions.GLCptspp) is False  # PTS phosphorylates
+    assert _is_translocation(ijo.reactions.PGI) is False
+
+
 # -- gap-filling --------------------------------------------------------------------------
 def test_gapfill_adds_cheapest_reactions():
     m = load_model("textbook")
@@ -147,6 +180,22 @@ def test_gapfill_adds_cheapest_reactions():
     res = gapfill(m, {"PGI": 0.1, "G6PDH2r": 1.0})
     assert res.added == ["PGI"] and res.cost == pytest.approx(0.1)
     assert gapfill(m, {"ACALD": 0.5}).added == []  # already grows: nothing to add
+
+
+def test_gapfill_uptake_makes_medium_compound_usable():
+    m = load_model("textbook")
+    m9 = get_medium("M9")
+    medium = Medium("M9+succ", (*m9.compounds, "succ"))
+    cand = {"SUCCt2_2": 0.2, "SUCCt3": 0.5}  # import (proton symport) and export
+    with m:
+        res = gapfill_uptake(m, cand, medium, min_uptake=0.01)
+    # Glucose is usable already; succinate needs its importer, not the exporter.
+    assert res.targets == ["succ"] and res.added == ["SUCCt2_2"]
+    with m:
+        m.remove_reactions([m.reactions.SUCCt2_2])
+        m.reactions.SUCCt3.knock_out()
+        none = gapfill_uptake(m, {}, medium)  # no route offered: nothing to do
+    assert none.added == [] and none.targets == []
 
 
 def test_gapfill_impossible_is_one_line_error():

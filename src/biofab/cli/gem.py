@@ -119,4 +119,3 @@ def convert(
         print_json({"model": model, "out": str(path)})
     else:
         out.print(f"wrote {path}")
-

@@ -6,8 +6,6 @@ through a temporary file and renamed, so a failed run never leaves half a file.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,6 +21,7 @@ from biofab.cli.gem import (
     print_frame,
     print_json,
 )
+from biofab.core.atomic import write_atomic
 from biofab.core.errors import InputError
 
 if TYPE_CHECKING:
@@ -47,18 +46,8 @@ def _ids(text: str | None) -> list[str] | None:
 
 
 def write_csv(frame: pd.DataFrame, path: Path, *, index: bool = False) -> Path:
-    """Write ``frame`` as CSV through a temporary file in the same folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            frame.to_csv(fh, index=index)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``frame`` as CSV atomically (never half a file)."""
+    return write_atomic(path, frame.to_csv(index=index))
 
 
 def register(app: typer.Typer) -> None:

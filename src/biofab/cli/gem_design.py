@@ -8,8 +8,6 @@ uptake) that still allow growth. Growth in 1/h, fluxes in mmol/gDW/h.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,6 +23,7 @@ from biofab.cli.gem import (
     print_frame,
     print_json,
 )
+from biofab.core.atomic import write_atomic
 
 if TYPE_CHECKING:
     import cobra
@@ -78,21 +77,6 @@ def apply_bounds(model: cobra.Model, bounds: list[str] | None) -> None:
         if rid not in model.reactions:
             raise ModelError("unknown reaction in --bound", expected="a reaction id", found=rid)
         model.reactions.get_by_id(rid).bounds = (lo, hi)
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file: never half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _load(

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from biofab.cli.gem import JsonOption, out, print_frame, print_json
+from biofab.core.atomic import write_atomic
 
 if TYPE_CHECKING:
     from biofab.metabolism.dfba import DfbaResult
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _page(result: DfbaResult, title: str) -> str:
@@ -90,9 +72,9 @@ def register(app: typer.Typer) -> None:
             err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         if out_csv is not None:
-            _write_atomic(out_csv, result.trajectory.to_csv(index=False))
+            write_atomic(out_csv, result.trajectory.to_csv(index=False))
         if plot is not None:
-            _write_atomic(plot, _page(result, scenario.stem))
+            write_atomic(plot, _page(result, scenario.stem))
         if json_out:
             data = result.summary()
             data.update(out=str(out_csv) if out_csv else None, plot=str(plot) if plot else None)

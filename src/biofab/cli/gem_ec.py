@@ -9,8 +9,6 @@ model, the ecModel and an ensemble with sampled kcats.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +16,7 @@ from typing import Annotated
 import typer
 
 from biofab.cli.gem import JsonOption, MediaDbOption, MediumOption, ModelArg, open_model, out
+from biofab.core.atomic import write_atomic
 
 PoolOption = Annotated[
     float,
@@ -41,19 +40,6 @@ def _parse_range(text: str) -> list[float]:
     start, stop, step = parts
     n = round((stop - start) / step) + 1
     return [start + i * step for i in range(n)]
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def register(app: typer.Typer) -> None:
@@ -99,8 +85,7 @@ def register(app: typer.Typer) -> None:
             table = scale_kcats(table, list(ec.costs["reaction"]), factors)
             summary["calibrated_reactions"] = int((factors > 1).sum())
             summary["calibrated_growth"] = log[-1]["growth"] if log else None
-        table.to_csv(str(output) + ".tmp", index=False)
-        os.replace(str(output) + ".tmp", output)
+        write_atomic(output, table.to_csv(index=False))
         summary["out"] = str(output)
         summary["seconds"] = round(time.perf_counter() - t0, 2)
         if json_out:
@@ -220,7 +205,7 @@ def register(app: typer.Typer) -> None:
         path = save_model(ec.model, output)
         summary["out"] = str(path)
         if html is not None and plot is not None:
-            _write_text(plot, html)
+            write_atomic(plot, html)
             summary["plot"] = str(plot)
         summary["seconds"] = round(time.perf_counter() - t0, 2)
         if json_out:

@@ -43,6 +43,20 @@ def register(app: typer.Typer) -> None:
         ] = 0.1,
         evalue: Annotated[float, typer.Option(help="E-value cut-off of homology hits.")] = 1e-5,
         cpus: Annotated[int, typer.Option(help="Threads for the search (0: all).")] = 0,
+        in_paralogs: Annotated[
+            bool,
+            typer.Option(
+                "--in-paralogs/--all-best-hits",
+                help="Keep only orthologs and their in-paralogs in GPRs (InParanoid rule).",
+            ),
+        ] = True,
+        medium_uptake: Annotated[
+            bool,
+            typer.Option(
+                "--medium-uptake/--no-medium-uptake",
+                help="Also gap-fill until every medium compound can be taken up.",
+            ),
+        ] = False,
         json_out: JsonOption = False,
     ) -> None:
         """Draft a model for PROTEOME from template(s) by homology + weighted gap-filling."""
@@ -64,7 +78,7 @@ def register(app: typer.Typer) -> None:
         temps = [Template.load(t, f) for t, f in zip(template, template_proteome, strict=True)]
         rec = reconstruct(
             seqs, temps, media, model_id=model_id or proteome.stem, min_growth=min_growth,
-            evalue=evalue, cpus=cpus,
+            evalue=evalue, cpus=cpus, in_paralogs=in_paralogs, medium_uptake=medium_uptake,
         )  # fmt: skip
         save_model(rec.model, output)
         data = rec.summary() | {"out": str(output), "runtime_s": time.perf_counter() - t0}
@@ -74,8 +88,10 @@ def register(app: typer.Typer) -> None:
         out.print(f"[bold]{data['id']}[/] -> {output}")
         for key in ("reactions", "metabolites", "genes", "mapped_target_genes", "carried_over"):
             out.print(f"  {key:<22}{data[key]}")
-        for med, g in zip(medium, rec.gapfilled, strict=True):
+        for med, g in zip(medium, rec.gapfilled, strict=False):
             out.print(f"  gap-filled on {med:<8}{len(g.added)} reactions (cost {g.cost:.3g})")
+        for med, g in zip(medium, rec.gapfilled[len(medium) :], strict=False):
+            out.print(f"  uptake on {med:<12}{len(g.added)} reactions for {', '.join(g.targets)}")
         out.print(f"  {'runtime_s':<22}{data['runtime_s']:.1f}")
 
     @app.command("essentiality")

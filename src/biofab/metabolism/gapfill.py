@@ -45,6 +45,7 @@ class GapfillResult:
     growth: float
     status: str
     costs: dict[str, float] = field(default_factory=dict)
+    targets: list[str] = field(default_factory=list)
 
 
 def gapfill(
@@ -64,8 +65,6 @@ def gapfill(
     :class:`ModelError` when even all candidates together cannot reach
     ``min_growth``.
     """
-    import highspy
-
     with model:
         if medium is not None:
             apply_medium(model, medium, strict=False, label=label)
@@ -90,10 +89,42 @@ def gapfill(
             found=round(full.objective, 6) if full.ok else full.status,
         )
 
-    n, k = lp.n_reactions, len(cand)
     lb = np.clip(lp.lb, -_BIG, _BIG)
     ub = np.clip(lp.ub, -_BIG, _BIG)
     lb[obj[0]] = max(lb[obj[0]], min_growth)
+    return _cheapest(lp, candidates, cand, cost, lb, ub, time_limit=time_limit, label=label)
+
+
+def _feasible(lp: LinearProgram, lb: np.ndarray, ub: np.ndarray, closed: Sequence[int]) -> bool:
+    """Whether ``S v = 0`` has a solution within ``lb``/``ub`` with ``closed`` at zero."""
+    lo, hi = lb.copy(), ub.copy()
+    lo[list(closed)] = 0.0
+    hi[list(closed)] = 0.0
+    old_lb, old_ub = lp.lb.copy(), lp.ub.copy()
+    allidx = np.arange(lp.n_reactions, dtype=np.int32)
+    lp.set_bounds(allidx, lo, hi)
+    try:
+        return lp.solve().ok
+    finally:
+        lp.set_bounds(allidx, old_lb, old_ub)
+
+
+def _cheapest(
+    lp: LinearProgram,
+    candidates: Mapping[str, float],
+    cand: list[int],
+    cost: np.ndarray,
+    lb: np.ndarray,
+    ub: np.ndarray,
+    *,
+    time_limit: float,
+    label: str | None,
+) -> GapfillResult:
+    """The MILP shared by every gap-filling goal: the goal is encoded in ``lb``/``ub``
+    (growth: a lower bound on biomass; uptake: an upper bound below zero on exchanges)."""
+    import highspy
+
+    n, k = lp.n_reactions, len(cand)
     h = new_highs()
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("mip_rel_gap", 1e-4)
@@ -127,15 +158,12 @@ def gapfill(
     chosen = [cand[t] for t in np.flatnonzero(yv > 0.5)]
     # Confirm with an LP that the chosen set alone grows; add back any candidate
     # carrying flux in the MILP point if it does not (integrality leaks).
+    if not _feasible(lp, lb, ub, sorted(set(cand) - set(chosen))):
+        vv = np.asarray(h.getSolution().col_value[:n], dtype=float)
+        chosen = sorted(set(chosen) | {j for j in cand if abs(vv[j]) > 1e-9})
     closed = sorted(set(cand) - set(chosen))
     with lp.bounds(closed, 0.0, 0.0):
         check = lp.solve()
-    if not check.ok or check.objective < min_growth * (1 - 1e-6):
-        vv = np.asarray(h.getSolution().col_value[:n], dtype=float)
-        chosen = sorted(set(chosen) | {j for j in cand if abs(vv[j]) > 1e-9})
-        closed = sorted(set(cand) - set(chosen))
-        with lp.bounds(closed, 0.0, 0.0):
-            check = lp.solve()
     ids = [lp.reaction_ids[j] for j in chosen]
     costs = {r: float(candidates[r]) for r in ids}
     growth = check.objective if check.ok else float("nan")
@@ -157,3 +185,81 @@ def gapfill_media(
             pending.pop(r, None)
         results.append(res)
     return results
+
+
+def _cytosol(model: cobra.Model) -> str | None:
+    """The compartment holding most metabolites of the objective (growth) reaction."""
+    counts: dict[str, int] = {}
+    for rxn in model.reactions:
+        if rxn.objective_coefficient:
+            for met in rxn.metabolites:
+                counts[met.compartment] = counts.get(met.compartment, 0) + 1
+    return max(counts, key=lambda c: counts[c]) if counts else None
+
+
+def gapfill_uptake(
+    model: cobra.Model,
+    candidates: Mapping[str, float],
+    medium: Medium,
+    *,
+    min_uptake: float = 0.01,
+    time_limit: float = 120.0,
+    label: str | None = None,
+) -> GapfillResult:
+    """The cheapest candidates that let ``model`` take up every compound of ``medium``.
+
+    A compound is *usable* when its exchange can run at an uptake of at least
+    ``min_uptake`` mmol/gDW/h in steady state, its cytosolic form (same id in the
+    growth reaction's compartment) being allowed to drain, so that "usable" means
+    "can enter the cell" whether or not the compound is needed for growth.
+    Compounds already usable, and those no candidate set can make usable (the
+    template offers no route), are left alone; the rest are made usable together
+    by the weighted MILP of :func:`gapfill` (one per compound if the joint problem
+    fails). ``targets`` of the result lists the compounds made usable.
+    """
+    from biofab.metabolism.media import exchange_map
+
+    cyto = _cytosol(model)
+    exchanges = exchange_map(model)
+    wanted = [c for c in medium.compounds if c in exchanges]
+    with model:
+        apply_medium(model, medium, strict=False, label=label)
+        for c in wanted:
+            met_id = f"{c}_{cyto}"
+            if cyto and met_id in model.metabolites:
+                model.add_boundary(model.metabolites.get_by_id(met_id), type="sink", lb=0.0)
+        lp = LinearProgram.from_model(model)
+    cand = [lp.index[r] for r in candidates if r in lp.index]
+    cost = np.array([max(float(candidates[lp.reaction_ids[j]]), 0.0) for j in cand])
+    lb = np.clip(lp.lb, -_BIG, _BIG)
+    ub = np.clip(lp.ub, -_BIG, _BIG)
+    todo: list[str] = []
+    for c in wanted:
+        j = lp.index[exchanges[c].id]
+        if lb[j] > -min_uptake:  # the medium caps its uptake below the goal
+            continue
+        goal_ub = ub.copy()
+        goal_ub[j] = -min_uptake
+        if _feasible(lp, lb, goal_ub, cand):
+            continue  # usable already
+        if _feasible(lp, lb, goal_ub, []):
+            todo.append(c)
+    if not todo:
+        return GapfillResult([], 0.0, float("nan"), "optimal", targets=[])
+    goal_ub = ub.copy()
+    goal_ub[[lp.index[exchanges[c].id] for c in todo]] = -min_uptake
+    try:
+        res = _cheapest(lp, candidates, cand, cost, lb, goal_ub, time_limit=time_limit, label=label)
+    except ModelError:
+        parts = []
+        for c in todo:
+            one = ub.copy()
+            one[lp.index[exchanges[c].id]] = -min_uptake
+            parts.append(
+                _cheapest(lp, candidates, cand, cost, lb, one, time_limit=time_limit, label=label)
+            )
+        added = sorted({r for p in parts for r in p.added})
+        costs = {r: float(candidates[r]) for r in added}
+        res = GapfillResult(added, float(sum(costs.values())), float("nan"), "optimal", costs)
+    res.targets = todo
+    return res

@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from biofab.core.atomic import atomic_path
 from biofab.core.errors import ModelError
 
 if TYPE_CHECKING:
@@ -149,26 +149,12 @@ def save_model(model: cobra.Model, path: str | os.PathLike[str]) -> Path:
         raise ModelError(
             "unknown model format", file=str(target), expected=" ".join(_FORMATS), found=suffix
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-    os.close(fd)
-    try:
+    with atomic_path(target, suffix=suffix) as tmp:
         if suffix in _SBML:
-            cobra.io.write_sbml_model(model, tmp)
+            cobra.io.write_sbml_model(model, str(tmp))
         else:
-            writers[suffix](model, tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a model is meant to be shared
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+            writers[suffix](model, str(tmp))
     return target
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def model_info(model: cobra.Model) -> dict[str, Any]:

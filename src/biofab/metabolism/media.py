@@ -30,8 +30,8 @@ DEFAULT_UPTAKE = 10.0  # mmol/gDW/h, the customary cap on each medium compound
 
 # M9 minimal salts with glucose and the trace metals a genome-scale biomass needs
 # (Sambrook & Russell, Molecular Cloning, 3rd ed., A2.2).
-_M9 = ("ca2", "cl", "cobalt2", "cu2", "fe2", "fe3", "glc__D", "h2o", "h", "k", "mg2", "mn2")
-_M9 += ("mobd", "na1", "nh4", "ni2", "o2", "pi", "so4", "zn2")
+_M9: tuple[str, ...] = ("ca2", "cl", "cobalt2", "cu2", "fe2", "fe3", "glc__D", "h2o", "h", "k")
+_M9 += ("mg2", "mn2", "mobd", "na1", "nh4", "ni2", "o2", "pi", "so4", "zn2")
 BUILTIN = {"M9": _M9, "M9[-O2]": tuple(c for c in _M9 if c != "o2")}
 
 
