@@ -52,8 +52,8 @@ def print_json(data: Any) -> None:
 def print_frame(frame: pd.DataFrame, title: str | None = None, limit: int = 40) -> None:
     """A Rich table of the first ``limit`` rows of ``frame``."""
     t = Table(title=title)
-    for c in frame.columns:
-        t.add_column(str(c), justify="right")
+    for c in frame.columns:  # fold, not ellipsis: a knockout list must stay readable
+        t.add_column(str(c), justify="right", overflow="fold")
     for row in frame.head(limit).itertuples(index=False):
         t.add_row(*[f"{v:.6g}" if isinstance(v, float) else str(v) for v in row])
     out.print(t)

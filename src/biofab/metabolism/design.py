@@ -414,8 +414,8 @@ class DesignResult:
 
         rows = [
             {
-                "knockouts": ",".join(d.knockouts),
-                "genes": ",".join(d.genes) if d.genes is not None else "",
+                "knockouts": " ".join(d.knockouts),
+                "genes": " ".join(d.genes) if d.genes is not None else "",
                 "max_growth": d.max_growth,
                 "min_production": d.min_production,
                 "max_production": d.max_production,
