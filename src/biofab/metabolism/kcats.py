@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from biofab.core.errors import InputError
+from biofab.metabolism.homology import read_fasta
 
 if TYPE_CHECKING:
     import cobra
@@ -76,33 +77,6 @@ def protein_mass(sequence: str) -> float:
                 "not a protein sequence", expected="amino-acid letters", found=aa
             ) from None
     return total
-
-
-def read_fasta(path: str | os.PathLike[str]) -> dict[str, str]:
-    """``{id: sequence}`` of a FASTA file (id = first word of the header)."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError("FASTA file not found", file=str(p))
-    seqs: dict[str, list[str]] = {}
-    current: str | None = None
-    with p.open() as fh:
-        for n, line in enumerate(fh, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith(">"):
-                words = line[1:].split()
-                if not words:
-                    raise InputError("FASTA header without an id", file=str(p), row=n)
-                current = words[0]
-                if current in seqs:
-                    raise InputError("duplicate FASTA id", file=str(p), row=n, found=current)
-                seqs[current] = []
-            elif current is None:
-                raise InputError("sequence before the first FASTA header", file=str(p), row=n)
-            else:
-                seqs[current].append(line)
-    return {k: "".join(v) for k, v in seqs.items()}
 
 
 def protein_masses(path: str | os.PathLike[str]) -> dict[str, float]:
