@@ -45,7 +45,7 @@ example-ec: install
 	  --proteome $(CARVEME)/fasta/Ecoli_K12_MG1655.faa --calibrate 0.7 --uptake 10 \
 	  --out out/ec/kcats.csv
 	$(BIN)/biofab gem ec iJO1366 --kcats out/ec/kcats.csv \
-	  --proteome $(CARVEME)/fasta/Ecoli_K12_MG1655.faa --ensemble 12 \
+	  --proteome $(CARVEME)/fasta/Ecoli_K12_MG1655.faa --ensemble 12 --calibrate 0.7 --uptake 10 \
 	  --out out/ec/ec_iJO1366.xml --plot out/ec/overflow.html
 
 example-design: install

@@ -167,6 +167,13 @@ def test_overflow_ecmodel_secretes_acetate_above_a_threshold(ijo_ec) -> None:
     assert (np.diff(scan["growth"]) >= -1e-9).all()  # growth never falls with more glucose
 
 
+def test_recalibrated_ensemble_members_keep_the_measured_growth(ijo_ec) -> None:
+    _, _, ec = ijo_ec
+    res = ensemble_scan(ec, [5.0, 10.0], 2, seed=3, calibrate=(0.7, 10.0))
+    assert (res["growth"][:, 1] >= 0.7 - 1e-6).all()  # every member calibrated at 10
+    assert (res["product"][:, 0] < 1e-6).all()  # no overflow at low uptake in any member
+
+
 def _app() -> typer.Typer:
     app = typer.Typer()
     register(app)

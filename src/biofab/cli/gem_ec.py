@@ -114,6 +114,16 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option("--log10-std", help="kcat uncertainty (log10) for all; default: table."),
         ] = None,
+        recalibrate: Annotated[
+            float | None,
+            typer.Option(
+                "--calibrate",
+                help="Re-calibrate each ensemble member to this growth (1/h) at --uptake.",
+            ),
+        ] = None,
+        uptake: Annotated[
+            float, typer.Option("--uptake", help="Substrate uptake for --calibrate, mmol/gDW/h.")
+        ] = 10.0,
         plot: Annotated[Path | None, typer.Option("--plot", help="Overflow curve (HTML).")] = None,
         uptakes: Annotated[
             str, typer.Option("--uptakes", help="Uptake caps START:STOP:STEP, mmol/gDW/h.")
@@ -179,6 +189,7 @@ def register(app: typer.Typer) -> None:
                     substrate=substrate,
                     product=product,
                     workers=workers,
+                    calibrate=None if recalibrate is None else (recalibrate, uptake),
                 )
                 lo, hi = np.nanpercentile(ens["product"], [5, 95], axis=0)
                 summary["ensemble_product_p5_p95"] = [

@@ -538,8 +538,15 @@ def overflow_threshold(
     return {"threshold": hi, "growth": mu, "uptake": up}
 
 
-def _member_scan(args: tuple[EnzymeLP, np.ndarray, Sequence[float], str, str]) -> np.ndarray:
-    elp, factor, uptakes, substrate, product = args
+def _member_scan(
+    args: tuple[EnzymeLP, np.ndarray, Sequence[float], str, str, tuple[float, float] | None],
+) -> np.ndarray:
+    elp, factor, uptakes, substrate, product, calibrate = args
+    if calibrate is not None:
+        target, cap = calibrate
+        factor, _ = calibrate_factors(
+            elp, target, start=factor, substrate=substrate, uptake_cap=cap
+        )
     df = scan_uptake(elp.member(factor), uptakes, substrate=substrate, product=product)
     return df[["growth", "product", "uptake"]].to_numpy()
 
@@ -554,8 +561,13 @@ def ensemble_scan(
     substrate: str = "EX_glc__D_e",
     product: str = "EX_ac_e",
     workers: int | None = 1,
+    calibrate: tuple[float, float] | None = None,
 ) -> dict[str, np.ndarray]:
     """Uptake scans of ``n`` ecModels whose kcats are sampled (see :func:`sample_kcat_factors`).
+
+    ``calibrate = (growth 1/h, substrate uptake cap mmol/gDW/h)`` re-calibrates every
+    member (:func:`calibrate_factors`) as the point model was, so members agree on
+    the measured growth and differ where the data leave them free.
 
     Returns arrays ``growth``, ``product`` and ``uptake`` of shape
     ``(n, len(uptakes))`` (1/h and mmol/gDW/h) and ``factors`` ``(n, n_enzymatic)``.
@@ -563,7 +575,7 @@ def ensemble_scan(
     """
     factors = sample_kcat_factors(ec.costs, n, seed=seed, log10_std=log10_std)
     elp = EnzymeLP(ec)
-    items = [(elp, f, list(uptakes), substrate, product) for f in factors]
+    items = [(elp, f, list(uptakes), substrate, product, calibrate) for f in factors]
     if workers == 1 or n <= 1:
         results = [_member_scan(it) for it in items]
     else:
@@ -607,7 +619,9 @@ def overflow_figure(
             hi = np.nanpercentile(ensemble[key], 95, axis=0)
             med = np.nanmedian(ensemble[key], axis=0)
             fig.add_trace(
-                go.Scatter(x=x, y=hi, line={"width": 0}, showlegend=False, hoverinfo="skip"),
+                go.Scatter(
+                    x=x, y=hi, line={"width": 0}, mode="lines", showlegend=False, hoverinfo="skip"
+                ),
                 row=1,
                 col=col,
             )
@@ -617,6 +631,7 @@ def overflow_figure(
                     y=lo,
                     fill="tonexty",
                     line={"width": 0},
+                    mode="lines",
                     fillcolor="rgba(192,57,43,0.18)",
                     name=f"ensemble 5-95 % (n={len(ensemble[key])})",
                     showlegend=col == 1,
@@ -691,8 +706,39 @@ def calibrate_kcats(
     the model's bound). Returns the kcat factors (one per row of ``ec.costs``)
     and a log of the rounds (growth before the round and the reactions raised).
     """
-    elp = EnzymeLP(ec)
-    factors = np.ones(len(ec.costs))
+    return calibrate_factors(
+        EnzymeLP(ec),
+        target_growth,
+        substrate=substrate,
+        uptake_cap=uptake_cap,
+        factor=factor,
+        share=share,
+        max_raises=max_raises,
+        max_rounds=max_rounds,
+    )
+
+
+def calibrate_factors(
+    elp: EnzymeLP,
+    target_growth: float,
+    *,
+    start: np.ndarray | None = None,
+    substrate: str = "EX_glc__D_e",
+    uptake_cap: float | None = None,
+    factor: float = 10.0,
+    share: float = 0.02,
+    max_raises: int = 2,
+    max_rounds: int = 100,
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """:func:`calibrate_kcats` on a prepared :class:`EnzymeLP`, from kcat factors ``start``.
+
+    An ensemble member (sampled factors) is calibrated the same way as the point
+    model, so that each member reproduces the measured growth rate and the
+    ensemble's spread shows what the kcat uncertainty leaves open (the onset of
+    overflow), not the calibration it undoes.
+    """
+    ec = elp.ec
+    factors = np.ones(len(ec.costs)) if start is None else np.array(start, dtype=float)
     raised = np.zeros(len(ec.costs), dtype=int)
     pos = {r: k for k, r in enumerate(ec.costs["reaction"])}
     cost = ec.costs["cost"].to_numpy(float)
