@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -199,10 +201,15 @@ def test_bad_scenarios_exit_2_without_output(tmp_path: Path, change: Any, field:
     change(data)
     p = write(tmp_path, data)
     csv = tmp_path / "traj.csv"
-    res = CliRunner().invoke(app(), ["dfba", str(p), "--out", str(csv)])
-    assert res.exit_code == 2
+    res = subprocess.run(
+        [sys.executable, "-m", "biofab.cli", "gem", "dfba", str(p), "--out", str(csv)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 2, res.stderr
     assert not csv.exists()
-    line = res.output.strip()
+    line = res.stderr.strip()
     assert "\n" not in line and str(p) in line and field in line
 
 

@@ -59,18 +59,13 @@ def register(app: typer.Typer) -> None:
         """Simulate a dynamic-FBA SCENARIO: biomass, species (g/L) and fluxes over time."""
         from rich.console import Console
 
-        from biofab.core.errors import BiofabError, InputError
+        from biofab.core.errors import InputError
 
-        err = Console(stderr=True)
-        try:
-            if method not in ("adaptive", "euler"):
-                raise InputError("unknown --method", expected="adaptive or euler", found=method)
-            if not dt > 0:
-                raise InputError("--dt must be positive", found=dt)
-            result = _simulate(scenario, method, dt, err)
-        except BiofabError as e:
-            err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(e.exit_code) from None
+        if method not in ("adaptive", "euler"):
+            raise InputError("unknown --method", expected="adaptive or euler", found=method)
+        if not dt > 0:
+            raise InputError("--dt must be positive", found=dt)
+        result = _simulate(scenario, method, dt, Console(stderr=True))
         if out_csv is not None:
             write_atomic(out_csv, result.trajectory.to_csv(index=False))
         if plot is not None:

@@ -334,7 +334,7 @@ def demo(
 def main() -> None:
     """Entry point: one line and exit code 2 for bad input, never a traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except BiofabError as e:
         err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         raise SystemExit(e.exit_code) from None
@@ -347,3 +347,5 @@ def main() -> None:
             e.show()
             raise SystemExit(e.exit_code) from None
         raise
+    if isinstance(code, int) and code:  # `typer.Exit(n)` returns n without standalone mode
+        raise SystemExit(code)
