@@ -1,0 +1,786 @@
+"""Turnover numbers (kcat) from enzyme sequence, substrates and EC number, with uncertainty.
+
+:class:`KcatModel` predicts log10 kcat (kcat in 1/s) from
+
+* the protein sequence: amino-acid and dipeptide composition, log length and a few
+  physico-chemical averages (no protein language model is needed or available offline);
+* the substrates: the bitwise OR of RDKit Morgan fingerprints (radius 2; Rogers &
+  Hahn 2010, J Chem Inf Model 50:742) of the molecules in ``reactant_smiles``
+  (several molecules separated by ``.``), plus a few whole-molecule descriptors;
+* the EC number: levels 1-3 hashed into fixed one-hot blocks;
+* two nearest-neighbour priors (optional, on by default): the similarity-weighted
+  log10 kcat of the training enzymes with the most similar 3-mer profile, with the
+  best cosine similarity, and the leave-one-out mean log10 kcat of the row's EC class.
+  Training rows get leave-one-out values so that the trees see these priors as
+  they will be at prediction time, where a novel enzyme has only distant neighbours.
+
+A bootstrap ensemble of XGBoost regressors gives the mean; the predictive std
+combines the members' spread with a residual term calibrated on out-of-bag rows
+so that mean ± std holds about 68 % of out-of-bag measurements.
+
+Data: CatPred-DB (Boorla & Maranas 2025, Nat Commun 16:2072), read with
+:func:`load_catpred`. :class:`ECMeanBaseline` is the EC-class-mean baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
+from biofab.core.atomic import atomic_path, write_atomic
+from biofab.core.errors import InputError, NotEnoughDataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy import sparse
+
+KIND = "kcat"
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
+# Ambiguity and rare codes accepted in a protein (B = D/N, Z = E/Q, J = I/L, X = any,
+# U = selenocysteine, O = pyrrolysine); they count towards length only.
+EXTRA_CODES = "BZJXUO"
+_PROTEIN_OK = set(AMINO_ACIDS + EXTRA_CODES)
+_AA_INDEX = {a: i for i, a in enumerate(AMINO_ACIDS)}
+
+# Kyte & Doolittle 1982 (J Mol Biol 157:105) hydropathy index.
+KYTE_DOOLITTLE = {
+    "A": 1.8, "R": -4.5, "N": -3.5, "D": -3.5, "C": 2.5, "Q": -3.5, "E": -3.5,
+    "G": -0.4, "H": -3.2, "I": 4.5, "L": 3.8, "K": -3.9, "M": 1.9, "F": 2.8,
+    "P": -1.6, "S": -0.8, "T": -0.7, "W": -0.9, "Y": -1.3, "V": 4.2,
+}  # fmt: skip
+
+FP_BITS = 1024
+FP_RADIUS = 2
+EC_BUCKETS = 64  # per EC level (1, 2, 3)
+KMER = 3
+_EC_PATTERN = re.compile(r"^(\d+|-)(\.(\d+|-|n\d+)){0,3}$")
+
+REQUIRED_COLUMNS = ("sequence", "reactant_smiles", "ec")
+TARGET = "log10_value"
+
+
+# -- validation ----------------------------------------------------------------
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+
+
+def clean_protein(value: object, *, row: int | None = None, file: str | None = None) -> str:
+    """An upper-case protein sequence, or :class:`InputError` naming the row.
+
+    Stop symbols ``*`` (anywhere), digits and letters that are no amino-acid code
+    are refused; whitespace is dropped.
+    """
+    if _is_missing(value):
+        raise InputError("missing protein sequence", file=file, row=row, column="sequence")
+    seq = "".join(str(value).split()).upper()
+    bad = sorted(set(seq) - _PROTEIN_OK)
+    if bad:
+        what = "stop codon '*' in protein" if "*" in bad else "not a protein sequence"
+        raise InputError(
+            what,
+            file=file,
+            row=row,
+            column="sequence",
+            expected="amino-acid letters",
+            found="".join(bad),
+        )
+    return seq
+
+
+def clean_ec(value: object, *, row: int | None = None, file: str | None = None) -> str:
+    """An EC number such as ``1.1.1.-`` or ``''`` when missing; malformed ones raise."""
+    if _is_missing(value):
+        return ""
+    ec = str(value).strip()
+    if ec.upper().startswith("EC"):
+        ec = ec[2:].strip(" :")
+    if not _EC_PATTERN.match(ec):
+        raise InputError(
+            "malformed EC number",
+            file=file,
+            row=row,
+            column="ec",
+            expected="like 1.1.1.1 or 1.1.1.-",
+            found=ec,
+        )
+    return ec
+
+
+def ec_levels(ec: str, depth: int = 4) -> list[str]:
+    """The known prefixes of ``ec`` up to ``depth`` levels (``'1.1.-.-'`` -> ``['1', '1.1']``)."""
+    out: list[str] = []
+    parts = ec.split(".") if ec else []
+    for i, part in enumerate(parts[:depth]):
+        if part == "-":
+            break
+        out.append(".".join(parts[: i + 1]))
+    return out
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    *,
+    need_target: bool = False,
+    file: str | None = None,
+    allow_missing_sequence: bool = False,
+) -> pd.DataFrame:
+    """A checked copy of a kcat table: cleaned ``sequence``, ``reactant_smiles``, ``ec``.
+
+    Missing columns, bad proteins, malformed EC numbers, unparsable SMILES and (with
+    ``need_target``) missing or non-numeric ``log10_value`` raise a one-line
+    :class:`InputError` naming the row (data rows count from 1). A blank
+    ``reactant_smiles`` is allowed and means "substrates unknown"; a blank
+    ``sequence`` only with ``allow_missing_sequence``.
+    """
+    import pandas as pd
+
+    need = list(REQUIRED_COLUMNS) + ([TARGET] if need_target else [])
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise InputError(
+            "kcat table lacks required columns",
+            file=file,
+            expected="columns " + ", ".join(need),
+            found=", ".join(missing),
+        )
+    if len(frame) == 0:
+        raise InputError("empty kcat table", file=file, expected="at least one row")
+    df = frame.reset_index(drop=True).copy()
+    df["sequence"] = [
+        "" if allow_missing_sequence and _is_missing(s) else clean_protein(s, row=i, file=file)
+        for i, s in enumerate(df["sequence"], start=1)
+    ]
+    df["ec"] = [clean_ec(e, row=i, file=file) for i, e in enumerate(df["ec"], start=1)]
+    smiles = []
+    for i, s in enumerate(df["reactant_smiles"], start=1):
+        text = "" if _is_missing(s) else str(s).strip()
+        if text and _molecules(text) is None:
+            raise InputError(
+                "unparsable SMILES",
+                file=file,
+                row=i,
+                column="reactant_smiles",
+                expected="RDKit-readable SMILES, molecules separated by '.'",
+                found=text if len(text) <= 60 else text[:57] + "...",
+            )
+        smiles.append(text)
+    df["reactant_smiles"] = smiles
+    if need_target:
+        values = pd.to_numeric(df[TARGET], errors="coerce")
+        for i, (raw, val) in enumerate(zip(df[TARGET], values, strict=True), start=1):
+            if not math.isfinite(val):
+                raise InputError(
+                    "missing or invalid log10 kcat",
+                    file=file,
+                    row=i,
+                    column=TARGET,
+                    expected="a number (log10 of kcat in 1/s)",
+                    found=None if _is_missing(raw) else raw,
+                )
+        df[TARGET] = values.astype(float)
+    return df
+
+
+def load_catpred(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
+    """Rows of one or more CatPred-DB CSV files, validated (see :func:`validate_frame`).
+
+    Columns kept as read; ``sequence``, ``reactant_smiles``, ``ec`` cleaned and
+    ``log10_value`` (log10 kcat, 1/s) required. A ``source`` column names the file.
+    Errors name the file and its data row.
+    """
+    import pandas as pd
+
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not items:
+        raise InputError("no CatPred file given")
+    frames = []
+    for path in items:
+        p = Path(path)
+        if not p.exists():
+            raise InputError("CatPred file not found", file=str(p))
+        try:
+            raw = pd.read_csv(p)
+        except pd.errors.EmptyDataError:
+            raise InputError("empty kcat table", file=str(p)) from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as err:
+            raise InputError(f"unreadable CSV ({err.__class__.__name__})", file=str(p)) from None
+        raw = raw.drop(columns=[c for c in raw.columns if str(c).startswith("Unnamed")])
+        df = validate_frame(raw, need_target=True, file=str(p))
+        df["source"] = p.name
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+# -- featurisation ---------------------------------------------------------------
+_MOL_CACHE: dict[str, Any] = {}
+
+
+def _molecules(smiles: str) -> list[Any] | None:
+    """RDKit molecules of a '.'-separated SMILES, or None when one does not parse."""
+    if smiles in _MOL_CACHE:
+        return _MOL_CACHE[smiles]  # type: ignore[no-any-return,unused-ignore]
+    from rdkit import Chem, RDLogger
+
+    # Parse failures become InputErrors, not stderr noise.
+    RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined,unused-ignore]
+    mols: list[Any] | None = []
+    for part in smiles.split("."):
+        if not part:
+            continue
+        mol = Chem.MolFromSmiles(part)
+        if mol is None:
+            mols = None
+            break
+        assert mols is not None
+        mols.append(mol)
+    _MOL_CACHE[smiles] = mols
+    return mols
+
+
+def protein_features(sequence: str) -> np.ndarray:
+    """Amino-acid (20) and dipeptide (400) composition, log10 length and 7 averages.
+
+    The averages: Kyte-Doolittle hydropathy, fractions of positive (KR), negative
+    (DE), aromatic (FWY), tiny (AGS) and sulfur (CM) residues, and net charge per
+    residue at neutral pH (K + R - D - E). Ambiguity codes count towards length only.
+    An empty sequence (unknown protein) gives NaN everywhere.
+    """
+    if not sequence:
+        return np.full(20 + 400 + 8, np.nan)
+    n = len(sequence)
+    idx = np.array([_AA_INDEX.get(a, -1) for a in sequence], dtype=int)
+    aac = np.bincount(idx[idx >= 0], minlength=20).astype(float) / max(n, 1)
+    pairs = idx[:-1] * 20 + idx[1:]
+    ok = (idx[:-1] >= 0) & (idx[1:] >= 0)
+    dpc = np.bincount(pairs[ok], minlength=400).astype(float) / max(n - 1, 1)
+
+    def frac(letters: str) -> float:
+        return float(sum(aac[_AA_INDEX[a]] for a in letters))
+
+    hydro = float(sum(aac[i] * KYTE_DOOLITTLE[a] for a, i in _AA_INDEX.items()))
+    phys = [
+        math.log10(max(n, 1)),
+        hydro,
+        frac("KR"),
+        frac("DE"),
+        frac("FWY"),
+        frac("AGS"),
+        frac("CM"),
+        frac("KR") - frac("DE"),
+    ]
+    return np.concatenate([aac, dpc, phys])
+
+
+def substrate_features(smiles: str) -> np.ndarray:
+    """Morgan fingerprint (OR over molecules, ``FP_BITS`` bits) and 5 descriptors.
+
+    Descriptors: number of molecules, heavy atoms of the largest, its Crippen logP
+    and TPSA, and total formal charge. Blank SMILES (unknown substrates) give NaN
+    descriptors and an empty fingerprint, which the trees treat as missing.
+    """
+    fp = np.zeros(FP_BITS)
+    if not smiles:
+        return np.concatenate([fp, np.full(5, np.nan)])
+    from rdkit.Chem import Crippen, rdFingerprintGenerator, rdMolDescriptors
+
+    mols = _molecules(smiles)
+    if mols is None:
+        raise InputError("unparsable SMILES", found=smiles)
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=FP_RADIUS, fpSize=FP_BITS)
+    for mol in mols:
+        fp = np.maximum(fp, gen.GetFingerprintAsNumPy(mol))
+    if not mols:
+        return np.concatenate([fp, np.full(5, np.nan)])
+    big = max(mols, key=lambda m: m.GetNumHeavyAtoms())
+    desc = [
+        len(mols),
+        big.GetNumHeavyAtoms(),
+        Crippen.MolLogP(big),  # type: ignore[attr-defined,unused-ignore]
+        rdMolDescriptors.CalcTPSA(big),
+        sum(a.GetFormalCharge() for m in mols for a in m.GetAtoms()),
+    ]
+    return np.concatenate([fp, np.asarray(desc, dtype=float)])
+
+
+def _bucket(text: str, buckets: int) -> int:
+    return zlib.crc32(text.encode()) % buckets  # stable across processes, unlike hash()
+
+
+def ec_features(ec: str) -> np.ndarray:
+    """EC levels 1-3 one-hot, each level's prefix hashed into ``EC_BUCKETS`` slots."""
+    out = np.zeros(3 * EC_BUCKETS)
+    for level, prefix in enumerate(ec_levels(ec, depth=3)):
+        out[level * EC_BUCKETS + _bucket(prefix, EC_BUCKETS)] = 1.0
+    return out
+
+
+def featurize(frame: pd.DataFrame) -> np.ndarray:
+    """Feature matrix ``(n_rows, n_features)`` of a validated kcat table (no priors)."""
+    prot: dict[str, np.ndarray] = {}
+    subs: dict[str, np.ndarray] = {}
+    rows = []
+    for seq, smi, ec in zip(frame["sequence"], frame["reactant_smiles"], frame["ec"], strict=True):
+        if seq not in prot:
+            prot[seq] = protein_features(seq)
+        if smi not in subs:
+            subs[smi] = substrate_features(smi)
+        rows.append(np.concatenate([prot[seq], subs[smi], ec_features(ec)]))
+    return np.vstack(rows)
+
+
+def kmer_profiles(sequences: Iterable[str]) -> sparse.csr_matrix:
+    """L2-normalised 3-mer count vectors (sparse, 8000 columns) of protein sequences."""
+    from scipy import sparse
+
+    indptr, cols, vals = [0], [], []
+    for seq in sequences:
+        idx = np.array([_AA_INDEX.get(a, -1) for a in seq], dtype=int)
+        if len(idx) >= KMER:
+            codes = idx[:-2] * 400 + idx[1:-1] * 20 + idx[2:]
+            ok = (idx[:-2] >= 0) & (idx[1:-1] >= 0) & (idx[2:] >= 0)
+            uniq, counts = np.unique(codes[ok], return_counts=True)
+        else:
+            uniq, counts = np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+        norm = math.sqrt(float(np.sum(counts.astype(float) ** 2))) or 1.0
+        cols.extend(uniq.tolist())
+        vals.extend((counts / norm).tolist())
+        indptr.append(len(cols))
+    return sparse.csr_matrix(
+        (np.asarray(vals, dtype=float), np.asarray(cols, dtype=int), np.asarray(indptr)),
+        shape=(len(indptr) - 1, 20**KMER),
+    )
+
+
+# -- EC baseline -----------------------------------------------------------------
+class ECMeanBaseline:
+    """Mean log10 kcat of the training rows sharing the longest known EC prefix.
+
+    A query with EC ``a.b.c.d`` gets the mean of the training rows with EC
+    ``a.b.c.d``; when there are none, of those under ``a.b.c``, then ``a.b``, then
+    ``a``; then the global mean. ``predict`` returns log10 kcat (1/s) means and the
+    std of the training rows of the class used (the global std for classes with
+    fewer than 2 rows).
+
+    Attributes
+    ----------
+    means_, stds_, counts_ : dict[str, float | int]
+        Per EC prefix (all levels, ``''`` = global).
+    """
+
+    def fit(self, frame: pd.DataFrame, y: Iterable[float] | None = None) -> Self:
+        ecs = [clean_ec(e, row=i) for i, e in enumerate(frame["ec"], start=1)]
+        target = np.asarray(frame[TARGET] if y is None else list(y), dtype=float)
+        if target.size == 0:
+            raise NotEnoughDataError("ECMeanBaseline needs at least one training row")
+        groups: dict[str, list[float]] = {"": list(target)}
+        for ec, val in zip(ecs, target, strict=True):
+            for prefix in ec_levels(ec):
+                groups.setdefault(prefix, []).append(float(val))
+        gstd = float(np.std(target)) if target.size > 1 else 1.0
+        self.means_ = {k: float(np.mean(v)) for k, v in groups.items()}
+        self.stds_ = {
+            k: float(np.std(v, ddof=1)) if len(v) > 1 else gstd for k, v in groups.items()
+        }
+        self.counts_ = {k: len(v) for k, v in groups.items()}
+        return self
+
+    def lookup(self, ec: str) -> str:
+        """The longest prefix of ``ec`` that the training rows have (``''`` = global)."""
+        for prefix in reversed(ec_levels(ec)):
+            if prefix in self.means_:
+                return prefix
+        return ""
+
+    def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(mean, std)`` of log10 kcat (kcat in 1/s) for each row of ``frame``."""
+        keys = [self.lookup(clean_ec(e, row=i)) for i, e in enumerate(frame["ec"], start=1)]
+        return (
+            np.array([self.means_[k] for k in keys]),
+            np.array([self.stds_[k] for k in keys]),
+        )
+
+    def loo_predict(self, frame: pd.DataFrame, y: np.ndarray) -> np.ndarray:
+        """Leave-one-out class means for the training rows themselves (log10 kcat)."""
+        out = np.empty(len(y))
+        sums = {k: self.means_[k] * self.counts_[k] for k in self.means_}
+        for i, (ec, val) in enumerate(zip(frame["ec"], y, strict=True)):
+            out[i] = np.nan
+            for prefix in [*reversed(ec_levels(ec)), ""]:
+                n = self.counts_.get(prefix, 0) - 1
+                if n >= 1:
+                    out[i] = (sums[prefix] - val) / n
+                    break
+        return out
+
+
+# -- the model -------------------------------------------------------------------
+_PARAMS = (
+    "n_members", "n_estimators", "max_depth", "learning_rate", "subsample",
+    "colsample_bytree", "min_child_weight", "max_bin", "priors", "n_neighbors", "n_jobs",
+    "seed",
+)  # fmt: skip
+
+
+class KcatModel:
+    """Bootstrap ensemble of gradient-boosted trees predicting log10 kcat (1/s).
+
+    Parameters
+    ----------
+    n_members, seed:
+        Ensemble size; every member's bootstrap resample and XGBoost seed derive
+        from ``seed``.
+    n_estimators, max_depth, learning_rate, subsample, colsample_bytree, min_child_weight,
+    max_bin:
+        Passed to each ``xgboost.XGBRegressor``.
+    priors:
+        Add the nearest-neighbour and EC-class priors as features (module docstring).
+    n_neighbors:
+        Neighbours averaged for the sequence prior.
+    n_jobs:
+        XGBoost threads per member.
+
+    Attributes
+    ----------
+    members_ : list of fitted ``xgboost.XGBRegressor``
+    residual_std_ : float
+        Residual std (log10 units) added in quadrature to the ensemble spread,
+        chosen so that out-of-bag mean ± std covers 68.3 % of training rows.
+    oob_coverage_68_ : float
+        The out-of-bag coverage reached (≈ 0.683 by construction).
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        n_members: int = 8,
+        n_estimators: int = 300,
+        max_depth: int = 6,
+        learning_rate: float = 0.05,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.3,
+        min_child_weight: float = 2.0,
+        max_bin: int = 32,
+        priors: bool = True,
+        n_neighbors: int = 5,
+        n_jobs: int = 1,
+        seed: int = 0,
+    ) -> None:
+        self.n_members = n_members
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.min_child_weight = min_child_weight
+        self.max_bin = max_bin
+        self.priors = priors
+        self.n_neighbors = n_neighbors
+        self.n_jobs = n_jobs
+        self.seed = seed
+
+    def get_params(self) -> dict[str, Any]:
+        """The ``__init__`` hyper-parameters, by name."""
+        return {k: getattr(self, k) for k in _PARAMS}
+
+    # priors ------------------------------------------------------------------
+    def _prior_features(self, frame: pd.DataFrame, *, training: bool) -> np.ndarray:
+        """Columns: kNN log10 kcat, best cosine similarity, EC-class mean (log10 kcat)."""
+        prof = kmer_profiles(frame["sequence"])
+        sim = (prof @ self.ref_profiles_.T).toarray()
+        if training:
+            np.fill_diagonal(sim, -np.inf)  # leave the row itself out
+        k = min(self.n_neighbors, sim.shape[1] - (1 if training else 0))
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        tsim = np.take_along_axis(sim, top, axis=1)
+        w = np.clip(tsim, 1e-6, None) ** 4  # sharpen: the closest relatives dominate
+        knn = np.sum(w * self.ref_y_[top], axis=1) / np.sum(w, axis=1)
+        best = np.max(tsim, axis=1)
+        blank = np.asarray([not s for s in frame["sequence"]])
+        knn[blank], best[blank] = np.nan, np.nan
+        if training:
+            ecm = self.ec_baseline_.loo_predict(frame, self.ref_y_)
+        else:
+            ecm = self.ec_baseline_.predict(frame)[0]
+        return np.column_stack([knn, best, ecm])
+
+    def _design(self, frame: pd.DataFrame, *, training: bool) -> np.ndarray:
+        X = featurize(frame)
+        if self.priors:
+            X = np.hstack([X, self._prior_features(frame, training=training)])
+        return X
+
+    def _regressor(self, seed: int) -> Any:
+        import xgboost as xgb
+
+        return xgb.XGBRegressor(
+            n_estimators=self.n_estimators,
+            max_depth=self.max_depth,
+            learning_rate=self.learning_rate,
+            subsample=self.subsample,
+            colsample_bytree=self.colsample_bytree,
+            min_child_weight=self.min_child_weight,
+            n_jobs=self.n_jobs,
+            random_state=seed,
+            tree_method="hist",
+            max_bin=self.max_bin,
+        )
+
+    def fit(self, frame: pd.DataFrame, y: Iterable[float] | None = None) -> Self:
+        """Fit on a kcat table (columns ``sequence``, ``reactant_smiles``, ``ec`` and
+        ``log10_value`` = log10 kcat in 1/s, or ``y`` given separately)."""
+        import pandas as pd
+
+        df = frame.copy()
+        if y is not None:
+            df[TARGET] = list(y)
+        df = validate_frame(df, need_target=True)
+        if len(df) < 10:
+            raise NotEnoughDataError(f"KcatModel needs at least 10 rows, got {len(df)}")
+        target = df[TARGET].to_numpy(dtype=float)
+        self.ec_baseline_ = ECMeanBaseline().fit(df)
+        self.ref_y_ = target
+        self.ref_profiles_ = kmer_profiles(df["sequence"])
+        self.ref_frame_ = pd.DataFrame({"ec": df["ec"]})
+        X = self._design(df, training=True)
+        rng = np.random.default_rng(self.seed)
+        n = len(target)
+        self.members_ = []
+        oob_sum, oob_sq, oob_n = np.zeros(n), np.zeros(n), np.zeros(n)
+        for _ in range(self.n_members):
+            idx = rng.integers(0, n, n)
+            reg = self._regressor(int(rng.integers(0, 2**31 - 1)))
+            reg.fit(X[idx], target[idx])
+            self.members_.append(reg)
+            out = np.setdiff1d(np.arange(n), idx)
+            pred = reg.predict(X[out])
+            oob_sum[out] += pred
+            oob_sq[out] += pred**2
+            oob_n[out] += 1
+        seen = oob_n > 0
+        m = oob_sum[seen] / oob_n[seen]
+        spread = np.sqrt(np.clip(oob_sq[seen] / oob_n[seen] - m**2, 0, None))
+        self.residual_std_ = _calibrate(target[seen] - m, spread)
+        total = np.sqrt(spread**2 + self.residual_std_**2)
+        self.oob_coverage_68_ = float(np.mean(np.abs(target[seen] - m) <= total))
+        self.oob_rmse_ = float(np.sqrt(np.mean((target[seen] - m) ** 2)))
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "members_"):
+            raise NotEnoughDataError("KcatModel is not fitted; call fit() or load() first")
+
+    def predict(
+        self, frame: pd.DataFrame, *, allow_missing_sequence: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(mean, std)`` of log10 kcat (kcat in 1/s) for each row of ``frame``.
+
+        ``std`` (log10 units) is ``sqrt(spread² + residual_std_²)``, the members'
+        spread plus the calibrated residual term. With ``allow_missing_sequence`` a
+        blank ``sequence`` makes the protein features missing instead of an error.
+        """
+        self._check_fitted()
+        df = validate_frame(frame, allow_missing_sequence=allow_missing_sequence)
+        X = self._design(df, training=False)
+        preds = np.vstack([m.predict(X) for m in self.members_])
+        mean = preds.mean(axis=0)
+        spread = preds.std(axis=0)
+        return mean, np.sqrt(spread**2 + self.residual_std_**2)
+
+    # persistence -------------------------------------------------------------
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the model to ``directory`` (manifest.json with ``kind: kcat``, members,
+        reference data for the priors). Files are written atomically, manifest last."""
+        from scipy import sparse
+
+        self._check_fitted()
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        for i, reg in enumerate(self.members_):
+            with atomic_path(d / f"member_{i}.json", suffix=".json") as tmp:
+                reg.save_model(str(tmp))
+        with atomic_path(d / "reference.npz", suffix=".npz") as tmp:
+            prof = sparse.csr_matrix(self.ref_profiles_)
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(
+                    fh,
+                    y=self.ref_y_,
+                    data=prof.data,
+                    indices=prof.indices,
+                    indptr=prof.indptr,
+                    ec=np.asarray(self.ref_frame_["ec"], dtype=str),
+                )
+        manifest = {
+            "kind": KIND,
+            "format_version": FORMAT_VERSION,
+            "target": "log10 kcat (kcat in 1/s)",
+            "params": self.get_params(),
+            "residual_std": self.residual_std_,
+            "oob_coverage_68": self.oob_coverage_68_,
+            "oob_rmse": self.oob_rmse_,
+            "n_features": self.n_features_in_,
+            "n_train": len(self.ref_y_),
+            "features": {
+                "fp_bits": FP_BITS,
+                "fp_radius": FP_RADIUS,
+                "ec_buckets": EC_BUCKETS,
+                "kmer": KMER,
+            },
+        }
+        write_atomic(d / MANIFEST, json.dumps(manifest, indent=2))
+        return d
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> KcatModel:
+        """A model saved by :meth:`save`; another kind's directory raises InputError."""
+        import pandas as pd
+        import xgboost as xgb
+        from scipy import sparse
+
+        d = Path(directory)
+        manifest = read_manifest(d)
+        if manifest.get("kind") != KIND:
+            raise InputError(
+                "model directory holds another kind of model",
+                file=str(d),
+                expected=f"kind '{KIND}'",
+                found=manifest.get("kind"),
+            )
+        model = cls(**manifest["params"])
+        model.members_ = []
+        for i in range(model.n_members):
+            reg = xgb.XGBRegressor()
+            reg.load_model(str(d / f"member_{i}.json"))
+            model.members_.append(reg)
+        with np.load(d / "reference.npz") as ref:
+            model.ref_y_ = ref["y"]
+            model.ref_profiles_ = sparse.csr_matrix(
+                (ref["data"], ref["indices"], ref["indptr"]), shape=(len(ref["y"]), 20**KMER)
+            )
+            ecs = [str(e) for e in ref["ec"]]
+        model.ref_frame_ = pd.DataFrame({"ec": ecs})
+        model.ec_baseline_ = ECMeanBaseline().fit(pd.DataFrame({"ec": ecs, TARGET: model.ref_y_}))
+        model.residual_std_ = float(manifest["residual_std"])
+        model.oob_coverage_68_ = float(manifest["oob_coverage_68"])
+        model.oob_rmse_ = float(manifest["oob_rmse"])
+        model.n_features_in_ = int(manifest["n_features"])
+        return model
+
+
+def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest.json of a saved model directory (InputError when absent or broken)."""
+    d = Path(directory)
+    path = d / MANIFEST
+    if not path.is_file():
+        raise InputError("not a biofab model directory (no manifest.json)", file=str(d))
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError("unreadable model manifest", file=str(path)) from None
+    if not isinstance(manifest, dict):
+        raise InputError("unreadable model manifest", file=str(path))
+    return manifest
+
+
+def _calibrate(residual: np.ndarray, spread: np.ndarray, level: float = 0.682689) -> float:
+    """Smallest ``s >= 0`` with ``mean(|residual| <= sqrt(spread² + s²)) >= level``."""
+    if np.mean(np.abs(residual) <= spread) >= level:
+        return 0.0
+    lo, hi = 0.0, float(np.max(np.abs(residual))) + 1e-9
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if np.mean(np.abs(residual) <= np.sqrt(spread**2 + mid**2)) >= level:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+# -- predictor for the metabolism pillar -----------------------------------------
+def _strip_compartment(met_id: str) -> str:
+    head, sep, tail = met_id.rpartition("_")
+    return head if sep and 0 < len(tail) <= 2 else met_id
+
+
+def reaction_frame(
+    reactions: Sequence[Any],
+    sequences: Mapping[str, str],
+    smiles: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """One kcat-table row per COBRApy reaction (duck-typed: ``genes``, ``metabolites``,
+    ``annotation``).
+
+    The sequence is that of the reaction's first gene (by id) found in
+    ``sequences`` (blank when none; the model then leans on substrates and EC);
+    substrates are the reactants' SMILES from ``smiles`` (by metabolite id, then by
+    the id without its compartment suffix, then the metabolite's ``smiles``
+    annotation); EC is the reaction's first ``ec-code`` annotation.
+    """
+    import pandas as pd
+
+    smiles = smiles or {}
+    rows = []
+    for rxn in reactions:
+        seq = ""
+        for gene in sorted(getattr(rxn, "genes", ()), key=lambda g: g.id):
+            if gene.id in sequences:
+                seq = sequences[gene.id]
+                break
+        parts = []
+        for met, coef in getattr(rxn, "metabolites", {}).items():
+            if coef >= 0:
+                continue
+            ann = getattr(met, "annotation", {}) or {}
+            smi = smiles.get(met.id) or smiles.get(_strip_compartment(met.id)) or ann.get("smiles")
+            if isinstance(smi, list):
+                smi = smi[0] if smi else None
+            if smi:
+                parts.append(str(smi))
+        ec = (getattr(rxn, "annotation", {}) or {}).get("ec-code", "")
+        if isinstance(ec, list):
+            ec = ec[0] if ec else ""
+        rows.append({"sequence": seq, "reactant_smiles": ".".join(parts), "ec": ec})
+    return pd.DataFrame(rows, columns=["sequence", "reactant_smiles", "ec"])
+
+
+def predictor(
+    model: KcatModel,
+    sequences: Mapping[str, str] | None = None,
+    smiles: Mapping[str, str] | None = None,
+) -> Callable[[Any], tuple[np.ndarray, np.ndarray]]:
+    """A callable ``f(reactions_or_frame) -> (log10 kcat mean, log10 std)``, kcat in 1/s.
+
+    ``f`` takes a kcat table (DataFrame with ``sequence``, ``reactant_smiles``,
+    ``ec``) or a list of COBRApy reactions, turned into rows by
+    :func:`reaction_frame` with ``sequences`` (gene id -> protein) and ``smiles``
+    (metabolite id -> SMILES). It fits
+    ``biofab.metabolism.kcats.kcats_from_predictor``.
+    """
+    model._check_fitted()
+    seqs = dict(sequences or {})
+
+    def predict(items: Any) -> tuple[np.ndarray, np.ndarray]:
+        import pandas as pd
+
+        if isinstance(items, pd.DataFrame):
+            frame = items
+        else:
+            frame = reaction_frame(list(items), seqs, smiles)
+        if len(frame) == 0:
+            return np.zeros(0), np.zeros(0)
+        # A reaction whose genes have no known sequence still gets a prediction,
+        # from substrates and EC, with its protein features missing.
+        return model.predict(frame, allow_missing_sequence=True)
+
+    return predict

@@ -1,0 +1,147 @@
+"""kcat model: featurisation, validation, fit/predict on real CatPred rows, persistence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from biofab.core.errors import InputError
+from biofab.parts.kcat import (
+    EC_BUCKETS,
+    FP_BITS,
+    ECMeanBaseline,
+    KcatModel,
+    ec_features,
+    featurize,
+    load_catpred,
+    predictor,
+    protein_features,
+    substrate_features,
+    validate_frame,
+)
+from conftest import shared_data
+
+GOOD = {"sequence": "MKTAYIAKQR", "reactant_smiles": "OCC(O)CO.O", "ec": "2.7.1.30"}
+
+
+@pytest.fixture(scope="module")
+def catpred() -> pd.DataFrame:
+    return load_catpred([shared_data("enzymes/catpred_kcat_random_val.csv")])
+
+
+@pytest.fixture(scope="module")
+def fitted(catpred: pd.DataFrame) -> KcatModel:
+    small = catpred.iloc[:300]
+    return KcatModel(n_members=3, n_estimators=40, max_depth=4, seed=0).fit(small)
+
+
+def test_feature_shapes() -> None:
+    assert protein_features("MKTAYIAKQR").shape == (428,)
+    assert np.isnan(protein_features("")).all()
+    sub = substrate_features("OCC(O)CO.O")
+    assert sub.shape == (FP_BITS + 5,) and sub[:FP_BITS].sum() > 0 and sub[FP_BITS] == 2
+    assert np.isnan(substrate_features("")[FP_BITS:]).all()
+    ec = ec_features("1.1.1.-")
+    assert ec.shape == (3 * EC_BUCKETS,) and ec.sum() == 3
+    assert ec_features("1.-.-.-").sum() == 1 and ec_features("").sum() == 0
+    X = featurize(validate_frame(pd.DataFrame([GOOD, GOOD])))
+    assert X.shape == (2, 428 + FP_BITS + 5 + 3 * EC_BUCKETS)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "needle"),
+    [
+        ("reactant_smiles", "C1CC(", "row 2, column 'reactant_smiles': unparsable SMILES"),
+        ("sequence", "MKT*AYI", "row 2, column 'sequence': stop codon"),
+        ("sequence", "MKT1AYI", "row 2, column 'sequence': not a protein sequence"),
+        ("ec", "1.x.2", "row 2, column 'ec': malformed EC number"),
+    ],
+)
+def test_bad_rows_one_line(column: str, value: str, needle: str) -> None:
+    frame = pd.DataFrame([GOOD, {**GOOD, column: value}])
+    with pytest.raises(InputError) as err:
+        validate_frame(frame)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_missing_columns_and_bad_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"lacks required columns.*found 'ec'"):
+        validate_frame(pd.DataFrame([{"sequence": "MK", "reactant_smiles": "O"}]))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sequence,reactant_smiles,ec,log10_value\nMKT,CCO,1.1.1.1,\n")
+    with pytest.raises(InputError, match=r"bad.csv, row 1, column 'log10_value'"):
+        load_catpred([bad])
+
+
+def test_fit_predict_real_subset(fitted: KcatModel, catpred: pd.DataFrame) -> None:
+    held = catpred.iloc[300:400]
+    mean, std = fitted.predict(held)
+    assert mean.shape == std.shape == (100,)
+    assert np.isfinite(mean).all() and (std > 0).all()
+    assert 0.5 < fitted.oob_coverage_68_ < 0.85
+    # blank substrates are "unknown", not an error
+    mean2, _ = fitted.predict(held.assign(reactant_smiles=""))
+    assert np.isfinite(mean2).all()
+
+
+def test_save_load_roundtrip_and_wrong_kind(
+    fitted: KcatModel, catpred: pd.DataFrame, tmp_path: Path
+) -> None:
+    fitted.save(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "manifest.json").read_text())["kind"] == "kcat"
+    again = KcatModel.load(tmp_path / "m")
+    rows = catpred.iloc[400:420]
+    for a, b in zip(fitted.predict(rows), again.predict(rows), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    other = tmp_path / "promoter"
+    other.mkdir()
+    (other / "manifest.json").write_text(json.dumps({"kind": "promoter"}))
+    with pytest.raises(InputError) as err:
+        KcatModel.load(other)
+    assert "another kind" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(InputError, match="no manifest"):
+        KcatModel.load(tmp_path)
+
+
+def test_ec_baseline_fallback() -> None:
+    train = pd.DataFrame(
+        {
+            "ec": ["1.1.1.1", "1.1.1.1", "1.1.1.2", "1.2.3.4", "2.7.1.1"],
+            "log10_value": [1.0, 3.0, 5.0, 0.0, -2.0],
+        }
+    )
+    base = ECMeanBaseline().fit(train)
+    query = pd.DataFrame({"ec": ["1.1.1.1", "1.1.1.9", "1.3.1.1", "3.1.1.1", "1.1.-.-", ""]})
+    mean, std = base.predict(query)
+    # exact; 1.1.1 class (1,3,5); 1 class (1,3,5,0); global; 1.1 class; global
+    np.testing.assert_allclose(mean, [2.0, 3.0, 2.25, 1.4, 3.0, 1.4])
+    assert (std > 0).all()
+    loo = base.loo_predict(train, train["log10_value"].to_numpy())
+    np.testing.assert_allclose(loo, [3.0, 1.0, 2.0, 3.0, 2.25])
+
+
+def test_predictor_on_frames_and_reactions(fitted: KcatModel, catpred: pd.DataFrame) -> None:
+    f = predictor(
+        fitted,
+        sequences={"b0001": catpred["sequence"].iloc[0]},
+        smiles={"glc": "OCC1OC(O)C(O)C(O)C1O"},
+    )
+    mean, std = f(catpred.iloc[:5])
+    assert mean.shape == std.shape == (5,)
+
+    import cobra
+
+    model = cobra.Model("t")
+    r1, r2 = cobra.Reaction("R1"), cobra.Reaction("R2")
+    model.add_reactions([r1, r2])
+    r1.add_metabolites({cobra.Metabolite("glc_c"): -1.0, cobra.Metabolite("g6p_c"): 1.0})
+    r1.gene_reaction_rule = "b0001 or b0002"
+    r1.annotation["ec-code"] = ["2.7.1.1"]
+    r2.gene_reaction_rule = "b0003"  # no known sequence, no substrates, no EC
+    mean, std = f([r1, r2])
+    assert mean.shape == std.shape == (2,)
+    assert np.isfinite(mean).all() and (std > 0).all()
