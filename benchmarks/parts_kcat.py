@@ -75,14 +75,14 @@ def grouped_folds(groups: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
     return [np.flatnonzero(assign == f) for f in range(k)]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path(os.environ.get("BIOFAB_SHARED_DATA", ROOT.parent / "shared" / "data"))
     parser.add_argument("--data", type=Path, default=default)
     parser.add_argument("--jobs", type=int, default=2, help="XGBoost threads")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/parts_kcat.json")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     enz = args.data / "enzymes"
     val = load_catpred([enz / "catpred_kcat_random_val.csv"])
     test = load_catpred([enz / "catpred_kcat_random_test.csv"])

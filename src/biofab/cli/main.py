@@ -17,6 +17,7 @@ from rich.table import Table
 
 from biofab.cli import gem_analysis, gem_design, gem_dfba, gem_ec, gem_reconstruct
 from biofab.cli.gem import gem_app
+from biofab.cli.parts import parts_app
 from biofab.core import BiofabError, Objective, Space
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ space_app = typer.Typer(help="Design spaces.", no_args_is_help=True)
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(space_app, name="space")
 app.add_typer(gem_app, name="gem")
+app.add_typer(parts_app, name="parts")
 for _commands in (gem_analysis, gem_design, gem_dfba, gem_ec, gem_reconstruct):
     _commands.register(gem_app)
 
