@@ -375,3 +375,51 @@ def test_real_entry_point_exit_2(small_csv: Path, tmp_path: Path) -> None:
     line = res.stderr.strip()
     assert line.startswith("error: ") and "\n" not in line and "row 2" in line
     assert not out.exists()
+
+
+def test_cli_design_meets_every_constraint(small_csv: Path, tmp_path: Path) -> None:
+    from biofab.parts.constraints import SequenceConstraints
+
+    runner = CliRunner()
+    mdir = tmp_path / "model.dir"
+    args = ["--sequence-column", "seq", "--target-column", "log_tx", "--model", "kmer-ridge"]
+    res = runner.invoke(
+        parts_app, ["train", "--kind", "promoter", str(small_csv), "--out", str(mdir), *args]
+    )
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "designs.fasta"
+    rules = [
+        "--gc",
+        "0.35:0.65",
+        "--max-homopolymer",
+        "4",
+        "--forbid",
+        "BsaI,EcoRI",
+        "--max-repeat",
+        "12",
+    ]
+    res = runner.invoke(
+        parts_app,
+        ["design", "--model", str(mdir), "--target", "-2.5", "--n", "6", "--length", "80",
+         "--min-distance", "8", "--steps", "60", "--out", str(out), "--json", *rules],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    seqs = [line for line in out.read_text().splitlines() if not line.startswith(">")]
+    assert len(seqs) == summary["designs"] >= 1
+    check = SequenceConstraints(
+        length=80, gc=(0.35, 0.65), max_homopolymer=4, enzymes=("BsaI", "EcoRI"), max_repeat=12
+    )
+    assert all(check.ok(s) for s in seqs)
+    assert summary["min_pairwise_distance"] is None or summary["min_pairwise_distance"] >= 8
+    res = runner.invoke(
+        parts_app,
+        ["design", "--model", str(mdir), "--maximize", "--target", "1", "--out", str(out)],
+    )
+    assert isinstance(res.exception, InputError) and res.exception.exit_code == 2
+    short = tmp_path / "x.fa"
+    res = runner.invoke(
+        parts_app,
+        ["design", "--model", str(mdir), "--maximize", "--length", "20", "--out", str(short)],
+    )
+    assert isinstance(res.exception, InputError) and not short.exists()

@@ -167,3 +167,132 @@ def predict(
             f"prediction {mean.min():.3g} .. {mean.max():.3g}, mean std {std.mean():.3g}; "
             f"wrote {out}"
         )
+
+
+def _gc_range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise InputError(
+            "--gc: bad range", expected="LO:HI fractions, e.g. 0.35:0.65", found=text
+        ) from None
+    return lo, hi
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(s.strip() for s in (text or "").split(",") if s.strip())
+
+
+@parts_app.command("design")
+def design(
+    model: Annotated[Path, typer.Option("--model", help="Model directory from `train`.")],
+    out: Annotated[Path, typer.Option("--out", help="FASTA of the designs (+ .csv beside it).")],
+    kind: Annotated[
+        str, typer.Option("--kind", help="Refuse a model of another kind.")
+    ] = "promoter",
+    target: Annotated[
+        float | None, typer.Option("--target", help="Aim at this predicted value.")
+    ] = None,
+    maximize: Annotated[bool, typer.Option("--maximize", help="Maximise the prediction.")] = False,
+    n: Annotated[int, typer.Option("--n", min=1, help="Designs wanted.")] = 20,
+    length: Annotated[int | None, typer.Option("--length", help="Design length, nt.")] = None,
+    seeds: Annotated[
+        Path | None, typer.Option("--seeds", help="Start from these sequences (CSV or FASTA).")
+    ] = None,
+    gc: Annotated[str, typer.Option("--gc", help="GC fraction range LO:HI.")] = "0:1",
+    max_homopolymer: Annotated[int | None, typer.Option("--max-homopolymer")] = None,
+    forbid: Annotated[
+        str | None, typer.Option("--forbid", help="Enzymes whose sites must not occur: BsaI,EcoRI")
+    ] = None,
+    motifs: Annotated[
+        str | None,
+        typer.Option("--motifs", help="Other forbidden motifs (IUPAC), comma-separated."),
+    ] = None,
+    max_repeat: Annotated[
+        int | None, typer.Option("--max-repeat", help="Longest direct repeat allowed, nt.")
+    ] = None,
+    min_distance: Annotated[
+        int, typer.Option("--min-distance", help="Least Hamming distance between designs.")
+    ] = 5,
+    penalty: Annotated[
+        float, typer.Option("--penalty", help="Score penalty per unit of predicted std.")
+    ] = 1.0,
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Annealing steps.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Design sequences with a trained model under the lab's hard constraints."""
+    from biofab.core.atomic import write_atomic
+    from biofab.parts.constraints import SequenceConstraints
+    from biofab.parts.design import design_sequences
+    from biofab.parts.models import load_model
+    from biofab.parts.sequences import read_sequences
+
+    if (target is None) == (not maximize):
+        raise InputError("give exactly one of --target and --maximize", found="both or neither")
+    est = load_model(model, kind)
+    lo, hi = est.length_range
+    start = None
+    if seeds is not None:
+        table = read_sequences(seeds, est.alphabet, min_length=lo, max_length=hi)
+        start = dict(zip(table["id"].astype(str), table["sequence"], strict=True))
+        length = length or int(table["sequence"].str.len().mode().iloc[0])
+    if length is None or not lo <= length <= hi:
+        raise InputError(
+            "--length outside the model's range", expected=f"{lo}..{hi} nt", found=length
+        )
+    constraints = SequenceConstraints(
+        length=length,
+        gc=_gc_range(gc),
+        max_homopolymer=max_homopolymer,
+        enzymes=_names(forbid),
+        forbidden_motifs=_names(motifs),
+        max_repeat=max_repeat,
+    )
+    if start is not None:
+        start = {k: v for k, v in start.items() if len(v) == length}
+
+    def predict(sequences: list[str]) -> tuple[Any, Any]:
+        return est.predict(sequences)
+
+    designs = design_sequences(
+        predict,
+        constraints,
+        target=target,
+        maximize=maximize,
+        n=n,
+        length=length,
+        seeds=start,
+        uncertainty_penalty=penalty,
+        min_distance=min_distance,
+        steps=steps,
+        seed=seed,
+        progress=not json_out,
+    )
+    fasta = "".join(
+        f">{r.name} prediction={r.prediction:.4g} std={r.std:.3g}\n{r.sequence}\n"
+        for r in designs.itertuples()
+    )
+    write_atomic(out, fasta)
+    write_atomic(out.with_suffix(".csv"), designs.to_csv(index=False))
+    summary = {
+        "out": str(out),
+        "table": str(out.with_suffix(".csv")),
+        "designs": len(designs),
+        "wanted": n,
+        "constraints": constraints.describe(),
+        "prediction_min": float(designs["prediction"].min()) if len(designs) else None,
+        "prediction_max": float(designs["prediction"].max()) if len(designs) else None,
+        "min_pairwise_distance": int(designs["nearest_distance"].min())
+        if len(designs) > 1
+        else None,
+    }
+    if json_out:
+        _print_json(summary)
+        return
+    short = (
+        f" (only {len(designs)} of {n} met every constraint and the distance)"
+        if len(designs) < n
+        else ""
+    )
+    _echo(f"{len(designs)} designs{short}; wrote {out} and {out.with_suffix('.csv')}")
