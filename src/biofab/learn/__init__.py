@@ -20,6 +20,7 @@ from biofab.learn.recommenders import (
     pareto_mask,
 )
 from biofab.learn.selection import CrossValidation, cross_validate
+from biofab.learn.sequence_recommender import SequenceRecommender
 from biofab.learn.surrogate import EnsembleSurrogate, Surrogate
 from biofab.learn.trees import TreeEnsemble
 
@@ -35,6 +36,7 @@ __all__ = [
     "MultiObjective",
     "Recommendation",
     "Recommender",
+    "SequenceRecommender",
     "SpaceFilling",
     "Surrogate",
     "TreeEnsemble",

@@ -431,13 +431,20 @@ class AutoRecommender(ModelRecommender):
 def default_recommender(space: Space, n_objectives: int = 1) -> Recommender:
     """The recommender biofab picks when the user does not choose one.
 
-    Several objectives -> :class:`MultiObjective`. Sequences or categorical
+    Several objectives -> :class:`MultiObjective`. A :class:`~biofab.core.Sequence`
+    parameter -> :class:`~biofab.learn.sequence_recommender.SequenceRecommender`
+    (ensemble UCB with mutational search and a diversity rule). Categorical
     parameters with many choices (> 60 encoded columns) -> :class:`EnsembleUCB`,
     where trees handle one-hot structure better than a stationary kernel.
     Otherwise -> :class:`AutoRecommender` (GP or trees, by cross-validation).
     """
     if n_objectives > 1:
         return MultiObjective()
+    if any(isinstance(p, SeqParam) for p in space.parameters.values()):
+        # Imported here: the sequence recommender builds on this module.
+        from biofab.learn.sequence_recommender import SequenceRecommender
+
+        return SequenceRecommender()
     wide = any(isinstance(p, SeqParam | Categorical) for p in space.parameters.values())
     if wide and space.width > 60:
         return EnsembleUCB()
