@@ -4,7 +4,10 @@
 (columns named by ``--sequence-column`` and ``--target-column``), checks every
 sequence against the kind's alphabet and length range, fits the chosen model
 and writes the model directory atomically. ``predict --model model.dir IN.csv
---out OUT.csv`` adds ``prediction`` and ``std`` to the input rows. Bad input
+--out OUT.csv`` adds ``prediction`` and ``std`` to the input rows. ``design``
+designs promoters (or any kind) with a trained model; ``design-rbs`` designs
+RBSs for a target OSTIR translation initiation rate in a given mRNA context
+(``--utr`` text before the RBS, ``--cds`` after it). Bad input
 raises a one-line ``BiofabError`` (exit code 2); no output is left half-written.
 """
 
@@ -132,7 +135,7 @@ def predict(
 
     from biofab.core.atomic import atomic_path
     from biofab.parts.models import load_model
-    from biofab.parts.sequences import is_fasta, read_sequences
+    from biofab.parts.sequences import is_fasta, is_genbank, read_sequences
 
     est = load_model(model, kind)
     lo, hi = est.length_range
@@ -140,7 +143,8 @@ def predict(
         data, est.alphabet, sequence_column=sequence_column, min_length=lo, max_length=hi
     )
     mean, std = est.predict(table["sequence"].tolist())
-    if data.is_file() and not is_fasta(data, data.read_text()[:1000]):
+    head = data.read_text()[:1000] if data.is_file() else ""
+    if data.is_file() and not is_fasta(data, head) and not is_genbank(data, head):
         sep = "\t" if data.suffix.lower() in (".tsv", ".tab") else ","
         frame = pd.read_csv(data, sep=sep, dtype=str, keep_default_na=False)
         frame[sequence_column] = table["sequence"].to_numpy()
@@ -296,3 +300,238 @@ def design(
         else ""
     )
     _echo(f"{len(designs)} designs{short}; wrote {out} and {out.with_suffix('.csv')}")
+
+
+@parts_app.command("explain")
+def explain(
+    model: Annotated[Path, typer.Option("--model", help="Model directory from `train`.")],
+    out: Annotated[Path, typer.Option("--out", help="HTML report to write.")],
+    sequence: Annotated[
+        str | None, typer.Option("--sequence", help="One sequence to explain.")
+    ] = None,
+    in_file: Annotated[
+        Path | None, typer.Option("--in", help="CSV (column 'sequence') or FASTA of sequences.")
+    ] = None,
+    sequence_column: Annotated[
+        str, typer.Option("--sequence-column", help="Column holding the sequences.")
+    ] = "sequence",
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Refuse a model of another kind.")
+    ] = None,
+    importance: Annotated[
+        str, typer.Option("--importance", help="Per-position summary: max | mean of |change|.")
+    ] = "max",
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Explain at most this many sequences.")
+    ] = 20,
+    json_out: JsonOption = False,
+) -> None:
+    """In-silico saturation mutagenesis: heatmap and per-position importance in HTML."""
+    from biofab.parts.interpret import IMPORTANCE, saturation_mutagenesis, write_report
+    from biofab.parts.models import load_model
+    from biofab.parts.sequences import check_sequence, read_sequences
+
+    if (sequence is None) == (in_file is None):
+        raise InputError("give exactly one of --sequence and --in", found="both or neither")
+    if importance not in IMPORTANCE:
+        raise InputError(
+            "--importance: unknown summary", expected=" | ".join(IMPORTANCE), found=importance
+        )
+    est = load_model(model, kind)
+    lo, hi = est.length_range
+    if in_file is not None:
+        table = read_sequences(
+            in_file, est.alphabet, sequence_column=sequence_column, min_length=lo, max_length=hi
+        )
+        items = list(zip(table["id"].astype(str), table["sequence"], strict=True))[:limit]
+    else:
+        items = [("sequence", check_sequence(sequence, est.alphabet, lo, hi, column="--sequence"))]
+    maps = [
+        saturation_mutagenesis(
+            est.predict, s, alphabet=est.alphabet, how=importance, name=name, max_length=hi
+        )
+        for name, s in items
+    ]
+    write_report(
+        out, maps, subtitle=f"model {model} ({est.estimator}, {est.kind}); importance: {importance}"
+    )
+    summary = {
+        "out": str(out),
+        "model": str(model),
+        "estimator": est.estimator,
+        "sequences": [
+            {
+                "name": m.name,
+                "length": len(m.sequence),
+                "prediction": m.reference,
+                "std": m.reference_std,
+                "most_important_position": int(m.importance.argmax()) + 1,
+                "largest_gain": float(m.delta.max()),
+                "largest_loss": float(m.delta.min()),
+            }
+            for m in maps
+        ],
+    }
+    if json_out:
+        _print_json(summary)
+        return
+    _echo(f"explained {len(maps)} sequence(s) with {est.estimator}; wrote {out}")
+
+
+@parts_app.command("export")
+def export_cmd(
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="Table with 'sequence' (+ optional id/name, prediction, std, model), "
+            "e.g. the CSV from `parts design` or `parts predict`; FASTA/GenBank/SBOL3 convert."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="File to write.")],
+    kind: Annotated[
+        str, typer.Option("--kind", help="promoter | rbs | signal_peptide | cds")
+    ] = "promoter",
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="fasta | genbank | sbol3 (default: from --out's suffix)."),
+    ] = None,
+    model_name: Annotated[
+        str | None,
+        typer.Option("--model-name", help="Predictor's name, when the table has no 'model'."),
+    ] = None,
+    namespace: Annotated[
+        str, typer.Option("--namespace", help="SBOL3 namespace URI of the exported objects.")
+    ] = "https://biofab.example.org/parts",
+    detect_boxes: Annotated[
+        bool,
+        typer.Option(
+            "--detect-boxes/--no-detect-boxes",
+            help="Promoters: annotate sigma70 -35/-10 boxes found near consensus.",
+        ),
+    ] = True,
+    json_out: JsonOption = False,
+) -> None:
+    """Export parts as FASTA, GenBank (annotated, with predictions) or validated SBOL3."""
+    from biofab.parts.export import export_format, export_parts, read_export_input
+
+    f = export_format(fmt, out)
+    table = read_export_input(data, kind, model=model_name)
+    path = export_parts(table, out, kind, f, namespace=namespace, detect_boxes=detect_boxes)
+    summary = {
+        "out": str(path),
+        "format": f,
+        "kind": kind,
+        "n": len(table),
+        "with_prediction": bool("prediction" in table and table["prediction"].notna().any()),
+    }
+    if json_out:
+        _print_json(summary)
+    else:
+        _echo(f"exported {len(table)} {kind} part(s) as {f}; wrote {path}")
+
+
+def _dna_argument(text: str, option: str) -> str:
+    """A DNA string given inline or as a FASTA/text file (first record)."""
+    from biofab.parts.sequences import check_sequence, parse_fasta
+
+    value = text.strip()
+    path = Path(value)
+    if value and len(value) < 4096 and path.is_file():
+        raw = path.read_text()
+        value = parse_fasta(raw, file=str(path))[1][0] if raw.lstrip().startswith(">") else raw
+        value = "".join(value.split())
+    return check_sequence(value, "dna", column=option)
+
+
+@parts_app.command("design-rbs")
+def design_rbs_command(
+    cds: Annotated[
+        str, typer.Option("--cds", help="CDS start (DNA, begins ATG/GTG/TTG) or a FASTA file.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="FASTA of the designs (+ .csv beside it).")],
+    utr: Annotated[
+        str, typer.Option("--utr", help="Fixed 5'UTR text before the RBS (DNA or FASTA file).")
+    ] = "",
+    target: Annotated[
+        float | None, typer.Option("--target", help="Wanted log10 TIR (OSTIR au).")
+    ] = None,
+    maximize: Annotated[bool, typer.Option("--maximize", help="Strongest RBSs.")] = False,
+    minimize: Annotated[bool, typer.Option("--minimize", help="Weakest RBSs.")] = False,
+    n: Annotated[int, typer.Option("--n", min=1, help="Designs wanted.")] = 10,
+    length: Annotated[int, typer.Option("--length", help="RBS length, nt (12-35).")] = 30,
+    gc: Annotated[str, typer.Option("--gc", help="GC fraction range LO:HI.")] = "0:1",
+    max_homopolymer: Annotated[int | None, typer.Option("--max-homopolymer")] = None,
+    forbid: Annotated[
+        str | None, typer.Option("--forbid", help="Enzymes whose sites must not occur: BsaI,EcoRI")
+    ] = None,
+    motifs: Annotated[
+        str | None,
+        typer.Option("--motifs", help="Other forbidden motifs (IUPAC), comma-separated."),
+    ] = None,
+    max_repeat: Annotated[
+        int | None, typer.Option("--max-repeat", help="Longest direct repeat allowed, nt.")
+    ] = None,
+    min_distance: Annotated[
+        int, typer.Option("--min-distance", help="Least Hamming distance between designs.")
+    ] = 3,
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Annealing steps.")] = 60,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Design RBSs for a target translation initiation rate (OSTIR) in an mRNA context."""
+    from biofab.core.atomic import write_atomic
+    from biofab.parts.constraints import SequenceConstraints
+    from biofab.parts.rbs import design_rbs
+
+    if sum([target is not None, maximize, minimize]) != 1:
+        raise InputError(
+            "give exactly one of --target, --maximize and --minimize", found="none or several"
+        )
+    cds_seq = _dna_argument(cds, "--cds")
+    utr_seq = _dna_argument(utr, "--utr") if utr.strip() else ""
+    constraints = SequenceConstraints(
+        gc=_gc_range(gc),
+        max_homopolymer=max_homopolymer,
+        enzymes=_names(forbid),
+        forbidden_motifs=_names(motifs),
+        max_repeat=max_repeat,
+    )
+    designs = design_rbs(
+        cds_seq,
+        upstream=utr_seq,
+        target=target,
+        maximize=not minimize,
+        length=length,
+        n=n,
+        constraints=constraints,
+        min_distance=min_distance,
+        steps=steps,
+        seed=seed,
+        progress=not json_out,
+    )
+    fasta = "".join(
+        f">{r.name} log10_tir={r.prediction:.4g} std={r.std:.3g}\n{r.sequence}\n"
+        for r in designs.itertuples()
+    )
+    write_atomic(out, fasta)
+    write_atomic(out.with_suffix(".csv"), designs.to_csv(index=False))
+    summary = {
+        "out": str(out),
+        "table": str(out.with_suffix(".csv")),
+        "designs": len(designs),
+        "wanted": n,
+        "model": "OSTIR log10 TIR (au)",
+        "constraints": designs.attrs.get("constraints", constraints.describe()),
+        "prediction_min": float(designs["prediction"].min()) if len(designs) else None,
+        "prediction_max": float(designs["prediction"].max()) if len(designs) else None,
+        "elapsed_s": round(float(designs.attrs.get("elapsed_s", 0.0)), 2),
+    }
+    if json_out:
+        _print_json(summary)
+        return
+    short = f" (only {len(designs)} of {n} found)" if len(designs) < n else ""
+    _echo(
+        f"{len(designs)} RBS designs{short}, log10 TIR "
+        f"{summary['prediction_min']:.3g} .. {summary['prediction_max']:.3g}; "
+        f"wrote {out} and {out.with_suffix('.csv')}"
+    )

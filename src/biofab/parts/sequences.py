@@ -1,4 +1,4 @@
-"""Sequences in, validated: alphabets, length ranges and reading a user's CSV or FASTA.
+"""Sequences in, validated: alphabets, length ranges and reading a user's CSV, FASTA or GenBank.
 
 Every check raises a one-line :class:`~biofab.core.errors.InputError` that names
 the file, the row (data rows count from 1, as a spreadsheet user sees them
@@ -31,6 +31,7 @@ PROTEIN = "ACDEFGHIKLMNPQRSTVWY"
 ALPHABETS = {"dna": DNA, "protein": PROTEIN}
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".faa", ".ffn", ".fas")
+GENBANK_SUFFIXES = (".gb", ".gbk", ".gbff", ".genbank", ".gp", ".gpff")
 
 
 def alphabet_letters(alphabet: str) -> str:
@@ -128,6 +129,11 @@ def is_fasta(path: Path, head: str) -> bool:
     return path.suffix.lower() in FASTA_SUFFIXES or head.lstrip().startswith(">")
 
 
+def is_genbank(path: Path, head: str) -> bool:
+    """GenBank by suffix or by a first non-blank line starting ``LOCUS``."""
+    return path.suffix.lower() in GENBANK_SUFFIXES or head.lstrip().startswith("LOCUS")
+
+
 def read_sequences(
     path: str | Path,
     alphabet: str = "dna",
@@ -138,13 +144,15 @@ def read_sequences(
     min_length: int | None = None,
     max_length: int | None = None,
 ) -> pd.DataFrame:
-    """A user's CSV/TSV or FASTA file -> DataFrame ``id, sequence[, target]``, checked.
+    """A user's CSV/TSV, FASTA or GenBank file -> DataFrame ``id, sequence[, target]``, checked.
 
     CSV (TSV when the suffix is ``.tsv``/``.tab``): the caller names the
     sequence column, the target column (numeric; required when given) and
     optionally an id column (default: the row number). FASTA: ids are the first
     word of each header; a FASTA file has no target, so ``target_column`` must
-    be None. Every sequence goes through :func:`check_sequence`; the first bad
+    be None. GenBank (a ``LOCUS`` first line or a ``.gb``/``.gbk`` suffix): one
+    row per record, read by :func:`read_genbank`; no target either. Every
+    sequence goes through :func:`check_sequence`; the first bad
     one raises ``InputError`` naming file, row and column. An empty file, a
     missing column or a non-numeric target raise too.
     """
@@ -156,9 +164,19 @@ def read_sequences(
     try:
         text = p.read_text()
     except UnicodeDecodeError:
-        raise InputError("not a text file", file=str(p), expected="CSV or FASTA") from None
+        raise InputError("not a text file", file=str(p), expected="CSV, FASTA or GenBank") from None
     if not text.strip():
-        raise InputError("empty file", file=str(p), expected="CSV or FASTA with sequences")
+        raise InputError("empty file", file=str(p), expected="CSV, FASTA or GenBank with sequences")
+    if not is_fasta(p, text) and is_genbank(p, text):
+        if target_column is not None:
+            raise InputError(
+                "a GenBank file has no target column",
+                file=str(p),
+                expected=f"a CSV with columns '{sequence_column}' and '{target_column}'",
+                found="GenBank",
+            )
+        table = read_genbank(p, alphabet, min_length=min_length, max_length=max_length)
+        return table[["id", "sequence"]]
     if is_fasta(p, text):
         if target_column is not None:
             raise InputError(
@@ -249,3 +267,86 @@ def parse_fasta(text: str, *, file: str | None = None) -> tuple[list[str], list[
     if not ids:
         raise InputError("no FASTA records", file=file, expected="'>' header lines")
     return ids, ["".join(s) for s in seqs]
+
+
+def read_genbank(
+    path: str | Path,
+    alphabet: str = "dna",
+    *,
+    min_length: int | None = None,
+    max_length: int | None = None,
+) -> pd.DataFrame:
+    """A GenBank (or GenPept, for ``alphabet="protein"``) file -> one row per record, checked.
+
+    Columns ``id`` (the record's accession.version, else its LOCUS name),
+    ``sequence`` (checked as :func:`check_sequence`; rows count records from 1)
+    and ``description``. When a feature carries biofab's qualifiers (what
+    :func:`biofab.parts.export.write_genbank` writes: ``/prediction``,
+    ``/std``, ``/model``), the first such feature of each record fills the
+    columns ``prediction``, ``std`` (floats, NaN where absent) and ``model``.
+    A file Biopython cannot parse, a record without sequence letters or an
+    empty file raise a one-line ``InputError``.
+    """
+    import warnings
+
+    import pandas as pd
+    from Bio import BiopythonParserWarning, SeqIO
+    from Bio.Seq import UndefinedSequenceError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("file not found", file=str(p))
+    fmt = "genbank"
+    rows: list[dict[str, object]] = []
+    try:
+        with warnings.catch_warnings():
+            # Loose but readable files (odd LOCUS spacing, long names) warn; the
+            # sequence and features are what matter here.
+            warnings.simplefilter("ignore", BiopythonParserWarning)
+            records = list(SeqIO.parse(str(p), fmt))
+    except (ValueError, AssertionError, UnicodeDecodeError) as err:
+        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError("cannot parse as GenBank", file=str(p), found=msg) from None
+    if not records:
+        raise InputError("no GenBank records", file=str(p), expected="'LOCUS' ... '//' records")
+    carries = False
+    for i, rec in enumerate(records, start=1):
+        try:
+            letters = str(rec.seq)
+        except UndefinedSequenceError:
+            letters = ""
+        seq = check_sequence(
+            letters, alphabet, min_length, max_length, file=str(p), row=i, column=None
+        )
+        rid = rec.id if rec.id and rec.id != "<unknown id>" else rec.name
+        row: dict[str, object] = {
+            "id": str(rid),
+            "sequence": seq,
+            "description": rec.description,
+        }
+        for feature in rec.features:
+            q = feature.qualifiers
+            if any(k in q for k in ("prediction", "std", "model")):
+                carries = True
+                for key in ("prediction", "std"):
+                    if key in q:
+                        row[key] = _qualifier_float(q[key][0], str(p), i, key)
+                if "model" in q:
+                    row["model"] = str(q["model"][0])
+                break
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if carries:
+        for key in ("prediction", "std"):
+            out[key] = pd.to_numeric(out[key], errors="coerce") if key in out else np.nan
+    return out
+
+
+def _qualifier_float(text: str, file: str, row: int, key: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(
+            f"qualifier /{key} is not a number", file=file, row=row, expected="a number", found=text
+        ) from None
+    return value
