@@ -187,6 +187,58 @@ def _names(text: str | None) -> tuple[str, ...]:
     return tuple(s.strip() for s in (text or "").split(",") if s.strip())
 
 
+GcOption = Annotated[str, typer.Option("--gc", help="GC fraction range LO:HI.")]
+HomopolymerOption = Annotated[
+    int | None, typer.Option("--max-homopolymer", help="Longest single-base run allowed.")
+]
+ForbidOption = Annotated[
+    str | None, typer.Option("--forbid", help="Enzymes whose sites must not occur: BsaI,EcoRI")
+]
+MotifsOption = Annotated[
+    str | None,
+    typer.Option("--motifs", help="Other forbidden motifs (IUPAC), comma-separated."),
+]
+RepeatOption = Annotated[
+    int | None, typer.Option("--max-repeat", help="Longest direct repeat allowed, nt.")
+]
+DistanceOption = Annotated[
+    int, typer.Option("--min-distance", help="Least Hamming distance between designs.")
+]
+
+
+def _constraints(
+    gc: str,
+    max_homopolymer: int | None,
+    forbid: str | None,
+    motifs: str | None,
+    max_repeat: int | None,
+    length: int | None = None,
+) -> Any:
+    """The lab's hard rules from the shared design options."""
+    from biofab.parts.constraints import SequenceConstraints
+
+    return SequenceConstraints(
+        length=length,
+        gc=_gc_range(gc),
+        max_homopolymer=max_homopolymer,
+        enzymes=_names(forbid),
+        forbidden_motifs=_names(motifs),
+        max_repeat=max_repeat,
+    )
+
+
+def _write_designs(out: Path, designs: Any, value: str) -> None:
+    """FASTA (headers carry ``value`` and std) and the full table as CSV beside it."""
+    from biofab.core.atomic import write_atomic
+
+    fasta = "".join(
+        f">{r.name} {value}={r.prediction:.4g} std={r.std:.3g}\n{r.sequence}\n"
+        for r in designs.itertuples()
+    )
+    write_atomic(out, fasta)
+    write_atomic(out.with_suffix(".csv"), designs.to_csv(index=False))
+
+
 @parts_app.command("design")
 def design(
     model: Annotated[Path, typer.Option("--model", help="Model directory from `train`.")],
@@ -203,21 +255,12 @@ def design(
     seeds: Annotated[
         Path | None, typer.Option("--seeds", help="Start from these sequences (CSV or FASTA).")
     ] = None,
-    gc: Annotated[str, typer.Option("--gc", help="GC fraction range LO:HI.")] = "0:1",
-    max_homopolymer: Annotated[int | None, typer.Option("--max-homopolymer")] = None,
-    forbid: Annotated[
-        str | None, typer.Option("--forbid", help="Enzymes whose sites must not occur: BsaI,EcoRI")
-    ] = None,
-    motifs: Annotated[
-        str | None,
-        typer.Option("--motifs", help="Other forbidden motifs (IUPAC), comma-separated."),
-    ] = None,
-    max_repeat: Annotated[
-        int | None, typer.Option("--max-repeat", help="Longest direct repeat allowed, nt.")
-    ] = None,
-    min_distance: Annotated[
-        int, typer.Option("--min-distance", help="Least Hamming distance between designs.")
-    ] = 5,
+    gc: GcOption = "0:1",
+    max_homopolymer: HomopolymerOption = None,
+    forbid: ForbidOption = None,
+    motifs: MotifsOption = None,
+    max_repeat: RepeatOption = None,
+    min_distance: DistanceOption = 5,
     penalty: Annotated[
         float, typer.Option("--penalty", help="Score penalty per unit of predicted std.")
     ] = 1.0,
@@ -226,8 +269,6 @@ def design(
     json_out: JsonOption = False,
 ) -> None:
     """Design sequences with a trained model under the lab's hard constraints."""
-    from biofab.core.atomic import write_atomic
-    from biofab.parts.constraints import SequenceConstraints
     from biofab.parts.design import design_sequences
     from biofab.parts.models import load_model
     from biofab.parts.sequences import read_sequences
@@ -245,14 +286,7 @@ def design(
         raise InputError(
             "--length outside the model's range", expected=f"{lo}..{hi} nt", found=length
         )
-    constraints = SequenceConstraints(
-        length=length,
-        gc=_gc_range(gc),
-        max_homopolymer=max_homopolymer,
-        enzymes=_names(forbid),
-        forbidden_motifs=_names(motifs),
-        max_repeat=max_repeat,
-    )
+    constraints = _constraints(gc, max_homopolymer, forbid, motifs, max_repeat, length)
     if start is not None:
         start = {k: v for k, v in start.items() if len(v) == length}
 
@@ -273,12 +307,7 @@ def design(
         seed=seed,
         progress=not json_out,
     )
-    fasta = "".join(
-        f">{r.name} prediction={r.prediction:.4g} std={r.std:.3g}\n{r.sequence}\n"
-        for r in designs.itertuples()
-    )
-    write_atomic(out, fasta)
-    write_atomic(out.with_suffix(".csv"), designs.to_csv(index=False))
+    _write_designs(out, designs, "prediction")
     summary = {
         "out": str(out),
         "table": str(out.with_suffix(".csv")),
@@ -459,28 +488,17 @@ def design_rbs_command(
     minimize: Annotated[bool, typer.Option("--minimize", help="Weakest RBSs.")] = False,
     n: Annotated[int, typer.Option("--n", min=1, help="Designs wanted.")] = 10,
     length: Annotated[int, typer.Option("--length", help="RBS length, nt (12-35).")] = 30,
-    gc: Annotated[str, typer.Option("--gc", help="GC fraction range LO:HI.")] = "0:1",
-    max_homopolymer: Annotated[int | None, typer.Option("--max-homopolymer")] = None,
-    forbid: Annotated[
-        str | None, typer.Option("--forbid", help="Enzymes whose sites must not occur: BsaI,EcoRI")
-    ] = None,
-    motifs: Annotated[
-        str | None,
-        typer.Option("--motifs", help="Other forbidden motifs (IUPAC), comma-separated."),
-    ] = None,
-    max_repeat: Annotated[
-        int | None, typer.Option("--max-repeat", help="Longest direct repeat allowed, nt.")
-    ] = None,
-    min_distance: Annotated[
-        int, typer.Option("--min-distance", help="Least Hamming distance between designs.")
-    ] = 3,
+    gc: GcOption = "0:1",
+    max_homopolymer: HomopolymerOption = None,
+    forbid: ForbidOption = None,
+    motifs: MotifsOption = None,
+    max_repeat: RepeatOption = None,
+    min_distance: DistanceOption = 3,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Annealing steps.")] = 60,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     json_out: JsonOption = False,
 ) -> None:
     """Design RBSs for a target translation initiation rate (OSTIR) in an mRNA context."""
-    from biofab.core.atomic import write_atomic
-    from biofab.parts.constraints import SequenceConstraints
     from biofab.parts.rbs import design_rbs
 
     if sum([target is not None, maximize, minimize]) != 1:
@@ -489,13 +507,7 @@ def design_rbs_command(
         )
     cds_seq = _dna_argument(cds, "--cds")
     utr_seq = _dna_argument(utr, "--utr") if utr.strip() else ""
-    constraints = SequenceConstraints(
-        gc=_gc_range(gc),
-        max_homopolymer=max_homopolymer,
-        enzymes=_names(forbid),
-        forbidden_motifs=_names(motifs),
-        max_repeat=max_repeat,
-    )
+    constraints = _constraints(gc, max_homopolymer, forbid, motifs, max_repeat)
     designs = design_rbs(
         cds_seq,
         upstream=utr_seq,
@@ -509,12 +521,7 @@ def design_rbs_command(
         seed=seed,
         progress=not json_out,
     )
-    fasta = "".join(
-        f">{r.name} log10_tir={r.prediction:.4g} std={r.std:.3g}\n{r.sequence}\n"
-        for r in designs.itertuples()
-    )
-    write_atomic(out, fasta)
-    write_atomic(out.with_suffix(".csv"), designs.to_csv(index=False))
+    _write_designs(out, designs, "log10_tir")
     summary = {
         "out": str(out),
         "table": str(out.with_suffix(".csv")),

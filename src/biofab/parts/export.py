@@ -50,6 +50,7 @@ from biofab.parts.sequences import (
     is_genbank,
     parse_fasta,
     read_genbank,
+    read_text_file,
 )
 
 if TYPE_CHECKING:
@@ -211,14 +212,7 @@ def read_parts_table(
     import pandas as pd
 
     p = Path(path)
-    if not p.is_file():
-        raise InputError("file not found", file=str(p))
-    try:
-        text = p.read_text()
-    except UnicodeDecodeError:
-        raise InputError("not a text file", file=str(p), expected="a CSV table") from None
-    if not text.strip():
-        raise InputError("empty file", file=str(p), expected="a CSV table with a sequence column")
+    text = read_text_file(p, "a CSV table with a sequence column")
     sep = "\t" if p.suffix.lower() in (".tsv", ".tab") else ","
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)

@@ -134,6 +134,19 @@ def is_genbank(path: Path, head: str) -> bool:
     return path.suffix.lower() in GENBANK_SUFFIXES or head.lstrip().startswith("LOCUS")
 
 
+def read_text_file(path: Path, expected: str) -> str:
+    """The text of a user's file; one-line errors for a missing, binary or empty file."""
+    if not path.is_file():
+        raise InputError("file not found", file=str(path))
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise InputError("not a text file", file=str(path), expected=expected) from None
+    if not text.strip():
+        raise InputError("empty file", file=str(path), expected=expected)
+    return text
+
+
 def read_sequences(
     path: str | Path,
     alphabet: str = "dna",
@@ -159,14 +172,7 @@ def read_sequences(
     import pandas as pd
 
     p = Path(path)
-    if not p.is_file():
-        raise InputError("file not found", file=str(p))
-    try:
-        text = p.read_text()
-    except UnicodeDecodeError:
-        raise InputError("not a text file", file=str(p), expected="CSV, FASTA or GenBank") from None
-    if not text.strip():
-        raise InputError("empty file", file=str(p), expected="CSV, FASTA or GenBank with sequences")
+    text = read_text_file(p, "CSV, FASTA or GenBank with sequences")
     if not is_fasta(p, text) and is_genbank(p, text):
         if target_column is not None:
             raise InputError(
