@@ -145,3 +145,41 @@ def test_predictor_on_frames_and_reactions(fitted: KcatModel, catpred: pd.DataFr
     mean, std = f([r1, r2])
     assert mean.shape == std.shape == (2,)
     assert np.isfinite(mean).all() and (std > 0).all()
+
+
+def test_cli_train_and_predict_kind_kcat(tmp_path) -> None:
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from biofab.cli.parts import parts_app
+    from conftest import shared_data
+
+    raw = pd.read_csv(shared_data("enzymes/catpred_kcat_random_val.csv")).head(120)
+    train = tmp_path / "train.csv"
+    raw[["sequence", "reactant_smiles", "ec", "log10_value"]].rename(
+        columns={"reactant_smiles": "smiles"}
+    ).to_csv(train, index=False)
+    runner = CliRunner()
+    mdir = tmp_path / "kcat.model"
+    res = runner.invoke(parts_app, ["train", "--kind", "kcat", str(train), "--out", str(mdir)])
+    assert res.exit_code == 0, res.output
+    query = tmp_path / "query.csv"
+    q = (
+        raw[["sequence", "reactant_smiles", "ec"]]
+        .head(5)
+        .rename(columns={"reactant_smiles": "smiles"})
+    )
+    q.to_csv(query, index=False)
+    out = tmp_path / "pred.csv"
+    res = runner.invoke(parts_app, ["predict", "--model", str(mdir), str(query), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    pred = pd.read_csv(out)
+    assert len(pred) == 5 and (pred["std"] > 0).all()
+    q.loc[2, "smiles"] = "C1CC(("
+    q.to_csv(query, index=False)
+    bad_out = tmp_path / "bad.csv"
+    res = runner.invoke(
+        parts_app, ["predict", "--model", str(mdir), str(query), "--out", str(bad_out)]
+    )
+    assert isinstance(res.exception, InputError) and "row 3" in str(res.exception)
+    assert not bad_out.exists()

@@ -26,7 +26,7 @@ parts_app = typer.Typer(
     help="Biological parts: sequence -> function models with uncertainty.", no_args_is_help=True
 )
 
-KIND_CHOICES = ("promoter", "rbs", "signal_peptide")
+KIND_CHOICES = ("promoter", "rbs", "signal_peptide", "kcat")
 MODEL_CHOICES = {"cnn": "cnn", "kmer-ridge": "kmer-ridge", "kmer-boost": "kmer-boost"}
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -45,7 +45,7 @@ def _echo(text: str) -> None:
 @parts_app.command("train")
 def train(
     data: Annotated[Path, typer.Argument(help="CSV/TSV of sequences and measured values.")],
-    kind: Annotated[str, typer.Option("--kind", help="promoter | rbs | signal_peptide")],
+    kind: Annotated[str, typer.Option("--kind", help="promoter | rbs | signal_peptide | kcat")],
     out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
     sequence_column: Annotated[
         str, typer.Option("--sequence-column", help="Column holding the sequences.")
@@ -71,6 +71,9 @@ def train(
         raise InputError("--kind: unknown part kind", expected=" | ".join(KIND_CHOICES), found=kind)
     if model not in MODEL_CHOICES:
         raise InputError("--model: unknown model", expected=" | ".join(MODEL_CHOICES), found=model)
+    if kind == "kcat":
+        _train_kcat(data, out, target_column, seed, json_out)
+        return
     alphabet, lo, hi = kind_spec(kind)
     table = read_sequences(
         data,
@@ -134,9 +137,13 @@ def predict(
     import pandas as pd
 
     from biofab.core.atomic import atomic_path
+    from biofab.parts.kcat import read_manifest
     from biofab.parts.models import load_model
     from biofab.parts.sequences import is_fasta, is_genbank, read_sequences
 
+    if read_manifest(model).get("kind") == "kcat" and kind in (None, "kcat"):
+        _predict_kcat(data, model, out, json_out)
+        return
     est = load_model(model, kind)
     lo, hi = est.length_range
     table = read_sequences(
@@ -542,3 +549,52 @@ def design_rbs_command(
         f"{summary['prediction_min']:.3g} .. {summary['prediction_max']:.3g}; "
         f"wrote {out} and {out.with_suffix('.csv')}"
     )
+
+
+def _kcat_table(path: Path, target_column: str | None) -> Any:
+    """A user's kcat CSV: ``sequence``, ``smiles`` (or ``reactant_smiles``), ``ec``[, target]."""
+    import pandas as pd
+
+    from biofab.parts.kcat import TARGET, validate_frame
+    from biofab.parts.sequences import read_text_file
+
+    read_text_file(path, "a CSV with sequence, smiles and ec columns")
+    frame = pd.read_csv(path)
+    frame = frame.rename(columns={"smiles": "reactant_smiles"})
+    if target_column is not None and target_column in frame.columns:
+        frame = frame.rename(columns={target_column: TARGET})
+    return validate_frame(frame, need_target=target_column is not None, file=str(path))
+
+
+def _train_kcat(data: Path, out: Path, target_column: str, seed: int, json_out: bool) -> None:
+    from biofab.parts.kcat import KcatModel
+
+    target = "log10_value" if target_column == "target" else target_column
+    table = _kcat_table(data, target)
+    est = KcatModel(seed=seed).fit(table)
+    path = est.save(out)
+    summary = {
+        "model": str(path),
+        "kind": "kcat",
+        "estimator": "kcat-xgboost",
+        "n_train": len(table),
+    }
+    if json_out:
+        _print_json(summary)
+    else:
+        _echo(f"trained a kcat model on {len(table)} enzymes (log10 kcat, 1/s); wrote {path}")
+
+
+def _predict_kcat(data: Path, model: Path, out: Path, json_out: bool) -> None:
+    from biofab.core.atomic import write_atomic
+    from biofab.parts.kcat import KcatModel
+
+    table = _kcat_table(data, None)
+    mean, std = KcatModel.load(model).predict(table)
+    frame = table.assign(prediction=mean, std=std)
+    write_atomic(out, frame.to_csv(index=False))
+    summary = {"model": str(model), "kind": "kcat", "n": len(frame), "out": str(out)}
+    if json_out:
+        _print_json(summary)
+    else:
+        _echo(f"predicted log10 kcat (1/s) for {len(frame)} enzymes; wrote {out}")
