@@ -246,6 +246,20 @@ def _write_designs(out: Path, designs: Any, value: str) -> None:
     write_atomic(out.with_suffix(".csv"), designs.to_csv(index=False))
 
 
+def _design_summary(out: Path, designs: Any, wanted: int, constraints: Any) -> dict[str, Any]:
+    """What ``design`` and ``design-rbs`` report: files, counts, prediction range."""
+    some = len(designs) > 0
+    return {
+        "out": str(out),
+        "table": str(out.with_suffix(".csv")),
+        "designs": len(designs),
+        "wanted": wanted,
+        "constraints": constraints,
+        "prediction_min": float(designs["prediction"].min()) if some else None,
+        "prediction_max": float(designs["prediction"].max()) if some else None,
+    }
+
+
 @parts_app.command("design")
 def design(
     model: Annotated[Path, typer.Option("--model", help="Model directory from `train`.")],
@@ -316,13 +330,7 @@ def design(
     )
     _write_designs(out, designs, "prediction")
     summary = {
-        "out": str(out),
-        "table": str(out.with_suffix(".csv")),
-        "designs": len(designs),
-        "wanted": n,
-        "constraints": constraints.describe(),
-        "prediction_min": float(designs["prediction"].min()) if len(designs) else None,
-        "prediction_max": float(designs["prediction"].max()) if len(designs) else None,
+        **_design_summary(out, designs, n, constraints.describe()),
         "min_pairwise_distance": int(designs["nearest_distance"].min())
         if len(designs) > 1
         else None,
@@ -530,14 +538,10 @@ def design_rbs_command(
     )
     _write_designs(out, designs, "log10_tir")
     summary = {
-        "out": str(out),
-        "table": str(out.with_suffix(".csv")),
-        "designs": len(designs),
-        "wanted": n,
+        **_design_summary(
+            out, designs, n, designs.attrs.get("constraints", constraints.describe())
+        ),
         "model": "OSTIR log10 TIR (au)",
-        "constraints": designs.attrs.get("constraints", constraints.describe()),
-        "prediction_min": float(designs["prediction"].min()) if len(designs) else None,
-        "prediction_max": float(designs["prediction"].max()) if len(designs) else None,
         "elapsed_s": round(float(designs.attrs.get("elapsed_s", 0.0)), 2),
     }
     if json_out:
