@@ -327,6 +327,20 @@ def test_maximize_from_seed_library_with_penalty() -> None:
     assert df["std"].max() < 0.5  # the penalty keeps GC near 50 %
 
 
+def test_trust_region_keeps_designs_near_their_seeds() -> None:
+    c = SequenceConstraints(gc=(0.3, 0.7), max_homopolymer=5)
+    rng = np.random.default_rng(5)
+    library = {f"p{i}": "".join(rng.choice(list("ACGT"), 50)) for i in range(8)}
+    free = design_sequences(sigma70, c, n=4, seeds=library, steps=80, seed=2, progress=False)
+    near = design_sequences(
+        sigma70, c, n=4, seeds=library, steps=80, seed=2, progress=False, max_mutations=3
+    )
+    assert near["origin_distance"].max() <= 3 < free["origin_distance"].max()
+    assert all(c.ok(s) for s in near["sequence"])
+    with pytest.raises(InputError, match="max_mutations"):
+        design_sequences(sigma70, c, n=2, seeds=library, max_mutations=0)
+
+
 def test_bad_design_inputs_are_one_line_errors() -> None:
     c = SequenceConstraints(length=20)
     bad = [

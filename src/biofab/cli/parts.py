@@ -285,6 +285,10 @@ def design(
     penalty: Annotated[
         float, typer.Option("--penalty", help="Score penalty per unit of predicted std.")
     ] = 1.0,
+    max_mutations: Annotated[
+        int | None,
+        typer.Option("--max-mutations", help="Trust region: most changes from a seed (--seeds)."),
+    ] = None,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Annealing steps.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     json_out: JsonOption = False,
@@ -327,6 +331,7 @@ def design(
         steps=steps,
         seed=seed,
         progress=not json_out,
+        max_mutations=max_mutations,
     )
     _write_designs(out, designs, "prediction")
     summary = {

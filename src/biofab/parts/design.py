@@ -123,6 +123,11 @@ class SequenceDesigner:
         result is reproducible.
     progress:
         Show a Rich progress bar on stderr (default: when stderr is a terminal).
+    max_mutations:
+        Trust region: a design may differ from the sequence its chain started
+        from (a seed, or a random start) in at most this many positions
+        (``None``: no limit). Far from the training data a model can be
+        confidently wrong, and its std does not always say so.
 
     After :meth:`design`: ``designs_`` (the DataFrame), ``n_evaluated_``
     (distinct sequences scored), ``elapsed_s_``, ``designs_per_minute_``,
@@ -146,6 +151,7 @@ class SequenceDesigner:
         seed: int | None = 0,
         progress: bool | None = None,
         batch_size: int = 1024,
+        max_mutations: int | None = None,
     ) -> None:
         self.predict = predict
         self.constraints = constraints if constraints is not None else SequenceConstraints()
@@ -160,6 +166,7 @@ class SequenceDesigner:
         self.seed = seed
         self.progress = progress
         self.batch_size = batch_size
+        self.max_mutations = max_mutations
 
     # ---------------------------------------------------------------- checks
     def _check(self) -> None:
@@ -180,6 +187,10 @@ class SequenceDesigner:
             raise InputError("chains must be a whole number >= 1", found=self.chains)
         if not isinstance(self.min_distance, int | np.integer) or self.min_distance < 0:
             raise InputError("min_distance must be a whole number >= 0", found=self.min_distance)
+        if self.max_mutations is not None and (
+            not isinstance(self.max_mutations, int | np.integer) or self.max_mutations < 1
+        ):
+            raise InputError("max_mutations must be a whole number >= 1", found=self.max_mutations)
 
     def score(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
         """The design objective (higher is better) for predictions ``mean``, ``std``."""
@@ -292,11 +303,11 @@ class SequenceDesigner:
                 frac = step / max(1, self.steps - 1)
                 lam = 1.5 * (1.0 - frac)
                 props: list[list[str]] = []
-                for s in current:
+                for k, s in enumerate(current):
                     mutants = [
                         self._mutate(c, s, free, allowed, lam, rng) for _ in range(self.proposals)
                     ]
-                    props.append([m for m in mutants if m is not None])
+                    props.append(self._within_reach(mutants, origins[chain_origin[k]][1]))
                 flat = [m for ms in props for m in ms]
                 flat_origin = [chain_origin[k] for k, ms in enumerate(props) for _ in ms]
                 evaluate(flat, flat_origin)
@@ -323,6 +334,13 @@ class SequenceDesigner:
                 bar(step, self.best_history_[-1])
 
         return self._finish(c, archive, origin, origins, start)
+
+    def _within_reach(self, mutants: list[str | None], start: str) -> list[str]:
+        """The legal mutants inside the trust region around ``start``."""
+        legal = [m for m in mutants if m is not None]
+        if self.max_mutations is None:
+            return legal
+        return [m for m in legal if hamming(m, start) <= self.max_mutations]
 
     def _mutate(
         self,
