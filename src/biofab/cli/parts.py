@@ -30,6 +30,10 @@ KIND_CHOICES = ("promoter", "rbs", "signal_peptide", "kcat")
 MODEL_CHOICES = {"cnn": "cnn", "kmer-ridge": "kmer-ridge", "kmer-boost": "kmer-boost"}
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+SequenceColumnOption = Annotated[
+    str, typer.Option("--sequence-column", help="Column holding the sequences.")
+]
+ModelDirOption = Annotated[Path, typer.Option("--model", help="Model directory from `train`.")]
 
 
 def _print_json(data: Any) -> None:
@@ -47,9 +51,7 @@ def train(
     data: Annotated[Path, typer.Argument(help="CSV/TSV of sequences and measured values.")],
     kind: Annotated[str, typer.Option("--kind", help="promoter | rbs | signal_peptide | kcat")],
     out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
-    sequence_column: Annotated[
-        str, typer.Option("--sequence-column", help="Column holding the sequences.")
-    ] = "sequence",
+    sequence_column: SequenceColumnOption = "sequence",
     target_column: Annotated[
         str, typer.Option("--target-column", help="Column holding the measured values.")
     ] = "target",
@@ -123,11 +125,9 @@ def _pearson(a: Any, b: Any) -> float:
 @parts_app.command("predict")
 def predict(
     data: Annotated[Path, typer.Argument(help="CSV with a 'sequence' column (or FASTA).")],
-    model: Annotated[Path, typer.Option("--model", help="Model directory from `train`.")],
+    model: ModelDirOption,
     out: Annotated[Path, typer.Option("--out", help="CSV to write (input + prediction, std).")],
-    sequence_column: Annotated[
-        str, typer.Option("--sequence-column", help="Column holding the sequences.")
-    ] = "sequence",
+    sequence_column: SequenceColumnOption = "sequence",
     kind: Annotated[
         str | None, typer.Option("--kind", help="Refuse a model of another kind.")
     ] = None,
@@ -262,7 +262,7 @@ def _design_summary(out: Path, designs: Any, wanted: int, constraints: Any) -> d
 
 @parts_app.command("design")
 def design(
-    model: Annotated[Path, typer.Option("--model", help="Model directory from `train`.")],
+    model: ModelDirOption,
     out: Annotated[Path, typer.Option("--out", help="FASTA of the designs (+ .csv beside it).")],
     kind: Annotated[
         str, typer.Option("--kind", help="Refuse a model of another kind.")
@@ -353,7 +353,7 @@ def design(
 
 @parts_app.command("explain")
 def explain(
-    model: Annotated[Path, typer.Option("--model", help="Model directory from `train`.")],
+    model: ModelDirOption,
     out: Annotated[Path, typer.Option("--out", help="HTML report to write.")],
     sequence: Annotated[
         str | None, typer.Option("--sequence", help="One sequence to explain.")
@@ -361,9 +361,7 @@ def explain(
     in_file: Annotated[
         Path | None, typer.Option("--in", help="CSV (column 'sequence') or FASTA of sequences.")
     ] = None,
-    sequence_column: Annotated[
-        str, typer.Option("--sequence-column", help="Column holding the sequences.")
-    ] = "sequence",
+    sequence_column: SequenceColumnOption = "sequence",
     kind: Annotated[
         str | None, typer.Option("--kind", help="Refuse a model of another kind.")
     ] = None,
