@@ -198,3 +198,12 @@ def test_replicate_columns_become_mean_std_and_count(tmp_path, store: Store, spa
     bad.to_csv(tmp_path / "bad_reps.csv", index=False)
     with pytest.raises(InputError, match=r"bad_reps.csv, row 2, column 'yield_rep2'"):
         c.ingest(tmp_path / "bad_reps.csv")
+
+
+def test_source_column_records_plate_and_wells(tmp_path, store: Store, space: Space) -> None:
+    c = Campaign.create("provenance", space, ["yield:max"], store=store)
+    table = results(space.sample(2, seed=5)[space.names])
+    table["source"] = ["reads.csv: plate P1 wells A1,B7", ""]
+    c.ingest(table, filename="plate1")
+    sources = sorted(c.store.measurement_table("provenance")["source"])
+    assert sources == ["plate1:row 2", "reads.csv: plate P1 wells A1,B7"]

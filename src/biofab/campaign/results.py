@@ -8,7 +8,9 @@ noise of the value is then std² / n). Instead of the value, raw replicate
 readings may sit in ``<objective>_rep1``, ``<objective>_rep2``, ... (empty
 cells are skipped): their mean, sample std and count are stored. Any other
 column (a filler such as water, predictions copied from a recommendation,
-well names) is kept out of the way.
+well names) is kept out of the way, except ``source``: when present, its text
+(e.g. ``reads.csv: plate P1 wells A1,B7``) becomes the measurement's provenance
+instead of the file name and row.
 """
 
 from __future__ import annotations
@@ -156,6 +158,8 @@ def _measurement(frame: pd.DataFrame, i: int, obj: Objective, filename: str) -> 
     else from the value column with optional ``_std`` and ``_n``."""
     row = i + 1
     source = f"{Path(filename).name}:row {row}"
+    if "source" in frame.columns and _cell(frame, i, "source") not in ("", "nan", "None"):
+        source = _cell(frame, i, "source")
 
     def number(column: str, expected: str = "a number") -> float:
         return _number(
