@@ -27,7 +27,12 @@ def test_replay_benchmark_quick_metis(metis_dir: Path, tmp_path: Path) -> None:
     records = bench.main([*argv, "--data", str(data), "--out", str(tmp_path)])
     saved = json.loads((tmp_path / "replay.json").read_text())
     assert saved == json.loads(json.dumps(records))
-    assert len(saved) == 4  # {mean, median} x {random, METIS-style}
+    assert len(saved) == 5  # {mean, median} x {random, METIS-style} + the published campaign
+    published = saved.pop()
+    assert published["metric"] == "experiments_to_90pct_of_best_median"
+    # METIS's own campaign first reached 90 % of its best in round 9 (9 x 20 designs).
+    assert published["peer_value"] == 180
+    assert 20 <= published["biofab"] <= 60
     required = {
         "metric": str, "dataset": str, "biofab": float, "peer": str, "peer_value": float,
         "ratio": float, "better": str, "target_ratio": float, "seeds": int, "repeats": int,
