@@ -8,7 +8,7 @@ SHARED_DATA ?= $(or $(BIOFAB_SHARED_DATA),../shared/data)
 BORKOWSKI := $(wildcard $(SHARED_DATA)/cellfree/borkowski2020)
 
 .PHONY: install dev demo test lint typecheck pytest clean examples \
-	example-dfba example-ec example-design example-reconstruct
+	example-dfba example-ec example-design example-reconstruct opentrons-env
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,10 +70,15 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
-pytest: dev
+# The Opentrons simulator pins numpy < 2: it gets its own environment, made once,
+# as a lab runs protocols from the Opentrons App rather than from its analysis stack.
+opentrons-env:
+	PYTHON=$(PYTHON) bash scripts/opentrons-env.sh
+
+pytest: dev opentrons-env
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-opentrons build *.egg-info

@@ -207,3 +207,14 @@ def test_source_column_records_plate_and_wells(tmp_path, store: Store, space: Sp
     c.ingest(table, filename="plate1")
     sources = sorted(c.store.measurement_table("provenance")["source"])
     assert sources == ["plate1:row 2", "reads.csv: plate P1 wells A1,B7"]
+
+
+def test_missing_std_in_a_frame_is_empty_not_an_error(store: Store, space: Space) -> None:
+    c = Campaign.create("single-well", space, ["yield:max"], store=store)
+    table = results(space.sample(2, seed=6)[space.names])
+    table["yield_std"] = [0.1, float("nan")]  # a design measured in one well
+    table["yield_n"] = [3, None]
+    c.ingest(table, filename="plate")
+    m = c.store.measurement_table("single-well").sort_values("design_id")
+    assert m["n_replicates"].tolist() == [3, 1]
+    assert m["std"].isna().tolist() == [False, True]

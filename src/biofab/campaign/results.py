@@ -150,7 +150,11 @@ def _replicate_columns(frame: pd.DataFrame, objective: str) -> list[str]:
 
 
 def _cell(frame: pd.DataFrame, i: int, column: str) -> str:
-    return str(frame[column].iloc[i]).strip()
+    """A cell as text; a missing value (None, NaN from an in-memory frame) is empty."""
+    value = frame[column].iloc[i]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
 
 
 def _measurement(frame: pd.DataFrame, i: int, obj: Objective, filename: str) -> Measurement:
@@ -158,7 +162,7 @@ def _measurement(frame: pd.DataFrame, i: int, obj: Objective, filename: str) -> 
     else from the value column with optional ``_std`` and ``_n``."""
     row = i + 1
     source = f"{Path(filename).name}:row {row}"
-    if "source" in frame.columns and _cell(frame, i, "source") not in ("", "nan", "None"):
+    if "source" in frame.columns and _cell(frame, i, "source"):
         source = _cell(frame, i, "source")
 
     def number(column: str, expected: str = "a number") -> float:
