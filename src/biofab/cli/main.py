@@ -15,7 +15,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from biofab.cli import gem_analysis, gem_design, gem_dfba, gem_ec, gem_reconstruct
+from biofab.cli import (
+    gem_analysis,
+    gem_design,
+    gem_dfba,
+    gem_ec,
+    gem_reconstruct,
+    parts_signal,
+)
 from biofab.cli.gem import gem_app
 from biofab.cli.parts import parts_app
 from biofab.core import BiofabError, Objective, Space
@@ -31,6 +38,7 @@ app.add_typer(gem_app, name="gem")
 app.add_typer(parts_app, name="parts")
 for _commands in (gem_analysis, gem_design, gem_dfba, gem_ec, gem_reconstruct):
     _commands.register(gem_app)
+parts_signal.register(parts_app)
 
 out = Console()
 err = Console(stderr=True)
