@@ -5,7 +5,6 @@ BIN := $(VENV)/bin
 # CPU torch first: an unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN := torch==2.13.0
 SHARED_DATA ?= $(or $(BIOFAB_SHARED_DATA),../shared/data)
-BORKOWSKI := $(wildcard $(SHARED_DATA)/cellfree/borkowski2020)
 
 .PHONY: install dev demo test lint typecheck pytest clean examples \
 	example-dfba example-ec example-design example-reconstruct opentrons-env
@@ -26,10 +25,10 @@ $(VENV)/.dev-installed: $(VENV)/.installed
 install: $(VENV)/.installed
 dev: $(VENV)/.dev-installed
 
-# The main job: a multi-round campaign on a built-in testbed (replay of the
-# Borkowski 2020 cell-free data when it is on disk, a synthetic surface otherwise).
+# The main job: a self-driving cell-free campaign on the built-in TX-TL testbed, through
+# plate layouts, Echo picklists and plate-reader files (round files in report_rounds/).
 demo: install
-	$(BIN)/biofab demo $(if $(BORKOWSKI),--data $(BORKOWSKI),) --out report.html
+	$(BIN)/biofab demo --out report.html
 
 # Metabolism examples: one command each, outputs under out/ (see docs/metabolism.md).
 CARVEME := $(SHARED_DATA)/metabolism/carveme_benchmark

@@ -23,6 +23,7 @@ from biofab.cli import (
     gem_reconstruct,
     parts_signal,
 )
+from biofab.cli.cellfree import cellfree_app
 from biofab.cli.gem import gem_app
 from biofab.cli.parts import parts_app
 from biofab.core import BiofabError, Objective, Space
@@ -36,6 +37,7 @@ app.add_typer(campaign_app, name="campaign")
 app.add_typer(space_app, name="space")
 app.add_typer(gem_app, name="gem")
 app.add_typer(parts_app, name="parts")
+app.add_typer(cellfree_app, name="cellfree")
 for _commands in (gem_analysis, gem_design, gem_dfba, gem_ec, gem_reconstruct):
     _commands.register(gem_app)
 parts_signal.register(parts_app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -104,8 +105,11 @@ def pareto_figure(data: pd.DataFrame, front: pd.DataFrame, a: str, b: str) -> go
     return fig
 
 
-def campaign_report(campaign: Campaign) -> str:
-    """The whole report as one HTML string."""
+def campaign_report(
+    campaign: Campaign, extra: Sequence[tuple[str, go.Figure | pd.DataFrame | str]] = ()
+) -> str:
+    """The whole report as one HTML string; ``extra`` sections (a pillar's own
+    figures and tables) go after the campaign's."""
     data = campaign.data()
     history = campaign.history()
     status = campaign.status()
@@ -157,5 +161,6 @@ def campaign_report(campaign: Campaign) -> str:
     if len(data):
         best = campaign.best(10).drop(columns=["design_id"], errors="ignore")
         sections.append(("Best designs", best.replace({np.nan: None})))
+    sections.extend(extra)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return html_page(f"biofab campaign: {campaign.name}", sections, subtitle=f"generated {stamp}")

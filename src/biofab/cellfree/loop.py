@@ -1,0 +1,255 @@
+"""The self-driving cell-free loop: recommend, plan the plate, measure, import, learn.
+
+Each round of :class:`CellFreeLoop` does what a lab does with a liquid handler
+and a plate reader, and writes every file a person would use:
+
+1. the campaign recommends a batch of compositions (snapped to the dispenser);
+2. the batch is laid out on plates with replicates, reference controls and
+   blanks (``layout.csv``);
+3. the layout becomes transfers and either an Echo picklist with its source
+   plate map or one Opentrons protocol per plate, plus the reagent cost;
+4. the plates are read: by the lab (``read`` is a file the user drops in) or,
+   here, by a testbed's simulated plate reader (``plate_reader.csv``);
+5. the readings are blank-subtracted, normalised to each plate's reference and
+   aggregated over replicates, then ingested with their plate and wells as
+   provenance.
+
+Nothing in steps 1-3 and 5 knows whether step 4 was a simulator, so the same
+loop runs against the TX-TL testbed first and the lab second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from biofab.cellfree.cost import cost_objective, plate_cost, plate_totals, reaction_cost
+from biofab.cellfree.layout import layout_plates, write_layout
+from biofab.cellfree.picklist import (
+    source_plate_map,
+    transfers,
+    write_echo_picklist,
+    write_source_plate_map,
+    write_transfers,
+)
+from biofab.cellfree.platereader import PlateResult, import_plates
+from biofab.cellfree.stocks import (
+    Dispenser,
+    Echo,
+    Opentrons,
+    StockTable,
+    composition_space,
+    snap_reference,
+)
+from biofab.core import InputError, Objective, Space
+from biofab.core.atomic import write_atomic
+
+#: What the loop maximises: blank-subtracted signal over the plate's reference.
+YIELD = Objective("relative_yield", "max", unit="x reference")
+
+#: A plate reader: layout frame -> readings ``plate, well, value`` (RFU).
+PlateReader = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+@dataclass
+class RoundFiles:
+    """What one round wrote (paths) and what it learned."""
+
+    round: int
+    directory: Path
+    layout: Path
+    build: list[Path]
+    readings: Path
+    results: Path
+    plates: int
+    cost: pd.DataFrame
+    qc: pd.DataFrame
+    best: float
+
+
+@dataclass
+class LoopResult:
+    """The rounds run, the campaign's history and the report."""
+
+    rounds: list[RoundFiles] = field(default_factory=list)
+    history: pd.DataFrame | None = None
+    report: Path | None = None
+
+
+def dispenser_named(name: str, pipette: str = "p20_single_gen2") -> Dispenser:
+    """``"echo"`` (2.5 nL droplets) or ``"opentrons"`` (the given pipette)."""
+    if name == "echo":
+        return Echo()
+    if name == "opentrons":
+        return Opentrons(pipette=pipette)
+    raise InputError(
+        "unknown dispenser", column="dispenser", expected="echo or opentrons", found=name
+    )
+
+
+class CellFreeLoop:
+    """A closed cell-free campaign whose rounds go through real build and import files.
+
+    The loop owns the space (from the stock table and dispenser) and the
+    objectives; the caller creates the campaign on them (its store, name and
+    recommender) and passes it to :meth:`run`.
+
+    Parameters
+    ----------
+    stocks
+        The stock table; its varied components are the design space.
+    reader
+        The plate reader: a function from a layout frame to readings (RFU), e.g.
+        :meth:`biofab.cellfree.txtl.TxTlModel.measure_plate`.
+    out
+        Folder for the round folders (``round_01`` ...).
+    volume_ul
+        Reaction volume (µL).
+    dispenser
+        :class:`~biofab.cellfree.stocks.Echo` (picklists) or
+        :class:`~biofab.cellfree.stocks.Opentrons` (OT-2 protocols).
+    plate, replicates, references, blanks, max_plates
+        Plate format (96 or 384); wells per design, reference controls and
+        blanks on every plate; the most plates a batch may take (None: any).
+    cost
+        Also minimise the reagent cost per reaction (from the stock table's
+        prices): a two-objective campaign whose result is a Pareto front.
+    recommender
+        A :mod:`biofab.learn` recommender; None uses the campaign's default.
+    """
+
+    def __init__(
+        self,
+        stocks: StockTable,
+        reader: PlateReader,
+        out: str | Path,
+        *,
+        volume_ul: float = 10.0,
+        dispenser: Dispenser | None = None,
+        plate: int = 96,
+        replicates: int = 2,
+        references: int = 4,
+        blanks: int = 2,
+        max_plates: int | None = None,
+        cost: bool = False,
+        recommender: Any = None,
+        seed: int = 0,
+    ) -> None:
+        self.stocks = stocks
+        self.reader = reader
+        self.out = Path(out)
+        self.volume_ul = float(volume_ul)
+        self.dispenser = dispenser if dispenser is not None else Echo()
+        self.plate = plate
+        self.replicates = replicates
+        self.references = references
+        self.blanks = blanks
+        self.max_plates = max_plates
+        self.cost = cost
+        self.recommender = recommender
+        self.seed = seed
+        self.space: Space = composition_space(stocks, self.volume_ul, self.dispenser)
+        self.reference = snap_reference(stocks, self.volume_ul, self.dispenser)
+        self.objectives = [YIELD, cost_objective(stocks)] if cost else [YIELD]
+
+    # -- one round ---------------------------------------------------------------
+    def plan(self, designs: pd.DataFrame, directory: Path, round_index: int) -> dict[str, Any]:
+        """Layout, transfers, build files and cost for a batch; nothing is measured."""
+        layout = layout_plates(
+            designs[self.space.names].reset_index(drop=True),
+            self.stocks,
+            reference=self.reference,
+            plate=self.plate,
+            replicates=self.replicates,
+            references=self.references,
+            blanks=self.blanks,
+            max_plates=self.max_plates,
+            seed=self.seed * 1000 + round_index,
+        )
+        moves = transfers(layout, self.stocks, self.volume_ul, self.dispenser)
+        build = [write_transfers(directory / "transfers.csv", moves)]
+        if isinstance(self.dispenser, Opentrons):
+            from biofab.cellfree.opentrons import write_protocols
+
+            plans = write_protocols(moves, directory / "opentrons", pipette=self.dispenser.pipette)
+            build += [Path(p.path) for p in plans.values() if p.path is not None]
+            costs = plate_cost(moves, self.stocks, source=None)
+        else:
+            smap = source_plate_map(moves, max_plates=4)
+            write_echo_picklist(directory / "echo_picklist.csv", moves, smap)
+            build += [
+                directory / "echo_picklist.csv",
+                write_source_plate_map(directory / "source_plate_map.csv", smap),
+            ]
+            costs = plate_cost(moves, self.stocks)
+        totals = plate_totals(costs)
+        write_atomic(directory / "cost.csv", costs.to_csv(index=False, float_format="%.6g"))
+        return {
+            "layout": layout,
+            "layout_path": write_layout(directory / "layout.csv", layout),
+            "build": build,
+            "cost": totals,
+        }
+
+    def results_table(self, result: PlateResult) -> pd.DataFrame:
+        """The plate result as a campaign results table (adds the cost objective)."""
+        table = result.results.copy()
+        if self.cost:
+            table["cost"] = reaction_cost(
+                table[self.space.names], self.stocks, self.volume_ul, self.dispenser
+            ).to_numpy()
+        return table
+
+    # -- rounds ----------------------------------------------------------------------
+    def run_round(self, campaign: Any, batch: int, round_index: int) -> RoundFiles:
+        """Recommend ``batch`` compositions, plan, read, import and ingest them."""
+        directory = self.out / f"round_{round_index:02d}"
+        directory.mkdir(parents=True, exist_ok=True)
+        rec = campaign.recommend(
+            batch, seed=self.seed * 1000 + round_index, recommender=self.recommender
+        )
+        plan = self.plan(rec.designs, directory, round_index)
+        readings = write_readings(directory / "plate_reader.csv", self.reader(plan["layout"]))
+        result = import_plates([readings], plan["layout"])
+        table = self.results_table(result)
+        results = write_atomic(directory / "results.csv", table.to_csv(index=False))
+        campaign.ingest(table, filename=str(readings))
+        return RoundFiles(
+            round=round_index,
+            directory=directory,
+            layout=plan["layout_path"],
+            build=plan["build"],
+            readings=readings,
+            results=results,
+            plates=int(plan["layout"]["plate"].nunique()),
+            cost=plan["cost"],
+            qc=result.qc,
+            best=float(table["relative_yield"].max()),
+        )
+
+    def run(self, campaign: Any, *, rounds: int, batch: int, progress: bool = True) -> LoopResult:
+        """``rounds`` rounds of ``batch`` designs; returns the files and the history."""
+        from rich.progress import Progress
+
+        if rounds < 1 or batch < 1:
+            raise InputError(
+                "rounds and batch must be at least 1", expected=">= 1", found=(rounds, batch)
+            )
+        done = len(campaign.history()["round"].unique()) if len(campaign.history()) else 0
+        result = LoopResult()
+        with Progress(disable=not progress, transient=True) as bar:
+            task = bar.add_task(f"cell-free campaign {campaign.name}", total=rounds)
+            for r in range(done + 1, done + rounds + 1):
+                result.rounds.append(self.run_round(campaign, batch, r))
+                bar.advance(task)
+        result.history = campaign.history()
+        return result
+
+
+def write_readings(path: Path, readings: pd.DataFrame) -> Path:
+    """A simulated plate read, as the generic long plate-reader CSV."""
+    return write_atomic(path, readings[["plate", "well", "value"]].to_csv(index=False))
