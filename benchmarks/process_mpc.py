@@ -31,6 +31,7 @@ import datetime
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,13 @@ T_END, DT, HORIZON, DO_MIN, V_MAX, F_MAX = 15.0, 0.75, 20, 30.0, 1.6, 0.05
 def run(name: str, seed: int) -> ClosedLoopResult:
     model = EColiFedBatch()
     plant = mismatched_plant(model)
-    common = {"t_end_h": T_END, "dt_h": DT, "do_min": DO_MIN, "v_max": V_MAX, "seed": seed}
+    common: dict[str, Any] = {
+        "t_end_h": T_END,
+        "dt_h": DT,
+        "do_min": DO_MIN,
+        "v_max": V_MAX,
+        "seed": seed,
+    }
     if name.startswith("mpc"):
         mpc = FeedMPC(
             model,
