@@ -129,6 +129,10 @@ class Run:
     seconds: float = 0.0
 
 
+#: The second stop: the best-so-far within this fraction of the pool's best.
+NEAR_BEST = 0.9
+
+
 def top_count(n: int) -> int:
     """How many of a pool's best compositions count as 'top 0.5 %'."""
     return max(TOP_MIN, math.ceil(TOP_FRACTION * n - 1e-9))
@@ -232,7 +236,8 @@ def _testbed(problem: Problem) -> ReplayTestbed:
 
 
 def campaign(problem: Problem, method: str, seed: int) -> Run:
-    """One replayed campaign: 20 random starts, then batches of 20 until a top pick."""
+    """One replayed campaign: 20 random starts, then batches of 20 until it has picked
+    a top composition and reached 90 % of the pool's best (or spent the cap)."""
     start = time.perf_counter()
     testbed = _testbed(problem)
     n_pool = len(problem.table)
@@ -242,7 +247,8 @@ def campaign(problem: Problem, method: str, seed: int) -> Run:
     best = [float(observed.max())]
     hit_at = len(measured) if observed.max() >= problem.threshold else None
     r = 0
-    while hit_at is None and len(measured) < problem.cap:
+    near_best = NEAR_BEST * float(problem.y.max())
+    while (hit_at is None or best[-1] < near_best) and len(measured) < problem.cap:
         n = min(BATCH, problem.cap - len(measured))
         unmeasured = np.setdiff1d(np.arange(n_pool), measured)
         picked = np.asarray(PICKERS[method](problem, measured, unmeasured, n, r, seed), dtype=int)
@@ -352,7 +358,7 @@ def published_to_fraction(problem: Problem, fraction: float) -> int:
 def summarise(problem: Problem, runs: list[Run]) -> dict[str, Any]:
     e = experiments_to_hit(problem, runs)
     x, curves = curve_matrix(problem, runs)
-    to90 = experiments_to_fraction(problem, runs, 0.9)
+    to90 = experiments_to_fraction(problem, runs, NEAR_BEST)
     at100 = curves[:, min(int(np.searchsorted(x, 100)), len(x) - 1)]
     return {
         "mean": float(e.mean()),
@@ -411,7 +417,7 @@ def records(
                         "cap": problem.cap,
                     }
                 )
-        published = published_to_fraction(problem, 0.9)
+        published = published_to_fraction(problem, NEAR_BEST)
         out.append(
             {
                 "metric": "experiments_to_90pct_of_best_median",
