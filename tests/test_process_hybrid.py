@@ -1,0 +1,143 @@
+"""Hybrid (mechanistic + neural) fermentation models: training through the ODE, baselines,
+extrapolation, ensemble spread, the physics-informed term and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from biofab.core.errors import InputError
+from biofab.process.fit import Experiment
+from biofab.process.hybrid import HybridModel, input_schedule
+from biofab.process.models import EColiFedBatch
+from biofab.process.neural import NeuralODE
+from biofab.process.simulate import Bolus, FeedStart, simulate
+
+X0 = {"X": 0.2, "S": 8.0, "A": 0.0, "P": 0.0, "DO": 100.0, "V": 1.0}
+TIMES = np.arange(0.0, 16.01, 1.0)
+TRAIN_F = (0.004, 0.008, 0.012)
+SMALL = dict(hidden=(16, 16), ensemble=2, dt=0.25, seed=0, device="cpu", n_jobs=1)
+
+
+def _plant(F: float) -> pd.DataFrame:
+    return simulate(EColiFedBatch(), X0, 16.0, events=[FeedStart(5.0, F)], t_eval=TIMES).frame
+
+
+def _exp(F: float, rng: np.random.Generator | None = None) -> Experiment:
+    f = _plant(F)
+    d = pd.DataFrame({"time_h": f["time_h"]})
+    for s in ("X", "S", "A"):
+        y = f[s].to_numpy()
+        if rng is not None:
+            y = y * (1 + 0.03 * rng.standard_normal(y.size))
+        d[s] = np.clip(y, 0, None)
+    return Experiment(d, X0, events=[FeedStart(5.0, F)], name=f"F{F}")
+
+
+@pytest.fixture(scope="module")
+def train() -> list[Experiment]:
+    rng = np.random.default_rng(0)
+    return [_exp(F, rng) for F in TRAIN_F]
+
+
+@pytest.fixture(scope="module")
+def hybrid(train: list[Experiment]) -> HybridModel:
+    return HybridModel(
+        EColiFedBatch(),
+        learned=("qS", "qS_of", "qA_cons"),
+        features=("S", "A", "X"),
+        physics_weight=1.0,
+        warmup=150,
+        epochs=15,
+        **SMALL,
+    ).fit(train)
+
+
+def _rmse(pred: pd.DataFrame, truth: pd.DataFrame, s: str) -> float:
+    return float(np.sqrt(np.mean((pred[s].to_numpy() - truth[s].to_numpy()) ** 2)))
+
+
+def test_hybrid_beats_wrong_kinetics_and_neural_ode(hybrid: HybridModel, train: list) -> None:
+    F = 0.010  # held out, inside the training range
+    truth = _plant(F)
+    ev = [FeedStart(5.0, F)]
+    mean, _ = hybrid.predict(X0, t=TIMES, events=ev)
+    wrong = EColiFedBatch(qS_crit=1e4, Kis=1e6, Kia=1e6)  # Monod, no overflow
+    w = simulate(wrong, X0, 16.0, events=ev, t_eval=TIMES).frame
+    neural = NeuralODE(EColiFedBatch(), epochs=15, **SMALL).fit(train)
+    n, _ = neural.predict(X0, t=TIMES, events=ev)
+    scale = {s: float(truth[s].std()) for s in ("X", "S", "A")}
+
+    def score(pred: pd.DataFrame) -> float:  # mean RMSE per state scale
+        return float(np.mean([_rmse(pred, truth, s) / scale[s] for s in scale]))
+
+    assert score(mean) < score(w)
+    assert score(mean) < score(n)
+    assert _rmse(mean, truth, "X") < 0.1 * truth["X"].max()
+
+
+def test_extrapolated_feed_is_finite_nonnegative_and_sane(hybrid: HybridModel) -> None:
+    F = 1.3 * max(TRAIN_F)
+    truth = _plant(F)
+    mean, std = hybrid.predict(X0, t=TIMES, events=[FeedStart(5.0, F)])
+    vals = mean[["X", "S", "A", "P", "V"]].to_numpy()
+    assert np.all(np.isfinite(vals)) and vals.min() >= 0
+    ratio = mean["X"].iloc[-1] / truth["X"].iloc[-1]
+    assert 0.5 < ratio < 2.0
+    assert np.isclose(mean["V"].iloc[-1], truth["V"].iloc[-1], rtol=1e-6)  # volume balance
+    assert float(std["X"].max()) > 0  # members differ
+
+
+def test_physics_term_lowers_balance_residual(train: list[Experiment]) -> None:
+    kw = dict(learned=("qS", "qS_of", "qA_cons"), features=("S", "A", "X"), warmup=60)
+    with_pi = HybridModel(physics_weight=1.0, epochs=3, **kw, **SMALL).fit(train)
+    without = HybridModel(physics_weight=0.0, epochs=3, **kw, **SMALL).fit(train)
+    assert with_pi.balance_residual(train) < 0.5 * without.balance_residual(train)
+
+
+def test_input_schedule_matches_events() -> None:
+    u = input_schedule(EColiFedBatch(), None, [FeedStart(5.0, 0.01)], np.array([0.0, 4.9, 5.0]))
+    assert u[:, 0].tolist() == [0.0, 0.0, 0.01]
+    assert u[0, 1] == 37.0
+
+
+def test_cuda_flag_errors_cleanly_without_gpu(train: list[Experiment]) -> None:
+    if torch.cuda.is_available():  # on a GPU machine: a short training must run there
+        h = HybridModel(
+            learned=("qS", "qS_of", "qA_cons"),
+            features=("S", "A", "X"),
+            warmup=10,
+            epochs=2,
+            **{**SMALL, "device": "cuda"},
+        ).fit(train)
+        assert h.device_.type == "cuda"
+        mean, _ = h.predict(X0, t=TIMES, events=[FeedStart(5.0, 0.01)])
+        assert np.all(np.isfinite(mean["X"]))
+    else:
+        with pytest.raises(InputError, match="CUDA"):
+            HybridModel(epochs=1, **{**SMALL, "device": "cuda"}).fit(train)
+
+
+def test_bad_input(train: list[Experiment]) -> None:
+    # No offline samples of acetate: nothing can teach the acetate rates.
+    no_a = [Experiment(e.data.drop(columns="A"), e.x0, e.inputs, e.events) for e in train]
+    with pytest.raises(InputError, match="qA_cons"):
+        HybridModel(learned=("qS", "qA_cons"), yields=False, epochs=1, **SMALL).fit(no_a)
+    # Samples of no model state (mismatched names).
+    odd = [Experiment(pd.DataFrame({"time_h": [0.0, 1.0], "glc": [8.0, 7.0]}), X0)]
+    with pytest.raises(InputError, match="no offline samples"):
+        HybridModel(epochs=1, **SMALL).fit(odd)
+    # Initial state naming states the model does not have.
+    bad_x0 = [Experiment(train[0].data, {"X": 0.2, "glucose": 8.0}, None, train[0].events)]
+    with pytest.raises(InputError, match="initial state"):
+        HybridModel(epochs=1, **SMALL).fit(bad_x0)
+    with pytest.raises(InputError, match="not rates"):
+        HybridModel(learned=("qZ",), epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="bolus"):
+        HybridModel(epochs=1, **SMALL).fit([Experiment(train[0].data, X0, None, [Bolus(3.0)])])
+    with pytest.raises(InputError, match="not fitted"):
+        HybridModel().predict(X0, t=TIMES)
+    with pytest.raises(InputError):
+        HybridModel(epochs=1, **SMALL).fit([])
