@@ -18,8 +18,11 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+# pensimpy (IndPenSim, the industrial penicillin benchmark) pins numpy 1.18; its pure-Python
+# integrator runs on current numpy/scipy, so it is installed without its pins.
 $(VENV)/.dev-installed: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps pensimpy==1.2.5
 	touch $@
 
 install: $(VENV)/.installed

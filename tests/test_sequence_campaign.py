@@ -89,8 +89,13 @@ def test_three_round_campaign_improves_with_legal_new_designs() -> None:
     true = pd.Series(tb.score(seqs)).groupby(data["round"].to_numpy()).max().cummax()
     assert true.iloc[-1] > true.iloc[0] + 0.5
     assert history["best_so_far"].iloc[-1] > history["best_so_far"].iloc[0]
-    # The stored model explains which positions matter.
+    # The stored model explains which positions matter, and the report maps them.
     assert len(c.explain()) == 1
+    from biofab.report.campaign import campaign_report, mutagenesis_sections
+
+    sections = mutagenesis_sections(c)
+    assert [h for h, _ in sections][0].startswith("In-silico mutagenesis")
+    assert "In-silico mutagenesis of the best sequence" in campaign_report(c)
 
 
 def test_pending_designs_are_not_proposed_again_and_pool_is_honoured() -> None:
