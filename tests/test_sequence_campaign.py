@@ -94,7 +94,7 @@ def test_three_round_campaign_improves_with_legal_new_designs() -> None:
     from biofab.report.campaign import campaign_report, mutagenesis_sections
 
     sections = mutagenesis_sections(c)
-    assert [h for h, _ in sections][0].startswith("In-silico mutagenesis")
+    assert next(h for h, _ in sections).startswith("In-silico mutagenesis")
     assert "In-silico mutagenesis of the best sequence" in campaign_report(c)
 
 
