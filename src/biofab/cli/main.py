@@ -26,6 +26,7 @@ from biofab.cli import (
 from biofab.cli.cellfree import cellfree_app
 from biofab.cli.gem import gem_app
 from biofab.cli.parts import parts_app
+from biofab.cli.process import process_app
 from biofab.core import BiofabError, Objective, Space
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.add_typer(space_app, name="space")
 app.add_typer(gem_app, name="gem")
 app.add_typer(parts_app, name="parts")
 app.add_typer(cellfree_app, name="cellfree")
+app.add_typer(process_app, name="process")
 for _commands in (gem_analysis, gem_design, gem_dfba, gem_ec, gem_reconstruct):
     _commands.register(gem_app)
 parts_signal.register(parts_app)
