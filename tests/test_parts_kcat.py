@@ -21,6 +21,7 @@ from biofab.parts.kcat import (
     predictor,
     protein_features,
     substrate_features,
+    tanimoto,
     validate_frame,
 )
 from conftest import shared_data
@@ -49,7 +50,12 @@ def test_feature_shapes() -> None:
     assert ec.shape == (3 * EC_BUCKETS,) and ec.sum() == 3
     assert ec_features("1.-.-.-").sum() == 1 and ec_features("").sum() == 0
     X = featurize(validate_frame(pd.DataFrame([GOOD, GOOD])))
-    assert X.shape == (2, 428 + FP_BITS + 5 + 3 * EC_BUCKETS)
+    assert X.shape == (2, 428 + FP_BITS + 5 + 3 * EC_BUCKETS + FP_BITS)
+    assert X[:, -FP_BITS:].sum() == 0  # no product column: products unknown
+    with_products = pd.DataFrame([{**GOOD, "product_smiles": "OCC(O)COP(=O)(O)O"}] * 2)
+    assert featurize(validate_frame(with_products))[:, -FP_BITS:].sum() > 0
+    fps = X[:, 428 : 428 + FP_BITS]
+    np.testing.assert_array_equal(tanimoto(fps, fps), 1.0)
 
 
 @pytest.mark.parametrize(
@@ -59,6 +65,7 @@ def test_feature_shapes() -> None:
         ("sequence", "MKT*AYI", "row 2, column 'sequence': stop codon"),
         ("sequence", "MKT1AYI", "row 2, column 'sequence': not a protein sequence"),
         ("ec", "1.x.2", "row 2, column 'ec': malformed EC number"),
+        ("product_smiles", "C1CC(", "row 2, column 'product_smiles': unparsable SMILES"),
     ],
 )
 def test_bad_rows_one_line(column: str, value: str, needle: str) -> None:
@@ -105,6 +112,10 @@ def test_save_load_roundtrip_and_wrong_kind(
     assert "another kind" in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(InputError, match="no manifest"):
         KcatModel.load(tmp_path)
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    (tmp_path / "m" / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}))
+    with pytest.raises(InputError, match="another biofab version"):
+        KcatModel.load(tmp_path / "m")
 
 
 def test_ec_baseline_fallback() -> None:

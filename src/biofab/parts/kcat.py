@@ -7,12 +7,23 @@
 * the substrates: the bitwise OR of RDKit Morgan fingerprints (radius 2; Rogers &
   Hahn 2010, J Chem Inf Model 50:742) of the molecules in ``reactant_smiles``
   (several molecules separated by ``.``), plus a few whole-molecule descriptors;
+* the products (optional column ``product_smiles``): the same Morgan fingerprint
+  (bits only; blank = no bits set);
 * the EC number: levels 1-3 hashed into fixed one-hot blocks;
-* two nearest-neighbour priors (optional, on by default): the similarity-weighted
-  log10 kcat of the training enzymes with the most similar 3-mer profile, with the
-  best cosine similarity, and the leave-one-out mean log10 kcat of the row's EC class.
-  Training rows get leave-one-out values so that the trees see these priors as
-  they will be at prediction time, where a novel enzyme has only distant neighbours.
+* priors (optional, on by default): (a) the similarity-weighted log10 kcat of the
+  training enzymes with the most similar 3-mer profile, with the best cosine
+  similarity; (b) the same for the most similar enzyme-substrate *pairs*, pair
+  similarity = 3-mer cosine × Tanimoto of the reactant fingerprints (the same or a
+  related enzyme acting on the same or a related substrate); (c) the leave-one-out
+  mean log10 kcat of the row's EC class. Training rows get leave-one-out values so
+  that the trees see these priors as they will be at prediction time, where a
+  novel enzyme has only distant neighbours.
+
+The feature set was chosen by 5-fold cross-validation inside CatPred's
+``catpred_kcat_random_val.csv`` only (BENCHMARKS.md lists every candidate tried):
+the pair prior and product bits each added about +0.01 to the CV Pearson r; assay
+temperature/pH, taxonomy and substrate target encodings, 4-/5-mer neighbours and
+other tree settings did not help and are not used.
 
 A bootstrap ensemble of XGBoost regressors gives the mean; the predictive std
 combines the members' spread with a residual term calibrated on out-of-bag rows
@@ -44,7 +55,7 @@ if TYPE_CHECKING:
 
 KIND = "kcat"
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 # Ambiguity and rare codes accepted in a protein (B = D/N, Z = E/Q, J = I/L, X = any,
@@ -67,6 +78,7 @@ KMER = 3
 _EC_PATTERN = re.compile(r"^(\d+|-)(\.(\d+|-|n\d+)){0,3}$")
 
 REQUIRED_COLUMNS = ("sequence", "reactant_smiles", "ec")
+PRODUCTS = "product_smiles"  # optional column
 TARGET = "log10_value"
 
 
@@ -137,6 +149,7 @@ def validate_frame(
 ) -> pd.DataFrame:
     """A checked copy of a kcat table: cleaned ``sequence``, ``reactant_smiles``, ``ec``.
 
+    An optional ``product_smiles`` column is cleaned the same way as the reactants.
     Missing columns, bad proteins, malformed EC numbers, unparsable SMILES and (with
     ``need_target``) missing or non-numeric ``log10_value`` raise a one-line
     :class:`InputError` naming the row (data rows count from 1). A blank
@@ -162,20 +175,10 @@ def validate_frame(
         for i, s in enumerate(df["sequence"], start=1)
     ]
     df["ec"] = [clean_ec(e, row=i, file=file) for i, e in enumerate(df["ec"], start=1)]
-    smiles = []
-    for i, s in enumerate(df["reactant_smiles"], start=1):
-        text = "" if _is_missing(s) else str(s).strip()
-        if text and _molecules(text) is None:
-            raise InputError(
-                "unparsable SMILES",
-                file=file,
-                row=i,
-                column="reactant_smiles",
-                expected="RDKit-readable SMILES, molecules separated by '.'",
-                found=text if len(text) <= 60 else text[:57] + "...",
-            )
-        smiles.append(text)
+    smiles = _clean_smiles_column(df, "reactant_smiles", file)
     df["reactant_smiles"] = smiles
+    if PRODUCTS in df.columns:  # optional; absent means products unknown
+        df[PRODUCTS] = _clean_smiles_column(df, PRODUCTS, file)
     if need_target:
         values = pd.to_numeric(df[TARGET], errors="coerce")
         for i, (raw, val) in enumerate(zip(df[TARGET], values, strict=True), start=1):
@@ -192,11 +195,30 @@ def validate_frame(
     return df
 
 
+def _clean_smiles_column(df: pd.DataFrame, column: str, file: str | None) -> list[str]:
+    """Stripped SMILES of ``column`` ('' when blank); unparsable ones raise, naming the row."""
+    out = []
+    for i, s in enumerate(df[column], start=1):
+        text = "" if _is_missing(s) else str(s).strip()
+        if text and _molecules(text) is None:
+            raise InputError(
+                "unparsable SMILES",
+                file=file,
+                row=i,
+                column=column,
+                expected="RDKit-readable SMILES, molecules separated by '.'",
+                found=text if len(text) <= 60 else text[:57] + "...",
+            )
+        out.append(text)
+    return out
+
+
 def load_catpred(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
     """Rows of one or more CatPred-DB CSV files, validated (see :func:`validate_frame`).
 
     Columns kept as read; ``sequence``, ``reactant_smiles``, ``ec`` cleaned and
-    ``log10_value`` (log10 kcat, 1/s) required. A ``source`` column names the file.
+    ``log10_value`` (log10 kcat, 1/s) required; unparsable ``product_smiles`` become
+    blank (products unknown). A ``source`` column names the file.
     Errors name the file and its data row.
     """
     import pandas as pd
@@ -216,6 +238,13 @@ def load_catpred(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
         except (pd.errors.ParserError, UnicodeDecodeError) as err:
             raise InputError(f"unreadable CSV ({err.__class__.__name__})", file=str(p)) from None
         raw = raw.drop(columns=[c for c in raw.columns if str(c).startswith("Unnamed")])
+        if PRODUCTS in raw.columns:
+            # Products are optional context; a few published product SMILES do not
+            # parse in RDKit (e.g. test row 1932), so they count as unknown here.
+            raw[PRODUCTS] = [
+                s if isinstance(s, str) and _molecules(s.strip()) is not None else ""
+                for s in raw[PRODUCTS]
+            ]
         df = validate_frame(raw, need_target=True, file=str(p))
         df["source"] = p.name
         frames.append(df)
@@ -313,6 +342,22 @@ def substrate_features(smiles: str) -> np.ndarray:
     return np.concatenate([fp, np.asarray(desc, dtype=float)])
 
 
+def fingerprint_bits(smiles: str) -> np.ndarray:
+    """Morgan fingerprint bits (OR over the '.'-separated molecules), ``FP_BITS`` long;
+    all zero for a blank SMILES."""
+    fp = np.zeros(FP_BITS)
+    mols = _molecules(smiles) if smiles else []
+    if mols is None:
+        raise InputError("unparsable SMILES", found=smiles)
+    if mols:
+        from rdkit.Chem import rdFingerprintGenerator
+
+        gen = rdFingerprintGenerator.GetMorganGenerator(radius=FP_RADIUS, fpSize=FP_BITS)
+        for mol in mols:
+            fp = np.maximum(fp, gen.GetFingerprintAsNumPy(mol))
+    return fp
+
+
 def _bucket(text: str, buckets: int) -> int:
     return zlib.crc32(text.encode()) % buckets  # stable across processes, unlike hash()
 
@@ -326,17 +371,34 @@ def ec_features(ec: str) -> np.ndarray:
 
 
 def featurize(frame: pd.DataFrame) -> np.ndarray:
-    """Feature matrix ``(n_rows, n_features)`` of a validated kcat table (no priors)."""
+    """Feature matrix ``(n_rows, n_features)`` of a validated kcat table (no priors).
+
+    Blocks: protein (428), reactants (``FP_BITS`` + 5), EC (3 × ``EC_BUCKETS``),
+    products (``FP_BITS``; zeros when the table has no ``product_smiles``).
+    """
     prot: dict[str, np.ndarray] = {}
     subs: dict[str, np.ndarray] = {}
+    prods: dict[str, np.ndarray] = {}
+    products = frame[PRODUCTS] if PRODUCTS in frame.columns else [""] * len(frame)
     rows = []
-    for seq, smi, ec in zip(frame["sequence"], frame["reactant_smiles"], frame["ec"], strict=True):
+    for seq, smi, ec, prod in zip(
+        frame["sequence"], frame["reactant_smiles"], frame["ec"], products, strict=True
+    ):
         if seq not in prot:
             prot[seq] = protein_features(seq)
         if smi not in subs:
             subs[smi] = substrate_features(smi)
-        rows.append(np.concatenate([prot[seq], subs[smi], ec_features(ec)]))
+        if prod not in prods:
+            prods[prod] = fingerprint_bits(prod)
+        rows.append(np.concatenate([prot[seq], subs[smi], ec_features(ec), prods[prod]]))
     return np.vstack(rows)
+
+
+def tanimoto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Tanimoto similarities ``(len(a), len(b))`` of 0/1 fingerprint rows (0 for empty ones)."""
+    inter = a @ b.T
+    union = a.sum(axis=1)[:, None] + b.sum(axis=1)[None, :] - inter
+    return np.asarray(inter / np.maximum(union, 1.0))
 
 
 def kmer_profiles(sequences: Iterable[str]) -> sparse.csr_matrix:
@@ -494,25 +556,35 @@ class KcatModel:
         return {k: getattr(self, k) for k in _PARAMS}
 
     # priors ------------------------------------------------------------------
-    def _prior_features(self, frame: pd.DataFrame, *, training: bool) -> np.ndarray:
-        """Columns: kNN log10 kcat, best cosine similarity, EC-class mean (log10 kcat)."""
-        prof = kmer_profiles(frame["sequence"])
-        sim = (prof @ self.ref_profiles_.T).toarray()
+    def _knn(self, sim: np.ndarray, *, training: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Similarity-weighted mean log10 kcat of the ``n_neighbors`` most similar
+        training rows, and the best similarity; ``sim`` is ``(n_rows, n_train)``."""
         if training:
             np.fill_diagonal(sim, -np.inf)  # leave the row itself out
         k = min(self.n_neighbors, sim.shape[1] - (1 if training else 0))
         top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
         tsim = np.take_along_axis(sim, top, axis=1)
         w = np.clip(tsim, 1e-6, None) ** 4  # sharpen: the closest relatives dominate
-        knn = np.sum(w * self.ref_y_[top], axis=1) / np.sum(w, axis=1)
-        best = np.max(tsim, axis=1)
+        return np.sum(w * self.ref_y_[top], axis=1) / np.sum(w, axis=1), np.max(tsim, axis=1)
+
+    def _prior_features(self, frame: pd.DataFrame, *, training: bool) -> np.ndarray:
+        """Columns: kNN log10 kcat and best similarity by enzyme, the same by
+        enzyme-substrate pair, EC-class mean (log10 kcat)."""
+        prof = kmer_profiles(frame["sequence"])
+        sim = (prof @ self.ref_profiles_.T).toarray()
+        fps = np.vstack([fingerprint_bits(s) for s in frame["reactant_smiles"]])
+        pair_sim = sim * tanimoto(fps, self.ref_fps_)
+        knn, best = self._knn(sim, training=training)
+        pknn, pbest = self._knn(pair_sim, training=training)
         blank = np.asarray([not s for s in frame["sequence"]])
         knn[blank], best[blank] = np.nan, np.nan
+        blank |= np.asarray([not s for s in frame["reactant_smiles"]])
+        pknn[blank], pbest[blank] = np.nan, np.nan
         if training:
             ecm = self.ec_baseline_.loo_predict(frame, self.ref_y_)
         else:
             ecm = self.ec_baseline_.predict(frame)[0]
-        return np.column_stack([knn, best, ecm])
+        return np.column_stack([knn, best, pknn, pbest, ecm])
 
     def _design(self, frame: pd.DataFrame, *, training: bool) -> np.ndarray:
         X = featurize(frame)
@@ -551,6 +623,7 @@ class KcatModel:
         self.ec_baseline_ = ECMeanBaseline().fit(df)
         self.ref_y_ = target
         self.ref_profiles_ = kmer_profiles(df["sequence"])
+        self.ref_fps_ = np.vstack([fingerprint_bits(s) for s in df["reactant_smiles"]])
         self.ref_frame_ = pd.DataFrame({"ec": df["ec"]})
         X = self._design(df, training=True)
         rng = np.random.default_rng(self.seed)
@@ -620,6 +693,7 @@ class KcatModel:
                     indices=prof.indices,
                     indptr=prof.indptr,
                     ec=np.asarray(self.ref_frame_["ec"], dtype=str),
+                    fps=np.packbits(self.ref_fps_.astype(np.uint8), axis=1),
                 )
         manifest = {
             "kind": KIND,
@@ -657,6 +731,13 @@ class KcatModel:
                 expected=f"kind '{KIND}'",
                 found=manifest.get("kind"),
             )
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise InputError(
+                "kcat model saved by another biofab version; retrain it",
+                file=str(d),
+                expected=f"format_version {FORMAT_VERSION}",
+                found=manifest.get("format_version"),
+            )
         model = cls(**manifest["params"])
         model.members_ = []
         for i in range(model.n_members):
@@ -669,6 +750,7 @@ class KcatModel:
                 (ref["data"], ref["indices"], ref["indptr"]), shape=(len(ref["y"]), 20**KMER)
             )
             ecs = [str(e) for e in ref["ec"]]
+            model.ref_fps_ = np.unpackbits(ref["fps"], axis=1, count=FP_BITS).astype(float)
         model.ref_frame_ = pd.DataFrame({"ec": ecs})
         model.ec_baseline_ = ECMeanBaseline().fit(pd.DataFrame({"ec": ecs, TARGET: model.ref_y_}))
         model.residual_std_ = float(manifest["residual_std"])
@@ -725,7 +807,8 @@ def reaction_frame(
     ``sequences`` (blank when none; the model then leans on substrates and EC);
     substrates are the reactants' SMILES from ``smiles`` (by metabolite id, then by
     the id without its compartment suffix, then the metabolite's ``smiles``
-    annotation); EC is the reaction's first ``ec-code`` annotation.
+    annotation); products' SMILES likewise go to ``product_smiles``; EC is the
+    reaction's first ``ec-code`` annotation.
     """
     import pandas as pd
 
@@ -737,21 +820,27 @@ def reaction_frame(
             if gene.id in sequences:
                 seq = sequences[gene.id]
                 break
-        parts = []
+        parts: list[str] = []
+        products: list[str] = []
         for met, coef in getattr(rxn, "metabolites", {}).items():
-            if coef >= 0:
-                continue
             ann = getattr(met, "annotation", {}) or {}
             smi = smiles.get(met.id) or smiles.get(_strip_compartment(met.id)) or ann.get("smiles")
             if isinstance(smi, list):
                 smi = smi[0] if smi else None
             if smi:
-                parts.append(str(smi))
+                (parts if coef < 0 else products).append(str(smi))
         ec = (getattr(rxn, "annotation", {}) or {}).get("ec-code", "")
         if isinstance(ec, list):
             ec = ec[0] if ec else ""
-        rows.append({"sequence": seq, "reactant_smiles": ".".join(parts), "ec": ec})
-    return pd.DataFrame(rows, columns=["sequence", "reactant_smiles", "ec"])
+        rows.append(
+            {
+                "sequence": seq,
+                "reactant_smiles": ".".join(parts),
+                "ec": ec,
+                PRODUCTS: ".".join(products),
+            }
+        )
+    return pd.DataFrame(rows, columns=["sequence", "reactant_smiles", "ec", PRODUCTS])
 
 
 def predictor(
