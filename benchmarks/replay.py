@@ -257,7 +257,7 @@ def campaign(problem: Problem, method: str, seed: int) -> Run:
         values = testbed.evaluate(problem.table.iloc[picked])["yield"].to_numpy()
         measured = np.concatenate([measured, picked])
         best.append(max(best[-1], float(values.max())))
-        if values.max() >= problem.threshold:
+        if hit_at is None and values.max() >= problem.threshold:
             hit_at = len(measured)
         r += 1
     return Run(
@@ -319,6 +319,27 @@ def run_all(
 
 
 # -- summarising -----------------------------------------------------------------
+
+
+def stored_runs(
+    path: Path, problems: dict[str, Problem], methods: Sequence[str], seeds: Sequence[int]
+) -> list[Run]:
+    """Campaigns saved in a ``replay_runs.json``, with ``hit_at`` recomputed from their
+    best-so-far curves (the first batch whose best reaches the top threshold)."""
+    saved = json.loads(path.read_text())["runs"]
+    runs = []
+    for raw in saved:
+        run = Run(**raw)
+        if run.dataset not in problems or run.method not in methods or run.seed not in seeds:
+            continue
+        problem = problems[run.dataset]
+        x = [min(INIT, problem.cap)]
+        while len(x) < len(run.curve):
+            x.append(min(x[-1] + BATCH, problem.cap))
+        hits = [i for i, best in enumerate(run.curve) if best >= problem.threshold]
+        run.hit_at = x[hits[0]] if hits else None
+        runs.append(run)
+    return runs
 
 
 def experiments_to_hit(problem: Problem, runs: list[Run]) -> np.ndarray:
@@ -529,6 +550,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--budget", type=int, default=BUDGET, help="experiments per campaign")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (1 thread each)")
     p.add_argument("--out", default=str(RESULTS), help="folder for replay.json/.html")
+    p.add_argument(
+        "--rescore",
+        default=None,
+        help="re-summarise the campaigns stored in a replay_runs.json instead of running them",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.seeds = 3
@@ -574,8 +600,14 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         def done(run: Run) -> None:
             progress.update(bar, advance=1, description=f"{run.dataset}/{run.method}")
 
-        runs = run_all(problems, methods, seeds, args.jobs, done)
+        if args.rescore:
+            runs = stored_runs(Path(args.rescore), problems, methods, seeds)
+        else:
+            runs = run_all(problems, methods, seeds, args.jobs, done)
     wall = time.perf_counter() - t0
+    if args.rescore:  # the numbers are those of the run that made the file
+        stored = json.loads(Path(args.rescore).read_text())
+        wall, command = float(stored["wall_seconds"]), str(stored["command"])
 
     summary: dict[str, dict[str, dict[str, Any]]] = {}
     for key, problem in problems.items():
