@@ -11,7 +11,7 @@ import torch
 from biofab.core.errors import InputError
 from biofab.process.fit import Experiment
 from biofab.process.hybrid import HybridModel, input_schedule
-from biofab.process.models import EColiFedBatch
+from biofab.process.models import ChoFedBatch, EColiFedBatch
 from biofab.process.neural import NeuralODE
 from biofab.process.simulate import Bolus, FeedStart, simulate
 
@@ -19,6 +19,7 @@ X0 = {"X": 0.2, "S": 8.0, "A": 0.0, "P": 0.0, "DO": 100.0, "V": 1.0}
 TIMES = np.arange(0.0, 16.01, 1.0)
 TRAIN_F = (0.004, 0.008, 0.012)
 SMALL = dict(hidden=(16, 16), ensemble=2, dt=0.25, seed=0, device="cpu", n_jobs=1)
+WRONG = EColiFedBatch(qS_crit=1e4, Kis=1e6, Kia=1e6)  # Monod, no overflow
 
 
 def _plant(F: float) -> pd.DataFrame:
@@ -44,12 +45,15 @@ def train() -> list[Experiment]:
 
 @pytest.fixture(scope="module")
 def hybrid(train: list[Experiment]) -> HybridModel:
+    # Residual structure around the wrong-kinetics model: it starts as that model.
     return HybridModel(
         EColiFedBatch(),
         learned=("qS", "qS_of", "qA_cons"),
+        structure="residual",
+        base=WRONG,
         features=("S", "A", "X"),
-        physics_weight=1.0,
-        warmup=150,
+        physics_weight=0.0,
+        warmup=0,
         epochs=15,
         **SMALL,
     ).fit(train)
@@ -64,8 +68,7 @@ def test_hybrid_beats_wrong_kinetics_and_neural_ode(hybrid: HybridModel, train: 
     truth = _plant(F)
     ev = [FeedStart(5.0, F)]
     mean, _ = hybrid.predict(X0, t=TIMES, events=ev)
-    wrong = EColiFedBatch(qS_crit=1e4, Kis=1e6, Kia=1e6)  # Monod, no overflow
-    w = simulate(wrong, X0, 16.0, events=ev, t_eval=TIMES).frame
+    w = simulate(WRONG, X0, 16.0, events=ev, t_eval=TIMES).frame
     neural = NeuralODE(EColiFedBatch(), epochs=15, **SMALL).fit(train)
     n, _ = neural.predict(X0, t=TIMES, events=ev)
     scale = {s: float(truth[s].std()) for s in ("X", "S", "A")}
@@ -90,8 +93,43 @@ def test_extrapolated_feed_is_finite_nonnegative_and_sane(hybrid: HybridModel) -
     assert float(std["X"].max()) > 0  # members differ
 
 
+def test_residual_starts_as_its_base_and_corrects_by_factor_or_addition(
+    train: list[Experiment],
+) -> None:
+    h = HybridModel(base=WRONG, epochs=0, physics_weight=0.0, features=("S", "A", "X"), **SMALL)
+    h.fit(train)
+    assert h.correction_ == {"qS": "mul", "qS_of": "add", "qA_cons": "mul"}  # no overflow
+    ev = [FeedStart(5.0, 0.01)]
+    mean, std = h.predict(X0, t=TIMES, events=ev)
+    w = simulate(WRONG, X0, 16.0, events=ev, t_eval=TIMES).frame
+    for s in ("X", "S", "V"):  # same model up to the fixed-step solver (and the 0-floor)
+        assert np.allclose(mean[s], w[s], rtol=0.05, atol=0.1), s
+    assert float(std["X"].max()) == 0.0  # zero last layer: all members are the base
+    # Joint refit of base parameters, early stopping on a validation batch.
+    r = HybridModel(
+        base=WRONG,
+        learned=("qS_of",),
+        refit=("qS_max", "Yxs"),
+        rate_features=("qS",),
+        epochs=2,
+        warmup=0,
+        physics_weight=0.0,
+        check_every=1,
+        **SMALL,
+    ).fit(train[:1], validation=train[2])
+    assert set(r.refit_params_) == {"qS_max", "Yxs"}
+    assert r.refit_params_["Yxs"].shape == (2,) and len(r.val_history_) == 3
+    rates = r.learned_rates({"X": [5.0], "S": [4.0], "A": [0.5]})
+    assert list(rates.columns) == ["qS_of"] and float(rates["qS_of"].iloc[0]) >= 0
+
+
 def test_physics_term_lowers_balance_residual(train: list[Experiment]) -> None:
-    kw = dict(learned=("qS", "qS_of", "qA_cons"), features=("S", "A", "X"), warmup=60)
+    kw = dict(
+        learned=("qS", "qS_of", "qA_cons"),
+        structure="replace",
+        features=("S", "A", "X"),
+        warmup=60,
+    )
     with_pi = HybridModel(physics_weight=1.0, epochs=3, **kw, **SMALL).fit(train)
     without = HybridModel(physics_weight=0.0, epochs=3, **kw, **SMALL).fit(train)
     assert with_pi.balance_residual(train) < 0.5 * without.balance_residual(train)
@@ -141,3 +179,13 @@ def test_bad_input(train: list[Experiment]) -> None:
         HybridModel().predict(X0, t=TIMES)
     with pytest.raises(InputError):
         HybridModel(epochs=1, **SMALL).fit([])
+    with pytest.raises(InputError, match="structure"):
+        HybridModel(structure="serial", epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="same class"):
+        HybridModel(base=ChoFedBatch(), epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="unknown parameters"):
+        HybridModel(base={"qZ": 1.0}, epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="max_factor"):
+        HybridModel(max_factor=0.5, epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="refit"):
+        HybridModel(refit=("qZ",), epochs=1, **SMALL).fit(train)

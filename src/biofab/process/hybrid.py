@@ -9,8 +9,11 @@ Comput. Chem. Eng. 60:86-101)::
     dx/dt = rhs_mechanistic(x, u; r),   r_k = g_k(NN_k(φ(x, u)))   for k in ``learned``
 
 ``rhs_mechanistic`` is the twin's own :meth:`~ProcessModel.rhs` (the code is reused, not
-rewritten): its rates named in ``learned`` are replaced by the network's outputs, made
-positive by a softplus where the rate is an uptake or production rate. Features ``φ`` are
+rewritten). Two structures: *residual* (parallel, the default) corrects the rates of a
+(fitted) base model, ``r_k = r_k,base · exp(B tanh(NN_k / B))`` or ``r_k,base + s NN_k``
+where the base lacks the rate, with the last layer at zero so training starts from the base
+model; *replace* (serial) makes the rates the network's outputs, positive by a softplus
+where the rate is an uptake or production rate. Features ``φ`` are
 ``log(1 + x / s)`` of the chosen states (``s`` a resolution per state, so both the glucose-
 limited regime near 0 g/L and the batch phase at several g/L are resolved) and standardised
 inputs; the log saturates slowly, which keeps extrapolation beyond the training range tame.
@@ -126,17 +129,21 @@ torch_backend = SimpleNamespace(
 
 def _override_class(cls: type[ProcessModel], derive: Any) -> type[ProcessModel]:
     """Subclass of ``cls`` whose ``rates`` returns the mechanistic rates updated by the
-    tensors in ``self._learned`` (then by ``derive``, rates that follow from them through
-    yields): the twin's own ``rhs`` then closes the balances."""
+    learned ones — the tensors in ``self._learned``, or ``self._transform(r)`` of the
+    mechanistic rates ``r`` (residual structure) — then by ``derive``, the rates that follow
+    from them through yields: the twin's own ``rhs`` then closes the balances."""
 
     def rates(self: Any, t: Any, x: Any, u: Any, p: Any, xp: Any = np) -> dict[str, Any]:
         r = cls.rates(self, t, x, u, p, xp)
-        r.update(self._learned)
-        if derive is not None and self._learned:
-            r.update(derive(self, r, u, p, xp, frozenset(self._learned)))
+        learned = self._transform(r) if self._transform is not None else self._learned
+        r.update(learned)
+        if derive is not None and learned:
+            r.update(derive(self, r, u, p, xp, frozenset(learned)))
         return r
 
-    return type(f"Hybrid{cls.__name__}", (cls,), {"rates": rates, "_learned": {}})
+    return type(
+        f"Hybrid{cls.__name__}", (cls,), {"rates": rates, "_learned": {}, "_transform": None}
+    )
 
 
 def ecoli_yield_rates(
@@ -154,7 +161,7 @@ def ecoli_yield_rates(
     k = model._unpack(p, xp)
     out: dict[str, Any] = {}
     qS = r["qS"]
-    qSof = xp.fmin(r["qS_of"], qS) if "qS_of" in learned else r["qS_of"]
+    qSof = xp.fmin(r["qS_of"], qS)  # a learned qS may fall below the overflow
     out["qS_of"] = qSof
     if "qS_ox" not in learned:
         out["qS_ox"] = qS - qSof
@@ -288,14 +295,17 @@ class OdeEnsemble:
         warmup: int = 200,
         dt: float = 0.1,
         solver: str = "ros2",
+        jacobian: str = "diag",
         frozen: Sequence[str] | None = None,
         features: Sequence[str] | None = None,
         weight_decay: float = 1e-5,
         device: str | torch.device | None = None,
+        check_every: int = 5,
         seed: int = 0,
         n_jobs: int | None = 1,
         verbose: bool = False,
     ) -> None:
+        self.check_every = int(check_every)
         self.hidden = tuple(int(h) for h in hidden)
         self.ensemble = int(ensemble)
         self.epochs = int(epochs)
@@ -304,6 +314,7 @@ class OdeEnsemble:
         self.warmup = int(warmup)
         self.dt = float(dt)
         self.solver = solver
+        self.jacobian = jacobian
         self.frozen = frozen
         self.features = features
         self.weight_decay = float(weight_decay)
@@ -327,14 +338,23 @@ class OdeEnsemble:
     def _setup(self, prep: _Prepared) -> None:
         """Hook before training (scales of the outputs)."""
 
+    def _n_extra_features(self) -> int:
+        return 0
+
+    def _extra_params(self) -> list[torch.Tensor]:
+        """Trainable tensors beyond the network layers, without weight decay (hook)."""
+        return []
+
     # -- checks and preparation -------------------------------------------------------------
     def _check_params(self) -> None:
-        if self.ensemble < 1 or self.epochs < 0 or self.warmup < 0:
-            raise InputError("ensemble must be >= 1 and epochs, warmup >= 0")
+        if self.ensemble < 1 or self.epochs < 0 or self.warmup < 0 or self.check_every < 1:
+            raise InputError("ensemble, check_every must be >= 1 and epochs, warmup >= 0")
         if not (self.dt > 0 and math.isfinite(self.dt)):
             raise InputError("dt (h) must be > 0", found=self.dt)
         if self.solver not in ("ros2", "rk4"):
             raise InputError("unknown solver", expected="ros2 or rk4", found=self.solver)
+        if self.jacobian not in ("full", "diag"):
+            raise InputError("unknown jacobian", expected="full or diag", found=self.jacobian)
         if not self.hidden or min(self.hidden) < 1:
             raise InputError("hidden must list positive layer widths", found=self.hidden)
         if self.physics_weight < 0 or self.lr <= 0:
@@ -431,7 +451,9 @@ class OdeEnsemble:
             w = torch.randn(self.ensemble, a, b, generator=gen, dtype=torch.float64)
             w = w * math.sqrt(1.0 / a)
             if b == d_out:
-                w = w * 0.1  # start near the output bias: smooth, small rates
+                # Start near the output bias (smooth, small rates); a residual hybrid starts
+                # at exactly zero, i.e. exactly as its mechanistic base model.
+                w = w * (0.0 if self._zero_output() else 0.1)
             params.append(w.to(self.device_).requires_grad_())
             params.append(
                 torch.zeros(
@@ -442,12 +464,20 @@ class OdeEnsemble:
 
     def _net(self, h: torch.Tensor) -> torch.Tensor:
         ps = self.params_
-        n_layers = len(ps) // 2
+        n_layers = len(self.hidden) + 1  # extra parameters (if any) follow the layers
         for j in range(n_layers):
             h = torch.baddbmm(ps[2 * j + 1], h, ps[2 * j])
             if j < n_layers - 1:
                 h = torch.tanh(h)
         return h
+
+    def _zero_output(self) -> bool:
+        """Whether the last layer starts at zero (hook)."""
+        return False
+
+    def _extra_features(self, x: torch.Tensor, u: torch.Tensor) -> list[torch.Tensor]:
+        """Standardised features beyond states and inputs, each ``(E, N)`` (hook)."""
+        return []
 
     def _phi(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         cols: list[torch.Tensor] = []
@@ -457,8 +487,9 @@ class OdeEnsemble:
             else:
                 v = u[..., j].expand(x.shape[0], -1)
             cols.append(v)
-        f = torch.stack(cols, dim=-1)
-        return (f - self._feat_mu) / self._feat_sd
+        f = (torch.stack(cols, dim=-1) - self._feat_mu) / self._feat_sd
+        extra = self._extra_features(x, u)
+        return torch.cat([f, torch.stack(extra, dim=-1)], dim=-1) if extra else f
 
     def _f(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         out = self._net(self._phi(x, u))
@@ -484,15 +515,54 @@ class OdeEnsemble:
                 k4 = self._f(x + h * k3, u1)
                 x = x + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
             else:
-                w = 1.0 - _GAMMA_ROS2 * h * self._jac_diag(x, u0)
-                f0 = self._f(x, u0)
-                k1 = f0 / w
-                k2 = (self._f(x + h * k1, u1) - 2.0 * k1) / w
+                lu = self._ros2_matrix(x, u0, h)
+                k1 = self._ros2_solve(lu, self._f(x, u0))
+                k2 = self._ros2_solve(lu, self._f(x + h * k1, u1) - 2.0 * k1)
                 x = x + h * (1.5 * k1 + 0.5 * k2)
             # A concentration cannot be negative; the cap stops a bad trial from overflowing.
             x = torch.minimum(torch.clamp(x, min=0.0), cap)
             out.append(x)
         return torch.stack(out)
+
+    def _ros2_matrix(self, x: torch.Tensor, u: torch.Tensor, h: float) -> Any:
+        """``W = I - γ h J`` of the step: LU factors of the full matrix, or the diagonal
+        (``jacobian='diag'``; a W-method, cheaper but it breaks the linear invariants of the
+        balances — biomass grows a few % too fast when glucose runs out at 0.25 h steps)."""
+        if self.jacobian == "diag":
+            return 1.0 - _GAMMA_ROS2 * h * self._jac_diag(x, u)
+        n = x.shape[-1]
+        eye = torch.eye(n, dtype=x.dtype, device=x.device)
+        w = eye - _GAMMA_ROS2 * h * self._jac_full(x, u)
+        lu, piv, info = torch.linalg.lu_factor_ex(w)
+        if bool((info != 0).any()):  # singular (a runaway trial): fall back to the diagonal
+            return 1.0 - _GAMMA_ROS2 * h * self._jac_diag(x, u)
+        return (lu, piv)
+
+    @staticmethod
+    def _ros2_solve(lu: Any, rhs: torch.Tensor) -> torch.Tensor:
+        if isinstance(lu, torch.Tensor):
+            return rhs / lu
+        return torch.linalg.lu_solve(lu[0], lu[1], rhs.unsqueeze(-1)).squeeze(-1)
+
+    def _jac_full(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """``∂f/∂x`` by forward differences, shape ``(E, B, n, n)`` (rows: f)."""
+        n = x.shape[-1]
+        with torch.no_grad():
+            eps = self._fd_eps
+            xs = x.unsqueeze(0).repeat(n + 1, 1, 1, 1)  # (n+1, E, B, n)
+            idx = torch.arange(n, device=x.device)
+            xs[idx + 1, :, :, idx] += eps[idx].view(n, 1, 1)
+            E, B = x.shape[0], x.shape[1]
+            flat = xs.permute(1, 0, 2, 3).reshape(E, (n + 1) * B, n)
+            uf = u.expand(E, -1, -1).repeat(1, n + 1, 1)
+            f = self._f(flat, uf).reshape(E, n + 1, B, n)
+            jac = (f[:, 1:] - f[:, :1]) / eps.view(1, n, 1, 1)  # (E, j, B, i)
+            jac = jac.permute(0, 2, 3, 1).contiguous()
+            # Growing modes (biomass in exponential growth) stay explicit: ROS2's implicit
+            # treatment damps them (R(0.15) = 1.152 against e^0.15 = 1.162 per step).
+            d = torch.diagonal(jac, dim1=-2, dim2=-1)
+            d.clamp_(max=0.0)
+            return jac
 
     def _jac_diag(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Diagonal of ``∂f/∂x`` by forward differences, clipped to <= 0 (only decaying
@@ -511,13 +581,23 @@ class OdeEnsemble:
             return torch.clamp(jd.permute(1, 2, 0), max=0.0)
 
     # -- training ----------------------------------------------------------------------------
-    def fit(self, batches: Experiment | Sequence[Experiment]) -> Self:
+    def fit(
+        self,
+        batches: Experiment | Sequence[Experiment],
+        validation: Experiment | Sequence[Experiment] | None = None,
+    ) -> Self:
         """Train on the offline samples of ``batches`` (each with ``x0``, recipe, ``data``).
 
-        Returns ``self``; sets ``params_``, ``state_scale_``, ``loss_history_``.
+        ``validation`` (optional batches, e.g. a replicate run at a training feed) switches on
+        early stopping: every ``check_every`` steps through the ODE each member's data loss on
+        them is computed, and each member keeps the weights where it was lowest.
+
+        Returns ``self``; sets ``params_``, ``state_scale_``, ``loss_history_`` (and
+        ``val_history_``, ``best_step_`` with ``validation``).
         """
         self._check_params()
         exps = _as_experiments(batches)
+        vexps = _as_experiments(validation) if validation is not None else None
         self.device_ = _resolve_device(self.device)
         frozen = self._frozen_names()
         m = self.model
@@ -544,12 +624,25 @@ class OdeEnsemble:
         self._set_features(prep)
         self._setup(prep)
         gen = torch.Generator().manual_seed(self.seed)
-        self.params_ = self._init_net(len(self._feat_index), self._n_outputs(), gen)
+        n_feat = len(self._feat_index) + self._n_extra_features()
+        self.params_ = self._init_net(n_feat, self._n_outputs(), gen) + self._extra_params()
         t_obs = self._obs_tensors(prep)
         x0 = torch.tensor(prep.x0, dtype=dt64, device=dev)
         u = torch.tensor(prep.u, dtype=dt64, device=dev)
         colloc = self._collocation(exps, prep) if self.physics_weight > 0 else None
+        val_fn: Callable[[], torch.Tensor] | None = None
+        if vexps is not None:
+            vprep = self._prepare(vexps)
+            self._check_data(vexps, vprep)
+            v_obs = self._obs_tensors(vprep)
+            vx0 = torch.tensor(vprep.x0, dtype=dt64, device=dev)
+            vu = torch.tensor(vprep.u, dtype=dt64, device=dev)
+
+            def val_fn() -> torch.Tensor:
+                return self._data_loss(self._integrate(vx0, vu), v_obs, per_member=True)
+
         history: list[float] = []
+        self.val_history_: list[float] = []
         with torch_threads(self.n_jobs):
             if colloc is not None and self.warmup > 0:
                 self._train(lambda: self._physics_loss(colloc), self.warmup, history)
@@ -561,17 +654,36 @@ class OdeEnsemble:
                         loss = loss + self.physics_weight * self._physics_loss(colloc)
                     return loss
 
-                self._train(loss_fn, self.epochs, history)
+                self._train(loss_fn, self.epochs, history, val_fn)
         self.loss_history_ = history
         self.n_batches_ = len(exps)
         return self
 
-    def _train(self, loss_fn: Callable[[], torch.Tensor], steps: int, hist: list[float]) -> None:
-        opt = torch.optim.Adam(self.params_, lr=self.lr, weight_decay=self.weight_decay)
+    def _train(
+        self,
+        loss_fn: Callable[[], torch.Tensor],
+        steps: int,
+        hist: list[float],
+        val_fn: Callable[[], torch.Tensor] | None = None,
+    ) -> None:
+        n_net = 2 * (len(self.hidden) + 1)
+        opt = torch.optim.Adam(
+            [
+                {"params": self.params_[:n_net], "weight_decay": self.weight_decay},
+                {"params": self.params_[n_net:], "weight_decay": 0.0},
+            ],
+            lr=self.lr,
+        )
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
         best = math.inf
         best_params = [p.detach().clone() for p in self.params_]
+        # Early stopping per member on the validation batches (members train independently).
+        v_best = torch.full((self.ensemble,), math.inf, dtype=torch.float64, device=self.device_)
+        v_params = [p.detach().clone() for p in self.params_]
+        self.best_step_ = torch.zeros(self.ensemble, dtype=torch.long)
         for step in range(steps):
+            if val_fn is not None and step % self.check_every == 0:
+                self._keep_best_members(val_fn, v_best, v_params, step)
             opt.zero_grad()
             loss = loss_fn()
             value = float(loss.detach())
@@ -593,12 +705,34 @@ class OdeEnsemble:
             hist.append(value / self.ensemble)
             if self.verbose and step % 50 == 0:
                 print(f"  step {step}: loss {value / self.ensemble:.4g}")
+        if val_fn is not None and steps:
+            self._keep_best_members(val_fn, v_best, v_params, steps)
+            with torch.no_grad():
+                for p, q in zip(self.params_, v_params, strict=True):
+                    p.copy_(q)
+            return
         with torch.no_grad():
             # Keep the final weights unless they are worse than the best seen (noisy end).
             final = float(loss_fn().detach()) if steps else math.inf
             if not math.isfinite(final) or final > best:
                 for p, q in zip(self.params_, best_params, strict=True):
                     p.copy_(q)
+
+    def _keep_best_members(
+        self,
+        val_fn: Callable[[], torch.Tensor],
+        v_best: torch.Tensor,
+        v_params: list[torch.Tensor],
+        step: int,
+    ) -> None:
+        with torch.no_grad():
+            v = torch.nan_to_num(val_fn(), nan=math.inf)
+            better = v < v_best
+            v_best[better] = v[better]
+            for p, q in zip(self.params_, v_params, strict=True):
+                q[better] = p[better]
+            self.best_step_[better.cpu()] = step
+            self.val_history_.append(float(v.mean()))
 
     def _set_features(self, prep: _Prepared) -> None:
         m = self.model
@@ -647,12 +781,15 @@ class OdeEnsemble:
             "s": self._scale_t[t(prep.obs_i, torch.long)],
         }
 
-    def _data_loss(self, traj: torch.Tensor, o: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _data_loss(
+        self, traj: torch.Tensor, o: dict[str, torch.Tensor], per_member: bool = False
+    ) -> torch.Tensor:
         lo = traj[o["k"], :, o["b"], o["i"]]  # (n_obs, E)
         hi = traj[o["k"] + 1, :, o["b"], o["i"]]
         pred = lo + o["w"][:, None] * (hi - lo)
         r = (pred - o["y"][:, None]) / o["s"][:, None]
-        return (r**2).mean(dim=0).sum()  # mean per member, summed: members train independently
+        per = (r**2).mean(dim=0)
+        return per if per_member else per.sum()  # summed: members train independently
 
     # -- physics-informed term --------------------------------------------------------------
     def _collocation(self, exps: list[Experiment], prep: _Prepared) -> dict[str, torch.Tensor]:
@@ -792,15 +929,47 @@ class HybridModel(OdeEnsemble):
     """Mechanistic balances of ``mechanistic`` with the specific rates ``learned`` from an
     ensemble of MLPs (see the module docstring).
 
+    Two structures (von Stosch et al. 2014, Comput. Chem. Eng. 60:86-101, review both):
+
+    - ``'replace'`` (serial): each learned rate *is* the network output, made positive by a
+      softplus and scaled by ``rate_scale``; the mechanistic kinetics of those rates are
+      discarded.
+    - ``'residual'`` (parallel): each learned rate is the mechanistic rate of ``base``
+      corrected by the network, ``r = r_base · exp(B tanh(NN / B))`` with ``B =
+      log(max_factor)`` (a bounded factor), or ``r = r_base + s · NN`` (then a smooth floor
+      at 0 for positive rates) where the base gives that rate as zero on the training
+      samples (a factor cannot create it: e.g. overflow missing from a Monod model) or the
+      rate is signed. The last layer starts at zero, so the untrained hybrid *is* the base
+      model and the network only adds what the data demand (weight decay and, with
+      ``fit(..., validation=...)``, early stopping keep it there otherwise). With
+      ``rate_features`` the networks also see base rates (serial-parallel).
+
     Parameters
     ----------
     mechanistic:
         The twin whose :meth:`~ProcessModel.rhs` gives the balances (and whose other
         rates and parameters, e.g. the feed concentration ``Sf``, stay as they are).
     learned:
-        Names of entries of ``mechanistic.rates(...)`` replaced by the networks (E. coli:
-        ``qS``, ``qS_of``, ``qA_cons``, ``qA_prod``, ``qP`` g/g/h, ``mu`` 1/h). ``mu`` and
-        ``qLac`` are signed; the others positive (softplus).
+        Names of entries of ``mechanistic.rates(...)`` replaced or corrected by the networks
+        (E. coli: ``qS``, ``qS_of``, ``qA_cons``, ``qA_prod``, ``qP`` g/g/h, ``mu`` 1/h).
+        ``mu`` and ``qLac`` are signed; the others positive.
+    structure:
+        ``'residual'`` (default) or ``'replace'``, see above.
+    base:
+        Residual structure: the mechanistic model whose rates are corrected and whose
+        parameters (yields, ``Sf``) close the balances — a fitted :class:`ProcessModel` of the
+        same class as ``mechanistic``, or a mapping of parameter values applied over
+        ``mechanistic``'s; None uses ``mechanistic`` as it is.
+    max_factor:
+        Residual structure: largest factor (and 1/factor) a multiplicative correction may
+        apply to a base rate (bounded, so extrapolation cannot run away).
+    rate_features:
+        Residual structure: base rates given to the networks as extra (standardised) inputs.
+    refit:
+        Residual structure: parameters of ``base`` (e.g. ``('qS_max', 'Yxs')``) trained
+        jointly with the networks, on a log scale and per member, starting at their base
+        values: once the networks add what the base model lacked, the parameters fitted to
+        compensate for it can move back.
     yields:
         Derive the rates that are not learned from the learned ones through the model's
         yields where a rule exists (:data:`YIELD_RULES`; E. coli: :func:`ecoli_yield_rates`),
@@ -809,7 +978,10 @@ class HybridModel(OdeEnsemble):
         Hidden layer widths (tanh) and number of members.
     physics_weight, warmup:
         Weight of the balance residual on collocation points (0 = off) and the number of
-        warm-up steps on that residual alone before training through the ODE.
+        warm-up steps on that residual alone before training through the ODE (default 200
+        for ``'replace'``, 0 for ``'residual'``, which starts at its base model). Default
+        ``physics_weight``: 1 for ``'replace'``, 0 for ``'residual'`` (chosen on a validation
+        split of training feeds).
     epochs, lr, weight_decay:
         Adam steps through the ODE (full batch, cosine-decayed learning rate) and L2 penalty.
     dt, solver:
@@ -819,6 +991,8 @@ class HybridModel(OdeEnsemble):
     features:
         States/inputs the networks see (default: concentration states of
         ``mechanistic.diluted`` and inputs other than ``F``).
+    check_every:
+        Steps between validation checks when ``fit`` is given validation batches.
     device, seed, n_jobs:
         ``'cpu'``, ``'cuda'`` or None (CUDA when available); seed of the initialisation;
         torch CPU threads while training (1 by default: small tensors).
@@ -826,7 +1000,9 @@ class HybridModel(OdeEnsemble):
     Attributes
     ----------
     params_: network weights; state_scale_: per-state loss scale (state units);
-    rate_scale_: per learned rate (its unit); loss_history_; features_; frozen_.
+    rate_scale_: per learned rate (its unit); correction_: per learned rate ``'mul'``,
+    ``'add'`` (residual) or ``'replace'``; base_: the base model; loss_history_;
+    val_history_; best_step_ (per member, with validation); features_; frozen_.
     """
 
     def __init__(
@@ -834,50 +1010,133 @@ class HybridModel(OdeEnsemble):
         mechanistic: ProcessModel | None = None,
         learned: Sequence[str] = ("qS", "qS_of", "qA_cons"),
         *,
+        structure: str = "residual",
+        base: ProcessModel | Mapping[str, float] | None = None,
+        max_factor: float = 3.0,
+        rate_features: Sequence[str] = (),
+        refit: Sequence[str] = (),
         yields: bool = True,
         rate_scale: Mapping[str, float] | None = None,
         hidden: Sequence[int] = (32, 32),
         ensemble: int = 5,
-        physics_weight: float = 1.0,
+        physics_weight: float | None = None,
+        warmup: int | None = None,
         epochs: int = 300,
         lr: float = 1e-2,
         **kwargs: Any,
     ) -> None:
+        # No physics term by default for a residual hybrid: it already starts at its base
+        # model, and fitting spline derivatives (smoothed where glucose runs out) pulls it
+        # away; chosen on a validation split of training feeds (benchmarks/process_hybrid.py).
+        residual = structure == "residual"
+        if warmup is None:
+            warmup = 0 if residual else 200
+        if physics_weight is None:
+            physics_weight = 0.0 if residual else 1.0
         super().__init__(
             hidden=hidden,
             ensemble=ensemble,
             physics_weight=physics_weight,
+            warmup=warmup,
             epochs=epochs,
             lr=lr,
             **kwargs,
         )
         self.mechanistic = mechanistic if mechanistic is not None else EColiFedBatch()
         self.learned = tuple(learned)
+        self.structure = structure
+        self.base = base
+        self.max_factor = float(max_factor)
+        self.rate_features = tuple(rate_features)
+        self.refit = tuple(refit)
         self.yields = bool(yields)
         self.rate_scale = rate_scale
         self.model = self.mechanistic
 
     _proxy: Any
+    _refit_idx: list[int]
 
     def _n_outputs(self) -> int:
         return len(self.learned)
+
+    def _n_extra_features(self) -> int:
+        return len(self.rate_features) if self.structure == "residual" else 0
+
+    def _zero_output(self) -> bool:
+        return self.structure == "residual"
 
     def _default_features(self) -> list[str]:
         m = self.model
         return [s for s in m.diluted] + [i for i in m.inputs if i != "F"]
 
-    def _setup(self, prep: _Prepared) -> None:
+    def _base_model(self) -> ProcessModel:
         m = self.mechanistic
+        if self.structure == "replace" or self.base is None:
+            return m
+        if isinstance(self.base, ProcessModel):
+            if type(self.base) is not type(m):
+                raise InputError(
+                    "base must be a model of the same class as mechanistic",
+                    expected=type(m).__name__,
+                    found=type(self.base).__name__,
+                )
+            return self.base
+        if isinstance(self.base, Mapping):
+            unknown = sorted(set(self.base) - set(m.params))
+            if unknown:
+                raise InputError(
+                    f"base names unknown parameters {', '.join(unknown)} of {m.name}",
+                    expected=", ".join(m.params),
+                )
+            return type(m)({**m.params, **{k: float(v) for k, v in self.base.items()}})
+        raise InputError(
+            "base must be a ProcessModel or a mapping of parameter values",
+            found=type(self.base).__name__,
+        )
+
+    def _check_structure(self) -> None:
+        if self.structure not in ("replace", "residual"):
+            raise InputError(
+                "unknown hybrid structure", expected="replace or residual", found=self.structure
+            )
+        if not (self.max_factor > 1.0 and math.isfinite(self.max_factor)):
+            raise InputError("max_factor must be a finite number > 1", found=self.max_factor)
         if not self.learned:
             raise InputError("learned must name at least one rate")
+
+    def _probe(self, prep: _Prepared) -> dict[str, Array]:
+        """Rates of the base model at the training samples (states sampled there, the
+        others at their initial values; inputs at the sample times), each ``(n_rows,)``."""
+        rows, ins = [], []
+        for b, d in enumerate(prep.frames):
+            t = d["time_h"].to_numpy(dtype=float)
+            x = np.repeat(prep.x0[b][None], t.size, axis=0)
+            for i, s in enumerate(self.model.states):
+                if s in d.columns:
+                    y = pd.to_numeric(d[s], errors="coerce").to_numpy(dtype=float)
+                    x[:, i] = np.where(np.isfinite(y), y, x[:, i])
+            k = np.clip(np.floor(t / self.dt).astype(int), 0, prep.n_steps)
+            rows.append(x)
+            ins.append(prep.u[2 * prep.n_steps + 1 + k, b, :])
+        x, u = np.concatenate(rows), np.concatenate(ins)
+        m = self.base_
+        with np.errstate(all="ignore"):
+            r = m.rates(0.0, list(x.T), list(u.T), m.param_vector(), xp=np)
+        return {k: np.broadcast_to(np.asarray(v, dtype=float), (x.shape[0],)) for k, v in r.items()}
+
+    def _setup(self, prep: _Prepared) -> None:
+        self._check_structure()
+        self._refit_idx = []  # set by _extra_params, after the networks
+        m = self.mechanistic
+        self.base_ = self._base_model()
         derive = YIELD_RULES.get(type(m)) if self.yields else None
-        proxy: Any = _override_class(type(m), derive)(params=m.params)
+        proxy: Any = _override_class(type(m), derive)(params=self.base_.params)
         self._proxy = proxy
-        self._p = m.param_vector().tolist()
+        self._p = self.base_.param_vector().tolist()
         x = [float(v) for v in prep.x0[0]]
         uu = [float(v) for v in prep.u[0, 0]]
         names = m.rates(0.0, x, uu, self._p, xp=np)
-        unknown = [r for r in self.learned if r not in names]
+        unknown = [r for r in (*self.learned, *self._rate_feature_names()) if r not in names]
         if unknown:
             raise InputError(
                 f"learned rates {unknown} are not rates of {m.name}",
@@ -889,7 +1148,9 @@ class HybridModel(OdeEnsemble):
         ut = torch.tensor(prep.u[0, :1], dtype=torch.float64)
         sampled = {m.states[i] for i in np.unique(prep.obs_i)}
         scales = dict(self.rate_scale or {})
+        probe = self._probe(prep) if self.structure == "residual" else {}
         self.rate_scale_: dict[str, float] = {}
+        self.correction_: dict[str, str] = {}
         for r in self.learned:
             proxy._learned = {q: torch.ones(1, dtype=torch.float64) for q in self.learned}
             f0 = self._balances(xt, ut)
@@ -907,29 +1168,126 @@ class HybridModel(OdeEnsemble):
                     expected=", ".join(sorted(moved)),
                     found=", ".join(sorted(sampled)),
                 )
-            self.rate_scale_[r] = float(scales.get(r, _default_rate_scale(m, prep, r)))
+            if self.structure == "replace":
+                self.correction_[r] = "replace"
+                self.rate_scale_[r] = float(scales.get(r, _default_rate_scale(m, prep, r)))
+                continue
+            peak = float(np.nanmax(np.abs(probe[r]), initial=0.0))
+            # A factor cannot create a rate the base lacks (overflow in a Monod model).
+            additive = r in _SIGNED_RATES or not (peak > 1e-9 and math.isfinite(peak))
+            self.correction_[r] = "add" if additive else "mul"
+            self.rate_scale_[r] = float(scales.get(r, max(peak if additive else 0.0, 0.1)))
         proxy._learned = {}
+        dev = self.device_
         self._rs = torch.tensor(
-            [self.rate_scale_[r] for r in self.learned], dtype=torch.float64, device=self.device_
+            [self.rate_scale_[r] for r in self.learned], dtype=torch.float64, device=dev
         )
         self._signed = torch.tensor(
-            [r in _SIGNED_RATES for r in self.learned], dtype=torch.bool, device=self.device_
+            [r in _SIGNED_RATES for r in self.learned], dtype=torch.bool, device=dev
         )
+        names_rf = self._rate_feature_names()
+        mu = [float(np.nanmean(probe[r])) for r in names_rf]
+        sd = [max(float(np.nanstd(probe[r])), 1e-6) for r in names_rf]
+        self._rf_mu, self._rf_sd = mu, sd
+
+    def _extra_params(self) -> list[torch.Tensor]:
+        names = self.refit if self.structure == "residual" else ()
+        if not names:
+            return []
+        pn = list(self.mechanistic.param_names)
+        bad = [n for n in names if n not in pn]
+        if bad:
+            raise InputError(
+                f"refit names unknown parameters {bad} of {self.mechanistic.name}",
+                expected=", ".join(pn),
+            )
+        self._refit_idx = [pn.index(n) for n in names]
+        vals = [self._p[i] for i in self._refit_idx]
+        if min(vals) <= 0:
+            raise InputError("refit parameters must be > 0 in the base model (log scale)")
+        theta = torch.log(torch.tensor(vals, dtype=torch.float64, device=self.device_))
+        return [theta.repeat(self.ensemble, 1).requires_grad_()]
+
+    def _pv(self) -> list[Any]:
+        """Parameter vector for the balances: the base values, with the refitted ones as
+        ``(E, 1)`` tensors (one value per member)."""
+        idx = getattr(self, "_refit_idx", [])
+        if not idx:
+            return self._p
+        p: list[Any] = list(self._p)
+        theta = self.params_[-1]
+        for j, i in enumerate(idx):
+            p[i] = torch.exp(theta[:, j : j + 1])
+        return p
+
+    @property
+    def refit_params_(self) -> dict[str, Array]:
+        """Per-member values of the ``refit`` parameters (their units), shape ``(E,)``."""
+        self._check_fitted()
+        idx = getattr(self, "_refit_idx", [])
+        if not idx:
+            return {}
+        theta = self.params_[-1].detach().exp().cpu().numpy()
+        return {n: theta[:, j] for j, n in enumerate(self.refit)}
+
+    def _rate_feature_names(self) -> tuple[str, ...]:
+        return self.rate_features if self.structure == "residual" else ()
 
     def _balances(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         n, k = x.shape[-1], u.shape[-1]
         xs = [x[..., i] for i in range(n)]
         us = [u[..., j].expand_as(xs[0]) for j in range(k)]
-        dx = self._proxy.rhs(0.0, xs, us, self._p, xp=torch_backend)
+        dx = self._proxy.rhs(0.0, xs, us, self._pv(), xp=torch_backend)
         return torch.stack([d if isinstance(d, torch.Tensor) else xs[0] * 0 + d for d in dx], -1)
 
+    def _extra_features(self, x: torch.Tensor, u: torch.Tensor) -> list[torch.Tensor]:
+        names = self._rate_feature_names()
+        if not names:
+            return []
+        xs = [x[..., i] for i in range(x.shape[-1])]
+        us = [u[..., j].expand_as(xs[0]) for j in range(u.shape[-1])]
+        r = type(self.mechanistic).rates(self._proxy, 0.0, xs, us, self._pv(), xp=torch_backend)
+        return [
+            (xs[0] * 0 + r[n] - mu) / sd
+            for n, mu, sd in zip(names, self._rf_mu, self._rf_sd, strict=True)
+        ]
+
+    def _install(self, out: torch.Tensor) -> None:
+        """Make the proxy model's rates follow the network outputs ``(E, N, n_out)``."""
+        if self.structure == "replace":
+            rates = torch.where(self._signed, out, torch.nn.functional.softplus(out)) * self._rs
+            self._proxy._learned = {r: rates[..., j] for j, r in enumerate(self.learned)}
+            return
+        bound = math.log(self.max_factor)
+
+        def transform(r: dict[str, Any]) -> dict[str, Any]:
+            new: dict[str, Any] = {}
+            for j, name in enumerate(self.learned):
+                o = out[..., j]
+                if self.correction_[name] == "mul":
+                    new[name] = r[name] * torch.exp(bound * torch.tanh(o / bound))
+                    continue
+                s = self.rate_scale_[name]
+                z = o * s + r[name]
+                if name not in _SIGNED_RATES:
+                    # Floor at 0 (exactly the base where the correction is 0) that keeps a
+                    # small gradient below 0, so no region of the network is dead for good.
+                    z = torch.relu(z) + 0.01 * torch.where(z < 0, z - z.detach(), 0.0)
+                new[name] = z
+            return new
+
+        self._proxy._transform = transform
+
+    def _uninstall(self) -> None:
+        self._proxy._learned = {}
+        self._proxy._transform = None
+
     def _derivative(self, x: torch.Tensor, u: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        rates = torch.where(self._signed, out, torch.nn.functional.softplus(out)) * self._rs
-        self._proxy._learned = {r: rates[..., j] for j, r in enumerate(self.learned)}
+        self._install(out)
         try:
             return self._balances(x, u)
         finally:
-            self._proxy._learned = {}
+            self._uninstall()
 
     def learned_rates(
         self, states: Mapping[str, Any], inputs: Mapping[str, Any] | None = None
@@ -950,14 +1308,20 @@ class HybridModel(OdeEnsemble):
             )
             ut = torch.tensor(uvec, dtype=torch.float64, device=self.device_).expand(1, n, -1)
             out = self._net(self._phi(xt, ut))
-            rates = torch.where(self._signed, out, torch.nn.functional.softplus(out)) * self._rs
-            vals = rates.mean(0).cpu().numpy()
+            self._install(out)
+            try:
+                xs = [xt[..., i] for i in range(xt.shape[-1])]
+                us = [ut[..., j].expand_as(xs[0]) for j in range(ut.shape[-1])]
+                r = self._proxy.rates(0.0, xs, us, self._pv(), xp=torch_backend)
+            finally:
+                self._uninstall()
+            vals = np.stack([(xs[0] * 0 + r[k]).mean(0).cpu().numpy() for k in self.learned], 1)
         return pd.DataFrame(vals, columns=list(self.learned))
 
     def __repr__(self) -> str:
         return (
             f"HybridModel({type(self.mechanistic).__name__}, learned={self.learned}, "
-            f"hidden={self.hidden}, ensemble={self.ensemble}, "
+            f"structure={self.structure!r}, hidden={self.hidden}, ensemble={self.ensemble}, "
             f"physics_weight={self.physics_weight}, device={self.device!r})"
         )
 
