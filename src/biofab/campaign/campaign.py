@@ -14,10 +14,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.progress import Progress
 
 from biofab.campaign.results import frame_sha256, parse_results, read_table
-from biofab.core import InputError, NotEnoughDataError, Objective, Space, Testbed
+from biofab.core import (
+    InputError,
+    NotEnoughDataError,
+    Objective,
+    PoolTestbed,
+    Space,
+    Testbed,
+    TestbedExecutor,
+)
 from biofab.learn import (
     GPSurrogate,
     MultiObjective,
@@ -267,28 +274,23 @@ class Campaign:
         seed: int = 0,
         progress: bool = True,
         candidates: pd.DataFrame | None = None,
+        recommender: Recommender | None = None,
     ) -> pd.DataFrame:
         """Closed loop against a testbed: recommend, evaluate, ingest, ``rounds`` times.
 
         Returns :meth:`history`. ``candidates`` restricts choices to a pool
-        (replayed data); by default a pool testbed's own pool is used.
+        (replayed data); by default a pool testbed's own pool is used. The loop
+        is :class:`biofab.campaign.loop.LoopRunner`; a lab adapter in place of
+        the testbed runs the same loop through build and plate-reader files.
         """
-        if candidates is None and hasattr(testbed, "pool"):
+        from biofab.campaign.loop import LoopRunner
+
+        if candidates is None and isinstance(testbed, PoolTestbed):
             candidates = testbed.pool()
-        with Progress(disable=not progress, transient=True) as bar:
-            task = bar.add_task(f"campaign {self.name}", total=rounds)
-            for r in range(rounds):
-                rec = self.recommend(batch, candidates=candidates, seed=seed * 1000 + r)
-                measured = testbed.evaluate(rec.designs[self.space.names])
-                table = pd.concat(
-                    [
-                        rec.designs[self.space.names].reset_index(drop=True),
-                        measured.reset_index(drop=True),
-                    ],
-                    axis=1,
-                )
-                self.ingest(table, filename=f"testbed:round {rec.notes['round']}")
-                bar.advance(task)
+        runner: LoopRunner[Recommender] = LoopRunner(
+            TestbedExecutor(testbed), recommender=recommender, candidates=candidates
+        )
+        runner.run(self, batch=batch, rounds=rounds, seed=seed, progress=progress)
         return self.history()
 
     # -- views -----------------------------------------------------------------

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -45,8 +45,12 @@ from biofab.cellfree.stocks import (
     composition_space,
     snap_reference,
 )
-from biofab.core import InputError, Objective, Space
+from biofab.core import Execution, InputError, Objective, Space
 from biofab.core.atomic import write_atomic
+
+if TYPE_CHECKING:
+    from biofab.campaign import Campaign
+    from biofab.learn import Recommender
 
 #: What the loop maximises: blank-subtracted signal over the plate's reference.
 YIELD = Objective("relative_yield", "max", unit="x reference")
@@ -136,7 +140,7 @@ class CellFreeLoop:
         blanks: int = 2,
         max_plates: int | None = None,
         cost: bool = False,
-        recommender: Any = None,
+        recommender: Recommender | None = None,
         seed: int = 0,
     ) -> None:
         self.stocks = stocks
@@ -205,20 +209,20 @@ class CellFreeLoop:
         return table
 
     # -- rounds ----------------------------------------------------------------------
-    def run_round(self, campaign: Any, batch: int, round_index: int) -> RoundFiles:
-        """Recommend ``batch`` compositions, plan, read, import and ingest them."""
+    def execute(self, designs: pd.DataFrame, round_index: int) -> Execution:
+        """Build, read and import one batch: the loop runner's lab step.
+
+        Writes the round folder (layout, build files, plate-reader file, results)
+        and returns the results table with the plate and wells as provenance.
+        """
         directory = self.out / f"round_{round_index:02d}"
         directory.mkdir(parents=True, exist_ok=True)
-        rec = campaign.recommend(
-            batch, seed=self.seed * 1000 + round_index, recommender=self.recommender
-        )
-        plan = self.plan(rec.designs, directory, round_index)
+        plan = self.plan(designs, directory, round_index)
         readings = write_readings(directory / "plate_reader.csv", self.reader(plan["layout"]))
         result = import_plates([readings], plan["layout"])
         table = self.results_table(result)
         results = write_atomic(directory / "results.csv", table.to_csv(index=False))
-        campaign.ingest(table, filename=str(readings))
-        return RoundFiles(
+        files = RoundFiles(
             round=round_index,
             directory=directory,
             layout=plan["layout_path"],
@@ -230,24 +234,38 @@ class CellFreeLoop:
             qc=result.qc,
             best=float(table["relative_yield"].max()),
         )
+        return Execution(
+            table,
+            source=str(readings),
+            files=[plan["layout_path"], *plan["build"], readings, results],
+            info={"round_files": files},
+        )
 
-    def run(self, campaign: Any, *, rounds: int, batch: int, progress: bool = True) -> LoopResult:
-        """``rounds`` rounds of ``batch`` designs; returns the files and the history."""
-        from rich.progress import Progress
+    def run(
+        self, campaign: Campaign, *, rounds: int, batch: int, progress: bool = True
+    ) -> LoopResult:
+        """``rounds`` rounds of ``batch`` designs; returns the files and the history.
 
-        if rounds < 1 or batch < 1:
-            raise InputError(
-                "rounds and batch must be at least 1", expected=">= 1", found=(rounds, batch)
-            )
-        done = len(campaign.history()["round"].unique()) if len(campaign.history()) else 0
-        result = LoopResult()
-        with Progress(disable=not progress, transient=True) as bar:
-            task = bar.add_task(f"cell-free campaign {campaign.name}", total=rounds)
-            for r in range(done + 1, done + rounds + 1):
-                result.rounds.append(self.run_round(campaign, batch, r))
-                bar.advance(task)
-        result.history = campaign.history()
-        return result
+        The loop is :class:`biofab.campaign.loop.LoopRunner` with this object as
+        its executor; rounds continue the campaign's numbering.
+        """
+        from biofab.campaign.loop import LoopRunner
+
+        history = campaign.history()
+        done = len(history["round"].unique()) if len(history) else 0
+        runner: LoopRunner[Recommender] = LoopRunner(self, recommender=self.recommender)
+        run = runner.run(
+            campaign,
+            batch=batch,
+            rounds=rounds,
+            seed=self.seed,
+            first_round=done + 1,
+            progress=progress,
+        )
+        files = [r.execution.info["round_files"] for r in run.rounds]
+        return LoopResult(
+            rounds=[f for f in files if isinstance(f, RoundFiles)], history=run.history
+        )
 
 
 def write_readings(path: Path, readings: pd.DataFrame) -> Path:

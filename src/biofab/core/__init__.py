@@ -20,16 +20,28 @@ from biofab.core.measurement import Measurement
 from biofab.core.objective import Objective
 from biofab.core.parameters import Categorical, Continuous, Integer, Parameter, Sequence
 from biofab.core.space import Space
-from biofab.core.testbed import PoolTestbed, Testbed
+from biofab.core.testbed import (
+    BatchLike,
+    CampaignLike,
+    Execution,
+    Executor,
+    PoolTestbed,
+    Testbed,
+    TestbedExecutor,
+)
 
 __all__ = [
+    "BatchLike",
     "BiofabError",
     "CampaignExistsError",
+    "CampaignLike",
     "Categorical",
     "Constraint",
     "Continuous",
     "Design",
     "DesignError",
+    "Execution",
+    "Executor",
     "InputError",
     "Integer",
     "LinearInequality",
@@ -44,5 +56,6 @@ __all__ = [
     "SpaceError",
     "SumToTotal",
     "Testbed",
+    "TestbedExecutor",
     "UnknownCampaignError",
 ]

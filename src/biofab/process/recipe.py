@@ -25,12 +25,17 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from biofab.core import Continuous, InputError, Space
+from biofab.core import Continuous, InputError, Space, Testbed, TestbedExecutor
+
+if TYPE_CHECKING:
+    from biofab.campaign import Campaign
+    from biofab.learn import Recommender
+    from biofab.store import Store
 
 Profile = list[tuple[float, float]]
 """Set-points of one channel: ``[(time_h, value), ...]`` with strictly increasing times."""
@@ -303,10 +308,10 @@ class RecipeOptimization:
     """
 
     history: pd.DataFrame
-    campaign: Any
+    campaign: Campaign
     objective: str
     direction: str
-    _tmp: Any = field(default=None, repr=False)
+    _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
     @property
     def start(self) -> float:
@@ -329,15 +334,15 @@ class RecipeOptimization:
 
 
 def optimize_recipe(
-    testbed: Any,
+    testbed: Testbed,
     *,
     budget: int = 40,
     batch: int = 2,
-    recommender: Any = None,
+    recommender: Recommender | None = None,
     seed: int = 0,
     n_init: int | None = None,
     start: pd.DataFrame | None = None,
-    store: Any = None,
+    store: Store | str | None = None,
     name: str = "recipe",
     progress: bool = True,
 ) -> RecipeOptimization:
@@ -357,7 +362,8 @@ def optimize_recipe(
     (:class:`~biofab.core.Testbed`); the first objective is the one tracked.
     """
     from biofab.campaign import Campaign
-    from biofab.learn import BayesianOptimization, SpaceFilling
+    from biofab.campaign.loop import LoopRunner, StartThenSpaceFilling
+    from biofab.learn import BayesianOptimization
 
     if budget < 2:
         raise InputError("the budget must allow at least 2 evaluations", found=budget)
@@ -376,59 +382,14 @@ def optimize_recipe(
     campaign = Campaign.create(name, space, list(testbed.objectives), store=store)
     chooser = recommender if recommender is not None else BayesianOptimization()
     objective = testbed.objectives[0]
-
-    rounds: list[pd.DataFrame] = []
-    first = [] if start is None else [space.validate(start.reindex(columns=space.names))]
-    n_fill = n0 - sum(len(f) for f in first)
-    designs = first
-    label = ["start"] * sum(len(f) for f in first)
-    if n_fill > 0:
-        # the start design is passed as "seen" so the Sobol batch never repeats it
-        seen = first[0] if first else pd.DataFrame(columns=space.names)
-        rec = SpaceFilling().recommend(space, seen, np.zeros((len(seen), 1)), n_fill, seed=seed)
-        designs = [*first, rec.designs[space.names]]
-        label += [rec.recommender] * len(rec.designs)
-    initial = pd.concat(designs, ignore_index=True)
-    rounds.append(_evaluate(campaign, testbed, initial, 0, label))
-
-    from rich.progress import Progress
-
-    n_done = len(initial)
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"recipe {name}", total=budget, completed=n_done)
-        r = 1
-        while n_done < budget:
-            k = min(batch, budget - n_done)
-            rec = campaign.recommend(k, recommender=chooser, seed=seed * 1000 + r)
-            rounds.append(
-                _evaluate(
-                    campaign,
-                    testbed,
-                    rec.designs[space.names],
-                    r,
-                    [rec.recommender] * len(rec.designs),
-                )
-            )
-            n_done += len(rec.designs)
-            bar.update(task, completed=n_done)
-            r += 1
-    history = pd.concat(rounds, ignore_index=True)
-    history.insert(0, "evaluation", np.arange(1, len(history) + 1))
-    return RecipeOptimization(history, campaign, objective.name, objective.direction, tmp)
-
-
-def _evaluate(
-    campaign: Any, testbed: Any, designs: pd.DataFrame, round_index: int, labels: list[str]
-) -> pd.DataFrame:
-    """Run ``designs`` on the testbed, ingest the results, return them as history rows."""
-    designs = designs.reset_index(drop=True)
-    measured = testbed.evaluate(designs).reset_index(drop=True)
-    if len(measured) != len(designs):
-        raise InputError(
-            "the testbed answered a different number of designs",
-            expected=f"{len(designs)} rows",
-            found=len(measured),
-        )
-    table = pd.concat([designs, measured], axis=1)
-    campaign.ingest(table, filename=f"testbed:round {round_index}")
-    return table.assign(round=round_index, recommender=labels)
+    # Round 0 is the current recipe plus space-filling designs; then the model's
+    # batches run as parallel bioreactors until the budget is spent.
+    runner: LoopRunner[Recommender] = LoopRunner(
+        TestbedExecutor(testbed),
+        recommender=chooser,
+        initial=StartThenSpaceFilling(start, n0),
+    )
+    run = runner.run(
+        campaign, batch=batch, budget=budget, seed=seed, first_round=1, progress=progress
+    )
+    return RecipeOptimization(run.table(), campaign, objective.name, objective.direction, tmp)
