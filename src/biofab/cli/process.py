@@ -646,7 +646,7 @@ def estimate_command(
 def _schedule(s: Any, twin: Any, batch: Any, times: Any) -> Any:
     """Inputs the data do not log: from the scenario's recipe, else the model defaults with
     an induction at the batch's ``induction_h`` metadata."""
-    from biofab.process.scenario import input_schedule
+    from biofab.process.scenario import input_frame
     from biofab.process.simulate import Induction
 
     if s is not None:
@@ -655,7 +655,7 @@ def _schedule(s: Any, twin: Any, batch: Any, times: Any) -> Any:
     ind = batch.metadata.get("induction_h")
     if ind is not None and "ind" in twin.inputs:
         events.append(Induction(float(ind)))
-    return input_schedule(twin, {}, events, times)
+    return input_frame(twin, {}, events, times)
 
 
 def _stds(s: Any, wide: Any, on: list[str], off: list[str]) -> dict[str, float]:
