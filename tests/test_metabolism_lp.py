@@ -96,3 +96,17 @@ def test_directions_weighted_apart_refused() -> None:
 
 def test_plain_model_has_no_extra_rows() -> None:
     assert LinearProgram.from_model(load_model("textbook")).extra_rows == ()
+
+
+def test_lexicographic_stages_keep_the_added_constraint() -> None:
+    # dFBA's later stages run on a network split in forward/reverse columns
+    from biofab.metabolism.dfba import LexicographicFBA, Stage
+
+    model = load_model("textbook")
+    _total_cap(model)
+    growth = model.slim_optimize()
+    point = LexicographicFBA(model, "Biomass_Ecoli_core", (Stage("EX_ac_e", "max"),)).solve()
+    assert point.growth == pytest.approx(growth, abs=1e-6)
+    assert point.fluxes is not None
+    v = dict(zip([r.id for r in model.reactions], point.fluxes, strict=True))
+    assert v["GAPD"] + v["ENO"] - v["PGK"] <= 40.0 + 1e-6
