@@ -214,7 +214,7 @@ def test_bad_scenarios_exit_2_without_output(tmp_path: Path, change: Any, field:
 
 
 def test_python_api_errors() -> None:
-    with pytest.raises(InputError, match="must be positive"):
+    with pytest.raises(InputError, match=r"key volume: out of range: expected a number > 0"):
         Scenario.from_dict(textbook_scenario(volume=-1.0), source="s.yaml")
     with pytest.raises(InputError, match="scenario file not found"):
         Scenario.from_yaml("/nonexistent/scenario.yaml")

@@ -121,6 +121,17 @@ def test_fit_recovers_a_parameter_within_its_interval(synthetic: dict[str, Path]
     assert "toself" in page and "measured" in page  # bands and sample markers
 
 
+def test_fit_hybrid_through_the_cli(synthetic: dict[str, Path]) -> None:
+    d = synthetic["dir"]
+    args = ["fit", synthetic["data"], "--model", "hybrid", "--scenario", synthetic["scenario"]]
+    code, text = run(*args, "--epochs", "1", "--ensemble", "1", "--out", d / "h.json", "--json")
+    assert code == 0, text
+    result = json.loads(text)
+    assert result["learned"] == ["qS", "qS_of", "qA_cons"]  # the library default
+    assert result["files"] == [str(d / "h.json")] and "X" in result["rmse"]
+    refused(*run(*args, "--base", "yeast"), "--base", "yeast")
+
+
 # -- estimate ------------------------------------------------------------------------------------
 def test_estimate_writes_bands_and_consistency(synthetic: dict[str, Path]) -> None:
     d = synthetic["dir"]

@@ -10,10 +10,10 @@ import torch
 
 from biofab.core.errors import InputError
 from biofab.process.fit import Experiment
-from biofab.process.hybrid import HybridModel, input_schedule
+from biofab.process.hybrid import HybridModel
 from biofab.process.models import ChoFedBatch, EColiFedBatch
 from biofab.process.neural import NeuralODE
-from biofab.process.simulate import Bolus, FeedStart, simulate
+from biofab.process.simulate import Bolus, FeedStart, input_schedule, simulate
 
 X0 = {"X": 0.2, "S": 8.0, "A": 0.0, "P": 0.0, "DO": 100.0, "V": 1.0}
 TIMES = np.arange(0.0, 16.01, 1.0)

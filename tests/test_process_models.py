@@ -19,7 +19,9 @@ from biofab.process.simulate import (
     FeedStop,
     Induction,
     Piecewise,
+    SetInput,
     SimulationError,
+    input_schedule,
     simulate,
 )
 
@@ -83,6 +85,28 @@ def _fed(mu_set: float) -> tuple[float, float]:
         m.param_vector(),
     )
     return float(tr["A"].max()), float(np.max(rates["qS"]))
+
+
+def test_input_schedule_is_what_simulate_applies() -> None:
+    # one set of recipe rules: the schedule equals the inputs the simulator logged
+    m = EColiFedBatch()
+    events = [
+        FeedStart(2.0, Exponential(F0=0.004, mu_set=0.2, F_max=0.02)),
+        Induction(3.0, 0.5),
+        Bolus(3.5, volume=0.05, concentrations={"S": 100.0}),
+        SetInput(4.0, "T", Piecewise([0.0, 1.0], [34.0, 30.0])),
+        FeedStop(7.0),
+    ]
+    times = np.array([0.0, 1.5, 2.0, 2.5, 3.0, 4.0, 4.5, 5.5, 6.99, 7.0, 8.0])
+    tr = simulate(m, X0, 8.0, inputs={"T": 36.0}, events=events, t_eval=times)
+    u = input_schedule(m, {"T": 36.0}, events, times)
+    logged = tr.frame[list(m.inputs)].to_numpy()
+    np.testing.assert_allclose(u, logged, rtol=1e-12)
+    assert u[0].tolist() == [0.0, 36.0, 0.0] and u[-1, 0] == 0.0
+    with pytest.raises(InputError, match="unknown input"):
+        input_schedule(m, {"pH": 7.0}, [], times)
+    with pytest.raises(InputError, match="does not have"):
+        input_schedule(m, None, [SetInput(1.0, "pH", 7.0)], times)
 
 
 def test_overflow_only_above_critical_uptake() -> None:

@@ -4,19 +4,18 @@
 (optionally calibrated GECKO-style to a measured growth rate); ``gem ec``
 turns a model and a kcat table into an ecModel (SBML), and with ``--plot``
 scans the substrate uptake to draw the growth / overflow curve of the plain
-model, the ecModel and an ensemble with sampled kcats.
+model, the ecModel and an ensemble with sampled kcats. Argument parsing and printing
+only: the work is :mod:`biofab.metabolism.workflows`.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from biofab.cli.gem import JsonOption, MediaDbOption, MediumOption, ModelArg, open_model, out
-from biofab.core.atomic import write_atomic
+from biofab.cli.gem import JsonOption, MediaDbOption, MediumOption, ModelArg, out
 
 PoolOption = Annotated[
     float,
@@ -40,6 +39,17 @@ def _parse_range(text: str) -> list[float]:
     start, stop, step = parts
     n = round((stop - start) / step) + 1
     return [start + i * step for i in range(n)]
+
+
+def _show(summary: dict[str, Any], json_out: bool, hide: tuple[str, ...] = ()) -> None:
+    if json_out:
+        from biofab.cli.gem import print_json
+
+        print_json({k: v for k, v in summary.items() if k != "files"})
+        return
+    for k, v in summary.items():
+        if k not in (*hide, "files"):
+            out.print(f"  {k:<22}{v}")
 
 
 def register(app: typer.Typer) -> None:
@@ -67,34 +77,23 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """kcat table for an E. coli model from CatPred-DB (uniprot, EC, default matches)."""
-        from biofab.metabolism.ecmodel import build_ec_model, calibrate_kcats, scale_kcats
-        from biofab.metabolism.kcats import ecoli_kcat_table, protein_masses
+        from biofab.metabolism import workflows
 
-        t0 = time.perf_counter()
-        m = open_model(model, medium, media_db)
-        table = ecoli_kcat_table(m, catpred)
-        summary: dict[str, object] = {
-            "model": model,
-            "reactions": len(table),
-            "sources": {str(k): int(v) for k, v in table["source"].value_counts().items()},
-        }
-        if calibrate is not None:
-            mw = protein_masses(proteome) if proteome else None
-            ec = build_ec_model(m, table, mw, pool=pool)
-            factors, log = calibrate_kcats(ec, calibrate, substrate=substrate, uptake_cap=uptake)
-            table = scale_kcats(table, list(ec.costs["reaction"]), factors)
-            summary["calibrated_reactions"] = int((factors > 1).sum())
-            summary["calibrated_growth"] = log[-1]["growth"] if log else None
-        write_atomic(output, table.to_csv(index=False))
-        summary["out"] = str(output)
-        summary["seconds"] = round(time.perf_counter() - t0, 2)
-        if json_out:
-            from biofab.cli.gem import print_json
-
-            print_json(summary)
-        else:
-            for k, v in summary.items():
-                out.print(f"  {k:<22}{v}")
+        r = workflows.kcat_table(
+            workflows.KcatTableRequest(
+                model,
+                tuple(catpred),
+                output,
+                proteome=proteome,
+                calibrate=calibrate,
+                uptake=uptake,
+                substrate=substrate,
+                pool=pool,
+                medium=medium,
+                media_db=media_db,
+            )
+        )
+        _show(r.to_dict(), json_out)
 
     @app.command("ec")
     def ec_cmd(
@@ -137,93 +136,28 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Enzyme-constrained model (sMOMENT pool) of MODEL; optional overflow scan."""
-        import numpy as np
+        from biofab.metabolism import workflows
 
-        from biofab.metabolism import LinearProgram, save_model
-        from biofab.metabolism.ecmodel import (
-            build_ec_model,
-            ensemble_scan,
-            overflow_figure,
-            overflow_threshold,
-            read_proteomics,
-            scan_uptake,
-        )
-        from biofab.metabolism.kcats import protein_masses, read_kcat_table
-
-        t0 = time.perf_counter()
-        table = read_kcat_table(kcats)
-        grid = _parse_range(uptakes)
-        m = open_model(model, medium, media_db)
-        mw = protein_masses(proteome) if proteome else None
-        measured = read_proteomics(proteomics, mw) if proteomics else None
-        ec = build_ec_model(m, table, mw, pool=pool, proteomics=measured)
-        lp = ec.lp()
-        sol = lp.optimize(label=str(output))
-        summary: dict[str, object] = {
-            "model": model,
-            "reactions": len(ec.model.reactions),
-            "enzymatic_reactions": len(ec.costs),
-            "kcat_sources": ec.coverage(),
-            "pool_g_per_gDW": pool,
-            "measured_enzymes": len(ec.measured),
-            "growth": sol.objective,
-        }
-        html = None
-        if plot is not None or ensemble > 0:
-            plain = scan_uptake(
-                LinearProgram.from_model(m), grid, substrate=substrate, product=product
+        r = workflows.ec_model(
+            workflows.EcModelRequest(
+                model,
+                kcats,
+                output,
+                pool=pool,
+                proteome=proteome,
+                proteomics=proteomics,
+                ensemble=ensemble,
+                log10_std=log10_std,
+                calibrate=recalibrate,
+                uptake=uptake,
+                plot=plot,
+                uptakes=tuple(_parse_range(uptakes)),
+                substrate=substrate,
+                product=product,
+                seed=seed,
+                workers=workers,
+                medium=medium,
+                media_db=media_db,
             )
-            scan = scan_uptake(lp, grid, substrate=substrate, product=product)
-            onset = overflow_threshold(lp, substrate=substrate, product=product, high=max(grid))
-            summary["onset"] = onset
-            summary["scan"] = scan.to_dict("list")
-            summary["plain_product_max"] = float(plain["product"].max())
-            ens = None
-            if ensemble > 0:
-                ens = ensemble_scan(
-                    ec,
-                    grid,
-                    ensemble,
-                    seed=seed,
-                    log10_std=log10_std,
-                    substrate=substrate,
-                    product=product,
-                    workers=workers,
-                    calibrate=None if recalibrate is None else (recalibrate, uptake),
-                )
-                lo, hi = np.nanpercentile(ens["product"], [5, 95], axis=0)
-                summary["ensemble_product_p5_p95"] = [
-                    [float(a), float(b)] for a, b in zip(lo, hi, strict=True)
-                ]
-            if plot is not None:
-                from biofab.report.html import html_page
-
-                fig = overflow_figure(plain, scan, ens, product_label=product)
-                table_view = scan.assign(
-                    plain_growth=plain["growth"], plain_product=plain["product"]
-                )
-                note = (
-                    f"Onset of {product} secretion at a {substrate} uptake cap of "
-                    f"{onset['threshold']:.2f} mmol/gDW/h, growth {onset['growth']:.3f} 1/h; "
-                    f"pool {pool} g/gDW; kcat sources {ec.coverage()}."
-                )
-                html = html_page(
-                    f"Overflow: {model} ecModel",
-                    [("Growth and secretion vs uptake", fig), ("", note), ("Scan", table_view)],
-                    subtitle="sMOMENT enzyme-constrained model (biofab)",
-                )
-        # Everything is computed before anything is written: no partial outputs.
-        path = save_model(ec.model, output)
-        summary["out"] = str(path)
-        if html is not None and plot is not None:
-            write_atomic(plot, html)
-            summary["plot"] = str(plot)
-        summary["seconds"] = round(time.perf_counter() - t0, 2)
-        if json_out:
-            from biofab.cli.gem import print_json
-
-            print_json(summary)
-            return
-        for k, v in summary.items():
-            if k not in ("scan", "ensemble_product_p5_p95"):
-                out.print(f"  {k:<22}{v}")
+        )
+        _show(r.to_dict(), json_out, hide=("scan", "ensemble_product_p5_p95"))

@@ -125,7 +125,7 @@ def split_program(lp: LinearProgram) -> LinearProgram:
     split = LinearProgram(
         S, lb, ub, np.ones(2 * lp.n_reactions), ids, sense="min", tolerance=lp.tolerance
     )
-    for idx, val, lo, hi in lp._extra_rows:
+    for idx, val, lo, hi in lp.extra_rows:
         split.add_row(
             np.concatenate([idx, idx + lp.n_reactions]), np.concatenate([val, -val]), lo, hi
         )

@@ -159,6 +159,8 @@ class LexicographicFBA:
         self._stage_lps: list[tuple[LinearProgram, list[int]]] = []
         for k in range(1, len(vectors)):
             lp = LinearProgram(S, lo, hi, vectors[k], ids, sense=senses[k])
+            for idx, val, r_lo, r_hi in base.extra_rows:  # user constraints, on v = f - r
+                lp.add_row(np.concatenate([idx, idx + n]), np.concatenate([val, -val]), r_lo, r_hi)
             rows = []
             for c in vectors[:k]:
                 nz = np.flatnonzero(c)

@@ -432,9 +432,12 @@ class EnzymeLP:
         scaled = vals / np.asarray(kcat_factor, dtype=float)[owner]
         S = self._base + sparse.csc_matrix((scaled, (rows, cols)), shape=self._base.shape)
         lp = self.lp
-        return LinearProgram(
+        member = LinearProgram(
             S, lp.lb, lp.ub, lp.c, lp.reaction_ids, sense=lp.sense, tolerance=lp.tolerance
         )
+        for idx, val, lo, hi in lp.extra_rows:
+            member.add_row(idx, val, lo, hi)
+        return member
 
 
 # -- uptake scans (overflow) ----------------------------------------------------

@@ -58,6 +58,84 @@ def _objective_vector(model: cobra.Model) -> np.ndarray:
     return c
 
 
+def _extra_constraints(
+    model: cobra.Model,
+) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
+    """The constraints a user added through optlang, as rows over net fluxes.
+
+    COBRApy keeps one constraint per metabolite (its mass balance, held at 0);
+    any other constraint (``model.add_cons_vars``, ``model.solver.add``) is read
+    here. A reaction's flux is ``forward - reverse``, so a row can be written
+    over net fluxes when the two variables carry opposite coefficients, or when
+    one of them is fixed at zero by the bounds (an irreversible reaction).
+    Everything else (non-reaction variables, non-linear or indicator
+    constraints, the two directions of a reversible reaction weighted apart,
+    metabolite balances with non-zero bounds) is refused in one line: dropping
+    it silently would give a different optimum than ``model.optimize()``.
+    """
+    met_ids = {m.id for m in model.metabolites}
+    by_var: dict[str, tuple[int, bool]] = {}
+    for j, rxn in enumerate(model.reactions):
+        by_var[rxn.forward_variable.name] = (j, True)
+        by_var[rxn.reverse_variable.name] = (j, False)
+    rows: list[tuple[np.ndarray, np.ndarray, float, float]] = []
+    problems: list[str] = []
+    for con in model.constraints:
+        if con.name in met_ids:
+            if (con.lb or 0.0) != 0.0 or (con.ub or 0.0) != 0.0:
+                problems.append(f"{con.name} (mass balance with bounds {con.lb}..{con.ub})")
+            continue
+        row = _net_row(model, con, by_var)
+        if isinstance(row, str):
+            problems.append(f"{con.name} ({row})")
+        else:
+            rows.append(row)
+    if problems:
+        raise ModelError(
+            "constraints that a flux-balance program over reaction fluxes cannot carry: "
+            + ", ".join(problems),
+            file=model.id or None,
+            expected="linear constraints over reaction fluxes only",
+        )
+    return rows
+
+
+def _net_row(
+    model: cobra.Model, con: Any, by_var: dict[str, tuple[int, bool]]
+) -> tuple[np.ndarray, np.ndarray, float, float] | str:
+    """One optlang constraint as ``(columns, coefficients, lo, hi)``, or why not."""
+    if getattr(con, "indicator_variable", None) is not None:
+        return "indicator constraint"
+    if not con.is_Linear:
+        return "not linear"
+    fwd: dict[int, float] = {}
+    rev: dict[int, float] = {}
+    offset = 0.0
+    for var, coef in con.expression.as_coefficients_dict().items():
+        if getattr(var, "is_Number", False):
+            offset += float(var) * float(coef)
+            continue
+        name = getattr(var, "name", str(var))
+        if name not in by_var:
+            return f"variable {name} is not a reaction flux"
+        j, forward = by_var[name]
+        (fwd if forward else rev)[j] = float(coef)
+    net: dict[int, float] = {}
+    for j in sorted(fwd.keys() | rev.keys()):
+        a, b = fwd.get(j, 0.0), rev.get(j, 0.0)
+        rxn = model.reactions[j]
+        if a == -b or rxn.lower_bound >= 0:  # reverse part fixed at 0 when irreversible
+            net[j] = a
+        elif rxn.upper_bound <= 0:  # only the reverse part can carry flux
+            net[j] = -b
+        else:
+            return f"weights the two directions of reversible reaction {rxn.id} apart"
+    lo = -INF if con.lb is None else float(con.lb) - offset
+    hi = INF if con.ub is None else float(con.ub) - offset
+    idx = np.array([j for j, v in net.items() if v != 0.0], dtype=np.int32)
+    return idx, np.array([net[j] for j in idx.tolist()], dtype=float), lo, hi
+
+
 def new_highs() -> highspy.Highs:
     """A silent HiGHS instance.
 
@@ -155,7 +233,19 @@ class LinearProgram:
         ub = np.array([r.upper_bound for r in model.reactions], dtype=float)
         c = _objective_vector(model)
         sense = "min" if model.objective_direction == "min" else "max"
-        return cls(S, lb, ub, c, [r.id for r in model.reactions], sense=sense, **kwargs)
+        lp = cls(S, lb, ub, c, [r.id for r in model.reactions], sense=sense, **kwargs)
+        for idx, val, lo, hi in _extra_constraints(model):
+            lp.add_row(idx, val, lo, hi)
+        return lp
+
+    @property
+    def extra_rows(self) -> tuple[tuple[np.ndarray, np.ndarray, float, float], ...]:
+        """Rows beyond the mass balances, as ``(columns, coefficients, lo, hi)``.
+
+        Programs derived from this one (a split or an ensemble member) must add
+        them again to describe the same polytope.
+        """
+        return tuple(self._extra_rows)
 
     @property
     def n_reactions(self) -> int:

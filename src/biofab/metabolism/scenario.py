@@ -9,8 +9,8 @@ inhibition/repression constants g/L.
 Every field is checked before a simulation starts (unknown keys, missing
 fields, negative values, species that refer to each other, and, with
 :meth:`Scenario.check_model`, reaction ids the model lacks), so that a bad file
-fails with one :class:`~biofab.core.errors.InputError` line naming the file and
-the field, never half-way through a run.
+fails with one :class:`~biofab.core.scenario_yaml.ScenarioError` line naming the
+file and the key path, never half-way through a run.
 
 Example (the reference scenario, ``examples/dfba/hanly_henson_2011.yaml``)::
 
@@ -30,13 +30,12 @@ Example (the reference scenario, ``examples/dfba/hanly_henson_2011.yaml``)::
 from __future__ import annotations
 
 import itertools
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from biofab.core.errors import InputError, ModelError
+from biofab.core.errors import ModelError
+from biofab.core.scenario_yaml import Reader, read_yaml
 
 if TYPE_CHECKING:
     import cobra
@@ -126,30 +125,14 @@ class Scenario:
     @classmethod
     def from_yaml(cls, path: str | Path) -> Scenario:
         """Read and validate a scenario file (relative model paths resolve next to it)."""
-        import yaml
-
-        p = Path(path)
-        label = str(path)
-        if not p.is_file():
-            raise InputError("scenario file not found", file=label)
-        try:
-            data = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            raise InputError(
-                "not valid YAML",
-                file=label,
-                row=None if mark is None else mark.line + 1,
-                found=str(getattr(err, "problem", err)),
-            ) from None
-        return cls.from_dict(data, source=label, base_dir=p.parent)
+        return cls.from_dict(read_yaml(path), source=str(path), base_dir=Path(path).parent)
 
     @classmethod
     def from_dict(
         cls, data: Any, *, source: str | None = None, base_dir: Path | None = None
     ) -> Scenario:
         """Validate a parsed scenario mapping; errors name ``source`` and the field."""
-        r = _Reader(source)
+        r = Reader(source)
         top = r.mapping(data, "")
         r.keys(
             top,
@@ -261,66 +244,7 @@ class Scenario:
                 need(st.reaction, f"secondary[{i}]")
 
 
-class _Reader:
-    """Field checks that raise one-line errors naming the file and the field."""
-
-    def __init__(self, source: str | None) -> None:
-        self.source = source
-
-    def fail(
-        self, where: str, message: str, expected: str | None = None, found: Any = None
-    ) -> None:
-        raise InputError(
-            message, file=self.source, column=where or None, expected=expected, found=found
-        )
-
-    def mapping(self, value: Any, where: str) -> dict[str, Any]:
-        if not isinstance(value, Mapping):
-            self.fail(where, "expected a mapping", "key: value pairs", type(value).__name__)
-        return {str(k): v for k, v in value.items()}
-
-    def keys(
-        self,
-        data: Mapping[str, Any],
-        where: str,
-        required: tuple[str, ...] = (),
-        optional: tuple[str, ...] = (),
-    ) -> None:
-        prefix = f"{where}." if where else ""
-        for k in required:
-            if k not in data:
-                self.fail(f"{prefix}{k}", "missing field")
-        allowed = set(required) | set(optional)
-        for k in data:
-            if k not in allowed:
-                self.fail(f"{prefix}{k}", "unknown field", ", ".join(sorted(allowed)), k)
-
-    def number(
-        self, value: Any, where: str, *, positive: bool = False, nonneg: bool = False
-    ) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(where, "expected a number", found=value)
-        x = float(value)
-        if not math.isfinite(x):
-            self.fail(where, "expected a finite number", found=value)
-        if positive and x <= 0:
-            self.fail(where, "must be positive", "> 0", value)
-        if nonneg and x < 0:
-            self.fail(where, "must not be negative", ">= 0", value)
-        return x
-
-    def text(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            self.fail(where, "expected a non-empty string", found=value)
-        return str(value).strip()
-
-    def choice(self, value: Any, where: str, options: tuple[str, ...]) -> str:
-        if value not in options:
-            self.fail(where, "unknown choice", ", ".join(options), value)
-        return str(value)
-
-
-def _species(r: _Reader, data: Any) -> tuple[Species, ...]:
+def _species(r: Reader, data: Any) -> tuple[Species, ...]:
     table = r.mapping(data, "species")
     if not table:
         r.fail("species", "no species listed", "at least one tracked species")
@@ -372,7 +296,7 @@ def _species(r: _Reader, data: Any) -> tuple[Species, ...]:
     return tuple(out)
 
 
-def _bounds(r: _Reader, data: Any) -> tuple[tuple[str, float, float], ...]:
+def _bounds(r: Reader, data: Any) -> tuple[tuple[str, float, float], ...]:
     table = r.mapping(data, "bounds")
     out = []
     for rxn, pair in table.items():
@@ -386,7 +310,7 @@ def _bounds(r: _Reader, data: Any) -> tuple[tuple[str, float, float], ...]:
     return tuple(out)
 
 
-def _feed(r: _Reader, data: Any, names: set[str], t_end: float) -> tuple[FeedSegment, ...]:
+def _feed(r: Reader, data: Any, names: set[str], t_end: float) -> tuple[FeedSegment, ...]:
     if not isinstance(data, list):
         r.fail("feed", "expected a list of feed segments", found=type(data).__name__)
     segs = []
@@ -414,7 +338,7 @@ def _feed(r: _Reader, data: Any, names: set[str], t_end: float) -> tuple[FeedSeg
     return tuple(segs)
 
 
-def _stages(r: _Reader, data: Any) -> tuple[Stage, ...]:
+def _stages(r: Reader, data: Any) -> tuple[Stage, ...]:
     if data is None or data == "none":
         return ()
     items = data if isinstance(data, list) else [data]

@@ -61,22 +61,13 @@ from biofab.core.errors import InputError
 from biofab.learn.torch_threads import torch_threads
 from biofab.process.fit import Experiment
 from biofab.process.models import EColiFedBatch, ProcessModel
-from biofab.process.simulate import (
-    Bolus,
-    Constant,
-    Event,
-    FeedStart,
-    FeedStop,
-    Induction,
-    SetInput,
-)
+from biofab.process.simulate import Bolus, Event, input_schedule
 
 __all__ = [
     "YIELD_RULES",
     "HybridModel",
     "OdeEnsemble",
     "ecoli_yield_rates",
-    "input_schedule",
     "torch_backend",
 ]
 
@@ -176,63 +167,6 @@ def ecoli_yield_rates(
 
 # Per model class: which rates follow from learned ones through yields.
 YIELD_RULES: dict[type[ProcessModel], Any] = {EColiFedBatch: ecoli_yield_rates}
-
-
-# ---------------------------------------------------------------------------------------
-# Input schedules
-# ---------------------------------------------------------------------------------------
-
-
-def input_schedule(model: ProcessModel, inputs: Any, events: Sequence[Event], times: Any) -> Array:
-    """Value of every model input at ``times`` (h), shape ``(n_times, n_inputs)``.
-
-    Same recipe semantics as :func:`~biofab.process.simulate.simulate` (right-continuous;
-    an event's profile runs on the time since the event). Boluses (state jumps) are not
-    supported by the fixed-step solvers here.
-    """
-    specs: dict[str, tuple[Any, float]] = {
-        n: (Constant(v), 0.0) for n, v in model.input_defaults.items()
-    }
-    if inputs is not None:
-        given = inputs if isinstance(inputs, Mapping) else {"F": inputs}
-        unknown = sorted(set(given) - set(model.inputs))
-        if unknown:
-            raise InputError(
-                f"unknown input(s) {', '.join(unknown)} for {model.name}",
-                expected=", ".join(model.inputs),
-            )
-        for n, v in given.items():
-            specs[n] = (Constant(float(v)) if isinstance(v, int | float) else v, 0.0)
-    changes: list[tuple[float, str, Any]] = []
-    for ev in sorted(events, key=lambda e: e.t):
-        if isinstance(ev, Bolus):
-            raise InputError("hybrid models do not support boluses (state jumps) yet")
-        if isinstance(ev, FeedStart):
-            changes.append((ev.t, ev.input, ev.profile))
-        elif isinstance(ev, FeedStop):
-            changes.append((ev.t, ev.input, 0.0))
-        elif isinstance(ev, Induction):
-            changes.append((ev.t, ev.input, ev.level))
-        elif isinstance(ev, SetInput):
-            changes.append((ev.t, ev.name, ev.value))
-        else:
-            raise InputError("unsupported event for a hybrid model", found=ev)
-    for _, name, _ in changes:
-        if name not in model.inputs:
-            raise InputError(f"event sets unknown input '{name}'", expected=", ".join(model.inputs))
-    out = np.empty((len(times), len(model.inputs)))
-    for k, t in enumerate(times):
-        current = dict(specs)
-        for te, name, value in changes:
-            if te <= t + 1e-12:
-                prof = Constant(float(value)) if isinstance(value, int | float) else value
-                current[name] = (prof, te)
-        for j, name in enumerate(model.inputs):
-            prof, origin = current[name]
-            out[k, j] = float(prof(t - origin))
-    if not np.all(np.isfinite(out)):
-        raise InputError("the recipe gives non-finite inputs")
-    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -382,6 +316,8 @@ class OdeEnsemble:
         # on a grid time is not smeared into the step before it.
         half = np.where(np.arange(half.size) % 2 == 0, np.maximum(half - 1e-9, 0.0), half)
         half[0] = 0.0
+        if any(isinstance(ev, Bolus) for e in exps for ev in e.events):
+            raise InputError("hybrid models do not support boluses (state jumps) yet")
         u = np.stack([input_schedule(m, e.inputs, e.events, half) for e in exps], axis=1)
         start = np.arange(n_steps + 1) * self.dt
         u_start = np.stack([input_schedule(m, e.inputs, e.events, start) for e in exps], axis=1)

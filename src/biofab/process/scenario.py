@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from biofab.core.errors import InputError
+from biofab.core.scenario_yaml import Reader, ScenarioError, read_yaml, shown
 from biofab.process.models import ChoFedBatch, EColiFedBatch, ProcessModel
 from biofab.process.simulate import (
     Bolus,
@@ -59,6 +60,7 @@ from biofab.process.simulate import (
     Piecewise,
     SetInput,
     Trajectory,
+    input_schedule,
     simulate,
 )
 
@@ -73,7 +75,7 @@ __all__ = [
     "ScenarioError",
     "ScenarioTestbed",
     "batch_frames",
-    "input_schedule",
+    "input_frame",
     "make_model",
     "to_batchdata",
 ]
@@ -131,33 +133,6 @@ KNOBS: dict[str, str] = {
     "feed_start_t": "h",
 }
 """Recipe settings ``optimize.parameters`` may vary, with units."""
-
-
-class ScenarioError(InputError):
-    """A scenario file that is not valid; names the file and the YAML key path."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        file: str | None = None,
-        key: str | None = None,
-        expected: str | None = None,
-        found: object = None,
-    ) -> None:
-        self.key = key
-        super().__init__(message, file=file, column=key, expected=expected, found=found)
-
-    def _line(self) -> str:
-        where = ", ".join(
-            p for p in (self.file, None if self.key is None else f"key {self.key}") if p
-        )
-        text = self.message
-        if self.expected is not None:
-            text += f": expected {self.expected}"
-        if self.found is not None:
-            text += f", found {self.found!r}" if self.expected is not None else f": {self.found!r}"
-        return f"{where}: {text}" if where else text
 
 
 # ---------------------------------------------------------------------------------------
@@ -253,27 +228,14 @@ class Scenario:
     # -- reading ---------------------------------------------------------------------
     @classmethod
     def from_yaml(cls, path: str | Path) -> Scenario:
-        """Read and validate a scenario file."""
-        import yaml
-
-        p = Path(path)
-        label = str(path)
-        if not p.is_file():
-            raise ScenarioError("scenario file not found", file=label)
-        try:
-            data = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = "" if mark is None else f" (line {mark.line + 1})"
-            raise ScenarioError(
-                f"not valid YAML{where}: {getattr(err, 'problem', err)}", file=label
-            ) from None
-        return cls.from_dict(data, source=label)
+        """Read and validate a scenario file (see :func:`biofab.core.scenario_yaml.read_yaml`
+        for what is refused before the fields are checked)."""
+        return cls.from_dict(read_yaml(path), source=str(path))
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str | None = None) -> Scenario:
         """Validate a parsed scenario mapping; errors name ``source`` and the key path."""
-        r = _Reader(source)
+        r = Reader(source)
         top = r.mapping(data, "")
         r.keys(
             top,
@@ -388,7 +350,7 @@ class Scenario:
 
     def input_schedule(self, times: Any) -> pd.DataFrame:
         """Every input of the recipe at ``times`` (h): ``time_h`` + one column per input."""
-        return input_schedule(self.build_model(), self.inputs, self.events, times)
+        return input_frame(self.build_model(), self.inputs, self.events, times)
 
     def with_design(self, design: Mapping[str, float]) -> Scenario:
         """A copy with recipe knobs (:data:`KNOBS`) set to ``design``'s values."""
@@ -488,35 +450,16 @@ def batch_frames(kind: str, batch: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     return out[0], out[1]
 
 
-def input_schedule(
+def input_frame(
     model: ProcessModel, inputs: Mapping[str, Any], events: Sequence[Event], times: Any
 ) -> pd.DataFrame:
-    """Each input of ``model`` at ``times`` (h) under a recipe, with the semantics of
-    :func:`~biofab.process.simulate.simulate` (an event's profile runs on the time since
-    the event; right-continuous)."""
-    t = np.asarray(times, dtype=float)
+    """:func:`~biofab.process.simulate.input_schedule` as a table: ``time_h`` and one
+    column per input of ``model`` (its units)."""
+    t = np.asarray(times, dtype=float).reshape(-1)
+    values = input_schedule(model, inputs, events, t)
     out = pd.DataFrame({"time_h": t})
-    for name in model.inputs:
-        base = inputs.get(name, model.input_defaults[name])
-        changes: list[tuple[float, Any]] = [(0.0, base)]
-        for ev in sorted(events, key=lambda e: e.t):
-            if isinstance(ev, FeedStart) and ev.input == name:
-                changes.append((ev.t, ev.profile))
-            elif isinstance(ev, FeedStop) and ev.input == name:
-                changes.append((ev.t, 0.0))
-            elif isinstance(ev, Induction) and ev.input == name:
-                changes.append((ev.t, ev.level))
-            elif isinstance(ev, SetInput) and ev.name == name:
-                changes.append((ev.t, ev.value))
-        values = np.empty(t.size)
-        for k, tk in enumerate(t):
-            origin, prof = changes[0]
-            for te, p in changes[1:]:
-                if te <= tk + 1e-12:
-                    origin, prof = (te, p)
-            origin = 0.0 if prof is base else origin
-            values[k] = float(prof) if isinstance(prof, int | float) else float(prof(tk - origin))
-        out[name] = values
+    for j, name in enumerate(model.inputs):
+        out[name] = values[:, j]
     return out
 
 
@@ -604,97 +547,13 @@ class ScenarioTestbed:
 # ---------------------------------------------------------------------------------------
 
 
-class _Reader:
-    """Field checks raising one :class:`ScenarioError` naming the file and key path."""
-
-    def __init__(self, source: str | None) -> None:
-        self.source = source
-
-    def fail(self, key: str, message: str, expected: str | None = None, found: Any = None) -> None:
-        raise ScenarioError(
-            message, file=self.source, key=key or None, expected=expected, found=found
-        )
-
-    def mapping(self, value: Any, key: str) -> dict[str, Any]:
-        if not isinstance(value, Mapping):
-            self.fail(key, "wrong type", "a mapping (key: value)", _shown(value))
-        return {str(k): v for k, v in value.items()}
-
-    def keys(
-        self,
-        data: Mapping[str, Any],
-        key: str,
-        required: Sequence[str] = (),
-        optional: Sequence[str] = (),
-    ) -> None:
-        prefix = f"{key}." if key else ""
-        for k in data:
-            if k not in set(required) | set(optional):
-                allowed = ", ".join(sorted({*required, *optional}))
-                self.fail(f"{prefix}{k}", "unknown key", f"one of {allowed}")
-        for k in required:
-            if k not in data:
-                self.fail(f"{prefix}{k}", "missing key")
-
-    def number(
-        self, value: Any, key: str, *, positive: bool = False, nonneg: bool = False
-    ) -> float:
-        want = "a number > 0" if positive else "a number >= 0" if nonneg else "a number"
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(key, "wrong type", want, _shown(value))
-        x = float(value)
-        if not math.isfinite(x) or (positive and x <= 0) or (nonneg and x < 0):
-            self.fail(key, "out of range", want, value)
-        return x
-
-    def integer(self, value: Any, key: str, minimum: int = 0) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.fail(key, "wrong value", f"a whole number >= {minimum}", _shown(value))
-        return int(value)
-
-    def numbers(self, value: Any, key: str, *, nonneg: bool = False) -> list[float]:
-        if not isinstance(value, list) or not value:
-            self.fail(key, "wrong type", "a non-empty list of numbers", _shown(value))
-        return [self.number(v, f"{key}[{i}]", nonneg=nonneg) for i, v in enumerate(value)]
-
-    def text(self, value: Any, key: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            self.fail(key, "wrong type", "a non-empty text", _shown(value))
-        return str(value).strip()
-
-    def choice(self, value: Any, key: str, options: Sequence[str]) -> str:
-        if value not in options:
-            self.fail(key, "unknown choice", " | ".join(options), value)
-        return str(value)
-
-    def boolean(self, value: Any, key: str) -> bool:
-        if not isinstance(value, bool):
-            self.fail(key, "wrong type", "true or false", _shown(value))
-        return bool(value)
-
-    def increasing(self, values: Sequence[float], key: str) -> None:
-        for i in range(1, len(values)):
-            if values[i] <= values[i - 1]:
-                self.fail(
-                    f"{key}[{i}]",
-                    "times out of order",
-                    f"increasing times (after {values[i - 1]:g})",
-                    values[i],
-                )
-
-
-def _shown(value: Any) -> Any:
-    """What to print of a wrong value: scalars as they are, containers by type."""
-    return value if isinstance(value, str | int | float | type(None)) else type(value).__name__
-
-
-def _parameters(r: _Reader, data: Any, cls_: type[ProcessModel]) -> dict[str, float]:
+def _parameters(r: Reader, data: Any, cls_: type[ProcessModel]) -> dict[str, float]:
     table = r.mapping(data, "parameters")
     r.keys(table, "parameters", optional=tuple(cls_.param_specs))
     return {k: r.number(v, f"parameters.{k}", nonneg=True) for k, v in table.items()}
 
 
-def _initial(r: _Reader, data: Any, cls_: type[ProcessModel]) -> dict[str, float]:
+def _initial(r: Reader, data: Any, cls_: type[ProcessModel]) -> dict[str, float]:
     table = r.mapping(data, "initial")
     r.keys(table, "initial", required=cls_.states)
     out = {}
@@ -713,7 +572,7 @@ def _initial(r: _Reader, data: Any, cls_: type[ProcessModel]) -> dict[str, float
     return out
 
 
-def _profile(r: _Reader, value: Any, key: str, name: str) -> Any:
+def _profile(r: Reader, value: Any, key: str, name: str) -> Any:
     """A number (constant) or ``{profile: exponential|piecewise, ...}``."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         number = r.number(value, key, nonneg=name == "F")
@@ -736,15 +595,15 @@ def _profile(r: _Reader, value: Any, key: str, name: str) -> Any:
     return Piecewise(times, values, kind=kind_)
 
 
-def _inputs(r: _Reader, data: Any, cls_: type[ProcessModel]) -> dict[str, Any]:
+def _inputs(r: Reader, data: Any, cls_: type[ProcessModel]) -> dict[str, Any]:
     table = r.mapping(data, "inputs")
     r.keys(table, "inputs", optional=cls_.inputs)
     return {k: _profile(r, v, f"inputs.{k}", k) for k, v in table.items()}
 
 
-def _events(r: _Reader, data: Any, cls_: type[ProcessModel], t_end: float) -> tuple[Event, ...]:
+def _events(r: Reader, data: Any, cls_: type[ProcessModel], t_end: float) -> tuple[Event, ...]:
     if not isinstance(data, list):
-        r.fail("events", "wrong type", "a list of events", _shown(data))
+        r.fail("events", "wrong type", "a list of events", shown(data))
     out: list[Event] = []
     last = -math.inf
     for i, raw in enumerate(data):
@@ -772,7 +631,7 @@ def _events(r: _Reader, data: Any, cls_: type[ProcessModel], t_end: float) -> tu
             ev = FeedStart(t, _profile(r, body, where, "F"))
         elif kind == "feed_stop":
             if body is not True:
-                r.fail(where, "wrong value", "true", _shown(body))
+                r.fail(where, "wrong value", "true", shown(body))
             ev = FeedStop(t)
         elif kind == "induction":
             if "ind" not in cls_.inputs:
@@ -794,7 +653,7 @@ def _events(r: _Reader, data: Any, cls_: type[ProcessModel], t_end: float) -> tu
     return tuple(out)
 
 
-def _bolus(r: _Reader, body: Any, where: str, t: float, cls_: type[ProcessModel]) -> Bolus:
+def _bolus(r: Reader, body: Any, where: str, t: float, cls_: type[ProcessModel]) -> Bolus:
     d = r.mapping(body, where)
     r.keys(d, where, required=("volume",), optional=("concentrations", "amounts"))
     volume = r.number(d["volume"], f"{where}.volume", nonneg=True)
@@ -806,7 +665,7 @@ def _bolus(r: _Reader, body: Any, where: str, t: float, cls_: type[ProcessModel]
     return Bolus(t, volume, parts["concentrations"], parts["amounts"])
 
 
-def _noise(r: _Reader, value: Any, key: str) -> Noise:
+def _noise(r: Reader, value: Any, key: str) -> Noise:
     if isinstance(value, str) and value.strip().endswith("%"):
         try:
             pct = float(value.strip()[:-1])
@@ -821,7 +680,7 @@ def _noise(r: _Reader, value: Any, key: str) -> Noise:
 
 
 def _measurements(
-    r: _Reader, data: Any, kind: str, cls_: type[ProcessModel], t_end: float
+    r: Reader, data: Any, kind: str, cls_: type[ProcessModel], t_end: float
 ) -> MeasurementPlan:
     d = r.mapping(data, "measurements")
     r.keys(d, "measurements", optional=("seed", "online", "offline"))
@@ -871,7 +730,7 @@ def _measurements(
     return MeasurementPlan(online, every, offline, tuple(times), seed)
 
 
-def _control(r: _Reader, data: Any, cls_: type[ProcessModel]) -> ControlSpec:
+def _control(r: Reader, data: Any, cls_: type[ProcessModel]) -> ControlSpec:
     d = r.mapping(data, "control")
     numbers = ("dt", "do_min", "v_max", "f_min", "f_max", "do_backoff", "offline_every")
     r.keys(
@@ -930,7 +789,7 @@ def _knob_value(s: Scenario, knob: str) -> float:
     return float(next(e.t for e in s.events if isinstance(e, cls_)))
 
 
-def _optimize(r: _Reader, data: Any, s: Scenario) -> OptimizeSpec:
+def _optimize(r: Reader, data: Any, s: Scenario) -> OptimizeSpec:
     d = r.mapping(data, "optimize")
     r.keys(
         d, "optimize", required=("parameters",), optional=("objective", "batch", "seed", "n_init")
@@ -950,7 +809,7 @@ def _optimize(r: _Reader, data: Any, s: Scenario) -> OptimizeSpec:
     for knob, raw in table.items():
         key = f"optimize.parameters.{knob}"
         if not isinstance(raw, list) or len(raw) != 2:
-            r.fail(key, "wrong type", f"a range [low, high] in {KNOBS[knob]}", _shown(raw))
+            r.fail(key, "wrong type", f"a range [low, high] in {KNOBS[knob]}", shown(raw))
         lo = r.number(raw[0], f"{key}[0]", nonneg=True)
         hi = r.number(raw[1], f"{key}[1]", nonneg=True)
         if not lo < hi:

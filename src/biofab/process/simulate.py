@@ -48,6 +48,7 @@ __all__ = [
     "SetInput",
     "SimulationError",
     "Trajectory",
+    "input_schedule",
     "simulate",
 ]
 
@@ -532,18 +533,61 @@ def _initial_inputs(model: ProcessModel, inputs: Any) -> dict[str, _InputSpec]:
     return specs
 
 
-def _fire(model: ProcessModel, ev: Event, x: Array, specs: dict[str, _InputSpec]) -> Array:
+def _input_change(ev: Event) -> tuple[str, _InputSpec] | None:
+    """The input ``ev`` sets and what it follows from then on (its profile runs on the
+    time since the event); None for events that move no input (a bolus)."""
     if isinstance(ev, FeedStart):
-        specs[ev.input] = _InputSpec(_as_profile(ev.profile, "feed profile"), ev.t)
-    elif isinstance(ev, FeedStop):
-        specs[ev.input] = _InputSpec(Constant(0.0), ev.t)
-    elif isinstance(ev, Induction):
-        specs[ev.input] = _InputSpec(Constant(ev.level), ev.t)
-    elif isinstance(ev, SetInput):
-        specs[ev.name] = _InputSpec(_as_profile(ev.value, f"input '{ev.name}'"), ev.t)
+        return ev.input, _InputSpec(_as_profile(ev.profile, "feed profile"), ev.t)
+    if isinstance(ev, FeedStop):
+        return ev.input, _InputSpec(Constant(0.0), ev.t)
+    if isinstance(ev, Induction):
+        return ev.input, _InputSpec(Constant(ev.level), ev.t)
+    if isinstance(ev, SetInput):
+        return ev.name, _InputSpec(_as_profile(ev.value, f"input '{ev.name}'"), ev.t)
+    return None
+
+
+def _fire(model: ProcessModel, ev: Event, x: Array, specs: dict[str, _InputSpec]) -> Array:
+    change = _input_change(ev)
+    if change is not None:
+        specs[change[0]] = change[1]
     elif isinstance(ev, Bolus):
         x = ev.apply(model, x)
     return x
+
+
+def input_schedule(
+    model: ProcessModel,
+    inputs: Mapping[str, Any] | Any,
+    events: Sequence[Event],
+    times: ArrayLike,
+) -> Array:
+    """Value of every input of ``model`` at ``times`` (h), shape ``(n_times, n_inputs)``
+    in ``model.inputs`` order.
+
+    The rules are :func:`simulate`'s own (the same helpers build both): ``inputs`` run
+    from t = 0, unset inputs take ``model.input_defaults``, an event's profile runs on the
+    time since the event, and a change at ``t`` holds from ``t`` on (right-continuous).
+    Boluses move states, not inputs, and are skipped here.
+    """
+    _check_events(model, events)
+    base = _initial_inputs(model, inputs)
+    changes = [
+        (ev.t, change)
+        for ev in sorted(events, key=lambda e: e.t)
+        if (change := _input_change(ev)) is not None
+    ]
+    t = np.asarray(times, dtype=float).reshape(-1)
+    out = np.empty((t.size, len(model.inputs)))
+    for k, tk in enumerate(t):
+        current = dict(base)
+        for te, (name, spec) in changes:
+            if te <= tk + 1e-12:
+                current[name] = spec
+        out[k] = [current[name](tk) for name in model.inputs]
+    if not np.all(np.isfinite(out)):
+        raise InputError(f"the recipe gives non-finite inputs to {model.name}")
+    return out
 
 
 def _solve_piece(
