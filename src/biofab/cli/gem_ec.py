@@ -196,7 +196,7 @@ def register(app: typer.Typer) -> None:
                     [float(a), float(b)] for a, b in zip(lo, hi, strict=True)
                 ]
             if plot is not None:
-                from biofab.report.html import html_page
+                from biofab.viz import html_page
 
                 fig = overflow_figure(plain, scan, ens, product_label=product)
                 table_view = scan.assign(

@@ -1,0 +1,60 @@
+"""The pillars' command groups, found in the plug-in registry and imported when used.
+
+``biofab --help`` lists each pillar with the help line of its record; only
+``biofab <pillar> ...`` imports the pillar's Typer app and builds its commands.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from biofab.core import plugins
+
+_built: dict[int, Any] = {}
+
+
+def pillar_command(pillar: plugins.Pillar) -> Any:
+    """The pillar's Typer app with its extensions registered, as a click group (built once)."""
+    key = id(pillar)
+    if key not in _built:
+        app = plugins.resolve(pillar.cli) if pillar.cli is not None else None
+        if not isinstance(app, typer.Typer):
+            raise plugins.PluginError(
+                f"pillar {pillar.name!r}: cli must name a typer.Typer; found {type(app).__name__}"
+            )
+        for extension in pillar.cli_extensions:
+            plugins.resolve(extension)(app)
+        command = typer.main.get_group(app)
+        command.name = pillar.command
+        _built[key] = command
+    return _built[key]
+
+
+class PillarGroup(TyperGroup):
+    """The root group: its own commands, then one lazily built group per pillar."""
+
+    def _pillars(self) -> dict[str, plugins.Pillar]:
+        offered = (p for p in plugins.pillars() if p.cli is not None)
+        return {p.command: p for p in offered if p.command not in self.commands}
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *self._pillars()]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        pillar = None if command is not None else self._pillars().get(cmd_name)
+        if pillar is None:
+            return command
+        if id(pillar) in _built:
+            return _built[id(pillar)]
+        # Listing needs only the name and the help line: a placeholder, nothing imported.
+        return TyperGroup(name=cmd_name, help=pillar.help, no_args_is_help=True)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        pillar = self._pillars().get(args[0]) if args else None
+        if pillar is not None:
+            return pillar.command, pillar_command(pillar), args[1:]
+        return super().resolve_command(ctx, args)
