@@ -130,6 +130,12 @@ def test_a_pillar_group_runs_through_the_real_entry_point(tmp_path: Path) -> Non
     assert rows["parts"]["report_sections"] == ["in-silico mutagenesis"]
 
 
+def test_a_mistyped_pillar_command_is_suggested() -> None:
+    result = CliRunner().invoke(app, ["gme", "fba"])
+    assert result.exit_code == 2
+    assert "No such command 'gme'. Did you mean 'gem'?" in result.output
+
+
 def test_mutagenesis_section_only_for_sequence_spaces(tmp_path: Path) -> None:
     c = small_campaign(tmp_path)
     from biofab.parts.report import applies

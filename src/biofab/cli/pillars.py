@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import typer
@@ -54,7 +55,13 @@ class PillarGroup(TyperGroup):
         return TyperGroup(name=cmd_name, help=pillar.help, no_args_is_help=True)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
-        pillar = self._pillars().get(args[0]) if args else None
-        if pillar is not None:
-            return pillar.command, pillar_command(pillar), args[1:]
+        offered = self._pillars()
+        name = args[0] if args else ""
+        if name in offered:
+            return name, pillar_command(offered[name]), args[1:]
+        if name and name not in self.commands and not name.startswith("-"):
+            # Typer suggests only among the commands it built; the pillars count too.
+            close = difflib.get_close_matches(name, [*self.commands, *offered])
+            if close:
+                ctx.fail(f"No such command {name!r}. Did you mean {', '.join(map(repr, close))}?")
         return super().resolve_command(ctx, args)
