@@ -14,13 +14,14 @@ from typer.core import TyperGroup
 
 from biofab.core import plugins
 
-_built: dict[int, Any] = {}
+# Built once per record (records compare by identity): registering a pillar's extensions
+# twice on its Typer app would add its commands twice.
+_built: dict[plugins.Pillar, Any] = {}
 
 
 def pillar_command(pillar: plugins.Pillar) -> Any:
     """The pillar's Typer app with its extensions registered, as a click group (built once)."""
-    key = id(pillar)
-    if key not in _built:
+    if pillar not in _built:
         app = plugins.resolve(pillar.cli) if pillar.cli is not None else None
         if not isinstance(app, typer.Typer):
             raise plugins.PluginError(
@@ -30,8 +31,8 @@ def pillar_command(pillar: plugins.Pillar) -> Any:
             plugins.resolve(extension)(app)
         command = typer.main.get_group(app)
         command.name = pillar.command
-        _built[key] = command
-    return _built[key]
+        _built[pillar] = command
+    return _built[pillar]
 
 
 class PillarGroup(TyperGroup):
@@ -49,8 +50,8 @@ class PillarGroup(TyperGroup):
         pillar = None if command is not None else self._pillars().get(cmd_name)
         if pillar is None:
             return command
-        if id(pillar) in _built:
-            return _built[id(pillar)]
+        if pillar in _built:
+            return _built[pillar]
         # Listing needs only the name and the help line: a placeholder, nothing imported.
         return TyperGroup(name=cmd_name, help=pillar.help, no_args_is_help=True)
 
