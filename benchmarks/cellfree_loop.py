@@ -424,7 +424,7 @@ def write_html(
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from biofab.report.html import html_page
+    from biofab.viz import html_page
 
     x = [batch * r for r in range(1, rounds + 1)]
     sections: list[tuple[str, Any]] = []

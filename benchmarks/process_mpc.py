@@ -195,7 +195,7 @@ def main() -> None:
     ]
     out = ROOT / "benchmarks" / "results"
     write_atomic(out / "process_mpc.json", json.dumps(records, indent=2) + "\n")
-    from biofab.report.html import html_page
+    from biofab.viz import html_page
 
     figure = trajectory_figure([results[n][0] for n in names])
     page = html_page(

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from entry_points import ensure_source_entry_points
 from pg import find_pg_bin, fresh_database, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
+ensure_source_entry_points(ROOT)  # before any test imports the plug-in registry
 
 
 def shared_data(relative: str) -> Path:

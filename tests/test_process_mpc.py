@@ -117,7 +117,7 @@ def test_bad_config_raises_input_error(kw: dict, word: str) -> None:
 
 
 def test_figure_goes_into_an_html_page(runs: dict) -> None:
-    from biofab.report.html import html_page
+    from biofab.viz import html_page
 
     fig = trajectory_figure([runs["mpc"], runs["exp"]])
     page = html_page("closed loop", [("trajectories", fig)])

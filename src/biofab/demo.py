@@ -19,7 +19,7 @@ import pandas as pd
 
 from biofab.campaign import Campaign
 from biofab.core import Testbed
-from biofab.core.atomic import write_atomic
+from biofab.report import write_report
 from biofab.store import Store
 from biofab.testbeds import ReplayTestbed, SyntheticCellFree
 
@@ -90,7 +90,7 @@ def run_demo(
         who="biofab demo",
     )
     history = campaign.run(testbed, rounds=rounds, batch=batch, seed=seed, progress=progress)
-    report = campaign.report(out)
+    report = write_report(campaign, out)
     return DemoResult(campaign, history, report, label)
 
 
@@ -134,7 +134,6 @@ def run_cellfree(
     from biofab.cellfree.report import cost_table, files_table, plate_qc_table, time_course_figure
     from biofab.cellfree.stocks import StockTable
     from biofab.cellfree.txtl import TxTlModel
-    from biofab.report.campaign import campaign_report
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -174,5 +173,5 @@ def run_cellfree(
         ("Files per round", files_table(result.rounds)),
     ]
     page = Path(report) if report is not None else folder / "report.html"
-    write_atomic(page, campaign_report(campaign, extra))
+    write_report(campaign, page, extra)
     return CellFreeResult(campaign, loop, result, page)

@@ -48,7 +48,8 @@ class Campaign:
     >>> c = Campaign.create("cfps-1", space, ["yield:max"])
     >>> batch = c.recommend(20)          # a Recommendation; batch.to_frame() -> CSV
     >>> c.ingest("plate1_results.csv")   # all rows or none
-    >>> c.report("report.html")
+    >>> from biofab.report import write_report
+    >>> write_report(c, "report.html")   # the report is an interface, above the engine
     """
 
     def __init__(self, name: str, space: Space, objectives: list[Objective], store: Store):
@@ -377,14 +378,6 @@ class Campaign:
                 **{o: float(best[o].iloc[0]) for o in self.objective_names},
             },
         }
-
-    def report(self, path: str | Path) -> Path:
-        """Write the self-contained HTML report (Plotly figures) to ``path``."""
-        from biofab.report import campaign_report
-
-        out = Path(path)
-        out.write_text(campaign_report(self))
-        return out
 
 
 _CALIBRATION_KEYS = ("n_train", "n_test", "rmse", "mean_std", "coverage_68", "coverage_95")

@@ -135,7 +135,7 @@ def register(app: typer.Typer) -> None:
         data = res.as_dict()
         data["model"] = model
         if plot is not None:
-            from biofab.report.html import html_page
+            from biofab.viz import html_page
 
             curves = {"wild type": production_envelope(m, target)}
             for d in res.designs[:3]:
@@ -197,7 +197,7 @@ def register(app: typer.Typer) -> None:
             "envelopes": {k: v.to_dict(orient="list") for k, v in curves.items()},
         }
         if plot is not None:
-            from biofab.report.html import html_page
+            from biofab.viz import html_page
 
             page = html_page(
                 f"Production envelope of {target}",

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def _page(result: DfbaResult, title: str) -> str:
     from biofab.metabolism.dfba import trajectory_figure
-    from biofab.report.html import html_page
+    from biofab.viz import html_page
 
     final = {k: v for k, v in result.final().items() if k != "phase"}
     table = result.events.copy()

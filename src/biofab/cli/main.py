@@ -15,34 +15,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from biofab.cli import (
-    gem_analysis,
-    gem_design,
-    gem_dfba,
-    gem_ec,
-    gem_reconstruct,
-    parts_signal,
-)
-from biofab.cli.cellfree import cellfree_app
-from biofab.cli.gem import gem_app
-from biofab.cli.parts import parts_app
-from biofab.cli.process import process_app
+from biofab.cli.pillars import PillarGroup
 from biofab.core import BiofabError, Objective, Space
 
+# The pillars' groups (gem, parts, ...) come from the plug-in registry (entry points
+# `biofab.pillars`), listed by PillarGroup and imported only when invoked.
 app = typer.Typer(
-    help="biofab: AI-driven design-build-test-learn for biomanufacturing.", no_args_is_help=True
+    cls=PillarGroup,
+    help="biofab: AI-driven design-build-test-learn for biomanufacturing.",
+    no_args_is_help=True,
 )
 campaign_app = typer.Typer(help="Persistent DBTL campaigns.", no_args_is_help=True)
 space_app = typer.Typer(help="Design spaces.", no_args_is_help=True)
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(space_app, name="space")
-app.add_typer(gem_app, name="gem")
-app.add_typer(parts_app, name="parts")
-app.add_typer(cellfree_app, name="cellfree")
-app.add_typer(process_app, name="process")
-for _commands in (gem_analysis, gem_design, gem_dfba, gem_ec, gem_reconstruct):
-    _commands.register(gem_app)
-parts_signal.register(parts_app)
 
 out = Console()
 err = Console(stderr=True)
@@ -269,8 +255,10 @@ def campaign_report(
     db: DbOption = None,
 ) -> None:
     """Write the self-contained HTML report (Plotly)."""
+    from biofab.report import write_report
+
     c = _campaign(name, db)
-    c.report(output)
+    write_report(c, output)
     out.print(f"wrote {output}")
 
 
@@ -291,6 +279,37 @@ def space_check(path: Path, json_out: JsonOption = False) -> None:
     out.print(t)
     for c in sp.constraints:
         out.print(f"constraint: {c.describe()}")
+
+
+@app.command("pillars")
+def pillars(json_out: JsonOption = False) -> None:
+    """Installed pillars (plug-ins): command, testbeds, scenario kinds, report sections."""
+    from biofab.core import plugins
+
+    rows: list[dict[str, Any]] = [
+        {
+            "name": p.name,
+            "command": p.command if p.cli is not None else None,
+            "help": p.help,
+            "testbeds": sorted(p.testbeds),
+            "scenarios": sorted(p.scenarios),
+            "report_sections": [s.name for s in p.report_sections],
+        }
+        for p in plugins.pillars()
+    ]
+    if json_out:
+        _print_json(rows)
+        return
+    t = Table("pillar", "command", "testbeds", "scenarios", "report sections")
+    for r in rows:
+        t.add_row(
+            r["name"],
+            str(r["command"] or ""),
+            ", ".join(r["testbeds"]),
+            ", ".join(r["scenarios"]),
+            ", ".join(r["report_sections"]),
+        )
+    out.print(t)
 
 
 @app.command("demo")

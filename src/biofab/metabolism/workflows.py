@@ -264,7 +264,7 @@ def _check_grid(uptakes: Sequence[float]) -> list[float]:
 
 def _overflow_page(request: EcModelRequest, result: EcModelResult) -> str:
     from biofab.metabolism.ecmodel import overflow_figure
-    from biofab.report.html import html_page
+    from biofab.viz import html_page
 
     assert result.scan is not None and result.plain is not None and result.onset is not None
     fig = overflow_figure(result.plain, result.scan, result.ensemble, product_label=request.product)

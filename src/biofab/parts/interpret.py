@@ -10,7 +10,7 @@ or the mean absolute change any substitution there makes). This is the
 what an experiment would measure.
 
 :func:`mutagenesis_report` puts the heatmap and the importance bars of one or
-more sequences into a self-contained HTML page (:func:`biofab.report.html.html_page`).
+more sequences into a self-contained HTML page (:func:`biofab.viz.html_page`).
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def mutagenesis_report(
     importance bars and the strongest substitutions."""
     import pandas as pd
 
-    from biofab.report.html import html_page
+    from biofab.viz import html_page
 
     sections: list[tuple[str, go.Figure | pd.DataFrame | str]] = [
         (

@@ -418,7 +418,7 @@ def _summarise(
 def trajectory_figure(results: Sequence[ClosedLoopResult] | ClosedLoopResult) -> Any:
     """Plotly figure of closed-loop runs: X, S, P (g/L), DO (%) with its floor, V (L) with
     its maximum, and the feed F (L/h); one colour per run. Usable in
-    :func:`biofab.report.html.html_page`."""
+    :func:`biofab.viz.html_page`."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 

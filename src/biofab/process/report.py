@@ -1,6 +1,6 @@
 """Figures and HTML pages of process results: trajectories with measured points and bands.
 
-Every page is one self-contained file from :func:`biofab.report.html.html_page`. A
+Every page is one self-contained file from :func:`biofab.viz.html_page`. A
 trajectory figure has one panel per variable (state, input or output) with its unit in the
 axis title; each *run* draws its model line, a shaded band where the frame carries
 ``<name>_lo``/``<name>_hi`` columns (prediction interval, or estimate ± 2σ) and markers for
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from biofab.report.html import html_page
+from biofab.viz import html_page
 
 __all__ = [
     "Run",

@@ -1,6 +1,9 @@
-"""Reports a person judges by eye: self-contained HTML with Plotly figures."""
+"""The campaign report (an interface, like the CLI): one self-contained HTML page.
 
-from biofab.report.campaign import campaign_report
-from biofab.report.html import html_page
+Pillars add their sections through their plug-in records
+(:class:`biofab.core.plugins.ReportSection`); page assembly lives in :mod:`biofab.viz`.
+"""
 
-__all__ = ["campaign_report", "html_page"]
+from biofab.report.campaign import campaign_report, pillar_sections, write_report
+
+__all__ = ["campaign_report", "pillar_sections", "write_report"]

@@ -1,17 +1,22 @@
-"""The campaign report: best-so-far, predicted vs measured, importance, Pareto front."""
+"""The campaign report: best-so-far, predicted vs measured, importance, Pareto front,
+then the sections the pillars add (each pillar's plug-in record says which apply).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from biofab.core import NotEnoughDataError
-from biofab.report.html import html_page
+from biofab.core import NotEnoughDataError, plugins
+from biofab.core.atomic import write_atomic
+from biofab.viz import Section, html_page
 
 if TYPE_CHECKING:
     from biofab.campaign import Campaign
@@ -105,16 +110,15 @@ def pareto_figure(data: pd.DataFrame, front: pd.DataFrame, a: str, b: str) -> go
     return fig
 
 
-def campaign_report(
-    campaign: Campaign, extra: Sequence[tuple[str, go.Figure | pd.DataFrame | str]] = ()
-) -> str:
-    """The whole report as one HTML string; ``extra`` sections (a pillar's own
-    figures and tables) go after the campaign's."""
+def campaign_report(campaign: Campaign, extra: Sequence[Section] = ()) -> str:
+    """The whole report as one HTML string: the campaign's sections, then those of
+    every pillar whose report section applies to this campaign, then ``extra`` (what
+    the caller alone knows, e.g. a cell-free loop's plate QC and files)."""
     data = campaign.data()
     history = campaign.history()
     status = campaign.status()
     label = campaign.objectives[0].name if len(campaign.objectives) == 1 else "weighted score"
-    sections: list[tuple[str, go.Figure | pd.DataFrame | str]] = []
+    sections: list[Section] = []
     summary = pd.DataFrame(
         [
             ("objectives", ", ".join(status["objectives"])),
@@ -161,58 +165,27 @@ def campaign_report(
     if len(data):
         best = campaign.best(10).drop(columns=["design_id"], errors="ignore")
         sections.append(("Best designs", best.replace({np.nan: None})))
-    sections.extend(mutagenesis_sections(campaign))
+    sections.extend(pillar_sections(campaign))
     sections.extend(extra)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return html_page(f"biofab campaign: {campaign.name}", sections, subtitle=f"generated {stamp}")
 
 
-def mutagenesis_sections(campaign: Campaign) -> list[tuple[str, go.Figure | pd.DataFrame | str]]:
-    """For a campaign over one sequence parameter: the latest model's in-silico
-    saturation mutagenesis of the best measured sequence (heatmap, importance).
+def pillar_sections(campaign: Campaign) -> list[Section]:
+    """The sections every registered pillar adds to this campaign's report, in
+    pillar order; a section whose ``applies`` check fails is not built (nor imported)."""
+    sections: list[Section] = []
+    for pillar in plugins.pillars():
+        for offer in pillar.report_sections:
+            if offer.applies is not None and not plugins.resolve(offer.applies)(campaign):
+                continue
+            sections.extend(plugins.resolve(offer.build)(campaign))
+    return sections
 
-    Every single substitution of the best design is scored by the stored
-    surrogate (other parameters held at the best design's values), so a person
-    sees which positions the model thinks matter before choosing the next round.
-    """
-    import pickle
 
-    from biofab.core import Sequence as SequenceParameter
-
-    seq = [n for n, p in campaign.space.parameters.items() if isinstance(p, SequenceParameter)]
-    snap = campaign.store.latest_model(campaign.name)
-    data = campaign.data()
-    if len(seq) != 1 or snap is None or len(data) == 0:
-        return []
-    from biofab.parts.interpret import saturation_mutagenesis
-
-    model = pickle.loads(snap[0])  # our own blob, written by Campaign.recommend
-    name = seq[0]
-    param = campaign.space.parameters[name]
-    assert isinstance(param, SequenceParameter)
-    best = campaign.best(1).iloc[0]
-    others = {n: best[n] for n in campaign.space.names if n != name}
-
-    def predict(sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        frame = pd.DataFrame(
-            {name: sequences, **{k: [v] * len(sequences) for k, v in others.items()}}
-        )
-        mean, std = model.predict(campaign.space.encode(frame[campaign.space.names]))
-        mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
-        return mean.reshape(len(sequences), -1)[:, 0], std.reshape(len(sequences), -1)[:, 0]
-
-    alphabet = "protein" if set(param.alphabet) - set("ACGT") else "dna"
-    try:
-        m = saturation_mutagenesis(predict, str(best[name]), alphabet=alphabet, name=name)
-    except (ValueError, NotEnoughDataError):
-        return []
-    return [
-        (
-            "In-silico mutagenesis of the best sequence (latest model)",
-            "Each cell is the model's predicted change in the first objective's utility when "
-            "one letter of the best measured sequence is substituted; it shows what the model "
-            "has learned, not a measurement.",
-        ),
-        ("", m.heatmap()),
-        ("", m.importance_figure()),
-    ]
+def write_report(
+    campaign: Campaign, path: str | os.PathLike[str], extra: Sequence[Section] = ()
+) -> Path:
+    """Write :func:`campaign_report` to ``path`` atomically (a reader never sees half
+    a page; on an error the old file stays); returns the path."""
+    return write_atomic(path, campaign_report(campaign, extra))

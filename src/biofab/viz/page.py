@@ -12,6 +12,9 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+Section = tuple[str, go.Figure | pd.DataFrame | str]
+"""One part of a page: ``(heading, content)``; content a figure, a table or text."""
+
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
 max-width:1100px;color:#1d2733;padding:0 1rem}
@@ -25,7 +28,7 @@ border-bottom:1px solid #e8edf2;text-align:right} th{background:#f4f7fa}
 
 def html_page(
     title: str,
-    sections: Sequence[tuple[str, go.Figure | pd.DataFrame | str]],
+    sections: Sequence[Section],
     *,
     subtitle: str = "",
 ) -> str:

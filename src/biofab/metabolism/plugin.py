@@ -1,0 +1,25 @@
+"""The metabolism pillar's plug-in record (entry point ``biofab.pillars: metabolism``).
+
+Only import paths: reading this record imports neither COBRApy nor HiGHS.
+"""
+
+from biofab.core.plugins import Pillar
+
+pillar = Pillar(
+    name="metabolism",
+    command="gem",
+    help="Genome-scale metabolic models (COBRApy + HiGHS).",
+    cli="biofab.cli.gem:gem_app",
+    cli_extensions=(
+        "biofab.cli.gem_analysis:register",
+        "biofab.cli.gem_design:register",
+        "biofab.cli.gem_dfba:register",
+        "biofab.cli.gem_ec:register",
+        "biofab.cli.gem_reconstruct:register",
+    ),
+    testbeds={
+        "flux": "biofab.metabolism.testbed:FluxTestbed",
+        "dfba": "biofab.metabolism.dfba:DfbaTestbed",
+    },
+    scenarios={"dfba": "biofab.metabolism.scenario:Scenario.from_yaml"},
+)

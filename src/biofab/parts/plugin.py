@@ -1,0 +1,21 @@
+"""The parts pillar's plug-in record (entry point ``biofab.pillars: parts``).
+
+Only import paths: reading this record imports nothing heavy.
+"""
+
+from biofab.core.plugins import Pillar, ReportSection
+
+pillar = Pillar(
+    name="parts",
+    help="Biological parts: sequence -> function models with uncertainty.",
+    cli="biofab.cli.parts:parts_app",
+    cli_extensions=("biofab.cli.parts_signal:register",),
+    testbeds={"sigma70-oracle": "biofab.testbeds.sequence_oracle:SigmaPromoterOracle"},
+    report_sections=(
+        ReportSection(
+            name="in-silico mutagenesis",
+            build="biofab.parts.report:mutagenesis_sections",
+            applies="biofab.parts.report:applies",
+        ),
+    ),
+)

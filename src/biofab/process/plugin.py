@@ -1,0 +1,17 @@
+"""The process pillar's plug-in record (entry point ``biofab.pillars: process``).
+
+Only import paths: reading this record imports neither CasADi nor torch.
+"""
+
+from biofab.core.plugins import Pillar
+
+pillar = Pillar(
+    name="process",
+    help="Fermentation twins: simulate, fit, estimate states, control the feed, optimise recipes.",
+    cli="biofab.cli.process:process_app",
+    testbeds={
+        "scenario": "biofab.process.scenario:ScenarioTestbed",
+        "pensim": "biofab.process.pensim:PenSimTestbed",
+    },
+    scenarios={"fedbatch": "biofab.process.scenario:Scenario.from_yaml"},
+)
