@@ -243,10 +243,21 @@ def campaign_status(name: str, db: DbOption = None, json_out: JsonOption = False
 
 
 @campaign_app.command("explain")
-def campaign_explain(name: str, db: DbOption = None, json_out: JsonOption = False) -> None:
+def campaign_explain(
+    name: str,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Load a model snapshot pickled by an older biofab (runs code from the database).",
+        ),
+    ] = False,
+) -> None:
     """Per-parameter importance (permutation) and error-bar calibration of the surrogates."""
     c = _campaign(name, db)
-    importance = c.explain().reset_index()
+    importance = c.explain(trust_pickle=trust_pickle).reset_index()
     calibration = c.calibration()
     if json_out:
         _print_json(

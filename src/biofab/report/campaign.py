@@ -175,9 +175,8 @@ def mutagenesis_sections(campaign: Campaign) -> list[tuple[str, go.Figure | pd.D
     surrogate (other parameters held at the best design's values), so a person
     sees which positions the model thinks matter before choosing the next round.
     """
-    import pickle
-
     from biofab.core import Sequence as SequenceParameter
+    from biofab.learn.state import SnapshotError, load_snapshot
 
     seq = [n for n, p in campaign.space.parameters.items() if isinstance(p, SequenceParameter)]
     snap = campaign.store.latest_model(campaign.name)
@@ -186,7 +185,10 @@ def mutagenesis_sections(campaign: Campaign) -> list[tuple[str, go.Figure | pd.D
         return []
     from biofab.parts.interpret import saturation_mutagenesis
 
-    model = pickle.loads(snap[0])  # our own blob, written by Campaign.recommend
+    try:
+        model = load_snapshot(snap.format, snap.blob)
+    except SnapshotError:
+        return []  # an old pickled snapshot is never loaded here; the section is left out
     name = seq[0]
     param = campaign.space.parameters[name]
     assert isinstance(param, SequenceParameter)
