@@ -438,3 +438,18 @@ def test_cli_explain_trust_pickle_loads_an_old_snapshot(db: str, tmp_path: Path)
     explained = json.loads(r.stdout)
     assert {d["parameter"] for d in explained["importance"]} == set(SPACE.names)
     assert [d["surrogate"] for d in explained["calibration"]] == ["GP", "tree ensemble"]
+
+
+def test_cli_explain_right_after_the_first_ingest(db: str, tmp_path: Path) -> None:
+    """Importance from 2 measured designs on; calibration once there are 8."""
+    c = Campaign.create("c", SPACE, ["titer:max"], store=db)
+    c.ingest(measured(c.recommend(4, seed=0).designs), filename="plate1.csv")
+    r = biofab("campaign", "explain", "c", "--json", db=db, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    explained = json.loads(r.stdout)
+    assert {d["parameter"] for d in explained["importance"]} == set(SPACE.names)
+    assert explained["calibration"] == []
+    assert "at least 8 measured designs" in explained["calibration_skipped"]
+    r = biofab("campaign", "explain", "c", db=db, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "calibration skipped" in r.stdout and "strain" in r.stdout

@@ -256,19 +256,28 @@ def campaign_explain(
     ] = False,
 ) -> None:
     """Per-parameter importance (permutation) and error-bar calibration of the surrogates."""
+    from biofab.core import NotEnoughDataError
+
     c = _campaign(name, db)
     importance = c.explain(trust_pickle=trust_pickle).reset_index()
-    calibration = c.calibration()
+    try:
+        calibration, skipped = c.calibration(), None
+    except NotEnoughDataError as e:  # importance needs 2 designs, a held-out split 8
+        calibration, skipped = None, str(e)
     if json_out:
         _print_json(
             {
                 "importance": importance.to_dict("records"),
-                "calibration": calibration.to_dict("records"),
+                "calibration": [] if calibration is None else calibration.to_dict("records"),
+                **({"calibration_skipped": skipped} if skipped else {}),
             }
         )
         return
-    out.print(_table(importance, title="parameter importance (permutation, latest model)"))
-    out.print(_table(calibration, title="calibration on 25 % held out (nominal 0.68 / 0.95)"))
+    out.print(_table(importance, title="parameter importance (permutation, model of the data)"))
+    if calibration is None:
+        out.print(f"calibration skipped: {skipped}")
+    else:
+        out.print(_table(calibration, title="calibration on 25 % held out (nominal 0.68 / 0.95)"))
 
 
 @campaign_app.command("report")
