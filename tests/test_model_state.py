@@ -453,3 +453,14 @@ def test_cli_explain_right_after_the_first_ingest(db: str, tmp_path: Path) -> No
     r = biofab("campaign", "explain", "c", db=db, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "calibration skipped" in r.stdout and "strain" in r.stdout
+
+
+def test_explain_after_ingest_with_two_objectives(db: str) -> None:
+    c = Campaign.create("two", SPACE, ["titer:max", "cost:min"], store=db)
+    table = measured(c.recommend(6, seed=0).designs)
+    table["cost"] = table["a"] * 2.0 + 1.0
+    c.ingest(table, filename="plate1.csv")
+    importance = c.explain()
+    assert set(importance.index) == set(SPACE.names)
+    model = c.current_model()
+    assert isinstance(model, GPSurrogate) and model.n_outputs_ == 2
