@@ -17,8 +17,7 @@ import pandas as pd
 from rich.progress import Progress
 
 from biofab.campaign.results import frame_sha256, parse_results, read_table
-from biofab.core import Categorical, InputError, NotEnoughDataError, Objective, Space, Testbed
-from biofab.core import Sequence as SequenceParameter
+from biofab.core import InputError, NotEnoughDataError, Objective, Space, Testbed
 from biofab.learn import (
     GPSurrogate,
     MultiObjective,
@@ -373,6 +372,9 @@ class Campaign:
         return self._default_single_surrogate().fit(X, u[:, 0], v)
 
     def _default_single_surrogate(self) -> Surrogate:
+        from biofab.core import Categorical
+        from biofab.core import Sequence as SequenceParameter
+
         params = self.space.parameters.values()
         if any(isinstance(p, SequenceParameter) for p in params):
             return TreeEnsemble(seed=0)
