@@ -222,12 +222,18 @@ def test_models(store: Store) -> None:
     store.create_campaign("pet", SPACE, OBJECTIVES)
     assert store.latest_model("pet", "gp") is None
     store.add_round("pet", "sobol", [design("k1", 1, "x")])
-    store.save_model("pet", None, "gp", b"\x00first", {"r2": 0.5})
-    store.save_model("pet", 1, "gp", b"\x00second", {"r2": 0.8})
-    store.save_model("pet", 1, "xgb", b"\x00other", {"r2": 0.1})
-    assert store.latest_model("pet", "gp") == (b"\x00second", {"r2": 0.8})
+    store.save_model("pet", None, "gp", b"\x00first", {"r2": 0.5}, format="state-v1")
+    second = store.save_model("pet", 1, "gp", b"\x00second", {"r2": 0.8}, format="state-v1")
+    store.save_model("pet", 1, "xgb", b"\x00other", {"r2": 0.1}, format="state-v1")
+    latest = store.latest_model("pet", "gp")
+    assert latest is not None
+    assert (latest.id, latest.kind, latest.format) == (second, "gp", "state-v1")
+    assert (latest.blob, latest.metrics) == (b"\x00second", {"r2": 0.8})
+    assert store.latest_model("pet") is not None and store.latest_model("pet").kind == "xgb"
     with pytest.raises(InputError, match="no such round"):
-        store.save_model("pet", 7, "gp", b"x", {})
+        store.save_model("pet", 7, "gp", b"x", {}, format="state-v1")
+    with pytest.raises(InputError, match="format must be a short label"):
+        store.save_model("pet", 1, "gp", b"x", {}, format="state v1; drop table")
 
 
 # ------------------------------------------------------------------------ audit
@@ -237,7 +243,7 @@ def test_audit_log_records_writes_and_is_append_only(store: Store) -> None:
     store.create_campaign("pet", SPACE, OBJECTIVES)
     store.add_round("pet", "sobol", [design("k1", 1, "x")], who="bob")
     store.ingest("pet", "r.csv", sha("r"), [row("k1", 1, "x", 1.0, "r.csv:row 1")])
-    store.save_model("pet", 1, "gp", b"m", {})
+    store.save_model("pet", 1, "gp", b"m", {}, format="state-v1")
     log = store.audit("pet")
     assert log["action"].tolist() == ["create_campaign", "add_round", "ingest", "save_model"]
     assert log["who"].tolist() == ["tester", "bob", "tester", "tester"]

@@ -7,7 +7,7 @@ does is a method here, so a notebook gets the same thing.
 
 from __future__ import annotations
 
-import pickle
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from biofab.learn import (
     pareto_mask,
     permutation_importance,
 )
+from biofab.learn.state import STATE_FORMAT, can_save, dumps, load_snapshot
 from biofab.store import IngestResult, Store
 
 
@@ -207,7 +208,8 @@ class Campaign:
             self.name, rec.recommender, designs, notes={"n": len(designs)}
         )
         model = getattr(recommender, "surrogate_", None)
-        if model is not None and len(data) >= 2:
+        # A surrogate outside the state format's allow-list is not stored: never a pickle.
+        if model is not None and len(data) >= 2 and can_save(model):
             importance = permutation_importance(
                 model, self.space, data[self.space.names], values, n_repeats=5, seed=seed
             )
@@ -215,8 +217,13 @@ class Campaign:
                 self.name,
                 number,
                 rec.recommender,
-                pickle.dumps(model),
-                {"n_train": len(data), "importance": importance["share"].to_dict()},
+                dumps(model),
+                {
+                    "n_train": len(data),
+                    "data_sha256": self._fingerprint(data),
+                    "importance": importance["share"].to_dict(),
+                },
+                format=STATE_FORMAT,
             )
         rec.notes["round"] = number
         return rec
@@ -323,16 +330,73 @@ class Campaign:
         u, _ = self.utilities(data)
         return data[pareto_mask(u)].reset_index(drop=True)
 
-    def explain(self, seed: int | None = 0) -> pd.DataFrame:
-        """Per-parameter importance from the latest stored model."""
+    def explain(self, seed: int | None = 0, *, trust_pickle: bool = False) -> pd.DataFrame:
+        """Per-parameter importance (permutation) of the model of the current data.
+
+        The model is the latest stored snapshot when it was trained on exactly
+        the measurements held now, otherwise the campaign's default surrogate
+        fitted afresh on them (and not stored), so this works right after an
+        ingest. Needs at least 2 measured designs. A snapshot pickled by an
+        older biofab is refused in one line unless ``trust_pickle`` is True.
+        """
         data = self.data()
-        snap = self.store.latest_model(self.name)
-        if snap is None or len(data) < 2:
-            raise NotEnoughDataError("no model yet: recommend after some measurements first")
-        model = pickle.loads(snap[0])  # our own blob, written by recommend()
+        if len(data) < 2:
+            raise NotEnoughDataError(
+                f"explain needs at least 2 measured designs, campaign '{self.name}' has "
+                f"{len(data)}; ingest results first"
+            )
+        model = self.current_model(data, trust_pickle=trust_pickle)
         multi = getattr(model, "n_outputs_", 1) > 1
         values = self.utilities(data)[0] if multi else self.score(data)
         return permutation_importance(model, self.space, data[self.space.names], values, seed=seed)
+
+    def current_model(
+        self, data: pd.DataFrame | None = None, *, trust_pickle: bool = False
+    ) -> Surrogate:
+        """The surrogate of ``data`` (default: the current measurements).
+
+        The latest stored snapshot when its metrics say it was trained on
+        exactly these measurements (a content digest; ``n_train`` for rows
+        written before the digest existed), else a fresh fit of the default
+        surrogate: one GP over the utilities for several objectives, boosted
+        trees for sequence or wide categorical spaces (as the default
+        recommender chooses), a GP otherwise.
+        """
+        data = self.data() if data is None else data
+        snap = self.store.latest_model(self.name)
+        if snap is not None and self._trained_on(snap.metrics, data):
+            what = f"model snapshot {snap.id} of campaign '{self.name}'"
+            return load_snapshot(snap.format, snap.blob, trust_pickle=trust_pickle, what=what)
+        X = self.space.encode(data[self.space.names])
+        u, yvar = self.utilities(data)
+        if len(self.objectives) > 1:
+            return GPSurrogate(seed=0).fit(X, u, yvar)
+        v = None if yvar is None else yvar[:, 0]
+        return self._default_single_surrogate().fit(X, u[:, 0], v)
+
+    def _default_single_surrogate(self) -> Surrogate:
+        from biofab.core import Categorical
+        from biofab.core import Sequence as SequenceParameter
+
+        params = self.space.parameters.values()
+        if any(isinstance(p, SequenceParameter) for p in params):
+            return TreeEnsemble(seed=0)
+        wide = any(isinstance(p, Categorical) for p in params) and self.space.width > 60
+        return TreeEnsemble(seed=0) if wide else GPSurrogate(seed=0)
+
+    def _trained_on(self, metrics: dict[str, Any], data: pd.DataFrame) -> bool:
+        """Whether a snapshot with these metrics was trained on exactly ``data``."""
+        if "data_sha256" in metrics:
+            return bool(metrics["data_sha256"] == self._fingerprint(data))
+        return bool(metrics.get("n_train") == len(data))
+
+    def _fingerprint(self, data: pd.DataFrame) -> str:
+        """SHA-256 of the measured designs and their values and stds (what a model learns)."""
+        cols = [*self.objective_names, *(f"{o}_std" for o in self.objective_names)]
+        digest = hashlib.sha256()
+        digest.update("\n".join(self.space.keys(data) if len(data) else []).encode())
+        digest.update(np.ascontiguousarray(data[cols].to_numpy(dtype=float)).tobytes())
+        return digest.hexdigest()
 
     def calibration(self, seed: int = 0) -> pd.DataFrame:
         """Are the surrogates' error bars honest on this campaign's data?

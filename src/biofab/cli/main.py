@@ -229,21 +229,41 @@ def campaign_status(name: str, db: DbOption = None, json_out: JsonOption = False
 
 
 @campaign_app.command("explain")
-def campaign_explain(name: str, db: DbOption = None, json_out: JsonOption = False) -> None:
+def campaign_explain(
+    name: str,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="Load a model snapshot pickled by an older biofab (runs code from the database).",
+        ),
+    ] = False,
+) -> None:
     """Per-parameter importance (permutation) and error-bar calibration of the surrogates."""
+    from biofab.core import NotEnoughDataError
+
     c = _campaign(name, db)
-    importance = c.explain().reset_index()
-    calibration = c.calibration()
+    importance = c.explain(trust_pickle=trust_pickle).reset_index()
+    try:
+        calibration, skipped = c.calibration(), None
+    except NotEnoughDataError as e:  # importance needs 2 designs, a held-out split 8
+        calibration, skipped = None, str(e)
     if json_out:
         _print_json(
             {
                 "importance": importance.to_dict("records"),
-                "calibration": calibration.to_dict("records"),
+                "calibration": [] if calibration is None else calibration.to_dict("records"),
+                **({"calibration_skipped": skipped} if skipped else {}),
             }
         )
         return
-    out.print(_table(importance, title="parameter importance (permutation, latest model)"))
-    out.print(_table(calibration, title="calibration on 25 % held out (nominal 0.68 / 0.95)"))
+    out.print(_table(importance, title="parameter importance (permutation, model of the data)"))
+    if calibration is None:
+        out.print(f"calibration skipped: {skipped}")
+    else:
+        out.print(_table(calibration, title="calibration on 25 % held out (nominal 0.68 / 0.95)"))
 
 
 @campaign_app.command("report")

@@ -14,6 +14,7 @@ from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from biofab.core.errors import NotEnoughDataError
+from biofab.learn.state import SurrogateState
 from biofab.learn.surrogate import check_xy
 from biofab.learn.torch_threads import torch_threads
 
@@ -124,23 +125,31 @@ class GPSurrogate:
             raise ValueError(f"bounds must have shape (2, {d}), got {bounds.shape}")
 
         with torch_threads(self.n_jobs):
-            model = self._fit_model(train_X, train_Y, train_Yvar, bounds)
+            model = self._build_model(train_X, train_Y, train_Yvar, bounds)
+            mll = ExactMarginalLogLikelihood(model.likelihood, model)
+            with torch.random.fork_rng():
+                if self.seed is not None:
+                    torch.manual_seed(self.seed)
+                fit_gpytorch_mll(mll)
+            model.eval()
 
         self.model_ = model
         self.n_outputs_ = Y2.shape[1]
         self.n_features_in_ = d
         self.uses_yvar_ = use_yvar
         self._y_ndim = np.ndim(y)
+        # The exact training tensors: a saved GP is rebuilt from them (see get_state).
+        self._train = (train_X, train_Y, train_Yvar, bounds)
         return self
 
-    def _fit_model(
+    def _build_model(
         self,
         train_X: torch.Tensor,
         train_Y: torch.Tensor,
         train_Yvar: torch.Tensor | None,
         bounds: np.ndarray,
     ) -> SingleTaskGP:
-        """Build and fit on ``train_X`` ``(n, d)``, ``train_Y`` and ``train_Yvar`` ``(n, m)``."""
+        """The unfitted model on ``train_X`` ``(n, d)``, ``train_Y``, ``train_Yvar`` ``(n, m)``."""
         d, m = train_X.shape[-1], train_Y.shape[-1]
         model = SingleTaskGP(
             train_X,
@@ -156,13 +165,69 @@ class GPSurrogate:
                 learn_additional_noise=True,
                 batch_shape=model._aug_batch_shape,
             )
-        mll = ExactMarginalLogLikelihood(model.likelihood, model)
-        with torch.random.fork_rng():
-            if self.seed is not None:
-                torch.manual_seed(self.seed)
-            fit_gpytorch_mll(mll)
-        model.eval()
         return model
+
+    # -- saving --------------------------------------------------------------
+    def get_state(self) -> SurrogateState:
+        """Hyper-parameters, training tensors and the model's ``state_dict`` as arrays.
+
+        An exact GP's posterior needs its training data, so they are part of
+        the state: ``train_X`` ``(n, d)``, ``train_Y`` and (when noise was
+        known) ``train_Yvar`` ``(n, m)``, the ``Normalize`` bounds ``(2, d)``,
+        and every ``state_dict`` tensor under ``model.<name>``.
+        """
+        self._check_fitted()
+        train_X, train_Y, train_Yvar, bounds = self._train
+        arrays = {"train_X": train_X.numpy(), "train_Y": train_Y.numpy(), "fit_bounds": bounds}
+        if train_Yvar is not None:
+            arrays["train_Yvar"] = train_Yvar.numpy()
+        if self.bounds is not None:
+            arrays["bounds"] = np.asarray(self.bounds, dtype=float)
+        for key, tensor in self.model_.state_dict().items():
+            arrays[f"model.{key}"] = tensor.detach().cpu().numpy()
+        params = {
+            "fixed_noise": self.fixed_noise,
+            "seed": self.seed,
+            "noise_floor": self.noise_floor,
+            "n_jobs": self.n_jobs,
+            "extra_noise": self.extra_noise,
+        }
+        fitted = {
+            "n_outputs_": self.n_outputs_,
+            "n_features_in_": self.n_features_in_,
+            "uses_yvar_": self.uses_yvar_,
+            "y_ndim": self._y_ndim,
+        }
+        return SurrogateState(params, fitted, arrays)
+
+    @classmethod
+    def from_state(cls, state: SurrogateState) -> Self:
+        """The fitted GP that :meth:`get_state` described (same predictions)."""
+        a = state.arrays
+        gp = cls(**state.params, bounds=a.get("bounds"))
+        train_X = torch.from_numpy(a["train_X"].copy())
+        train_Y = torch.from_numpy(a["train_Y"].copy())
+        yvar = a.get("train_Yvar")
+        train_Yvar = None if yvar is None else torch.from_numpy(yvar.copy())
+        bounds = np.asarray(a["fit_bounds"], dtype=float)
+        with torch_threads(gp.n_jobs):
+            model = gp._build_model(train_X, train_Y, train_Yvar, bounds)
+            weights = {
+                k[len("model.") :]: torch.from_numpy(v.copy())
+                for k, v in a.items()
+                if k.startswith("model.")
+            }
+            # The rebuilt transforms already match (same data): BoTorch's default
+            # keep_transforms=True would re-standardise the targets and round them.
+            model.load_state_dict(weights, strict=True, keep_transforms=False)
+            model.eval()
+        gp.model_ = model
+        gp.n_outputs_ = int(state.fitted["n_outputs_"])
+        gp.n_features_in_ = int(state.fitted["n_features_in_"])
+        gp.uses_yvar_ = bool(state.fitted["uses_yvar_"])
+        gp._y_ndim = int(state.fitted["y_ndim"])
+        gp._train = (train_X, train_Y, train_Yvar, bounds)
+        return gp
 
     # -- prediction ----------------------------------------------------------
     @property

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from biofab.core.errors import NotEnoughDataError
+from biofab.learn.state import SurrogateState
 from biofab.learn.surrogate import check_xy, inverse_variance_weights
 from biofab.learn.torch_threads import torch_threads
 
@@ -163,6 +164,71 @@ class MLPEnsemble:
         self.loss_ = float(loss.detach().cpu()) / k
         self._y_ndim = np.ndim(y)
         return self
+
+    # -- saving --------------------------------------------------------------
+    def get_state(self) -> SurrogateState:
+        """Hyper-parameters, standardisation and every layer's weights as arrays.
+
+        ``weight.<l>`` ``(k, fan_in, fan_out)`` and ``bias.<l>`` ``(k, 1, fan_out)``
+        (float32, as trained); ``x_mean``, ``x_std`` ``(d,)``, ``y_mean``, ``y_std`` ``(m,)``.
+        """
+        if not hasattr(self, "weights_"):
+            raise RuntimeError("MLPEnsemble is not fitted; call fit(X, y) first")
+        arrays = {
+            "x_mean": self._x_mean,
+            "x_std": self._x_std,
+            "y_mean": self._y_mean,
+            "y_std": self._y_std,
+        }
+        for i, (W, b) in enumerate(zip(self.weights_, self.biases_, strict=True)):
+            arrays[f"weight.{i}"] = W.cpu().numpy()
+            arrays[f"bias.{i}"] = b.cpu().numpy()
+        params = {
+            "n_members": self.n_members,
+            "hidden": list(self.hidden),
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "seed": self.seed,
+            "device": None if self.device is None else str(self.device),
+            "n_jobs": self.n_jobs,
+            "weight_by_yvar": self.weight_by_yvar,
+        }
+        fitted = {
+            "n_outputs_": self.n_outputs_,
+            "n_features_in_": self.n_features_in_,
+            "loss_": self.loss_,
+            "y_ndim": self._y_ndim,
+        }
+        return SurrogateState(params, fitted, arrays)
+
+    @classmethod
+    def from_state(cls, state: SurrogateState) -> Self:
+        """The fitted ensemble that :meth:`get_state` described.
+
+        Weights go to the model's ``device`` (CUDA when it was None or
+        ``"cuda"`` and a GPU is present, else the CPU).
+        """
+        params = dict(state.params)
+        params["hidden"] = tuple(int(h) for h in params["hidden"])
+        model = cls(**params)
+        device = _resolve_device(model.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            device = torch.device("cpu")
+        a = state.arrays
+        layers = len(model.hidden) + 1
+        model.weights_ = [
+            torch.from_numpy(a[f"weight.{i}"].copy()).to(device) for i in range(layers)
+        ]
+        model.biases_ = [torch.from_numpy(a[f"bias.{i}"].copy()).to(device) for i in range(layers)]
+        model._x_mean, model._x_std = a["x_mean"], a["x_std"]
+        model._y_mean, model._y_std = a["y_mean"], a["y_std"]
+        model.device_ = device
+        model.n_outputs_ = int(state.fitted["n_outputs_"])
+        model.n_features_in_ = int(state.fitted["n_features_in_"])
+        model.loss_ = float(state.fitted["loss_"])
+        model._y_ndim = int(state.fitted["y_ndim"])
+        return model
 
     def predict_members(self, X: np.ndarray) -> np.ndarray:
         """Each member's prediction at ``X`` ``(n, d)``, in ``y``'s units.

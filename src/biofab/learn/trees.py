@@ -8,6 +8,7 @@ import numpy as np
 import xgboost as xgb
 
 from biofab.core.errors import NotEnoughDataError
+from biofab.learn.state import SurrogateState
 from biofab.learn.surrogate import inverse_variance_weights
 
 
@@ -100,24 +101,68 @@ class TreeEnsemble:
         for stream in streams:
             rng = np.random.default_rng(stream)
             rows = rng.integers(0, n, size=n)
-            model = xgb.XGBRegressor(
-                n_estimators=self.n_estimators,
-                max_depth=self.max_depth,
-                learning_rate=self.learning_rate,
-                subsample=self.subsample,
-                colsample_bytree=self.colsample_bytree,
-                min_child_weight=self.min_child_weight,
-                reg_lambda=self.reg_lambda,
-                n_jobs=self.n_jobs,
-                random_state=int(rng.integers(0, 2**31 - 1)),
-                tree_method="hist",
-            )
+            model = self._regressor(int(rng.integers(0, 2**31 - 1)))
             model.fit(Xa[rows], ya[rows], sample_weight=weights[rows])
             members.append(model)
         self.members_ = members
         self.n_features_in_ = Xa.shape[1]
         self._y_ndim = np.ndim(y)
         return self
+
+    def _regressor(self, random_state: int) -> xgb.XGBRegressor:
+        return xgb.XGBRegressor(
+            n_estimators=self.n_estimators,
+            max_depth=self.max_depth,
+            learning_rate=self.learning_rate,
+            subsample=self.subsample,
+            colsample_bytree=self.colsample_bytree,
+            min_child_weight=self.min_child_weight,
+            reg_lambda=self.reg_lambda,
+            n_jobs=self.n_jobs,
+            random_state=random_state,
+            tree_method="hist",
+        )
+
+    # -- saving --------------------------------------------------------------
+    def get_state(self) -> SurrogateState:
+        """Hyper-parameters, and each member's booster as XGBoost JSON (``member.<i>``)."""
+        if not hasattr(self, "members_"):
+            raise RuntimeError("TreeEnsemble is not fitted; call fit(X, y) first")
+        params = {
+            "n_members": self.n_members,
+            "n_estimators": self.n_estimators,
+            "max_depth": self.max_depth,
+            "learning_rate": self.learning_rate,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "min_child_weight": self.min_child_weight,
+            "reg_lambda": self.reg_lambda,
+            "seed": self.seed,
+            "n_jobs": self.n_jobs,
+            "weight_by_yvar": self.weight_by_yvar,
+        }
+        blobs = {
+            f"member.{i}": bytes(m.get_booster().save_raw("json"))
+            for i, m in enumerate(self.members_)
+        }
+        fitted = {"n_features_in_": self.n_features_in_, "y_ndim": self._y_ndim}
+        return SurrogateState(params, fitted, blobs=blobs)
+
+    @classmethod
+    def from_state(cls, state: SurrogateState) -> Self:
+        """The fitted ensemble that :meth:`get_state` described (same predictions)."""
+        model = cls(**state.params)
+        members = []
+        for i in range(model.n_members):
+            member = model._regressor(0)
+            member.load_model(bytearray(state.blobs[f"member.{i}"]))
+            members.append(member)
+        if len(state.blobs) != len(members):
+            raise ValueError(f"{len(state.blobs)} boosters for {len(members)} members")
+        model.members_ = members
+        model.n_features_in_ = int(state.fitted["n_features_in_"])
+        model._y_ndim = int(state.fitted["y_ndim"])
+        return model
 
     def predict_members(self, X: np.ndarray) -> np.ndarray:
         """Each member's prediction at ``X`` ``(n, d)``: array ``(k, n)``."""

@@ -36,7 +36,7 @@ def mutagenesis_sections(campaign: Campaign) -> list[Section]:
     surrogate (other parameters held at the best design's values), so a person
     sees which positions the model thinks matter before choosing the next round.
     """
-    import pickle
+    from biofab.learn.state import SnapshotError, load_snapshot
 
     seq = _sequence_parameters(campaign)
     snap = campaign.store.latest_model(campaign.name)
@@ -45,7 +45,10 @@ def mutagenesis_sections(campaign: Campaign) -> list[Section]:
         return []
     from biofab.parts.interpret import saturation_mutagenesis
 
-    model = pickle.loads(snap[0])  # our own blob, written by Campaign.recommend
+    try:
+        model = load_snapshot(snap.format, snap.blob)
+    except SnapshotError:
+        return []  # an old pickled snapshot is never loaded here; the section is left out
     name = seq[0]
     param = campaign.space.parameters[name]
     assert isinstance(param, SequenceParameter)

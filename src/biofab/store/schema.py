@@ -39,6 +39,10 @@ NAMING_CONVENTION = {
 }
 
 
+#: Format label of model snapshots written before the label existed (pickles).
+LEGACY_SNAPSHOT_FORMAT = "pickle"
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
@@ -176,7 +180,13 @@ class MeasurementRow(Base):
 
 
 class ModelSnapshotRow(Base):
-    """A serialised surrogate (``blob``, opaque bytes) and its metrics."""
+    """A serialised surrogate (``blob``, opaque bytes) and its metrics.
+
+    ``format`` says how ``blob`` was written: ``"state-v1"`` (the pickle-free
+    state of :mod:`biofab.learn.state`) or ``"pickle"`` (rows from biofab
+    before migration 0002, never loaded unless the user trusts the database).
+    A row written without a format counts as a pickle, the untrusted case.
+    """
 
     __tablename__ = "model_snapshots"
     __table_args__ = (Index("ix_model_snapshots_campaign_id_kind", "campaign_id", "kind"),)
@@ -188,6 +198,7 @@ class ModelSnapshotRow(Base):
     blob: Mapped[bytes]
     metrics: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    format: Mapped[str] = mapped_column(String(40), server_default=LEGACY_SNAPSHOT_FORMAT)
 
 
 class AuditRow(Base):

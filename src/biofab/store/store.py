@@ -62,6 +62,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Keys per IN (...) list: far below SQLite's bound-parameter limit (32766).
 _CHUNK = 500
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_FORMAT_LABEL = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 # Alembic's migration context is a process-wide global: two threads upgrading
 # at once would trample each other. (Other processes are held off by the
 # database: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL.)
@@ -97,6 +98,19 @@ class IngestResult:
     skipped: int
     duplicate_file: bool
     import_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """A stored model: ``blob`` written in ``format`` (``"state-v1"``, or
+    ``"pickle"`` for rows from older biofab versions), with its ``metrics``."""
+
+    id: int
+    kind: str
+    format: str
+    blob: bytes
+    metrics: dict[str, Any]
+    created_at: datetime
 
 
 class DesignRecord(TypedDict):
@@ -747,11 +761,22 @@ class Store:
         blob: bytes,
         metrics: dict[str, Any],
         who: str | None = None,
+        *,
+        format: str,
     ) -> int:
         """Store a serialised surrogate (``blob``) with its ``metrics``; returns the snapshot id.
 
         ``round_number`` ties it to the round it was trained for, or None.
+        ``format`` names how ``blob`` was written (e.g. ``"state-v1"``, see
+        :mod:`biofab.learn.state`); readers decide from it whether and how to
+        load the blob. The store itself never interprets ``blob``.
         """
+        if not _FORMAT_LABEL.match(format):
+            raise InputError(
+                "model snapshot format must be a short label",
+                expected="letters, digits, '.', '_' or '-' (1-40)",
+                found=format,
+            )
         who = who or self.who
         with self._write() as s:
             campaign = self._campaign(s, name, lock=True)
@@ -772,6 +797,7 @@ class Store:
                 campaign_id=campaign.id,
                 round_id=round_id,
                 kind=kind,
+                format=format,
                 blob=bytes(blob),
                 metrics=dict(metrics),
                 created_at=utcnow(),
@@ -783,24 +809,38 @@ class Store:
                 who,
                 "save_model",
                 campaign.id,
-                {"snapshot_id": snap.id, "kind": kind, "round": round_number, "bytes": len(blob)},
+                {
+                    "snapshot_id": snap.id,
+                    "kind": kind,
+                    "format": format,
+                    "round": round_number,
+                    "bytes": len(blob),
+                },
             )
             return snap.id
 
-    def latest_model(
-        self, name: str, kind: str | None = None
-    ) -> tuple[bytes, dict[str, Any]] | None:
-        """The newest snapshot (of ``kind``, or of any kind) for the campaign:
-        ``(blob, metrics)``, or None."""
+    def latest_model(self, name: str, kind: str | None = None) -> ModelSnapshot | None:
+        """The newest snapshot (of ``kind``, or of any kind) for the campaign, or None.
+
+        The blob comes back as stored: deciding whether it is safe to load
+        (see ``ModelSnapshot.format``) is the reader's job.
+        """
         with self._read() as s:
             campaign = self._campaign(s, name)
-            query = select(ModelSnapshotRow.blob, ModelSnapshotRow.metrics).where(
-                ModelSnapshotRow.campaign_id == campaign.id
-            )
+            query = select(ModelSnapshotRow).where(ModelSnapshotRow.campaign_id == campaign.id)
             if kind is not None:
                 query = query.where(ModelSnapshotRow.kind == kind)
-            row = s.execute(query.order_by(ModelSnapshotRow.id.desc()).limit(1)).first()
-        return None if row is None else (bytes(row[0]), dict(row[1]))
+            row = s.scalars(query.order_by(ModelSnapshotRow.id.desc()).limit(1)).first()
+            if row is None:
+                return None
+            return ModelSnapshot(
+                id=row.id,
+                kind=row.kind,
+                format=row.format,
+                blob=bytes(row.blob),
+                metrics=dict(row.metrics),
+                created_at=row.created_at,
+            )
 
     # -- audit
 
