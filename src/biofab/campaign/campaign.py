@@ -14,24 +14,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.progress import Progress
 
 from biofab.campaign.results import frame_sha256, parse_results, read_table
 from biofab.core import InputError, NotEnoughDataError, Objective, Space, Testbed
-from biofab.learn import (
-    GPSurrogate,
-    MultiObjective,
-    Recommendation,
-    Recommender,
-    SpaceFilling,
-    Surrogate,
-    TreeEnsemble,
-    calibration_report,
-    default_recommender,
-    initial_batch_size,
-    pareto_mask,
-    permutation_importance,
-)
+
+# Only the light parts of biofab.learn at import time: torch and BoTorch load
+# where a model is fitted or read, so `biofab campaign status` starts fast.
+from biofab.learn.recommendation import Recommendation, Recommender
+from biofab.learn.surrogate import Surrogate
 from biofab.store import IngestResult, Store
 
 
@@ -144,6 +134,14 @@ class Campaign:
         the campaign's default (or the given) recommender proposes it. Designs
         recommended earlier but not yet measured are never proposed again.
         """
+        from biofab.learn import (
+            MultiObjective,
+            SpaceFilling,
+            default_recommender,
+            initial_batch_size,
+            permutation_importance,
+        )
+
         if n < 1:
             raise InputError("batch size must be at least 1", found=n)
         data = self.data()
@@ -272,11 +270,13 @@ class Campaign:
 
         Returns :meth:`history`. ``candidates`` restricts choices to a pool
         (replayed data); by default a pool testbed's own pool is used.
+        ``progress``: a bar on a terminal, else one line per round on stderr.
         """
+        from biofab.core.progress import progress as reporter
+
         if candidates is None and hasattr(testbed, "pool"):
             candidates = testbed.pool()
-        with Progress(disable=not progress, transient=True) as bar:
-            task = bar.add_task(f"campaign {self.name}", total=rounds)
+        with reporter(f"campaign {self.name} round", total=rounds, enabled=progress) as bar:
             for r in range(rounds):
                 rec = self.recommend(batch, candidates=candidates, seed=seed * 1000 + r)
                 measured = testbed.evaluate(rec.designs[self.space.names])
@@ -288,7 +288,7 @@ class Campaign:
                     axis=1,
                 )
                 self.ingest(table, filename=f"testbed:round {rec.notes['round']}")
-                bar.advance(task)
+                bar.advance(note=_best_note(self.history()))
         return self.history()
 
     # -- views -----------------------------------------------------------------
@@ -314,6 +314,8 @@ class Campaign:
 
     def pareto(self) -> pd.DataFrame:
         """Measured designs on the Pareto front of the objectives."""
+        from biofab.learn import pareto_mask
+
         data = self.data()
         if len(data) == 0:
             return data
@@ -322,6 +324,8 @@ class Campaign:
 
     def explain(self, seed: int | None = 0) -> pd.DataFrame:
         """Per-parameter importance from the latest stored model."""
+        from biofab.learn import permutation_importance
+
         data = self.data()
         snap = self.store.latest_model(self.name)
         if snap is None or len(data) < 2:
@@ -338,6 +342,8 @@ class Campaign:
         report held-out RMSE and the coverage of the ±1σ and ±1.96σ intervals
         (nominal 68 % and 95 %) on the other 25 %.
         """
+        from biofab.learn import GPSurrogate, TreeEnsemble, calibration_report
+
         data = self.data()
         if len(data) < 8:
             raise NotEnoughDataError("calibration needs at least 8 measured designs")
@@ -386,6 +392,13 @@ class Campaign:
 
 
 _CALIBRATION_KEYS = ("n_train", "n_test", "rmse", "mean_std", "coverage_68", "coverage_95")
+
+
+def _best_note(history: pd.DataFrame) -> str:
+    """``best so far 1.42`` for a progress line (empty before any measurement)."""
+    if len(history) == 0:
+        return ""
+    return f"best so far {float(history['best_so_far'].iloc[-1]):.4g}"
 
 
 def _store(store: Store | str | None) -> Store:
