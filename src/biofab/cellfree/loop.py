@@ -46,7 +46,7 @@ from biofab.cellfree.stocks import (
     snap_reference,
 )
 from biofab.core import InputError, Objective, Space
-from biofab.core.atomic import write_atomic
+from biofab.core.atomic import output_folder, write_atomic
 
 #: What the loop maximises: blank-subtracted signal over the plate's reference.
 YIELD = Objective("relative_yield", "max", unit="x reference")
@@ -207,8 +207,7 @@ class CellFreeLoop:
     # -- rounds ----------------------------------------------------------------------
     def run_round(self, campaign: Any, batch: int, round_index: int) -> RoundFiles:
         """Recommend ``batch`` compositions, plan, read, import and ingest them."""
-        directory = self.out / f"round_{round_index:02d}"
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = output_folder(output_folder(self.out) / f"round_{round_index:02d}")
         rec = campaign.recommend(
             batch, seed=self.seed * 1000 + round_index, recommender=self.recommender
         )
@@ -233,7 +232,7 @@ class CellFreeLoop:
 
     def run(self, campaign: Any, *, rounds: int, batch: int, progress: bool = True) -> LoopResult:
         """``rounds`` rounds of ``batch`` designs; returns the files and the history."""
-        from rich.progress import Progress
+        from biofab.core.progress import progress as reporter
 
         if rounds < 1 or batch < 1:
             raise InputError(
@@ -241,11 +240,12 @@ class CellFreeLoop:
             )
         done = len(campaign.history()["round"].unique()) if len(campaign.history()) else 0
         result = LoopResult()
-        with Progress(disable=not progress, transient=True) as bar:
-            task = bar.add_task(f"cell-free campaign {campaign.name}", total=rounds)
+        label = f"cell-free campaign {campaign.name} round"
+        with reporter(label, total=rounds, enabled=progress) as bar:
             for r in range(done + 1, done + rounds + 1):
-                result.rounds.append(self.run_round(campaign, batch, r))
-                bar.advance(task)
+                files = self.run_round(campaign, batch, r)
+                result.rounds.append(files)
+                bar.advance(note=f"round {r}: {files.plates} plate(s), best {files.best:.3g}")
         result.history = campaign.history()
         return result
 

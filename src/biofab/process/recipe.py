@@ -391,11 +391,11 @@ def optimize_recipe(
     initial = pd.concat(designs, ignore_index=True)
     rounds.append(_evaluate(campaign, testbed, initial, 0, label))
 
-    from rich.progress import Progress
+    from biofab.core.progress import progress as reporter
 
     n_done = len(initial)
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"recipe {name}", total=budget, completed=n_done)
+    with reporter(f"recipe {name}: batches evaluated", total=budget, enabled=progress) as bar:
+        bar.advance(n_done, note="start and space-filling designs")
         r = 1
         while n_done < budget:
             k = min(batch, budget - n_done)
@@ -410,7 +410,7 @@ def optimize_recipe(
                 )
             )
             n_done += len(rec.designs)
-            bar.update(task, completed=n_done)
+            bar.advance(len(rec.designs), note=f"round {r}")
             r += 1
     history = pd.concat(rounds, ignore_index=True)
     history.insert(0, "evaluation", np.arange(1, len(history) + 1))
