@@ -289,3 +289,12 @@ def test_parallel_map_and_recipe_report_progress(capsys: pytest.CaptureFixture[s
     optimize_recipe(QuadraticRecipePlant(), budget=8, batch=2, recommender=SpaceFilling())
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("recipe ")]
     assert len(lines) >= 2 and "8/8" in lines[-1], lines
+
+
+def test_cellfree_replay_makes_its_own_out_folder_only(tmp_path: Path, borkowski_dir: Path) -> None:
+    r = biofab("cellfree", "run", "--replay", str(borkowski_dir), "--rounds", "1", "--batch", "3",
+               "--out", "run1", "--db", "sqlite:///elsewhere.db", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "run1" / "report.html").is_file()
+    assert (tmp_path / "elsewhere.db").is_file()
+    assert not (tmp_path / "run1" / "campaign.db").exists()

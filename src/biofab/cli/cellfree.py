@@ -64,12 +64,13 @@ def run(
     from biofab.demo import run_cellfree, run_demo
 
     if replay is not None:
+        folder = _folder(output)
         result = run_demo(
             data=replay,
             rounds=rounds,
             batch=batch,
-            out=output / "report.html",
-            store=db if db is not None else f"sqlite:///{_folder(output) / 'campaign.db'}",
+            out=folder / "report.html",
+            store=db if db is not None else f"sqlite:///{folder / 'campaign.db'}",
             seed=seed,
             progress=True,  # stderr: --json keeps stdout pure
         )
