@@ -138,6 +138,12 @@ def test_undecodable_plate_reader_and_layout_files(tmp_path: Path) -> None:
                cwd=tmp_path)  # fmt: skip
     one_line_error(r, "layout16.csv", "not UTF-8 text (byte 0xff at offset 10)")
     assert not (tmp_path / "r.csv").exists()
+    (tmp_path / "stocks.yaml").write_bytes(b"components:\n  mg: {stock: 1, unit: \xb5M}\n")
+    (tmp_path / "designs.csv").write_text("mg\n1\n")
+    r = biofab("cellfree", "plan", "designs.csv", "--stocks", "stocks.yaml", "--out", "plan",
+               cwd=tmp_path)  # fmt: skip
+    one_line_error(r, "stocks.yaml", "not UTF-8 text")
+    assert not (tmp_path / "plan").exists()
 
 
 def test_latin1_plate_reader_export_is_still_read(tmp_path: Path) -> None:
