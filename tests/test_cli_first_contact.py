@@ -304,3 +304,22 @@ def test_cellfree_replay_makes_its_own_out_folder_only(tmp_path: Path, borkowski
     assert (tmp_path / "run1" / "report.html").is_file()
     assert (tmp_path / "elsewhere.db").is_file()
     assert not (tmp_path / "run1" / "campaign.db").exists()
+
+
+# -- the store behind the read commands ------------------------------------------------------
+def test_store_create_false_refuses_an_empty_database_then_opens_a_real_one(db_url: str) -> None:
+    from biofab.core import InputError
+    from biofab.store import Store
+
+    with pytest.raises(InputError, match=r"no biofab store at .*; create a campaign first"):
+        Store(db_url, create=False)
+    with Store(db_url) as made:
+        made.create_campaign("c1", SPACE, [{"name": "y", "direction": "max"}])
+    with Store(db_url, create=False) as opened:
+        assert [r.name for r in opened.list_campaigns()] == ["c1"]
+
+
+def test_head_revision_without_alembic_matches_alembic() -> None:
+    from biofab.store.store import _alembic_head, head_revision
+
+    assert head_revision() == _alembic_head()
