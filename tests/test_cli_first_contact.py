@@ -63,7 +63,7 @@ def workdir(tmp_path: Path) -> Path:
     [
         (
             ["campaign", "recommend", "c1", "-n", "abc"],
-            ["biofab campaign recommend: ", "'-n'", "valid integer", "--help"],
+            ["biofab campaign recommend: ", "'-n'", "valid integer", "found 'abc'", "--help"],
         ),
         (["campaign", "status"], ["biofab campaign status: ", "Missing argument 'name'"]),
         (
@@ -73,7 +73,8 @@ def workdir(tmp_path: Path) -> Path:
         (["campaign", "frobnicate"], ["biofab campaign: ", "No such command 'frobnicate'"]),
         (["campaign", "list", "--frob"], ["biofab campaign list: ", "No such option: --frob"]),
         (["frobnicate"], ["biofab: ", "No such command"]),
-        (["campaign", "recommend", "c1", "-n", "0"], ["biofab campaign recommend: ", "'-n'"]),
+        (["campaign", "recommend", "c1", "-n", "0"], ["recommend: ", "'-n'", "found '0'"]),
+        (["campaign", "recommend", "c1", "--n=x"], ["recommend: ", "'--n'", "found 'x'"]),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(

@@ -404,8 +404,12 @@ def main(argv: list[str] | None = None) -> None:
             sys.stderr.write(e.format_message() + "\n")
             raise SystemExit(e.exit_code) from None
         where = ctx.command_path if ctx is not None else "biofab"
+        message = e.format_message().rstrip(".")
+        found = _option_value(getattr(e, "param", None), sys.argv[1:] if argv is None else argv)
+        if found is not None and repr(found) not in message:
+            message += f"; found {found!r}"
         hint = f" (see '{where} --help')" if ctx is not None else ""
-        _fail(f"{where}: {e.format_message().rstrip('.')}{hint}", e.exit_code)
+        _fail(f"{where}: {message}{hint}", e.exit_code)
     except (UnicodeDecodeError, csv.Error) as e:  # a reader that missed its own check
         _fail(f"unreadable input: {e}", 2)
     except OSError as e:
@@ -415,6 +419,18 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{where}{(e.strerror or str(e)).lower()}", 2)
     if isinstance(code, int) and code:  # `typer.Exit(n)` returns n without standalone mode
         raise SystemExit(code)
+
+
+def _option_value(param: Any, args: list[str]) -> str | None:
+    """What the user typed for the option ``param`` (click keeps only the message)."""
+    names = [o for o in getattr(param, "opts", []) if o.startswith("-")]
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(name + "="):
+                return arg[len(name) + 1 :]
+    return None
 
 
 def _fail(message: str, code: int) -> NoReturn:
