@@ -19,6 +19,7 @@ import pandas as pd
 
 from biofab.campaign import Campaign
 from biofab.core import Testbed
+from biofab.core.atomic import output_folder, require_folder
 from biofab.report import write_report
 from biofab.store import Store
 from biofab.testbeds import ReplayTestbed, SyntheticCellFree
@@ -66,6 +67,7 @@ def run_demo(
     Without ``data`` this is the self-driving cell-free loop on the TX-TL testbed
     (:func:`run_cellfree`), whose round files go to ``<report stem>_rounds/``.
     """
+    require_folder(out)  # before minutes of work, not after
     if data is None:
         report_path = Path(out)
         run = run_cellfree(
@@ -135,8 +137,9 @@ def run_cellfree(
     from biofab.cellfree.stocks import StockTable
     from biofab.cellfree.txtl import TxTlModel
 
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = output_folder(out)
+    if report is not None:
+        require_folder(report)
     table = StockTable.read(stocks) if stocks is not None else StockTable.default()
     testbed = TxTlModel(noise=noise, plate_sd=plate_sd, seed=seed)
     loop = CellFreeLoop(

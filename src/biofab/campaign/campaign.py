@@ -25,21 +25,12 @@ from biofab.core import (
     Testbed,
     TestbedExecutor,
 )
-from biofab.learn import (
-    GPSurrogate,
-    MultiObjective,
-    Recommendation,
-    Recommender,
-    SpaceFilling,
-    Surrogate,
-    TreeEnsemble,
-    calibration_report,
-    default_recommender,
-    initial_batch_size,
-    pareto_mask,
-    permutation_importance,
-)
+
+# Only the light parts of biofab.learn at import time: torch and BoTorch load
+# where a model is fitted or read, so `biofab campaign status` starts fast.
+from biofab.learn.recommendation import Recommendation, Recommender
 from biofab.learn.state import STATE_FORMAT, can_save, dumps, load_snapshot
+from biofab.learn.surrogate import Surrogate
 from biofab.store import IngestResult, Store
 
 
@@ -153,6 +144,14 @@ class Campaign:
         the campaign's default (or the given) recommender proposes it. Designs
         recommended earlier but not yet measured are never proposed again.
         """
+        from biofab.learn import (
+            MultiObjective,
+            SpaceFilling,
+            default_recommender,
+            initial_batch_size,
+            permutation_importance,
+        )
+
         if n < 1:
             raise InputError("batch size must be at least 1", found=n)
         data = self.data()
@@ -324,6 +323,8 @@ class Campaign:
 
     def pareto(self) -> pd.DataFrame:
         """Measured designs on the Pareto front of the objectives."""
+        from biofab.learn import pareto_mask
+
         data = self.data()
         if len(data) == 0:
             return data
@@ -339,6 +340,8 @@ class Campaign:
         ingest. Needs at least 2 measured designs. A snapshot pickled by an
         older biofab is refused in one line unless ``trust_pickle`` is True.
         """
+        from biofab.learn import permutation_importance
+
         data = self.data()
         if len(data) < 2:
             raise NotEnoughDataError(
@@ -362,6 +365,8 @@ class Campaign:
         trees for sequence or wide categorical spaces (as the default
         recommender chooses), a GP otherwise.
         """
+        from biofab.learn import GPSurrogate
+
         data = self.data() if data is None else data
         snap = self.store.latest_model(self.name)
         if snap is not None and self._trained_on(snap.metrics, data):
@@ -377,6 +382,7 @@ class Campaign:
     def _default_single_surrogate(self) -> Surrogate:
         from biofab.core import Categorical
         from biofab.core import Sequence as SequenceParameter
+        from biofab.learn import GPSurrogate, TreeEnsemble
 
         params = self.space.parameters.values()
         if any(isinstance(p, SequenceParameter) for p in params):
@@ -405,6 +411,8 @@ class Campaign:
         report held-out RMSE and the coverage of the ±1σ and ±1.96σ intervals
         (nominal 68 % and 95 %) on the other 25 %.
         """
+        from biofab.learn import GPSurrogate, TreeEnsemble, calibration_report
+
         data = self.data()
         if len(data) < 8:
             raise NotEnoughDataError("calibration needs at least 8 measured designs")

@@ -46,7 +46,7 @@ from biofab.cellfree.stocks import (
     snap_reference,
 )
 from biofab.core import Execution, InputError, Objective, Space
-from biofab.core.atomic import write_atomic
+from biofab.core.atomic import output_folder, write_atomic
 
 if TYPE_CHECKING:
     from biofab.campaign import Campaign
@@ -215,8 +215,7 @@ class CellFreeLoop:
         Writes the round folder (layout, build files, plate-reader file, results)
         and returns the results table with the plate and wells as provenance.
         """
-        directory = self.out / f"round_{round_index:02d}"
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = output_folder(output_folder(self.out) / f"round_{round_index:02d}")
         plan = self.plan(designs, directory, round_index)
         readings = write_readings(directory / "plate_reader.csv", self.reader(plan["layout"]))
         result = import_plates([readings], plan["layout"])

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from biofab.core.atomic import write_atomic
+from biofab.core.atomic import output_folder, write_atomic
 from biofab.core.errors import BiofabError, InputError
 
 if TYPE_CHECKING:
@@ -539,8 +539,9 @@ def write_protocols(
         str(name): build_protocol(group, **options)
         for name, group in transfers.groupby(keys, sort=False)
     }
+    folder = output_folder(directory)
     for name, plan in plans.items():
-        plan.path = write_atomic(Path(directory) / f"{name}.py", plan.text)
+        plan.path = write_atomic(folder / f"{name}.py", plan.text)
     return plans
 
 

@@ -43,6 +43,7 @@ import pandas as pd
 
 from biofab.core.atomic import write_atomic
 from biofab.core.errors import InputError
+from biofab.core.textfile import decode_text, read_text
 
 __all__ = [
     "LAYOUT_COLUMNS",
@@ -89,12 +90,10 @@ def _listing(items: Sequence[str], limit: int = 8) -> str:
 
 
 # -- reading files -------------------------------------------------------------
-def _decode(raw: bytes) -> str:
-    # Gen5 and MARS write Windows code pages when the metadata holds "µ" or "°C".
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+def _decode(raw: bytes, file: str) -> str:
+    # Gen5 and MARS write Windows code pages when the metadata holds "µ" or "°C",
+    # so non-UTF-8 bytes fall back to Latin-1; a binary file is still refused.
+    return decode_text(raw, file, fallback="latin-1")
 
 
 def _delimiter(text: str, suffix: str) -> str:
@@ -176,11 +175,14 @@ def read_plate_file(path: str | Path, plate: str | None = None) -> pd.DataFrame:
         raise InputError(
             "spreadsheet files are not read", file=name, expected="the export saved as CSV or TSV"
         )
-    text = _decode(p.read_bytes())
+    text = _decode(p.read_bytes(), name)
     if not text.strip():
         raise InputError("empty file", file=name, expected="plate-reader readings")
     sep = _delimiter(text, p.suffix.lower())
-    rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text), delimiter=sep)]
+    try:
+        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text), delimiter=sep)]
+    except csv.Error as err:  # e.g. a field over the csv module's size limit
+        raise InputError("cannot parse as a table", file=name, found=str(err)) from None
     default_plate = plate if plate is not None else p.stem
     decimal_comma = sep == ";"
     header = _long_header(rows, name)
@@ -461,7 +463,7 @@ def read_layout(layout: pd.DataFrame | str | Path) -> pd.DataFrame:
         if not path.is_file():
             raise InputError("layout file not found", file=str(path))
         try:
-            layout = pd.read_csv(path)
+            layout = pd.read_csv(io.StringIO(read_text(path)))
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
             raise InputError("cannot parse the layout", file=name, found=str(err)) from None
     missing = [c for c in LAYOUT_COLUMNS if c not in layout.columns]

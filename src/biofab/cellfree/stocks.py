@@ -31,6 +31,7 @@ import pandas as pd
 import yaml
 
 from biofab.core import Continuous, InputError, LinearInequality, Space
+from biofab.core.textfile import read_text
 
 #: Reserved name of the filler; every build plan dispenses it.
 WATER = "water"
@@ -308,7 +309,7 @@ class StockTable:
     @classmethod
     def _from_yaml(cls, p: Path) -> StockTable:
         try:
-            data = yaml.safe_load(p.read_text())
+            data = yaml.safe_load(read_text(p))
         except yaml.YAMLError as err:
             raise InputError(
                 "malformed YAML", file=str(p), found=str(err).splitlines()[0]

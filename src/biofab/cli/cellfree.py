@@ -64,14 +64,15 @@ def run(
     from biofab.demo import run_cellfree, run_demo
 
     if replay is not None:
+        folder = _folder(output)
         result = run_demo(
             data=replay,
             rounds=rounds,
             batch=batch,
-            out=output / "report.html",
-            store=db if db is not None else f"sqlite:///{_folder(output) / 'campaign.db'}",
+            out=folder / "report.html",
+            store=db if db is not None else f"sqlite:///{folder / 'campaign.db'}",
             seed=seed,
-            progress=not json_out,
+            progress=True,  # stderr: --json keeps stdout pure
         )
         history, report, name = result.history, result.report, result.campaign.name
     else:
@@ -90,7 +91,7 @@ def run(
             noise=noise,
             store=db,
             seed=seed,
-            progress=not json_out,
+            progress=True,  # stderr: --json keeps stdout pure
         )
         history, report, name = loop.campaign.history(), loop.report, loop.campaign.name
     if json_out:
@@ -101,8 +102,9 @@ def run(
 
 
 def _folder(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    from biofab.core.atomic import output_folder
+
+    return output_folder(path)
 
 
 @cellfree_app.command("plan")
@@ -187,12 +189,15 @@ def import_(
 ) -> None:
     """Blank-subtract, normalise to the plate reference, aggregate replicates, flag outliers."""
     from biofab.cellfree.platereader import import_plates
+    from biofab.core.atomic import require_folder
 
+    require_folder(output)  # before anything is ingested: all or nothing
     result = import_plates(list(readings), layout)
     if campaign is not None:
         from biofab.campaign import Campaign
+        from biofab.store import Store
 
-        target = Campaign.load(campaign, store=db)
+        target = Campaign.load(campaign, store=Store(db, create=False))
         target.ingest(result.results, filename=",".join(str(r) for r in readings))
     result.to_csv(output)
     summary = {

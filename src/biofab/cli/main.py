@@ -6,10 +6,11 @@ Every command is a thin wrapper over the Python API. Read commands take
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -32,6 +33,38 @@ app.add_typer(space_app, name="space")
 
 out = Console()
 err = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"biofab {installed_version()}\n")
+        raise typer.Exit()
+
+
+def installed_version() -> str:
+    """The installed distribution's version; the source tree's when not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("biofab")
+    except PackageNotFoundError:
+        from biofab import __version__
+
+        return __version__
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    # Options of `biofab` itself; the commands are the sub-apps above.
+    return None
+
 
 DbOption = Annotated[
     str | None,
@@ -64,9 +97,11 @@ def _table(frame: Any, title: str | None = None) -> Table:
 
 
 def _campaign(name: str, db: str | None) -> Any:
+    """An existing campaign; a missing database is an error, never created here."""
     from biofab.campaign import Campaign
+    from biofab.store import Store
 
-    return Campaign.load(name, store=db)
+    return Campaign.load(name, store=Store(db, create=False))
 
 
 @campaign_app.command("create")
@@ -97,7 +132,7 @@ def campaign_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     """List campaigns in the store."""
     from biofab.store import Store
 
-    records = Store(db).list_campaigns()
+    records = Store(db, create=False).list_campaigns()
     rows = [
         {"name": r.name, "created_at": r.created_at, "created_by": r.created_by} for r in records
     ]
@@ -127,6 +162,7 @@ def campaign_recommend(
     """Recommend the next batch of N designs (stored as a new round)."""
     from rich.status import Status
 
+    from biofab.core.atomic import require_folder, write_atomic
     from biofab.learn import BayesianOptimization, EnsembleUCB, MultiObjective, SpaceFilling
 
     choices = {
@@ -139,6 +175,8 @@ def campaign_recommend(
         raise BiofabError(
             f"--recommender: expected one of {', '.join(RECOMMENDERS)}; found '{recommender}'"
         )
+    if output is not None:
+        require_folder(output)  # before a round is stored
     c = _campaign(name, db)
     rec_obj = None if recommender == "auto" else choices[recommender]()
     pool = None if candidates is None else _read_candidates(c, candidates)
@@ -146,7 +184,7 @@ def campaign_recommend(
         rec = c.recommend(n, recommender=rec_obj, seed=seed, candidates=pool)
     frame = rec.to_frame()
     if output is not None:
-        frame.to_csv(output, index=False)
+        write_atomic(output, frame.to_csv(index=False))
     if json_out:
         _print_json(
             {
@@ -275,8 +313,10 @@ def campaign_report(
     db: DbOption = None,
 ) -> None:
     """Write the self-contained HTML report (Plotly)."""
+    from biofab.core.atomic import require_folder
     from biofab.report import write_report
 
+    require_folder(output)
     c = _campaign(name, db)
     write_report(c, output)
     out.print(f"wrote {output}")
@@ -359,7 +399,7 @@ def demo(
         out=output,
         store=db,
         seed=seed,
-        progress=not json_out,
+        progress=True,  # stderr: --json keeps stdout pure
     )
     hist = result.history
     if json_out:
@@ -384,21 +424,55 @@ def demo(
     out.print(f"wrote {result.report} in {time.perf_counter() - t0:.0f} s")
 
 
-def main() -> None:
-    """Entry point: one line and exit code 2 for bad input, never a traceback."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one line and exit code 2 for bad input, never a traceback.
+
+    Typer runs without its standalone mode so that every error comes back here
+    and is printed once, the same way: ``error: <command>: <message>``.
+    """
     try:
-        code = app(standalone_mode=False)
+        code = app(args=argv, prog_name="biofab", standalone_mode=False)
     except BiofabError as e:
-        err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
-        raise SystemExit(e.exit_code) from None
+        _fail(str(e), e.exit_code)
     except typer.Abort:
         raise SystemExit(1) from None
-    except Exception as e:  # click usage errors carry their own exit codes
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
+    except typer.TyperException as e:  # click's usage errors, from typer's own copy of click
+        ctx = getattr(e, "ctx", None)
+        if type(e).__name__ == "NoArgsIsHelpError":  # a bare group: its help is the answer
+            sys.stderr.write(e.format_message() + "\n")
             raise SystemExit(e.exit_code) from None
-        raise
+        where = ctx.command_path if ctx is not None else "biofab"
+        message = e.format_message().rstrip(".")
+        found = _option_value(getattr(e, "param", None), sys.argv[1:] if argv is None else argv)
+        if found is not None and repr(found) not in message:
+            message += f"; found {found!r}"
+        hint = f" (see '{where} --help')" if ctx is not None else ""
+        _fail(f"{where}: {message}{hint}", e.exit_code)
+    except (UnicodeDecodeError, csv.Error) as e:  # a reader that missed its own check
+        _fail(f"unreadable input: {e}", 2)
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):  # `biofab ... | head`: the reader left
+            raise SystemExit(1) from None
+        where = f"{e.filename}: " if e.filename is not None else ""
+        _fail(f"{where}{(e.strerror or str(e)).lower()}", 2)
     if isinstance(code, int) and code:  # `typer.Exit(n)` returns n without standalone mode
         raise SystemExit(code)
+
+
+def _option_value(param: Any, args: list[str]) -> str | None:
+    """What the user typed for the option ``param`` (click keeps only the message)."""
+    names = [o for o in getattr(param, "opts", []) if o.startswith("-")]
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(name + "="):
+                return arg[len(name) + 1 :]
+    return None
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """Print one line (never wrapped, never marked up) and exit with ``code``."""
+    line = " ".join(message.split())
+    sys.stderr.write(f"error: {line}\n")
+    raise SystemExit(code) from None

@@ -7,9 +7,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
-from rich.progress import Progress
-
 from biofab.core.errors import BiofabError
+from biofab.core.progress import progress
+
+#: Least seconds between two plain progress lines: a map over 10,000 knock-outs
+#: reports every few seconds, not 10,000 times.
+_LINE_EVERY_S = 5.0
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,7 +37,8 @@ def parallel_map(
 
     ``fn`` must be picklable (a module-level function). One worker runs in
     this process, which keeps tracebacks simple and avoids pool start-up for
-    small jobs. ``description`` shows a Rich progress bar.
+    small jobs. ``description`` turns progress on (:func:`biofab.core.progress.progress`:
+    a bar on a terminal, else a line on stderr at most every few seconds).
     """
     jobs = list(items)
     address = os.environ.get("BIOFAB_RAY")
@@ -42,18 +46,19 @@ def parallel_map(
         return _ray_map(fn, jobs, address)
     n = min(worker_count(workers), max(1, len(jobs)))
     results: list[Any] = [None] * len(jobs)
-    with Progress(transient=True, disable=description is None) as progress:
-        task = progress.add_task(description or "", total=len(jobs))
+    with progress(
+        description or "", total=len(jobs), enabled=description is not None, every=_LINE_EVERY_S
+    ) as bar:
         if n == 1:
             for i, job in enumerate(jobs):
                 results[i] = fn(job)
-                progress.advance(task)
+                bar.advance()
             return results
         with ProcessPoolExecutor(max_workers=n) as pool:
             futures = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
-                progress.advance(task)
+                bar.advance()
     return results
 
 

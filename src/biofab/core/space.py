@@ -15,6 +15,7 @@ import yaml
 from biofab.core.constraints import Constraint, SumToTotal, constraint_from_dict
 from biofab.core.errors import DesignError, SpaceError
 from biofab.core.parameters import Parameter, Sequence, parameter_from_dict
+from biofab.core.textfile import read_text
 
 
 class Space:
@@ -354,7 +355,7 @@ class Space:
         if isinstance(source, Path) or (len(text) < 4096 and "\n" not in text):
             if not path.is_file():
                 raise SpaceError("space file not found", file=text)
-            file, text = str(path), path.read_text()
+            file, text = str(path), read_text(path)
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as err:

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
-from biofab.core.atomic import atomic_path, write_atomic
+from biofab.core.atomic import atomic_path, output_folder, write_atomic
 from biofab.core.errors import InputError, NotEnoughDataError
 
 if TYPE_CHECKING:
@@ -678,8 +678,7 @@ class KcatModel:
         from scipy import sparse
 
         self._check_fitted()
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
+        d = output_folder(directory)
         for i, reg in enumerate(self.members_):
             with atomic_path(d / f"member_{i}.json", suffix=".json") as tmp:
                 reg.save_model(str(tmp))

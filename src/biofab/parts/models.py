@@ -37,6 +37,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from biofab.core.atomic import require_folder
 from biofab.core.errors import InputError, NotEnoughDataError
 from biofab.parts.encoding import kmer_counts, one_hot
 from biofab.parts.sequences import alphabet_letters, check_sequences
@@ -202,7 +203,7 @@ class SequenceModel:
                 file=str(target),
                 expected="a new path or a model directory to replace",
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
+        require_folder(target)  # the folder above the model directory: never made silently
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             self._save_state(tmp)

@@ -21,15 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import pandas as pd
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event, func, insert, select
+from sqlalchemy import Engine, create_engine, event, func, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -45,6 +40,12 @@ from biofab.store.schema import (
     RoundRow,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported only to migrate (about 0.4 s of start-up): opening a store
+# that is already at the head revision reads that revision with plain SQL.
 
 DEFAULT_URL = "sqlite:///biofab.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -161,16 +162,63 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _require_sqlite_file(url: str, raw: str) -> None:
+    """Refuse a SQLite URL whose file does not exist (connecting would create it)."""
+    parsed = make_url(url)
+    db = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not db or db == ":memory:":
+        return
+    if db.startswith("file:"):  # a SQLite URI: its options decide, not us
+        return
+    if not Path(db).is_file():
+        raise InputError(f"no biofab store at {_shown(raw)}; create a campaign first")
+
+
+def _shown(raw: str) -> str:
+    """A URL as the user wrote it, for messages: a SQLite file by its path, passwords hidden."""
+    parsed = make_url(raw)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return parsed.database
+    return parsed.render_as_string(hide_password=True)
+
+
 def alembic_config() -> Config:
     """Alembic configuration of the store's migrations, independent of the working directory."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
     return cfg
 
 
+_REVISION = re.compile(r"^revision\b[^=\n]*=\s*['\"](\w+)['\"]", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision\b[^=\n]*=(.*)$", re.M)
+
+
 def head_revision() -> str:
-    """The newest schema revision this version of biofab knows."""
+    """The newest schema revision this version of biofab knows.
+
+    Read from the migration files' ``revision`` / ``down_revision`` lines (no
+    Alembic import); anything unusual (a file without them, several heads) is
+    left to Alembic's own reading.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        rev, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if rev is None or down is None:
+            return _alembic_head()
+        revisions.add(rev.group(1))
+        parents.update(re.findall(r"['\"](\w+)['\"]", down.group(1)))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else _alembic_head()
+
+
+def _alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "biofab ships at least one migration"
     return head
@@ -232,10 +280,14 @@ class Store:
     in the current working directory. ``postgresql://`` URLs use psycopg 3.
     ``who``: the user recorded in the audit log; default ``$BIOFAB_USER``, else
     the OS login name. Opening a store upgrades its schema to the newest
-    migration (a no-op when it is already there).
+    migration (a no-op when it is already there). ``create=False`` (read
+    commands) refuses a database that holds no biofab store instead of
+    creating one, and never creates a SQLite file.
     """
 
-    def __init__(self, url: str | None = None, *, who: str | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, *, who: str | None = None, create: bool = True
+    ) -> None:
         raw = url or os.environ.get("BIOFAB_DB") or DEFAULT_URL
         try:
             self._url = normalize_url(raw)
@@ -250,12 +302,16 @@ class Store:
                 expected="sqlite:///PATH or postgresql://USER@HOST/DB",
                 found=make_url(self._url).render_as_string(hide_password=True),
             )
+        if not create:
+            _require_sqlite_file(self._url, raw)
         self.who = who or _default_who()
         self._engine = create_engine(self._url, pool_pre_ping=backend == "postgresql")
         if backend == "sqlite":
             _install_sqlite_hooks(self._engine)
         self._writer = self._engine.execution_options(biofab_write=True)
         try:
+            if not create and self.schema_revision() is None:
+                raise InputError(f"no biofab store at {_shown(raw)}; create a campaign first")
             self._upgrade()
         except OperationalError as err:
             self._engine.dispose()
@@ -296,9 +352,17 @@ class Store:
         return f"Store({self.url!r})"
 
     def schema_revision(self) -> str | None:
-        """The schema revision the database is at (``alembic current``)."""
+        """The schema revision the database is at (``alembic current``); None when unversioned."""
         with self._engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        if len(found) > 1:  # branches: Alembic says what that means
+            from alembic.runtime.migration import MigrationContext
+
+            with self._engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        return str(found[0]) if found else None
 
     def _upgrade(self) -> None:
         current = self.schema_revision()
@@ -306,6 +370,9 @@ class Store:
         if current == head:
             # The common case: no write lock, so opening never waits on a long ingest.
             return
+        from alembic import command
+        from alembic.util.exc import CommandError
+
         cfg = alembic_config()
         with _UPGRADE_LOCK, self._writer.begin() as conn:
             cfg.attributes["connection"] = conn
