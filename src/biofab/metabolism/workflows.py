@@ -638,13 +638,6 @@ def fva(request: FvaRequest) -> FvaResult:
     """Flux variability (parallel LPs), then write the ranges when asked."""
     from biofab.metabolism.analysis import flux_variability
 
-    if not (math.isfinite(request.fraction) and 0 <= request.fraction <= 1):
-        raise InputError(
-            "bad fraction of the optimum",
-            column="fraction",
-            expected="0..1",
-            found=request.fraction,
-        )
     reactions = _nonempty(request.reactions, "reactions")
     m = request.open()
     frame = flux_variability(
