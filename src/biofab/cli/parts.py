@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from biofab.core.errors import InputError
+
+if TYPE_CHECKING:
+    from biofab.parts.workflows import DesignRules
 
 parts_app = typer.Typer(
     help="Biological parts: sequence -> function models with uncertainty.", no_args_is_help=True
@@ -151,7 +154,7 @@ DistanceOption = Annotated[
 
 def _rules(
     gc: str, max_homopolymer: int | None, forbid: str | None, motifs: str | None, repeat: int | None
-) -> Any:
+) -> DesignRules:
     """The lab's hard rules from the shared design options."""
     from biofab.parts.workflows import DesignRules
 
@@ -321,7 +324,5 @@ def design_rbs_command(
         return
     got, s = len(r.designs), r.to_dict()
     short = f" (only {got} of {n} found)" if got < n else ""
-    _echo(
-        f"{got} RBS designs{short}, log10 TIR {s['prediction_min']:.3g} .. "
-        f"{s['prediction_max']:.3g}; wrote {' and '.join(r.files)}"
-    )
+    span = f", log10 TIR {s['prediction_min']:.3g} .. {s['prediction_max']:.3g}" if got else ""
+    _echo(f"{got} RBS designs{short}{span}; wrote {' and '.join(r.files)}")

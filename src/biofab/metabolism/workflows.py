@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +34,10 @@ from biofab.core.errors import InputError
 if TYPE_CHECKING:
     import cobra
 
+    from biofab.metabolism.design import DesignResult as OptKnockResult
     from biofab.metabolism.dfba import DfbaResult
     from biofab.metabolism.ecmodel import ECModel
+    from biofab.metabolism.reconstruct import Reconstruction
     from biofab.metabolism.scenario import Scenario
 
 __all__ = [
@@ -453,13 +456,18 @@ class ModelRequest:
 
 
 @dataclass
-class _Result:
+class _Result(ABC):
     """Base of the model results: ``to_dict`` from :meth:`summary`, and the files."""
 
     files: list[str] = field(default_factory=list, kw_only=True)
 
+    @abstractmethod
     def summary(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The result's record without ``files`` (JSON-ready)."""
+
+    @abstractmethod
+    def to_frame(self) -> pd.DataFrame:
+        """The result's main table."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.summary(), "files": self.files}
@@ -863,7 +871,7 @@ class DesignResult(_Result):
     """The OptKnock result (:class:`biofab.metabolism.design.DesignResult`)."""
 
     model: str
-    result: Any
+    result: OptKnockResult
 
     def to_frame(self) -> pd.DataFrame:
         """One row per design: knockouts, growth (1/h), production range (mmol/gDW/h)."""
@@ -1050,7 +1058,7 @@ class ReconstructRequest:
 class ReconstructResult(_Result):
     """The draft (:class:`biofab.metabolism.reconstruct.Reconstruction`)."""
 
-    reconstruction: Any
+    reconstruction: Reconstruction
     media: tuple[str, ...]
     runtime_s: float
 

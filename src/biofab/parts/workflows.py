@@ -32,6 +32,7 @@ from biofab.core.errors import InputError
 if TYPE_CHECKING:
     from biofab.parts.constraints import SequenceConstraints
     from biofab.parts.interpret import MutagenesisMap
+    from biofab.parts.secretion import SecretionMatrix
 
 __all__ = [
     "ESTIMATORS",
@@ -118,12 +119,12 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 def read_dna(text: str, what: str) -> str:
     """A DNA string given inline or as a FASTA/text file (first record), checked."""
-    from biofab.parts.sequences import check_sequence, parse_fasta
+    from biofab.parts.sequences import check_sequence, parse_fasta, read_text_file
 
     value = text.strip()
     path = Path(value)
     if value and len(value) < 4096 and path.is_file():
-        raw = path.read_text()
+        raw = read_text_file(path, "a DNA FASTA or sequence")
         value = parse_fasta(raw, file=str(path))[1][0] if raw.lstrip().startswith(">") else raw
         value = "".join(value.split())
     return check_sequence(value, "dna", column=what)
@@ -895,7 +896,7 @@ class SecretionFitRequest:
 class SecretionFitResult:
     """The fitted :class:`~biofab.parts.secretion.SecretionMatrix` and its training cells."""
 
-    model: Any
+    model: SecretionMatrix
     cells: pd.DataFrame
     files: list[str] = field(default_factory=list)
 
