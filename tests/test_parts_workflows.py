@@ -139,6 +139,7 @@ def test_design_bad_inputs(trained: wf.TrainResult, tmp_path: Path) -> None:
         "n too small": wf.DesignRequest(model, out, maximize=True, length=80, n=0),
         "same file": wf.DesignRequest(model, tmp_path / "x.csv", maximize=True, length=80),
         "another kind": wf.DesignRequest(model, out, kind="rbs", maximize=True, length=80),
+        "not a biofab parts model": wf.DesignRequest(tmp_path, out, maximize=True, length=80),
     }
     for match, request in cases.items():
         _raises_before_writing(wf.design, request, out, out.with_suffix(".csv"), match=match)
@@ -246,6 +247,9 @@ def test_signal_peptides_bad_inputs(tmp_path: Path) -> None:
         "max_len out of range": wf.SignalPeptidesRequest(proteome, MATURE, out, max_len=70),
         "generate too small": wf.SignalPeptidesRequest(proteome, MATURE, out, generate=-1),
         "empty file": wf.SignalPeptidesRequest(empty, MATURE, out),
+        "not a biofab parts model": wf.SignalPeptidesRequest(
+            proteome, MATURE, out, model=tmp_path / "no.model"
+        ),
     }
     for match, request in cases.items():
         _raises_before_writing(wf.signal_peptides, request, out, match=match)
