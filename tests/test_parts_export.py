@@ -190,6 +190,7 @@ def test_cli_export_each_format(lafleur: pd.DataFrame, tmp_path: Path) -> None:
         result = runner.invoke(parts_app, [*args, "--model-name", "cnn", "--json"])
         assert result.exit_code == 0, result.output
         summary = json.loads(result.output)
+        assert summary.pop("files") == [str(out)]  # every result lists the files it wrote
         assert summary == {
             "out": str(out),
             "format": fmt,

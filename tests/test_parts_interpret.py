@@ -113,7 +113,7 @@ def test_cli_explain_bad_input_exits_2_without_output(model_dir: Path, tmp_path:
     runner = CliRunner()
     cases = {
         "non-DNA letter 'U'": ["--sequence", "ACGU" * 20],
-        "exactly one of --sequence and --in": [],
+        "exactly one of a sequence and a file of sequences": [],
         "length out of range": ["--sequence", "ACGT" * 5],
         "unknown summary": ["--sequence", "ACGT" * 20, "--importance", "median"],
     }

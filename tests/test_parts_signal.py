@@ -224,7 +224,7 @@ def test_cli_signal_peptides_bad_mature(tmp_path) -> None:
     code, res = _invoke(
         ["signal-peptides", str(shared_data(PROTEOME)), "--mature", "AETX*K", "--out", str(out)]
     )
-    assert code == 2 and "--mature" in str(res.exception)
+    assert code == 2 and "column 'mature'" in str(res.exception)
     assert not out.exists()
 
 

@@ -3,8 +3,8 @@
 MODEL is a path (SBML-FBC, JSON, MAT, YAML) or a model COBRApy ships
 (``textbook``, ``iJO1366``, ``salmonella``). Every command takes ``--json``.
 Each group of commands lives in its own ``gem_*`` module and registers itself
-here; this module holds what they share: loading a model with a medium, and
-printing.
+here; this module holds what they share: options and printing. The work is
+:mod:`biofab.metabolism.workflows`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    import cobra
     import pandas as pd
 
 gem_app = typer.Typer(help="Genome-scale metabolic models (COBRApy + HiGHS).", no_args_is_help=True)
@@ -61,16 +60,16 @@ def print_frame(frame: pd.DataFrame, title: str | None = None, limit: int = 40) 
         out.print(f"... {len(frame) - limit} more rows (use --json or --out for all)")
 
 
-def open_model(
-    model: str, medium: str | None = None, media_db: Path | None = None, *, strict: bool = True
-) -> cobra.Model:
-    """Load MODEL and apply ``--medium`` when given (errors are one line, exit 2)."""
-    from biofab.metabolism import apply_medium, get_medium, load_model
+def print_result(result: Any, json_out: bool) -> bool:
+    """Print a workflow result as JSON when asked; True when nothing else is to print."""
+    if json_out:
+        print_json(result.to_dict())
+    return json_out
 
-    m = load_model(model)
-    if medium is not None:
-        apply_medium(m, get_medium(medium, media_db), strict=strict, label=model)
-    return m
+
+def wrote(files: list[str]) -> None:
+    for f in files:
+        out.print(f"wrote {f}")
 
 
 @gem_app.command("info")
@@ -81,16 +80,12 @@ def info(
     json_out: JsonOption = False,
 ) -> None:
     """Counts, compartments and objective of MODEL (and its growth on the medium)."""
-    from biofab.metabolism import LinearProgram, model_info
+    from biofab.metabolism import workflows as wf
 
-    m = open_model(model, medium, media_db)
-    data = model_info(m)
-    sol = LinearProgram.from_model(m).solve()
-    data["objective_value"] = sol.objective if sol.ok else None
-    data["status"] = sol.status
-    if json_out:
-        print_json(data)
+    r = wf.info(wf.ModelRequest(model, medium, media_db))
+    if print_result(r, json_out):
         return
+    data = r.info
     out.print(f"[bold]{data['id']}[/] {data['name']}")
     for key in ("reactions", "metabolites", "genes", "exchanges"):
         out.print(f"  {key:<12}{data[key]}")
@@ -98,8 +93,8 @@ def info(
     out.print(f"  {'compartments':<12}{comps}")
     obj = " + ".join(f"{c:g} {r}" for r, c in data["objective"].items())
     out.print(f"  {'objective':<12}{data['objective_direction']} {obj}")
-    value = f"{sol.objective:.6g}" if sol.ok else sol.status
-    out.print(f"  {'optimum':<12}{value}")
+    value = data["objective_value"]
+    out.print(f"  {'optimum':<12}{data['status'] if value is None else f'{value:.6g}'}")
 
 
 @gem_app.command("convert")
@@ -111,11 +106,8 @@ def convert(
     json_out: JsonOption = False,
 ) -> None:
     """Write MODEL (optionally with a medium applied) in another COBRApy format."""
-    from biofab.metabolism import save_model
+    from biofab.metabolism import workflows as wf
 
-    m = open_model(model, medium, media_db)
-    path = save_model(m, output)
-    if json_out:
-        print_json({"model": model, "out": str(path)})
-    else:
-        out.print(f"wrote {path}")
+    r = wf.convert(wf.ConvertRequest(model, medium, media_db, out=output))
+    if not print_result(r, json_out):
+        wrote(r.files)

@@ -7,7 +7,7 @@ through a temporary file and renamed, so a failed run never leaves half a file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -16,16 +16,11 @@ from biofab.cli.gem import (
     MediaDbOption,
     MediumOption,
     ModelArg,
-    open_model,
     out,
     print_frame,
-    print_json,
+    print_result,
+    wrote,
 )
-from biofab.core.atomic import write_atomic
-from biofab.core.errors import InputError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 OutOption = Annotated[
     Path | None, typer.Option("--out", help="Write the table as CSV (atomically).")
@@ -36,18 +31,8 @@ WorkersOption = Annotated[
 ]
 
 
-def _ids(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    ids = [t.strip() for t in text.split(",") if t.strip()]
-    if not ids:
-        raise InputError("empty id list", expected="comma-separated ids", found=text)
-    return ids
-
-
-def write_csv(frame: pd.DataFrame, path: Path, *, index: bool = False) -> Path:
-    """Write ``frame`` as CSV atomically (never half a file)."""
-    return write_atomic(path, frame.to_csv(index=index))
+def _ids(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(t.strip() for t in text.split(","))
 
 
 def register(app: typer.Typer) -> None:
@@ -65,35 +50,19 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Flux balance analysis (HiGHS): the optimum and its fluxes (mmol/gDW/h)."""
-        import pandas as pd
+        from biofab.metabolism import workflows as wf
 
-        from biofab.metabolism.analysis import fba, pfba
-
-        m = open_model(model, medium, media_db)
-        res = pfba(m) if use_pfba else fba(m)
-        table = pd.DataFrame({"reaction": res.fluxes.index, "flux": res.fluxes.to_numpy()})
-        path = write_csv(table, output) if output is not None else None
-        if json_out:
-            print_json(
-                {
-                    "model": model,
-                    "method": "pfba" if use_pfba else "fba",
-                    "status": res.status,
-                    "objective_value": res.objective_value,
-                    "total_flux": res.total_flux,
-                    "fluxes": res.fluxes.to_dict(),
-                    "out": str(path) if path else None,
-                }
-            )
+        r = wf.fba(wf.FbaRequest(model, medium, media_db, pfba=use_pfba, out=output))
+        if print_result(r, json_out):
             return
-        out.print(f"objective {res.objective_value:.6g} ({res.status})")
-        if res.total_flux is not None:
-            out.print(f"total flux {res.total_flux:.6g} mmol/gDW/h")
+        out.print(f"objective {r.objective_value:.6g} ({r.status})")
+        if r.total_flux is not None:
+            out.print(f"total flux {r.total_flux:.6g} mmol/gDW/h")
+        table = r.to_frame()
         active = table[table["flux"].abs() > 1e-9]
         active = active.reindex(active["flux"].abs().sort_values(ascending=False).index)
         print_frame(active, title=f"non-zero fluxes ({len(active)}), mmol/gDW/h", limit=25)
-        if path:
-            out.print(f"wrote {path}")
+        wrote(r.files)
 
     @app.command("fva")
     def fva_cmd(
@@ -111,31 +80,18 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Flux variability: minimum and maximum flux of each reaction (mmol/gDW/h)."""
-        from biofab.metabolism.analysis import flux_variability
+        from biofab.metabolism import workflows as wf
 
-        m = open_model(model, medium, media_db)
-        frame = flux_variability(
-            m,
-            _ids(reactions),
-            fraction,
-            workers,
-            description=None if json_out else "flux variability",
-        )
-        table = frame.rename_axis("reaction").reset_index()
-        path = write_csv(table, output) if output is not None else None
-        if json_out:
-            print_json(
-                {
-                    "model": model,
-                    "fraction_of_optimum": fraction,
-                    "ranges": table.to_dict(orient="records"),
-                    "out": str(path) if path else None,
-                }
+        r = wf.fva(
+            wf.FvaRequest(
+                model, medium, media_db, fraction=fraction, reactions=_ids(reactions),
+                workers=workers, out=output, progress=not json_out,
             )
+        )  # fmt: skip
+        if print_result(r, json_out):
             return
-        print_frame(table, title=f"flux ranges at {fraction:g} of the optimum, mmol/gDW/h")
-        if path:
-            out.print(f"wrote {path}")
+        print_frame(r.ranges, title=f"flux ranges at {fraction:g} of the optimum, mmol/gDW/h")
+        wrote(r.files)
 
     @app.command("deletions")
     def deletions_cmd(
@@ -155,49 +111,21 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Growth (1/h) after single or double knockouts; lethal = < 1 % of wild type."""
-        from biofab.core.errors import ModelError
-        from biofab.metabolism.deletions import KINDS, double_deletions, single_deletions
+        from biofab.metabolism import workflows as wf
 
-        if kind not in KINDS:
-            raise ModelError("unknown --kind", expected="gene or reaction", found=kind)
-        m = open_model(model, medium, media_db)
-        chosen = _ids(ids)
-        if chosen is None:
-            chosen = [x.id for x in (m.genes if kind == "gene" else m.reactions)]
-        if limit is not None:
-            chosen = chosen[:limit]
-        label = None if json_out else f"{'double' if double else 'single'} {kind} deletions"
-        if double:
-            frame = double_deletions(m, chosen, kind=kind, workers=workers, description=label)
-        else:
-            frame = single_deletions(m, kind, chosen, workers, description=label)
-        wild_type = float(frame.attrs["wild_type"])
-        table = frame.copy()
-        table["ids"] = [";".join(sorted(s)) for s in frame["ids"]]
-        table["relative"] = table["growth"] / wild_type if wild_type else float("nan")
-        path = write_csv(table, output) if output is not None else None
-        n_lethal = int(table["lethal"].sum())
-        if json_out:
-            print_json(
-                {
-                    "model": model,
-                    "kind": kind,
-                    "double": double,
-                    "wild_type_growth": wild_type,
-                    "lethal_threshold": "growth < 0.01 x wild type, or infeasible",
-                    "n_knockouts": len(table),
-                    "n_lethal": n_lethal,
-                    "lp_solved": int(frame.attrs["lp_solved"]),
-                    "results": table.to_dict(orient="records"),
-                    "out": str(path) if path else None,
-                }
+        r = wf.deletions(
+            wf.DeletionsRequest(
+                model, medium, media_db, kind=kind, double=double, ids=_ids(ids), limit=limit,
+                workers=workers, out=output, progress=not json_out,
             )
+        )  # fmt: skip
+        if print_result(r, json_out):
             return
+        s = r.to_dict()
         out.print(
-            f"wild type {wild_type:.6g} 1/h; {len(table)} knockouts, {n_lethal} lethal "
-            f"(< 1 % of wild type); {frame.attrs['lp_solved']} LPs solved"
+            f"wild type {r.wild_type_growth:.6g} 1/h; {s['n_knockouts']} knockouts, "
+            f"{s['n_lethal']} lethal (< 1 % of wild type); {r.lp_solved} LPs solved"
         )
-        shown = table.sort_values("growth", na_position="first")
+        shown = r.table.sort_values("growth", na_position="first")
         print_frame(shown, title="knockouts, lowest growth first (1/h)", limit=25)
-        if path:
-            out.print(f"wrote {path}")
+        wrote(r.files)

@@ -3,13 +3,14 @@
 ``design`` finds growth-coupled knockout sets (OptKnock-style MILP with a tilted
 inner objective, each design verified by FVA), ``envelope`` draws production
 envelopes, ``minimal-medium`` finds the fewest medium components (or the least
-uptake) that still allow growth. Growth in 1/h, fluxes in mmol/gDW/h.
+uptake) that still allow growth. Growth in 1/h, fluxes in mmol/gDW/h. Argument parsing
+and printing only: the work is :mod:`biofab.metabolism.workflows`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,15 +19,11 @@ from biofab.cli.gem import (
     MediaDbOption,
     MediumOption,
     ModelArg,
-    open_model,
     out,
     print_frame,
-    print_json,
+    print_result,
+    wrote,
 )
-from biofab.core.atomic import write_atomic
-
-if TYPE_CHECKING:
-    import cobra
 
 BoundOption = Annotated[
     list[str] | None,
@@ -54,37 +51,22 @@ PlotOption = Annotated[
 ]
 
 
-def _split(text: str | None) -> list[str]:
-    return [s.strip() for s in (text or "").split(",") if s.strip()]
+def _split(text: str | None) -> tuple[str, ...]:
+    return tuple(s.strip() for s in (text or "").split(",") if s.strip())
 
 
-def apply_bounds(model: cobra.Model, bounds: list[str] | None) -> None:
-    """Apply ``RXN=LB,UB`` settings (``:`` also separates); one-line errors."""
-    from biofab.core.errors import InputError, ModelError
+def _model(
+    model: str, medium: str | None, media_db: Path | None, bound: list[str] | None
+) -> dict[str, Any]:
+    """The model fields shared by the requests (``--bound`` texts parsed)."""
+    from biofab.metabolism.workflows import parse_bounds
 
-    for item in bounds or []:
-        rid, sep, rest = item.partition("=")
-        parts = rest.replace(":", ",").split(",")
-        if not sep or len(parts) != 2:
-            raise InputError("bad --bound", expected="RXN=LB,UB", found=item)
-        try:
-            lo, hi = float(parts[0]), float(parts[1])
-        except ValueError:
-            raise InputError("bad --bound", expected="numbers LB,UB", found=item) from None
-        if lo > hi:
-            raise InputError("bad --bound: lower above upper", found=item)
-        rid = rid.strip()
-        if rid not in model.reactions:
-            raise ModelError("unknown reaction in --bound", expected="a reaction id", found=rid)
-        model.reactions.get_by_id(rid).bounds = (lo, hi)
-
-
-def _load(
-    model: str, medium: str | None, media_db: Path | None, bounds: list[str] | None
-) -> cobra.Model:
-    m = open_model(model, medium, media_db)
-    apply_bounds(m, bounds)
-    return m
+    return {
+        "model": model,
+        "medium": medium,
+        "media_db": media_db,
+        "bounds": parse_bounds(bound or []),
+    }
 
 
 def register(app: typer.Typer) -> None:
@@ -117,40 +99,19 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Growth-coupled knockouts for TARGET (OptKnock MILP on HiGHS, verified by FVA)."""
-        from biofab.metabolism.design import optknock
-        from biofab.metabolism.envelope import envelope_figure, production_envelope
+        from biofab.metabolism import workflows as wf
 
-        m = _load(model, medium, media_db, bound)
-        res = optknock(
-            m,
-            target,
-            max_knockouts=max_knockouts,
-            min_growth=min_growth,
-            relative=not absolute,
-            candidates=_split(candidates) if candidates is not None else None,
-            n_designs=designs,
-            require_gpr=require_gpr,
-            time_limit=time_limit,
-        )
-        data = res.as_dict()
-        data["model"] = model
-        if plot is not None:
-            from biofab.viz import html_page
-
-            curves = {"wild type": production_envelope(m, target)}
-            for d in res.designs[:3]:
-                curves["Δ " + ", ".join(d.knockouts)] = production_envelope(m, target, d.knockouts)
-            fig = envelope_figure(curves, target)
-            page = html_page(
-                f"Growth-coupled designs for {target}",
-                [("Production envelopes", fig), ("Designs", res.frame())],
-                subtitle=f"{model}: max {max_knockouts} knockouts, growth >= "
-                f"{res.min_growth:.4g} 1/h; wild type grows at {res.wild_type_growth:.4g} 1/h",
+        r = wf.design(
+            wf.DesignRequest(
+                **_model(model, medium, media_db, bound), target=target,
+                max_knockouts=max_knockouts, min_growth=min_growth, absolute=absolute,
+                candidates=None if candidates is None else _split(candidates),
+                designs=designs, require_gpr=require_gpr, time_limit=time_limit, plot=plot,
             )
-            data["plot"] = str(write_atomic(plot, page))
-        if json_out:
-            print_json(data)
+        )  # fmt: skip
+        if print_result(r, json_out):
             return
+        res = r.result
         lo, hi = res.wild_type_production
         out.print(
             f"[bold]{target}[/] on {model}: wild type growth {res.wild_type_growth:.4g} 1/h, "
@@ -161,11 +122,10 @@ def register(app: typer.Typer) -> None:
             f"growth >= {res.min_growth:.4g} 1/h; {res.seconds:.1f} s ({res.status})"
         )
         if res.designs:
-            print_frame(res.frame(), title="designs (production verified by FVA at max growth)")
+            print_frame(r.to_frame(), title="designs (production verified by FVA at max growth)")
         else:
             out.print("no growth-coupled design found")
-        if plot is not None:
-            out.print(f"wrote {data['plot']}")
+        wrote(r.files)
 
     @app.command("envelope")
     def envelope(
@@ -183,36 +143,19 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Min and max TARGET flux vs growth, wild type and (with --knockouts) the design."""
-        from biofab.metabolism.envelope import envelope_figure, production_envelope
+        from biofab.metabolism import workflows as wf
 
-        m = _load(model, medium, media_db, bound)
-        curves = {"wild type": production_envelope(m, target, points=points)}
-        kos = _split(knockouts)
-        if kos:
-            curves["Δ " + ", ".join(kos)] = production_envelope(m, target, kos, points=points)
-        data: dict[str, object] = {
-            "model": model,
-            "target": target,
-            "knockouts": kos,
-            "envelopes": {k: v.to_dict(orient="list") for k, v in curves.items()},
-        }
-        if plot is not None:
-            from biofab.viz import html_page
-
-            page = html_page(
-                f"Production envelope of {target}",
-                [("Envelope", envelope_figure(curves, target))]
-                + [(label, frame) for label, frame in curves.items()],
-                subtitle=f"{model}; growth 1/h, flux mmol/gDW/h",
+        r = wf.envelope(
+            wf.EnvelopeRequest(
+                **_model(model, medium, media_db, bound), target=target,
+                knockouts=_split(knockouts), points=points, plot=plot,
             )
-            data["plot"] = str(write_atomic(plot, page))
-        if json_out:
-            print_json(data)
+        )  # fmt: skip
+        if print_result(r, json_out):
             return
-        for label, frame in curves.items():
+        for label, frame in r.curves.items():
             print_frame(frame, title=f"{target}: {label}")
-        if plot is not None:
-            out.print(f"wrote {data['plot']}")
+        wrote(r.files)
 
     @app.command("minimal-medium")
     def minimal_medium_cmd(
@@ -231,23 +174,19 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """The fewest medium components (or least total uptake) that still allow growth."""
-        from biofab.metabolism.minimal_medium import minimal_medium
+        from biofab.metabolism import workflows as wf
 
-        m = _load(model, medium, media_db, bound)
-        mm = minimal_medium(m, min_growth, relative=not absolute, minimize=minimize)
-        if json_out:
-            print_json(
-                {
-                    "model": model,
-                    "minimize": minimize,
-                    "components": len(mm),
-                    "total_uptake": float(mm.sum()),
-                    "uptake": mm.to_dict(),
-                }
+        r = wf.minimal_medium(
+            wf.MinimalMediumRequest(
+                **_model(model, medium, media_db, bound), min_growth=min_growth,
+                absolute=absolute, minimize=minimize,
             )
+        )  # fmt: skip
+        if print_result(r, json_out):
             return
+        mm = r.uptake
         print_frame(
-            mm.rename_axis("exchange").reset_index(),
+            r.to_frame(),
             title=f"minimal medium ({minimize}): {len(mm)} components, "
             f"uptake {mm.sum():.4g} mmol/gDW/h",
         )

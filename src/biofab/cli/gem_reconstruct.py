@@ -1,15 +1,15 @@
 """``biofab gem reconstruct | essentiality | biolog``: draft models for new organisms
-and their scoring against measured phenotypes."""
+and their scoring against measured phenotypes. Argument parsing and printing only: the work
+is :mod:`biofab.metabolism.workflows`."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from biofab.cli.gem import JsonOption, MediaDbOption, ModelArg, out, print_json
+from biofab.cli.gem import JsonOption, MediaDbOption, ModelArg, out, print_result
 
 ThresholdOption = Annotated[
     float,
@@ -61,10 +61,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Draft a model for PROTEOME from template(s) by homology + weighted gap-filling."""
         from biofab.core.errors import InputError
-        from biofab.metabolism.homology import read_fasta
-        from biofab.metabolism.io import save_model
-        from biofab.metabolism.media import get_medium
-        from biofab.metabolism.reconstruct import Template, reconstruct
+        from biofab.metabolism import workflows as wf
 
         if len(template) != len(template_proteome):
             raise InputError(
@@ -72,26 +69,26 @@ def register(app: typer.Typer) -> None:
                 expected=f"{len(template)} FASTA files",
                 found=len(template_proteome),
             )
-        t0 = time.perf_counter()
-        seqs = read_fasta(proteome)
-        media = [get_medium(m, media_db) for m in medium]
-        temps = [Template.load(t, f) for t, f in zip(template, template_proteome, strict=True)]
-        rec = reconstruct(
-            seqs, temps, media, model_id=model_id or proteome.stem, min_growth=min_growth,
-            evalue=evalue, cpus=cpus, in_paralogs=in_paralogs, medium_uptake=medium_uptake,
+        r = wf.reconstruct(
+            wf.ReconstructRequest(
+                proteome, tuple(zip(template, template_proteome, strict=True)), output,
+                tuple(medium), media_db, model_id, min_growth, evalue, cpus, in_paralogs,
+                medium_uptake,
+            )
         )  # fmt: skip
-        save_model(rec.model, output)
-        data = rec.summary() | {"out": str(output), "runtime_s": time.perf_counter() - t0}
-        if json_out:
-            print_json(data)
+        if print_result(r, json_out):
             return
+        data = r.to_dict()
         out.print(f"[bold]{data['id']}[/] -> {output}")
         for key in ("reactions", "metabolites", "genes", "mapped_target_genes", "carried_over"):
             out.print(f"  {key:<22}{data[key]}")
-        for med, g in zip(medium, rec.gapfilled, strict=False):
-            out.print(f"  gap-filled on {med:<8}{len(g.added)} reactions (cost {g.cost:.3g})")
-        for med, g in zip(medium, rec.gapfilled[len(medium) :], strict=False):
-            out.print(f"  uptake on {med:<12}{len(g.added)} reactions for {', '.join(g.targets)}")
+        for row in r.to_frame().itertuples():
+            if row.step == "growth":
+                out.print(
+                    f"  gap-filled on {row.medium:<8}{row.added} reactions (cost {row.cost:.3g})"
+                )
+            else:
+                out.print(f"  uptake on {row.medium:<12}{row.added} reactions")
         out.print(f"  {'runtime_s':<22}{data['runtime_s']:.1f}")
 
     @app.command("essentiality")
@@ -113,19 +110,14 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Predict gene essentiality (growth < threshold × wild type) and score it."""
-        from biofab.metabolism.io import load_model
-        from biofab.metabolism.media import get_medium
-        from biofab.metabolism.phenotypes import essentiality_benchmark, read_essentiality
+        from biofab.metabolism import workflows as wf
 
-        m = load_model(model)
-        table = read_essentiality(truth)
-        if unlisted_nonessential:
-            table = {g.id: False for g in m.genes} | table
-        med = get_medium(medium, media_db) if medium else None
-        res = essentiality_benchmark(m, table, med, threshold=threshold, label=model)
-        if json_out:
-            print_json(res)
+        r = wf.essentiality(
+            wf.EssentialityRequest(model, truth, medium, media_db, threshold, unlisted_nonessential)
+        )
+        if print_result(r, json_out):
             return
+        res = r.report
         out.print(
             f"{model}: {res['genes_scored']} genes scored (model {res['genes_in_model']}, "
             f"table {res['genes_in_truth']}); essential when growth < {threshold:g} × "
@@ -145,16 +137,12 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Predict Biolog growth (tested compound replaces the base medium's C/N/P/S source)."""
-        from biofab.metabolism.io import load_model
-        from biofab.metabolism.media import get_medium
-        from biofab.metabolism.phenotypes import biolog_benchmark, read_biolog
+        from biofab.metabolism import workflows as wf
 
-        m = load_model(model)
-        tests = read_biolog(truth)
-        res = biolog_benchmark(m, tests, get_medium(medium, media_db), threshold=threshold)
-        if json_out:
-            print_json(res)
+        r = wf.biolog(wf.BiologRequest(model, truth, medium, media_db, threshold))
+        if print_result(r, json_out):
             return
+        res = r.report
         out.print(
             f"{model}: {res['tests']} wells, {res['without_exchange']} compounds without an "
             f"exchange (predicted no growth); growth when > {threshold:g} × "

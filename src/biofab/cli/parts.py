@@ -1,33 +1,32 @@
-"""``biofab parts``: train sequence -> function models and predict with them.
+"""``biofab parts``: train sequence -> function models, predict, design, explain, export.
 
-``train --kind promoter|rbs|signal_peptide DATA --out model.dir`` reads a CSV
-(columns named by ``--sequence-column`` and ``--target-column``), checks every
-sequence against the kind's alphabet and length range, fits the chosen model
-and writes the model directory atomically. ``predict --model model.dir IN.csv
---out OUT.csv`` adds ``prediction`` and ``std`` to the input rows. ``design``
-designs promoters (or any kind) with a trained model; ``design-rbs`` designs
-RBSs for a target OSTIR translation initiation rate in a given mRNA context
-(``--utr`` text before the RBS, ``--cds`` after it). Bad input
-raises a one-line ``BiofabError`` (exit code 2); no output is left half-written.
+Argument parsing and printing only: each command builds a request of
+:mod:`biofab.parts.workflows`, runs it and prints its result (a summary line or
+``--json``). ``train --kind promoter|rbs|signal_peptide|kcat DATA --out model.dir`` fits
+a model; ``predict`` adds ``prediction`` and ``std`` to the input rows; ``design``
+designs sequences with a trained model; ``design-rbs`` designs RBSs for a target OSTIR
+translation initiation rate in a given mRNA context (``--utr`` before the RBS, ``--cds``
+after it); ``explain`` writes in-silico mutagenesis; ``export`` writes FASTA, GenBank or
+SBOL3. Bad input raises a one-line ``BiofabError`` (exit code 2); no output is left
+half-written.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from biofab.core.errors import InputError
 
+if TYPE_CHECKING:
+    from biofab.parts.workflows import DesignRules
+
 parts_app = typer.Typer(
     help="Biological parts: sequence -> function models with uncertainty.", no_args_is_help=True
 )
-
-KIND_CHOICES = ("promoter", "rbs", "signal_peptide", "kcat")
-MODEL_CHOICES = {"cnn": "cnn", "kmer-ridge": "kmer-ridge", "kmer-boost": "kmer-boost"}
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 SequenceColumnOption = Annotated[
@@ -36,14 +35,17 @@ SequenceColumnOption = Annotated[
 ModelDirOption = Annotated[Path, typer.Option("--model", help="Model directory from `train`.")]
 
 
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
 def _echo(text: str) -> None:
     from rich.console import Console
 
     Console().print(text, highlight=False)
+
+
+def _done(result: Any, json_out: bool) -> bool:
+    """Print the result as JSON when asked; True when nothing else is to be printed."""
+    if json_out:
+        sys.stdout.write(result.to_json())
+    return json_out
 
 
 @parts_app.command("train")
@@ -53,8 +55,12 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
     sequence_column: SequenceColumnOption = "sequence",
     target_column: Annotated[
-        str, typer.Option("--target-column", help="Column holding the measured values.")
-    ] = "target",
+        str | None,
+        typer.Option(
+            "--target-column",
+            help="Column holding the measured values (default: target; kcat: log10_value).",
+        ),
+    ] = None,
     model: Annotated[str, typer.Option("--model", help="cnn | kmer-ridge | kmer-boost")] = "cnn",
     members: Annotated[
         int | None, typer.Option("--members", min=1, help="Ensemble size (default: model's).")
@@ -66,60 +72,23 @@ def train(
     json_out: JsonOption = False,
 ) -> None:
     """Train a sequence -> function model of KIND on DATA and write it to --out."""
-    from biofab.parts.models import kind_spec, make_model
-    from biofab.parts.sequences import read_sequences
+    from biofab.parts import workflows as wf
 
-    if kind not in KIND_CHOICES:
-        raise InputError("--kind: unknown part kind", expected=" | ".join(KIND_CHOICES), found=kind)
-    if model not in MODEL_CHOICES:
-        raise InputError("--model: unknown model", expected=" | ".join(MODEL_CHOICES), found=model)
-    if kind == "kcat":
-        _train_kcat(data, out, target_column, seed, json_out)
-        return
-    alphabet, lo, hi = kind_spec(kind)
-    table = read_sequences(
-        data,
-        alphabet,
-        sequence_column=sequence_column,
-        target_column=target_column,
-        min_length=lo,
-        max_length=hi,
-    )
-    params: dict[str, Any] = {"seed": seed}
-    if members is not None:
-        params["n_members"] = members
-    if epochs is not None:
-        if model != "cnn":
-            raise InputError("--epochs applies to --model cnn only", found=model)
-        params["epochs"] = epochs
-    est = make_model(MODEL_CHOICES[model], kind, **params)
-    est.fit(table["sequence"].tolist(), table["target"].to_numpy())
-    path = est.save(out)
-    mean, _ = est.predict(table["sequence"].tolist())
-    r_train = float(_pearson(table["target"].to_numpy(), mean))
-    summary = {
-        "model": str(path),
-        "kind": kind,
-        "estimator": est.estimator,
-        "n_train": len(table),
-        "train_pearson_r": r_train,
-        "fit_time_s": round(est.fit_time_s_, 2),
-    }
-    if json_out:
-        _print_json(summary)
-    else:
-        _echo(
-            f"trained {est.estimator} ({kind}) on {len(table)} sequences in "
-            f"{est.fit_time_s_:.1f} s; training-set Pearson r {r_train:.3f}; wrote {path}"
+    r = wf.train(
+        wf.TrainRequest(
+            data, kind, out, sequence_column, target_column, model, members, epochs, seed
         )
-
-
-def _pearson(a: Any, b: Any) -> float:
-    import numpy as np
-
-    if np.std(a) == 0 or np.std(b) == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
+    )
+    if _done(r, json_out):
+        return
+    n = len(r.table)
+    if r.kind == "kcat":
+        _echo(f"trained a kcat model on {n} enzymes (log10 kcat, 1/s); wrote {r.model}")
+        return
+    _echo(
+        f"trained {r.estimator} ({r.kind}) on {n} sequences in {r.fit_time_s:.1f} s; "
+        f"training-set Pearson r {r.train_pearson_r:.3f}; wrote {r.model}"
+    )
 
 
 @parts_app.command("predict")
@@ -134,50 +103,20 @@ def predict(
     json_out: JsonOption = False,
 ) -> None:
     """Predict DATA's sequences with a trained model; write prediction and std to --out."""
-    import pandas as pd
+    from biofab.parts import workflows as wf
 
-    from biofab.core.atomic import atomic_path
-    from biofab.parts.kcat import read_manifest
-    from biofab.parts.models import load_model
-    from biofab.parts.sequences import is_fasta, is_genbank, read_sequences
-
-    if read_manifest(model).get("kind") == "kcat" and kind in (None, "kcat"):
-        _predict_kcat(data, model, out, json_out)
+    r = wf.predict(wf.PredictRequest(data, model, out, sequence_column, kind))
+    if _done(r, json_out):
         return
-    est = load_model(model, kind)
-    lo, hi = est.length_range
-    table = read_sequences(
-        data, est.alphabet, sequence_column=sequence_column, min_length=lo, max_length=hi
+    s = r.to_dict()
+    if r.kind == "kcat":
+        _echo(f"predicted log10 kcat (1/s) for {s['n']} enzymes; wrote {out}")
+        return
+    _echo(
+        f"predicted {s['n']} sequences with {r.estimator} ({r.kind}); prediction "
+        f"{s['prediction_min']:.3g} .. {s['prediction_max']:.3g}, mean std {s['mean_std']:.3g}; "
+        f"wrote {out}"
     )
-    mean, std = est.predict(table["sequence"].tolist())
-    head = data.read_text()[:1000] if data.is_file() else ""
-    if data.is_file() and not is_fasta(data, head) and not is_genbank(data, head):
-        sep = "\t" if data.suffix.lower() in (".tsv", ".tab") else ","
-        frame = pd.read_csv(data, sep=sep, dtype=str, keep_default_na=False)
-        frame[sequence_column] = table["sequence"].to_numpy()
-    else:
-        frame = table
-    frame = frame.assign(prediction=mean, std=std)
-    with atomic_path(out, suffix=".csv") as tmp:
-        frame.to_csv(tmp, index=False)
-    summary = {
-        "model": str(model),
-        "kind": est.kind,
-        "estimator": est.estimator,
-        "n": len(frame),
-        "out": str(out),
-        "prediction_min": float(mean.min()),
-        "prediction_max": float(mean.max()),
-        "mean_std": float(std.mean()),
-    }
-    if json_out:
-        _print_json(summary)
-    else:
-        _echo(
-            f"predicted {len(frame)} sequences with {est.estimator} ({est.kind}); "
-            f"prediction {mean.min():.3g} .. {mean.max():.3g}, mean std {std.mean():.3g}; "
-            f"wrote {out}"
-        )
 
 
 def _gc_range(text: str) -> tuple[float, float]:
@@ -213,51 +152,13 @@ DistanceOption = Annotated[
 ]
 
 
-def _constraints(
-    gc: str,
-    max_homopolymer: int | None,
-    forbid: str | None,
-    motifs: str | None,
-    max_repeat: int | None,
-    length: int | None = None,
-) -> Any:
+def _rules(
+    gc: str, max_homopolymer: int | None, forbid: str | None, motifs: str | None, repeat: int | None
+) -> DesignRules:
     """The lab's hard rules from the shared design options."""
-    from biofab.parts.constraints import SequenceConstraints
+    from biofab.parts.workflows import DesignRules
 
-    return SequenceConstraints(
-        length=length,
-        gc=_gc_range(gc),
-        max_homopolymer=max_homopolymer,
-        enzymes=_names(forbid),
-        forbidden_motifs=_names(motifs),
-        max_repeat=max_repeat,
-    )
-
-
-def _write_designs(out: Path, designs: Any, value: str) -> None:
-    """FASTA (headers carry ``value`` and std) and the full table as CSV beside it."""
-    from biofab.core.atomic import write_atomic
-
-    fasta = "".join(
-        f">{r.name} {value}={r.prediction:.4g} std={r.std:.3g}\n{r.sequence}\n"
-        for r in designs.itertuples()
-    )
-    write_atomic(out, fasta)
-    write_atomic(out.with_suffix(".csv"), designs.to_csv(index=False))
-
-
-def _design_summary(out: Path, designs: Any, wanted: int, constraints: Any) -> dict[str, Any]:
-    """What ``design`` and ``design-rbs`` report: files, counts, prediction range."""
-    some = len(designs) > 0
-    return {
-        "out": str(out),
-        "table": str(out.with_suffix(".csv")),
-        "designs": len(designs),
-        "wanted": wanted,
-        "constraints": constraints,
-        "prediction_min": float(designs["prediction"].min()) if some else None,
-        "prediction_max": float(designs["prediction"].max()) if some else None,
-    }
+    return DesignRules(_gc_range(gc), max_homopolymer, _names(forbid), _names(motifs), repeat)
 
 
 @parts_app.command("design")
@@ -294,61 +195,20 @@ def design(
     json_out: JsonOption = False,
 ) -> None:
     """Design sequences with a trained model under the lab's hard constraints."""
-    from biofab.parts.design import design_sequences
-    from biofab.parts.models import load_model
-    from biofab.parts.sequences import read_sequences
+    from biofab.parts import workflows as wf
 
-    if (target is None) == (not maximize):
-        raise InputError("give exactly one of --target and --maximize", found="both or neither")
-    est = load_model(model, kind)
-    lo, hi = est.length_range
-    start = None
-    if seeds is not None:
-        table = read_sequences(seeds, est.alphabet, min_length=lo, max_length=hi)
-        start = dict(zip(table["id"].astype(str), table["sequence"], strict=True))
-        length = length or int(table["sequence"].str.len().mode().iloc[0])
-    if length is None or not lo <= length <= hi:
-        raise InputError(
-            "--length outside the model's range", expected=f"{lo}..{hi} nt", found=length
+    rules = _rules(gc, max_homopolymer, forbid, motifs, max_repeat)
+    r = wf.design(
+        wf.DesignRequest(
+            model, out, kind, target, maximize, n, length, seeds, rules, min_distance,
+            penalty, max_mutations, steps, seed, progress=not json_out,
         )
-    constraints = _constraints(gc, max_homopolymer, forbid, motifs, max_repeat, length)
-    if start is not None:
-        start = {k: v for k, v in start.items() if len(v) == length}
-
-    def predict(sequences: list[str]) -> tuple[Any, Any]:
-        return est.predict(sequences)
-
-    designs = design_sequences(
-        predict,
-        constraints,
-        target=target,
-        maximize=maximize,
-        n=n,
-        length=length,
-        seeds=start,
-        uncertainty_penalty=penalty,
-        min_distance=min_distance,
-        steps=steps,
-        seed=seed,
-        progress=not json_out,
-        max_mutations=max_mutations,
-    )
-    _write_designs(out, designs, "prediction")
-    summary = {
-        **_design_summary(out, designs, n, constraints.describe()),
-        "min_pairwise_distance": int(designs["nearest_distance"].min())
-        if len(designs) > 1
-        else None,
-    }
-    if json_out:
-        _print_json(summary)
+    )  # fmt: skip
+    if _done(r, json_out):
         return
-    short = (
-        f" (only {len(designs)} of {n} met every constraint and the distance)"
-        if len(designs) < n
-        else ""
-    )
-    _echo(f"{len(designs)} designs{short}; wrote {out} and {out.with_suffix('.csv')}")
+    got = len(r.designs)
+    short = f" (only {got} of {n} met every constraint and the distance)" if got < n else ""
+    _echo(f"{got} designs{short}; wrote {' and '.join(r.files)}")
 
 
 @parts_app.command("explain")
@@ -374,55 +234,13 @@ def explain(
     json_out: JsonOption = False,
 ) -> None:
     """In-silico saturation mutagenesis: heatmap and per-position importance in HTML."""
-    from biofab.parts.interpret import IMPORTANCE, saturation_mutagenesis, write_report
-    from biofab.parts.models import load_model
-    from biofab.parts.sequences import check_sequence, read_sequences
+    from biofab.parts import workflows as wf
 
-    if (sequence is None) == (in_file is None):
-        raise InputError("give exactly one of --sequence and --in", found="both or neither")
-    if importance not in IMPORTANCE:
-        raise InputError(
-            "--importance: unknown summary", expected=" | ".join(IMPORTANCE), found=importance
-        )
-    est = load_model(model, kind)
-    lo, hi = est.length_range
-    if in_file is not None:
-        table = read_sequences(
-            in_file, est.alphabet, sequence_column=sequence_column, min_length=lo, max_length=hi
-        )
-        items = list(zip(table["id"].astype(str), table["sequence"], strict=True))[:limit]
-    else:
-        items = [("sequence", check_sequence(sequence, est.alphabet, lo, hi, column="--sequence"))]
-    maps = [
-        saturation_mutagenesis(
-            est.predict, s, alphabet=est.alphabet, how=importance, name=name, max_length=hi
-        )
-        for name, s in items
-    ]
-    write_report(
-        out, maps, subtitle=f"model {model} ({est.estimator}, {est.kind}); importance: {importance}"
+    r = wf.explain(
+        wf.ExplainRequest(model, out, sequence, in_file, sequence_column, kind, importance, limit)
     )
-    summary = {
-        "out": str(out),
-        "model": str(model),
-        "estimator": est.estimator,
-        "sequences": [
-            {
-                "name": m.name,
-                "length": len(m.sequence),
-                "prediction": m.reference,
-                "std": m.reference_std,
-                "most_important_position": int(m.importance.argmax()) + 1,
-                "largest_gain": float(m.delta.max()),
-                "largest_loss": float(m.delta.min()),
-            }
-            for m in maps
-        ],
-    }
-    if json_out:
-        _print_json(summary)
-        return
-    _echo(f"explained {len(maps)} sequence(s) with {est.estimator}; wrote {out}")
+    if not _done(r, json_out):
+        _echo(f"explained {len(r.maps)} sequence(s) with {r.estimator}; wrote {out}")
 
 
 @parts_app.command("export")
@@ -459,35 +277,11 @@ def export_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Export parts as FASTA, GenBank (annotated, with predictions) or validated SBOL3."""
-    from biofab.parts.export import export_format, export_parts, read_export_input
+    from biofab.parts import workflows as wf
 
-    f = export_format(fmt, out)
-    table = read_export_input(data, kind, model=model_name)
-    path = export_parts(table, out, kind, f, namespace=namespace, detect_boxes=detect_boxes)
-    summary = {
-        "out": str(path),
-        "format": f,
-        "kind": kind,
-        "n": len(table),
-        "with_prediction": bool("prediction" in table and table["prediction"].notna().any()),
-    }
-    if json_out:
-        _print_json(summary)
-    else:
-        _echo(f"exported {len(table)} {kind} part(s) as {f}; wrote {path}")
-
-
-def _dna_argument(text: str, option: str) -> str:
-    """A DNA string given inline or as a FASTA/text file (first record)."""
-    from biofab.parts.sequences import check_sequence, parse_fasta
-
-    value = text.strip()
-    path = Path(value)
-    if value and len(value) < 4096 and path.is_file():
-        raw = path.read_text()
-        value = parse_fasta(raw, file=str(path))[1][0] if raw.lstrip().startswith(">") else raw
-        value = "".join(value.split())
-    return check_sequence(value, "dna", column=option)
+    r = wf.export(wf.ExportRequest(data, out, kind, fmt, model_name, namespace, detect_boxes))
+    if not _done(r, json_out):
+        _echo(f"exported {len(r.parts)} {kind} part(s) as {r.format}; wrote {r.files[0]}")
 
 
 @parts_app.command("design-rbs")
@@ -517,91 +311,18 @@ def design_rbs_command(
     json_out: JsonOption = False,
 ) -> None:
     """Design RBSs for a target translation initiation rate (OSTIR) in an mRNA context."""
-    from biofab.parts.rbs import design_rbs
+    from biofab.parts import workflows as wf
 
-    if sum([target is not None, maximize, minimize]) != 1:
-        raise InputError(
-            "give exactly one of --target, --maximize and --minimize", found="none or several"
+    rules = _rules(gc, max_homopolymer, forbid, motifs, max_repeat)
+    r = wf.design_rbs(
+        wf.DesignRbsRequest(
+            cds, out, utr, target, maximize, minimize, n, length, rules, min_distance,
+            steps, seed, progress=not json_out,
         )
-    cds_seq = _dna_argument(cds, "--cds")
-    utr_seq = _dna_argument(utr, "--utr") if utr.strip() else ""
-    constraints = _constraints(gc, max_homopolymer, forbid, motifs, max_repeat)
-    designs = design_rbs(
-        cds_seq,
-        upstream=utr_seq,
-        target=target,
-        maximize=not minimize,
-        length=length,
-        n=n,
-        constraints=constraints,
-        min_distance=min_distance,
-        steps=steps,
-        seed=seed,
-        progress=not json_out,
-    )
-    _write_designs(out, designs, "log10_tir")
-    summary = {
-        **_design_summary(
-            out, designs, n, designs.attrs.get("constraints", constraints.describe())
-        ),
-        "model": "OSTIR log10 TIR (au)",
-        "elapsed_s": round(float(designs.attrs.get("elapsed_s", 0.0)), 2),
-    }
-    if json_out:
-        _print_json(summary)
+    )  # fmt: skip
+    if _done(r, json_out):
         return
-    short = f" (only {len(designs)} of {n} found)" if len(designs) < n else ""
-    _echo(
-        f"{len(designs)} RBS designs{short}, log10 TIR "
-        f"{summary['prediction_min']:.3g} .. {summary['prediction_max']:.3g}; "
-        f"wrote {out} and {out.with_suffix('.csv')}"
-    )
-
-
-def _kcat_table(path: Path, target_column: str | None) -> Any:
-    """A user's kcat CSV: ``sequence``, ``smiles`` (or ``reactant_smiles``), ``ec``[, target]."""
-    import pandas as pd
-
-    from biofab.parts.kcat import TARGET, validate_frame
-    from biofab.parts.sequences import read_text_file
-
-    read_text_file(path, "a CSV with sequence, smiles and ec columns")
-    frame = pd.read_csv(path)
-    frame = frame.rename(columns={"smiles": "reactant_smiles"})
-    if target_column is not None and target_column in frame.columns:
-        frame = frame.rename(columns={target_column: TARGET})
-    return validate_frame(frame, need_target=target_column is not None, file=str(path))
-
-
-def _train_kcat(data: Path, out: Path, target_column: str, seed: int, json_out: bool) -> None:
-    from biofab.parts.kcat import KcatModel
-
-    target = "log10_value" if target_column == "target" else target_column
-    table = _kcat_table(data, target)
-    est = KcatModel(seed=seed).fit(table)
-    path = est.save(out)
-    summary = {
-        "model": str(path),
-        "kind": "kcat",
-        "estimator": "kcat-xgboost",
-        "n_train": len(table),
-    }
-    if json_out:
-        _print_json(summary)
-    else:
-        _echo(f"trained a kcat model on {len(table)} enzymes (log10 kcat, 1/s); wrote {path}")
-
-
-def _predict_kcat(data: Path, model: Path, out: Path, json_out: bool) -> None:
-    from biofab.core.atomic import write_atomic
-    from biofab.parts.kcat import KcatModel
-
-    table = _kcat_table(data, None)
-    mean, std = KcatModel.load(model).predict(table)
-    frame = table.assign(prediction=mean, std=std)
-    write_atomic(out, frame.to_csv(index=False))
-    summary = {"model": str(model), "kind": "kcat", "n": len(frame), "out": str(out)}
-    if json_out:
-        _print_json(summary)
-    else:
-        _echo(f"predicted log10 kcat (1/s) for {len(frame)} enzymes; wrote {out}")
+    got, s = len(r.designs), r.to_dict()
+    short = f" (only {got} of {n} found)" if got < n else ""
+    span = f", log10 TIR {s['prediction_min']:.3g} .. {s['prediction_max']:.3g}" if got else ""
+    _echo(f"{got} RBS designs{short}{span}; wrote {' and '.join(r.files)}")

@@ -1,9 +1,13 @@
 """Metabolism workflows: a typed request in, a typed result out, and the files written.
 
-:func:`kcat_table` (CatPred-DB -> kcat table, optionally calibrated to a measured growth)
-and :func:`ec_model` (model + kcats -> sMOMENT ecModel -> uptake scan -> kcat ensemble ->
-overflow plot) hold what ``biofab gem kcats`` and ``biofab gem ec`` used to do
-themselves; the CLI parses arguments and prints, a web service calls the same functions.
+:func:`info`, :func:`convert`, :func:`fba`, :func:`fva`, :func:`deletions`,
+:func:`dfba`, :func:`design` (OptKnock), :func:`envelope`, :func:`minimal_medium`,
+:func:`reconstruct`, :func:`essentiality`, :func:`biolog`, :func:`kcat_table` (CatPred-DB
+-> kcat table, optionally calibrated to a measured growth) and :func:`ec_model` (model +
+kcats -> sMOMENT ecModel -> uptake scan -> kcat ensemble -> overflow plot) hold what the
+``biofab gem`` commands used to do themselves; the CLI parses arguments and prints, a web
+service calls the same functions. A model request names the model (shipped name or file),
+the medium and reaction bounds (:class:`ModelRequest`).
 Every result has ``to_frame()`` (its main table), ``to_dict()`` / ``to_json()`` (what
 ``--json`` prints) and ``files`` (paths written, in order).
 
@@ -16,7 +20,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,16 +34,56 @@ from biofab.core.errors import InputError
 if TYPE_CHECKING:
     import cobra
 
+    from biofab.metabolism.design import DesignResult as OptKnockResult
+    from biofab.metabolism.dfba import DfbaResult
     from biofab.metabolism.ecmodel import ECModel
+    from biofab.metabolism.reconstruct import Reconstruction
+    from biofab.metabolism.scenario import Scenario
 
 __all__ = [
     "DEFAULT_UPTAKES",
+    "BiologRequest",
+    "ConvertRequest",
+    "ConvertResult",
+    "DeletionsRequest",
+    "DeletionsResult",
+    "DesignRequest",
+    "DesignResult",
+    "DfbaRequest",
+    "DfbaWorkflowResult",
     "EcModelRequest",
     "EcModelResult",
+    "EnvelopeRequest",
+    "EnvelopeResult",
+    "EssentialityRequest",
+    "FbaRequest",
+    "FbaResult",
+    "FvaRequest",
+    "FvaResult",
+    "InfoResult",
     "KcatTableRequest",
     "KcatTableResult",
+    "MinimalMediumRequest",
+    "MinimalMediumResult",
+    "ModelRequest",
+    "ReconstructRequest",
+    "ReconstructResult",
+    "ScoreResult",
+    "biolog",
+    "convert",
+    "deletions",
+    "design",
+    "dfba",
     "ec_model",
+    "envelope",
+    "essentiality",
+    "fba",
+    "fva",
+    "info",
     "kcat_table",
+    "minimal_medium",
+    "parse_bounds",
+    "reconstruct",
 ]
 
 DEFAULT_UPTAKES: tuple[float, ...] = tuple(float(u) for u in range(1, 16))
@@ -336,3 +381,809 @@ def ec_model(request: EcModelRequest) -> EcModelResult:
     result.files = files
     result.seconds = round(time.perf_counter() - t0, 2)
     return result
+
+
+# ---------------------------------------------------------------------------------------
+# shared by the model commands
+# ---------------------------------------------------------------------------------------
+
+
+def _write_text(path: Path, text: str) -> str:
+    from biofab.core.atomic import write_atomic
+
+    return str(write_atomic(path, text))
+
+
+def _distinct(*paths: Path | None) -> None:
+    given = [Path(p).resolve() for p in paths if p is not None]
+    if len(set(given)) != len(given):
+        raise InputError("two outputs name the same file", found=[str(p) for p in paths if p])
+
+
+def _nonempty(ids: Sequence[str] | None, what: str) -> list[str] | None:
+    if ids is None:
+        return None
+    chosen = [str(i).strip() for i in ids if str(i).strip()]
+    if not chosen:
+        raise InputError("empty id list", column=what, expected="one or more ids", found=list(ids))
+    return chosen
+
+
+def parse_bounds(items: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """``RXN=LB,UB`` texts (``:`` also separates) -> ``{RXN: (LB, UB)}``, mmol/gDW/h."""
+    out: dict[str, tuple[float, float]] = {}
+    for item in items:
+        rid, sep, rest = item.partition("=")
+        parts = rest.replace(":", ",").split(",")
+        if not sep or len(parts) != 2:
+            raise InputError("bad --bound", expected="RXN=LB,UB", found=item)
+        try:
+            out[rid.strip()] = (float(parts[0]), float(parts[1]))
+        except ValueError:
+            raise InputError("bad --bound", expected="numbers LB,UB", found=item) from None
+    return out
+
+
+def _apply_bounds(model: cobra.Model, bounds: Mapping[str, tuple[float, float]]) -> None:
+    """Set each reaction's (lower, upper) bounds; one-line errors, checked before any."""
+    from biofab.core.errors import ModelError
+
+    for rid, (lo, hi) in bounds.items():
+        if not (lo <= hi):
+            raise InputError("bad --bound: lower above upper", found=f"{rid}={lo:g},{hi:g}")
+        if rid not in model.reactions:
+            raise ModelError("unknown reaction in --bound", expected="a reaction id", found=rid)
+    for rid, (lo, hi) in bounds.items():
+        model.reactions.get_by_id(rid).bounds = (lo, hi)
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """A model (a shipped name such as ``textbook`` / ``iJO1366``, or a file: SBML-FBC,
+    JSON, MAT, YAML) with ``medium`` (a name of the media table ``media_db`` or a medium
+    file; None: the model's own) and reaction ``bounds`` {id: (lower, upper)} set after it.
+    Used as is by :func:`info`; the other requests extend it."""
+
+    model: str
+    medium: str | None = None
+    media_db: Path | None = None
+    bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    def open(self) -> cobra.Model:
+        m = _open_model(self.model, self.medium, self.media_db)
+        _apply_bounds(m, self.bounds)
+        return m
+
+
+@dataclass
+class _Result(ABC):
+    """Base of the model results: ``to_dict`` from :meth:`summary`, and the files."""
+
+    files: list[str] = field(default_factory=list, kw_only=True)
+
+    @abstractmethod
+    def summary(self) -> dict[str, Any]:
+        """The result's record without ``files`` (JSON-ready)."""
+
+    @abstractmethod
+    def to_frame(self) -> pd.DataFrame:
+        """The result's main table."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.summary(), "files": self.files}
+
+    def to_json(self) -> str:
+        return _dumps(self.to_dict())
+
+
+# ---------------------------------------------------------------------------------------
+# info and convert
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class InfoResult(_Result):
+    """Counts, compartments, objective and the optimum on the medium (1/h for growth)."""
+
+    info: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        return dict(self.info)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per count: ``item`` (reactions, metabolites, genes, exchanges), ``n``."""
+        keys = ("reactions", "metabolites", "genes", "exchanges")
+        return pd.DataFrame({"item": keys, "n": [self.info[k] for k in keys]})
+
+
+def info(request: ModelRequest) -> InfoResult:
+    """The model's summary and its optimum (None when not optimal; see ``status``)."""
+    from biofab.metabolism import LinearProgram, model_info
+
+    m = request.open()
+    data = model_info(m)
+    sol = LinearProgram.from_model(m).solve()
+    data["objective_value"] = sol.objective if sol.ok else None
+    data["status"] = sol.status
+    return InfoResult(data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvertRequest(ModelRequest):
+    """Write the model (medium and bounds applied) to ``out``; format from its suffix."""
+
+    out: Path
+
+
+@dataclass
+class ConvertResult(_Result):
+    model: str
+    reactions: pd.DataFrame
+
+    def summary(self) -> dict[str, Any]:
+        return {"model": self.model, "out": self.files[0] if self.files else None}
+
+    def to_frame(self) -> pd.DataFrame:
+        """The written model's reactions: ``reaction``, ``lower_bound``, ``upper_bound``."""
+        return self.reactions.copy()
+
+
+def convert(request: ConvertRequest) -> ConvertResult:
+    """Load, apply the medium and bounds, save in the format of ``out``'s suffix."""
+    from biofab.metabolism import save_model
+
+    m = request.open()
+    table = pd.DataFrame(
+        [(r.id, r.lower_bound, r.upper_bound) for r in m.reactions],
+        columns=["reaction", "lower_bound", "upper_bound"],
+    )
+    path = save_model(m, request.out)
+    return ConvertResult(request.model, table, files=[str(path)])
+
+
+# ---------------------------------------------------------------------------------------
+# fba, fva, deletions
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FbaRequest(ModelRequest):
+    """FBA (HiGHS) of the model; ``pfba``: least total flux at the optimum; ``out``: the
+    fluxes as CSV (``reaction``, ``flux`` mmol/gDW/h)."""
+
+    pfba: bool = False
+    out: Path | None = None
+
+
+@dataclass
+class FbaResult(_Result):
+    model: str
+    method: str
+    status: str
+    objective_value: float
+    total_flux: float | None
+    fluxes: pd.Series
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"reaction": self.fluxes.index, "flux": self.fluxes.to_numpy()})
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "method": self.method,
+            "status": self.status,
+            "objective_value": self.objective_value,
+            "total_flux": self.total_flux,
+            "fluxes": self.fluxes.to_dict(),
+            "out": self.files[0] if self.files else None,
+        }
+
+
+def fba(request: FbaRequest) -> FbaResult:
+    """Solve, then write the fluxes when asked."""
+    from biofab.metabolism.analysis import fba as solve
+    from biofab.metabolism.analysis import pfba
+
+    m = request.open()
+    res = pfba(m) if request.pfba else solve(m)
+    result = FbaResult(
+        request.model,
+        "pfba" if request.pfba else "fba",
+        res.status,
+        res.objective_value,
+        res.total_flux,
+        res.fluxes,
+    )
+    if request.out is not None:
+        result.files = [_write_text(request.out, result.to_frame().to_csv(index=False))]
+    return result
+
+
+@dataclass(frozen=True)
+class FvaRequest(ModelRequest):
+    """Minimum and maximum flux of ``reactions`` (None: all) keeping ``fraction`` (0..1)
+    of the optimum; ``workers`` processes (None: BIOFAB_WORKERS or the cores)."""
+
+    fraction: float = 1.0
+    reactions: tuple[str, ...] | None = None
+    workers: int | None = None
+    out: Path | None = None
+    progress: bool = False
+
+
+@dataclass
+class FvaResult(_Result):
+    model: str
+    fraction: float
+    ranges: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per reaction: ``reaction``, ``minimum``, ``maximum`` (mmol/gDW/h)."""
+        return self.ranges.copy()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "fraction_of_optimum": self.fraction,
+            "ranges": self.ranges.to_dict(orient="records"),
+            "out": self.files[0] if self.files else None,
+        }
+
+
+def _workers(value: int | None) -> int | None:
+    if value is not None:
+        _at_least(value, "workers", 1)
+    return value
+
+
+def _at_least(value: int, what: str, low: int) -> int:
+    if value < low:
+        raise InputError(f"{what} too small", column=what, expected=f">= {low}", found=value)
+    return value
+
+
+def fva(request: FvaRequest) -> FvaResult:
+    """Flux variability (parallel LPs), then write the ranges when asked."""
+    from biofab.metabolism.analysis import flux_variability
+
+    reactions = _nonempty(request.reactions, "reactions")
+    m = request.open()
+    frame = flux_variability(
+        m,
+        reactions,
+        request.fraction,
+        _workers(request.workers),
+        description="flux variability" if request.progress else None,
+    )
+    result = FvaResult(request.model, request.fraction, frame.rename_axis("reaction").reset_index())
+    if request.out is not None:
+        result.files = [_write_text(request.out, result.ranges.to_csv(index=False))]
+    return result
+
+
+@dataclass(frozen=True)
+class DeletionsRequest(ModelRequest):
+    """Growth after single (or, ``double``, all pairs of) ``kind`` (gene | reaction)
+    knockouts of ``ids`` (None: all of the model), the first ``limit`` of them."""
+
+    kind: str = "gene"
+    double: bool = False
+    ids: tuple[str, ...] | None = None
+    limit: int | None = None
+    workers: int | None = None
+    out: Path | None = None
+    progress: bool = False
+
+
+LETHAL = "growth < 0.01 x wild type, or infeasible"
+
+
+@dataclass
+class DeletionsResult(_Result):
+    model: str
+    kind: str
+    double: bool
+    wild_type_growth: float
+    lp_solved: int
+    table: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per knockout: ``ids`` (``;``-joined), ``growth`` (1/h), ``lethal``,
+        ``relative`` (to the wild type)."""
+        return self.table.copy()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "kind": self.kind,
+            "double": self.double,
+            "wild_type_growth": self.wild_type_growth,
+            "lethal_threshold": LETHAL,
+            "n_knockouts": len(self.table),
+            "n_lethal": int(self.table["lethal"].sum()),
+            "lp_solved": self.lp_solved,
+            "results": self.table.to_dict(orient="records"),
+            "out": self.files[0] if self.files else None,
+        }
+
+
+def deletions(request: DeletionsRequest) -> DeletionsResult:
+    """Knock out, grow, compare with the wild type; write the table when asked."""
+    from biofab.core.errors import ModelError
+    from biofab.metabolism.deletions import KINDS, double_deletions, single_deletions
+
+    if request.kind not in KINDS:
+        raise ModelError("unknown --kind", expected="gene or reaction", found=request.kind)
+    if request.limit is not None:
+        _at_least(request.limit, "limit", 1)
+    workers = _workers(request.workers)
+    m = request.open()
+    chosen = _nonempty(request.ids, "ids")
+    if chosen is None:
+        chosen = [x.id for x in (m.genes if request.kind == "gene" else m.reactions)]
+    chosen = chosen[: request.limit]
+    label = f"{'double' if request.double else 'single'} {request.kind} deletions"
+    label_or_none = label if request.progress else None
+    if request.double:
+        frame = double_deletions(
+            m, chosen, kind=request.kind, workers=workers, description=label_or_none
+        )
+    else:
+        frame = single_deletions(m, request.kind, chosen, workers, description=label_or_none)
+    wild_type = float(frame.attrs["wild_type"])
+    table = frame.copy()
+    table["ids"] = [";".join(sorted(s)) for s in frame["ids"]]
+    table["relative"] = table["growth"] / wild_type if wild_type else float("nan")
+    result = DeletionsResult(
+        request.model,
+        request.kind,
+        request.double,
+        wild_type,
+        int(frame.attrs["lp_solved"]),
+        table,
+    )
+    if request.out is not None:
+        result.files = [_write_text(request.out, table.to_csv(index=False))]
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# dynamic FBA
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DfbaRequest:
+    """Dynamic FBA of a batch / fed-batch ``scenario`` (YAML path or parsed
+    :class:`~biofab.metabolism.scenario.Scenario`): ``method`` ``adaptive`` (events) or
+    ``euler`` (fixed step ``dt`` h); ``out``: trajectory CSV; ``plot``: HTML page;
+    ``title``: the page's (default: the scenario file's stem or name)."""
+
+    scenario: str | Path | Scenario
+    out: Path | None = None
+    plot: Path | None = None
+    method: str = "adaptive"
+    dt: float = 0.01
+    title: str | None = None
+    progress: bool = False
+
+
+@dataclass
+class DfbaWorkflowResult(_Result):
+    """The :class:`~biofab.metabolism.dfba.DfbaResult` (trajectory, events, final state)."""
+
+    result: DfbaResult
+
+    def to_frame(self) -> pd.DataFrame:
+        """Time (h), biomass (gDW/L), species (g/L), fluxes (mmol/gDW/h), phase."""
+        return self.result.trajectory.copy()
+
+    def summary(self) -> dict[str, Any]:
+        data = dict(self.result.summary())
+        data["out"] = next((f for f in self.files if not f.endswith(".html")), None)
+        data["plot"] = next((f for f in self.files if f.endswith(".html")), None)
+        return data
+
+
+def _dfba_page(result: DfbaResult, title: str) -> str:
+    from biofab.metabolism.dfba import trajectory_figure
+    from biofab.viz import html_page
+
+    final = {k: v for k, v in result.final().items() if k != "phase"}
+    summary = (
+        f"status {result.status}: {result.message}. {result.method}, "
+        f"{result.runtime_s:.2f} s, {result.n_lp} LP solves, {len(result.trajectory)} rows."
+    )
+    return html_page(
+        f"dFBA: {title}",
+        [
+            ("Concentrations and growth", trajectory_figure(result)),
+            ("", summary),
+            ("Events", result.events.copy()),
+            ("Final state", pd.DataFrame([final])),
+        ],
+        subtitle="biomass gDW/L, species g/L, time h, fluxes mmol/gDW/h",
+    )
+
+
+def dfba(request: DfbaRequest) -> DfbaWorkflowResult:
+    """Load the scenario and model (every id checked first), simulate, write CSV and page."""
+    from biofab.core.progress import progress
+    from biofab.metabolism.dfba import DynamicFBA
+    from biofab.metabolism.scenario import Scenario
+
+    if request.method not in ("adaptive", "euler"):
+        raise InputError("unknown --method", expected="adaptive or euler", found=request.method)
+    if not (math.isfinite(request.dt) and request.dt > 0):
+        raise InputError("--dt must be positive", found=request.dt)
+    _distinct(request.out, request.plot)
+    given = request.scenario
+    sc = given if isinstance(given, Scenario) else Scenario.from_yaml(given)
+    title = request.title or (Path(given).stem if not isinstance(given, Scenario) else sc.name)
+    sim = DynamicFBA(sc)
+    percent = 0
+    with progress("dFBA (% of t_end)", 100, enabled=request.progress, every=2.0) as bar:
+
+        def step(t: float) -> None:
+            nonlocal percent
+            now = min(100, int(100 * t / sc.t_end)) if sc.t_end > 0 else 100
+            if now > percent:
+                bar.advance(now - percent, note=f"{t:.2f} h")
+                percent = now
+
+        res = sim.simulate(method=request.method, dt=request.dt, progress=step)
+    texts: dict[Path, str] = {}
+    if request.out is not None:
+        texts[request.out] = res.trajectory.to_csv(index=False)
+    if request.plot is not None:
+        texts[request.plot] = _dfba_page(res, title)
+    result = DfbaWorkflowResult(res)
+    result.files = [_write_text(path, text) for path, text in texts.items()]
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# strain design: knockouts, envelopes, minimal media
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DesignRequest(ModelRequest):
+    """Growth-coupled knockouts for ``target`` (OptKnock MILP with a tilted inner
+    objective, each design verified by FVA): at most ``max_knockouts`` reactions of
+    ``candidates`` (None: all eligible), ``designs`` distinct ones, growth at least
+    ``min_growth`` (a fraction of wild-type growth, or 1/h with ``absolute``),
+    ``time_limit`` s per MILP; ``plot``: production envelopes of the first three (HTML)."""
+
+    target: str
+    max_knockouts: int = 3
+    min_growth: float = 0.1
+    absolute: bool = False
+    candidates: tuple[str, ...] | None = None
+    designs: int = 3
+    require_gpr: bool = False
+    time_limit: float = 60.0
+    plot: Path | None = None
+
+
+@dataclass
+class DesignResult(_Result):
+    """The OptKnock result (:class:`biofab.metabolism.design.DesignResult`)."""
+
+    model: str
+    result: OptKnockResult
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per design: knockouts, growth (1/h), production range (mmol/gDW/h)."""
+        return self.result.frame()
+
+    def summary(self) -> dict[str, Any]:
+        data = dict(self.result.as_dict())
+        data["model"] = self.model
+        if self.files:
+            data["plot"] = self.files[0]
+        return data
+
+
+def design(request: DesignRequest) -> DesignResult:
+    """Find the designs, draw their envelopes when asked, write the page."""
+    from biofab.metabolism.design import optknock
+    from biofab.metabolism.envelope import envelope_figure, production_envelope
+
+    _at_least(request.max_knockouts, "max_knockouts", 1)
+    _at_least(request.designs, "designs", 1)
+    m = request.open()
+    res = optknock(
+        m,
+        request.target,
+        max_knockouts=request.max_knockouts,
+        min_growth=request.min_growth,
+        relative=not request.absolute,
+        candidates=_nonempty(request.candidates, "candidates"),
+        n_designs=request.designs,
+        require_gpr=request.require_gpr,
+        time_limit=request.time_limit,
+    )
+    result = DesignResult(request.model, res)
+    if request.plot is not None:
+        from biofab.viz import html_page
+
+        curves = {"wild type": production_envelope(m, request.target)}
+        for d in res.designs[:3]:
+            curves["Δ " + ", ".join(d.knockouts)] = production_envelope(
+                m, request.target, d.knockouts
+            )
+        page = html_page(
+            f"Growth-coupled designs for {request.target}",
+            [
+                ("Production envelopes", envelope_figure(curves, request.target)),
+                ("Designs", res.frame()),
+            ],
+            subtitle=f"{request.model}: max {request.max_knockouts} knockouts, growth >= "
+            f"{res.min_growth:.4g} 1/h; wild type grows at {res.wild_type_growth:.4g} 1/h",
+        )
+        result.files = [_write_text(request.plot, page)]
+    return result
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvelopeRequest(ModelRequest):
+    """Min and max ``target`` flux at ``points`` growth rates from 0 to the maximum, for
+    the wild type and (with ``knockouts``, reaction or gene ids) the design."""
+
+    target: str
+    knockouts: tuple[str, ...] = ()
+    points: int = 20
+    plot: Path | None = None
+
+
+@dataclass
+class EnvelopeResult(_Result):
+    model: str
+    target: str
+    knockouts: list[str]
+    curves: dict[str, pd.DataFrame]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every curve's rows (growth 1/h, min/max flux mmol/gDW/h), a ``strain`` column."""
+        return pd.concat(
+            [c.assign(strain=label) for label, c in self.curves.items()], ignore_index=True
+        )
+
+    def summary(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "model": self.model,
+            "target": self.target,
+            "knockouts": self.knockouts,
+            "envelopes": {k: v.to_dict(orient="list") for k, v in self.curves.items()},
+        }
+        if self.files:
+            data["plot"] = self.files[0]
+        return data
+
+
+def envelope(request: EnvelopeRequest) -> EnvelopeResult:
+    """Draw the envelopes; write the page when asked."""
+    from biofab.metabolism.envelope import envelope_figure, production_envelope
+
+    _at_least(request.points, "points", 2)
+    m = request.open()
+    curves = {"wild type": production_envelope(m, request.target, points=request.points)}
+    kos = [k.strip() for k in request.knockouts if k.strip()]
+    if kos:
+        curves["Δ " + ", ".join(kos)] = production_envelope(
+            m, request.target, kos, points=request.points
+        )
+    result = EnvelopeResult(request.model, request.target, kos, curves)
+    if request.plot is not None:
+        from biofab.viz import html_page
+
+        page = html_page(
+            f"Production envelope of {request.target}",
+            [("Envelope", envelope_figure(curves, request.target))]
+            + [(label, frame) for label, frame in curves.items()],
+            subtitle=f"{request.model}; growth 1/h, flux mmol/gDW/h",
+        )
+        result.files = [_write_text(request.plot, page)]
+    return result
+
+
+@dataclass(frozen=True, kw_only=True)
+class MinimalMediumRequest(ModelRequest):
+    """The fewest medium components (``minimize="components"``, MILP) or the least total
+    uptake (``"flux"``) that still allow ``min_growth`` (a fraction of the model's growth,
+    or 1/h with ``absolute``)."""
+
+    min_growth: float = 0.1
+    absolute: bool = False
+    minimize: str = "components"
+
+
+@dataclass
+class MinimalMediumResult(_Result):
+    model: str
+    minimize: str
+    uptake: pd.Series
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per exchange: ``exchange``, ``uptake`` (mmol/gDW/h, positive)."""
+        return self.uptake.rename("uptake").rename_axis("exchange").reset_index()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "minimize": self.minimize,
+            "components": len(self.uptake),
+            "total_uptake": float(self.uptake.sum()),
+            "uptake": self.uptake.to_dict(),
+        }
+
+
+def minimal_medium(request: MinimalMediumRequest) -> MinimalMediumResult:
+    """Solve for the minimal medium."""
+    from biofab.metabolism.minimal_medium import minimal_medium as solve
+
+    m = request.open()
+    mm = solve(m, request.min_growth, relative=not request.absolute, minimize=request.minimize)
+    return MinimalMediumResult(request.model, request.minimize, mm)
+
+
+# ---------------------------------------------------------------------------------------
+# reconstruction and phenotype scoring
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReconstructRequest:
+    """Draft a model for ``proteome`` (protein FASTA) from ``templates`` (model, protein
+    FASTA whose ids are its gene ids) by homology (``evalue`` cut-off; ``in_paralogs``:
+    orthologs and their in-paralogs only) and weighted gap-filling until it grows at
+    ``min_growth`` 1/h on each of ``media`` (names of ``media_db`` or files; with
+    ``medium_uptake`` until every medium compound can be taken up too); write ``out``."""
+
+    proteome: Path
+    templates: tuple[tuple[str, Path], ...]
+    out: Path
+    media: tuple[str, ...] = ("M9",)
+    media_db: Path | None = None
+    model_id: str | None = None
+    min_growth: float = 0.1
+    evalue: float = 1e-5
+    cpus: int = 0
+    in_paralogs: bool = True
+    medium_uptake: bool = False
+
+
+@dataclass
+class ReconstructResult(_Result):
+    """The draft (:class:`biofab.metabolism.reconstruct.Reconstruction`)."""
+
+    reconstruction: Reconstruction
+    media: tuple[str, ...]
+    runtime_s: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per gap-filling: ``medium``, ``step`` (growth | uptake), ``added``
+        (reactions), ``cost``, ``targets`` (compounds an uptake step made reachable)."""
+        rows, n = [], len(self.media)
+        for i, g in enumerate(self.reconstruction.gapfilled):
+            rows.append(
+                {
+                    "medium": self.media[i % n] if n else "",
+                    "step": "growth" if i < n else "uptake",
+                    "added": len(g.added),
+                    "cost": g.cost,
+                    "targets": ", ".join(getattr(g, "targets", ()) or ()),
+                }
+            )
+        return pd.DataFrame(rows, columns=["medium", "step", "added", "cost", "targets"])
+
+    def summary(self) -> dict[str, Any]:
+        out = self.files[0] if self.files else None
+        return self.reconstruction.summary() | {"out": out, "runtime_s": self.runtime_s}
+
+
+def reconstruct(request: ReconstructRequest) -> ReconstructResult:
+    """Search homologs, carry reactions over, gap-fill, then save the draft."""
+    from biofab.metabolism.homology import read_fasta
+    from biofab.metabolism.io import save_model
+    from biofab.metabolism.media import get_medium
+    from biofab.metabolism.reconstruct import Template
+    from biofab.metabolism.reconstruct import reconstruct as build
+
+    if not request.templates:
+        raise InputError("no template", column="templates", expected="one or more models")
+    t0 = time.perf_counter()
+    seqs = read_fasta(request.proteome)
+    media = [get_medium(m, request.media_db) for m in request.media]
+    temps = [Template.load(t, f) for t, f in request.templates]
+    rec = build(
+        seqs,
+        temps,
+        media,
+        model_id=request.model_id or Path(request.proteome).stem,
+        min_growth=request.min_growth,
+        evalue=request.evalue,
+        cpus=request.cpus,
+        in_paralogs=request.in_paralogs,
+        medium_uptake=request.medium_uptake,
+    )
+    path = save_model(rec.model, request.out)
+    return ReconstructResult(rec, request.media, time.perf_counter() - t0, files=[str(path)])
+
+
+@dataclass(frozen=True)
+class EssentialityRequest:
+    """Predict gene essentiality of ``model`` (growth < ``threshold`` x wild type on
+    ``medium``, None: the model's) and score it against ``truth`` (TSV: bigg_id,
+    phenotype E/NE); ``unlisted_nonessential``: model genes absent from it count as
+    non-essential."""
+
+    model: str
+    truth: Path
+    medium: str | None = None
+    media_db: Path | None = None
+    threshold: float = 0.01
+    unlisted_nonessential: bool = False
+
+
+@dataclass
+class ScoreResult(_Result):
+    """A phenotype benchmark: counts, confusion matrix and scores (``scores``)."""
+
+    report: dict[str, Any]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: n, tp, fp, tn, fn, accuracy, precision, recall, mcc."""
+        return pd.DataFrame([self.report["scores"]])
+
+    def summary(self) -> dict[str, Any]:
+        return dict(self.report)
+
+
+def _threshold(value: float) -> float:
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise InputError("bad threshold", column="threshold", expected="0..1", found=value)
+    return value
+
+
+def essentiality(request: EssentialityRequest) -> ScoreResult:
+    """Knock out every scored gene, call essential ones, score against the table."""
+    from biofab.metabolism.io import load_model
+    from biofab.metabolism.media import get_medium
+    from biofab.metabolism.phenotypes import essentiality_benchmark, read_essentiality
+
+    threshold = _threshold(request.threshold)
+    m = load_model(request.model)
+    table = read_essentiality(request.truth)
+    if request.unlisted_nonessential:
+        table = {g.id: False for g in m.genes} | table
+    med = get_medium(request.medium, request.media_db) if request.medium else None
+    report = essentiality_benchmark(m, table, med, threshold=threshold, label=request.model)
+    return ScoreResult(report)
+
+
+@dataclass(frozen=True)
+class BiologRequest:
+    """Predict Biolog growth of ``model`` (growth > ``threshold`` x growth on the base
+    ``medium``; the tested compound replaces its C/N/P/S source) and score it against the
+    ``truth`` folder of ``biolog_{carbon,nitrogen,...}.tsv``."""
+
+    model: str
+    truth: Path
+    medium: str = "M9"
+    media_db: Path | None = None
+    threshold: float = 0.01
+
+
+def biolog(request: BiologRequest) -> ScoreResult:
+    """Grow on every well's medium, score against the plates."""
+    from biofab.metabolism.io import load_model
+    from biofab.metabolism.media import get_medium
+    from biofab.metabolism.phenotypes import biolog_benchmark, read_biolog
+
+    threshold = _threshold(request.threshold)
+    m = load_model(request.model)
+    tests = read_biolog(request.truth)
+    base = get_medium(request.medium, request.media_db)
+    return ScoreResult(biolog_benchmark(m, tests, base, threshold=threshold))

@@ -1,0 +1,1012 @@
+"""Parts workflows: a typed request in, a typed result out, and the files written.
+
+One function per job of the parts pillar — :func:`train`, :func:`predict`,
+:func:`design`, :func:`design_rbs`, :func:`explain`, :func:`export`,
+:func:`signal_peptides`, :func:`secretion_fit`, :func:`secretion_predict` — holding what
+``biofab parts`` used to do itself (reading and checking the sequences, building the
+estimator, running the search, writing the outputs). The CLI parses arguments and prints;
+a web service calls the same functions. Every result has ``to_frame()`` (its main table),
+``to_dict()`` / ``to_json()`` (what ``--json`` prints) and ``files`` (paths written, in
+order).
+
+Bad input raises a :class:`~biofab.core.errors.BiofabError` (one line) before anything is
+written; every output is written atomically once everything is computed. Units: predictions
+are in the model's target units (promoters/RBSs as trained, RBS design in OSTIR log10 TIR
+au, kcat models log10 kcat in 1/s); lengths in nt (aa for signal peptides).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from biofab.core.errors import InputError
+
+if TYPE_CHECKING:
+    from biofab.parts.constraints import SequenceConstraints
+    from biofab.parts.interpret import MutagenesisMap
+    from biofab.parts.secretion import SecretionMatrix
+
+__all__ = [
+    "ESTIMATORS",
+    "KINDS",
+    "DesignRbsRequest",
+    "DesignRequest",
+    "DesignResult",
+    "DesignRules",
+    "ExplainRequest",
+    "ExplainResult",
+    "ExportRequest",
+    "ExportResult",
+    "PredictRequest",
+    "PredictResult",
+    "SecretionFitRequest",
+    "SecretionFitResult",
+    "SecretionPredictRequest",
+    "SecretionPredictResult",
+    "SignalPeptidesRequest",
+    "SignalPeptidesResult",
+    "TrainRequest",
+    "TrainResult",
+    "design",
+    "design_rbs",
+    "explain",
+    "export",
+    "predict",
+    "read_dna",
+    "read_protein",
+    "secretion_fit",
+    "secretion_predict",
+    "signal_peptides",
+    "train",
+]
+
+KINDS = ("promoter", "rbs", "signal_peptide", "kcat")
+"""Part kinds :func:`train` fits: three sequence kinds and ``kcat`` (enzyme + substrate)."""
+ESTIMATORS = ("cnn", "kmer-ridge", "kmer-boost")
+"""Sequence estimators by manifest name (``kcat`` always uses its XGBoost ensemble)."""
+SEQUENCE_TARGET = "target"
+"""Default target column of a sequence kind's training table."""
+
+
+# ---------------------------------------------------------------------------------------
+# shared helpers
+# ---------------------------------------------------------------------------------------
+
+
+def _dumps(data: Any) -> str:
+    def plain(x: Any) -> Any:
+        return x.item() if hasattr(x, "item") else str(x)
+
+    return json.dumps(data, indent=2, default=plain) + "\n"
+
+
+def _choice(value: str, what: str, options: Sequence[str]) -> str:
+    if value not in options:
+        raise InputError(f"unknown {what}", column=what, expected=" | ".join(options), found=value)
+    return value
+
+
+def _at_least(value: int, what: str, low: int) -> int:
+    if value < low:
+        raise InputError(f"{what} too small", column=what, expected=f">= {low}", found=value)
+    return value
+
+
+def _finite(value: float | None, what: str) -> None:
+    if value is not None and not math.isfinite(value):
+        raise InputError(f"{what} must be finite", column=what, found=value)
+
+
+def _distinct(*paths: Path | None) -> None:
+    given = [Path(p).resolve() for p in paths if p is not None]
+    if len(set(given)) != len(given):
+        raise InputError("two outputs name the same file", found=[str(p) for p in paths if p])
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if np.std(a) == 0 or np.std(b) == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def read_dna(text: str, what: str) -> str:
+    """A DNA string given inline or as a FASTA/text file (first record), checked."""
+    from biofab.parts.sequences import check_sequence, parse_fasta, read_text_file
+
+    value = text.strip()
+    path = Path(value)
+    if value and len(value) < 4096 and path.is_file():
+        raw = read_text_file(path, "a DNA FASTA or sequence")
+        value = parse_fasta(raw, file=str(path))[1][0] if raw.lstrip().startswith(">") else raw
+        value = "".join(value.split())
+    return check_sequence(value, "dna", column=what)
+
+
+def read_protein(text: str, what: str) -> str:
+    """A protein given inline or as a FASTA/text file (first record), checked (>= 3 aa)."""
+    from biofab.parts.sequences import check_sequence, parse_fasta, read_text_file
+
+    value = text.strip()
+    path = Path(value)
+    file = None
+    if value and len(value) < 4096 and (path.is_file() or "/" in value or "." in value):
+        raw = read_text_file(path, "a protein FASTA or sequence")
+        file = str(path)
+        value = parse_fasta(raw, file=file)[1][0] if raw.lstrip().startswith(">") else raw
+        value = "".join(value.split())
+    return check_sequence(value, "protein", min_length=3, file=file, column=what)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A user's CSV/TSV (by suffix); one-line errors for unreadable, unparsable or empty."""
+    import io
+
+    from biofab.parts.sequences import read_text_file
+
+    text = read_text_file(path, "a CSV table")
+    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        msg = str(err).splitlines()[0] if str(err) else "parse error"
+        raise InputError("cannot parse as a table", file=str(path), found=msg) from None
+    if len(frame) == 0:
+        raise InputError("empty file", file=str(path), expected="at least one data row", found="0")
+    return frame
+
+
+def _kcat_table(path: Path, target_column: str | None) -> pd.DataFrame:
+    """A user's kcat CSV: ``sequence``, ``smiles`` (or ``reactant_smiles``), ``ec``[, target]."""
+    from biofab.parts.kcat import TARGET, validate_frame
+    from biofab.parts.sequences import read_text_file
+
+    read_text_file(path, "a CSV with sequence, smiles and ec columns")
+    frame = pd.read_csv(path)
+    frame = frame.rename(columns={"smiles": "reactant_smiles"})
+    if target_column is not None and target_column in frame.columns:
+        frame = frame.rename(columns={target_column: TARGET})
+    return validate_frame(frame, need_target=target_column is not None, file=str(path))
+
+
+# ---------------------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Train a sequence -> function model of ``kind`` on the table ``data``; write ``out``.
+
+    ``target_column``: None takes the kind's default, ``target`` for the sequence kinds and
+    ``log10_value`` (log10 kcat, 1/s; CatPred-DB's name) for ``kcat``. ``estimator``:
+    ``cnn`` | ``kmer-ridge`` | ``kmer-boost`` (sequence kinds); ``members``: ensemble size
+    (None: the estimator's); ``epochs``: CNN only.
+    """
+
+    data: Path
+    kind: str
+    out: Path
+    sequence_column: str = "sequence"
+    target_column: str | None = None
+    estimator: str = "cnn"
+    members: int | None = None
+    epochs: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    """The model directory written and its in-sample fit (sequence kinds)."""
+
+    model: str
+    kind: str
+    estimator: str
+    table: pd.DataFrame
+    train_pearson_r: float | None = None
+    fit_time_s: float | None = None
+    files: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The training rows (``sequence``, ``target``; sequence kinds with ``prediction``)."""
+        return self.table.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": self.model,
+            "kind": self.kind,
+            "estimator": self.estimator,
+            "n_train": len(self.table),
+        }
+        if self.train_pearson_r is not None:
+            out["train_pearson_r"] = self.train_pearson_r
+            out["fit_time_s"] = self.fit_time_s
+        out["files"] = self.files
+        return out
+
+    def to_json(self) -> str:
+        return _dumps(self.to_dict())
+
+
+def train(request: TrainRequest) -> TrainResult:
+    """Read and check the table, fit the estimator, write the model directory."""
+    kind = _choice(request.kind, "part kind", KINDS)
+    estimator = _choice(request.estimator, "model", ESTIMATORS)
+    if request.members is not None:
+        _at_least(request.members, "members", 1)
+    if request.epochs is not None:
+        _at_least(request.epochs, "epochs", 1)
+        if estimator != "cnn":
+            raise InputError("epochs apply to the cnn model only", found=estimator)
+    if kind == "kcat":
+        return _train_kcat(request)
+    from biofab.parts.models import kind_spec, make_model
+    from biofab.parts.sequences import read_sequences
+
+    alphabet, lo, hi = kind_spec(kind)
+    table = read_sequences(
+        request.data,
+        alphabet,
+        sequence_column=request.sequence_column,
+        target_column=request.target_column or SEQUENCE_TARGET,
+        min_length=lo,
+        max_length=hi,
+    )
+    params: dict[str, Any] = {"seed": request.seed}
+    if request.members is not None:
+        params["n_members"] = request.members
+    if request.epochs is not None:
+        params["epochs"] = request.epochs
+    est = make_model(estimator, kind, **params)
+    est.fit(table["sequence"].tolist(), table["target"].to_numpy())
+    mean, std = est.predict(table["sequence"].tolist())
+    path = est.save(request.out)
+    return TrainResult(
+        str(path),
+        kind,
+        est.estimator,
+        table.assign(prediction=mean, std=std),
+        float(_pearson(table["target"].to_numpy(), mean)),
+        round(est.fit_time_s_, 2),
+        [str(path)],
+    )
+
+
+def _train_kcat(request: TrainRequest) -> TrainResult:
+    from biofab.parts.kcat import TARGET, KcatModel
+
+    table = _kcat_table(request.data, request.target_column or TARGET)
+    est = KcatModel(seed=request.seed).fit(table)
+    path = est.save(request.out)
+    return TrainResult(str(path), "kcat", "kcat-xgboost", table, files=[str(path)])
+
+
+# ---------------------------------------------------------------------------------------
+# predict
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    """Predict the sequences of ``data`` (CSV/TSV, FASTA or GenBank; kcat: CSV with
+    ``sequence``, ``smiles``, ``ec``) with the model directory ``model``; write ``out`` (the
+    input rows plus ``prediction`` and ``std``). ``kind``: refuse a model of another kind."""
+
+    data: Path
+    model: Path
+    out: Path
+    sequence_column: str = "sequence"
+    kind: str | None = None
+
+
+@dataclass
+class PredictResult:
+    """The input rows with ``prediction`` and ``std`` (the model's target units)."""
+
+    model: str
+    kind: str
+    estimator: str
+    frame: pd.DataFrame
+    files: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        mean, std = self.frame["prediction"], self.frame["std"]
+        return {
+            "model": self.model,
+            "kind": self.kind,
+            "estimator": self.estimator,
+            "n": len(self.frame),
+            "out": self.files[0] if self.files else None,
+            "prediction_min": float(mean.min()),
+            "prediction_max": float(mean.max()),
+            "mean_std": float(std.mean()),
+            "files": self.files,
+        }
+
+    def to_json(self) -> str:
+        return _dumps(self.to_dict())
+
+
+def _input_rows(data: Path, sequence_column: str, table: pd.DataFrame) -> pd.DataFrame:
+    """A table keeps its own columns (sequences cleaned); FASTA/GenBank give ``id``,
+    ``sequence``."""
+    from biofab.parts.sequences import is_fasta, is_genbank
+
+    head = data.read_text()[:1000] if data.is_file() else ""
+    if data.is_file() and not is_fasta(data, head) and not is_genbank(data, head):
+        sep = "\t" if data.suffix.lower() in (".tsv", ".tab") else ","
+        frame = pd.read_csv(data, sep=sep, dtype=str, keep_default_na=False)
+        frame[sequence_column] = table["sequence"].to_numpy()
+        return frame
+    return table
+
+
+def predict(request: PredictRequest) -> PredictResult:
+    """Load the model, read and check the sequences, predict, write the table."""
+    from biofab.core.atomic import write_atomic
+    from biofab.parts.kcat import KcatModel, read_manifest
+    from biofab.parts.models import load_model
+    from biofab.parts.sequences import read_sequences
+
+    if read_manifest(request.model).get("kind") == "kcat" and request.kind in (None, "kcat"):
+        table = _kcat_table(request.data, None)
+        mean, std = KcatModel.load(request.model).predict(table)
+        result = PredictResult(
+            str(request.model), "kcat", "kcat-xgboost", table.assign(prediction=mean, std=std)
+        )
+    else:
+        est = load_model(request.model, request.kind)
+        lo, hi = est.length_range
+        table = read_sequences(
+            request.data,
+            est.alphabet,
+            sequence_column=request.sequence_column,
+            min_length=lo,
+            max_length=hi,
+        )
+        mean, std = est.predict(table["sequence"].tolist())
+        frame = _input_rows(request.data, request.sequence_column, table)
+        result = PredictResult(
+            str(request.model), est.kind, est.estimator, frame.assign(prediction=mean, std=std)
+        )
+    write_atomic(request.out, result.frame.to_csv(index=False))
+    result.files = [str(request.out)]
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# design and design_rbs
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DesignRules:
+    """The lab's hard rules on every design: GC fraction range, longest single-base run,
+    enzymes whose sites must not occur (both strands), other forbidden IUPAC motifs and the
+    longest direct repeat (nt). None: no limit."""
+
+    gc: tuple[float, float] = (0.0, 1.0)
+    max_homopolymer: int | None = None
+    enzymes: tuple[str, ...] = ()
+    motifs: tuple[str, ...] = ()
+    max_repeat: int | None = None
+
+    def constraints(self, length: int | None = None) -> SequenceConstraints:
+        from biofab.parts.constraints import SequenceConstraints
+
+        return SequenceConstraints(
+            length=length,
+            gc=self.gc,
+            max_homopolymer=self.max_homopolymer,
+            enzymes=self.enzymes,
+            forbidden_motifs=self.motifs,
+            max_repeat=self.max_repeat,
+        )
+
+
+@dataclass(frozen=True)
+class DesignRequest:
+    """Design ``n`` sequences with the model directory ``model``: aim at ``target`` or
+    ``maximize`` (exactly one), ``length`` nt (default: the commonest length of ``seeds``),
+    starting from ``seeds`` (CSV or FASTA) when given, each kept within ``max_mutations`` of
+    its seed; designs at least ``min_distance`` apart (Hamming), score penalised ``penalty``
+    per unit of predicted std. ``out``: FASTA, with the full table as ``.csv`` beside it."""
+
+    model: Path
+    out: Path
+    kind: str = "promoter"
+    target: float | None = None
+    maximize: bool = False
+    n: int = 20
+    length: int | None = None
+    seeds: Path | None = None
+    rules: DesignRules = DesignRules()
+    min_distance: int = 5
+    penalty: float = 1.0
+    max_mutations: int | None = None
+    steps: int = 200
+    seed: int = 0
+    progress: bool = False
+
+
+@dataclass(frozen=True)
+class DesignRbsRequest:
+    """Design ``n`` RBSs of ``length`` nt (12-35) between the fixed 5'UTR ``utr`` and the
+    CDS start ``cds`` (each DNA inline or a FASTA/text file) for a ``target`` OSTIR log10
+    TIR (au), or the strongest (``maximize``) or weakest (``minimize``): exactly one.
+    ``out``: FASTA, with the full table as ``.csv`` beside it."""
+
+    cds: str
+    out: Path
+    utr: str = ""
+    target: float | None = None
+    maximize: bool = False
+    minimize: bool = False
+    n: int = 10
+    length: int = 30
+    rules: DesignRules = DesignRules()
+    min_distance: int = 3
+    steps: int = 60
+    seed: int = 0
+    progress: bool = False
+
+
+@dataclass
+class DesignResult:
+    """The designs (``name``, ``sequence``, ``prediction``, ``std``, ...) and the rules."""
+
+    designs: pd.DataFrame
+    wanted: int
+    constraints: list[str]
+    value: str
+    extra: dict[str, Any] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.designs.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        some = len(self.designs) > 0
+        return {
+            "out": self.files[0] if self.files else None,
+            "table": self.files[1] if len(self.files) > 1 else None,
+            "designs": len(self.designs),
+            "wanted": self.wanted,
+            "constraints": self.constraints,
+            "prediction_min": float(self.designs["prediction"].min()) if some else None,
+            "prediction_max": float(self.designs["prediction"].max()) if some else None,
+            **self.extra,
+            "files": self.files,
+        }
+
+    def to_json(self) -> str:
+        return _dumps(self.to_dict())
+
+    def fasta(self) -> str:
+        """The designs as FASTA, headers carrying the predicted value and std."""
+        return "".join(
+            f">{r.name} {self.value}={r.prediction:.4g} std={r.std:.3g}\n{r.sequence}\n"
+            for r in self.designs.itertuples()
+        )
+
+
+def _write_designs(out: Path, result: DesignResult) -> None:
+    from biofab.core.atomic import write_atomic
+
+    table = out.with_suffix(".csv")
+    _distinct(out, table)
+    fasta, csv = result.fasta(), result.designs.to_csv(index=False)
+    write_atomic(out, fasta)
+    write_atomic(table, csv)
+    result.files = [str(out), str(table)]
+
+
+def _design_checks(n: int, steps: int, min_distance: int) -> None:
+    _at_least(n, "n", 1)
+    _at_least(steps, "steps", 1)
+    _at_least(min_distance, "min_distance", 0)
+
+
+def design(request: DesignRequest) -> DesignResult:
+    """Design sequences with a trained model under the lab's hard rules; write them."""
+    from biofab.parts.design import design_sequences
+    from biofab.parts.models import load_model
+    from biofab.parts.sequences import read_sequences
+
+    if (request.target is None) == (not request.maximize):
+        raise InputError("give exactly one of target and maximize", found="both or neither")
+    _finite(request.target, "target")
+    _design_checks(request.n, request.steps, request.min_distance)
+    _distinct(request.out, request.out.with_suffix(".csv"))
+    est = load_model(request.model, request.kind)
+    lo, hi = est.length_range
+    length, start = request.length, None
+    if request.seeds is not None:
+        table = read_sequences(request.seeds, est.alphabet, min_length=lo, max_length=hi)
+        start = dict(zip(table["id"].astype(str), table["sequence"], strict=True))
+        length = length or int(table["sequence"].str.len().mode().iloc[0])
+    if length is None or not lo <= length <= hi:
+        raise InputError(
+            "length outside the model's range",
+            column="length",
+            expected=f"{lo}..{hi} nt",
+            found=length,
+        )
+    constraints = request.rules.constraints(length)
+    if start is not None:
+        start = {k: v for k, v in start.items() if len(v) == length}
+    designs = design_sequences(
+        est.predict,
+        constraints,
+        target=request.target,
+        maximize=request.maximize,
+        n=request.n,
+        length=length,
+        seeds=start,
+        uncertainty_penalty=request.penalty,
+        min_distance=request.min_distance,
+        steps=request.steps,
+        seed=request.seed,
+        progress=request.progress,
+        max_mutations=request.max_mutations,
+    )
+    nearest = int(designs["nearest_distance"].min()) if len(designs) > 1 else None
+    result = DesignResult(
+        designs,
+        request.n,
+        constraints.describe(),
+        "prediction",
+        {"min_pairwise_distance": nearest},
+    )
+    _write_designs(request.out, result)
+    return result
+
+
+def design_rbs(request: DesignRbsRequest) -> DesignResult:
+    """Design RBSs for a translation initiation rate (OSTIR) in their mRNA context."""
+    from biofab.parts.rbs import design_rbs as search
+
+    if sum([request.target is not None, request.maximize, request.minimize]) != 1:
+        raise InputError(
+            "give exactly one of target, maximize and minimize", found="none or several"
+        )
+    _finite(request.target, "target")
+    _design_checks(request.n, request.steps, request.min_distance)
+    _distinct(request.out, request.out.with_suffix(".csv"))
+    cds = read_dna(request.cds, "cds")
+    utr = read_dna(request.utr, "utr") if request.utr.strip() else ""
+    constraints = request.rules.constraints()
+    designs = search(
+        cds,
+        upstream=utr,
+        target=request.target,
+        maximize=not request.minimize,
+        length=request.length,
+        n=request.n,
+        constraints=constraints,
+        min_distance=request.min_distance,
+        steps=request.steps,
+        seed=request.seed,
+        progress=request.progress,
+    )
+    result = DesignResult(
+        designs,
+        request.n,
+        designs.attrs.get("constraints", constraints.describe()),
+        "log10_tir",
+        {
+            "model": "OSTIR log10 TIR (au)",
+            "elapsed_s": round(float(designs.attrs.get("elapsed_s", 0.0)), 2),
+        },
+    )
+    _write_designs(request.out, result)
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# explain
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExplainRequest:
+    """In-silico saturation mutagenesis of one ``sequence`` or of the first ``limit``
+    sequences of ``sequences`` (CSV with ``sequence_column`` or FASTA), exactly one, with the
+    model directory ``model``; ``importance``: per-position summary of |change| (``max`` |
+    ``mean``); ``out``: HTML report (heatmaps and importance)."""
+
+    model: Path
+    out: Path
+    sequence: str | None = None
+    sequences: Path | None = None
+    sequence_column: str = "sequence"
+    kind: str | None = None
+    importance: str = "max"
+    limit: int = 20
+
+
+@dataclass
+class ExplainResult:
+    """One mutagenesis map per sequence."""
+
+    model: str
+    estimator: str
+    maps: list[MutagenesisMap]
+    files: list[str] = field(default_factory=list)
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Per sequence: prediction, std, most important position (1-based), extremes."""
+        return [
+            {
+                "name": m.name,
+                "length": len(m.sequence),
+                "prediction": m.reference,
+                "std": m.reference_std,
+                "most_important_position": int(m.importance.argmax()) + 1,
+                "largest_gain": float(m.delta.max()),
+                "largest_loss": float(m.delta.min()),
+            }
+            for m in self.maps
+        ]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per sequence (see :meth:`summaries`)."""
+        return pd.DataFrame(self.summaries())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out": self.files[0] if self.files else None,
+            "model": self.model,
+            "estimator": self.estimator,
+            "sequences": self.summaries(),
+            "files": self.files,
+        }
+
+    def to_json(self) -> str:
+        return _dumps(self.to_dict())
+
+
+def explain(request: ExplainRequest) -> ExplainResult:
+    """Mutate every position to every letter, predict, write the HTML report."""
+    from biofab.parts.interpret import IMPORTANCE, saturation_mutagenesis, write_report
+    from biofab.parts.models import load_model
+    from biofab.parts.sequences import check_sequence, read_sequences
+
+    if (request.sequence is None) == (request.sequences is None):
+        raise InputError(
+            "give exactly one of a sequence and a file of sequences", found="both or neither"
+        )
+    if request.importance not in IMPORTANCE:
+        raise InputError(
+            "unknown summary",
+            column="importance",
+            expected=" | ".join(IMPORTANCE),
+            found=request.importance,
+        )
+    _at_least(request.limit, "limit", 1)
+    est = load_model(request.model, request.kind)
+    lo, hi = est.length_range
+    if request.sequences is not None:
+        table = read_sequences(
+            request.sequences,
+            est.alphabet,
+            sequence_column=request.sequence_column,
+            min_length=lo,
+            max_length=hi,
+        )
+        pairs = zip(table["id"].astype(str), table["sequence"], strict=True)
+        items = list(pairs)[: request.limit]
+    else:
+        seq = check_sequence(request.sequence, est.alphabet, lo, hi, column="sequence")
+        items = [("sequence", seq)]
+    maps = [
+        saturation_mutagenesis(
+            est.predict, s, alphabet=est.alphabet, how=request.importance, name=name, max_length=hi
+        )
+        for name, s in items
+    ]
+    subtitle = f"model {request.model} ({est.estimator}, {est.kind}); importance: "
+    write_report(request.out, maps, subtitle=subtitle + request.importance)
+    return ExplainResult(str(request.model), est.estimator, maps, [str(request.out)])
+
+
+# ---------------------------------------------------------------------------------------
+# export
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Export the parts of ``data`` (a table with ``sequence`` [+ id/name, prediction, std,
+    model], or FASTA/GenBank/SBOL3 to convert) as ``format`` (``fasta`` | ``genbank`` |
+    ``sbol3``; None: from ``out``'s suffix). ``model_name``: the predictor's name when the
+    table has no ``model`` column; ``detect_boxes``: annotate sigma70 -35/-10 boxes of
+    promoters."""
+
+    data: Path
+    out: Path
+    kind: str = "promoter"
+    format: str | None = None
+    model_name: str | None = None
+    namespace: str = "https://biofab.example.org/parts"
+    detect_boxes: bool = True
+
+
+@dataclass
+class ExportResult:
+    """The parts exported and the format written."""
+
+    parts: pd.DataFrame
+    kind: str
+    format: str
+    files: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.parts.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        predicted = "prediction" in self.parts and self.parts["prediction"].notna().any()
+        return {
+            "out": self.files[0] if self.files else None,
+            "format": self.format,
+            "kind": self.kind,
+            "n": len(self.parts),
+            "with_prediction": bool(predicted),
+            "files": self.files,
+        }
+
+    def to_json(self) -> str:
+        return _dumps(self.to_dict())
+
+
+def export(request: ExportRequest) -> ExportResult:
+    """Read and check the parts, then write them in the chosen format."""
+    from biofab.parts.export import export_format, export_parts, read_export_input
+
+    fmt = export_format(request.format, request.out)
+    table = read_export_input(request.data, request.kind, model=request.model_name)
+    path = export_parts(
+        table,
+        request.out,
+        request.kind,
+        fmt,
+        namespace=request.namespace,
+        detect_boxes=request.detect_boxes,
+    )
+    return ExportResult(table, request.kind, fmt, [str(path)])
+
+
+# ---------------------------------------------------------------------------------------
+# signal peptides and secretion
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignalPeptidesRequest:
+    """Rank the natural Sec signal peptides of ``proteome`` (protein FASTA; SPs up to
+    ``max_len`` aa, 15-60) and ``generate`` rule-passing variants of them for fusion to the
+    ``mature`` protein (inline or FASTA file, without its own SP), by rule score or, with
+    ``model`` (a ``signal_peptide`` model directory), by its prediction; write the top ``n``
+    as CSV to ``out``."""
+
+    proteome: Path
+    mature: str
+    out: Path
+    model: Path | None = None
+    n: int = 20
+    generate: int = 50
+    max_len: int = 40
+    seed: int = 0
+
+
+@dataclass
+class SignalPeptidesResult:
+    """The top candidates, best first, and how many were natural and generated."""
+
+    ranked: pd.DataFrame
+    natural: int
+    generated: int
+    model: str | None
+    files: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.ranked.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        top = self.ranked.iloc[0]
+        return {
+            "out": self.files[0] if self.files else None,
+            "natural": self.natural,
+            "generated": self.generated,
+            "written": len(self.ranked),
+            "model": self.model,
+            "best": {"id": top["id"], "sequence": top["sequence"], "origin": top["origin"]},
+            "files": self.files,
+        }
+
+    def to_json(self) -> str:
+        return _dumps(self.to_dict())
+
+
+def signal_peptides(request: SignalPeptidesRequest) -> SignalPeptidesResult:
+    """Mine, generate, rank and write signal peptide candidates."""
+    from biofab.core.atomic import write_atomic
+    from biofab.parts.signal_peptide import (
+        extract_candidates,
+        generate_candidates,
+        rank_candidates,
+    )
+
+    _at_least(request.n, "n", 1)
+    _at_least(request.generate, "generate", 0)
+    if not 15 <= request.max_len <= 60:
+        raise InputError("max_len out of range", expected="15..60 aa", found=request.max_len)
+    mature = read_protein(request.mature, "mature")
+    natural = extract_candidates(request.proteome, max_len=request.max_len)
+    if len(natural) == 0:
+        raise InputError(
+            "no protein in the proteome starts with a rule-passing signal peptide",
+            file=str(request.proteome),
+            expected="at least one Sec signal peptide",
+            found="0",
+        )
+    frames = [natural]
+    if request.generate:
+        frames.append(generate_candidates(natural, request.generate, seed=request.seed))
+    pool = pd.concat(frames, ignore_index=True)
+    ranked = rank_candidates(pool, mature, model=request.model).head(request.n)
+    write_atomic(request.out, ranked.to_csv(index=False))
+    return SignalPeptidesResult(
+        ranked,
+        len(natural),
+        len(frames[1]) if request.generate else 0,
+        None if request.model is None else str(request.model),
+        [str(request.out)],
+    )
+
+
+@dataclass(frozen=True)
+class SecretionFitRequest:
+    """Fit the SP x protein activity matrix model on ``data`` (long CSV/TSV with the three
+    named columns, or, with ``wu2020``, the Wu 2020 table: verified rows, z-scored) with
+    ``rank`` interaction factors and ``n_boot`` bootstrap members; write it as JSON."""
+
+    data: Path
+    out: Path
+    wu2020: bool = False
+    sp_column: str = "sp_id"
+    protein_column: str = "protein_id"
+    activity_column: str = "activity"
+    rank: int = 2
+    n_boot: int = 20
+    seed: int = 0
+
+
+@dataclass
+class SecretionFitResult:
+    """The fitted :class:`~biofab.parts.secretion.SecretionMatrix` and its training cells."""
+
+    model: SecretionMatrix
+    cells: pd.DataFrame
+    files: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The training readings: ``sp_id``, ``protein_id``, ``activity``."""
+        return self.cells.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        est = self.model
+        return {
+            "out": self.files[0] if self.files else None,
+            "signal_peptides": len(est.sp_ids_),
+            "proteins": len(est.protein_ids_),
+            "cells": est.n_cells_,
+            "rank": est.rank,
+            "n_boot": est.n_boot,
+            "files": self.files,
+        }
+
+    def to_json(self) -> str:
+        return _dumps(self.to_dict())
+
+
+def _secretion_cells(request: SecretionFitRequest) -> pd.DataFrame:
+    if request.wu2020:
+        from biofab.parts.datasets import load_wu2020
+        from biofab.parts.secretion import wu2020_activity
+
+        return wu2020_activity(load_wu2020(request.data))
+    named = {
+        request.sp_column: "sp_id",
+        request.protein_column: "protein_id",
+        request.activity_column: "activity",
+    }
+    frame = _read_table(request.data)
+    for name in named:
+        if name not in frame.columns:
+            raise InputError(
+                "missing column",
+                file=str(request.data),
+                column=name,
+                expected=f"one of {', '.join(map(str, frame.columns))}",
+            )
+    return frame.rename(columns=named)
+
+
+def secretion_fit(request: SecretionFitRequest) -> SecretionFitResult:
+    """Read the readings, fit the matrix model, write its JSON."""
+    from biofab.core.atomic import write_atomic
+    from biofab.parts.secretion import SecretionMatrix
+
+    _at_least(request.rank, "rank", 0)
+    _at_least(request.n_boot, "n_boot", 0)
+    cells = _secretion_cells(request)
+    est = SecretionMatrix(rank=request.rank, n_boot=request.n_boot, seed=request.seed).fit(cells)
+    write_atomic(request.out, json.dumps(est.to_dict()) + "\n")
+    return SecretionFitResult(est, cells, [str(request.out)])
+
+
+@dataclass(frozen=True)
+class SecretionPredictRequest:
+    """Rank every SP known to the secretion model JSON ``model`` for ``protein`` (an id
+    of the training data); write the ranking as CSV."""
+
+    model: Path
+    protein: str
+    out: Path
+
+
+@dataclass
+class SecretionPredictResult:
+    """Every known SP for the protein: predicted activity, std and measured value, best
+    first."""
+
+    protein: str
+    ranked: pd.DataFrame
+    files: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.ranked.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        best = self.ranked.iloc[0]
+        return {
+            "out": self.files[0] if self.files else None,
+            "protein": self.protein,
+            "n": len(self.ranked),
+            "best": {
+                "sp_id": best["sp_id"],
+                "prediction": float(best["prediction"]),
+                "std": float(best["std"]),
+            },
+            "files": self.files,
+        }
+
+    def to_json(self) -> str:
+        return _dumps(self.to_dict())
+
+
+def secretion_predict(request: SecretionPredictRequest) -> SecretionPredictResult:
+    """Load the model JSON, rank the SPs for the protein, write the ranking."""
+    from biofab.core.atomic import write_atomic
+    from biofab.parts.secretion import SecretionMatrix
+    from biofab.parts.sequences import read_text_file
+
+    text = read_text_file(request.model, "a secretion model JSON")
+    try:
+        state = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError("unreadable model JSON", file=str(request.model), found=err.msg) from None
+    ranked = SecretionMatrix.from_dict(state).rank_signal_peptides(request.protein)
+    write_atomic(request.out, ranked.to_csv(index=False))
+    return SecretionPredictResult(request.protein, ranked, [str(request.out)])
