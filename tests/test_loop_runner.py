@@ -77,7 +77,7 @@ def test_progress_is_one_line_per_round_off_a_terminal(
     c = _campaign(tmp_path, "talk", tb)
     c.run(tb, rounds=2, batch=5, progress=True)
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("campaign talk")]
-    assert len(lines) == 2 and lines[-1].startswith("campaign talk: round 2/2")
+    assert len(lines) == 2 and lines[-1].startswith("campaign talk round 2/2")
 
 
 def test_folder_lab_waits_for_the_lab_results(tmp_path: Path) -> None:

@@ -297,7 +297,14 @@ class Campaign:
         runner: LoopRunner[Recommender] = LoopRunner(
             TestbedExecutor(testbed), recommender=recommender, candidates=candidates
         )
-        runner.run(self, batch=batch, rounds=rounds, seed=seed, progress=progress)
+        runner.run(
+            self,
+            batch=batch,
+            rounds=rounds,
+            seed=seed,
+            progress=progress,
+            label=f"campaign {self.name} round",
+        )
         return self.history()
 
     # -- views -----------------------------------------------------------------

@@ -156,13 +156,15 @@ class LoopRunner(Generic[R]):
         seed: int = 0,
         first_round: int = 0,
         progress: bool = True,
+        label: str | None = None,
     ) -> LoopResult:
         """Run until ``rounds`` rounds or ``budget`` evaluations are spent.
 
         Round ``r`` (counting from ``first_round``) is recommended with seed
         ``seed * 1000 + r``, so a rerun with the same seed repeats its choices.
         The initial-design round, when a policy is set, is round
-        ``first_round - 1`` and counts towards both limits.
+        ``first_round - 1`` and counts towards both limits. ``label`` starts each
+        progress line (default ``campaign NAME round`` or ``... evaluation``).
         """
         if (rounds is None) == (budget is None):
             raise InputError("give exactly one of rounds and budget", found=(rounds, budget))
@@ -172,7 +174,8 @@ class LoopRunner(Generic[R]):
                 "batch and rounds/budget must be at least 1", expected=">= 1", found=(batch, limit)
             )
         result = LoopResult()
-        label = f"campaign {campaign.name}: " + ("round" if rounds is not None else "evaluation")
+        unit = "round" if rounds is not None else "evaluation"
+        label = label if label is not None else f"campaign {campaign.name} {unit}"
         with progress_reporter(label, total=limit, enabled=progress) as bar:
             if self.initial is not None:
                 first = self.initial.first_batch(campaign.space, seed)
@@ -183,7 +186,9 @@ class LoopRunner(Generic[R]):
                         found=len(first.designs),
                     )
                 self._execute(campaign, first_round - 1, first.designs, first.labels, result)
-                bar.advance(1 if rounds is not None else len(first.designs), self._note(result))
+                bar.advance(
+                    1 if rounds is not None else len(first.designs), _note(campaign, result)
+                )
             r = first_round
             while not self._done(result, rounds, budget):
                 n = batch if budget is None else min(batch, budget - result.evaluations)
@@ -195,7 +200,7 @@ class LoopRunner(Generic[R]):
                 )
                 labels = [rec.recommender] * len(rec.designs)
                 self._execute(campaign, r, rec.designs, labels, result)
-                bar.advance(1 if rounds is not None else len(rec.designs), self._note(result))
+                bar.advance(1 if rounds is not None else len(rec.designs), _note(campaign, result))
                 r += 1
         result.history = campaign.history()
         return result
@@ -223,7 +228,10 @@ class LoopRunner(Generic[R]):
             return len(result.rounds) >= rounds
         return budget is not None and result.evaluations >= budget
 
-    @staticmethod
-    def _note(result: LoopResult) -> str:
-        last = result.rounds[-1]
-        return f"round {last.round}: {len(last.designs)} designs ({last.labels[0]})"
+
+def _note(campaign: CampaignLike[R], result: LoopResult) -> str:
+    """``round 3: 20 designs (auto -> bo), best so far 1.42`` for a progress line."""
+    last = result.rounds[-1]
+    history = campaign.history()
+    best = "" if len(history) == 0 else f", best so far {history['best_so_far'].iloc[-1]:.4g}"
+    return f"round {last.round}: {len(last.designs)} designs ({last.labels[0]}){best}"

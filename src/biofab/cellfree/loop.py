@@ -260,6 +260,7 @@ class CellFreeLoop:
             seed=self.seed,
             first_round=done + 1,
             progress=progress,
+            label=f"cell-free campaign {campaign.name} round",
         )
         files = [r.execution.info["round_files"] for r in run.rounds]
         return LoopResult(

@@ -42,15 +42,13 @@ def _print_version(value: bool) -> None:
 
 
 def installed_version() -> str:
-    """The installed distribution's version; the source tree's when not installed."""
+    """The installed distribution's version (``unknown`` for a source tree never installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("biofab")
-    except PackageNotFoundError:
-        from biofab import __version__
-
-        return __version__
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 @app.callback()

@@ -390,6 +390,12 @@ def optimize_recipe(
         initial=StartThenSpaceFilling(start, n0),
     )
     run = runner.run(
-        campaign, batch=batch, budget=budget, seed=seed, first_round=1, progress=progress
+        campaign,
+        batch=batch,
+        budget=budget,
+        seed=seed,
+        first_round=1,
+        progress=progress,
+        label=f"recipe {name}: batches evaluated",
     )
     return RecipeOptimization(run.table(), campaign, objective.name, objective.direction, tmp)
