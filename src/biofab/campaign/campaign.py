@@ -20,7 +20,6 @@ from biofab.campaign.results import frame_sha256, parse_results, read_table
 from biofab.core import InputError, NotEnoughDataError, Objective, Space, Testbed
 from biofab.learn import (
     GPSurrogate,
-    MultiObjective,
     Recommendation,
     Recommender,
     SpaceFilling,
@@ -155,7 +154,7 @@ class Campaign:
                 if len(data) < initial_batch_size(self.space)
                 else default_recommender(self.space, len(self.objectives))
             )
-        multi = isinstance(recommender, MultiObjective)
+        multi = recommender.outputs == "multi"
         values, yvar = np.zeros((len(data), 1)), None
         if len(data):
             u, yvar = self.utilities(data)
@@ -198,7 +197,7 @@ class Campaign:
         number = self.store.add_round(
             self.name, rec.recommender, designs, notes={"n": len(designs)}
         )
-        model = getattr(recommender, "surrogate_", None)
+        model = rec.model
         if model is not None and len(data) >= 2:
             importance = permutation_importance(
                 model, self.space, data[self.space.names], values, n_repeats=5, seed=seed
