@@ -136,6 +136,19 @@ def test_recommend_from_a_candidate_pool(workdir: Path) -> None:
     assert r.returncode == 2 and "bad_pool.csv, row 3, column 'ntp'" in r.stderr
 
 
+def test_recommend_by_registered_name_and_unknown_name(workdir: Path) -> None:
+    r = biofab("campaign", "recommend", "cf1", "-n", "2", "--recommender", "lhs", "--json",
+               "--seed", "0", cwd=workdir)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["recommender"] == "space-filling (lhs)"
+    r = biofab("campaign", "recommend", "cf1", "--recommender", "bogus", cwd=workdir)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown recommender" in lines[0] and "'bogus'" in lines[0]
+    assert all(name in lines[0] for name in ("auto", "bo", "ucb", "mobo", "sequence"))
+    assert "--recommender" in biofab("campaign", "recommend", "--help", cwd=workdir).stdout
+
+
 def test_unknown_campaign_and_malformed_space(workdir: Path) -> None:
     r = biofab("campaign", "status", "nope", cwd=workdir)
     assert r.returncode == 2 and "unknown campaign 'nope'" in r.stderr

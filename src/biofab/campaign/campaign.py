@@ -145,7 +145,6 @@ class Campaign:
         recommended earlier but not yet measured are never proposed again.
         """
         from biofab.learn import (
-            MultiObjective,
             SpaceFilling,
             default_recommender,
             initial_batch_size,
@@ -163,7 +162,7 @@ class Campaign:
                 if len(data) < initial_batch_size(self.space)
                 else default_recommender(self.space, len(self.objectives))
             )
-        multi = isinstance(recommender, MultiObjective)
+        multi = recommender.outputs == "multi"
         values, yvar = np.zeros((len(data), 1)), None
         if len(data):
             u, yvar = self.utilities(data)
@@ -206,7 +205,7 @@ class Campaign:
         number = self.store.add_round(
             self.name, rec.recommender, designs, notes={"n": len(designs)}
         )
-        model = getattr(recommender, "surrogate_", None)
+        model = rec.model
         # A surrogate outside the state format's allow-list is not stored: never a pickle.
         if model is not None and len(data) >= 2 and can_save(model):
             importance = permutation_importance(

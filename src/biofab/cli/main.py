@@ -18,6 +18,7 @@ from rich.table import Table
 
 from biofab.cli.pillars import PillarGroup
 from biofab.core import BiofabError, Objective, Space
+from biofab.learn.registry import make_recommender, recommender_names
 
 # The pillars' groups (gem, parts, ...) come from the plug-in registry (entry points
 # `biofab.pillars`), listed by PillarGroup and imported only when invoked.
@@ -69,8 +70,6 @@ DbOption = Annotated[
     typer.Option("--db", envvar="BIOFAB_DB", help="SQLAlchemy URL (default: sqlite:///biofab.db)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-RECOMMENDERS = ("auto", "sobol", "bo", "ucb", "mobo")
 
 
 def _print_json(data: Any) -> None:
@@ -148,7 +147,9 @@ def campaign_recommend(
     name: str,
     n: Annotated[int, typer.Option("-n", "--n", min=1, help="Batch size.")] = 20,
     output: Annotated[Path | None, typer.Option("--out", help="Write the batch as CSV.")] = None,
-    recommender: Annotated[str, typer.Option(help=f"One of {', '.join(RECOMMENDERS)}.")] = "auto",
+    recommender: Annotated[
+        str, typer.Option(help=f"One of {', '.join(recommender_names())}.")
+    ] = "auto",
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     candidates: Annotated[
         Path | None,
@@ -161,22 +162,11 @@ def campaign_recommend(
     from rich.status import Status
 
     from biofab.core.atomic import require_folder, write_atomic
-    from biofab.learn import BayesianOptimization, EnsembleUCB, MultiObjective, SpaceFilling
 
-    choices = {
-        "sobol": SpaceFilling,
-        "bo": BayesianOptimization,
-        "ucb": EnsembleUCB,
-        "mobo": MultiObjective,
-    }
-    if recommender not in RECOMMENDERS:
-        raise BiofabError(
-            f"--recommender: expected one of {', '.join(RECOMMENDERS)}; found '{recommender}'"
-        )
+    rec_obj = make_recommender(recommender)  # None for "auto": the campaign's default
     if output is not None:
         require_folder(output)  # before a round is stored
     c = _campaign(name, db)
-    rec_obj = None if recommender == "auto" else choices[recommender]()
     pool = None if candidates is None else _read_candidates(c, candidates)
     with Status("fitting the model and choosing the batch...", console=err):
         rec = c.recommend(n, recommender=rec_obj, seed=seed, candidates=pool)

@@ -1,10 +1,8 @@
 """The learning engine: surrogates with uncertainty, acquisition, recommenders.
 
-``biofab.learn`` knows spaces and measurements, never a pillar.
-
-Names load on first use (PEP 562): the surrogates pull in torch, BoTorch and
-XGBoost, which read-only commands never need. ``from biofab.learn import
-GPSurrogate`` works as ever and imports only what that name needs.
+``biofab.learn`` knows spaces and measurements, never a pillar. Names are
+imported on first use (PEP 562), so ``biofab.learn.registry`` and other light
+modules load without torch, BoTorch or XGBoost.
 """
 
 from __future__ import annotations
@@ -13,92 +11,145 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from biofab.learn.acquisition import (
+        UCB,
+        Acquisition,
+        QLogNEHVI,
+        QLogNEI,
+        Scorer,
+        SpaceFillingPick,
+    )
     from biofab.learn.calibration import CalibrationReport, calibration_report, coverage
-    from biofab.learn.candidates import candidate_set, unmeasured
+    from biofab.learn.candidates import (
+        CandidateGenerator,
+        CandidateSearch,
+        Selection,
+        SpaceFillingDesign,
+        candidate_set,
+        unmeasured,
+    )
     from biofab.learn.explain import permutation_importance
     from biofab.learn.gp import GPSurrogate
     from biofab.learn.mlp import MLPEnsemble
-    from biofab.learn.recommendation import Recommendation, Recommender
+    from biofab.learn.recommendation import BatchRequest, Recommendation, Recommender
     from biofab.learn.recommenders import (
         AutoRecommender,
         BayesianOptimization,
+        ComposedRecommender,
         EnsembleUCB,
         MultiObjective,
         SpaceFilling,
+        SurrogateFactory,
         default_recommender,
         initial_batch_size,
         pareto_mask,
     )
+    from biofab.learn.registry import make_recommender, recommender_names, register_recommender
     from biofab.learn.selection import CrossValidation, cross_validate
     from biofab.learn.sequence_recommender import SequenceRecommender
-    from biofab.learn.surrogate import EnsembleSurrogate, Surrogate
+    from biofab.learn.sequence_search import PointMutator, SequenceMutants, diverse_pick
+    from biofab.learn.surrogate import EnsembleSurrogate, Surrogate, clone
     from biofab.learn.trees import TreeEnsemble
 
+_WHERE = {
+    "biofab.learn.acquisition": (
+        "Acquisition",
+        "QLogNEHVI",
+        "QLogNEI",
+        "Scorer",
+        "SpaceFillingPick",
+        "UCB",
+    ),
+    "biofab.learn.calibration": ("CalibrationReport", "calibration_report", "coverage"),
+    "biofab.learn.candidates": (
+        "CandidateGenerator",
+        "CandidateSearch",
+        "Selection",
+        "SpaceFillingDesign",
+        "candidate_set",
+        "unmeasured",
+    ),
+    "biofab.learn.explain": ("permutation_importance",),
+    "biofab.learn.gp": ("GPSurrogate",),
+    "biofab.learn.mlp": ("MLPEnsemble",),
+    "biofab.learn.recommendation": ("BatchRequest", "Recommendation", "Recommender"),
+    "biofab.learn.recommenders": (
+        "AutoRecommender",
+        "BayesianOptimization",
+        "ComposedRecommender",
+        "EnsembleUCB",
+        "MultiObjective",
+        "SpaceFilling",
+        "SurrogateFactory",
+        "default_recommender",
+        "initial_batch_size",
+        "pareto_mask",
+    ),
+    "biofab.learn.registry": ("make_recommender", "recommender_names", "register_recommender"),
+    "biofab.learn.selection": ("CrossValidation", "cross_validate"),
+    "biofab.learn.sequence_recommender": ("SequenceRecommender",),
+    "biofab.learn.sequence_search": ("PointMutator", "SequenceMutants", "diverse_pick"),
+    "biofab.learn.surrogate": ("EnsembleSurrogate", "Surrogate", "clone"),
+    "biofab.learn.trees": ("TreeEnsemble",),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+
 __all__ = [
+    "UCB",
+    "Acquisition",
     "AutoRecommender",
+    "BatchRequest",
     "BayesianOptimization",
     "CalibrationReport",
+    "CandidateGenerator",
+    "CandidateSearch",
+    "ComposedRecommender",
     "CrossValidation",
     "EnsembleSurrogate",
     "EnsembleUCB",
     "GPSurrogate",
     "MLPEnsemble",
     "MultiObjective",
+    "PointMutator",
+    "QLogNEHVI",
+    "QLogNEI",
     "Recommendation",
     "Recommender",
+    "Scorer",
+    "Selection",
+    "SequenceMutants",
     "SequenceRecommender",
     "SpaceFilling",
+    "SpaceFillingDesign",
+    "SpaceFillingPick",
     "Surrogate",
+    "SurrogateFactory",
     "TreeEnsemble",
     "calibration_report",
     "candidate_set",
+    "clone",
     "coverage",
     "cross_validate",
     "default_recommender",
+    "diverse_pick",
     "initial_batch_size",
+    "make_recommender",
     "pareto_mask",
     "permutation_importance",
+    "recommender_names",
+    "register_recommender",
     "unmeasured",
 ]
 
 
-#: Each public name -> the submodule that defines it.
-_HOME = {
-    "CalibrationReport": "calibration",
-    "calibration_report": "calibration",
-    "coverage": "calibration",
-    "candidate_set": "candidates",
-    "unmeasured": "candidates",
-    "permutation_importance": "explain",
-    "GPSurrogate": "gp",
-    "MLPEnsemble": "mlp",
-    "Recommendation": "recommendation",
-    "Recommender": "recommendation",
-    "AutoRecommender": "recommenders",
-    "BayesianOptimization": "recommenders",
-    "EnsembleUCB": "recommenders",
-    "MultiObjective": "recommenders",
-    "SpaceFilling": "recommenders",
-    "default_recommender": "recommenders",
-    "initial_batch_size": "recommenders",
-    "pareto_mask": "recommenders",
-    "CrossValidation": "selection",
-    "cross_validate": "selection",
-    "SequenceRecommender": "sequence_recommender",
-    "EnsembleSurrogate": "surrogate",
-    "Surrogate": "surrogate",
-    "TreeEnsemble": "trees",
-}
-
-
 def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
+    module = _MODULE_OF.get(name)
+    if module is None:
         raise AttributeError(f"module 'biofab.learn' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"biofab.learn.{home}"), name)
-    globals()[name] = value  # later look-ups skip this function
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted(set(globals()) | set(__all__))

@@ -6,16 +6,28 @@ afterwards (which moves the optimum and can break constraints), biofab scores a
 large set of legal designs: a scrambled Sobol sample of the whole space, plus
 local moves around the best designs measured so far and around the best
 candidates found, at several step sizes.
+
+A *candidate generator* turns one request and a bound acquisition (a
+:class:`~biofab.learn.acquisition.Scorer`) into the batch: it builds the pool
+to score and hands it to the scorer's ``select`` (or applies its own batch
+rule, as the sequence search's diversity rule does). Every generator honours
+a user-given pool (``candidates=``): only its unmeasured rows are scored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
 from biofab.core import Space
+from biofab.learn.recommendation import BatchRequest
+
+if TYPE_CHECKING:
+    from biofab.learn.acquisition import Scorer
 
 
 def unmeasured(space: Space, pool: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFrame:
@@ -80,3 +92,74 @@ def refine(
         pool = pd.concat([pool, moves], ignore_index=True)
         scores = np.concatenate([scores, score(moves)])
     return pool
+
+
+@dataclass
+class Selection:
+    """A generator's answer: the batch (rows of the space), the acquisition value of
+    each ``(k,)``, and notes for the recommendation (e.g. the pool size)."""
+
+    designs: pd.DataFrame
+    values: np.ndarray
+    notes: dict[str, object] = field(default_factory=dict)
+
+
+class CandidateGenerator(Protocol):
+    """Builds the pool for one request and chooses the batch with ``scorer``."""
+
+    def search(self, req: BatchRequest, scorer: Scorer) -> Selection: ...
+
+
+def user_pool(req: BatchRequest) -> pd.DataFrame:
+    """The unmeasured, not pending, distinct rows of the request's own pool."""
+    if req.candidates is None:
+        raise ValueError("the request has no candidate pool")
+    return unmeasured(req.space, req.space.complete(req.candidates), req.seen)
+
+
+def _chosen(pool: pd.DataFrame, rows: list[int], values: np.ndarray) -> Selection:
+    return Selection(pool.iloc[rows].reset_index(drop=True), values, {"pool": len(pool)})
+
+
+class CandidateSearch:
+    """The global candidate set plus local moves (:func:`candidate_set`), refined
+    around the best-scoring candidates (:func:`refine`) when ``refine`` is set;
+    the scorer picks the batch. With a user pool, the pool is scored as it is.
+
+    ``n_global`` is the size of the scrambled Sobol sample of the whole space.
+    """
+
+    def __init__(self, n_global: int = 2048, refine: bool = True) -> None:
+        self.n_global = n_global
+        self.refine = refine
+
+    def search(self, req: BatchRequest, scorer: Scorer) -> Selection:
+        if req.candidates is not None:
+            pool = user_pool(req)
+        else:
+            utility = req.incumbent_utility()
+            found = candidate_set(req.space, req.designs, utility, req.rng, n_global=self.n_global)
+            pool = unmeasured(req.space, found, req.seen)
+            if self.refine:
+                pool = refine(req.space, pool, req.seen, scorer.score, req.rng)
+        rows, values = scorer.select(pool, req.n)
+        return _chosen(pool, rows, values)
+
+
+class SpaceFillingDesign:
+    """A space-filling design of the whole space (``method``: ``"sobol"``,
+    ``"lhs"`` or ``"random"``, seeded by the request's seed) that avoids measured
+    and pending designs; with a user pool, the scorer picks from the pool."""
+
+    def __init__(self, method: str = "sobol") -> None:
+        self.method = method
+
+    def search(self, req: BatchRequest, scorer: Scorer) -> Selection:
+        if req.candidates is not None:
+            pool = user_pool(req)
+            rows, values = scorer.select(pool, req.n)
+            return _chosen(pool, rows, values)
+        seen = req.seen
+        exclude = req.space.keys(seen) if len(seen) else []
+        batch = req.space.sample(req.n, seed=req.seed, method=self.method, exclude=exclude)
+        return Selection(batch, np.full(len(batch), np.nan))

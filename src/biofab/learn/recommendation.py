@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
 
 from biofab.core import Design, Space
+from biofab.learn.surrogate import Surrogate
+
+#: What a recommender learns from: ``"single"`` one utility column (a campaign
+#: with several objectives passes its weighted score), ``"multi"`` one column
+#: per objective, ``"any"`` either (it does not model them).
+Outputs = Literal["single", "multi", "any"]
 
 
 @dataclass
@@ -18,7 +24,9 @@ class Recommendation:
     ``designs`` has one row per design (parameters, then filler columns);
     ``mean`` and ``std`` have shape ``(n, m)`` for ``m`` outputs (NaN when the
     recommender had no model, e.g. the space-filling start); ``acquisition`` has
-    shape ``(n,)``. ``outputs`` names the ``m`` columns.
+    shape ``(n,)``. ``outputs`` names the ``m`` columns. ``model`` is the
+    surrogate fitted for this batch (None without a model): the recommender
+    keeps no fitted state, so this is the one place to find it.
     """
 
     designs: pd.DataFrame
@@ -28,6 +36,7 @@ class Recommendation:
     recommender: str
     outputs: list[str] = field(default_factory=lambda: ["y"])
     notes: dict[str, object] = field(default_factory=dict)
+    model: Surrogate | None = None
 
     def __len__(self) -> int:
         return len(self.designs)
@@ -56,6 +65,53 @@ class Recommendation:
         ]
 
 
+def as_2d(values: np.ndarray) -> np.ndarray:
+    """``(n,)`` -> ``(n, 1)``; 2-D arrays pass through (as float)."""
+    v = np.asarray(values, dtype=float)
+    return v[:, None] if v.ndim == 1 else v
+
+
+def seen_designs(designs: pd.DataFrame, pending: pd.DataFrame | None) -> pd.DataFrame:
+    """Measured plus pending designs: neither may be recommended again."""
+    if pending is None or len(pending) == 0:
+        return designs
+    return pd.concat(
+        [designs, pending[designs.columns.intersection(pending.columns)]], ignore_index=True
+    )
+
+
+@dataclass
+class BatchRequest:
+    """One call's inputs, checked: ``y`` ``(n_obs, m)`` utilities (higher better),
+    ``yvar`` like ``y`` or None, and ``rng``, the one generator seeded from
+    ``seed`` that every random step of the call draws from, in a fixed order."""
+
+    space: Space
+    designs: pd.DataFrame
+    y: np.ndarray
+    yvar: np.ndarray | None
+    n: int
+    candidates: pd.DataFrame | None
+    round_index: int
+    seed: int | None
+    pending: pd.DataFrame | None
+    rng: np.random.Generator
+
+    @property
+    def seen(self) -> pd.DataFrame:
+        """Measured plus pending designs."""
+        return seen_designs(self.designs, self.pending)
+
+    def incumbent_utility(self) -> np.ndarray:
+        """One number per measured design ``(n_obs,)`` that ranks the incumbents local
+        moves start from: the utility, or the sum of standardised utilities."""
+        if self.y.shape[1] == 1:
+            return self.y[:, 0]
+        spread = self.y.std(0)
+        z = (self.y - self.y.mean(0)) / np.where(spread > 0, spread, 1.0)
+        return z.sum(1)
+
+
 class Recommender(Protocol):
     """Turns what has been measured into the next batch.
 
@@ -68,9 +124,26 @@ class Recommender(Protocol):
     results have not arrived: they are treated as in flight (never proposed
     again; conditioned on where the acquisition supports it). Designs already
     measured are never recommended again.
+
+    Capabilities, which callers ask instead of testing the class:
+    ``outputs`` (see :data:`Outputs`), ``supports_pending`` (pending designs
+    are conditioned on, not only excluded), ``needs_model`` (a surrogate is
+    fitted) and ``min_data`` (fewest measured designs it accepts).
     """
 
     name: str
+
+    @property
+    def outputs(self) -> Outputs: ...
+
+    @property
+    def supports_pending(self) -> bool: ...
+
+    @property
+    def needs_model(self) -> bool: ...
+
+    @property
+    def min_data(self) -> int: ...
 
     def recommend(
         self,

@@ -1,209 +1,292 @@
-"""Recommenders: space-filling start, batch BO (qLogNEI), multi-objective BO
-(qLogNEHVI) and ensemble UCB with an annealed exploration weight.
+"""Recommenders: a surrogate factory, an acquisition and a candidate generator.
 
-Every recommender returns designs that lie on the space's grid, satisfy its
-constraints and were never measured before, each with the model's predicted
-mean, std and the acquisition value that chose it.
+A recommender is a composition (:class:`ComposedRecommender`), in BoTorch's
+spirit:
+
+* a **surrogate factory** returns a fresh, unfitted model for each call (a
+  model given by the user is cloned, never fitted in place);
+* an **acquisition** (:mod:`biofab.learn.acquisition`: qLogNEI, qLogNEHVI, UCB
+  with an annealed kappa, or "none" for space filling) scores designs with the
+  fitted model and picks a batch;
+* a **candidate generator** (:mod:`biofab.learn.candidates`,
+  :mod:`biofab.learn.sequence_search`) builds what is scored: the global
+  candidate set with local moves and refinement, a user's pool, or sequence
+  mutants.
+
+Recommenders are stateless: the fitted model travels on the returned
+:class:`Recommendation` (``rec.model``), and the same inputs and seed give the
+same batch. Callers ask capabilities (``outputs``, ``supports_pending``,
+``needs_model``, ``min_data``) rather than the class. The named classes below
+are thin compositions. Every batch lies on the space's grid, satisfies its
+constraints and was never measured or recommended before, each design with
+the model's predicted mean, std and the acquisition value that chose it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
-from botorch.acquisition import AcquisitionFunction
-from botorch.acquisition.logei import qLogNoisyExpectedImprovement
-from botorch.acquisition.multi_objective.logei import (
-    qLogNoisyExpectedHypervolumeImprovement,
-)
-from botorch.optim import optimize_acqf_discrete
-from botorch.sampling import SobolQMCNormalSampler
 
 from biofab.core import Categorical, NotEnoughDataError, Space
 from biofab.core import Sequence as SeqParam
-from biofab.learn.candidates import candidate_set, refine, unmeasured
+from biofab.learn.acquisition import (
+    UCB,
+    Acquisition,
+    QLogNEHVI,
+    QLogNEI,
+    SpaceFillingPick,
+    pareto_mask,
+)
+from biofab.learn.candidates import CandidateGenerator, CandidateSearch, SpaceFillingDesign
 from biofab.learn.gp import GPSurrogate
-from biofab.learn.recommendation import Recommendation, Recommender
+from biofab.learn.recommendation import (
+    BatchRequest,
+    Outputs,
+    Recommendation,
+    Recommender,
+    as_2d,
+)
 from biofab.learn.selection import cross_validate
-from biofab.learn.surrogate import EnsembleSurrogate, Surrogate
+from biofab.learn.surrogate import EnsembleSurrogate, Surrogate, clone
 from biofab.learn.torch_threads import torch_threads
 from biofab.learn.trees import TreeEnsemble
 
-DTYPE = torch.double
+__all__ = [
+    "AutoRecommender",
+    "BatchRequest",
+    "BayesianOptimization",
+    "ComposedRecommender",
+    "EnsembleUCB",
+    "MultiObjective",
+    "SpaceFilling",
+    "SurrogateFactory",
+    "default_recommender",
+    "gp_factory",
+    "initial_batch_size",
+    "pareto_mask",
+    "surrogate_factory",
+    "trees_factory",
+]
+
+#: ``factory(seed) -> Surrogate``: a fresh, unfitted model; ``seed`` is the request's.
+SurrogateFactory = Callable[[int | None], Surrogate]
 
 
-def _nan(n: int, m: int) -> np.ndarray:
-    return np.full((n, m), np.nan)
+def gp_factory(seed: int | None) -> Surrogate:
+    """The default GP (:class:`GPSurrogate`), seeded with the request's seed."""
+    return GPSurrogate(seed=seed)
 
 
-def _as_2d(values: np.ndarray) -> np.ndarray:
-    v = np.asarray(values, dtype=float)
-    return v[:, None] if v.ndim == 1 else v
+def trees_factory(seed: int | None) -> Surrogate:
+    """The default tree ensemble (:class:`TreeEnsemble`), seeded (0 without a seed)."""
+    return TreeEnsemble(seed=0 if seed is None else seed)
 
 
-def _seen(designs: pd.DataFrame, pending: pd.DataFrame | None) -> pd.DataFrame:
-    """Measured plus pending designs: neither may be recommended again."""
-    if pending is None or len(pending) == 0:
-        return designs
-    return pd.concat(
-        [designs, pending[designs.columns.intersection(pending.columns)]], ignore_index=True
-    )
+class _Clone:
+    """A factory that clones one template surrogate (its own seed kept)."""
+
+    def __init__(self, template: Surrogate) -> None:
+        self.template = template
+
+    def __call__(self, seed: int | None) -> Surrogate:
+        return clone(self.template)
 
 
-def _search_set(
+def surrogate_factory(
+    surrogate: Surrogate | SurrogateFactory | None, default: SurrogateFactory
+) -> SurrogateFactory:
+    """A factory from what a user gave: a model instance (cloned per call), a
+    ``factory(seed)`` callable, or None (``default``)."""
+    if surrogate is None:
+        return default
+    if not isinstance(surrogate, type) and isinstance(surrogate, Surrogate):
+        return _Clone(surrogate)
+    if callable(surrogate):
+        return surrogate
+    raise TypeError(f"expected a surrogate or a factory, got {type(surrogate).__name__}")
+
+
+def _request(
     space: Space,
     designs: pd.DataFrame,
-    utilities: np.ndarray,
+    values: np.ndarray,
+    n: int,
+    yvar: np.ndarray | None,
     candidates: pd.DataFrame | None,
-    rng: np.random.Generator,
+    round_index: int,
+    seed: int | None,
     pending: pd.DataFrame | None,
-) -> tuple[pd.DataFrame, bool]:
-    """The designs to score, and whether they came from a user-given pool."""
-    seen = _seen(designs, pending)
-    if candidates is not None:
-        return unmeasured(space, space.complete(candidates), seen), True
-    pool = candidate_set(space, designs, utilities, rng)
-    return unmeasured(space, pool, seen), False
+) -> BatchRequest:
+    y = as_2d(values)
+    v = None if yvar is None else as_2d(yvar)
+    rng = np.random.default_rng(seed)
+    return BatchRequest(space, designs, y, v, n, candidates, round_index, seed, pending, rng)
 
 
-class SpaceFilling:
-    """Space-filling start: scrambled Sobol (or LHS / random) on the grid.
+def _check(who: str, req: BatchRequest, outputs: Outputs, min_data: int) -> None:
+    if outputs == "single" and req.y.shape[1] != 1:
+        raise ValueError(f"{who} takes one utility; use MultiObjective")
+    if len(req.designs) < min_data:
+        raise NotEnoughDataError(f"{who} needs at least {min_data} measurements")
 
-    With a pool of candidates, picks greedily the candidate farthest from
-    everything measured or already picked (maximin), from a random first pick.
+
+class ComposedRecommender:
+    """A recommender made of a surrogate factory, an acquisition and a candidate generator.
+
+    Parameters
+    ----------
+    surrogate:
+        A model instance (cloned for every call, never fitted in place), a
+        ``factory(seed) -> Surrogate``, or None for the default GP.
+    acquisition:
+        An :class:`~biofab.learn.acquisition.Acquisition` (default qLogNEI).
+    candidates:
+        A :class:`~biofab.learn.candidates.CandidateGenerator` (default
+        :class:`~biofab.learn.candidates.CandidateSearch`).
+    name:
+        The label recorded with each batch.
+
+    Subclasses build the three parts from their own hyper-parameters in
+    :meth:`parts`, so changing a hyper-parameter after construction counts.
+    """
+
+    name: str = "composed"
+
+    def __init__(
+        self,
+        surrogate: Surrogate | SurrogateFactory | None = None,
+        acquisition: Acquisition | None = None,
+        candidates: CandidateGenerator | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        self.surrogate = surrogate
+        self.acquisition = acquisition
+        self.candidates = candidates
+        if name is not None:
+            self.name = name
+
+    def parts(self) -> tuple[SurrogateFactory, Acquisition, CandidateGenerator]:
+        """The surrogate factory, the acquisition and the candidate generator."""
+        return (
+            surrogate_factory(self.surrogate, gp_factory),
+            self.acquisition if self.acquisition is not None else QLogNEI(),
+            self.candidates if self.candidates is not None else CandidateSearch(),
+        )
+
+    # -- capabilities ------------------------------------------------------------------
+    @property
+    def outputs(self) -> Outputs:
+        return self.parts()[1].outputs
+
+    @property
+    def supports_pending(self) -> bool:
+        return self.parts()[1].supports_pending
+
+    @property
+    def needs_model(self) -> bool:
+        return self.parts()[1].needs_model
+
+    @property
+    def min_data(self) -> int:
+        return 2 if self.needs_model else 0
+
+    # -- the call ----------------------------------------------------------------------
+    def recommend(
+        self,
+        space: Space,
+        designs: pd.DataFrame,
+        values: np.ndarray,
+        n: int,
+        *,
+        yvar: np.ndarray | None = None,
+        candidates: pd.DataFrame | None = None,
+        round_index: int = 0,
+        seed: int | None = None,
+        pending: pd.DataFrame | None = None,
+    ) -> Recommendation:
+        """See :class:`~biofab.learn.Recommender`."""
+        req = _request(space, designs, values, n, yvar, candidates, round_index, seed, pending)
+        _check(self.name, req, self.outputs, self.min_data)
+        return self.run(req)
+
+    def run(self, req: BatchRequest) -> Recommendation:
+        """Fit a fresh model, bind the acquisition, search; one torch thread while a
+        model is involved (on campaign-sized matrices more threads only wait)."""
+        factory, acquisition, generator = self.parts()
+        if not acquisition.needs_model:
+            return self._run(req, factory, acquisition, generator)
+        with torch_threads(1):
+            return self._run(req, factory, acquisition, generator)
+
+    def _run(
+        self,
+        req: BatchRequest,
+        factory: SurrogateFactory,
+        acquisition: Acquisition,
+        generator: CandidateGenerator,
+    ) -> Recommendation:
+        space = req.space
+        # Fixed order of draws from req.rng: acquisition's global seed, its bind, the search.
+        acquisition.seed_global(req.rng)
+        model: Surrogate | None = None
+        if acquisition.needs_model:
+            single = acquisition.outputs != "multi"
+            y = req.y[:, 0] if single else req.y
+            v = None if req.yvar is None else (req.yvar[:, 0] if single else req.yvar)
+            model = factory(req.seed).fit(space.encode(req.designs), y, v)
+        scorer = acquisition.bind(model, req)
+        chosen = generator.search(req, scorer)
+        k, m = len(chosen.designs), req.y.shape[1] if len(req.designs) else 1
+        if model is None:
+            mean, std = np.full((k, m), np.nan), np.full((k, m), np.nan)
+        else:
+            mu, sd = model.predict(space.encode(chosen.designs))
+            mean, std = as_2d(mu), as_2d(sd)
+        label = f"{self.name} ({scorer.detail})" if scorer.detail else self.name
+        outputs = [f"y{j}" for j in range(m)] if acquisition.outputs == "multi" else ["y"]
+        return Recommendation(
+            chosen.designs,
+            mean,
+            std,
+            chosen.values,
+            label,
+            outputs=outputs,
+            notes={**scorer.notes, **chosen.notes},
+            model=model,
+        )
+
+
+class SpaceFilling(ComposedRecommender):
+    """Space-filling start: scrambled Sobol (or ``"lhs"`` / ``"random"``) on the grid.
+
+    No model. With a pool of candidates, picks greedily the candidate farthest
+    from everything measured or already picked (maximin), from a random first pick.
     """
 
     def __init__(self, method: str = "sobol") -> None:
         self.method = method
         self.name = f"space-filling ({method})"
 
-    def recommend(
-        self,
-        space: Space,
-        designs: pd.DataFrame,
-        values: np.ndarray,
-        n: int,
-        *,
-        yvar: np.ndarray | None = None,
-        candidates: pd.DataFrame | None = None,
-        round_index: int = 0,
-        seed: int | None = None,
-        pending: pd.DataFrame | None = None,
-    ) -> Recommendation:
-        m = _as_2d(values).shape[1] if len(designs) else 1
-        seen = _seen(designs, pending)
-        if candidates is None:
-            exclude = space.keys(seen) if len(seen) else []
-            batch = space.sample(n, seed=seed, method=self.method, exclude=exclude)
-        else:
-            pool = unmeasured(space, space.complete(candidates), seen)
-            batch = _maximin(space, pool, seen, n, np.random.default_rng(seed))
-        k = len(batch)
-        return Recommendation(batch, _nan(k, m), _nan(k, m), np.full(k, np.nan), self.name)
+    def parts(self) -> tuple[SurrogateFactory, Acquisition, CandidateGenerator]:
+        return gp_factory, SpaceFillingPick(), SpaceFillingDesign(self.method)
 
 
-def _maximin(
-    space: Space, pool: pd.DataFrame, measured: pd.DataFrame, n: int, rng: np.random.Generator
-) -> pd.DataFrame:
-    if len(pool) <= n:
-        return pool.reset_index(drop=True)
-    U = space.encode(pool)
-    d = np.full(len(pool), np.inf)
-    if len(measured):
-        M = space.encode(measured)
-        d = np.min(((U[:, None, :] - M[None, :, :]) ** 2).sum(-1), axis=1)
-        first = int(np.argmax(d))
-    else:
-        first = int(rng.integers(len(pool)))
-    picked = [first]
-    d = np.minimum(d, ((U - U[first]) ** 2).sum(-1))
-    while len(picked) < n:
-        i = int(np.argmax(d))
-        picked.append(i)
-        d = np.minimum(d, ((U - U[i]) ** 2).sum(-1))
-    return pool.iloc[picked].reset_index(drop=True)
-
-
-@dataclass
-class BatchRequest:
-    """One call's inputs, checked: ``y`` ``(n_obs, m)`` utilities, ``yvar`` like
-    ``y`` or None, and a generator seeded from ``seed``."""
-
-    space: Space
-    designs: pd.DataFrame
-    y: np.ndarray
-    yvar: np.ndarray | None
-    n: int
-    candidates: pd.DataFrame | None
-    round_index: int
-    seed: int | None
-    pending: pd.DataFrame | None
-    rng: np.random.Generator
-
-    @property
-    def seen(self) -> pd.DataFrame:
-        """Measured plus pending designs."""
-        return _seen(self.designs, self.pending)
-
-    def search_set(self) -> tuple[pd.DataFrame, bool]:
-        """The designs to score, and whether they came from a user-given pool."""
-        return _search_set(
-            self.space, self.designs, self.y[:, 0], self.candidates, self.rng, self.pending
-        )
-
-
-class ModelRecommender:
-    """Shared front of the model-based recommenders: checks the inputs, builds a
-    :class:`BatchRequest` and runs ``_recommend`` with one torch thread (on
-    campaign-sized matrices more threads only wait on each other)."""
-
-    name = "model"
-    single_output = True
-    surrogate_: Surrogate
-
-    def recommend(
-        self,
-        space: Space,
-        designs: pd.DataFrame,
-        values: np.ndarray,
-        n: int,
-        *,
-        yvar: np.ndarray | None = None,
-        candidates: pd.DataFrame | None = None,
-        round_index: int = 0,
-        seed: int | None = None,
-        pending: pd.DataFrame | None = None,
-    ) -> Recommendation:
-        y = _as_2d(values)
-        if self.single_output and y.shape[1] != 1:
-            raise ValueError(f"{type(self).__name__} takes one utility; use MultiObjective")
-        if len(designs) < 2:
-            raise NotEnoughDataError(f"{self.name} needs at least 2 measurements")
-        v = None if yvar is None else _as_2d(yvar)
-        rng = np.random.default_rng(seed)
-        req = BatchRequest(space, designs, y, v, n, candidates, round_index, seed, pending, rng)
-        with torch_threads(1):
-            return self._recommend(req)
-
-    def _recommend(self, req: BatchRequest) -> Recommendation:
-        raise NotImplementedError
-
-
-class BayesianOptimization(ModelRecommender):
+class BayesianOptimization(ComposedRecommender):
     """Batch Bayesian optimisation: a GP and q-log noisy expected improvement.
 
     The batch is built greedily (each pick conditions on the earlier ones as
     pending points), over the candidate set or a given pool. ``n_mc`` is the
-    number of quasi-Monte-Carlo samples of the acquisition.
+    number of quasi-Monte-Carlo samples of the acquisition. ``surrogate``: a
+    :class:`GPSurrogate` to clone, a factory, or None (``GPSurrogate(seed=seed)``).
     """
 
     def __init__(
         self,
-        surrogate: GPSurrogate | None = None,
+        surrogate: GPSurrogate | SurrogateFactory | None = None,
         *,
         n_mc: int = 128,
         max_batch_size: int = 512,
@@ -213,126 +296,43 @@ class BayesianOptimization(ModelRecommender):
         self.max_batch_size = max_batch_size
         self.name = "bo (GP, qLogNEI)"
 
-    def _recommend(self, req: BatchRequest) -> Recommendation:
-        space, rng = req.space, req.rng
-        torch.manual_seed(int(rng.integers(2**31)))
-        X = space.encode(req.designs)
-        gp = self.surrogate or GPSurrogate(seed=req.seed)
-        gp.fit(X, req.y[:, 0], None if req.yvar is None else req.yvar[:, 0])
-        self.surrogate_ = gp
-        sampler = SobolQMCNormalSampler(torch.Size([self.n_mc]), seed=int(rng.integers(2**31)))
-        acq = qLogNoisyExpectedImprovement(
-            gp.model_, X_baseline=torch.as_tensor(X, dtype=DTYPE), sampler=sampler
-        )
-        _set_pending(acq, space, req.pending)
-
-        def score(cands: pd.DataFrame) -> np.ndarray:
-            Xc = torch.as_tensor(space.encode(cands), dtype=DTYPE).unsqueeze(1)
-            with torch.no_grad():
-                vals = [acq(chunk) for chunk in Xc.split(self.max_batch_size)]
-            return torch.cat(vals).numpy()
-
-        pool, given = req.search_set()
-        if not given:
-            pool = refine(space, pool, req.seen, score, rng)
-        batch, acq_values = _pick_greedy(acq, space, pool, req.n, self.max_batch_size)
-        mean, std = gp.predict(space.encode(batch))
-        return Recommendation(
-            batch, _as_2d(mean), _as_2d(std), acq_values, self.name, notes={"pool": len(pool)}
+    def parts(self) -> tuple[SurrogateFactory, Acquisition, CandidateGenerator]:
+        return (
+            surrogate_factory(self.surrogate, gp_factory),
+            QLogNEI(self.n_mc, self.max_batch_size),
+            CandidateSearch(),
         )
 
 
-def _set_pending(acq: AcquisitionFunction, space: Space, pending: pd.DataFrame | None) -> None:
-    if pending is not None and len(pending):
-        acq.set_X_pending(torch.as_tensor(space.encode(pending), dtype=DTYPE))
-
-
-def _pick_greedy(
-    acq: AcquisitionFunction, space: Space, pool: pd.DataFrame, n: int, max_batch_size: int
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Sequential greedy q-batch over the pool: each pick is pending for the next.
-
-    Returns the chosen rows of ``pool`` and the acquisition value at each pick.
-    """
-    choices = torch.as_tensor(space.encode(pool), dtype=DTYPE)
-    q = min(n, len(pool))
-    if q == 0:
-        return pool.iloc[:0], np.zeros(0)
-    with torch.no_grad():
-        chosen, values = optimize_acqf_discrete(
-            acq, q=q, choices=choices, max_batch_size=max_batch_size, unique=True
-        )
-    rows = pool.iloc[_match_rows(choices, chosen)].reset_index(drop=True)
-    return rows, values.reshape(-1).numpy()
-
-
-def _match_rows(choices: torch.Tensor, chosen: torch.Tensor) -> list[int]:
-    dist = torch.cdist(chosen, choices)
-    return [int(i) for i in dist.argmin(dim=1)]
-
-
-class MultiObjective(ModelRecommender):
+class MultiObjective(ComposedRecommender):
     """Multi-objective batch BO: one GP per objective, q-log noisy expected
-    hypervolume improvement. The reference point sits 10 % of each objective's
-    observed range below its worst observed utility."""
+    hypervolume improvement (see :class:`~biofab.learn.acquisition.QLogNEHVI`),
+    over a global candidate set of ``n_global`` Sobol points plus local moves
+    (no refinement) or a given pool."""
 
-    single_output = False
-
-    def __init__(self, *, n_mc: int = 64, max_batch_size: int = 128, n_global: int = 1024):
+    def __init__(
+        self,
+        *,
+        n_mc: int = 64,
+        max_batch_size: int = 128,
+        n_global: int = 1024,
+        surrogate: GPSurrogate | SurrogateFactory | None = None,
+    ) -> None:
         self.n_mc = n_mc
         self.max_batch_size = max_batch_size
         self.n_global = n_global
+        self.surrogate = surrogate
         self.name = "mobo (GP, qLogNEHVI)"
 
-    def _recommend(self, req: BatchRequest) -> Recommendation:
-        space, rng, y = req.space, req.rng, req.y
-        torch.manual_seed(int(rng.integers(2**31)))
-        X = space.encode(req.designs)
-        gp = GPSurrogate(seed=req.seed).fit(X, y, req.yvar)
-        self.surrogate_ = gp
-        span = np.ptp(y, axis=0)
-        ref = torch.as_tensor(y.min(axis=0) - 0.1 * np.where(span > 0, span, 1.0), dtype=DTYPE)
-        sampler = SobolQMCNormalSampler(torch.Size([self.n_mc]), seed=int(rng.integers(2**31)))
-        acq = qLogNoisyExpectedHypervolumeImprovement(
-            gp.model_,
-            ref_point=ref.tolist(),
-            X_baseline=torch.as_tensor(X, dtype=DTYPE),
-            sampler=sampler,
-            prune_baseline=True,
-        )
-        _set_pending(acq, space, req.pending)
-        if req.candidates is not None:
-            pool = unmeasured(space, space.complete(req.candidates), req.seen)
-        else:
-            scalar = (y - y.mean(0)) / np.where(y.std(0) > 0, y.std(0), 1.0)
-            pool = candidate_set(space, req.designs, scalar.sum(1), rng, n_global=self.n_global)
-            pool = unmeasured(space, pool, req.seen)
-        batch, acq_values = _pick_greedy(acq, space, pool, req.n, self.max_batch_size)
-        mean, std = gp.predict(space.encode(batch))
-        return Recommendation(
-            batch,
-            _as_2d(mean),
-            _as_2d(std),
-            acq_values,
-            self.name,
-            outputs=[f"y{j}" for j in range(y.shape[1])],
-            notes={"pareto": pareto_mask(y)},
+    def parts(self) -> tuple[SurrogateFactory, Acquisition, CandidateGenerator]:
+        return (
+            surrogate_factory(self.surrogate, gp_factory),
+            QLogNEHVI(self.n_mc, self.max_batch_size),
+            CandidateSearch(n_global=self.n_global, refine=False),
         )
 
 
-def pareto_mask(utilities: np.ndarray) -> np.ndarray:
-    """Boolean mask of the non-dominated rows of ``utilities`` ``(n, m)``, higher better."""
-    u = _as_2d(utilities)
-    keep = np.ones(len(u), dtype=bool)
-    for i in range(len(u)):
-        if not keep[i]:
-            continue
-        dominated = np.all(u <= u[i], axis=1) & np.any(u < u[i], axis=1)
-        keep &= ~dominated
-    return keep
-
-
-class EnsembleUCB(ModelRecommender):
+class EnsembleUCB(ComposedRecommender):
     """Upper confidence bound on an ensemble surrogate (boosted trees by default).
 
     ``kappa`` anneals over the campaign: round ``r`` uses
@@ -343,7 +343,7 @@ class EnsembleUCB(ModelRecommender):
 
     def __init__(
         self,
-        surrogate: EnsembleSurrogate | None = None,
+        surrogate: EnsembleSurrogate | SurrogateFactory | None = None,
         *,
         kappa_schedule: Sequence[float] = (1.41, 1.0, 0.5),
         horizon: int = 10,
@@ -354,40 +354,18 @@ class EnsembleUCB(ModelRecommender):
         self.name = "ensemble-ucb"
 
     def kappa(self, round_index: int) -> float:
-        k = len(self.kappa_schedule)
-        return self.kappa_schedule[min(k * max(round_index, 0) // max(self.horizon, 1), k - 1)]
+        """The exploration weight of round ``round_index``."""
+        return UCB(self.kappa_schedule, self.horizon).kappa(round_index)
 
-    def _recommend(self, req: BatchRequest) -> Recommendation:
-        space, rng = req.space, req.rng
-        model = self.surrogate or TreeEnsemble(seed=0 if req.seed is None else req.seed)
-        model.fit(
-            space.encode(req.designs), req.y[:, 0], None if req.yvar is None else req.yvar[:, 0]
-        )
-        self.surrogate_ = model
-        kappa = self.kappa(req.round_index)
-
-        def score(cands: pd.DataFrame) -> np.ndarray:
-            mean, std = model.predict(space.encode(cands))
-            return np.asarray(mean) + kappa * np.asarray(std)
-
-        pool, given = req.search_set()
-        if not given:
-            pool = refine(space, pool, req.seen, score, rng)
-        scores = score(pool)
-        order = np.argsort(-scores)[: req.n]
-        batch = pool.iloc[order].reset_index(drop=True)
-        mean, std = model.predict(space.encode(batch))
-        return Recommendation(
-            batch,
-            _as_2d(mean),
-            _as_2d(std),
-            scores[order],
-            f"{self.name} (kappa={kappa:g})",
-            notes={"kappa": kappa},
+    def parts(self) -> tuple[SurrogateFactory, Acquisition, CandidateGenerator]:
+        return (
+            surrogate_factory(self.surrogate, trees_factory),
+            UCB(self.kappa_schedule, self.horizon),
+            CandidateSearch(),
         )
 
 
-class AutoRecommender(ModelRecommender):
+class AutoRecommender:
     """Single-objective default: each round, pick the surrogate by cross-validation.
 
     The GP (with qLogNEI) and the tree ensemble (with annealed UCB) are scored
@@ -399,29 +377,50 @@ class AutoRecommender(ModelRecommender):
     recommendation's ``notes`` and its ``recommender`` label.
     """
 
+    name = "auto"
+    outputs: Outputs = "single"
+    # The tree arm excludes pending designs without conditioning on them.
+    supports_pending = False
+    needs_model = True
+    min_data = 2
+
     def __init__(self, *, folds: int = 5, horizon: int = 10, min_rows: int = 30) -> None:
         self.folds = folds
         self.horizon = horizon
         self.min_rows = min_rows
-        self.name = "auto"
 
-    def _recommend(self, req: BatchRequest) -> Recommendation:
+    def recommend(
+        self,
+        space: Space,
+        designs: pd.DataFrame,
+        values: np.ndarray,
+        n: int,
+        *,
+        yvar: np.ndarray | None = None,
+        candidates: pd.DataFrame | None = None,
+        round_index: int = 0,
+        seed: int | None = None,
+        pending: pd.DataFrame | None = None,
+    ) -> Recommendation:
+        """See :class:`~biofab.learn.Recommender`."""
+        req = _request(space, designs, values, n, yvar, candidates, round_index, seed, pending)
+        _check(self.name, req, self.outputs, self.min_data)
         s = 0 if req.seed is None else req.seed
-        chosen: BayesianOptimization | EnsembleUCB = BayesianOptimization()
+        chosen: ComposedRecommender = BayesianOptimization()
         cv = None
-        if len(req.y) >= self.min_rows:
-            cv = cross_validate(
-                {"gp": lambda: GPSurrogate(seed=s), "trees": lambda: TreeEnsemble(seed=s)},
-                req.space.encode(req.designs),
-                req.y[:, 0],
-                None if req.yvar is None else req.yvar[:, 0],
-                folds=self.folds,
-                seed=s,
-            )
-            if cv.best != "gp":
-                chosen = EnsembleUCB(horizon=self.horizon)
-        rec = chosen._recommend(req)
-        self.surrogate_ = chosen.surrogate_
+        with torch_threads(1):
+            if len(req.y) >= self.min_rows:
+                cv = cross_validate(
+                    {"gp": lambda: GPSurrogate(seed=s), "trees": lambda: TreeEnsemble(seed=s)},
+                    req.space.encode(req.designs),
+                    req.y[:, 0],
+                    None if req.yvar is None else req.yvar[:, 0],
+                    folds=self.folds,
+                    seed=s,
+                )
+                if cv.best != "gp":
+                    chosen = EnsembleUCB(horizon=self.horizon)
+            rec = chosen.run(req)
         if cv is not None:
             rec.notes["cv_spearman"] = cv.scores
             rec.recommender = f"auto -> {rec.recommender}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Self, runtime_checkable
+import copy
+import inspect
+from typing import Protocol, Self, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -30,6 +32,30 @@ class EnsembleSurrogate(Surrogate, Protocol):
     def predict_members(self, X: np.ndarray) -> np.ndarray:
         """Each member's prediction, shape ``(k, n)`` for one output."""
         ...
+
+
+S = TypeVar("S")
+
+
+def clone(surrogate: S) -> S:
+    """A fresh, unfitted copy of ``surrogate`` with the same hyper-parameters.
+
+    Like ``sklearn.base.clone``: the constructor is called again with deep
+    copies of the values of its own parameters (read from the attributes of
+    the same name, which every biofab surrogate keeps), so nothing fitted
+    (attributes ending in ``_``) is carried over and the original is untouched.
+    """
+    cls = type(surrogate)
+    params = {}
+    for name, p in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if not hasattr(surrogate, name):
+            raise TypeError(
+                f"cannot clone {cls.__name__}: parameter {name!r} is not kept as an attribute"
+            )
+        params[name] = copy.deepcopy(getattr(surrogate, name))
+    return cls(**params)
 
 
 def check_xy(

@@ -44,7 +44,10 @@ import numpy as np
 import pandas as pd
 
 from biofab.core.errors import InputError
+from biofab.learn.sequence_search import PointMutator, diverse_pick, hamming, within_reach
 from biofab.parts.constraints import SequenceConstraints, gc_content
+
+__all__ = ["Predictor", "SequenceDesigner", "design_sequences", "hamming", "select_diverse"]
 
 #: ``predict(sequences) -> (mean, std)``: two 1-D arrays as long as the list.
 Predictor = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
@@ -59,13 +62,6 @@ def _as_array(seqs: list[str]) -> np.ndarray:
     return np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8).reshape(len(seqs), -1)
 
 
-def hamming(a: str, b: str) -> int:
-    """Number of positions where two equal-length sequences differ."""
-    if len(a) != len(b):
-        raise InputError("Hamming distance needs sequences of one length", found=(len(a), len(b)))
-    return sum(x != y for x, y in zip(a, b, strict=True))
-
-
 def select_diverse(
     sequences: list[str], scores: np.ndarray, n: int, min_distance: int
 ) -> list[int]:
@@ -73,22 +69,12 @@ def select_diverse(
 
     Greedy: walk the sequences from the best score down and keep one when it
     is at least ``min_distance`` (Hamming) from every one kept so far. Ties
-    keep input order, so the result is deterministic.
+    keep input order, so the result is deterministic. The shared pick of
+    :func:`biofab.learn.sequence_search.diverse_pick`.
     """
     if not sequences:
         return []
-    order = np.argsort(-np.asarray(scores, dtype=float), kind="stable")
-    arr = _as_array(sequences)
-    chosen: list[int] = []
-    kept = np.zeros((n, arr.shape[1]), dtype=np.uint8)
-    for i in order:
-        if len(chosen) == n:
-            break
-        if chosen and int((kept[: len(chosen)] != arr[i]).sum(axis=1).min()) < min_distance:
-            continue
-        kept[len(chosen)] = arr[i]
-        chosen.append(int(i))
-    return chosen
+    return diverse_pick(_as_array(sequences), scores, n, min_distance)[0]
 
 
 class SequenceDesigner:
@@ -250,8 +236,8 @@ class SequenceDesigner:
         names, seed_seqs = _read_seeds(seeds)
         c = self._resolve(length, seed_seqs)
         L = int(c.length or 0)
-        allowed = c.allowed(L)
-        free = np.array([i for i, a in enumerate(allowed) if len(a) > 1], dtype=int)
+        mutator = PointMutator(c, L)
+        free = mutator.free
         if free.size == 0:
             raise InputError("every position is fixed: nothing to design")
         if self.min_distance > free.size and self.n > 1:
@@ -304,10 +290,13 @@ class SequenceDesigner:
                 lam = 1.5 * (1.0 - frac)
                 props: list[list[str]] = []
                 for k, s in enumerate(current):
+                    # 1 + Poisson(lam) point mutations, legal under every constraint.
                     mutants = [
-                        self._mutate(c, s, free, allowed, lam, rng) for _ in range(self.proposals)
+                        mutator.mutant(s, 1 + int(rng.poisson(lam)), rng)
+                        for _ in range(self.proposals)
                     ]
-                    props.append(self._within_reach(mutants, origins[chain_origin[k]][1]))
+                    start_seq = origins[chain_origin[k]][1]
+                    props.append(within_reach(mutants, start_seq, self.max_mutations))
                 flat = [m for ms in props for m in ms]
                 flat_origin = [chain_origin[k] for k, ms in enumerate(props) for _ in ms]
                 evaluate(flat, flat_origin)
@@ -334,37 +323,6 @@ class SequenceDesigner:
                 bar(step, self.best_history_[-1])
 
         return self._finish(c, archive, origin, origins, start)
-
-    def _within_reach(self, mutants: list[str | None], start: str) -> list[str]:
-        """The legal mutants inside the trust region around ``start``."""
-        legal = [m for m in mutants if m is not None]
-        if self.max_mutations is None:
-            return legal
-        return [m for m in legal if hamming(m, start) <= self.max_mutations]
-
-    def _mutate(
-        self,
-        c: SequenceConstraints,
-        seq: str,
-        free: np.ndarray,
-        allowed: list[str],
-        lam: float,
-        rng: np.random.Generator,
-    ) -> str | None:
-        """A mutant of ``seq`` that meets every constraint, or None after a few tries."""
-        k = min(free.size, 1 + int(rng.poisson(lam)))
-        for _ in range(8):
-            s = list(seq)
-            positions = (
-                free[rng.permutation(free.size)[:k]] if k > 1 else free[[rng.integers(free.size)]]
-            )
-            for pos in positions:
-                options = allowed[pos].replace(s[pos], "")
-                s[pos] = options[int(rng.integers(len(options)))]
-            out = "".join(s)
-            if c.ok_mutant(out, positions.tolist()):
-                return out
-        return None
 
     def _resolve(self, length: int | None, seeds: list[str]) -> SequenceConstraints:
         c = self.constraints

@@ -1,0 +1,342 @@
+"""Acquisition functions: how a fitted surrogate scores designs and picks a batch.
+
+An acquisition holds hyper-parameters only. For one request, :meth:`bind`
+joins it with the freshly fitted model into a :class:`Scorer`, which the
+candidate generator uses twice: ``score`` ranks designs one at a time (to
+steer local refinement or a mutational search) and ``select`` picks the batch
+from the final pool the way the acquisition prefers (a sequential greedy
+q-batch for the Monte-Carlo acquisitions, the top ``n`` for UCB, maximin for
+space filling).
+
+Random numbers come from the request's generator, always in the same order:
+:meth:`Acquisition.seed_global` before the model is fitted, then ``bind``,
+then the candidate generator. The same seed therefore gives the same batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from biofab.core import Space
+from biofab.learn.recommendation import BatchRequest, Outputs
+from biofab.learn.surrogate import Surrogate
+
+if TYPE_CHECKING:
+    from botorch.acquisition import AcquisitionFunction
+
+
+class Scorer(Protocol):
+    """An acquisition bound to one fitted model and one request.
+
+    ``detail`` is a short text for the recommendation's label (e.g.
+    ``"kappa=1.41"``, or empty); ``notes`` go to the recommendation's notes.
+    """
+
+    detail: str
+    notes: dict[str, object]
+
+    def score(self, designs: pd.DataFrame) -> np.ndarray:
+        """One value per design ``(len(designs),)``, higher better, each on its own."""
+        ...
+
+    def select(self, pool: pd.DataFrame, n: int) -> tuple[list[int], np.ndarray]:
+        """Up to ``n`` row positions of ``pool`` in pick order, and the acquisition
+        value at each pick ``(k,)``."""
+        ...
+
+
+class Acquisition(Protocol):
+    """A stateless acquisition: capabilities plus ``seed_global`` and ``bind``."""
+
+    name: str
+
+    @property
+    def outputs(self) -> Outputs: ...
+
+    @property
+    def supports_pending(self) -> bool: ...
+
+    @property
+    def needs_model(self) -> bool: ...
+
+    def seed_global(self, rng: np.random.Generator) -> None:
+        """Seed generators outside ``rng`` (torch's) from it, before the fit."""
+        ...
+
+    def bind(self, model: Surrogate | None, req: BatchRequest) -> Scorer:
+        """The scorer for ``req`` with ``model`` fitted on it (None if no model)."""
+        ...
+
+
+# -- Monte-Carlo acquisitions on a GP (BoTorch) ---------------------------------------
+
+
+@dataclass
+class _BoTorchScorer:
+    """Scores with a BoTorch acquisition; picks the q-batch greedily (each pick is
+    pending for the next), over the discrete pool."""
+
+    acq: AcquisitionFunction
+    space: Space
+    max_batch_size: int
+    detail: str = ""
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def score(self, designs: pd.DataFrame) -> np.ndarray:
+        import torch
+
+        Xc = torch.as_tensor(self.space.encode(designs), dtype=torch.double).unsqueeze(1)
+        with torch.no_grad():
+            vals = [self.acq(chunk) for chunk in Xc.split(self.max_batch_size)]
+        return torch.cat(vals).numpy()
+
+    def select(self, pool: pd.DataFrame, n: int) -> tuple[list[int], np.ndarray]:
+        import torch
+        from botorch.optim import optimize_acqf_discrete
+
+        choices = torch.as_tensor(self.space.encode(pool), dtype=torch.double)
+        q = min(n, len(pool))
+        if q == 0:
+            return [], np.zeros(0)
+        with torch.no_grad():
+            chosen, values = optimize_acqf_discrete(
+                self.acq, q=q, choices=choices, max_batch_size=self.max_batch_size, unique=True
+            )
+        rows = [int(i) for i in torch.cdist(chosen, choices).argmin(dim=1)]
+        return rows, values.reshape(-1).numpy()
+
+
+def _seed_torch(rng: np.random.Generator) -> None:
+    import torch
+
+    torch.manual_seed(int(rng.integers(2**31)))
+
+
+def _botorch_model(model: Surrogate | None, who: str) -> Any:
+    if model is None or not hasattr(model, "posterior_model"):
+        found = "no model" if model is None else type(model).__name__
+        raise TypeError(f"{who} needs a GP surrogate with a BoTorch posterior; got {found}")
+    return model.posterior_model
+
+
+def _set_pending(acq: AcquisitionFunction, req: BatchRequest) -> None:
+    import torch
+
+    if req.pending is not None and len(req.pending):
+        acq.set_X_pending(torch.as_tensor(req.space.encode(req.pending), dtype=torch.double))
+
+
+class QLogNEI:
+    """q-log noisy expected improvement (one utility), ``n_mc`` quasi-MC samples.
+
+    Needs a GP surrogate (:class:`~biofab.learn.GPSurrogate`); pending designs
+    are conditioned on as already in flight.
+    """
+
+    name = "qLogNEI"
+    outputs: Outputs = "single"
+    supports_pending = True
+    needs_model = True
+
+    def __init__(self, n_mc: int = 128, max_batch_size: int = 512) -> None:
+        self.n_mc = n_mc
+        self.max_batch_size = max_batch_size
+
+    def seed_global(self, rng: np.random.Generator) -> None:
+        _seed_torch(rng)
+
+    def bind(self, model: Surrogate | None, req: BatchRequest) -> Scorer:
+        import torch
+        from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+        from botorch.sampling import SobolQMCNormalSampler
+
+        gp = _botorch_model(model, self.name)
+        X = torch.as_tensor(req.space.encode(req.designs), dtype=torch.double)
+        seed = int(req.rng.integers(2**31))
+        sampler = SobolQMCNormalSampler(torch.Size([self.n_mc]), seed=seed)
+        acq = qLogNoisyExpectedImprovement(gp, X_baseline=X, sampler=sampler)
+        _set_pending(acq, req)
+        return _BoTorchScorer(acq, req.space, self.max_batch_size)
+
+
+class QLogNEHVI:
+    """q-log noisy expected hypervolume improvement over ``m`` utilities.
+
+    The reference point sits 10 % of each objective's observed range below
+    its worst observed utility. Needs a (multi-output) GP surrogate.
+    """
+
+    name = "qLogNEHVI"
+    outputs: Outputs = "multi"
+    supports_pending = True
+    needs_model = True
+
+    def __init__(self, n_mc: int = 64, max_batch_size: int = 128) -> None:
+        self.n_mc = n_mc
+        self.max_batch_size = max_batch_size
+
+    def seed_global(self, rng: np.random.Generator) -> None:
+        _seed_torch(rng)
+
+    def bind(self, model: Surrogate | None, req: BatchRequest) -> Scorer:
+        import torch
+        from botorch.acquisition.multi_objective.logei import (
+            qLogNoisyExpectedHypervolumeImprovement,
+        )
+        from botorch.sampling import SobolQMCNormalSampler
+
+        gp = _botorch_model(model, self.name)
+        y = req.y
+        X = torch.as_tensor(req.space.encode(req.designs), dtype=torch.double)
+        span = np.ptp(y, axis=0)
+        ref = torch.as_tensor(
+            y.min(axis=0) - 0.1 * np.where(span > 0, span, 1.0), dtype=torch.double
+        )
+        seed = int(req.rng.integers(2**31))
+        sampler = SobolQMCNormalSampler(torch.Size([self.n_mc]), seed=seed)
+        acq = qLogNoisyExpectedHypervolumeImprovement(
+            gp, ref_point=ref.tolist(), X_baseline=X, sampler=sampler, prune_baseline=True
+        )
+        _set_pending(acq, req)
+        return _BoTorchScorer(acq, req.space, self.max_batch_size, notes={"pareto": pareto_mask(y)})
+
+
+def pareto_mask(utilities: np.ndarray) -> np.ndarray:
+    """Boolean mask of the non-dominated rows of ``utilities`` ``(n, m)``, higher better."""
+    u = np.asarray(utilities, dtype=float)
+    u = u[:, None] if u.ndim == 1 else u
+    keep = np.ones(len(u), dtype=bool)
+    for i in range(len(u)):
+        if not keep[i]:
+            continue
+        dominated = np.all(u <= u[i], axis=1) & np.any(u < u[i], axis=1)
+        keep &= ~dominated
+    return keep
+
+
+# -- upper confidence bound ---------------------------------------------------------
+
+
+@dataclass
+class _UCBScorer:
+    space: Space
+    model: Surrogate
+    kappa: float
+    detail: str = ""
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def score(self, designs: pd.DataFrame) -> np.ndarray:
+        if len(designs) == 0:
+            return np.zeros(0)
+        mean, std = self.model.predict(self.space.encode(designs))
+        return np.ravel(mean) + self.kappa * np.ravel(std)
+
+    def select(self, pool: pd.DataFrame, n: int) -> tuple[list[int], np.ndarray]:
+        scores = self.score(pool)
+        order = np.argsort(-scores)[:n]
+        return [int(i) for i in order], scores[order]
+
+
+class UCB:
+    """Upper confidence bound ``mean + kappa * std`` on any surrogate; the batch is
+    the top ``n``.
+
+    ``kappa`` anneals over the campaign: round ``r`` uses
+    ``kappa_schedule[min(len * r // horizon, len - 1)]``, so early rounds
+    explore and late ones exploit. Pending designs are excluded, not
+    conditioned on.
+    """
+
+    name = "UCB"
+    outputs: Outputs = "single"
+    supports_pending = False
+    needs_model = True
+
+    def __init__(
+        self, kappa_schedule: Sequence[float] = (1.41, 1.0, 0.5), horizon: int = 10
+    ) -> None:
+        self.kappa_schedule = tuple(kappa_schedule)
+        self.horizon = horizon
+
+    def kappa(self, round_index: int) -> float:
+        """The exploration weight of round ``round_index`` (0-based)."""
+        k = len(self.kappa_schedule)
+        return self.kappa_schedule[min(k * max(round_index, 0) // max(self.horizon, 1), k - 1)]
+
+    def seed_global(self, rng: np.random.Generator) -> None:
+        return None
+
+    def bind(self, model: Surrogate | None, req: BatchRequest) -> Scorer:
+        if model is None:
+            raise TypeError("UCB needs a fitted surrogate")
+        kappa = self.kappa(req.round_index)
+        return _UCBScorer(req.space, model, kappa, f"kappa={kappa:g}", {"kappa": kappa})
+
+
+# -- no model: space filling --------------------------------------------------------
+
+
+@dataclass
+class _MaximinScorer:
+    space: Space
+    seen: pd.DataFrame
+    rng: np.random.Generator
+    detail: str = ""
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def score(self, designs: pd.DataFrame) -> np.ndarray:
+        """Squared distance (encoding units) to the nearest measured or pending design."""
+        if len(self.seen) == 0 or len(designs) == 0:
+            return np.full(len(designs), np.inf)
+        U, M = self.space.encode(designs), self.space.encode(self.seen)
+        return np.min(((U[:, None, :] - M[None, :, :]) ** 2).sum(-1), axis=1)
+
+    def select(self, pool: pd.DataFrame, n: int) -> tuple[list[int], np.ndarray]:
+        rows = maximin(self.space, pool, self.seen, n, self.rng)
+        return rows, np.full(len(rows), np.nan)
+
+
+class SpaceFillingPick:
+    """No model ("none"): greedily the candidate farthest from everything measured,
+    pending or already picked (maximin), from a random first pick when nothing
+    has been measured. Acquisition values are NaN."""
+
+    name = "none"
+    outputs: Outputs = "any"
+    supports_pending = True
+    needs_model = False
+
+    def seed_global(self, rng: np.random.Generator) -> None:
+        return None
+
+    def bind(self, model: Surrogate | None, req: BatchRequest) -> Scorer:
+        return _MaximinScorer(req.space, req.seen, req.rng)
+
+
+def maximin(
+    space: Space, pool: pd.DataFrame, measured: pd.DataFrame, n: int, rng: np.random.Generator
+) -> list[int]:
+    """Row positions of up to ``n`` designs of ``pool``, each the farthest from
+    ``measured`` and the earlier picks (squared Euclidean distance on the encoding)."""
+    if len(pool) <= n:
+        return list(range(len(pool)))
+    U = space.encode(pool)
+    d = np.full(len(pool), np.inf)
+    if len(measured):
+        M = space.encode(measured)
+        d = np.min(((U[:, None, :] - M[None, :, :]) ** 2).sum(-1), axis=1)
+        first = int(np.argmax(d))
+    else:
+        first = int(rng.integers(len(pool)))
+    picked = [first]
+    d = np.minimum(d, ((U - U[first]) ** 2).sum(-1))
+    while len(picked) < n:
+        i = int(np.argmax(d))
+        picked.append(i)
+        d = np.minimum(d, ((U - U[i]) ** 2).sum(-1))
+    return picked
