@@ -4,25 +4,27 @@ By default the self-driving cell-free loop runs on the TX-TL kinetic testbed,
 through the same plate layouts, picklists and plate-reader files a lab would
 use. With ``data`` (the Borkowski 2020 cell-free folder, or any folder the
 cell-free loaders read) the campaign replays measured compositions, choosing
-from the pool of what was really measured. :class:`biofab.testbeds.SyntheticCellFree`
-(a documented synthetic yield surface) remains available to code.
+from the pool of what was really measured.
+
+Both are :func:`biofab.cellfree.workflows.run`; this interface-layer module only
+chooses where the files go and writes the report page with the pillar's sections.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from biofab.campaign import Campaign
-from biofab.core import Testbed
-from biofab.core.atomic import output_folder, require_folder
+from biofab.cellfree.loop import CellFreeLoop, LoopResult
+from biofab.cellfree.workflows import RunRequest, run
+from biofab.core.atomic import require_folder
 from biofab.report import write_report
-from biofab.store import Store
-from biofab.testbeds import ReplayTestbed, SyntheticCellFree
+from biofab.store import DEFAULT_URL, Store
 
 
 @dataclass
@@ -31,24 +33,6 @@ class DemoResult:
     history: pd.DataFrame
     report: Path
     testbed: str
-
-
-def make_testbed(data: str | Path | None, seed: int = 0) -> tuple[Testbed, str]:
-    """A replay testbed over ``data`` or, without it, the synthetic surface."""
-    if data is None:
-        return SyntheticCellFree(seed=seed), "synthetic cell-free surface (8 components)"
-    from biofab.cellfree import load_borkowski, load_metis
-
-    path = Path(data)
-    loader = (
-        load_metis
-        if any(path.glob("Results_*.csv")) or path.name.startswith("Results_")
-        else load_borkowski
-    )
-    replay = loader(path)
-    return ReplayTestbed.from_data(
-        replay
-    ), f"replay of {replay.source} ({len(replay.table)} compositions)"
 
 
 def run_demo(
@@ -62,17 +46,19 @@ def run_demo(
     name: str | None = None,
     progress: bool = True,
 ) -> DemoResult:
-    """Run ``rounds`` rounds of ``batch`` designs and write the HTML report.
+    """Run ``rounds`` rounds of ``batch`` designs and write the HTML report ``out``.
 
     Without ``data`` this is the self-driving cell-free loop on the TX-TL testbed
-    (:func:`run_cellfree`), whose round files go to ``<report stem>_rounds/``.
+    (:func:`run_cellfree`), whose round files and campaign go to ``<report stem>_rounds/``.
+    With ``data`` the replay's campaign goes to ``store`` (default ``$BIOFAB_DB`` or
+    ``sqlite:///biofab.db``).
     """
-    require_folder(out)  # before minutes of work, not after
+    page = Path(out)
+    require_folder(page)  # before minutes of work, not after
     if data is None:
-        report_path = Path(out)
-        run = run_cellfree(
-            out=report_path.with_name(report_path.stem + "_rounds"),
-            report=report_path,
+        request = RunRequest(
+            out=page.with_name(page.stem + "_rounds"),
+            report=page,
             rounds=rounds,
             batch=batch,
             store=store,
@@ -80,27 +66,31 @@ def run_demo(
             seed=seed,
             progress=progress,
         )
-        label = "TX-TL kinetic testbed through plate files (Echo picklists, plate reader)"
-        return DemoResult(run.campaign, run.campaign.history(), run.report, label)
-    testbed, label = make_testbed(data, seed)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-    campaign = Campaign.create(
-        name or f"demo-{stamp}",
-        testbed.space,
-        list(testbed.objectives),
-        store=store,
-        who="biofab demo",
-    )
-    history = campaign.run(testbed, rounds=rounds, batch=batch, seed=seed, progress=progress)
-    report = write_report(campaign, out)
-    return DemoResult(campaign, history, report, label)
+    else:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+        request = RunRequest(
+            out=page.parent,
+            replay=Path(data),
+            report=page,
+            rounds=rounds,
+            batch=batch,
+            # the replay's campaign joins the user's default store, as every campaign does
+            store=store if store is not None else os.environ.get("BIOFAB_DB") or DEFAULT_URL,
+            name=name or f"demo-{stamp}",
+            seed=seed,
+            progress=progress,
+            who="biofab demo",
+        )
+    result = run(request)
+    report = write_report(result.campaign, result.report, result.sections)
+    return DemoResult(result.campaign, result.history, report, result.testbed)
 
 
 @dataclass
 class CellFreeResult:
     campaign: Campaign
-    loop: Any
-    result: Any
+    loop: CellFreeLoop | None
+    result: LoopResult
     report: Path
 
 
@@ -125,56 +115,30 @@ def run_cellfree(
 ) -> CellFreeResult:
     """A self-driving cell-free campaign on the TX-TL testbed, through plate files.
 
-    Every round writes its layout, Echo picklist (or Opentrons protocols), cost
-    and simulated plate-reader file under ``out/round_NN``; the campaign lives in
-    ``out/campaign.db`` unless ``store`` is given; the report (default
-    ``out/report.html``) shows the
-    campaign, plate QC, cost and the GFP time course of the best composition
-    against the reference.
+    :func:`biofab.cellfree.workflows.run` (round files under ``out/round_NN``, the
+    campaign in ``out/campaign.db`` unless ``store`` is given), then the report page
+    (default ``out/report.html``) with the pillar's time course, plate QC, cost and files.
     """
-    from biofab.cellfree.loop import CellFreeLoop, dispenser_named
-    from biofab.cellfree.report import cost_table, files_table, plate_qc_table, time_course_figure
-    from biofab.cellfree.stocks import StockTable
-    from biofab.cellfree.txtl import TxTlModel
-
-    folder = output_folder(out)
-    if report is not None:
-        require_folder(report)
-    table = StockTable.read(stocks) if stocks is not None else StockTable.default()
-    testbed = TxTlModel(noise=noise, plate_sd=plate_sd, seed=seed)
-    loop = CellFreeLoop(
-        table,
-        testbed.measure_plate,
-        folder,
-        volume_ul=volume_ul,
-        dispenser=dispenser_named(dispenser),
-        plate=plate,
-        replicates=replicates,
-        cost=cost,
-        seed=seed,
+    result = run(
+        RunRequest(
+            out=Path(out),
+            report=None if report is None else Path(report),
+            rounds=rounds,
+            batch=batch,
+            stocks=None if stocks is None else Path(stocks),
+            volume_ul=volume_ul,
+            dispenser=dispenser,
+            plate=plate,
+            replicates=replicates,
+            cost=cost,
+            noise=noise,
+            plate_sd=plate_sd,
+            store=store,
+            name=name,
+            seed=seed,
+            progress=progress,
+        )
     )
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-    campaign = Campaign.create(
-        name or f"cellfree-{stamp}",
-        loop.space,
-        list(loop.objectives),
-        store=store if store is not None else f"sqlite:///{folder / 'campaign.db'}",
-        who="biofab cellfree run",
-    )
-    result = loop.run(campaign, rounds=rounds, batch=batch, progress=progress)
-    best = campaign.best(1)
-    courses = {"reference": {n: loop.reference[n] for n in loop.space.names}}
-    if len(best):
-        courses["best measured"] = {n: float(best[n].iloc[0]) for n in loop.space.names}
-    extra: list[tuple[str, Any]] = [
-        (
-            "GFP time course (noise-free testbed): best measured vs reference",
-            time_course_figure(testbed.simulate, courses, testbed.hours),
-        ),
-        ("Plate QC per round", plate_qc_table(result.rounds)),
-        ("Reagent cost per plate", cost_table(result.rounds)),
-        ("Files per round", files_table(result.rounds)),
-    ]
-    page = Path(report) if report is not None else folder / "report.html"
-    write_report(campaign, page, extra)
-    return CellFreeResult(campaign, loop, result, page)
+    page = write_report(result.campaign, result.report, result.sections)
+    rounds_run = LoopResult(rounds=result.rounds, history=result.history)
+    return CellFreeResult(result.campaign, result.loop, rounds_run, page)

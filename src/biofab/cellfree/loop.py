@@ -30,9 +30,9 @@ import pandas as pd
 from biofab.cellfree.cost import cost_objective, plate_cost, plate_totals, reaction_cost
 from biofab.cellfree.layout import layout_plates, write_layout
 from biofab.cellfree.picklist import (
+    echo_picklist,
     source_plate_map,
     transfers,
-    write_echo_picklist,
     write_source_plate_map,
     write_transfers,
 )
@@ -50,6 +50,7 @@ from biofab.core.atomic import output_folder, write_atomic
 
 if TYPE_CHECKING:
     from biofab.campaign import Campaign
+    from biofab.cellfree.opentrons import ProtocolPlan
     from biofab.learn import Recommender
 
 #: What the loop maximises: blank-subtracted signal over the plate's reference.
@@ -82,6 +83,46 @@ class LoopResult:
     rounds: list[RoundFiles] = field(default_factory=list)
     history: pd.DataFrame | None = None
     report: Path | None = None
+
+
+@dataclass
+class BuildPlan:
+    """One batch's build, computed but not yet written.
+
+    ``layout``: one row per well; ``transfers``: one row per liquid transfer (nL);
+    ``costs``: stock consumed per component and plate; either ``protocols`` (one
+    Opentrons protocol per plate) or ``source_map`` and ``picklist`` (Echo).
+    """
+
+    layout: pd.DataFrame
+    transfers: pd.DataFrame
+    costs: pd.DataFrame
+    protocols: dict[str, ProtocolPlan] | None = None
+    source_map: pd.DataFrame | None = None
+    picklist: pd.DataFrame | None = None
+
+    @property
+    def totals(self) -> pd.DataFrame:
+        """Per plate: reactions, reagent cost and cost per reaction."""
+        return plate_totals(self.costs)
+
+    def write(self, directory: Path) -> tuple[Path, list[Path]]:
+        """Write every file into the existing ``directory``; returns the layout path and
+        the build files (transfers first)."""
+        build = [write_transfers(directory / "transfers.csv", self.transfers)]
+        if self.protocols is not None:
+            folder = output_folder(directory / "opentrons")
+            for name, protocol in self.protocols.items():
+                protocol.path = write_atomic(folder / f"{name}.py", protocol.text)
+                build.append(protocol.path)
+        elif self.source_map is not None and self.picklist is not None:
+            text = self.picklist.to_csv(index=False, float_format="%.6g")
+            build += [
+                write_atomic(directory / "echo_picklist.csv", text),
+                write_source_plate_map(directory / "source_plate_map.csv", self.source_map),
+            ]
+        write_atomic(directory / "cost.csv", self.costs.to_csv(index=False, float_format="%.6g"))
+        return write_layout(directory / "layout.csv", self.layout), build
 
 
 def dispenser_named(name: str, pipette: str = "p20_single_gen2") -> Dispenser:
@@ -161,8 +202,13 @@ class CellFreeLoop:
         self.objectives = [YIELD, cost_objective(stocks)] if cost else [YIELD]
 
     # -- one round ---------------------------------------------------------------
-    def plan(self, designs: pd.DataFrame, directory: Path, round_index: int) -> dict[str, Any]:
-        """Layout, transfers, build files and cost for a batch; nothing is measured."""
+    def build(self, designs: pd.DataFrame, round_index: int) -> BuildPlan:
+        """Layout, transfers, build files and cost for a batch, in memory.
+
+        Every check (plate capacity, stock ranges, source dead volumes, pipette
+        volumes) happens here, so :meth:`BuildPlan.write` cannot fail half-way on
+        bad input.
+        """
         layout = layout_plates(
             designs[self.space.names].reset_index(drop=True),
             self.stocks,
@@ -175,28 +221,30 @@ class CellFreeLoop:
             seed=self.seed * 1000 + round_index,
         )
         moves = transfers(layout, self.stocks, self.volume_ul, self.dispenser)
-        build = [write_transfers(directory / "transfers.csv", moves)]
         if isinstance(self.dispenser, Opentrons):
-            from biofab.cellfree.opentrons import write_protocols
+            from biofab.cellfree.opentrons import build_protocols
 
-            plans = write_protocols(moves, directory / "opentrons", pipette=self.dispenser.pipette)
-            build += [Path(p.path) for p in plans.values() if p.path is not None]
-            costs = plate_cost(moves, self.stocks, source=None)
-        else:
-            smap = source_plate_map(moves, max_plates=4)
-            write_echo_picklist(directory / "echo_picklist.csv", moves, smap)
-            build += [
-                directory / "echo_picklist.csv",
-                write_source_plate_map(directory / "source_plate_map.csv", smap),
-            ]
-            costs = plate_cost(moves, self.stocks)
-        totals = plate_totals(costs)
-        write_atomic(directory / "cost.csv", costs.to_csv(index=False, float_format="%.6g"))
+            protocols = build_protocols(moves, pipette=self.dispenser.pipette)
+            return BuildPlan(layout, moves, plate_cost(moves, self.stocks, source=None), protocols)
+        smap = source_plate_map(moves, max_plates=4)
+        picklist = echo_picklist(moves, smap)
+        return BuildPlan(
+            layout, moves, plate_cost(moves, self.stocks), source_map=smap, picklist=picklist
+        )
+
+    def plan(self, designs: pd.DataFrame, directory: Path, round_index: int) -> dict[str, Any]:
+        """:meth:`build` then write into ``directory``; nothing is measured.
+
+        Returns ``layout`` (frame), ``layout_path``, ``build`` (paths) and ``cost``
+        (per plate).
+        """
+        plan = self.build(designs, round_index)
+        layout_path, build = plan.write(directory)
         return {
-            "layout": layout,
-            "layout_path": write_layout(directory / "layout.csv", layout),
+            "layout": plan.layout,
+            "layout_path": layout_path,
             "build": build,
-            "cost": totals,
+            "cost": plan.totals,
         }
 
     def results_table(self, result: PlateResult) -> pd.DataFrame:

@@ -527,18 +527,24 @@ def write_protocol(
     return plan
 
 
+def build_protocols(transfers: pd.DataFrame, **options: Any) -> dict[str, ProtocolPlan]:
+    """One protocol per destination plate, by plate name, in memory; options as
+    :func:`build_protocol`. Every plate is checked."""
+    if "plate" not in transfers.columns or len(transfers) == 0:
+        raise InputError("no transfers: the transfers frame is empty or has no 'plate'")
+    keys = transfers["plate"].astype(str)
+    return {
+        str(name): build_protocol(group, **options)
+        for name, group in transfers.groupby(keys, sort=False)
+    }
+
+
 def write_protocols(
     transfers: pd.DataFrame, directory: str | os.PathLike[str], **options: Any
 ) -> dict[str, ProtocolPlan]:
     """One protocol per destination plate, ``<directory>/<plate>.py``; options as
     :func:`build_protocol`. Every plate is checked before any file is written."""
-    if "plate" not in transfers.columns or len(transfers) == 0:
-        raise InputError("no transfers: the transfers frame is empty or has no 'plate'")
-    keys = transfers["plate"].astype(str)
-    plans = {
-        str(name): build_protocol(group, **options)
-        for name, group in transfers.groupby(keys, sort=False)
-    }
+    plans = build_protocols(transfers, **options)
     folder = output_folder(directory)
     for name, plan in plans.items():
         plan.path = write_atomic(folder / f"{name}.py", plan.text)

@@ -10,8 +10,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from biofab.core import InputError
-
 cellfree_app = typer.Typer(
     help="Cell-free protein synthesis: closed loops, build plans, plate-reader import.",
     no_args_is_help=True,
@@ -61,25 +59,15 @@ def run(
     json_out: JsonOption = False,
 ) -> None:
     """Run a self-driving campaign: each round's plan, picklist, plate read and report."""
-    from biofab.demo import run_cellfree, run_demo
+    from biofab.cellfree.workflows import RunRequest
+    from biofab.cellfree.workflows import run as run_campaign
+    from biofab.report import write_report
 
-    if replay is not None:
-        folder = _folder(output)
-        result = run_demo(
-            data=replay,
-            rounds=rounds,
-            batch=batch,
-            out=folder / "report.html",
-            store=db if db is not None else f"sqlite:///{folder / 'campaign.db'}",
-            seed=seed,
-            progress=True,  # stderr: --json keeps stdout pure
-        )
-        history, report, name = result.history, result.report, result.campaign.name
-    else:
-        if testbed != "txtl":
-            raise InputError("unknown testbed", column="--testbed", expected="txtl", found=testbed)
-        loop = run_cellfree(
+    result = run_campaign(
+        RunRequest(
             out=output,
+            testbed=testbed,
+            replay=replay,
             rounds=rounds,
             batch=batch,
             stocks=stocks,
@@ -93,18 +81,19 @@ def run(
             seed=seed,
             progress=True,  # stderr: --json keeps stdout pure
         )
-        history, report, name = loop.campaign.history(), loop.report, loop.campaign.name
+    )
+    write_report(result.campaign, result.report, result.sections)
     if json_out:
-        _dump({"campaign": name, "report": str(report), "history": history.to_dict("records")})
+        _dump(
+            {
+                "campaign": result.campaign.name,
+                "report": str(result.report),
+                "history": result.history.to_dict("records"),
+            }
+        )
         return
-    out.print(history.to_string(index=False))
-    out.print(f"campaign [bold]{name}[/]; report: {report}")
-
-
-def _folder(path: Path) -> Path:
-    from biofab.core.atomic import output_folder
-
-    return output_folder(path)
+    out.print(result.history.to_string(index=False))
+    out.print(f"campaign [bold]{result.campaign.name}[/]; report: {result.report}")
 
 
 @cellfree_app.command("plan")
@@ -125,55 +114,27 @@ def plan(
     json_out: JsonOption = False,
 ) -> None:
     """Lay out DESIGNS on plates and write the layout, picklist or protocols, and cost."""
-    import pandas as pd
+    from biofab.cellfree.workflows import PlanRequest
+    from biofab.cellfree.workflows import plan as plan_plates
 
-    from biofab.cellfree.loop import CellFreeLoop, dispenser_named
-    from biofab.cellfree.stocks import StockTable
-
-    table = StockTable.read(stocks) if stocks is not None else StockTable.default()
-    loop = CellFreeLoop(
-        table,
-        reader=lambda layout: layout,
-        out=output,
-        volume_ul=volume,
-        dispenser=dispenser_named(dispenser),
-        plate=plate,
-        replicates=replicates,
-        max_plates=max_plates,
-        seed=seed,
-    )
-    frame = _read_designs(designs, loop.space.names)
-    loop.space.validate(frame, file=str(designs), first_row=1)
-    result = loop.plan(frame, _folder(output), 0)
-    files = [str(result["layout_path"]), *(str(p) for p in result["build"])]
-    if json_out:
-        _dump({"files": files, "cost": result["cost"].to_dict("records")})
-        return
-    out.print(pd.DataFrame(result["cost"]).to_string(index=False))
-    out.print("wrote " + ", ".join(files))
-
-
-def _read_designs(path: Path, names: list[str]) -> Any:
-    import pandas as pd
-
-    if not path.is_file():
-        raise InputError("designs file not found", file=str(path))
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise InputError("cannot read designs", file=str(path), found=str(e)) from None
-    missing = [n for n in names if n not in frame.columns]
-    if missing:
-        raise InputError(
-            "missing component column",
-            file=str(path),
-            column=missing[0],
-            expected=f"columns {names}",
-            found=list(frame.columns),
+    result = plan_plates(
+        PlanRequest(
+            designs=designs,
+            out=output,
+            stocks=stocks,
+            volume_ul=volume,
+            dispenser=dispenser,
+            plate=plate,
+            replicates=replicates,
+            max_plates=max_plates,
+            seed=seed,
         )
-    if len(frame) == 0:
-        raise InputError("no designs", file=str(path), expected="at least one row")
-    return frame[names]
+    )
+    if json_out:
+        _dump({"files": result.files, "cost": result.cost.to_dict("records")})
+        return
+    out.print(result.cost.to_string(index=False))
+    out.print("wrote " + ", ".join(result.files))
 
 
 @cellfree_app.command("import")
@@ -188,28 +149,16 @@ def import_(
     json_out: JsonOption = False,
 ) -> None:
     """Blank-subtract, normalise to the plate reference, aggregate replicates, flag outliers."""
-    from biofab.cellfree.platereader import import_plates
-    from biofab.core.atomic import require_folder
+    from biofab.cellfree.workflows import ImportRequest, import_plates
 
-    require_folder(output)  # before anything is ingested: all or nothing
-    result = import_plates(list(readings), layout)
-    if campaign is not None:
-        from biofab.campaign import Campaign
-        from biofab.store import Store
-
-        target = Campaign.load(campaign, store=Store(db, create=False))
-        target.ingest(result.results, filename=",".join(str(r) for r in readings))
-    result.to_csv(output)
-    summary = {
-        "designs": len(result.results),
-        "outliers": len(result.outliers),
-        "rule": result.rule,
-        "qc": result.qc.to_dict("records"),
-        "out": str(output),
-    }
+    result = import_plates(
+        ImportRequest(tuple(readings), layout, output, campaign=campaign, store=db)
+    )
     if json_out:
-        _dump(summary)
+        _dump(result.to_dict())
         return
-    out.print(result.qc.to_string(index=False))
-    out.print(f"{summary['designs']} designs, {summary['outliers']} outlier wells ({result.rule})")
+    plates = result.plates
+    out.print(plates.qc.to_string(index=False))
+    counts = f"{len(plates.results)} designs, {len(plates.outliers)} outlier wells"
+    out.print(f"{counts} ({plates.rule})")
     out.print(f"wrote {output}")

@@ -4,20 +4,36 @@ A recommender that is run against a replay may only pick designs from the pool
 (the compositions the original campaign measured); each pick is answered with
 the value that was measured for it. This is how a strategy is compared with
 random selection or with the campaign's own method on real data, offline.
+
+It lives in the vocabulary (it imports only ``core``) so that a pillar's workflow can
+replay its published campaigns; ``biofab.testbeds`` re-exports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from biofab.core import InputError, Objective, Space
+from biofab.core.errors import InputError
+from biofab.core.objective import Objective
+from biofab.core.space import Space
 
-if TYPE_CHECKING:
-    from biofab.cellfree.datasets import ReplayData
+
+class ReplaySource(Protocol):
+    """A finished campaign to replay (e.g. :class:`biofab.cellfree.datasets.ReplayData`):
+    its space, one row per measured design, and the objective measured."""
+
+    @property
+    def space(self) -> Space: ...
+
+    @property
+    def table(self) -> pd.DataFrame: ...
+
+    @property
+    def objective(self) -> Objective: ...
 
 
 class ReplayTestbed:
@@ -87,7 +103,7 @@ class ReplayTestbed:
 
     @classmethod
     def from_data(
-        cls, data: ReplayData, noise: float = 0.0, seed: int | None = None
+        cls, data: ReplaySource, noise: float = 0.0, seed: int | None = None
     ) -> ReplayTestbed:
         """The replay of a loaded campaign (:func:`biofab.cellfree.load_borkowski` ...)."""
         return cls(data.space, data.table, [data.objective], noise=noise, seed=seed)
