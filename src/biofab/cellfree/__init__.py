@@ -9,8 +9,9 @@ writer, the loop) are imported from their modules: ``biofab.cellfree.opentrons``
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from biofab.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from biofab.cellfree.cost import plate_cost, reaction_cost
@@ -66,14 +67,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

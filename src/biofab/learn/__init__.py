@@ -7,8 +7,9 @@ modules load without torch, BoTorch or XGBoost.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from biofab.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from biofab.learn.acquisition import (
@@ -142,14 +143,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'biofab.learn' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF)
