@@ -133,7 +133,44 @@ def _check(who: str, req: BatchRequest, outputs: Outputs, min_data: int) -> None
         raise NotEnoughDataError(f"{who} needs at least {min_data} measurements")
 
 
-class ComposedRecommender:
+class RecommenderFront:
+    """The checked front every recommender shares: the arguments become one
+    :class:`BatchRequest` (shapes and the capabilities' data needs checked), then
+    :meth:`run` chooses the batch."""
+
+    name: str
+
+    @property
+    def outputs(self) -> Outputs:
+        raise NotImplementedError
+
+    @property
+    def min_data(self) -> int:
+        raise NotImplementedError
+
+    def recommend(
+        self,
+        space: Space,
+        designs: pd.DataFrame,
+        values: np.ndarray,
+        n: int,
+        *,
+        yvar: np.ndarray | None = None,
+        candidates: pd.DataFrame | None = None,
+        round_index: int = 0,
+        seed: int | None = None,
+        pending: pd.DataFrame | None = None,
+    ) -> Recommendation:
+        """See :class:`~biofab.learn.Recommender`."""
+        req = _request(space, designs, values, n, yvar, candidates, round_index, seed, pending)
+        _check(self.name, req, self.outputs, self.min_data)
+        return self.run(req)
+
+    def run(self, req: BatchRequest) -> Recommendation:
+        raise NotImplementedError
+
+
+class ComposedRecommender(RecommenderFront):
     """A recommender made of a surrogate factory, an acquisition and a candidate generator.
 
     Parameters
@@ -195,23 +232,6 @@ class ComposedRecommender:
         return 2 if self.needs_model else 0
 
     # -- the call ----------------------------------------------------------------------
-    def recommend(
-        self,
-        space: Space,
-        designs: pd.DataFrame,
-        values: np.ndarray,
-        n: int,
-        *,
-        yvar: np.ndarray | None = None,
-        candidates: pd.DataFrame | None = None,
-        round_index: int = 0,
-        seed: int | None = None,
-        pending: pd.DataFrame | None = None,
-    ) -> Recommendation:
-        """See :class:`~biofab.learn.Recommender`."""
-        req = _request(space, designs, values, n, yvar, candidates, round_index, seed, pending)
-        _check(self.name, req, self.outputs, self.min_data)
-        return self.run(req)
 
     def run(self, req: BatchRequest) -> Recommendation:
         """Fit a fresh model, bind the acquisition, search; one torch thread while a
@@ -365,7 +385,7 @@ class EnsembleUCB(ComposedRecommender):
         )
 
 
-class AutoRecommender:
+class AutoRecommender(RecommenderFront):
     """Single-objective default: each round, pick the surrogate by cross-validation.
 
     The GP (with qLogNEI) and the tree ensemble (with annealed UCB) are scored
@@ -389,22 +409,8 @@ class AutoRecommender:
         self.horizon = horizon
         self.min_rows = min_rows
 
-    def recommend(
-        self,
-        space: Space,
-        designs: pd.DataFrame,
-        values: np.ndarray,
-        n: int,
-        *,
-        yvar: np.ndarray | None = None,
-        candidates: pd.DataFrame | None = None,
-        round_index: int = 0,
-        seed: int | None = None,
-        pending: pd.DataFrame | None = None,
-    ) -> Recommendation:
-        """See :class:`~biofab.learn.Recommender`."""
-        req = _request(space, designs, values, n, yvar, candidates, round_index, seed, pending)
-        _check(self.name, req, self.outputs, self.min_data)
+    def run(self, req: BatchRequest) -> Recommendation:
+        """Cross-validate the two surrogates on ``req`` and let the better one choose."""
         s = 0 if req.seed is None else req.seed
         chosen: ComposedRecommender = BayesianOptimization()
         cv = None
