@@ -1,23 +1,35 @@
 """biofab: AI-driven design-build-test-learn for biomanufacturing.
 
 >>> from biofab import Space, Continuous, Campaign
+
+Every name is imported on first use (PEP 562): ``import biofab`` and
+``biofab --help`` pay for neither pandas nor torch nor SQLAlchemy.
 """
 
-from biofab.core import (
-    BiofabError,
-    Categorical,
-    Continuous,
-    Design,
-    InputError,
-    Integer,
-    LinearInequality,
-    Measurement,
-    Objective,
-    Sequence,
-    Space,
-    SumToTotal,
-    Testbed,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from biofab.core.errors import BiofabError, InputError
+from biofab.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from biofab.campaign import Campaign
+    from biofab.core import (
+        Categorical,
+        Continuous,
+        Design,
+        Integer,
+        LinearInequality,
+        Measurement,
+        Objective,
+        Sequence,
+        Space,
+        SumToTotal,
+        Testbed,
+    )
+    from biofab.learn import BayesianOptimization, EnsembleUCB, MultiObjective, SpaceFilling
+    from biofab.store import Store
 
 __version__ = "0.1.0"
 
@@ -43,20 +55,28 @@ __all__ = [
     "Testbed",
 ]
 
-
-def __getattr__(name: str) -> object:
-    # The engine pulls in torch and SQLAlchemy; import it only when asked, so
-    # `import biofab` (and the CLI's --help) stays fast.
-    if name == "Campaign":
-        from biofab.campaign import Campaign
-
-        return Campaign
-    if name == "Store":
-        from biofab.store import Store
-
-        return Store
-    if name in {"BayesianOptimization", "EnsembleUCB", "MultiObjective", "SpaceFilling"}:
-        import biofab.learn as learn
-
-        return getattr(learn, name)
-    raise AttributeError(f"module 'biofab' has no attribute {name!r}")
+_LAZY = {
+    **{
+        name: "biofab.core"
+        for name in (
+            "Categorical",
+            "Continuous",
+            "Design",
+            "Integer",
+            "LinearInequality",
+            "Measurement",
+            "Objective",
+            "Sequence",
+            "Space",
+            "SumToTotal",
+            "Testbed",
+        )
+    },
+    "Campaign": "biofab.campaign",
+    "Store": "biofab.store",
+    **{
+        name: "biofab.learn"
+        for name in ("BayesianOptimization", "EnsembleUCB", "MultiObjective", "SpaceFilling")
+    },
+}
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from biofab.cli.pillars import PillarGroup
-from biofab.core import BiofabError, Objective, Space
+from biofab.core.errors import BiofabError
 from biofab.learn.registry import make_recommender, recommender_names
 
 # The pillars' groups (gem, parts, ...) come from the plug-in registry (entry points
@@ -111,6 +111,7 @@ def campaign_create(
 ) -> None:
     """Create a campaign over SPACE with one or more objectives."""
     from biofab.campaign import Campaign
+    from biofab.core import Objective, Space
 
     sp = Space.from_yaml(space)
     objs = [Objective.parse(o) for o in objective]
@@ -313,6 +314,8 @@ def campaign_report(
 @space_app.command("check")
 def space_check(path: Path, json_out: JsonOption = False) -> None:
     """Validate a space YAML and describe it."""
+    from biofab.core import Space
+
     sp = Space.from_yaml(path)
     if json_out:
         _print_json(sp.to_dict())
