@@ -8,14 +8,15 @@ does is a method here, so a notebook gets the same thing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from biofab.campaign.results import frame_sha256, parse_results, read_table
+from biofab.campaign.results import CHUNK_ROWS, ResultsParser, iter_table
 from biofab.core import (
     InputError,
     NotEnoughDataError,
@@ -25,6 +26,8 @@ from biofab.core import (
     Testbed,
     TestbedExecutor,
 )
+from biofab.core.progress import Steps
+from biofab.core.progress import progress as progress_reporter
 
 # Only the light parts of biofab.learn at import time: torch and BoTorch load
 # where a model is fitted or read, so `biofab campaign status` starts fast.
@@ -254,22 +257,70 @@ class Campaign:
         return waiting.reindex(columns=self.space.names).reset_index(drop=True)
 
     def ingest(
-        self, source: str | Path | pd.DataFrame, *, filename: str | None = None
+        self,
+        source: str | Path | pd.DataFrame,
+        *,
+        filename: str | None = None,
+        chunk_rows: int = CHUNK_ROWS,
+        progress: bool = True,
     ) -> IngestResult:
         """Add measurements from a results CSV (or a frame); all rows or none.
 
-        Importing the same content twice adds nothing. See
-        :mod:`biofab.campaign.results` for the table's columns.
+        See :mod:`biofab.campaign.results` for the table's columns. The import's
+        identity is its content, not its name: the same measurements saved
+        again under another file name add nothing (``duplicate_file``, with
+        ``duplicate_of`` the first file's name).
+
+        A file is streamed in chunks of ``chunk_rows`` rows, twice: the first
+        pass validates every row and computes the content digest without
+        touching the store; the second writes chunk by chunk inside one
+        transaction (and re-checks the digest, so a file changed in between is
+        rolled back). Memory stays bounded by the chunk, not the file. With
+        ``progress``, a table of more than one chunk reports each chunk.
         """
+        if chunk_rows < 1:
+            raise InputError("chunk size must be at least 1 row", found=chunk_rows)
         if isinstance(source, pd.DataFrame):
             frame = source.astype(object)
             name = filename or "frame"
-            sha = frame_sha256(source)
+
+            def chunks() -> Iterator[pd.DataFrame]:
+                for start in range(0, len(frame), chunk_rows):
+                    yield frame.iloc[start : start + chunk_rows]
+
         else:
-            frame, sha = read_table(source)
             name = filename or str(source)
-        parsed = parse_results(frame, self.space, self.objectives, filename=name, sha256=sha)
-        return self.store.ingest(self.name, name, sha, parsed.rows)
+
+            def chunks() -> Iterator[pd.DataFrame]:
+                return iter_table(source, chunk_rows)
+
+        check = ResultsParser(self.space, self.objectives, name)
+        only: list[dict[str, Any]] | None = None
+        with _ChunkProgress(f"checking {name}", None, enabled=progress) as bar:
+            for n_chunks, chunk in enumerate(chunks(), start=1):
+                rows = check.parse(chunk)
+                only = rows if n_chunks == 1 else None  # keep a one-chunk table for pass 2
+                bar.advance(len(chunk))
+        if check.n_rows == 0:
+            raise InputError("no data rows", file=name, expected="at least one result")
+        digest, n_rows = check.hexdigest(), check.n_rows
+        if only is not None:
+            return self.store.ingest(self.name, name, digest, only)
+        del check  # its memory of every design is not needed again
+
+        def written() -> Iterator[list[dict[str, Any]]]:
+            # Pass 1 refused repeated designs; pass 2 only re-derives the rows.
+            again = ResultsParser(self.space, self.objectives, name, check_repeats=False)
+            with _ChunkProgress(f"ingesting {name}", n_rows, enabled=progress) as bar:
+                for chunk in chunks():
+                    yield again.parse(chunk)
+                    bar.advance(len(chunk))
+            if again.hexdigest() != digest:
+                raise InputError(
+                    "the file changed while it was ingested; nothing was written", file=name
+                )
+
+        return self.store.ingest_chunks(self.name, name, digest, written())
 
     def run(
         self,
@@ -456,6 +507,39 @@ class Campaign:
                 **{o: float(best[o].iloc[0]) for o in self.objective_names},
             },
         }
+
+
+class _ChunkProgress:
+    """Progress of a streamed table, shown only once it has a second chunk.
+
+    A one-chunk table (every plate, every testbed round) stays silent; a large
+    file reports each chunk (``label rows/total``) from its second chunk on.
+    """
+
+    def __init__(self, label: str, total: int | None, *, enabled: bool) -> None:
+        self.label, self.total, self.enabled = label, total, enabled
+        self._stack = ExitStack()
+        self._steps: Steps | None = None
+        self._pending = 0
+        self._chunks = 0
+
+    def __enter__(self) -> _ChunkProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def advance(self, rows: int) -> None:
+        self._chunks += 1
+        if not self.enabled:
+            return
+        if self._steps is None:
+            if self._chunks == 1:
+                self._pending = rows
+                return
+            self._steps = self._stack.enter_context(progress_reporter(self.label, self.total))
+            self._steps.advance(self._pending)
+        self._steps.advance(rows)
 
 
 _CALIBRATION_KEYS = ("n_train", "n_test", "rmse", "mean_std", "coverage_68", "coverage_95")

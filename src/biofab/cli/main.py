@@ -222,11 +222,12 @@ def campaign_ingest(
         "added_measurements": res.added_measurements,
         "skipped": res.skipped,
         "duplicate_file": res.duplicate_file,
+        "duplicate_of": res.duplicate_of,
     }
     if json_out:
         _print_json(data)
     elif res.duplicate_file:
-        out.print(f"{results}: already imported, nothing added")
+        out.print(f"{results}: already imported as {res.duplicate_of}, nothing added")
     else:
         out.print(
             f"{results}: {res.added_measurements} measurements added "

@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from biofab.core.constraints import Constraint, SumToTotal, constraint_from_dict
+from biofab.core.constraints import (
+    TOLERANCE,
+    Constraint,
+    SumToTotal,
+    conflicting,
+    constraint_from_dict,
+    lp_point,
+    smallest_lhs,
+)
 from biofab.core.errors import DesignError, SpaceError
 from biofab.core.parameters import Parameter, Sequence, parameter_from_dict
 from biofab.core.textfile import read_text
@@ -42,6 +50,7 @@ class Space:
                         expected=f"one of the numeric parameters {self.numeric_names}",
                         found=name,
                     )
+        self._require_feasible()
 
     # -- description -------------------------------------------------------
     @property
@@ -151,6 +160,79 @@ class Space:
             if isinstance(c, SumToTotal) and c.filler:
                 out[c.filler] = c.fill(out)
         return out.reset_index(drop=True)
+
+    def _require_feasible(self) -> None:
+        """Refuse constraints that no design on the grid can satisfy.
+
+        Cheap checks first, so that an ordinary space costs a millisecond:
+        a constraint whose smallest value inside the bounds already breaks it
+        (exact, grid included), then a few hundred random grid designs (with
+        the usual repair of over-full mixes). Only when none of them is
+        feasible does a linear program decide: no point of the box at all
+        names the conflicting constraints; a box point whose grid neighbours
+        all fail means "no design on the grid".
+        """
+        if not self.constraints:
+            return
+        bounds = self._grid_bounds()
+        for c in self.constraints:
+            least = smallest_lhs(c, bounds)
+            _, bound = c.row()
+            if least > bound + TOLERANCE * max(1.0, abs(bound)):
+                raise SpaceError(
+                    "constraint cannot hold inside the parameter bounds",
+                    column=",".join(c.names),
+                    expected=c.describe(),
+                    found=f"smallest value {least:g} within the bounds",
+                )
+        rng = np.random.default_rng(0)
+        d = len(self.parameters)
+        u = np.vstack([np.zeros((1, d)), np.full((1, d), 0.5), rng.random((256, d))])
+        if self._any_feasible(u, rng):
+            return
+        point = lp_point(self.constraints, bounds)
+        if point is None:
+            culprits = conflicting(self.constraints, bounds)
+            raise SpaceError(
+                "constraints contradict each other: no design satisfies them all",
+                column=",".join(dict.fromkeys(n for c in culprits for n in c.names)),
+                expected="constraints that some design within the bounds meets",
+                found="; ".join(c.describe() for c in culprits),
+            )
+        # Grid designs near the box point: snapped, floored, and jittered.
+        centre = np.full(d, 0.5)
+        for j, (name, p) in enumerate(self.parameters.items()):
+            if name in point:
+                centre[j] = float(p.to_unit(np.array([point[name]]))[0])
+        jitter = np.clip(centre + rng.normal(0, 0.05, (512, d)), 0, 1)
+        if self._any_feasible(np.vstack([centre, jitter]), rng):
+            return
+        floored = self.from_unit(centre[None, :], rng)
+        for name in point:
+            p = self.parameters[name]
+            floored[name] = p.floor(np.array([point[name]]))  # type: ignore[union-attr]
+        if self.feasible(self.repair(floored)).any():
+            return
+        raise SpaceError(
+            "no design on the grid satisfies the constraints",
+            column=",".join(dict.fromkeys(n for c in self.constraints for n in c.names)),
+            expected="grid steps fine enough to meet the constraints",
+            found="; ".join(c.describe() for c in self.constraints),
+        )
+
+    def _grid_bounds(self) -> dict[str, tuple[float, float]]:
+        """Smallest and largest grid value of each numeric parameter."""
+        out: dict[str, tuple[float, float]] = {}
+        for name, p in self.parameters.items():
+            if p.numeric:
+                lo, hi = p.lo, p.hi  # type: ignore[union-attr]
+                top = float(p.floor(np.array([hi]))[0])  # type: ignore[union-attr]
+                out[name] = (float(lo), top)
+        return out
+
+    def _any_feasible(self, u: np.ndarray, rng: np.random.Generator) -> bool:
+        cand = self.repair(self.from_unit(u, rng))
+        return bool(self.feasible(cand).any())
 
     # -- sampling ------------------------------------------------------------
     def sample(

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import pandas as pd
-from sqlalchemy import Engine, create_engine, event, func, insert, inspect, select, text
+from sqlalchemy import Engine, Table, create_engine, event, func, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -62,6 +62,11 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 # Keys per IN (...) list: far below SQLite's bound-parameter limit (32766).
 _CHUNK = 500
+# The tables themselves, for bulk core inserts (no ORM bookkeeping per row).
+_DESIGNS: Table = DesignRow.__table__  # type: ignore[assignment]
+_MEASUREMENTS: Table = MeasurementRow.__table__  # type: ignore[assignment]
+# Rows per bulk INSERT call of an ingest: bounds the parameter lists in flight.
+_INSERT_BATCH = 10_000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _FORMAT_LABEL = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 # Alembic's migration context is a process-wide global: two threads upgrading
@@ -90,8 +95,10 @@ class IngestResult:
     """What one ``Store.ingest`` call wrote.
 
     ``skipped`` counts rows whose measurement the store already held (or that
-    repeat an earlier row of the same file). ``duplicate_file`` is True when a
-    file with the same SHA-256 had already been imported: then nothing is written.
+    repeat an earlier row of the same file). ``duplicate_file`` is True when an
+    import with the same digest (the content of its rows, whatever the file was
+    called) had already been made: then nothing is written, ``import_id`` is
+    that earlier import and ``duplicate_of`` the file name it was imported as.
     """
 
     added_designs: int
@@ -99,6 +106,17 @@ class IngestResult:
     skipped: int
     duplicate_file: bool
     import_id: int | None = None
+    duplicate_of: str | None = None
+
+
+@dataclass
+class _IngestTotals:
+    """Running counts of one ingest across its chunks."""
+
+    rows: int = 0
+    designs: int = 0
+    measurements: int = 0
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -626,14 +644,34 @@ class Store:
     ) -> IngestResult:
         """Store the measurements of one results file (see ``IngestRow``), all or nothing.
 
-        ``sha256`` is the hex digest of the file's bytes: a file imported before
-        adds nothing (``duplicate_file=True``). A row whose ``(design, objective,
-        source)`` measurement is already stored is skipped. Designs the campaign
-        does not know are created without a round (``round`` is <NA>).
+        ``sha256`` is the file's identity (the campaign layer passes the
+        content digest of its rows, never anything derived from the file
+        name): an import with a known digest adds nothing (``duplicate_file``
+        and ``duplicate_of``). A row whose ``(design, objective, source)``
+        measurement is already stored is skipped. Designs the campaign does
+        not know are created without a round (``round`` is <NA>).
 
         The caller validates values first; if the database still refuses a row
         (e.g. a NULL ``value``) the whole file is rolled back and ``InputError``
-        is raised.
+        is raised. For a table too large for memory see :meth:`ingest_chunks`.
+        """
+        return self.ingest_chunks(name, filename, sha256, [rows], who=who)
+
+    def ingest_chunks(
+        self,
+        name: str,
+        filename: str,
+        sha256: str,
+        chunks: Iterable[Sequence[Mapping[str, Any]]],
+        who: str | None = None,
+    ) -> IngestResult:
+        """:meth:`ingest` for a table streamed as chunks of rows, in one transaction.
+
+        ``chunks`` is consumed only when ``sha256`` is new to the campaign;
+        each chunk is written with bulk inserts as it arrives. An exception
+        raised by the iterator itself (say, the caller finds a bad row in the
+        last chunk) or a refused row rolls back everything, so the store never
+        holds part of a file.
         """
         who = who or self.who
         digest = sha256.lower()
@@ -641,14 +679,9 @@ class Store:
             raise InputError(
                 "bad file digest", file=filename, expected="64 hex digits (SHA-256)", found=sha256
             )
-        for i, row in enumerate(rows, start=1):
-            for field in ("key", "params", "objective", "value"):
-                if field not in row:
-                    raise InputError("row has no such field", file=filename, row=i, column=field)
-
         try:
             with self._write() as s:
-                return self._ingest(s, name, filename, digest, rows, who)
+                return self._ingest(s, name, filename, digest, chunks, who)
         except IntegrityError as err:
             first = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
             raise InputError(
@@ -663,94 +696,41 @@ class Store:
         name: str,
         filename: str,
         digest: str,
-        rows: Sequence[Mapping[str, Any]],
+        chunks: Iterable[Sequence[Mapping[str, Any]]],
         who: str,
     ) -> IngestResult:
         campaign = self._campaign(s, name, lock=True)
-        seen = s.scalar(
-            select(ImportRow.id).where(
+        seen = s.execute(
+            select(ImportRow.id, ImportRow.filename).where(
                 ImportRow.campaign_id == campaign.id, ImportRow.sha256 == digest
             )
-        )
+        ).first()
         if seen is not None:
-            return IngestResult(0, 0, 0, duplicate_file=True, import_id=seen)
+            return IngestResult(
+                0, 0, 0, duplicate_file=True, import_id=seen[0], duplicate_of=seen[1]
+            )
 
         now = utcnow()
         imp = ImportRow(
             campaign_id=campaign.id,
             filename=filename,
             sha256=digest,
-            n_rows=len(rows),
+            n_rows=0,
             created_at=now,
             created_by=who,
         )
         s.add(imp)
         s.flush()
-
-        # Designs: known ones by key, the rest created without a round. The
-        # first row naming a key supplies its params.
-        keys = list(dict.fromkeys(str(r["key"]) for r in rows))
-        ids = _existing_keys(s, campaign.id, keys)
-        first_params: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            first_params.setdefault(str(r["key"]), dict(r["params"]))
-        new_keys = [k for k in keys if k not in ids]
-        if new_keys:
-            created = s.execute(
-                insert(DesignRow).returning(DesignRow.key, DesignRow.id),
-                [
-                    {
-                        "campaign_id": campaign.id,
-                        "round_id": None,
-                        "key": k,
-                        "params": first_params[k],
-                        "predicted": None,
-                        "acquisition": None,
-                        "created_at": now,
-                    }
-                    for k in new_keys
-                ],
-            ).all()
-            ids.update({k: i for k, i in created})
-
-        # Measurements: skip any whose (design, objective, source) is stored
-        # or appeared earlier in this file.
-        existing = _existing_measurements(s, [ids[k] for k in keys if k not in new_keys])
-        todo: list[dict[str, Any]] = []
-        skipped = 0
-        for i, r in enumerate(rows, start=1):
-            design_id = ids[str(r["key"])]
-            source = r.get("source")
-            identity = (design_id, str(r["objective"]), source)
-            if identity in existing:
-                skipped += 1
-                continue
-            existing.add(identity)
-            todo.append(
-                {
-                    "design_id": design_id,
-                    "import_id": imp.id,
-                    "objective": str(r["objective"]),
-                    # None passes through: the caller validates values, and the
-                    # NOT NULL constraint is the last line of defence.
-                    "value": _row_float(r.get("value"), filename, i, "value"),
-                    "std": _row_float(r.get("std"), filename, i, "std"),
-                    "n_replicates": 1 if r.get("n_replicates") is None else int(r["n_replicates"]),
-                    "unit": r.get("unit"),
-                    "source": source,
-                    "created_at": now,
-                }
-            )
-        half = len(todo) // 2
-        if half:
-            s.execute(insert(MeasurementRow), todo[:half])
-        _failpoint_ingest()
-        if todo[half:]:
-            s.execute(insert(MeasurementRow), todo[half:])
+        totals = _IngestTotals()
+        for chunk in chunks:
+            _check_rows(chunk, filename, totals.rows)
+            self._ingest_chunk(s, campaign.id, imp.id, chunk, now, filename, totals)
+        imp.n_rows = totals.rows
+        s.flush()
         result = IngestResult(
-            added_designs=len(new_keys),
-            added_measurements=len(todo),
-            skipped=skipped,
+            added_designs=totals.designs,
+            added_measurements=totals.measurements,
+            skipped=totals.skipped,
             duplicate_file=False,
             import_id=imp.id,
         )
@@ -763,13 +743,91 @@ class Store:
                 "filename": filename,
                 "sha256": digest,
                 "import_id": imp.id,
-                "n_rows": len(rows),
+                "n_rows": totals.rows,
                 "added_designs": result.added_designs,
                 "added_measurements": result.added_measurements,
-                "skipped": skipped,
+                "skipped": totals.skipped,
             },
         )
         return result
+
+    @staticmethod
+    def _ingest_chunk(
+        s: Session,
+        campaign_id: int,
+        import_id: int,
+        rows: Sequence[Mapping[str, Any]],
+        now: datetime,
+        filename: str,
+        totals: _IngestTotals,
+    ) -> None:
+        """Write one chunk with bulk core inserts; ``totals`` accumulates the counts."""
+        # Designs: known ones by key (including those an earlier chunk of this
+        # import created), the rest created without a round. The first row
+        # naming a key supplies its params.
+        keys = list(dict.fromkeys(str(r["key"]) for r in rows))
+        ids = _existing_keys(s, campaign_id, keys)
+        first_params: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            first_params.setdefault(str(r["key"]), dict(r["params"]))
+        new_keys = [k for k in keys if k not in ids]
+        for batch in _batches(new_keys, _INSERT_BATCH):
+            created = s.execute(
+                insert(_DESIGNS).returning(DesignRow.key, DesignRow.id),
+                [
+                    {
+                        "campaign_id": campaign_id,
+                        "round_id": None,
+                        "key": k,
+                        "params": first_params[k],
+                        "predicted": None,
+                        "acquisition": None,
+                        "created_at": now,
+                    }
+                    for k in batch
+                ],
+            ).all()
+            ids.update({k: i for k, i in created})
+        new = set(new_keys)
+
+        # Measurements: skip any whose (design, objective, source) is stored
+        # (by an earlier import or an earlier chunk) or appeared earlier in this chunk.
+        existing = _existing_measurements(s, [ids[k] for k in keys if k not in new])
+        todo: list[dict[str, Any]] = []
+        for i, r in enumerate(rows, start=totals.rows + 1):
+            design_id = ids[str(r["key"])]
+            source = r.get("source")
+            identity = (design_id, str(r["objective"]), source)
+            if identity in existing:
+                totals.skipped += 1
+                continue
+            existing.add(identity)
+            todo.append(
+                {
+                    "design_id": design_id,
+                    "import_id": import_id,
+                    "objective": str(r["objective"]),
+                    # None passes through: the caller validates values, and the
+                    # NOT NULL constraint is the last line of defence.
+                    "value": _row_float(r.get("value"), filename, i, "value"),
+                    "std": _row_float(r.get("std"), filename, i, "std"),
+                    "n_replicates": 1 if r.get("n_replicates") is None else int(r["n_replicates"]),
+                    "unit": r.get("unit"),
+                    "source": source,
+                    "created_at": now,
+                }
+            )
+        first_chunk = totals.rows == 0
+        half = len(todo) // 2 if first_chunk else len(todo)
+        for batch in _batches(todo[:half], _INSERT_BATCH):
+            s.execute(insert(_MEASUREMENTS), batch)
+        if first_chunk:
+            _failpoint_ingest()
+            for batch in _batches(todo[half:], _INSERT_BATCH):
+                s.execute(insert(_MEASUREMENTS), batch)
+        totals.rows += len(rows)
+        totals.designs += len(new_keys)
+        totals.measurements += len(todo)
 
     def measurement_table(self, name: str) -> pd.DataFrame:
         """Every measurement of the campaign, oldest first.
@@ -955,6 +1013,19 @@ def _campaign_record(row: CampaignRow) -> CampaignRecord:
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _check_rows(rows: Sequence[Mapping[str, Any]], filename: str, before: int) -> None:
+    """Every row has the fields an ingest needs; rows count on from ``before``."""
+    for i, row in enumerate(rows, start=before + 1):
+        for field in ("key", "params", "objective", "value"):
+            if field not in row:
+                raise InputError("row has no such field", file=filename, row=i, column=field)
 
 
 def _existing_keys(s: Session, campaign_id: int, keys: Sequence[str]) -> dict[str, int]:
