@@ -23,11 +23,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
-import pandas as pd
 from sqlalchemy import Engine, Table, create_engine, event, func, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+
+# pandas is imported by the methods that build frames: `biofab campaign list` needs none.
+if TYPE_CHECKING:
+    import pandas as pd
 
 from biofab.core.errors import CampaignExistsError, InputError, UnknownCampaignError
 from biofab.store.schema import (
@@ -576,6 +579,8 @@ class Store:
         design that arrived by import), one column per parameter, ``predicted``
         (dict or None), ``acquisition`` (float, NaN if none).
         """
+        import pandas as pd
+
         with self._read() as s:
             campaign = self._campaign(s, name)
             result = s.execute(
@@ -837,6 +842,8 @@ class Store:
         ``n_replicates``, ``unit``, ``source``, ``import_id`` (Int64), ``created_at``
         (UTC), then one column per parameter.
         """
+        import pandas as pd
+
         with self._read() as s:
             campaign = self._campaign(s, name)
             result = s.execute(
@@ -1083,6 +1090,8 @@ def _plain(value: Any) -> Any:
 
 
 def _frame(rows: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame.from_records(rows, columns=columns)
 
 
@@ -1093,6 +1102,8 @@ def _with_params(
 
     A parameter whose name collides with a fixed column is prefixed ``param:``.
     """
+    import pandas as pd
+
     names = list(dict.fromkeys(k for p in params for k in p))
     fixed = set(base.columns) | (set(tail.columns) if tail is not None else set())
     cols = {
