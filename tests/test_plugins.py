@@ -281,9 +281,15 @@ def toy_dist(tmp_path: Path) -> Iterator[Path]:
     plugins.refresh()
 
 
+def _pythonpath(*folders: Path) -> str:
+    """``folders`` before this process's PYTHONPATH (unset in a fresh clone's CI)."""
+    inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join([*map(str, folders), *inherited])
+
+
 def test_installed_pillar_through_the_real_entry_point(toy_dist: Path, tmp_path: Path) -> None:
     assert any(ep.name == "toy" for ep in metadata.entry_points(group=plugins.GROUP))
-    env = {"PYTHONPATH": os.pathsep.join([str(toy_dist), os.environ.get("PYTHONPATH", "")])}
+    env = {"PYTHONPATH": _pythonpath(toy_dist)}
     proc = run(str(BIOFAB), "--help", env=env)
     assert proc.returncode == 0, proc.stderr
     assert " toy " in proc.stdout and "Toy pillar from an installed" in proc.stdout
@@ -312,7 +318,7 @@ def test_a_broken_entry_point_is_one_line(
 ) -> None:
     broken = tmp_path / "broken"
     write_dist_info(broken, "broken-pillar", {plugins.GROUP: {"zzz": value}})
-    env = {"PYTHONPATH": os.pathsep.join([str(broken), str(toy_dist), os.environ["PYTHONPATH"]])}
+    env = {"PYTHONPATH": _pythonpath(broken, toy_dist)}
     proc = run(str(BIOFAB), "--help", env=env)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     line = proc.stderr.strip()
