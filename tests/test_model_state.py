@@ -205,11 +205,15 @@ def good_payload() -> bytes:
     return dumps(TreeEnsemble(n_members=2, n_estimators=5).fit(X, Y))
 
 
-def test_an_armed_pickle_really_runs_when_trusted(tmp_path: Path) -> None:
-    """The payload used below is live: only the refusal keeps it from running."""
-    marker = tmp_path / "ran"
-    load_snapshot(LEGACY_PICKLE, evil_pickle(marker), trust_pickle=True)
-    assert marker.exists()
+def test_the_armed_pickle_is_live() -> None:
+    """The payload used below really runs under plain pickle: only biofab's refusal to
+    unpickle keeps it from running."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        marker = Path(folder) / "ran"
+        pickle.loads(evil_pickle(marker))
+        assert marker.exists()
 
 
 def test_doctored_payloads_are_refused_in_one_line_and_run_nothing(
@@ -258,8 +262,8 @@ def test_legacy_pickles_and_unknown_formats_are_refused(
     with pytest.raises(SnapshotError) as err:
         load_snapshot(LEGACY_PICKLE, evil_pickle(marker), what="model snapshot 4")
     assert one_line(err) == (
-        "model snapshot 4 was stored as a pickle by an older biofab; loading it could run "
-        "code; pass --trust-pickle (CLI) / trust_pickle=True if you trust this database"
+        "model snapshot 4 was stored as a pickle by an older biofab; biofab never unpickles "
+        "a stored model (it could run code); the campaign refits it from its measurements"
     )
     with pytest.raises(SnapshotError, match="unknown storage format 'state-v9'"):
         load_snapshot("state-v9", good_payload)
@@ -409,35 +413,34 @@ def test_cli_explain_refuses_a_planted_pickle_and_runs_nothing(
     c.ingest(measured(c.recommend(8, seed=0).designs), filename="plate1.csv")
     c.recommend(4, seed=1)
     marker = tmp_path / "ran"
-    for fmt, fragment in [
-        (LEGACY_PICKLE, "was stored as a pickle by an older biofab; loading it could run code"),
-        (STATE_FORMAT, "is not a biofab model state"),
-    ]:
-        _doctor_latest_snapshot(c.store, evil_pickle(marker), fmt)
-        r = biofab("campaign", "explain", "c", db=db, cwd=tmp_path)
-        assert r.returncode == 2, r.stderr
-        lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1 and fragment in lines[0], r.stderr
-        assert lines[0].startswith("error: model snapshot ")
-        assert not marker.exists()
-        assert r.stdout == ""
+    _doctor_latest_snapshot(c.store, evil_pickle(marker), STATE_FORMAT)
+    r = biofab("campaign", "explain", "c", db=db, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is not a biofab model state" in lines[0], r.stderr
+    assert lines[0].startswith("error: model snapshot ")
+    assert not marker.exists()
+    assert r.stdout == ""
 
 
-def test_cli_explain_trust_pickle_loads_an_old_snapshot(db: str, tmp_path: Path) -> None:
-    """A genuine old pickled model still works, when the user says they trust the database."""
+def test_cli_explain_refits_over_an_old_pickled_snapshot_and_runs_nothing(
+    db: str, tmp_path: Path, no_unpickling: None
+) -> None:
+    """A pickled row (older biofab, or planted) is never loaded: explain refits the model
+    from the stored measurements, and the armed payload never runs."""
     c = Campaign.create("c", SPACE, ["titer:max"], store=db)
     c.ingest(measured(c.recommend(8, seed=0).designs), filename="plate1.csv")
     c.recommend(4, seed=1)
-    snap = c.store.latest_model("c")
-    assert snap is not None
-    _doctor_latest_snapshot(c.store, pickle.dumps(loads(snap.blob)), LEGACY_PICKLE)
-    refused = biofab("campaign", "explain", "c", "--json", db=db, cwd=tmp_path)
-    assert refused.returncode == 2 and "--trust-pickle" in refused.stderr
-    r = biofab("campaign", "explain", "c", "--json", "--trust-pickle", db=db, cwd=tmp_path)
+    marker = tmp_path / "ran"
+    _doctor_latest_snapshot(c.store, evil_pickle(marker), LEGACY_PICKLE)
+    r = biofab("campaign", "explain", "c", "--json", db=db, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     explained = json.loads(r.stdout)
     assert {d["parameter"] for d in explained["importance"]} == set(SPACE.names)
     assert [d["surrogate"] for d in explained["calibration"]] == ["GP", "tree ensemble"]
+    assert not marker.exists()
+    gone = biofab("campaign", "explain", "c", "--trust-pickle", db=db, cwd=tmp_path)
+    assert gone.returncode == 2 and "No such option" in gone.stderr
 
 
 def test_cli_explain_right_after_the_first_ingest(db: str, tmp_path: Path) -> None:

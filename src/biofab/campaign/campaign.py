@@ -32,7 +32,7 @@ from biofab.core.progress import progress as progress_reporter
 # Only the light parts of biofab.learn at import time: torch and BoTorch load
 # where a model is fitted or read, so `biofab campaign status` starts fast.
 from biofab.learn.recommendation import Recommendation, Recommender
-from biofab.learn.state import STATE_FORMAT, can_save, dumps, load_snapshot
+from biofab.learn.state import LEGACY_PICKLE, STATE_FORMAT, can_save, dumps, load_snapshot
 from biofab.learn.surrogate import Surrogate
 from biofab.store import IngestResult, Store
 
@@ -388,14 +388,14 @@ class Campaign:
         u, _ = self.utilities(data)
         return data[pareto_mask(u)].reset_index(drop=True)
 
-    def explain(self, seed: int | None = 0, *, trust_pickle: bool = False) -> pd.DataFrame:
+    def explain(self, seed: int | None = 0) -> pd.DataFrame:
         """Per-parameter importance (permutation) of the model of the current data.
 
         The model is the latest stored snapshot when it was trained on exactly
         the measurements held now, otherwise the campaign's default surrogate
         fitted afresh on them (and not stored), so this works right after an
         ingest. Needs at least 2 measured designs. A snapshot pickled by an
-        older biofab is refused in one line unless ``trust_pickle`` is True.
+        older biofab is never loaded: the model is refitted instead.
         """
         from biofab.learn import permutation_importance
 
@@ -405,19 +405,18 @@ class Campaign:
                 f"explain needs at least 2 measured designs, campaign '{self.name}' has "
                 f"{len(data)}; ingest results first"
             )
-        model = self.current_model(data, trust_pickle=trust_pickle)
+        model = self.current_model(data)
         multi = getattr(model, "n_outputs_", 1) > 1
         values = self.utilities(data)[0] if multi else self.score(data)
         return permutation_importance(model, self.space, data[self.space.names], values, seed=seed)
 
-    def current_model(
-        self, data: pd.DataFrame | None = None, *, trust_pickle: bool = False
-    ) -> Surrogate:
+    def current_model(self, data: pd.DataFrame | None = None) -> Surrogate:
         """The surrogate of ``data`` (default: the current measurements).
 
         The latest stored snapshot when its metrics say it was trained on
         exactly these measurements (a content digest; ``n_train`` for rows
-        written before the digest existed), else a fresh fit of the default
+        written before the digest existed) and was saved as state (an older
+        biofab's pickled snapshot is never loaded), else a fresh fit of the default
         surrogate: one GP over the utilities for several objectives, boosted
         trees for sequence or wide categorical spaces (as the default
         recommender chooses), a GP otherwise.
@@ -426,9 +425,10 @@ class Campaign:
 
         data = self.data() if data is None else data
         snap = self.store.latest_model(self.name)
-        if snap is not None and self._trained_on(snap.metrics, data):
+        fresh = snap is not None and self._trained_on(snap.metrics, data)
+        if snap is not None and fresh and snap.format != LEGACY_PICKLE:
             what = f"model snapshot {snap.id} of campaign '{self.name}'"
-            return load_snapshot(snap.format, snap.blob, trust_pickle=trust_pickle, what=what)
+            return load_snapshot(snap.format, snap.blob, what=what)
         X = self.space.encode(data[self.space.names])
         u, yvar = self.utilities(data)
         if len(self.objectives) > 1:

@@ -261,19 +261,12 @@ def campaign_explain(
     name: str,
     db: DbOption = None,
     json_out: JsonOption = False,
-    trust_pickle: Annotated[
-        bool,
-        typer.Option(
-            "--trust-pickle",
-            help="Load a model snapshot pickled by an older biofab (runs code from the database).",
-        ),
-    ] = False,
 ) -> None:
     """Per-parameter importance (permutation) and error-bar calibration of the surrogates."""
     from biofab.core import NotEnoughDataError
 
     c = _campaign(name, db)
-    importance = c.explain(trust_pickle=trust_pickle).reset_index()
+    importance = c.explain().reset_index()
     try:
         calibration, skipped = c.calibration(), None
     except NotEnoughDataError as e:  # importance needs 2 designs, a held-out split 8

@@ -153,28 +153,22 @@ def loads(payload: bytes, *, what: str = "model state") -> Surrogate:
     return model
 
 
-def load_snapshot(
-    fmt: str, payload: bytes, *, trust_pickle: bool = False, what: str = "model snapshot"
-) -> Surrogate:
+def load_snapshot(fmt: str, payload: bytes, *, what: str = "model snapshot") -> Surrogate:
     """Rebuild a stored model from its store ``fmt`` label and ``payload``.
 
     :data:`STATE_FORMAT` goes through :func:`loads`. :data:`LEGACY_PICKLE`
-    (rows from older biofab versions) is refused with one line unless
-    ``trust_pickle`` is True, because unpickling runs whatever the bytes say.
-    Any other label is refused.
+    (rows from older biofab versions) is always refused in one line: unpickling
+    runs whatever the bytes say, and a snapshot is derived state that the
+    campaign can refit from its stored measurements
+    (:meth:`biofab.campaign.Campaign.current_model` does). Any other label is refused.
     """
     if fmt == STATE_FORMAT:
         return loads(payload, what=what)
     if fmt == LEGACY_PICKLE:
-        if not trust_pickle:
-            raise SnapshotError(
-                f"{what} was stored as a pickle by an older biofab; loading it could run "
-                "code; pass --trust-pickle (CLI) / trust_pickle=True if you trust this database"
-            )
-        import pickle
-
-        model: Surrogate = pickle.loads(payload)  # the caller vouched for this database
-        return model
+        raise SnapshotError(
+            f"{what} was stored as a pickle by an older biofab; biofab never unpickles a "
+            "stored model (it could run code); the campaign refits it from its measurements"
+        )
     raise SnapshotError(
         f"{what} has an unknown storage format {fmt!r}; expected {STATE_FORMAT!r} (newer biofab?)"
     )
