@@ -184,7 +184,7 @@ class ModelSnapshotRow(Base):
 
     ``format`` says how ``blob`` was written: ``"state-v1"`` (the pickle-free
     state of :mod:`biofab.learn.state`) or ``"pickle"`` (rows from biofab
-    before migration 0002, never loaded unless the user trusts the database).
+    before migration 0002, never unpickled: the campaign refits the model).
     A row written without a format counts as a pickle, the untrusted case.
     """
 
