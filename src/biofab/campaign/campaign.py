@@ -347,7 +347,7 @@ class Campaign:
         runner: LoopRunner[Recommender] = LoopRunner(
             TestbedExecutor(testbed), recommender=recommender, candidates=candidates
         )
-        runner.run(
+        result = runner.run(
             self,
             batch=batch,
             rounds=rounds,
@@ -355,7 +355,8 @@ class Campaign:
             progress=progress,
             label=f"campaign {self.name} round",
         )
-        return self.history()
+        assert result.history is not None  # run() always ends by reading it
+        return result.history
 
     # -- views -----------------------------------------------------------------
     def history(self) -> pd.DataFrame:

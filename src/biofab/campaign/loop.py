@@ -187,7 +187,8 @@ class LoopRunner(Generic[R]):
                     )
                 self._execute(campaign, first_round - 1, first.designs, first.labels, result)
                 bar.advance(
-                    1 if rounds is not None else len(first.designs), _note(campaign, result)
+                    1 if rounds is not None else len(first.designs),
+                    _note(campaign, result) if progress else "",
                 )
             r = first_round
             while not self._done(result, rounds, budget):
@@ -200,7 +201,9 @@ class LoopRunner(Generic[R]):
                 )
                 labels = [rec.recommender] * len(rec.designs)
                 self._execute(campaign, r, rec.designs, labels, result)
-                bar.advance(1 if rounds is not None else len(rec.designs), _note(campaign, result))
+                # the note re-reads the history: only when someone will see it
+                note = _note(campaign, result) if progress else ""
+                bar.advance(1 if rounds is not None else len(rec.designs), note)
                 r += 1
         result.history = campaign.history()
         return result
