@@ -11,11 +11,11 @@ import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from biofab.campaign.measured import best_so_far, column, measured_designs
 from biofab.campaign.results import CHUNK_ROWS, ResultsParser, iter_table
 from biofab.core import (
     InputError,
@@ -35,6 +35,14 @@ from biofab.learn.recommendation import Recommendation, Recommender
 from biofab.learn.state import LEGACY_PICKLE, STATE_FORMAT, can_save, dumps, load_snapshot
 from biofab.learn.surrogate import Surrogate
 from biofab.store import IngestResult, Store
+
+if TYPE_CHECKING:
+    # pandas loads where a frame is built, not at import: read commands such as
+    # `biofab campaign status` summarise from plain records and start fast.
+    import pandas as pd
+
+    #: What :meth:`Campaign.score` reads: a frame, or records keyed by column name.
+    Table = pd.DataFrame | list[dict[str, Any]]
 
 
 class Campaign:
@@ -91,38 +99,40 @@ class Campaign:
         """One row per measured design: parameters, ``round``, then per objective
         its value and ``<objective>_std`` (replicate-aware; repeated measurements
         of a design are averaged)."""
-        m = self.store.measurement_table(self.name)
-        cols = [*self.space.names, "round", *self.objective_names]
-        if len(m) == 0:
-            return pd.DataFrame(columns=cols)
-        m = m.copy()
-        m["var"] = m["std"].astype(float) ** 2 / m["n_replicates"].astype(float)
-        g = m.groupby(["key", "objective"], sort=False)
-        agg = g.agg(value=("value", "mean"), var=("var", "mean"), k=("value", "size"))
-        agg["std"] = np.sqrt(agg["var"] / agg["k"])
-        wide = agg["value"].unstack("objective")
-        std = agg["std"].unstack("objective").add_suffix("_std")
-        first = m.drop_duplicates("key").set_index("key")
-        out = first[[*self.space.names, "round", "design_id"]].join(wide).join(std)
-        out = out.dropna(subset=[o for o in self.objective_names if o in out.columns])
-        for o in self.objective_names:
-            if o not in out.columns:
-                out[o] = np.nan
-                out[f"{o}_std"] = np.nan
-        out = out.sort_values("design_id").reset_index(drop=True)
-        for name, p in self.space.parameters.items():
-            if p.numeric:
-                out[name] = out[name].astype(float)
+        import pandas as pd
+
+        rows = self.measured()
+        cols = [
+            *self.space.names,
+            "round",
+            "design_id",
+            *self.objective_names,
+            *(f"{o}_std" for o in self.objective_names),
+        ]
+        if not rows:
+            return pd.DataFrame(columns=[*self.space.names, "round", *self.objective_names])
+        out = pd.DataFrame.from_records(rows, columns=cols)
+        out["round"] = out["round"].astype("Int64")
         return out
 
-    def utilities(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        """Measured values -> utilities ``(n, m)`` (higher better) and noise variances."""
-        u = np.column_stack([o.utility(data[o.name].to_numpy(float)) for o in self.objectives])
-        std = np.column_stack([data[f"{o.name}_std"].to_numpy(float) for o in self.objectives])
+    def measured(self) -> list[dict[str, Any]]:
+        """The records behind :meth:`data`, without pandas (see
+        :func:`biofab.campaign.measured.measured_designs`)."""
+        numeric = [n for n, p in self.space.parameters.items() if p.numeric]
+        records = self.store.measurement_records(self.name)
+        return measured_designs(records, self.space.names, self.objective_names, numeric)
+
+    def utilities(self, data: Table) -> tuple[np.ndarray, np.ndarray | None]:
+        """Measured values -> utilities ``(n, m)`` (higher better) and noise variances.
+
+        ``data`` is :meth:`data`'s frame or :meth:`measured`'s records.
+        """
+        u = np.column_stack([o.utility(_column(data, o.name)) for o in self.objectives])
+        std = np.column_stack([_column(data, f"{o.name}_std") for o in self.objectives])
         yvar = None if np.isnan(std).any() else std**2
         return u, yvar
 
-    def score(self, data: pd.DataFrame) -> np.ndarray:
+    def score(self, data: Table) -> np.ndarray:
         """One number per design (higher better): the weighted sum of standardised
         utilities, or the utility itself for a single objective."""
         u, _ = self.utilities(data)
@@ -278,6 +288,8 @@ class Campaign:
         rolled back). Memory stays bounded by the chunk, not the file. With
         ``progress``, a table of more than one chunk reports each chunk.
         """
+        import pandas as pd
+
         if chunk_rows < 1:
             raise InputError("chunk size must be at least 1 row", found=chunk_rows)
         if isinstance(source, pd.DataFrame):
@@ -362,15 +374,15 @@ class Campaign:
     def history(self) -> pd.DataFrame:
         """Per round: designs measured, best score in the round, best so far, and
         improvement of best-so-far over the first round's best (a ratio)."""
-        data = self.data()
-        if len(data) == 0:
-            return pd.DataFrame(columns=["round", "n", "best", "best_so_far", "improvement"])
-        data = data.assign(score=self.score(data), round=data["round"].fillna(0).astype(int))
-        per = data.groupby("round").agg(n=("score", "size"), best=("score", "max")).reset_index()
-        per["best_so_far"] = per["best"].cummax()
-        first = per["best"].iloc[0]
-        per["improvement"] = per["best_so_far"] / first if first > 0 else np.nan
-        return per
+        import pandas as pd
+
+        columns = ["round", "n", "best", "best_so_far", "improvement"]
+        return pd.DataFrame.from_records(self._history(self.measured()), columns=columns)
+
+    def _history(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        return best_so_far([r["round"] for r in rows], self.score(rows))
 
     def best(self, k: int = 5) -> pd.DataFrame:
         """The ``k`` best measured designs by score."""
@@ -469,6 +481,8 @@ class Campaign:
         report held-out RMSE and the coverage of the ±1σ and ±1.96σ intervals
         (nominal 68 % and 95 %) on the other 25 %.
         """
+        import pandas as pd
+
         from biofab.learn import GPSurrogate, TreeEnsemble, calibration_report
 
         data = self.data()
@@ -487,27 +501,35 @@ class Campaign:
             rows.append({"surrogate": name, **{k: rep.to_dict()[k] for k in _CALIBRATION_KEYS}})
         return pd.DataFrame(rows)
 
-    def status(self) -> dict[str, Any]:
-        """A summary a person or a script can read."""
-        designs = self.store.design_table(self.name)
-        data = self.data()
-        pending = len(designs) - len(data)
-        best = self.best(1)
-        return {
+    def status(self, *, history: bool = False) -> dict[str, Any]:
+        """A summary a person or a script can read; with ``history``, also the
+        per-round best-so-far records of :meth:`history`.
+
+        Plain Python over the store's records (no pandas, no model), so
+        ``biofab campaign status`` starts fast.
+        """
+        counts = self.store.counts(self.name)
+        rows = self.measured()
+        best: dict[str, Any] | None = None
+        if rows:
+            top = rows[int(np.nanargmax(self.score(rows)))]
+            best = {
+                **{n: _plain(top[n]) for n in self.space.names},
+                **{o: float(top[o]) for o in self.objective_names},
+            }
+        out = {
             "campaign": self.name,
             "objectives": [str(o) for o in self.objectives],
             "parameters": self.space.names,
-            "rounds": len(self.store.rounds(self.name)),
-            "designs": len(designs),
-            "measured": len(data),
-            "pending": max(pending, 0),
-            "best": None
-            if len(best) == 0
-            else {
-                **{n: _plain(best[n].iloc[0]) for n in self.space.names},
-                **{o: float(best[o].iloc[0]) for o in self.objective_names},
-            },
+            "rounds": counts["rounds"],
+            "designs": counts["designs"],
+            "measured": len(rows),
+            "pending": max(counts["designs"] - len(rows), 0),
+            "best": best,
         }
+        if history:
+            out["history"] = self._history(rows)
+        return out
 
 
 class _ChunkProgress:
@@ -548,6 +570,12 @@ _CALIBRATION_KEYS = ("n_train", "n_test", "rmse", "mean_std", "coverage_68", "co
 
 def _store(store: Store | str | None) -> Store:
     return store if isinstance(store, Store) else Store(store)
+
+
+def _column(data: pd.DataFrame | list[dict[str, Any]], name: str) -> np.ndarray:
+    if isinstance(data, list):
+        return column(data, name)
+    return data[name].to_numpy(float)
 
 
 def _plain(value: Any) -> Any:

@@ -31,12 +31,14 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from biofab.core import DesignError, InputError, Measurement, Objective, Space
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Largest magnitude accepted for a measured number (objective value, ``_std``,
 #: ``_n``, replicate reading). Real readouts (g/L, RFU, raw counts) stay far
@@ -99,6 +101,8 @@ def check_columns(names: Sequence[Any], *, file: str) -> None:
 
 def _header(source: Path | io.BytesIO, sep: str, file: str) -> list[str]:
     """The header line's names exactly as written (pandas would rename a repeat ``x.1``)."""
+    import pandas as pd
+
     try:
         head = pd.read_csv(source, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
@@ -112,6 +116,8 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, str]:
     The whole table in memory: for candidate lists and small tables. Results
     are streamed with :func:`iter_table` instead.
     """
+    import pandas as pd
+
     p = Path(path)
     if not p.is_file():
         raise InputError("results file not found", file=str(p))
@@ -131,6 +137,8 @@ def iter_table(path: str | Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.Da
     The header is checked before the first chunk; a parse error anywhere in
     the file is raised as ``InputError`` when its chunk is reached.
     """
+    import pandas as pd
+
     p = Path(path)
     if not p.is_file():
         raise InputError("results file not found", file=str(p))
@@ -186,6 +194,8 @@ def _numbers(
     ``required`` is a boolean per row (or one for all). Raises on the first
     cell that is not a finite number, or (with ``bound``) is beyond ``±bound``.
     """
+    import pandas as pd
+
     series = frame[column]
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series):
         x = series.to_numpy(dtype=float, na_value=np.nan)

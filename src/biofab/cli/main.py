@@ -85,10 +85,15 @@ def _jsonable(x: Any) -> Any:
 
 
 def _table(frame: Any, title: str | None = None) -> Table:
+    """A Rich table of a DataFrame, or of records (a list of dicts with the same keys)."""
     t = Table(title=title)
-    for c in frame.columns:
+    if isinstance(frame, list):
+        columns, rows = list(frame[0]) if frame else [], [list(r.values()) for r in frame]
+    else:
+        columns, rows = list(frame.columns), list(frame.itertuples(index=False))
+    for c in columns:
         t.add_column(str(c), justify="right")
-    for row in frame.itertuples(index=False):
+    for row in rows:
         t.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
     return t
 
@@ -238,10 +243,8 @@ def campaign_ingest(
 @campaign_app.command("status")
 def campaign_status(name: str, db: DbOption = None, json_out: JsonOption = False) -> None:
     """Rounds, designs, pending results and the best design so far."""
-    c = _campaign(name, db)
-    st = c.status()
+    st = _campaign(name, db).status(history=True)
     if json_out:
-        st["history"] = c.history().to_dict("records")
         _print_json(st)
         return
     out.print(f"[bold]{st['campaign']}[/] objectives {', '.join(st['objectives'])}")
@@ -249,9 +252,8 @@ def campaign_status(name: str, db: DbOption = None, json_out: JsonOption = False
         f"rounds {st['rounds']}, designs {st['designs']}, "
         f"measured {st['measured']}, pending {st['pending']}"
     )
-    hist = c.history()
-    if len(hist):
-        out.print(_table(hist, title="best so far"))
+    if st["history"]:
+        out.print(_table(st["history"], title="best so far"))
     if st["best"]:
         out.print("best design: " + ", ".join(f"{k}={v}" for k, v in st["best"].items()))
 

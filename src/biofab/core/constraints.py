@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from biofab.core.errors import SpaceError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TOLERANCE = 1e-9
 

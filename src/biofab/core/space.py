@@ -6,10 +6,9 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from biofab.core.constraints import (
@@ -24,6 +23,9 @@ from biofab.core.constraints import (
 from biofab.core.errors import DesignError, SpaceError
 from biofab.core.parameters import Parameter, Sequence, parameter_from_dict
 from biofab.core.textfile import read_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Space:
@@ -115,6 +117,8 @@ class Space:
 
     def from_unit(self, u: np.ndarray, rng: np.random.Generator | None = None) -> pd.DataFrame:
         """Unit coordinates ``(n, len(names))`` -> snapped designs (constraints not yet applied)."""
+        import pandas as pd
+
         rng = rng or np.random.default_rng(0)
         data: dict[str, Any] = {}
         for j, (name, p) in enumerate(self.parameters.items()):
@@ -248,6 +252,8 @@ class Space:
         or ``"random"``. Designs whose :meth:`key` is in ``exclude`` are skipped.
         Fewer than ``n`` come back only when the space holds fewer.
         """
+        import pandas as pd
+
         # SciPy's stats package is slow to import; only sampling needs it.
         from scipy.stats import qmc
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar, runtime_checkable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from biofab.core.objective import Objective
 from biofab.core.space import Space
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @runtime_checkable
@@ -75,6 +76,8 @@ class TestbedExecutor:
         self.testbed = testbed
 
     def execute(self, designs: pd.DataFrame, round_index: int) -> Execution:
+        import pandas as pd
+
         names = self.testbed.space.names
         batch = designs[names].reset_index(drop=True)
         measured = self.testbed.evaluate(batch).reset_index(drop=True)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
-import pandas as pd
 
 from biofab.core import Design, Space
 from biofab.learn.surrogate import Surrogate
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: What a recommender learns from: ``"single"`` one utility column (a campaign
 #: with several objectives passes its weighted score), ``"multi"`` one column
@@ -73,6 +75,8 @@ def as_2d(values: np.ndarray) -> np.ndarray:
 
 def seen_designs(designs: pd.DataFrame, pending: pd.DataFrame | None) -> pd.DataFrame:
     """Measured plus pending designs: neither may be recommended again."""
+    import pandas as pd
+
     if pending is None or len(pending) == 0:
         return designs
     return pd.concat(

@@ -82,6 +82,21 @@ _UPGRADE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
+class MeasurementRecord:
+    """One stored measurement with its design: ``round`` is None for an imported
+    design, ``std`` (same unit as ``value``) None when not reported, and
+    ``n_replicates`` how many replicates ``value`` summarises."""
+
+    design_id: int
+    round: int | None
+    params: Mapping[str, Any]
+    objective: str
+    value: float
+    std: float | None
+    n_replicates: int
+
+
+@dataclass(frozen=True)
 class CampaignRecord:
     """A campaign as stored: ``objectives`` is the list given at creation."""
 
@@ -833,6 +848,45 @@ class Store:
         totals.rows += len(rows)
         totals.designs += len(new_keys)
         totals.measurements += len(todo)
+
+    def measurement_records(self, name: str) -> list[MeasurementRecord]:
+        """Every measurement of the campaign with its design's round and
+        parameters, oldest first, as plain records (no pandas: read commands
+        summarise a campaign from these and start fast)."""
+        with self._read() as s:
+            campaign = self._campaign(s, name)
+            result = s.execute(
+                select(
+                    MeasurementRow.design_id,
+                    RoundRow.number,
+                    DesignRow.params,
+                    MeasurementRow.objective,
+                    MeasurementRow.value,
+                    MeasurementRow.std,
+                    MeasurementRow.n_replicates,
+                )
+                .join(DesignRow, MeasurementRow.design_id == DesignRow.id)
+                .outerjoin(RoundRow, DesignRow.round_id == RoundRow.id)
+                .where(DesignRow.campaign_id == campaign.id)
+                .order_by(MeasurementRow.id)
+            ).all()
+        return [MeasurementRecord(*r) for r in result]
+
+    def counts(self, name: str) -> dict[str, int]:
+        """How many ``rounds`` and ``designs`` the campaign holds (two COUNT queries)."""
+        with self._read() as s:
+            campaign = self._campaign(s, name)
+            rounds = s.scalar(
+                select(func.count())
+                .select_from(RoundRow)
+                .where(RoundRow.campaign_id == campaign.id)
+            )
+            designs = s.scalar(
+                select(func.count())
+                .select_from(DesignRow)
+                .where(DesignRow.campaign_id == campaign.id)
+            )
+        return {"rounds": int(rounds or 0), "designs": int(designs or 0)}
 
     def measurement_table(self, name: str) -> pd.DataFrame:
         """Every measurement of the campaign, oldest first.
