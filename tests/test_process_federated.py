@@ -9,6 +9,7 @@ process pillar's ``cli_extensions``.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from biofab.process.models import EColiFedBatch
 from biofab.process.scenario import input_frame, to_batchdata
 from biofab.process.simulate import simulate
 
-SMALL = dict(rounds=4, local_epochs=5, lr=0.05, hidden=(8,), ensemble=2, dt=0.5, seed=0)
+SMALL = dict(rounds=3, local_epochs=4, lr=0.05, hidden=(8,), ensemble=2, dt=0.5, seed=0)
 
 
 def run(*args: str | Path) -> tuple[int, str]:
@@ -57,6 +58,7 @@ def short_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     out = tmp_path_factory.mktemp("fed")
     request = FederateRequest(
         simulate=3,
+        hours=10.0,
         test=2,
         validation=0,
         out=out / "fed.json",
@@ -69,10 +71,12 @@ def short_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_federated_beats_local_and_stays_near_pooled(short_run: Any) -> None:
     r, _ = short_run
     s = r.summary
-    # Fixed seed; the ordering the benchmark shows: federated better than the median
-    # site-alone model on the sites' held-out batches, and not far from pooling the data.
+    # Fixed seed; the ordering benchmarks/federated.py shows on every seed: federated better
+    # than the median site-alone model on the sites' held-out batches, and at least as good
+    # as pooling the data with the same number of steps (the pooled model sees every batch
+    # but takes a third of the gradient steps the three sites take together).
     assert s["federated"] < s["local"], s
-    assert s["federated"] > 0.8 * s["pooled"], s
+    assert s["federated"] < 1.1 * s["pooled"], s
     assert set(r.sites) == {"site1", "site2", "site3"}
     for site in r.sites:
         for m in ("local", "federated", "pooled"):
@@ -172,7 +176,7 @@ def _site_csv(path: Path, n: int, seed: int) -> None:
 
 
 def test_cli_runs_on_a_folder_of_site_csvs(tmp_path: Path) -> None:
-    for i, n in enumerate((3, 3, 4)):
+    for i, n in enumerate((3, 3)):
         _site_csv(tmp_path / f"plant{i}.csv", n, i)
     code, text = run(
         "federate",
@@ -195,10 +199,12 @@ def test_cli_runs_on_a_folder_of_site_csvs(tmp_path: Path) -> None:
 
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     report = tmp_path / "r.html"
+    good = tmp_path / "good.csv"
+    _site_csv(good, 3, 0)
     # fewer than two sites
     one = tmp_path / "one"
     one.mkdir()
-    _site_csv(one / "a.csv", 3, 0)
+    shutil.copy(good, one / "a.csv")
     refused(*run("federate", one, "--report", report), "at least 2 sites", "one")
     refused(*run("federate", "--simulate", "1"), "at least 2 sites")
     refused(*run("federate", tmp_path / "nowhere"), "folder")
@@ -206,14 +212,14 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     # a site with no batches (an empty file)
     empty = tmp_path / "empty"
     empty.mkdir()
-    _site_csv(empty / "a.csv", 3, 0)
+    shutil.copy(good, empty / "a.csv")
     (empty / "b.csv").write_text("")
     refused(*run("federate", empty, "--report", report), "b.csv")
     # a site whose batches lack the initial volume column
     missing = tmp_path / "missing"
     missing.mkdir()
-    _site_csv(missing / "a.csv", 3, 0)
-    lines = (missing / "a.csv").read_text().splitlines()
+    shutil.copy(good, missing / "a.csv")
+    lines = good.read_text().splitlines()
     (missing / "b.csv").write_text(
         "\n".join([lines[0]] + [x for x in lines[1:] if ",volume," not in x]) + "\n"
     )
@@ -221,10 +227,11 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     # too few batches for the split
     few = tmp_path / "few"
     few.mkdir()
-    _site_csv(few / "a.csv", 3, 0)
+    shutil.copy(good, few / "a.csv")
     _site_csv(few / "b.csv", 1, 1)
     refused(*run("federate", few, "--report", report), "b.csv", "too few")
     # bad options
     refused(*run("federate", "--simulate", "3", "--strategy", "fedsgd"), "strategy", "fedsgd")
     refused(*run("federate", "--simulate", "3", "--lr", "-1"), "lr")
+    refused(*run("federate", "--simulate", "3", "--hours", "200"), "length")
     assert not report.exists()

@@ -30,6 +30,9 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option("--simulate", help="Use N built-in simulated sites instead of SITES."),
         ] = None,
+        hours: Annotated[
+            float, typer.Option("--hours", help="Length of each simulated batch, h.")
+        ] = 16.0,
         mapping: Annotated[
             Path | None, typer.Option("--mapping", help="Column-mapping YAML of the CSVs.")
         ] = None,
@@ -63,6 +66,7 @@ def register(app: typer.Typer) -> None:
             FederateRequest(
                 sites=sites,
                 simulate=simulate,
+                hours=hours,
                 mapping=mapping,
                 rounds=rounds,
                 local_epochs=local_epochs,

@@ -13,6 +13,7 @@ one line before anything is written; the JSON and the HTML report are written at
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ class FederateRequest:
     ``sites``: folder of per-site batch CSVs (long or wide, :func:`read_batches`; every
     batch needs online feed rate, volume and DO, and offline biomass, glucose, acetate,
     product at t = 0) with an optional ``mapping`` YAML; or ``simulate``: that many
-    built-in simulated sites (:func:`~biofab.process.federated.simulate_sites`). Per site
+    built-in simulated sites (:func:`~biofab.process.federated.simulate_sites`) of batches
+    ``hours`` long. Per site
     ``test`` batches are held out and ``validation`` batches are used for the validation
     loss each site reports per round (grouped by batch, seeded by ``seed``). ``rounds`` x
     ``local_epochs`` Adam steps per site, the same for the local and pooled models; ``lr``
@@ -47,6 +49,7 @@ class FederateRequest:
 
     sites: Path | None = None
     simulate: int | None = None
+    hours: float = 16.0
     mapping: Path | None = None
     rounds: int = 10
     local_epochs: int = 10
@@ -152,6 +155,15 @@ def _check(request: FederateRequest) -> None:
         raise InputError(
             "federated training needs at least 2 sites", expected=">= 2", found=request.simulate
         )
+    if request.strategy not in ("fedavg", "fedprox"):
+        raise InputError("unknown strategy", expected="fedavg or fedprox", found=request.strategy)
+    if request.rounds < 1 or request.local_epochs < 1:
+        raise InputError(
+            "rounds and local epochs must be >= 1",
+            found=f"rounds={request.rounds}, local_epochs={request.local_epochs}",
+        )
+    if not (request.lr > 0 and math.isfinite(request.lr)):
+        raise InputError("lr must be a finite number > 0", found=request.lr)
     if request.test < 1 or request.validation < 0:
         raise InputError(
             "held-out test batches per site must be >= 1 and validation batches >= 0",
@@ -161,6 +173,10 @@ def _check(request: FederateRequest) -> None:
         raise InputError("hidden widths and ensemble must be >= 1")
     if not (request.dt > 0):
         raise InputError("dt (h) must be > 0", found=request.dt)
+    if not (6.0 <= request.hours <= 72.0):
+        raise InputError(
+            "simulated batch length (h) out of range", expected="6-72", found=request.hours
+        )
     for path in (request.out, request.report):
         if path is not None and not path.parent.is_dir():
             raise InputError("the output folder does not exist", file=str(path.parent))
@@ -184,7 +200,10 @@ def federate(request: FederateRequest) -> FederateResult:
     if request.simulate is not None:
         n_b = 2 + request.test + request.validation
         sites = simulate_sites(
-            request.simulate, batches=(n_b + 1, n_b + 2, n_b + 3), seed=request.seed
+            request.simulate,
+            batches=(n_b + 1, n_b + 2, n_b + 3),
+            seed=request.seed,
+            t_end=request.hours,
         )
     else:
         assert request.sites is not None
