@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        t = Table(title=f"held-out nRMSE (X, S, A); {r.target}")
+        t = Table(title="held-out nRMSE (X, S, A)", caption=r.target)
         for c in ("site", "local", "federated", "pooled"):
             t.add_column(c, justify="right")
         for row in r.to_frame().itertuples(index=False):

@@ -29,7 +29,6 @@ Units follow the mechanistic model (g/L, h, L/h).
 
 from __future__ import annotations
 
-import copy
 import functools
 import logging
 import math
@@ -225,12 +224,12 @@ def split_site(
     order = np.random.default_rng([seed, n]).permutation(n)
     parts = (order[test + validation :], order[test : test + validation], order[:test])
 
-    def take(idx: Any, tag: str) -> Site:
+    def take(idx: Any) -> Site:
         idx = sorted(int(j) for j in idx)
         truth = tuple(site.truth[j] for j in idx) if site.truth is not None else None
         return Site(f"{site.name}", tuple(site.batches[j] for j in idx), truth, site.info)
 
-    return take(parts[0], "train"), take(parts[1], "validation"), take(parts[2], "test")
+    return take(parts[0]), take(parts[1]), take(parts[2])
 
 
 # ---------------------------------------------------------------------------------------
@@ -855,8 +854,3 @@ class FederatedHybrid:
         self.rejected_ = rejected
         self.sites_ = [s.name for s in sites]
         return self
-
-
-def clone(model: HybridModel) -> HybridModel:
-    """An independent copy of a fitted hybrid (weights included)."""
-    return copy.deepcopy(model)
