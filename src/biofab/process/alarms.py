@@ -151,7 +151,7 @@ class StatisticRule:
                 _column(frame, "T2", self.name) / _column(frame, "T2_limit", self.name),
                 _column(frame, "SPE", self.name) / _column(frame, "SPE_limit", self.name),
             )
-            msg = f"T2 or SPE at {{value:.3g}} x its limit (alarm beyond {self.factor:g})"
+            msg = "T2 or SPE at {value:.3g} x its limit"
             return ratio > self.factor, ratio, msg
         x = _column(frame, self.statistic, self.name)
         limit = _column(frame, f"{self.statistic}_limit", self.name)
