@@ -158,7 +158,9 @@ def simulate_batch(
     if fault is not None and fault.kind == "feed_failure":
         feed = _Feed(r.F0(), r.mu_set, r.feed_start_h, fault.start_h, fault.size)
     ind = _Step(r.induction_h)
-    opts: dict[str, Any] = {"rtol": 1e-5, "atol": 1e-7}
+    # Loose tolerances keep a batch at ~0.05 s; undershoots of a few mg/L at glucose
+    # exhaustion are solver noise, not a model failure.
+    opts: dict[str, Any] = {"rtol": 1e-5, "atol": 1e-7, "negative_tol": 1e-3}
     if fault is not None and fault.kind == "growth_drop":
         t_f = fault.start_h
         first = simulate(
