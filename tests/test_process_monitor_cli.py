@@ -137,3 +137,37 @@ def test_bad_input_is_one_line_and_writes_nothing(files: dict[str, Path], tmp_pa
     code, _, err = cli(capsys, "process", "alarms", "--db", f"sqlite:///{d / 'none.db'}")
     _refused(code, err, "no biofab store")
     assert not report.exists()
+
+
+def test_watch_follows_a_growing_batch(files: dict[str, Path], tmp_path: Path) -> None:
+    from biofab.process import monitor_workflows as wf
+
+    full = pd.read_csv(files["new"])
+    pump = full[full["batch"] == "pump3_000"]
+    live = tmp_path / "live.csv"
+    pump[pump["time_h"] <= 9.0].to_csv(live, index=False)  # the pump fails after 10 h
+    db = f"sqlite:///{tmp_path / 'live.db'}"
+    report = tmp_path / "live.html"
+    seen: list[tuple[int, float | None, int]] = []
+
+    def on_poll(poll: int, result: wf.MonitorResult | None, error: str | None) -> None:
+        assert result is not None and error is None
+        s = result.scores[0]
+        seen.append((poll, s.first_alarm_time_h, len(Store(db).events("alarm."))))
+        if poll == 1:  # the logger writes the rest of the run
+            pump.to_csv(live, index=False)
+
+    request = wf.MonitorRequest(files["good"], live, db=db, report=report, watch_s=0.01, polls=3)
+    wf.monitor(request, on_poll)
+    assert seen[0] == (1, None, 0)
+    assert seen[1][1] is not None and seen[1][2] >= 1  # raised when the data arrived
+    assert seen[2][2] == seen[1][2]  # the same data again: nothing new recorded
+    assert "http-equiv='refresh' content='1'" in report.read_text()
+
+
+def test_watch_settings_are_checked(files: dict[str, Path], capsys) -> None:
+    args = ["process", "monitor", files["good"], files["new"]]
+    code, _, err = cli(capsys, *args, "--watch", "0")
+    _refused(code, err, "watch interval")
+    code, _, err = cli(capsys, *args, "--watch", "1", "--polls", "0")
+    _refused(code, err, "polls must be >= 1")

@@ -46,6 +46,34 @@ def _alarm_table(frame: object) -> None:
     Console().print(t)
 
 
+def _summary(r: object) -> None:
+    from biofab.process.alarms import to_frame
+    from biofab.process.monitor_workflows import MonitorResult
+
+    assert isinstance(r, MonitorResult)
+    s = r.monitor.summary()
+    _echo(
+        f"model: {s['batches']} good batches, {len(s['variables'])} variables, "
+        f"{s['n_components']} components, align by {s['align']}"
+    )
+    for entry in r.to_dict()["batches"]:
+        when = entry["first_alarm_h"]
+        verdict = (
+            "no alarm"
+            if when is None
+            else f"[bold red]alarm[/] at {when:.2f} h ({', '.join(entry['drivers'])})"
+        )
+        span = f"{entry['points']} points to {entry['last_time_h']:.2f} h"
+        line = f"{entry['batch']}: {span}, {verdict}"
+        for name, q in entry.get("quality", {}).items():
+            line += f"; {name} → {q['predicted']:.4g} [{q['low']:.4g}, {q['high']:.4g}]"
+        _echo(line)
+    if r.alarms:
+        _alarm_table(to_frame(r.alarms))
+    for f in r.files:
+        _echo(f"wrote {f}")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``monitor`` and ``alarms`` to the ``process`` app."""
 
@@ -86,9 +114,19 @@ def register(app: typer.Typer) -> None:
         report: Annotated[
             Path | None, typer.Option("--report", help="HTML report to write (self-contained).")
         ] = None,
+        watch: Annotated[
+            float | None,
+            typer.Option("--watch", help="Score NEW again every SECONDS (a live batch)."),
+        ] = None,
+        polls: Annotated[
+            int | None, typer.Option("--polls", help="With --watch: stop after N polls.")
+        ] = None,
         json_out: JsonOption = False,
     ) -> None:
-        """Fit a batch monitor on GOOD batches and score NEW: T², SPE, alarms, quality."""
+        """Fit a batch monitor on GOOD batches and score NEW: T², SPE, alarms, quality.
+
+        With --watch, NEW is read and scored again every SECONDS (a file a logger appends
+        to); the report reloads itself and only new alarms are recorded."""
         from biofab.process import monitor_workflows as wf
 
         rules = tuple(
@@ -103,50 +141,45 @@ def register(app: typer.Typer) -> None:
         )
         command = "biofab process " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
         request = wf.MonitorRequest(
-            good,
-            new,
-            quality,
-            align,
-            maturity,
-            components,
-            alpha,
-            run_length,
-            batch,
-            names,
-            rules,
-            db,
-            who,
-            out,
-            report,
-            command,
+            good=good,
+            new=new,
+            quality=quality,
+            align=align,
+            maturity=maturity,
+            n_components=components,
+            alpha=alpha,
+            run_length=run_length,
+            batch=batch,
+            variables=names,
+            rules=rules,
+            db=db,
+            who=who,
+            out=out,
+            report=report,
+            command=command,
+            watch_s=watch,
+            polls=polls,
         )
-        r = wf.monitor(request)
+
+        def on_poll(poll: int, result: object, error: str | None) -> None:
+            if json_out or watch is None:
+                return
+            if error is not None:
+                _echo(f"poll {poll}: skipped ({error})")
+            else:
+                _echo(f"[dim]poll {poll}[/]")
+                _summary(result)
+
+        try:
+            r = wf.monitor(request, on_poll)
+        except KeyboardInterrupt:
+            _echo("stopped")
+            return
         if json_out:
             sys.stdout.write(r.to_json())
             return
-        s = r.monitor.summary()
-        _echo(
-            f"model: {s['batches']} good batches, {len(s['variables'])} variables, "
-            f"{s['n_components']} components, align by {s['align']}"
-        )
-        for entry in r.to_dict()["batches"]:
-            when = entry["first_alarm_h"]
-            verdict = (
-                "no alarm"
-                if when is None
-                else f"[bold red]alarm[/] at {when:.2f} h ({', '.join(entry['drivers'])})"
-            )
-            span = f"{entry['points']} points to {entry['last_time_h']:.2f} h"
-            line = f"{entry['batch']}: {span}, {verdict}"
-            for name, q in entry.get("quality", {}).items():
-                line += f"; {name} → {q['predicted']:.4g} [{q['low']:.4g}, {q['high']:.4g}]"
-            _echo(line)
-        if r.alarms:
-            from biofab.process.alarms import to_frame
-
-            _alarm_table(to_frame(r.alarms))
-        for f in r.files:
-            _echo(f"wrote {f}")
+        if watch is None:
+            _summary(r)
 
     @app.command("alarms")
     def alarms_command(

@@ -143,6 +143,7 @@ def monitor_page(
     scores: Sequence[BatchScore],
     alarms: pd.DataFrame,
     command: str = "",
+    refresh_s: float | None = None,
 ) -> str:
     """One self-contained page: per batch, T² and SPE charts with limits, envelopes with
     the batch overlaid, contributions at the first alarm, quality prediction; then the
@@ -182,4 +183,5 @@ def monitor_page(
     sections.append(("Alarms", alarms if len(alarms) else "No alarm was raised."))
     frame = pd.DataFrame(s["cv_press"])
     sections.append(("Components tried (PRESS, leave one batch out)", frame))
-    return html_page("Batch monitoring", sections, subtitle=command or f"{TIME} monitor")
+    subtitle = command or f"{TIME} monitor"
+    return html_page("Batch monitoring", sections, subtitle=subtitle, refresh_s=refresh_s)

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from biofab.core.errors import InputError
+from biofab.core.errors import BiofabError, InputError
 from biofab.process.alarms import (
     AlarmEvent,
     AlarmLog,
@@ -38,8 +40,10 @@ __all__ = [
     "MonitorRequest",
     "MonitorResult",
     "alarms",
+    "fit_monitor",
     "local_states",
     "monitor",
+    "score_once",
 ]
 
 Rule = ThresholdRule | RateRule | StatisticRule
@@ -57,6 +61,8 @@ class MonitorRequest:
     ``batch``: score only this batch of ``new``; ``variables``: monitored columns (default
     all); ``rules``: extra threshold and rate rules on the raw variables; ``db``: store URL
     that keeps the alarms (audit log) as ``who``; ``out``: scores CSV; ``report``: HTML.
+    ``watch_s``: score ``new`` again every so many seconds (``polls`` times; None: until
+    interrupted), the report reloading itself in the browser.
     """
 
     good: Path
@@ -75,6 +81,8 @@ class MonitorRequest:
     out: Path | None = None
     report: Path | None = None
     command: str = ""
+    watch_s: float | None = None
+    polls: int | None = None
 
 
 @dataclass
@@ -144,6 +152,10 @@ def _check(request: MonitorRequest) -> None:
         raise InputError("alpha must be in (0.5, 1)", column="alpha", found=request.alpha)
     if request.run_length < 1:
         raise InputError("run length must be >= 1", column="run_length", found=request.run_length)
+    if request.watch_s is not None and not (request.watch_s > 0 and math.isfinite(request.watch_s)):
+        raise InputError("watch interval must be > 0 s", column="watch", found=request.watch_s)
+    if request.polls is not None and request.polls < 1:
+        raise InputError("polls must be >= 1", column="polls", found=request.polls)
     if request.n_components is not None and request.n_components < 1:
         raise InputError("components must be >= 1", column="components", found=request.n_components)
     outputs = [Path(p).resolve() for p in (request.out, request.report) if p is not None]
@@ -151,23 +163,29 @@ def _check(request: MonitorRequest) -> None:
         raise InputError("two outputs name the same file", found=[str(p) for p in outputs])
 
 
-def monitor(request: MonitorRequest) -> MonitorResult:
-    """Fit, score, alarm, record, write (in that order; nothing written on bad input)."""
+def _new_batches(request: MonitorRequest) -> dict[str, pd.DataFrame]:
+    from biofab.process.batchtable import read_batch_table
+
+    new = read_batch_table(request.new)
+    if request.batch is None:
+        return new
+    if request.batch not in new:
+        raise InputError(
+            "unknown batch",
+            file=str(request.new),
+            column="batch",
+            expected=", ".join(list(new)[:10]),
+            found=request.batch,
+        )
+    return {request.batch: new[request.batch]}
+
+
+def fit_monitor(request: MonitorRequest) -> BatchMonitor:
+    """The monitor of ``request``, fitted on its good batches (and quality)."""
     from biofab.process.batchtable import read_batch_table, read_quality_table
 
     _check(request)
     good = read_batch_table(request.good)
-    new = read_batch_table(request.new)
-    if request.batch is not None:
-        if request.batch not in new:
-            raise InputError(
-                "unknown batch",
-                file=str(request.new),
-                column="batch",
-                expected=", ".join(list(new)[:10]),
-                found=request.batch,
-            )
-        new = {request.batch: new[request.batch]}
     quality = read_quality_table(request.quality) if request.quality is not None else None
     model = BatchMonitor(
         n_components=request.n_components,
@@ -176,7 +194,15 @@ def monitor(request: MonitorRequest) -> MonitorResult:
         maturity=request.maturity,
         run_length=request.run_length,
     )
-    model.fit(good, quality, request.variables)
+    return model.fit(good, quality, request.variables)
+
+
+def score_once(request: MonitorRequest, model: BatchMonitor) -> MonitorResult:
+    """Read ``request.new``, score, evaluate the rules, record the alarms, write the files.
+
+    Everything that can refuse the input runs before the store or a file is written.
+    """
+    new = _new_batches(request)
     scores = [model.score(frame, name) for name, frame in new.items()]
     raw_rules = [r for r in request.rules if not isinstance(r, StatisticRule)]
     events: list[AlarmEvent] = []
@@ -185,16 +211,7 @@ def monitor(request: MonitorRequest) -> MonitorResult:
         if raw_rules:
             events += evaluate(raw_rules, frame, name)
     events.sort(key=lambda e: (e.batch, e.time_h))
-    files: dict[Path, str] = {}
-    if request.out is not None:
-        files[request.out] = pd.concat([s.to_frame() for s in scores]).to_csv(
-            index=False, float_format="%.6g"
-        )
     states = local_states(events)
-    if request.report is not None:
-        from biofab.process.monitor_report import monitor_page
-
-        files[request.report] = monitor_page(model, scores, to_frame(states), request.command)
     if request.db is not None:
         from biofab.store import Store
 
@@ -203,6 +220,16 @@ def monitor(request: MonitorRequest) -> MonitorResult:
             log.record(events)
             names = {s.batch for s in scores}
             states = [s for s in log.states() if s.batch in names]
+    files: dict[Path, str] = {}
+    if request.out is not None:
+        files[request.out] = pd.concat([s.to_frame() for s in scores]).to_csv(
+            index=False, float_format="%.6g"
+        )
+    if request.report is not None:
+        from biofab.process.monitor_report import monitor_page
+
+        page = monitor_page(model, scores, to_frame(states), request.command, request.watch_s)
+        files[request.report] = page
     from biofab.core.atomic import write_atomic
 
     written = []
@@ -210,6 +237,37 @@ def monitor(request: MonitorRequest) -> MonitorResult:
         write_atomic(path, text)
         written.append(str(path))
     return MonitorResult(model, scores, states, written)
+
+
+PollHook = Callable[[int, "MonitorResult | None", "str | None"], None]
+
+
+def monitor(request: MonitorRequest, on_poll: PollHook | None = None) -> MonitorResult:
+    """Fit on the good batches, then score the new ones once, or, with ``watch_s``, again
+    every ``watch_s`` seconds (``polls`` times, or until interrupted) so that a file a
+    logger appends to is followed live: the report reloads itself in the browser and
+    only new alarms reach the store. A poll that cannot read the file (a logger halfway
+    through a line) is reported to ``on_poll`` and skipped; the first poll's errors are
+    raised (nothing written)."""
+    model = fit_monitor(request)
+    result = score_once(request, model)
+    if on_poll is not None:
+        on_poll(1, result, None)
+    if request.watch_s is None:
+        return result
+    poll = 1
+    while request.polls is None or poll < request.polls:
+        time.sleep(request.watch_s)
+        poll += 1
+        try:
+            result = score_once(request, model)
+        except BiofabError as err:
+            if on_poll is not None:
+                on_poll(poll, None, str(err))
+            continue
+        if on_poll is not None:
+            on_poll(poll, result, None)
+    return result
 
 
 # ---------------------------------------------------------------------------------------
