@@ -111,3 +111,7 @@ def test_record_event_refuses_bad_input(db_url: str) -> None:
         e = store.record_event("alarm_x.test", {"a": 1}, who="z")
         # "_" in the prefix is literal, not a LIKE wildcard
         assert store.events("alarm.") == [] and store.events("alarm_x.")[0].id == e.id
+        store.create_campaign("c1", "parameters: []", [])
+        tied = store.record_event("alarm.raised", {"alarm_id": "x"}, campaign="c1")
+        assert [r.id for r in store.events("alarm.", campaign="c1")] == [tied.id]
+        assert store.events(campaign="c1")[0].action == "create_campaign"
