@@ -388,12 +388,13 @@ class BatchMonitor:
         sample (a maturity that stands still says nothing about progress)."""
         m = raw[:, -1]
         if np.any(np.diff(m) < 0):
-            row = int(np.flatnonzero(np.diff(m) < 0)[0]) + 2
+            i = int(np.flatnonzero(np.diff(m) < 0)[0]) + 1
             raise InputError(
-                f"{name}: the maturity variable decreases",
-                row=row,
+                f"{name}: the maturity variable decreases at its sample {i + 1} "
+                f"(time {raw[i, 0]:g} h)",
                 column=str(self.maturity),
-                expected="non-decreasing values",
+                expected="non-decreasing values (e.g. cumulative feed)",
+                found=f"{m[i - 1]:g} then {m[i]:g}",
             )
         keep = np.append(np.diff(m) > 0, True)
         return m[keep], raw[keep]
