@@ -7,8 +7,12 @@ from biofab.core.plugins import Pillar
 
 pillar = Pillar(
     name="process",
-    help="Fermentation twins: simulate, fit, estimate states, control the feed, optimise recipes.",
+    help=(
+        "Fermentation twins: simulate, fit, estimate states, control the feed, optimise "
+        "recipes, monitor batches."
+    ),
     cli="biofab.cli.process:process_app",
+    cli_extensions=("biofab.cli.process_monitor:register",),
     testbeds={
         "scenario": "biofab.process.scenario:ScenarioTestbed",
         "pensim": "biofab.process.pensim:PenSimTestbed",

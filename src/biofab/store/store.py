@@ -8,6 +8,7 @@ happens completely, with its audit entry, or not at all.
 from __future__ import annotations
 
 import getpass
+import json
 import math
 import os
 import re
@@ -72,6 +73,7 @@ _MEASUREMENTS: Table = MeasurementRow.__table__  # type: ignore[assignment]
 _INSERT_BATCH = 10_000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _FORMAT_LABEL = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
+_ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 # Alembic's migration context is a process-wide global: two threads upgrading
 # at once would trample each other. (Other processes are held off by the
 # database: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL.)
@@ -94,6 +96,19 @@ class MeasurementRecord:
     value: float
     std: float | None
     n_replicates: int
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One audit-log entry: ``at`` (UTC) and ``who`` as recorded, ``campaign`` the
+    campaign's name or None, ``detail`` the JSON object stored with it."""
+
+    id: int
+    at: datetime
+    who: str
+    action: str
+    campaign: str | None
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -1029,6 +1044,58 @@ class Store:
             )
 
     # -- audit
+
+    def record_event(
+        self,
+        action: str,
+        detail: Mapping[str, Any],
+        who: str | None = None,
+        campaign: str | None = None,
+    ) -> EventRecord:
+        """Append one event to the audit log (e.g. ``alarm.raised``) and return it.
+
+        ``action``: lower-case dotted name, at most 100 characters; ``detail``: a JSON
+        object. The audit log is append-only, so an event is a fact that is never changed;
+        state such as "which alarms are active" is derived by folding the events.
+        """
+        if not isinstance(action, str) or len(action) > 100 or not _ACTION.match(action):
+            raise InputError(
+                "bad event action",
+                expected="lower-case dotted name of 1 to 100 characters, e.g. alarm.raised",
+                found=action,
+            )
+        try:
+            payload = json.loads(json.dumps(dict(detail), allow_nan=False))
+        except (TypeError, ValueError) as err:
+            raise InputError(f"event detail must be a JSON object ({err})") from None
+        who = who or self.who
+        with self._write() as s:
+            campaign_id = None if campaign is None else self._campaign(s, campaign).id
+            row = AuditRow(
+                at=utcnow(), who=who, action=action, campaign_id=campaign_id, detail=payload
+            )
+            s.add(row)
+            s.flush()
+            return EventRecord(row.id, row.at, who, action, campaign, payload)
+
+    def events(self, prefix: str | None = None, campaign: str | None = None) -> list[EventRecord]:
+        """Audit-log entries, oldest first, whose action starts with ``prefix`` (e.g.
+        ``"alarm."``), of one campaign or of the whole store."""
+        with self._read() as s:
+            query = (
+                select(AuditRow, CampaignRow.name)
+                .outerjoin(CampaignRow, AuditRow.campaign_id == CampaignRow.id)
+                .order_by(AuditRow.id)
+            )
+            if prefix:
+                escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                query = query.where(AuditRow.action.like(escaped + "%", escape="\\"))
+            if campaign is not None:
+                query = query.where(AuditRow.campaign_id == self._campaign(s, campaign).id)
+            return [
+                EventRecord(row.id, row.at, row.who, row.action, name, dict(row.detail))
+                for row, name in s.execute(query).all()
+            ]
 
     def audit(self, name: str | None = None) -> pd.DataFrame:
         """The audit log, oldest first, of one campaign or (``name=None``) of the whole store.
