@@ -9,6 +9,7 @@ pillar = Pillar(
     name="process",
     help="Fermentation twins: simulate, fit, estimate states, control the feed, optimise recipes.",
     cli="biofab.cli.process:process_app",
+    cli_extensions=("biofab.cli.process_live:register",),
     testbeds={
         "scenario": "biofab.process.scenario:ScenarioTestbed",
         "pensim": "biofab.process.pensim:PenSimTestbed",

@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from biofab.process.live.ordering import ReorderBuffer
-from biofab.process.live.readings import Reading, ReadingError, ReadingValidator
+from biofab.process.live.readings import (
+    CheckedReading,
+    Reading,
+    ReadingError,
+    ReadingValidator,
+)
 from biofab.process.live.twin import LiveTwin
 from biofab.process.live.writer import ReadingWriter
 
@@ -89,6 +94,7 @@ class LiveLoop:
         self.writer = writer
         self.on_step = on_step
         self.stats = LiveStats()
+        self.readings_: list[CheckedReading] = []  # accepted readings, twin units (report)
 
     def offer(self, reading: Reading) -> str:
         """Take one reading; returns its status (``accepted``, ``late``, ``duplicate``,
@@ -111,6 +117,7 @@ class LiveLoop:
             self.stats.late += 1
         else:
             self.stats.accepted += 1
+            self.readings_.append(checked)
         if self.writer is not None:
             self.writer.add(reading, status)
         for step in self.order.ready():
