@@ -169,6 +169,11 @@ def test_store_round_trip_and_buffered_writer(db_url: str) -> None:
             store.add_readings("run-7", [good, bad])
         assert len(store.readings("run-7")) == 4
         assert "create_run" in set(store.audit()["action"])
+        # a crash (no close) loses only the unflushed buffer: 5 added, 3 flushed
+        crashing = ReadingWriter(store, "run-8", "ecoli", flush_every=3, flush_seconds=60.0)
+        for k in range(5):
+            crashing.add(Reading(k * 0.1, "OUR", 1.0, "mmol/L/h"), "accepted")
+        assert len(store.readings("run-8")) == 3 and crashing.pending == 2
 
 
 # ------------------------------------------------------------- replay + twin
@@ -186,7 +191,7 @@ def _truth_errors(twin: LiveTwin, traj, names=("X", "S")):  # type: ignore[no-un
 
 
 def test_replay_equals_direct_feed_and_tracks_truth(
-    scenario: Scenario, run, tmp_path: Path, db_url: str
+    scenario: Scenario, run, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     traj, batch = run
     path = tmp_path / "run.csv"
@@ -200,7 +205,7 @@ def test_replay_equals_direct_feed_and_tracks_truth(
     LiveLoop(direct, ReadingValidator("ecoli"), step_h=0.25).feed(batch_readings(from_file))
 
     replayed = LiveTwin(scenario, "ekf")
-    with Store(db_url, who="tester") as store:
+    with Store(f"sqlite:///{tmp_path / 'replay.db'}", who="tester") as store:
         writer = ReadingWriter(store, "run1", "ecoli", flush_every=50)
         loop = LiveLoop(replayed, ReadingValidator("ecoli"), step_h=0.25, writer=writer)
         source = ReplaySource(path, speed=0)
