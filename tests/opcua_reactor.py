@@ -102,6 +102,20 @@ class Reactor:
         for var, (t, value) in self.last.items():
             await self._write(var, t, value)
 
+    async def subscribed(self, timeout: float = 20.0) -> None:
+        """Wait until a client monitors every node (the server's own view, so that no
+        sample is published before anyone listens)."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout
+        wanted = len(SIGNALS) + 1  # the signals and BatchEnded
+        while True:
+            subs = self.server.iserver.subscription_service.subscriptions.values()
+            if any(len(s.monitored_item_srv._monitored_items) >= wanted for s in subs):
+                return
+            if loop.time() > until:
+                raise TimeoutError("no client subscribed to the reactor's nodes")
+            await asyncio.sleep(0.01)
+
     async def stop(self) -> None:
         await self.server.stop()
         self.server = None
@@ -153,6 +167,7 @@ class Reactor:
             if outage is not None and t >= outage[1] and not restarted and self.server is None:
                 await self.start()
                 restarted = True
+                await self.subscribed()
                 if reconnected is not None:
                     await reconnected()
             await self.publish(t, values)

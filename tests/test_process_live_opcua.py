@@ -61,8 +61,7 @@ def test_twin_tracks_a_real_opcua_server_through_a_restart(tmp_path: Path) -> No
             while source.connects < 2:
                 await asyncio.sleep(0.01)
 
-        while source.connects < 1:
-            await asyncio.sleep(0.01)
+        await reactor.subscribed()
         await reactor.play(run, SECONDS_PER_HOUR, outage=OUTAGE, reconnected=reconnected)
         await asyncio.wait_for(runner, timeout=30)
         await reactor.stop()
@@ -119,3 +118,49 @@ def test_node_map_and_unreachable_server(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot reach the OPC UA server") as err:
         asyncio.run(drain())
     assert "\n" not in str(err.value)
+
+
+def test_cli_workflow_reads_an_opcua_server(tmp_path: Path) -> None:
+    """``run_twin`` (what ``biofab process twin --source --map`` calls) on a live server."""
+    import threading
+
+    import yaml
+
+    from biofab.process.live.workflow import TwinRequest, TwinResult, run_twin
+
+    scenario = Scenario.from_yaml(EXAMPLE)
+    online, offline = batch_frames("ecoli", scenario.measure(scenario.simulate()))
+    run = [s for s in samples(online, offline) if s[0] <= 4.0]
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(yaml.safe_dump(node_map()))
+    results: list[TwinResult] = []
+    port = free_port()
+    request = TwinRequest(
+        scenario=EXAMPLE,
+        source=f"opc.tcp://127.0.0.1:{port}/biofab/reactor",
+        node_map=mapping,
+        window_h=2.0,
+        db=f"sqlite:///{tmp_path / 'cli.db'}",
+        run="B-1",
+        report=tmp_path / "twin.html",
+        progress=False,
+    )
+
+    async def main() -> None:
+        reactor = Reactor(port)
+        await reactor.start()
+        await reactor.publish(*run[0])
+        thread = threading.Thread(target=lambda: results.append(run_twin(request)), daemon=True)
+        thread.start()
+        await reactor.subscribed()
+        await reactor.play(run, SECONDS_PER_HOUR)
+        while thread.is_alive():
+            await asyncio.sleep(0.05)
+        await reactor.stop()
+        assert len(reactor.published) == results[0].store_counts["accepted"]
+
+    asyncio.run(main())
+    (result,) = results
+    assert result.run == "B-1" and result.stats.rejected == 0
+    assert result.estimates["time_h"].iloc[-1] == pytest.approx(4.0)
+    assert (tmp_path / "twin.html").stat().st_size > 100_000
