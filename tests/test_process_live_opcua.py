@@ -6,7 +6,6 @@ the simulated truth with no received reading lost."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,8 +20,6 @@ from biofab.process.live.twin import LiveTwin
 from biofab.process.live.writer import ReadingWriter
 from biofab.process.scenario import Scenario, batch_frames
 from biofab.store import Store
-
-sys.path.insert(0, str(Path(__file__).parent))
 from opcua_reactor import Reactor, free_port, node_map, samples
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "process" / "ecoli_fedbatch.yaml"
