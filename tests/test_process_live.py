@@ -180,7 +180,7 @@ def test_store_round_trip_and_buffered_writer(db_url: str) -> None:
 
 
 def _truth_errors(twin: LiveTwin, traj, names=("X", "S")):  # type: ignore[no-untyped-def]
-    frame, truth = twin.frame(), traj.frame
+    frame, truth = twin.frame().iloc[1:], traj.frame  # step ends, not the prior
     out = {}
     for name in names:
         ref = np.interp(frame["time_h"], truth["time_h"], truth[name])
@@ -212,7 +212,7 @@ def test_replay_equals_direct_feed_and_tracks_truth(
         stats = asyncio.run(loop.run(source))
         assert stats.received == len(source.readings) == store.reading_counts("run1")["accepted"]
     a, b = direct.frame(), replayed.frame()
-    assert len(a) == 64 and np.allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-12)
+    assert len(a) == 65 and np.allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-12)
     errors = _truth_errors(replayed, traj)
     # X reaches 18 g/L, S 10 g/L; the band is the filter's own +-2 sigma
     assert errors["X"][0] < 0.6 and errors["S"][0] < 0.1
@@ -266,4 +266,4 @@ def test_bad_readings_never_stop_the_loop(scenario: Scenario, run, tmp_path: Pat
     assert counts == {"accepted": len(good), "late": 1, "rejected": 4}
     assert {r.variable for r in rejected} == {"OUR", "X", "Q"}
     assert all(r.reason and "\n" not in r.reason for r in rejected)
-    assert len(twin.frame()) == 16  # 4 h in 0.25 h steps
+    assert len(twin.frame()) == 17  # the prior, then 4 h in 0.25 h steps

@@ -81,7 +81,7 @@ def test_twin_tracks_a_real_opcua_server_through_a_restart(tmp_path: Path) -> No
     # volume came in mL and feed in mL/h: stored as sent, converted for the twin
     assert {r.unit for r in stored if r.variable == "V"} == {"mL"}
 
-    frame, reference = loop.twin.frame(), truth.frame
+    frame, reference = loop.twin.frame().iloc[1:], truth.frame  # step ends, not the prior
     assert frame["time_h"].iloc[-1] == pytest.approx(16.0)
     for name, bound in (("X", 0.8), ("S", 0.1)):  # g/L; X reaches 18, S starts at 10
         ref = np.interp(frame["time_h"], reference["time_h"], reference[name])

@@ -46,7 +46,8 @@ def live_page(twin: Any, loop: Any, result: Any, command: str = "") -> str:
         ("Estimates", figure),
         (
             "",
-            "Lines: the filter's estimate at the end of each estimator step; shaded: ± 2σ; "
+            "Lines: the filter's estimate at the end of each estimator step (the first point: the "
+            "prior at the start); shaded: ± 2σ; "
             "markers: the accepted readings of the states (converted to the twin's units).",
         ),
         ("Readings received", counts),

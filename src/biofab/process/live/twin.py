@@ -109,11 +109,13 @@ class LiveTwin:
             process_std=process_std,
         )
         self.kf_ = self.sensor.start(self.t0)
-        self.rows_: list[dict[str, float]] = []
         self.updates_ = 0
         self._held: dict[str, float] = {}
         self._h: dict[tuple[str, ...], Callable[..., Any]] = {}
         self._measured = set(self.model.states) | set(self.model.outputs)
+        # the first row is the prior at t0, before any reading
+        first = self.sensor.estimate_row(self.kf_, self.t0, self.inputs_at(self.t0))
+        self.rows_: list[dict[str, float]] = [{**first, "time_h": self.t0, "readings": 0.0}]
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -174,7 +176,8 @@ class LiveTwin:
         return max(float(noise.sigma(value)), MIN_STD)
 
     def frame(self) -> Any:
-        """The estimates so far: ``time_h``, each state and ``mu`` with ``<name>_std``."""
+        """The estimates so far, the prior at ``t0`` first: ``time_h``, ``readings`` (fed
+        in the step), each state and ``mu`` with ``<name>_std``."""
         import pandas as pd
 
         columns = ["time_h", "readings"]
