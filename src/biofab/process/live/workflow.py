@@ -126,7 +126,7 @@ def _check(request: TwinRequest) -> None:
         raise InputError("an OPC UA source needs a node map", expected="--map map.yaml")
     if request.filter not in ("ekf", "ukf"):
         raise InputError("unknown filter", expected="ekf | ukf", found=request.filter)
-    if not (math.isfinite(request.speed) or math.isinf(request.speed)) or request.speed < 0:
+    if math.isnan(request.speed) or request.speed < 0:
         raise InputError("replay speed must be >= 0", expected=">= 0", found=request.speed)
     if request.until_h is not None and not request.until_h > 0:
         raise InputError("until must be positive", expected="> 0 h", found=request.until_h)
