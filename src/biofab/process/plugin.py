@@ -12,7 +12,10 @@ pillar = Pillar(
         "recipes, monitor batches."
     ),
     cli="biofab.cli.process:process_app",
-    cli_extensions=("biofab.cli.process_monitor:register",),
+    cli_extensions=(
+        "biofab.cli.process_monitor:register",
+        "biofab.cli.process_live:register",
+    ),
     testbeds={
         "scenario": "biofab.process.scenario:ScenarioTestbed",
         "pensim": "biofab.process.pensim:PenSimTestbed",

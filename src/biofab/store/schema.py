@@ -213,3 +213,42 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(100))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     detail: Mapped[dict[str, Any]]
+
+
+class RunRow(Base):
+    """One live process run (a batch in a bioreactor) whose readings are streamed in.
+
+    ``name`` identifies the run (the batch id); ``model`` the twin kind that reads it.
+    """
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    model: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ReadingRow(Base):
+    """One reading of a live run, as received, with what the twin did with it.
+
+    ``time_h``: hours from inoculation; ``value`` and ``unit`` as the source sent them
+    (NULL ``value`` when it was not a finite number); ``source``: where it came from;
+    ``received_at``: when biofab received it (UTC); ``status``: ``accepted`` (fed to the
+    estimator), ``late`` (stored, too late to feed) or ``rejected`` (``reason`` says why).
+    """
+
+    __tablename__ = "readings"
+    __table_args__ = (Index("ix_readings_run_id_variable", "run_id", "variable", "time_h"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    time_h: Mapped[float | None]
+    variable: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float | None]
+    unit: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -41,7 +41,9 @@ from biofab.store.schema import (
     ImportRow,
     MeasurementRow,
     ModelSnapshotRow,
+    ReadingRow,
     RoundRow,
+    RunRow,
     utcnow,
 )
 
@@ -69,6 +71,7 @@ _CHUNK = 500
 # The tables themselves, for bulk core inserts (no ORM bookkeeping per row).
 _DESIGNS: Table = DesignRow.__table__  # type: ignore[assignment]
 _MEASUREMENTS: Table = MeasurementRow.__table__  # type: ignore[assignment]
+_READINGS: Table = ReadingRow.__table__  # type: ignore[assignment]
 # Rows per bulk INSERT call of an ingest: bounds the parameter lists in flight.
 _INSERT_BATCH = 10_000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -163,6 +166,36 @@ class ModelSnapshot:
     blob: bytes
     metrics: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A live process run as stored (``model``: the twin kind reading it)."""
+
+    id: int
+    name: str
+    model: str
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class ReadingRecord:
+    """One stored reading of a live run (see :class:`~biofab.store.schema.ReadingRow`).
+
+    ``time_h`` in hours from inoculation; ``value``/``unit`` as the source sent them
+    (``value`` None when it was not a finite number); ``status`` ``accepted``, ``late``
+    or ``rejected`` with a one-line ``reason``; ``received_at`` UTC.
+    """
+
+    time_h: float | None
+    variable: str
+    value: float | None
+    unit: str | None
+    source: str | None
+    received_at: datetime
+    status: str
+    reason: str | None = None
 
 
 class DesignRecord(TypedDict):
@@ -1043,6 +1076,99 @@ class Store:
                 created_at=row.created_at,
             )
 
+    # -- live runs
+
+    def open_run(self, name: str, model: str, who: str | None = None) -> RunRecord:
+        """The run called ``name``, created (with an audit entry) if new. Reopening a run
+        (a restarted twin) appends to it; its twin kind must be the same."""
+        if not name or len(name) > 200:
+            raise InputError("bad run name", expected="1 to 200 characters", found=name)
+        with self._write() as s:
+            row = s.scalar(select(RunRow).where(RunRow.name == name))
+            if row is None:
+                row = RunRow(
+                    name=name, model=model, created_at=utcnow(), created_by=who or self.who
+                )
+                s.add(row)
+                s.flush()
+                self._audit(s, who or self.who, "create_run", None, {"run": name, "model": model})
+            elif row.model != model:
+                raise InputError(
+                    f"run '{name}' is read by another twin", expected=row.model, found=model
+                )
+            return RunRecord(row.id, row.name, row.model, row.created_at, row.created_by)
+
+    def _run_id(self, s: Session, name: str) -> int:
+        found = s.scalar(select(RunRow.id).where(RunRow.name == name))
+        if found is None:
+            raise InputError("no such run", expected="a run opened with open_run", found=name)
+        return int(found)
+
+    def add_readings(self, run: str, readings: Sequence[ReadingRecord]) -> int:
+        """Append ``readings`` to ``run`` in one transaction (all or none); returns how
+        many were written."""
+        if not readings:
+            return 0
+        statuses = ("accepted", "late", "rejected")
+        with self._write() as s:
+            run_id = self._run_id(s, run)
+            rows = []
+            for r in readings:
+                if r.status not in statuses:
+                    raise InputError(
+                        "bad reading status", expected=" | ".join(statuses), found=r.status
+                    )
+                rows.append(
+                    {
+                        "run_id": run_id,
+                        "time_h": _finite_or_none(r.time_h),
+                        "variable": str(r.variable)[:200],
+                        "value": _finite_or_none(r.value),
+                        "unit": None if r.unit is None else str(r.unit)[:100],
+                        "source": r.source,
+                        "received_at": r.received_at,
+                        "status": r.status,
+                        "reason": r.reason,
+                    }
+                )
+            for batch in _batches(rows, _INSERT_BATCH):
+                s.execute(insert(_READINGS), list(batch))
+        return len(rows)
+
+    def readings(self, run: str, status: str | None = None) -> list[ReadingRecord]:
+        """A run's readings in the order received (optionally of one ``status``)."""
+        with self._read() as s:
+            query = select(ReadingRow).where(ReadingRow.run_id == self._run_id(s, run))
+            if status is not None:
+                query = query.where(ReadingRow.status == status)
+            rows = s.scalars(query.order_by(ReadingRow.id)).all()
+            return [
+                ReadingRecord(
+                    r.time_h,
+                    r.variable,
+                    r.value,
+                    r.unit,
+                    r.source,
+                    r.received_at,
+                    r.status,
+                    r.reason,
+                )
+                for r in rows
+            ]
+
+    def reading_counts(self, run: str) -> dict[str, int]:
+        """Readings of ``run`` per status (``accepted``, ``late``, ``rejected``)."""
+        with self._read() as s:
+            run_id = self._run_id(s, run)
+            rows = s.execute(
+                select(ReadingRow.status, func.count())
+                .where(ReadingRow.run_id == run_id)
+                .group_by(ReadingRow.status)
+            ).all()
+        counts = {"accepted": 0, "late": 0, "rejected": 0}
+        counts.update({str(k): int(v) for k, v in rows})
+        return counts
+
     # -- audit
 
     def record_event(
@@ -1182,6 +1308,15 @@ def _existing_measurements(
         ).all()
         found.update((d, o, src) for d, o, src in rows)
     return found
+
+
+def _finite_or_none(value: Any) -> float | None:
+    """A finite float, else None (NaN and infinities are not stored as numbers)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _opt_float(value: Any) -> float | None:
