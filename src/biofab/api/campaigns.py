@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
@@ -28,7 +26,6 @@ from fastapi import (
 from fastapi.responses import HTMLResponse
 
 from biofab.api.auth import Caller, CallerDep
-from biofab.api.json_values import plain
 from biofab.api.models import (
     CampaignIn,
     CampaignOut,
@@ -43,7 +40,9 @@ from biofab.api.models import (
 from biofab.api.service import Service, service
 from biofab.campaign import Campaign
 from biofab.core import Objective, Space
-from biofab.core.errors import InputError, SpaceError, StaleVersionError
+from biofab.core.errors import SpaceError, StaleVersionError
+from biofab.core.jsonable import plain
+from biofab.core.staging import safe_name, staged
 from biofab.learn.registry import make_recommender
 from biofab.store import CampaignRecord
 
@@ -54,7 +53,6 @@ IfMatch = Annotated[
     Header(description='The ETag read before (e.g. "3"); 412 if the campaign changed since.'),
 ]
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})"\s*$')
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def etag(version: int) -> str:
@@ -206,17 +204,14 @@ def ingest(
             413,
             f"{file.filename}: file too large; expected at most {limit} bytes; found {file.size}",
         )
-    shown = _upload_name(file.filename)
+    shown = safe_name(file.filename, "results.csv")
     campaign = Campaign.load(name, store=caller.store)
-    with tempfile.TemporaryDirectory(prefix="biofab-upload-") as folder:
-        path = Path(folder) / shown
+    # The parser names the file it read: the upload's name, never the server's path.
+    with staged("biofab-upload-") as folder:
+        path = folder / shown
         with path.open("wb") as out:
             shutil.copyfileobj(file.file, out)
-        try:
-            result = campaign.ingest(path, filename=shown, progress=False, expect_version=expect)
-        except InputError as err:
-            # The parser names the file it read: the upload's name, never the server's path.
-            raise InputError(str(err).replace(str(path), shown)) from None
+        result = campaign.ingest(path, filename=shown, progress=False, expect_version=expect)
     version = caller.store.get_campaign(name).version
     response.headers["ETag"] = etag(version)
     return IngestOut(
@@ -255,10 +250,3 @@ def models(name: str, caller: CallerDep) -> list[SnapshotOut]:
         )
         for s in caller.store.model_snapshots(name)
     ]
-
-
-def _upload_name(filename: str | None) -> str:
-    """The upload's base name, reduced to safe characters (keeps .csv / .tsv)."""
-    base = Path(filename or "").name
-    safe = _SAFE_NAME.sub("_", base).strip("._")[:100]
-    return safe or "results.csv"
