@@ -109,6 +109,9 @@ def test_campaign_round_trip_with_etags_and_audit(api: Api) -> None:
     assert batch["round"] == 1 and len(batch["designs"]) == 6
     assert rec.headers["ETag"] == f'"{batch["version"]}"' and batch["version"] == 2
 
+    # The report of a campaign recommended but not yet measured (found by the fuzzer).
+    assert eve.get(f"/campaigns/{name}/report").status_code == 200
+
     upload = {"file": ("plate1.csv", _results(batch["designs"]), "text/csv")}
     ing = eve.post(f"/campaigns/{name}/ingest", files=upload, headers={"If-Match": '"2"'})
     assert ing.status_code == 200, ing.text
