@@ -327,3 +327,27 @@ def test_audit_log_stays_append_only_after_the_migration(api: Api) -> None:
         for sql in ("UPDATE audit_log SET origin = 'elsewhere'", "DELETE FROM audit_log"):
             with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
                 conn.execute(text(sql))
+
+
+def test_two_writers_with_the_same_etag_one_wins(api: Api) -> None:
+    """Optimistic locking holds under concurrency: the version is checked and bumped in
+    the write's own transaction, so of two ingests sent with one ETag exactly one lands."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = _name()
+    assert _create(api, name).status_code == 201
+    etag = api.client(api.editor).get(f"/campaigns/{name}").headers["ETag"]
+    files = [f"temp,ph,yield\n{20 + i},6,{i}\n".encode() for i in range(2)]
+
+    def post(content: bytes) -> int:
+        with api.client(api.editor) as c:
+            upload = {"file": ("r.csv", content, "text/csv")}
+            return c.post(
+                f"/campaigns/{name}/ingest", files=upload, headers={"If-Match": etag}
+            ).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(post, files))
+    assert codes == [200, 412]
+    st = api.client(api.editor).get(f"/campaigns/{name}/status").json()
+    assert (st["measured"], st["version"]) == (1, 2)
