@@ -7,6 +7,7 @@ from biofab.core.plugins import Pillar
 
 pillar = Pillar(
     name="cellfree",
+    api="biofab.cellfree.api:router",
     help="Cell-free protein synthesis: closed loops, build plans, plate-reader import.",
     cli="biofab.cli.cellfree:cellfree_app",
     testbeds={

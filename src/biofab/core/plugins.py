@@ -65,6 +65,8 @@ class Pillar:
       :class:`~biofab.core.Testbed`.
     - ``report_sections``: what the pillar adds to a campaign report.
     - ``scenarios``: scenario kind -> loader ``(path) -> scenario`` for its YAML files.
+    - ``api``: a factory ``() -> fastapi.APIRouter`` of the pillar's HTTP routes, mounted
+      by the service under ``/api/v1/pillars/<name>`` (imported only by the service).
     """
 
     name: str
@@ -75,6 +77,7 @@ class Pillar:
     testbeds: Mapping[str, Ref] = field(default_factory=dict)
     report_sections: tuple[ReportSection, ...] = ()
     scenarios: Mapping[str, Ref] = field(default_factory=dict)
+    api: Ref | None = None
 
     def __post_init__(self) -> None:
         for label, value in (("name", self.name), ("command", self.command or self.name)):
@@ -85,7 +88,7 @@ class Pillar:
                 )
         if not self.command:
             object.__setattr__(self, "command", self.name)
-        refs: list[Ref | None] = [self.cli, *self.cli_extensions]
+        refs: list[Ref | None] = [self.cli, self.api, *self.cli_extensions]
         refs += [*self.testbeds.values(), *self.scenarios.values()]
         refs += [r for s in self.report_sections for r in (s.build, s.applies)]
         for ref in refs:

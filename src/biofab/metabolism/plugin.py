@@ -7,6 +7,7 @@ from biofab.core.plugins import Pillar
 
 pillar = Pillar(
     name="metabolism",
+    api="biofab.metabolism.api:router",
     command="gem",
     help="Genome-scale metabolic models (COBRApy + HiGHS).",
     cli="biofab.cli.gem:gem_app",

@@ -7,6 +7,7 @@ from biofab.core.plugins import Pillar
 
 pillar = Pillar(
     name="process",
+    api="biofab.process.api:router",
     help=(
         "Fermentation twins: simulate, fit, estimate states, control the feed, optimise "
         "recipes, monitor batches."

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -97,6 +98,11 @@ class CampaignRow(Base):
     objectives: Mapped[list[Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200))
+    # The project a campaign created over the API belongs to; None for CLI campaigns
+    # (visible over the API to site admins only).
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
+    # Bumped by every write to the campaign, in the write's transaction (the API's ETag).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class RoundRow(Base):
@@ -213,6 +219,65 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(100))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     detail: Mapped[dict[str, Any]]
+    # Where the write came from: the client address of an API request, None locally.
+    origin: Mapped[str | None] = mapped_column(String(200))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
+
+
+class UserRow(Base):
+    """A person or a robot using the service. ``password_hash`` is an scrypt
+    record (see :mod:`biofab.store.accounts`), None for token-only accounts."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    site_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiTokenRow(Base):
+    """An API token, stored only as the SHA-256 of its secret; ``prefix`` (the
+    token's first characters, not secret) finds the row and names it in lists."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_prefix", "prefix"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    prefix: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ProjectRow(Base):
+    """A team's space: its campaigns are visible to its members only."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class MembershipRow(Base):
+    """A user's ``role`` in a project: ``viewer`` < ``editor`` < ``admin``."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class RunRow(Base):

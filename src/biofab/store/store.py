@@ -7,6 +7,7 @@ happens completely, with its audit entry, or not at all.
 
 from __future__ import annotations
 
+import copy
 import getpass
 import json
 import math
@@ -33,7 +34,12 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:
     import pandas as pd
 
-from biofab.core.errors import CampaignExistsError, InputError, UnknownCampaignError
+from biofab.core.errors import (
+    CampaignExistsError,
+    InputError,
+    StaleVersionError,
+    UnknownCampaignError,
+)
 from biofab.store.schema import (
     AuditRow,
     CampaignRow,
@@ -124,6 +130,21 @@ class CampaignRecord:
     objectives: list[dict[str, Any]]
     created_at: datetime
     created_by: str
+    project_id: int | None = None
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A stored model's metadata (no blob): ``round`` None when not tied to a round."""
+
+    id: int
+    round: int | None
+    kind: str
+    format: str
+    bytes: int
+    metrics: dict[str, Any]
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -389,6 +410,8 @@ class Store:
         if not create:
             _require_sqlite_file(self._url, raw)
         self.who = who or _default_who()
+        #: Where writes come from, recorded in the audit log (an API client's address).
+        self.origin: str | None = None
         self._engine = create_engine(self._url, pool_pre_ping=backend == "postgresql")
         if backend == "sqlite":
             _install_sqlite_hooks(self._engine)
@@ -420,6 +443,17 @@ class Store:
     def close(self) -> None:
         """Release every pooled connection."""
         self._engine.dispose()
+
+    def acting_as(self, who: str, origin: str | None = None) -> Store:
+        """This store, its writes audited as ``who`` from ``origin``.
+
+        A view sharing the engine (a service makes one per request, so
+        concurrent requests never share an identity); closing the store itself
+        closes every view.
+        """
+        view = copy.copy(self)
+        view.who, view.origin = who, origin
+        return view
 
     def __enter__(self) -> Store:
         return self
@@ -502,10 +536,31 @@ class Store:
         action: str,
         campaign_id: int | None,
         detail: dict[str, Any],
+        *,
+        project_id: int | None = None,
     ) -> None:
+        if project_id is None and campaign_id is not None:
+            campaign = session.get(CampaignRow, campaign_id)  # in the session already
+            project_id = campaign.project_id if campaign is not None else None
         session.add(
-            AuditRow(at=utcnow(), who=who, action=action, campaign_id=campaign_id, detail=detail)
+            AuditRow(
+                at=utcnow(),
+                who=who,
+                action=action,
+                campaign_id=campaign_id,
+                detail=detail,
+                origin=self.origin,
+                project_id=project_id,
+            )
         )
+
+    @staticmethod
+    def _bump(campaign: CampaignRow, expect_version: int | None) -> None:
+        """Check ``expect_version`` (when given) and count one more write, in the caller's
+        transaction: the campaign row is locked, so two writers cannot both pass."""
+        if expect_version is not None and campaign.version != expect_version:
+            raise StaleVersionError(campaign.name, expect_version, campaign.version)
+        campaign.version += 1
 
     # -- campaigns
 
@@ -515,8 +570,14 @@ class Store:
         space_yaml: str,
         objectives: list[dict[str, Any]],
         who: str | None = None,
+        *,
+        project_id: int | None = None,
     ) -> CampaignRecord:
-        """Create a campaign; raises ``CampaignExistsError`` if the name is taken."""
+        """Create a campaign; raises ``CampaignExistsError`` if the name is taken.
+
+        ``project_id``: the project it belongs to (service campaigns); None for a
+        local one. Names are unique in the whole store, whatever the project.
+        """
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
             raise InputError(
                 "bad campaign name", expected="1 to 200 characters, not all blank", found=name
@@ -532,6 +593,8 @@ class Store:
                     objectives=[dict(o) for o in objectives],
                     created_at=utcnow(),
                     created_by=who,
+                    project_id=project_id,
+                    version=1,
                 )
                 s.add(row)
                 s.flush()
@@ -554,6 +617,22 @@ class Store:
             rows = s.scalars(select(CampaignRow).order_by(CampaignRow.id)).all()
             return [_campaign_record(r) for r in rows]
 
+    def campaign_page(
+        self, project_ids: Iterable[int] | None, *, limit: int, offset: int = 0
+    ) -> tuple[list[CampaignRecord], int]:
+        """One page of campaigns, oldest first, and how many there are in all.
+
+        ``project_ids``: only campaigns of these projects; None for every campaign
+        (local ones included).
+        """
+        query = select(CampaignRow)
+        if project_ids is not None:
+            query = query.where(CampaignRow.project_id.in_(list(project_ids)))
+        with self._read() as s:
+            total = s.scalar(select(func.count()).select_from(query.subquery()))
+            rows = s.scalars(query.order_by(CampaignRow.id).limit(limit).offset(offset)).all()
+            return [_campaign_record(r) for r in rows], int(total or 0)
+
     # -- rounds and designs
 
     def add_round(
@@ -563,11 +642,14 @@ class Store:
         designs: Sequence[Mapping[str, Any]],
         notes: dict[str, Any] | None = None,
         who: str | None = None,
+        *,
+        expect_version: int | None = None,
     ) -> int:
         """Record a round of designs (see ``DesignRecord``); returns its number (1, 2, ...).
 
         A design whose ``key`` the campaign already holds, or that repeats within
-        ``designs``, raises ``InputError`` and nothing is written.
+        ``designs``, raises ``InputError`` and nothing is written. With
+        ``expect_version``, a campaign written since raises ``StaleVersionError``.
         """
         who = who or self.who
         if not designs:
@@ -589,6 +671,7 @@ class Store:
 
         with self._write() as s:
             campaign = self._campaign(s, name, lock=True)
+            self._bump(campaign, expect_version)
             known = sorted(_existing_keys(s, campaign.id, keys))
             if known:
                 raise InputError(
@@ -709,6 +792,8 @@ class Store:
         sha256: str,
         rows: Sequence[Mapping[str, Any]],
         who: str | None = None,
+        *,
+        expect_version: int | None = None,
     ) -> IngestResult:
         """Store the measurements of one results file (see ``IngestRow``), all or nothing.
 
@@ -723,7 +808,9 @@ class Store:
         (e.g. a NULL ``value``) the whole file is rolled back and ``InputError``
         is raised. For a table too large for memory see :meth:`ingest_chunks`.
         """
-        return self.ingest_chunks(name, filename, sha256, [rows], who=who)
+        return self.ingest_chunks(
+            name, filename, sha256, [rows], who=who, expect_version=expect_version
+        )
 
     def ingest_chunks(
         self,
@@ -732,6 +819,8 @@ class Store:
         sha256: str,
         chunks: Iterable[Sequence[Mapping[str, Any]]],
         who: str | None = None,
+        *,
+        expect_version: int | None = None,
     ) -> IngestResult:
         """:meth:`ingest` for a table streamed as chunks of rows, in one transaction.
 
@@ -749,7 +838,7 @@ class Store:
             )
         try:
             with self._write() as s:
-                return self._ingest(s, name, filename, digest, chunks, who)
+                return self._ingest(s, name, filename, digest, chunks, who, expect_version)
         except IntegrityError as err:
             first = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
             raise InputError(
@@ -766,8 +855,11 @@ class Store:
         digest: str,
         chunks: Iterable[Sequence[Mapping[str, Any]]],
         who: str,
+        expect_version: int | None,
     ) -> IngestResult:
         campaign = self._campaign(s, name, lock=True)
+        if expect_version is not None and campaign.version != expect_version:
+            raise StaleVersionError(name, expect_version, campaign.version)
         seen = s.execute(
             select(ImportRow.id, ImportRow.filename).where(
                 ImportRow.campaign_id == campaign.id, ImportRow.sha256 == digest
@@ -789,6 +881,7 @@ class Store:
         )
         s.add(imp)
         s.flush()
+        self._bump(campaign, None)  # a duplicate file (returned above) writes nothing
         totals = _IngestTotals()
         for chunk in chunks:
             _check_rows(chunk, filename, totals.rows)
@@ -1014,6 +1107,7 @@ class Store:
         who = who or self.who
         with self._write() as s:
             campaign = self._campaign(s, name, lock=True)
+            self._bump(campaign, None)
             round_id = None
             if round_number is not None:
                 round_id = s.scalar(
@@ -1075,6 +1169,28 @@ class Store:
                 metrics=dict(row.metrics),
                 created_at=row.created_at,
             )
+
+    def model_snapshots(self, name: str) -> list[SnapshotInfo]:
+        """Every stored model of the campaign, oldest first, without its blob."""
+        with self._read() as s:
+            campaign = self._campaign(s, name)
+            result = s.execute(
+                select(
+                    ModelSnapshotRow.id,
+                    RoundRow.number,
+                    ModelSnapshotRow.kind,
+                    ModelSnapshotRow.format,
+                    func.length(ModelSnapshotRow.blob),
+                    ModelSnapshotRow.metrics,
+                    ModelSnapshotRow.created_at,
+                )
+                .outerjoin(RoundRow, ModelSnapshotRow.round_id == RoundRow.id)
+                .where(ModelSnapshotRow.campaign_id == campaign.id)
+                .order_by(ModelSnapshotRow.id)
+            ).all()
+        return [
+            SnapshotInfo(i, n, k, f, int(b or 0), dict(m), at) for i, n, k, f, b, m, at in result
+        ]
 
     # -- live runs
 
@@ -1227,7 +1343,8 @@ class Store:
         """The audit log, oldest first, of one campaign or (``name=None``) of the whole store.
 
         Columns: ``id``, ``at`` (UTC), ``who``, ``action``, ``campaign`` (name or
-        None), ``detail`` (dict).
+        None), ``detail`` (dict), ``origin`` (client address of a service
+        request, else None), ``project_id``.
         """
         with self._read() as s:
             query = (
@@ -1238,6 +1355,8 @@ class Store:
                     AuditRow.action,
                     CampaignRow.name,
                     AuditRow.detail,
+                    AuditRow.origin,
+                    AuditRow.project_id,
                 )
                 .outerjoin(CampaignRow, AuditRow.campaign_id == CampaignRow.id)
                 .order_by(AuditRow.id)
@@ -1246,7 +1365,8 @@ class Store:
                 query = query.where(AuditRow.campaign_id == self._campaign(s, name).id)
             result = s.execute(query).all()
         return _frame(
-            [tuple(r) for r in result], ["id", "at", "who", "action", "campaign", "detail"]
+            [tuple(r) for r in result],
+            ["id", "at", "who", "action", "campaign", "detail", "origin", "project_id"],
         )
 
 
@@ -1261,6 +1381,8 @@ def _campaign_record(row: CampaignRow) -> CampaignRecord:
         objectives=[dict(o) for o in row.objectives],
         created_at=row.created_at,
         created_by=row.created_by,
+        project_id=row.project_id,
+        version=row.version,
     )
 
 

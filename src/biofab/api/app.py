@@ -1,0 +1,52 @@
+"""``create_app``: the service's FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from biofab.api import accounts, campaigns, errors, pillars
+from biofab.api.limits import MULTIPART_OVERHEAD, BodyLimit
+from biofab.api.service import Service
+from biofab.api.settings import ServiceSettings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(store_url: str | None = None, **settings: Any) -> FastAPI:
+    """The API over the store at ``store_url`` (other keywords: :class:`ServiceSettings`).
+
+    Opening the store migrates it. Routes live under ``/api/v1``; the OpenAPI
+    schema is at ``/openapi.json`` and the interactive docs at ``/docs``.
+    """
+    config = ServiceSettings(store_url=store_url or "sqlite:///biofab.db", **settings)
+    svc = Service.open(config)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        svc.store.close()
+
+    app = FastAPI(
+        title="biofab",
+        summary="AI-driven design-build-test-learn: the shared service.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.service = svc
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=config.max_upload_bytes + MULTIPART_OVERHEAD)
+    app.include_router(accounts.router, prefix=API_PREFIX)
+    app.include_router(campaigns.router, prefix=API_PREFIX)
+    app.include_router(pillars.router, prefix=API_PREFIX)
+    pillars.mount(app)
+
+    @app.get(f"{API_PREFIX}/health", tags=["service"])
+    def health() -> dict[str, str]:
+        """Liveness and the store's schema revision (no authentication)."""
+        return {"status": "ok", "schema": svc.store.schema_revision() or ""}
+
+    return app
