@@ -18,4 +18,5 @@ pillar = Pillar(
             applies="biofab.parts.report:applies",
         ),
     ),
+    jobs={"train-model": "biofab.parts.jobs:train_model"},
 )
