@@ -6,6 +6,7 @@ cluster); a killed runner is a real subprocess ended with SIGKILL.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -245,15 +246,51 @@ def test_list_pages_newest_first(queue: JobQueue) -> None:
 
 def test_jobs_run_on_ray(ray_address: str, tmp_path: Path) -> None:
     from biofab.compute.raycluster import RayExecutor
+    from biofab.metabolism.workflows import DeletionsRequest, deletions
 
     store = Store(f"sqlite:///{tmp_path / 'ray.db'}")
     queue = JobQueue(store)
     request = {"model": "textbook", "kind": "reaction", "limit": 12, "workers": 1}
-    on_ray = queue.submit("deletions", request)
-    local = queue.submit("deletions", request)
+    job_id = queue.submit("deletions", request)
     done = _runner(queue, tmp_path, executor=RayExecutor(ray_address)).run_once()
-    assert done is not None and done.id == on_ray and done.status == "succeeded", done
-    _runner(queue, tmp_path).run_once()
-    a, b = queue.result(on_ray), queue.result(local)
-    assert a["results"] == b["results"] and a["n_knockouts"] == 12
+    assert done is not None and done.id == job_id and done.status == "succeeded", done
+    result = queue.result(job_id)
+    direct = deletions(DeletionsRequest(model="textbook", kind="reaction", limit=12, workers=1))
+    assert result["n_knockouts"] == 12
+    assert [r["ids"] for r in result["results"]] == direct.table["ids"].tolist()
+    assert result["wild_type_growth"] == direct.wild_type_growth
     store.close()
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("BIOFAB_DB", "BIOFAB_RAY")}
+    env["BIOFAB_DB"] = f"sqlite:///{cwd / 'jobs.db'}"
+    return subprocess.run(
+        [sys.executable, "-m", "biofab.cli", "jobs", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_submit_run_show_and_one_line_errors(tmp_path: Path) -> None:
+    bad = _cli("submit", "deletions", "--request", '{"model": 3}', cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+    assert bad.stderr.startswith("error: column 'model': deletions request: wrong type")
+    request = '{"model": "textbook", "kind": "reaction", "limit": 4}'
+    ok = _cli("submit", "deletions", "--request", request, cwd=tmp_path)
+    assert ok.returncode == 0 and ok.stdout.strip() == "1", ok.stderr  # the bad one left nothing
+    job = int(ok.stdout)
+    ran = _cli("run-worker", "--max-jobs", "1", "--folder", "out", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    shown = _cli("show", str(job), "--json", cwd=tmp_path)
+    data = json.loads(shown.stdout)
+    assert data["status"] == "succeeded" and data["result"]["n_knockouts"] == 4
+    again = _cli("cancel", str(job), cwd=tmp_path)
+    assert again.returncode == 2
+    assert again.stderr.strip() == (
+        f"error: job {job} has already finished; expected a queued or running job; "
+        "found 'succeeded'"
+    )
