@@ -23,6 +23,7 @@ class CountRequest:
     step_s: float = 0.05
     die_marker: str | None = None
     always_die: bool = False
+    quiet: bool = False  # no progress reports (a workflow that reports rarely)
 
 
 def count_steps(request: CountRequest) -> dict[str, int]:
@@ -30,6 +31,9 @@ def count_steps(request: CountRequest) -> dict[str, int]:
         if request.die_marker:
             Path(request.die_marker).write_text("died\n")
         os._exit(17)
+    if request.quiet:
+        time.sleep(request.steps * request.step_s)
+        return {"counted": request.steps, "pid": os.getpid()}
     with progress("count", request.steps) as bar:
         for i in range(request.steps):
             time.sleep(request.step_s)

@@ -124,6 +124,22 @@ def test_cancel_queued_at_once_and_running_at_its_next_report(
         queue.result(running)
 
 
+def test_a_job_that_never_reports_is_stopped_after_the_cancel_grace(
+    queue: JobQueue, tmp_path: Path
+) -> None:
+    job_id = queue.submit("count", {"steps": 200, "step_s": 0.05, "quiet": True})
+    runner = _runner(queue, tmp_path, cancel_grace_s=0.5)
+    thread = threading.Thread(target=runner.run_once)
+    thread.start()
+    while queue.get(job_id).status != "running":
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    queue.cancel(job_id)
+    thread.join(timeout=30)
+    assert time.monotonic() - t0 < 5  # not the job's 10 s
+    assert queue.get(job_id).status == "cancelled"
+
+
 def test_killed_runner_then_a_new_runner_recovers_the_job(queue: JobQueue, tmp_path: Path) -> None:
     job_id = queue.submit("count", {"steps": 30, "step_s": 0.08})
     script = (

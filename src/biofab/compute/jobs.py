@@ -215,6 +215,9 @@ class JobRunner:
         A running job whose heartbeat is older than this was left by a dead runner.
     kinds
         Only these job kinds (None: all).
+    cancel_grace_s
+        A job asked to cancel that has not stopped at a progress report within this
+        many seconds (a workflow that reports rarely) has its attempt ended by the runner.
     """
 
     def __init__(
@@ -227,6 +230,7 @@ class JobRunner:
         stale_after_s: float = 30.0,
         kinds: tuple[str, ...] | None = None,
         worker_id: str | None = None,
+        cancel_grace_s: float = 10.0,
     ) -> None:
         if heartbeat_s <= 0 or stale_after_s <= heartbeat_s:
             raise InputError(
@@ -239,6 +243,7 @@ class JobRunner:
         self.heartbeat_s = heartbeat_s
         self.stale_after_s = stale_after_s
         self.kinds = kinds
+        self.cancel_grace_s = cancel_grace_s
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     def recover(self) -> list[JobRecord]:
@@ -293,8 +298,12 @@ class JobRunner:
         except BiofabError as err:  # no executor (e.g. Ray unreachable): the job fails
             self.table.finish(*mine, "failed", error=_one_line(err))
             return
-        if not self._wait(handle, mine):
+        outcome = self._wait(handle, mine)
+        if outcome == "lost":
             return  # the job was taken from us; its new holder owns the outcome
+        if outcome == "cancelled":
+            self.table.finish(*mine, "cancelled")
+            return
         try:
             result = handle.result()
         except JobCancelled:
@@ -310,18 +319,27 @@ class JobRunner:
         else:
             self.table.finish(*mine, "succeeded", result=_as_object(result))
 
-    def _wait(self, handle: TaskHandle[Any], mine: tuple[int, str, int]) -> bool:
-        """Heartbeat until the attempt ends; False when the job is no longer ours."""
+    def _wait(self, handle: TaskHandle[Any], mine: tuple[int, str, int]) -> str:
+        """Heartbeat until the attempt ends: ``done``; ``lost`` when the job is no longer
+        ours; ``cancelled`` when a cancel was not honoured within the grace time."""
         next_beat = time.monotonic() + self.heartbeat_s
+        cancel_seen: float | None = None
         while not handle.done():
             time.sleep(min(0.1, self.heartbeat_s / 4))
-            if time.monotonic() >= next_beat:
-                next_beat = time.monotonic() + self.heartbeat_s
-                if self.table.heartbeat(*mine) is None:
-                    with contextlib.suppress(Exception):
-                        handle.cancel()
-                    return False
-        return True
+            now = time.monotonic()
+            if now < next_beat:
+                continue
+            next_beat = now + self.heartbeat_s
+            cancel = self.table.heartbeat(*mine)
+            if cancel and cancel_seen is None:
+                cancel_seen = now
+            if cancel is None or (
+                cancel_seen is not None and now - cancel_seen >= self.cancel_grace_s
+            ):
+                with contextlib.suppress(Exception):
+                    handle.cancel()
+                return "lost" if cancel is None else "cancelled"
+        return "done"
 
 
 def _as_object(result: Any) -> dict[str, Any]:
