@@ -310,3 +310,15 @@ def test_cli_submit_run_show_and_one_line_errors(tmp_path: Path) -> None:
         f"error: job {job} has already finished; expected a queued or running job; "
         "found 'succeeded'"
     )
+
+
+def test_job_kinds_come_from_plugin_records() -> None:
+    from biofab.core import plugins
+
+    offered = plugins.job_kinds()
+    assert offered["deletions"] == "metabolism" and offered["count"] == "toyjobs"
+    assert {"dfba", "reconstruct", "optimize-recipe", "train-model"} <= set(offered)
+    with pytest.raises(plugins.PluginError, match="job kind must be lower-case"):
+        plugins.Pillar(name="x", help="x", jobs={"Bad Kind": "jobs_toy:count"})
+    with pytest.raises(plugins.PluginError, match="expected an import path"):
+        plugins.Pillar(name="x", help="x", jobs={"ok": "not a path"})
