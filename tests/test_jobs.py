@@ -225,6 +225,11 @@ def test_a_job_whose_worker_dies_is_retried_then_fails_clearly(
         ("deletions", ["textbook"], "deletions request must be a JSON object"),
         ("deletions", {"model": "textbook", "out": "/x"}, "'out': deletions request: unknown"),
         ("train-model", {"data": "x.csv", "kind": "promoter", "epochs": 2.5}, "column 'epochs'"),
+        ("deletions", {"model": "textbook", "kind": "protein"}, "'kind': unknown kind; expected"),
+        ("deletions", {"model": "textbook", "limit": 0}, "'limit': limit too small; expected >= 1"),
+        ("train-model", {"data": "missing.csv", "kind": "promoter"}, "'data': no such file"),
+        ("optimize-recipe", {"scenario": "s.yaml", "budget": 1}, "'budget': budget too small"),
+        ("dfba", {"scenario": "nowhere.yaml"}, "'scenario': no such file; found 'nowhere.yaml'"),
     ],
 )  # fmt: skip
 def test_bad_requests_are_one_line_and_store_nothing(

@@ -45,6 +45,9 @@ class JobKind:
     help: str = ""
     fixed: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     outputs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    check: Callable[[Any], None] | None = None
+    """Cheap checks of a typed request at submit time (choices, ranges, input files
+    present); raises :class:`InputError`. The workflow checks everything again."""
 
     def fields(self) -> dict[str, Any]:
         """Fields a submitter may set: name -> type hint."""
@@ -95,9 +98,12 @@ class JobKind:
         values.update(self.fixed)
         values.update({name: _PENDING / file for name, file in self.outputs.items()})
         try:
-            return self.request(**values)
+            typed = self.request(**values)
         except (TypeError, ValueError) as err:
             raise InputError(f"{kind} request: {err}") from None
+        if self.check is not None:
+            self.check(typed)
+        return typed
 
     def execute(self, request: Any, folder: Path | None = None) -> Any:
         """Run the workflow (outputs written into ``folder``); its result as JSON data."""
@@ -113,6 +119,24 @@ class JobKind:
         if hasattr(result, "to_dict"):
             return json.loads(json.dumps(result.to_dict(), default=str))
         return json.loads(json.dumps(result, default=str))
+
+
+def choice(value: str, field: str, options: tuple[str, ...]) -> None:
+    """One line unless ``value`` is one of ``options``."""
+    if value not in options:
+        raise InputError(f"unknown {field}", column=field, expected=", ".join(options), found=value)
+
+
+def at_least(value: float | None, field: str, low: float) -> None:
+    """One line unless ``value`` is None or at least ``low``."""
+    if value is not None and value < low:
+        raise InputError(f"{field} too small", column=field, expected=f">= {low:g}", found=value)
+
+
+def existing_file(path: Path | str | None, field: str) -> None:
+    """One line unless ``path`` is None or an existing file (on the machine that runs jobs)."""
+    if path is not None and not Path(path).is_file():
+        raise InputError("no such file", column=field, found=str(path))
 
 
 def _hints(cls: type[Any]) -> dict[str, Any]:
