@@ -219,15 +219,16 @@ class JobTable:
     def report(
         self, job_id: int, worker: str, attempt: int, progress: float, message: str
     ) -> bool | None:
-        """Record progress (never backwards) and a heartbeat; returns whether a cancel
-        was asked for, or None when the job is no longer this worker's."""
+        """Record progress (never backwards); returns whether a cancel was asked for,
+        or None when the job is no longer this worker's. Not a heartbeat: only the
+        runner's own heartbeats keep a job from being presumed orphaned, so a worker
+        that outlives its runner cannot hold the job."""
         with self.store._write() as s:
             row = s.scalar(select(JobRow).where(*self._mine(job_id, worker, attempt)))
             if row is None:
                 return None
             row.progress = max(float(row.progress), min(1.0, max(0.0, progress)))
             row.message = message[:2000]
-            row.heartbeat_at = utcnow()
             return bool(row.cancel_requested)
 
     def heartbeat(self, job_id: int, worker: str, attempt: int) -> bool | None:
