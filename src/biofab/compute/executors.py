@@ -179,7 +179,13 @@ class LocalPool:
                 results[futures[fut]] = fut.result()
                 bar.advance()
         except BrokenProcessPool:
-            pass  # whatever is not in results was lost with the pool
+            # Keep what finished before the pool broke; the rest was lost with it.
+            for fut, i in futures.items():
+                if i in results or not fut.done() or fut.cancelled():
+                    continue
+                if fut.exception() is None:
+                    results[i] = fut.result()
+                    bar.advance()
         finally:
             # cancel_futures: an error in one task does not wait for all the others
             pool.shutdown(wait=True, cancel_futures=True)
