@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 60.0
+OBJECT_STORE_BYTES = 200 * 1024 * 1024
 
 
 def _free_port() -> int:
@@ -55,6 +56,9 @@ def local_ray_cluster(temp_dir: Path, num_cpus: int = 2) -> Iterator[str]:
         str(ray), "start", "--head", "--block",
         "--node-ip-address=127.0.0.1", f"--port={port}", f"--num-cpus={num_cpus}",
         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp_dir}",
+        # a small object store: tasks pass pickled bytes, and two test workers may
+        # each run a cluster on one machine
+        f"--object-store-memory={OBJECT_STORE_BYTES}",
         f"--ray-client-server-port={_free_port()}",
         f"--dashboard-port={_free_port()}",
         f"--dashboard-agent-listen-port={_free_port()}",
