@@ -24,6 +24,8 @@ ENGINE = {"learn", "store", "compute", "viz"}
 MAY_IMPORT: dict[str, set[str]] = {
     "core": set(),
     **{e: {"core"} for e in ENGINE},
+    # The job queue (compute) keeps its state in the store.
+    "compute": {"core", "store"},
     "campaign": {"core", *ENGINE},
     # A pillar uses the vocabulary, the engine and the campaign facade; never another pillar.
     **{p: {"core", *ENGINE, "campaign"} for p in PILLARS},

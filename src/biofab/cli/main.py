@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from biofab.cli.jobs import jobs_app
 from biofab.cli.pillars import PillarGroup
 from biofab.cli.serve import serve
 from biofab.core.errors import BiofabError
@@ -33,6 +34,7 @@ space_app = typer.Typer(help="Design spaces.", no_args_is_help=True)
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(space_app, name="space")
 app.command("serve")(serve)
+app.add_typer(jobs_app, name="jobs")
 
 out = Console()
 err = Console(stderr=True)

@@ -67,6 +67,8 @@ class Pillar:
     - ``scenarios``: scenario kind -> loader ``(path) -> scenario`` for its YAML files.
     - ``api``: a factory ``() -> fastapi.APIRouter`` of the pillar's HTTP routes, mounted
       by the service under ``/api/v1/pillars/<name>`` (imported only by the service).
+    - ``jobs``: job kind -> a :class:`biofab.core.jobs.JobKind` (a typed workflow the
+      job queue may run in the background, e.g. ``"deletions"``).
     """
 
     name: str
@@ -78,6 +80,7 @@ class Pillar:
     report_sections: tuple[ReportSection, ...] = ()
     scenarios: Mapping[str, Ref] = field(default_factory=dict)
     api: Ref | None = None
+    jobs: Mapping[str, Ref] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for label, value in (("name", self.name), ("command", self.command or self.name)):
@@ -88,8 +91,14 @@ class Pillar:
                 )
         if not self.command:
             object.__setattr__(self, "command", self.name)
+        for kind in self.jobs:
+            if not _NAME.match(kind):
+                raise PluginError(
+                    f"pillar {self.name!r}: job kind must be lower-case letters, digits, "
+                    f"'-' or '_'; found {kind!r}"
+                )
         refs: list[Ref | None] = [self.cli, self.api, *self.cli_extensions]
-        refs += [*self.testbeds.values(), *self.scenarios.values()]
+        refs += [*self.testbeds.values(), *self.scenarios.values(), *self.jobs.values()]
         refs += [r for s in self.report_sections for r in (s.build, s.applies)]
         for ref in refs:
             if isinstance(ref, str) and not _PATH.match(ref):
@@ -169,6 +178,21 @@ def scenario_loader(kind: str) -> Callable[..., Any]:
         raise InputError("unknown scenario kind", expected=", ".join(sorted(offered)), found=kind)
     loader: Callable[..., Any] = resolve(offered[kind])
     return loader
+
+
+def job_kinds() -> dict[str, str]:
+    """Every job kind offered, with the name of the pillar that offers it (no import)."""
+    return {k: p.name for p in _all() for k in p.jobs}
+
+
+def job_kind(kind: str) -> Any:
+    """The :class:`biofab.core.jobs.JobKind` called ``kind``, whichever pillar offers it."""
+    offered = {k: ref for p in _all() for k, ref in p.jobs.items()}
+    if kind not in offered:
+        raise InputError(
+            "unknown job kind", expected=", ".join(sorted(offered)) or "none", found=kind
+        )
+    return resolve(offered[kind])
 
 
 def _all() -> list[Pillar]:

@@ -23,4 +23,9 @@ pillar = Pillar(
         "dfba": "biofab.metabolism.dfba:DfbaTestbed",
     },
     scenarios={"dfba": "biofab.metabolism.scenario:Scenario.from_yaml"},
+    jobs={
+        "deletions": "biofab.metabolism.jobs:deletions",
+        "dfba": "biofab.metabolism.jobs:dfba",
+        "reconstruct": "biofab.metabolism.jobs:reconstruct",
+    },
 )

@@ -19,4 +19,5 @@ pillar = Pillar(
             applies="biofab.parts.report:applies",
         ),
     ),
+    jobs={"train-model": "biofab.parts.jobs:train_model"},
 )

@@ -22,4 +22,5 @@ pillar = Pillar(
         "pensim": "biofab.process.pensim:PenSimTestbed",
     },
     scenarios={"fedbatch": "biofab.process.scenario:Scenario.from_yaml"},
+    jobs={"optimize-recipe": "biofab.process.jobs:optimize_recipe"},
 )

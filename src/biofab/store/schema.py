@@ -317,3 +317,36 @@ class ReadingRow(Base):
     received_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class JobRow(Base):
+    """A background job (see ``biofab.compute.jobs``): a ``kind`` offered by a pillar,
+    its JSON ``request``, its state and, when done, its JSON ``result`` or ``error`` line.
+
+    ``progress`` is a fraction in [0, 1] with ``message`` saying what runs now;
+    ``attempts`` counts starts (at most ``max_attempts``); ``worker`` names the runner
+    holding it and ``heartbeat_at`` when that runner last said it was alive.
+    ``project_id`` has no foreign key: projects belong to the service layer.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status", "status"), Index("ix_jobs_project_id", "project_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    request: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(200))
+    project_id: Mapped[int | None] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -436,6 +436,12 @@ class Store:
         return make_url(self._url).render_as_string(hide_password=True)
 
     @property
+    def full_url(self) -> str:
+        """The database URL with its password, for worker processes that open the same
+        store (never print it)."""
+        return self._url
+
+    @property
     def engine(self) -> Engine:
         """The SQLAlchemy engine (for diagnostics and tests; prefer the methods)."""
         return self._engine
