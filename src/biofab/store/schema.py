@@ -319,6 +319,11 @@ class ReadingRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+#: A job's states: queued -> running -> succeeded | failed | cancelled (running may go
+#: back to queued when its runner died and attempts remain).
+JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
 class JobRow(Base):
     """A background job (see ``biofab.compute.jobs``): a ``kind`` offered by a pillar,
     its JSON ``request``, its state and, when done, its JSON ``result`` or ``error`` line.
