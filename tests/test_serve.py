@@ -68,3 +68,24 @@ def test_serve_prints_the_first_admin_token_once(tmp_path: Path) -> None:
 def test_help_does_not_import_the_web_stack(tmp_path: Path) -> None:
     loaded = imported_modules("--help", cwd=tmp_path)
     assert "typer" in loaded and not loaded & {"fastapi", "uvicorn", "starlette"}
+
+
+def test_serve_runs_submitted_jobs_in_its_job_runner(tmp_path: Path) -> None:
+    """The job runner `biofab serve` starts beside the API takes a job to the end."""
+    db = f"sqlite:///{tmp_path / 'service.db'}"
+    port = free_port()
+    with serve(db, port) as printed:
+        token = next(ln.strip() for ln in printed if ln.strip().startswith("bfk_"))
+        api = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}/api/v1",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        scan = {"model": "textbook", "kind": "reaction", "limit": 5, "workers": 1}
+        job = api.post("/jobs", json={"kind": "deletions", "request": scan}).json()
+        deadline = time.monotonic() + 180
+        while (state := api.get(f"/jobs/{job['id']}").json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, state
+            time.sleep(0.5)
+        assert state["status"] == "succeeded", state
+        assert api.get(f"/jobs/{job['id']}/result").json()["wild_type_growth"] > 0.8

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from biofab.api import accounts, campaigns, errors, pillars
+from biofab.api import accounts, campaigns, errors, jobs, pillars
 from biofab.api.limits import MULTIPART_OVERHEAD, BodyLimit
 from biofab.api.service import Service
 from biofab.api.settings import ServiceSettings
@@ -41,6 +41,7 @@ def create_app(store_url: str | None = None, **settings: Any) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=config.max_upload_bytes + MULTIPART_OVERHEAD)
     app.include_router(accounts.router, prefix=API_PREFIX)
     app.include_router(campaigns.router, prefix=API_PREFIX)
+    app.include_router(jobs.router, prefix=API_PREFIX)
     app.include_router(pillars.router, prefix=API_PREFIX)
     pillars.mount(app)
 

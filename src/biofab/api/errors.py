@@ -14,11 +14,13 @@ from biofab.core.errors import (
     UnknownCampaignError,
 )
 from biofab.store.accounts import AccountExistsError, UnknownAccountError
+from biofab.store.jobs import UnknownJobError
 
 # Most specific first: the first class an error is an instance of decides.
 STATUS: tuple[tuple[type[BiofabError], int], ...] = (
     (UnknownCampaignError, 404),
     (UnknownAccountError, 404),
+    (UnknownJobError, 404),
     (CampaignExistsError, 409),
     (AccountExistsError, 409),
     (NotEnoughDataError, 409),

@@ -28,3 +28,8 @@ class ServiceSettings(BaseModel):
         12 * 3600, ge=60, description="Lifetime of a token returned by a password login."
     )
     max_page: int = Field(200, ge=1, description="Largest page of a list route.")
+    job_data_dir: str | None = Field(
+        None,
+        description="The only folder whose files a job submitted over HTTP may name "
+        "(models, scenarios, proteomes); None: no server file at all.",
+    )

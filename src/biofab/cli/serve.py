@@ -7,7 +7,9 @@ stays fast.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,6 +27,21 @@ def serve(
     max_upload_mb: Annotated[
         float, typer.Option(min=0.001, help="Largest results upload, in MiB.")
     ] = 20.0,
+    job_workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=64,
+            help="Job runners started beside the API (0: run `biofab jobs run-worker` yourself).",
+        ),
+    ] = 1,
+    job_folder: Annotated[
+        Path, typer.Option(help="Where background jobs write their files.")
+    ] = Path("biofab-jobs"),
+    job_data_dir: Annotated[
+        Path | None,
+        typer.Option(help="The only folder whose files jobs submitted over HTTP may read."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI schema at /openapi.json, docs at /docs).
 
@@ -34,11 +51,18 @@ def serve(
     import uvicorn
 
     from biofab.api import create_app
+    from biofab.core.errors import InputError
     from biofab.store import DEFAULT_URL
     from biofab.store.accounts import Accounts
 
     url = db or os.environ.get("BIOFAB_DB") or DEFAULT_URL
-    app = create_app(url, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
+    if job_data_dir is not None and not job_data_dir.is_dir():
+        raise InputError("--job-data-dir is not a folder", found=str(job_data_dir))
+    app = create_app(
+        url,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        job_data_dir=None if job_data_dir is None else str(job_data_dir.resolve()),
+    )
     store = app.state.service.store
     token = Accounts(store.acting_as("biofab serve")).first_admin()
     if token is not None:
@@ -48,4 +72,36 @@ def serve(
         )
     sys.stdout.write(f"biofab serve: {store.url} on http://{host}:{port} (docs at /docs)\n")
     sys.stdout.flush()
-    uvicorn.run(app, host=host, port=port, log_level="info", ws="none")
+    runners = [_job_runner(store.full_url, job_folder) for _ in range(job_workers)]
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", ws="none")
+    finally:
+        for proc in runners:
+            proc.terminate()
+        for proc in runners:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _job_runner(url: str, folder: Path) -> subprocess.Popen[bytes]:
+    """A ``biofab jobs run-worker`` process on the same store.
+
+    A separate interpreter, not a fork of this threaded server: each attempt of a
+    job forks from the runner, which must hold no server threads. Its job rows carry
+    the state, so a runner that dies loses nothing (another one recovers its jobs).
+    """
+    cmd = [sys.executable, "-m", "biofab.cli", "jobs", "run-worker", "--folder", str(folder)]
+    return subprocess.Popen(cmd, env={**os.environ, "BIOFAB_DB": url}, preexec_fn=_end_with_parent)
+
+
+def _end_with_parent() -> None:
+    """In the child, before exec: Linux sends it SIGTERM when the server dies, even by
+    SIGKILL, so no runner outlives its service (elsewhere, `finally` above stops them)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG

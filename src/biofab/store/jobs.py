@@ -21,6 +21,11 @@ from biofab.core.errors import InputError
 from biofab.store.schema import JOB_STATES, JobRow, utcnow
 from biofab.store.store import Store
 
+
+class UnknownJobError(InputError):
+    """No job has this id (the API answers 404)."""
+
+
 #: A page of jobs and how many match in all.
 JobPage = tuple[list["JobRecord"], int]
 
@@ -125,7 +130,7 @@ class JobTable:
         with self.store._read() as s:
             row = s.get(JobRow, job_id)
             if row is None:
-                raise InputError("unknown job", found=job_id)
+                raise UnknownJobError("unknown job", found=job_id)
             return _record(row)
 
     def page(
@@ -161,7 +166,7 @@ class JobTable:
         with self.store._write() as s:
             row = s.get(JobRow, job_id, with_for_update=True)
             if row is None:
-                raise InputError("unknown job", found=job_id)
+                raise UnknownJobError("unknown job", found=job_id)
             if row.status in FINISHED:
                 raise InputError(
                     f"job {job_id} has already finished",
