@@ -12,7 +12,9 @@ import math
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from pydantic import ValidationError
@@ -45,6 +47,7 @@ ROUNDS_PER_PAGE = 20
 CAMPAIGNS_PER_PAGE = 50
 BATCH_ROWS = 96  # rows of the batch table shown (the CSV has them all)
 SCATTER_POINTS = 1000  # most recent predictions drawn in predicted vs measured
+EXPLAIN_MAX = 1000  # measured designs: a GP refit for permutation importance stays ~seconds
 
 
 def mount(app: FastAPI) -> None:
@@ -384,7 +387,7 @@ def _batch_frame(campaign: Campaign, batch: pd.DataFrame) -> pd.DataFrame:
 
 
 def _figures(campaign: Campaign, history: list[dict[str, Any]], designs: pd.DataFrame) -> str:
-    from biofab.report.campaign import best_so_far_figure, predicted_vs_measured
+    from biofab.report.campaign import best_so_far_figure
 
     label = campaign.objectives[0].name if len(campaign.objectives) == 1 else "weighted score"
     parts = []
@@ -402,10 +405,10 @@ def _figures(campaign: Campaign, history: list[dict[str, Any]], designs: pd.Data
         )
     predicted = designs.dropna(subset=["predicted"])
     if len(predicted):
-        data = campaign.data()
-        recent = predicted.tail(SCATTER_POINTS)
+        data = campaign.data().set_index("design_id")
+        recent = predicted[predicted["design_id"].isin(data.index)].tail(SCATTER_POINTS)
         for obj in campaign.objective_names:
-            fig = predicted_vs_measured(recent, data, obj)
+            fig = _predicted_vs_measured(recent, data, obj)
             if fig is None:
                 continue
             note = ""
@@ -419,6 +422,50 @@ def _figures(campaign: Campaign, history: list[dict[str, Any]], designs: pd.Data
                 f"{render.figure(fig, f'predicted against measured {obj}')}{note}</section>"
             )
     return "<div class='grid'>" + "".join(parts) + "</div>"
+
+
+def _predicted_vs_measured(
+    designs: pd.DataFrame, data: pd.DataFrame, objective: str
+) -> go.Figure | None:
+    """Each design's prediction when recommended against its measurement (WebGL, so a
+    thousand points stay smooth)."""
+    pairs = designs["predicted"].map(lambda p: p.get(objective) if isinstance(p, dict) else None)
+    keep = pairs.notna()
+    if not keep.any():
+        return None
+    ids = designs.loc[keep, "design_id"]
+    pred = np.array([p[0] for p in pairs[keep]], dtype=float)
+    sd = np.array([p[1] for p in pairs[keep]], dtype=float)
+    meas = data.loc[ids, objective].to_numpy(dtype=float)
+    rounds = designs.loc[keep, "round"].astype("float").to_numpy()
+    lo = float(np.nanmin([pred.min(), meas.min()]))
+    hi = float(np.nanmax([pred.max(), meas.max()]))
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", line={"dash": "dot", "color": "#888"}
+    )
+    fig.add_trace(
+        go.Scattergl(
+            x=meas,
+            y=pred,
+            mode="markers",
+            name="designs",
+            error_y={"type": "data", "array": sd, "visible": True},
+            marker={
+                "color": rounds,
+                "colorscale": "Viridis",
+                "showscale": True,
+                "size": 6,
+                "colorbar": {"title": {"text": "round"}},
+            },
+        )
+    )
+    fig.update_layout(
+        xaxis_title=f"measured {objective}",
+        yaxis_title=f"predicted {objective} (±1 sd)",
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return fig
 
 
 def _rounds_table(campaign: Campaign, history: list[dict[str, Any]], page: int) -> str:
@@ -585,11 +632,18 @@ def importance(request: Request, name: str) -> Response:
     def build(who: Caller) -> Response:
         who.campaign(name)
         campaign = Campaign.load(name, store=who.store)
-        try:
-            fig = importance_figure(campaign.explain())
-            html = render.figure(fig, "permutation importance per parameter", height=300)
-        except NotEnoughDataError as err:
-            html = f"<p>{e(one_line(str(err)))}</p>"
+        measured = campaign.status()["measured"]
+        if measured > EXPLAIN_MAX:  # a page view must not refit a GP on thousands of points
+            html = (
+                f"<p>{measured} measured designs: importance is computed on a page for up to "
+                f"{EXPLAIN_MAX}; run <code>biofab campaign explain {e(name)}</code> instead.</p>"
+            )
+        else:
+            try:
+                fig = importance_figure(campaign.explain())
+                html = render.figure(fig, "permutation importance per parameter", height=300)
+            except NotEnoughDataError as err:
+                html = f"<p>{e(one_line(str(err)))}</p>"
         if request.headers.get("X-Fragment"):
             return HTMLResponse(html)
         return _page(request, f"Parameter importance: {name}", html, who, plots=True)
