@@ -102,9 +102,10 @@ def big_campaign(store_url: str, name: str, project: str, rounds: int = 50, n: i
             frame = pd.DataFrame({"temp": rng.uniform(20, 40, n), "ph": rng.uniform(5, 8, n)})
             keys = space.keys(frame)
             truth = -((frame["temp"] - 30) ** 2) / 50 - (frame["ph"] - 6.5) ** 2 + r / rounds
+            guess = truth + rng.normal(0, 0.25, n)  # a model's imperfect prediction
             designs = [
-                {"key": k, "params": p, "predicted": {"yield": [float(t) + 0.1, 0.2]}}
-                for k, p, t in zip(keys, frame.to_dict("records"), truth, strict=True)
+                {"key": k, "params": p, "predicted": {"yield": [float(g), 0.25]}}
+                for k, p, g in zip(keys, frame.to_dict("records"), guess, strict=True)
             ]
             store.add_round(name, "gp-ei", designs)
             rows = [

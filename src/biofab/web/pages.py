@@ -9,6 +9,8 @@ or a bad input is shown as its one line on the page, with the API's status code.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -28,6 +30,7 @@ from biofab.api.service import service
 from biofab.campaign import Campaign
 from biofab.core import plugins
 from biofab.core.errors import BiofabError, NotEnoughDataError
+from biofab.store import CampaignRecord
 from biofab.web import assets, render
 from biofab.web.render import e
 from biofab.web.session import (
@@ -386,7 +389,10 @@ def _batch_frame(campaign: Campaign, batch: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _figures(campaign: Campaign, history: list[dict[str, Any]], designs: pd.DataFrame) -> str:
+def _figures(
+    campaign: Campaign, history: list[dict[str, Any]], designs: pd.DataFrame, data: pd.DataFrame
+) -> str:
+    """Best so far per round, and predicted vs measured (``data``: the measured designs)."""
     from biofab.report.campaign import best_so_far_figure
 
     label = campaign.objectives[0].name if len(campaign.objectives) == 1 else "weighted score"
@@ -405,10 +411,10 @@ def _figures(campaign: Campaign, history: list[dict[str, Any]], designs: pd.Data
         )
     predicted = designs.dropna(subset=["predicted"])
     if len(predicted):
-        data = campaign.data().set_index("design_id")
-        recent = predicted[predicted["design_id"].isin(data.index)].tail(SCATTER_POINTS)
+        by_id = data.set_index("design_id")
+        recent = predicted[predicted["design_id"].isin(by_id.index)].tail(SCATTER_POINTS)
         for obj in campaign.objective_names:
-            fig = _predicted_vs_measured(recent, data, obj)
+            fig = _predicted_vs_measured(recent, by_id, obj)
             if fig is None:
                 continue
             note = ""
@@ -427,8 +433,8 @@ def _figures(campaign: Campaign, history: list[dict[str, Any]], designs: pd.Data
 def _predicted_vs_measured(
     designs: pd.DataFrame, data: pd.DataFrame, objective: str
 ) -> go.Figure | None:
-    """Each design's prediction when recommended against its measurement (WebGL, so a
-    thousand points stay smooth)."""
+    """Each design's prediction when recommended against its measurement (SVG: WebGL
+    falls back to a slow software renderer on machines without a GPU)."""
     pairs = designs["predicted"].map(lambda p: p.get(objective) if isinstance(p, dict) else None)
     keep = pairs.notna()
     if not keep.any():
@@ -445,12 +451,19 @@ def _predicted_vs_measured(
         x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", line={"dash": "dot", "color": "#888"}
     )
     fig.add_trace(
-        go.Scattergl(
+        go.Scatter(
             x=meas,
             y=pred,
             mode="markers",
             name="designs",
-            error_y={"type": "data", "array": sd, "visible": True},
+            error_y={
+                "type": "data",
+                "array": sd,
+                "visible": True,
+                "thickness": 0.6,
+                "width": 0,
+                "color": "rgba(60,60,60,0.35)",
+            },
             marker={
                 "color": rounds,
                 "colorscale": "Viridis",
@@ -524,24 +537,48 @@ def _exports(campaign: Campaign, number: int) -> str:
     return f"<p>{''.join(links)}</p>{extra}"
 
 
-def _campaign_body(
-    request: Request, who: Caller, name: str, rounds_page: int, error: str = ""
-) -> str:
-    record = who.campaign(name)
+_VIEWS: OrderedDict[tuple[str, str, int, str], str] = OrderedDict()
+_VIEWS_KEPT = 64
+_VIEWS_LOCK = threading.Lock()
+
+
+def _kept(who: Caller, record: CampaignRecord, part: str, build: Callable[[], str]) -> str:
+    """A part of a campaign's page that every member sees alike, kept per (store,
+    campaign, version, part): the version counts the campaign's writes, so a kept part
+    is never stale, and a team looking at one campaign reads its measurements once."""
+    key = (who.store.url, record.name, record.version, part)
+    with _VIEWS_LOCK:
+        if key in _VIEWS:
+            _VIEWS.move_to_end(key)
+            return _VIEWS[key]
+    view = build()
+    with _VIEWS_LOCK:
+        _VIEWS[key] = view
+        while len(_VIEWS) > _VIEWS_KEPT:
+            _VIEWS.popitem(last=False)
+    return view
+
+
+def _campaign_view(who: Caller, record: CampaignRecord, rounds_page: int) -> str:
+    """Summary, plots, rounds and the latest batch."""
+    return _kept(who, record, f"page {rounds_page}", lambda: _build_view(who, record, rounds_page))
+
+
+def _build_view(who: Caller, record: CampaignRecord, rounds_page: int) -> str:
+    name = record.name
     campaign = Campaign.load(name, store=who.store)
     status = campaign.status(history=True)
     history = status["history"]
-    editor = who.may(record.project_id, "editor")
     number, batch, designs = _latest_batch(campaign)
-    stats = (
+    body = (
         "<ul class='stats' aria-label='Summary'>"
         f"<li>rounds<b>{status['rounds']}</b></li><li>designs<b>{status['designs']}</b></li>"
         f"<li>measured<b>{status['measured']}</b></li><li>pending<b>{status['pending']}</b></li>"
         f"<li>objectives<b>{e(', '.join(status['objectives']))}</b></li>"
         f"<li>version<b>{record.version}</b></li></ul>"
     )
-    body = render.message(error, error=True) + render.message(_take_flash(request)) + stats
-    body += _figures(campaign, history, designs)
+    data = campaign.data()  # read once: the plots and the batch's pending count use it
+    body += _figures(campaign, history, designs, data)
     body += "<div class='grid'>"
     body += (
         "<section class='card' aria-labelledby='rounds'><h2 id='rounds'>Rounds</h2>"
@@ -560,7 +597,7 @@ def _campaign_body(
         body += "<p>No batch recommended yet.</p>"
     else:
         frame = _batch_frame(campaign, batch)
-        measured = set(campaign.data()["design_id"]) if status["measured"] else set()
+        measured = set(data["design_id"]) if len(data) else set()
         pending = int((~batch["design_id"].isin(measured)).sum())
         body += (
             f"<p>Round {number}: {len(frame)} designs, {pending} not measured yet.</p>"
@@ -571,6 +608,16 @@ def _campaign_body(
                 + (f", first {BATCH_ROWS} of {len(frame)}" if len(frame) > BATCH_ROWS else ""),
             )
         )
+    return body
+
+
+def _campaign_body(
+    request: Request, who: Caller, name: str, rounds_page: int, error: str = ""
+) -> str:
+    record = who.campaign(name)
+    editor = who.may(record.project_id, "editor")
+    body = render.message(error, error=True) + render.message(_take_flash(request))
+    body += _campaign_view(who, record, rounds_page)
     if editor:
         csrf = _csrf_form(request)
         version = f"<input type='hidden' name='version' value='{record.version}'>"
@@ -624,26 +671,30 @@ def campaign_page(request: Request, name: str, rounds: int = 1) -> Response:
     return _guard(request, build)
 
 
+def _importance(who: Caller, name: str) -> str:
+    from biofab.report.campaign import importance_figure
+
+    campaign = Campaign.load(name, store=who.store)
+    measured = campaign.status()["measured"]
+    if measured > EXPLAIN_MAX:  # a page view must not refit a GP on thousands of points
+        return (
+            f"<p>{measured} measured designs: importance is computed on a page for up to "
+            f"{EXPLAIN_MAX}; run <code>biofab campaign explain {e(name)}</code> instead.</p>"
+        )
+    try:
+        fig = importance_figure(campaign.explain())
+    except NotEnoughDataError as err:
+        return f"<p>{e(one_line(str(err)))}</p>"
+    return render.figure(fig, "permutation importance per parameter", height=300)
+
+
 @router.get("/campaigns/{name}/importance")
 def importance(request: Request, name: str) -> Response:
     """Parameter importance (a fragment the campaign page loads after its first paint)."""
-    from biofab.report.campaign import importance_figure
 
     def build(who: Caller) -> Response:
-        who.campaign(name)
-        campaign = Campaign.load(name, store=who.store)
-        measured = campaign.status()["measured"]
-        if measured > EXPLAIN_MAX:  # a page view must not refit a GP on thousands of points
-            html = (
-                f"<p>{measured} measured designs: importance is computed on a page for up to "
-                f"{EXPLAIN_MAX}; run <code>biofab campaign explain {e(name)}</code> instead.</p>"
-            )
-        else:
-            try:
-                fig = importance_figure(campaign.explain())
-                html = render.figure(fig, "permutation importance per parameter", height=300)
-            except NotEnoughDataError as err:
-                html = f"<p>{e(one_line(str(err)))}</p>"
+        record = who.campaign(name)
+        html = _kept(who, record, "importance", lambda: _importance(who, name))
         if request.headers.get("X-Fragment"):
             return HTMLResponse(html)
         return _page(request, f"Parameter importance: {name}", html, who, plots=True)
