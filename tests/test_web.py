@@ -126,3 +126,37 @@ def test_pillar_pages(web: Site, tmp_path: Path) -> None:
     assert (
         eve.get("/ui/pillars/metabolism/fba", params={"run": "1", "model": "x"}).status_code == 422
     )
+
+
+def test_cellfree_batch_exports(web: Site) -> None:
+    """A campaign on the cell-free composition space gets the Echo picklist and the OT-2
+    protocols of its batch from the cell-free pillar (through the plug-in registry)."""
+    import csv
+    import io
+
+    from biofab.cellfree.stocks import StockTable, composition_space
+
+    space = composition_space(StockTable.default(), 10.0).to_yaml()
+    eve = web.browser_client(web.editor)
+    csrf = csrf_of(eve.get("/ui/projects/alpha").text)
+    made = eve.post(
+        "/ui/projects/alpha/campaigns",
+        data={"csrf": csrf, "name": "txtl1", "objectives": "gfp:max", "space": space},
+    )
+    assert made.status_code == 200, made.text
+    asked = eve.post("/ui/campaigns/txtl1/recommend", data={"csrf": csrf, "n": "4"})
+    assert "Round 1: 4 designs recommended" in asked.text
+    assert "/ui/campaigns/txtl1/rounds/1/export/cellfree/echo" in asked.text
+    echo = eve.get("/ui/campaigns/txtl1/rounds/1/export/cellfree/echo")
+    assert echo.status_code == 200, echo.text
+    picklist = list(csv.DictReader(io.StringIO(echo.text)))
+    assert picklist and any("volume" in c.lower() for c in picklist[0])
+    # the OT-2's 1 µL steps cannot dispense the default stocks in 10 µL: said, and refused
+    assert "Opentrons OT-2 protocols (zip) (cellfree): not applicable" in asked.text
+    ot2 = eve.get("/ui/campaigns/txtl1/rounds/1/export/cellfree/ot2")
+    assert ot2.status_code == 409 and "Echo" in ot2.text
+    # the other campaign's space: said to be not applicable, and refused if asked anyway
+    other = eve.post("/ui/campaigns/w1/recommend", data={"csrf": csrf, "n": "2"}).text
+    assert "Echo picklist (CSV) (cellfree): not applicable" in other
+    refused = eve.get("/ui/campaigns/w1/rounds/1/export/cellfree/echo")
+    assert refused.status_code == 409

@@ -20,8 +20,11 @@ pillar = Pillar(
             name="ot2",
             label="Opentrons OT-2 protocols (zip)",
             build="biofab.cellfree.webexports:opentrons_protocols",
-            applies="biofab.cellfree.webexports:applies",
-            requires="the default cell-free composition space",
+            applies="biofab.cellfree.webexports:applies_ot2",
+            requires=(
+                "the default cell-free composition space with stocks an OT-2 can pipette "
+                "in a 10 µL reaction (the default stocks need the Echo's 2.5 nL steps)"
+            ),
         ),
     ),
     help="Cell-free protein synthesis: closed loops, build plans, plate-reader import.",

@@ -33,6 +33,22 @@ def applies(space: Space) -> bool:
     return set(space.names) == set(StockTable.default().varied_names)
 
 
+def applies_ot2(space: Space) -> bool:
+    """The default composition space, when an OT-2 pipette can dispense it in a 10 µL
+    reaction (its 1 µL minimum is too coarse for the default stocks: then not)."""
+    from biofab.cellfree.loop import dispenser_named
+    from biofab.cellfree.stocks import StockTable, composition_space
+    from biofab.core.errors import BiofabError
+
+    if not applies(space):
+        return False
+    try:
+        composition_space(StockTable.default(), 10.0, dispenser_named("opentrons"))
+    except BiofabError:
+        return False
+    return True
+
+
 def _plan(designs: pd.DataFrame, dispenser: str, folder: str) -> list[str]:
     from pathlib import Path
 
