@@ -160,3 +160,27 @@ def test_cellfree_batch_exports(web: Site) -> None:
     assert "Echo picklist (CSV) (cellfree): not applicable" in other
     refused = eve.get("/ui/campaigns/w1/rounds/1/export/cellfree/echo")
     assert refused.status_code == 409
+
+
+def test_stale_page_is_refused_with_its_line(web: Site) -> None:
+    """The version a page showed goes with its form (If-Match): a page older than the
+    campaign's last write is refused 412 on the page, and nothing is written."""
+    eve = web.browser_client(web.editor)
+    csrf = csrf_of(eve.get("/ui/campaigns/w1").text)
+    with Store(web.store_url) as store:
+        before = store.get_campaign("w1").version
+    stale = eve.post(
+        "/ui/campaigns/w1/recommend", data={"csrf": csrf, "n": "2", "version": str(before + 7)}
+    )
+    assert stale.status_code == 412 and "role='alert'" in stale.text
+    with Store(web.store_url) as store:
+        assert store.get_campaign("w1").version == before
+
+
+def test_pillar_web_records_are_checked() -> None:
+    from biofab.core.plugins import BatchExport, Pillar, PluginError, WebPage
+
+    with pytest.raises(PluginError, match="web page name"):
+        Pillar(name="toy", help="", web_pages=(WebPage("Bad Name", "t", "toy.web:page"),))
+    with pytest.raises(PluginError, match="import path"):
+        Pillar(name="toy", help="", batch_exports=(BatchExport("csv", "CSV", "not a path"),))
