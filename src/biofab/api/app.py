@@ -12,6 +12,7 @@ from biofab.api import accounts, campaigns, errors, jobs, pillars
 from biofab.api.limits import MULTIPART_OVERHEAD, BodyLimit
 from biofab.api.service import Service
 from biofab.api.settings import ServiceSettings
+from biofab.core import plugins
 
 API_PREFIX = "/api/v1"
 
@@ -44,6 +45,8 @@ def create_app(store_url: str | None = None, **settings: Any) -> FastAPI:
     app.include_router(jobs.router, prefix=API_PREFIX)
     app.include_router(pillars.router, prefix=API_PREFIX)
     pillars.mount(app)
+    # The dashboard (/ui) builds on these routes, so it is named, not imported (no cycle).
+    plugins.resolve("biofab.web:mount")(app)
 
     @app.get(f"{API_PREFIX}/health", tags=["service"])
     def health() -> dict[str, str]:

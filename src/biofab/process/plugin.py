@@ -3,11 +3,19 @@
 Only import paths: reading this record imports neither CasADi nor torch.
 """
 
-from biofab.core.plugins import Pillar
+from biofab.core.plugins import Pillar, WebField, WebPage
 
 pillar = Pillar(
     name="process",
     api="biofab.process.api:router",
+    web_pages=(
+        WebPage(
+            name="trends",
+            title="Bioreactor trends",
+            build="biofab.process.webpages:trend_page",
+            fields=(WebField("scenario", "Scenario (YAML)", multiline=True),),
+        ),
+    ),
     help=(
         "Fermentation twins: simulate, fit, estimate states, control the feed, optimise "
         "recipes, monitor batches."
