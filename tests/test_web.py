@@ -184,3 +184,31 @@ def test_pillar_web_records_are_checked() -> None:
         Pillar(name="toy", help="", web_pages=(WebPage("Bad Name", "t", "toy.web:page"),))
     with pytest.raises(PluginError, match="import path"):
         Pillar(name="toy", help="", batch_exports=(BatchExport("csv", "CSV", "not a path"),))
+
+
+def test_job_list_shows_progress_and_only_editors_cancel(web: Site) -> None:
+    from biofab.compute.jobs import JobQueue
+
+    eve, vic, otto = (web.browser_client(t) for t in (web.editor, web.viewer, web.outsider))
+    api = httpx.Client(
+        base_url=web.url + "/api/v1", headers={"Authorization": f"Bearer {web.editor}"}
+    )
+    job = api.post(
+        "/jobs",
+        json={"kind": "deletions", "project": "alpha", "request": {"model": "textbook"}},
+    ).json()
+    page = eve.get("/ui/projects/alpha/jobs")
+    assert page.status_code == 200 and f"<td>{job['id']}</td><td>deletions</td>" in page.text
+    assert "<progress max='100' value='0'" in page.text
+    assert "http-equiv='refresh'" in page.text  # a live job: the page follows it
+    assert f"aria-label='Cancel job {job['id']}'" in page.text
+    assert "Cancel job" not in vic.get("/ui/projects/alpha/jobs").text  # a viewer watches only
+    assert otto.get("/ui/projects/alpha/jobs").status_code == 404
+    csrf = csrf_of(page.text)
+    refused = vic.post(f"/ui/jobs/{job['id']}/cancel", data={"csrf": csrf_of(vic.get("/ui/").text)})
+    assert refused.status_code == 403
+    assert eve.post(f"/ui/jobs/{job['id']}/cancel", data={"csrf": ""}).status_code == 403  # CSRF
+    done = eve.post(f"/ui/jobs/{job['id']}/cancel", data={"csrf": csrf})
+    assert done.status_code == 200 and "cancelled" in done.text
+    assert JobQueue(web.store_url).get(job["id"]).status == "cancelled"
+    assert "http-equiv='refresh'" not in eve.get("/ui/projects/alpha/jobs").text

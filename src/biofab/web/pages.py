@@ -55,7 +55,10 @@ EXPLAIN_MAX = 1000  # measured designs: a GP refit for permutation importance st
 
 def mount(app: FastAPI) -> None:
     """Add the dashboard to the service's app (``/ui``; ``/`` redirects there)."""
+    from biofab.web import jobs
+
     app.include_router(router)
+    app.include_router(jobs.router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -297,6 +300,7 @@ def _project_body(request: Request, who: Caller, project: str, page: int, error:
     pages = max(1, math.ceil(total / CAMPAIGNS_PER_PAGE))
     body = render.message(error, error=True) + render.message(_take_flash(request))
     body += listing + render.pager(f"/ui/projects/{project}", page, pages)
+    body += f"<p><a href='/ui/projects/{e(project)}/jobs'>Background jobs of {e(project)}</a></p>"
     if who.may(project_id, "editor"):
         body += (
             "<section class='card' aria-labelledby='new'><h2 id='new'>New campaign</h2>"

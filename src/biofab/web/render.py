@@ -30,8 +30,10 @@ def layout(
     csrf: str = "",
     plots: bool = False,
     crumbs: Sequence[tuple[str, str]] = (),
+    refresh_s: int | None = None,
 ) -> str:
-    """A whole page: skip link, header with navigation, breadcrumbs, main content."""
+    """A whole page: skip link, header with navigation, breadcrumbs, main content;
+    ``refresh_s`` reloads it that often (a page watching running jobs)."""
     nav = ""
     if user is not None:
         nav = (
@@ -59,7 +61,8 @@ def layout(
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{e(title)} · biofab</title>"
-        f"<link rel='stylesheet' href='{STATIC}/app.css'>{scripts}</head><body>"
+        + (f"<meta http-equiv='refresh' content='{int(refresh_s)}'>" if refresh_s else "")
+        + f"<link rel='stylesheet' href='{STATIC}/app.css'>{scripts}</head><body>"
         "<a class='skip' href='#main'>Skip to content</a>"
         f"<header><a class='brand' href='/ui/'>biofab</a>{nav}</header>"
         f"<main id='main' tabindex='-1'>{trail}<h1>{e(title)}</h1>{body}</main>"
