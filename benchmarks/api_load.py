@@ -27,8 +27,11 @@ real ``biofab serve`` process and concurrent HTTP clients (threads, one
 Records: ``benchmarks/results/api_load.json``; ``ratio`` > 1 means the service
 is faster than the CLI.
 
+The read routes are measured with 1 and 2 server processes (``biofab serve
+--workers``); the rest with one.
+
 Usage: ``python benchmarks/api_load.py [--clients 20] [--seconds 10] [--repeats 3]
-[--no-postgres] [--no-write]``.
+[--workers 1 2] [--no-postgres] [--no-write]``.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ class Server:
     db: str
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
     token: str | None = None
     proc: subprocess.Popen[str] | None = None
     url: str = ""
@@ -102,7 +106,8 @@ class Server:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.log = self.workdir / f"serve-{port}.log"
-        cmd = [sys.executable, "-m", "biofab.cli", "serve", "--db", self.db, "--port", str(port)]
+        cmd = [sys.executable, "-m", "biofab.cli", "serve", "--db", self.db, "--port", str(port),
+               "--workers", str(self.workers)]  # fmt: skip
         env = {**os.environ, **self.env}
         env.pop("BIOFAB_DB", None)
         with self.log.open("w") as err:
@@ -242,13 +247,21 @@ def bench_store(label: str, db: str, workdir: Path, args: argparse.Namespace) ->
             make_campaign(c, "ingest20", 12)
         print(f"[{label}] campaigns ready", flush=True)
 
-        for path in ("/campaigns/load/status", "/campaigns?limit=50"):
-            res = hammer(server, server.token, path, args.clients, args.seconds)
-            key = "status" if "status" in path else "list"
-            out[key] = res
-            print(f"[{label}] GET {path}: {res['rps']:.0f} req/s, median "
-                  f"{1000 * res['median_s']:.1f} ms, p95 {1000 * res['p95_s']:.1f} ms, "
-                  f"{res['errors']} errors", flush=True)  # fmt: skip
+        for workers in args.workers:
+            # A server of `workers` processes on the same store (1: the one started above).
+            load = server if workers == 1 else Server(db, workdir, workers=workers).start()
+            try:
+                for path in ("/campaigns/load/status", "/campaigns?limit=50"):
+                    res = hammer(load, server.token, path, args.clients, args.seconds)
+                    key = ("status" if "status" in path else "list") + f"@{workers}"
+                    out[key] = res
+                    print(f"[{label}] {workers} worker(s) GET {path}: {res['rps']:.0f} req/s, "
+                          f"median {1000 * res['median_s']:.1f} ms, p95 "
+                          f"{1000 * res['p95_s']:.1f} ms, {res['errors']} errors",
+                          flush=True)  # fmt: skip
+            finally:
+                if load is not server:
+                    load.stop()
         out["status_cli_s"] = statistics.median(
             cli(db, workdir, "campaign", "status", "load") for _ in range(3)
         )
@@ -374,22 +387,24 @@ def records(results: list[dict[str, Any]], args: argparse.Namespace) -> list[dic
     }
     out = []
     for r in results:
-        for route in ("status", "list"):
+        for route, workers in ((rt, w) for w in args.workers for rt in ("status", "list")):
+            x = r[f"{route}@{workers}"]
             out.append({
                 "metric": f"api_{route}_p95_s",
                 "dataset": f"{r['store']}: GET {route}, {args.clients} concurrent clients, "
-                           f"{args.seconds:g} s",
-                "biofab": round(r[route]["p95_s"], 4),
+                           f"{args.seconds:g} s, {workers} server process(es)",
+                "server_processes": workers,
+                "biofab": round(x["p95_s"], 4),
                 "peer": "biofab campaign status (CLI process)",
                 "peer_value": round(r["status_cli_s"], 3),
-                "ratio": round(r["status_cli_s"] / r[route]["p95_s"], 2),
+                "ratio": round(r["status_cli_s"] / x["p95_s"], 2),
                 "better": "lower",
                 "target_s": P95_TARGET_S,
-                "under_target": r[route]["p95_s"] < P95_TARGET_S,
-                "median_s": round(r[route]["median_s"], 4),
-                "rps": round(r[route]["rps"], 1),
-                "errors": r[route]["errors"],
-                "repeats": r[route]["requests"],
+                "under_target": x["p95_s"] < P95_TARGET_S,
+                "median_s": round(x["median_s"], 4),
+                "rps": round(x["rps"], 1),
+                "errors": x["errors"],
+                "repeats": x["requests"],
                 **base,
             })  # fmt: skip
         rec = r["recommend"]
@@ -425,6 +440,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="API server processes to try."
+    )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -435,12 +453,14 @@ def main() -> None:
         if not args.no_postgres:
             with postgres() as url:
                 results.append(bench_store("PostgreSQL", url, work, args))
-    print("\nstore       | route  | req/s | median ms | p95 ms | errors")
+    print("\nstore       | route  | processes | req/s | median ms | p95 ms | errors")
     for r in results:
-        for route in ("status", "list"):
-            x = r[route]
-            print(f"{r['store']:<11} | {route:<6} | {x['rps']:5.0f} | {1000 * x['median_s']:9.1f} "
-                  f"| {1000 * x['p95_s']:6.1f} | {x['errors']}")  # fmt: skip
+        for w in args.workers:
+            for route in ("status", "list"):
+                x = r[f"{route}@{w}"]
+                print(f"{r['store']:<11} | {route:<6} | {w:9d} | {x['rps']:5.0f} | "
+                      f"{1000 * x['median_s']:9.1f} | {1000 * x['p95_s']:6.1f} | "
+                      f"{x['errors']}")  # fmt: skip
     for r in results:
         rec = r["recommend"]
         ratio = rec["cli_median_s"] / rec["api_median_s"]

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from biofab.web import pages
+from biofab.api.cache import VIEWS
 from web_site import PASSWORD, Site, big_campaign, site
 
 CHROMIUM = Path(os.environ.get("BIOFAB_CHROMIUM", "/usr/bin/chromium"))
@@ -217,9 +217,9 @@ def test_big_campaign_page(browser: Any, web: Site, artifacts: Path) -> None:
     browser cache) and a visit the server answers from the view kept for this version."""
     page = _signed_in(browser, web, web.viewer)
     url = f"{web.url}/ui/campaigns/big"
-    pages._VIEWS.clear()  # the server runs in this process: forget views kept so far
+    VIEWS.clear()  # the server runs in this process: forget views kept so far
     first = _timed_visit(page, url)
-    pages._VIEWS.clear()
+    VIEWS.clear()
     loaded, ready, timing, drawn = _timed_visit(page, url)
     kept = _timed_visit(page, url)
     print(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +17,10 @@ from biofab.api.settings import ServiceSettings
 from biofab.core import plugins
 
 API_PREFIX = "/api/v1"
+
+#: Environment variable holding the settings (JSON) of the app each server worker
+#: process builds (``biofab serve --workers N``).
+SETTINGS_ENV = "BIOFAB_SERVICE_SETTINGS"
 
 
 def create_app(store_url: str | None = None, **settings: Any) -> FastAPI:
@@ -54,3 +60,12 @@ def create_app(store_url: str | None = None, **settings: Any) -> FastAPI:
         return {"status": "ok", "schema": svc.store.schema_revision() or ""}
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one server worker process, from the settings ``biofab serve`` left
+    in ``BIOFAB_SERVICE_SETTINGS`` (a uvicorn factory)."""
+    raw = os.environ.get(SETTINGS_ENV)
+    if raw is None:
+        raise RuntimeError(f"{SETTINGS_ENV} is not set: start the service with `biofab serve`")
+    return create_app(**json.loads(raw))

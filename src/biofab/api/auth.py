@@ -91,15 +91,16 @@ def caller(
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers=_UNAUTHORISED
         )
-    user = svc.accounts.authenticate(credentials.credentials)
-    if user is None:
+    found = svc.accounts.identify(credentials.credentials)
+    if found is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "invalid, expired or revoked token",
             headers=_UNAUTHORISED,
         )
+    user, roles = found
     store = svc.store.acting_as(user.username, client_address(request))
-    return Caller(user, svc.accounts.roles(user.id), store, client_address(request))
+    return Caller(user, roles, store, client_address(request))
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

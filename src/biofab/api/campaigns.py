@@ -26,6 +26,7 @@ from fastapi import (
 from fastapi.responses import HTMLResponse
 
 from biofab.api.auth import Caller, CallerDep
+from biofab.api.cache import VIEWS
 from biofab.api.models import (
     CampaignIn,
     CampaignOut,
@@ -150,17 +151,32 @@ def get_campaign(name: str, caller: CallerDep, response: Response) -> CampaignOu
 def campaign_status(name: str, caller: CallerDep, response: Response) -> StatusOut:
     """Rounds, designs, measured, pending and the best design so far."""
     record = caller.campaign(name)
-    status_ = Campaign.load(name, store=caller.store).status()
+    status_ = VIEWS.get(
+        caller.store.url, name, record.version, "status", lambda: _status(record, caller)
+    )
     response.headers["ETag"] = etag(record.version)
-    return StatusOut(**plain(status_), version=record.version)
+    return StatusOut(**status_, version=record.version)
 
 
 @router.get("/{name}/history", response_model=list[HistoryRow])
 def campaign_history(name: str, caller: CallerDep) -> list[HistoryRow]:
     """Per round: designs measured, best score, best so far, improvement."""
-    caller.campaign(name)
-    rows = Campaign.load(name, store=caller.store).status(history=True)["history"]
-    return [HistoryRow(**plain(r)) for r in rows]
+    record = caller.campaign(name)
+    rows = VIEWS.get(
+        caller.store.url, name, record.version, "history", lambda: _history(record, caller)
+    )
+    return [HistoryRow(**r) for r in rows]
+
+
+def _status(record: CampaignRecord, caller: Caller) -> dict[str, Any]:
+    found: dict[str, Any] = plain(Campaign.of(record, caller.store).status())
+    return found
+
+
+def _history(record: CampaignRecord, caller: Caller) -> list[dict[str, Any]]:
+    rows = Campaign.of(record, caller.store).status(history=True)["history"]
+    found: list[dict[str, Any]] = plain(rows)
+    return found
 
 
 @router.post("/{name}/recommend", response_model=RecommendOut)

@@ -7,6 +7,7 @@ does is a method here, so a notebook gets the same thing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -34,7 +35,7 @@ from biofab.core.progress import progress as progress_reporter
 from biofab.learn.recommendation import Recommendation, Recommender
 from biofab.learn.state import LEGACY_PICKLE, STATE_FORMAT, can_save, dumps, load_snapshot
 from biofab.learn.surrogate import Surrogate
-from biofab.store import IngestResult, Store
+from biofab.store import CampaignRecord, IngestResult, Store
 
 if TYPE_CHECKING:
     # pandas loads where a frame is built, not at import: read commands such as
@@ -89,10 +90,14 @@ class Campaign:
     @classmethod
     def load(cls, name: str, *, store: Store | str | None = None) -> Campaign:
         db = _store(store)
-        record = db.get_campaign(name)
-        space = Space.from_yaml(record.space_yaml)
+        return cls.of(db.get_campaign(name), db)
+
+    @classmethod
+    def of(cls, record: CampaignRecord, store: Store) -> Campaign:
+        """The campaign of a record already read from ``store`` (no second query)."""
+        space = _space(record.space_yaml)
         objs = [Objective.from_dict(o) for o in record.objectives]
-        return cls(name, space, objs, db)
+        return cls(record.name, space, objs, store)
 
     @property
     def objective_names(self) -> list[str]:
@@ -582,6 +587,14 @@ class _ChunkProgress:
 
 
 _CALIBRATION_KEYS = ("n_train", "n_test", "rmse", "mean_std", "coverage_68", "coverage_95")
+
+
+@functools.lru_cache(maxsize=64)
+def _space(text: str) -> Space:
+    """The space of a campaign's stored YAML, parsed once per text: a service answering
+    many requests about one campaign would otherwise spend most of each in the YAML
+    parser. Callers share the object: a Space is not changed after it is made."""
+    return Space.from_yaml(text)
 
 
 def _store(store: Store | str | None) -> Store:

@@ -6,11 +6,12 @@ stays fast.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,6 +28,15 @@ def serve(
     max_upload_mb: Annotated[
         float, typer.Option(min=0.001, help="Largest results upload, in MiB.")
     ] = 20.0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API server processes (more answer more requests at once; each keeps its "
+            "own login rate limit).",
+        ),
+    ] = 1,
     job_workers: Annotated[
         int,
         typer.Option(
@@ -51,6 +61,7 @@ def serve(
     import uvicorn
 
     from biofab.api import create_app
+    from biofab.api.app import SETTINGS_ENV
     from biofab.core.errors import InputError
     from biofab.store import DEFAULT_URL
     from biofab.store.accounts import Accounts
@@ -58,11 +69,12 @@ def serve(
     url = db or os.environ.get("BIOFAB_DB") or DEFAULT_URL
     if job_data_dir is not None and not job_data_dir.is_dir():
         raise InputError("--job-data-dir is not a folder", found=str(job_data_dir))
-    app = create_app(
-        url,
-        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-        job_data_dir=None if job_data_dir is None else str(job_data_dir.resolve()),
-    )
+    settings: dict[str, Any] = {
+        "store_url": url,
+        "max_upload_bytes": int(max_upload_mb * 1024 * 1024),
+        "job_data_dir": None if job_data_dir is None else str(job_data_dir.resolve()),
+    }
+    app = create_app(**settings)  # migrates the store once, before any worker starts
     store = app.state.service.store
     token = Accounts(store.acting_as("biofab serve")).first_admin()
     if token is not None:
@@ -74,7 +86,19 @@ def serve(
     sys.stdout.flush()
     runners = [_job_runner(store.full_url, job_folder) for _ in range(job_workers)]
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info", ws="none")
+        if workers == 1:
+            uvicorn.run(app, host=host, port=port, log_level="info", ws="none")
+        else:  # each worker process builds its own app from the same settings
+            os.environ[SETTINGS_ENV] = json.dumps({**settings, "store_url": store.full_url})
+            uvicorn.run(
+                "biofab.api.app:app_from_environment",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level="info",
+                ws="none",
+            )
     finally:
         for proc in runners:
             proc.terminate()

@@ -275,23 +275,45 @@ class Accounts:
     def authenticate(self, secret: str) -> User | None:
         """The active user owning ``secret``, if the token exists, is not revoked and
         has not expired; else None."""
+        found = self.identify(secret)
+        return None if found is None else found[0]
+
+    def identify(self, secret: str) -> tuple[User, dict[int, Role]] | None:
+        """:meth:`authenticate` and the user's roles, in one read (every API request
+        asks both: two plain queries in one session, no ORM objects)."""
         if not secret.startswith(TOKEN_TAG) or len(secret) > 200:
             return None
         digest = _token_sha256(secret)
         now = utcnow()
         with self.store._read() as s:
-            rows = s.scalars(
-                select(ApiTokenRow).where(ApiTokenRow.prefix == secret[:PREFIX_LENGTH])
+            rows = s.execute(
+                select(
+                    ApiTokenRow.sha256,
+                    ApiTokenRow.revoked_at,
+                    ApiTokenRow.expires_at,
+                    UserRow.id,
+                    UserRow.username,
+                    UserRow.site_admin,
+                    UserRow.active,
+                    UserRow.created_at,
+                )
+                .join(UserRow, UserRow.id == ApiTokenRow.user_id)
+                .where(ApiTokenRow.prefix == secret[:PREFIX_LENGTH])
             ).all()
-            for row in rows:
-                if not hmac.compare_digest(row.sha256, digest):
+            for sha, revoked, expires, uid, name, admin, active, created in rows:
+                if not hmac.compare_digest(sha, digest):
                     continue
-                if row.revoked_at is not None or (
-                    row.expires_at is not None and row.expires_at <= now
-                ):
+                if revoked is not None or (expires is not None and expires <= now):
                     return None
-                user = s.get(UserRow, row.user_id)
-                return _user(user) if user is not None and user.active else None
+                if not active:
+                    return None
+                roles = s.execute(
+                    select(MembershipRow.project_id, MembershipRow.role).where(
+                        MembershipRow.user_id == uid
+                    )
+                ).all()
+                user = User(uid, name, bool(admin), bool(active), created)
+                return user, {p: _check_role(r) for p, r in roles}
         return None
 
     def tokens(self, user_id: int) -> list[TokenInfo]:

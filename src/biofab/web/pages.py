@@ -9,8 +9,6 @@ or a bad input is shown as its one line on the page, with the API's status code.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -24,6 +22,7 @@ from pydantic import ValidationError
 from biofab.api import accounts as api_accounts
 from biofab.api import campaigns as api_campaigns
 from biofab.api.auth import Caller
+from biofab.api.cache import VIEWS
 from biofab.api.errors import one_line, status_of
 from biofab.api.models import CampaignIn, LoginIn, RecommendIn
 from biofab.api.service import service
@@ -541,26 +540,10 @@ def _exports(campaign: Campaign, number: int) -> str:
     return f"<p>{''.join(links)}</p>{extra}"
 
 
-_VIEWS: OrderedDict[tuple[str, str, int, str], str] = OrderedDict()
-_VIEWS_KEPT = 64
-_VIEWS_LOCK = threading.Lock()
-
-
 def _kept(who: Caller, record: CampaignRecord, part: str, build: Callable[[], str]) -> str:
-    """A part of a campaign's page that every member sees alike, kept per (store,
-    campaign, version, part): the version counts the campaign's writes, so a kept part
-    is never stale, and a team looking at one campaign reads its measurements once."""
-    key = (who.store.url, record.name, record.version, part)
-    with _VIEWS_LOCK:
-        if key in _VIEWS:
-            _VIEWS.move_to_end(key)
-            return _VIEWS[key]
-    view = build()
-    with _VIEWS_LOCK:
-        _VIEWS[key] = view
-        while len(_VIEWS) > _VIEWS_KEPT:
-            _VIEWS.popitem(last=False)
-    return view
+    """A part of a campaign's page that every member sees alike, kept per campaign
+    version (never stale: the version counts the campaign's writes)."""
+    return VIEWS.get(who.store.url, record.name, record.version, part, build)
 
 
 def _campaign_view(who: Caller, record: CampaignRecord, rounds_page: int) -> str:
