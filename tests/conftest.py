@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 
 from entry_points import ensure_source_entry_points
 from pg import find_pg_bin, fresh_database, throwaway_postgres
+from ray_cluster import local_ray_cluster, ray_command
 
 ROOT = Path(__file__).resolve().parents[1]
 ensure_source_entry_points(ROOT)  # before any test imports the plug-in registry
@@ -59,3 +62,24 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'biofab.db'}"
     server: str = request.getfixturevalue("pg_server_url")
     return fresh_database(server, f"t_{uuid.uuid4().hex[:16]}")
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    """A private local Ray cluster (2 CPUs) for this test session; its address.
+
+    Without Ray the tests that need it are skipped, except under CI, where a
+    missing Ray is a failure: `make test` must run them.
+    """
+    if ray_command() is None:
+        reason = "Ray is not installed (pip install 'biofab[ray]')"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    # A short folder: Ray's unix socket paths must stay under ~100 characters.
+    temp = Path(tempfile.mkdtemp(prefix="bfray", dir="/tmp"))
+    try:
+        with local_ray_cluster(temp / "r") as address:
+            yield address
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)

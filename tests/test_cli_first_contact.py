@@ -36,14 +36,15 @@ def biofab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def one_line_error(r: subprocess.CompletedProcess[str], *expected: str) -> str:
-    """Exit 2, exactly one line on stderr starting ``error:``, holding each ``expected``."""
+    """Exit 2, exactly one line on stderr starting ``error:``, holding each ``expected``
+    (case aside: click releases differ in how they capitalise an argument's name)."""
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert "Traceback" not in r.stderr
     lines = r.stderr.splitlines()
     assert len(lines) == 1, r.stderr
     assert lines[0].startswith("error: "), lines[0]
     for text in expected:
-        assert text in lines[0], (text, lines[0])
+        assert text.lower() in lines[0].lower(), (text, lines[0])
     return lines[0]
 
 
@@ -71,7 +72,7 @@ def workdir(tmp_path: Path) -> Path:
             ["biofab campaign create: ", "Missing option '--objective'"],
         ),
         (["campaign", "frobnicate"], ["biofab campaign: ", "No such command 'frobnicate'"]),
-        (["campaign", "list", "--frob"], ["biofab campaign list: ", "No such option: --frob"]),
+        (["campaign", "list", "--frob"], ["biofab campaign list: ", "No such option", "--frob"]),
         (["frobnicate"], ["biofab: ", "No such command"]),
         (["campaign", "recommend", "c1", "-n", "0"], ["recommend: ", "'-n'", "found '0'"]),
         (["campaign", "recommend", "c1", "--n=x"], ["recommend: ", "'--n'", "found 'x'"]),

@@ -7,6 +7,7 @@ does is a method here, so a notebook gets the same thing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -34,7 +35,7 @@ from biofab.core.progress import progress as progress_reporter
 from biofab.learn.recommendation import Recommendation, Recommender
 from biofab.learn.state import LEGACY_PICKLE, STATE_FORMAT, can_save, dumps, load_snapshot
 from biofab.learn.surrogate import Surrogate
-from biofab.store import IngestResult, Store
+from biofab.store import CampaignRecord, IngestResult, Store
 
 if TYPE_CHECKING:
     # pandas loads where a frame is built, not at import: read commands such as
@@ -71,7 +72,9 @@ class Campaign:
         *,
         store: Store | str | None = None,
         who: str | None = None,
+        project_id: int | None = None,
     ) -> Campaign:
+        """A new campaign; ``project_id``: the service project it belongs to (None locally)."""
         objs = [o if isinstance(o, Objective) else Objective.parse(o) for o in objectives]
         if not objs:
             raise InputError("a campaign needs at least one objective", expected="NAME:max|min")
@@ -79,16 +82,22 @@ class Campaign:
         if clash:
             raise InputError("an objective shares a name with a parameter", found=sorted(clash))
         db = _store(store)
-        db.create_campaign(name, space.to_yaml(), [o.to_dict() for o in objs], who=who)
+        db.create_campaign(
+            name, space.to_yaml(), [o.to_dict() for o in objs], who=who, project_id=project_id
+        )
         return cls(name, space, objs, db)
 
     @classmethod
     def load(cls, name: str, *, store: Store | str | None = None) -> Campaign:
         db = _store(store)
-        record = db.get_campaign(name)
-        space = Space.from_yaml(record.space_yaml)
+        return cls.of(db.get_campaign(name), db)
+
+    @classmethod
+    def of(cls, record: CampaignRecord, store: Store) -> Campaign:
+        """The campaign of a record already read from ``store`` (no second query)."""
+        space = _space(record.space_yaml)
         objs = [Objective.from_dict(o) for o in record.objectives]
-        return cls(name, space, objs, db)
+        return cls(record.name, space, objs, store)
 
     @property
     def objective_names(self) -> list[str]:
@@ -150,12 +159,15 @@ class Campaign:
         recommender: Recommender | None = None,
         candidates: pd.DataFrame | None = None,
         seed: int | None = None,
+        expect_version: int | None = None,
     ) -> Recommendation:
         """Choose, store and return the next batch of ``n`` designs.
 
         Before enough data exist for a model, the batch is space-filling; then
         the campaign's default (or the given) recommender proposes it. Designs
         recommended earlier but not yet measured are never proposed again.
+        ``expect_version``: store the round only if the campaign is still at
+        this version (else ``StaleVersionError``, nothing stored).
         """
         from biofab.learn import (
             SpaceFilling,
@@ -216,7 +228,11 @@ class Campaign:
             )
         ]
         number = self.store.add_round(
-            self.name, rec.recommender, designs, notes={"n": len(designs)}
+            self.name,
+            rec.recommender,
+            designs,
+            notes={"n": len(designs)},
+            expect_version=expect_version,
         )
         model = rec.model
         # A surrogate outside the state format's allow-list is not stored: never a pickle.
@@ -273,6 +289,7 @@ class Campaign:
         filename: str | None = None,
         chunk_rows: int = CHUNK_ROWS,
         progress: bool = True,
+        expect_version: int | None = None,
     ) -> IngestResult:
         """Add measurements from a results CSV (or a frame); all rows or none.
 
@@ -287,6 +304,8 @@ class Campaign:
         transaction (and re-checks the digest, so a file changed in between is
         rolled back). Memory stays bounded by the chunk, not the file. With
         ``progress``, a table of more than one chunk reports each chunk.
+        ``expect_version``: write only if the campaign is still at this version
+        (else ``StaleVersionError``, nothing written).
         """
         import pandas as pd
 
@@ -317,7 +336,7 @@ class Campaign:
             raise InputError("no data rows", file=name, expected="at least one result")
         digest, n_rows = check.hexdigest(), check.n_rows
         if only is not None:
-            return self.store.ingest(self.name, name, digest, only)
+            return self.store.ingest(self.name, name, digest, only, expect_version=expect_version)
         del check  # its memory of every design is not needed again
 
         def written() -> Iterator[list[dict[str, Any]]]:
@@ -332,7 +351,9 @@ class Campaign:
                     "the file changed while it was ingested; nothing was written", file=name
                 )
 
-        return self.store.ingest_chunks(self.name, name, digest, written())
+        return self.store.ingest_chunks(
+            self.name, name, digest, written(), expect_version=expect_version
+        )
 
     def run(
         self,
@@ -566,6 +587,14 @@ class _ChunkProgress:
 
 
 _CALIBRATION_KEYS = ("n_train", "n_test", "rmse", "mean_std", "coverage_68", "coverage_95")
+
+
+@functools.lru_cache(maxsize=64)
+def _space(text: str) -> Space:
+    """The space of a campaign's stored YAML, parsed once per text: a service answering
+    many requests about one campaign would otherwise spend most of each in the YAML
+    parser. Callers share the object: a Space is not changed after it is made."""
+    return Space.from_yaml(text)
 
 
 def _store(store: Store | str | None) -> Store:

@@ -3,10 +3,30 @@
 Only import paths: reading this record imports no simulator.
 """
 
-from biofab.core.plugins import Pillar
+from biofab.core.plugins import BatchExport, Pillar
 
 pillar = Pillar(
     name="cellfree",
+    api="biofab.cellfree.api:router",
+    batch_exports=(
+        BatchExport(
+            name="echo",
+            label="Echo picklist (CSV)",
+            build="biofab.cellfree.webexports:echo_picklist",
+            applies="biofab.cellfree.webexports:applies",
+            requires="the default cell-free composition space",
+        ),
+        BatchExport(
+            name="ot2",
+            label="Opentrons OT-2 protocols (zip)",
+            build="biofab.cellfree.webexports:opentrons_protocols",
+            applies="biofab.cellfree.webexports:applies_ot2",
+            requires=(
+                "the default cell-free composition space with stocks an OT-2 can pipette "
+                "in a 10 µL reaction (the default stocks need the Echo's 2.5 nL steps)"
+            ),
+        ),
+    ),
     help="Cell-free protein synthesis: closed loops, build plans, plate-reader import.",
     cli="biofab.cli.cellfree:cellfree_app",
     testbeds={

@@ -16,7 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from biofab.cli.jobs import jobs_app
 from biofab.cli.pillars import PillarGroup
+from biofab.cli.serve import serve
 from biofab.core.errors import BiofabError
 from biofab.learn.registry import make_recommender, recommender_names
 
@@ -31,6 +33,8 @@ campaign_app = typer.Typer(help="Persistent DBTL campaigns.", no_args_is_help=Tr
 space_app = typer.Typer(help="Design spaces.", no_args_is_help=True)
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(space_app, name="space")
+app.command("serve")(serve)
+app.add_typer(jobs_app, name="jobs")
 
 out = Console()
 err = Console(stderr=True)
@@ -411,6 +415,19 @@ def demo(
     out.print(f"wrote {result.report} in {time.perf_counter() - t0:.0f} s")
 
 
+def _click_exception() -> Any:  # type[click.ClickException] of whichever click typer uses
+    """The ``ClickException`` class typer raises through: typer up to 0.20 uses the
+    ``click`` package (Flower pins typer < 0.21), later releases their own copy;
+    both reach it through ``typer.BadParameter``'s bases."""
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == "ClickException":
+            return cls
+    raise RuntimeError("typer.BadParameter does not derive from a ClickException")
+
+
+_USAGE_ERROR = _click_exception()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one line and exit code 2 for bad input, never a traceback.
 
@@ -423,7 +440,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(e), e.exit_code)
     except typer.Abort:
         raise SystemExit(1) from None
-    except typer.TyperException as e:  # click's usage errors, from typer's own copy of click
+    except _USAGE_ERROR as e:  # click's usage errors (NoSuchOption, BadParameter, ...)
         ctx = getattr(e, "ctx", None)
         if type(e).__name__ == "NoArgsIsHelpError":  # a bare group: its help is the answer
             sys.stderr.write(e.format_message() + "\n")
@@ -431,7 +448,7 @@ def main(argv: list[str] | None = None) -> None:
         where = ctx.command_path if ctx is not None else "biofab"
         message = e.format_message().rstrip(".")
         found = _option_value(getattr(e, "param", None), sys.argv[1:] if argv is None else argv)
-        if found is not None and repr(found) not in message:
+        if found is not None and f"found {found!r}" not in message:
             message += f"; found {found!r}"
         hint = f" (see '{where} --help')" if ctx is not None else ""
         _fail(f"{where}: {message}{hint}", e.exit_code)

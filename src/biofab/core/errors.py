@@ -79,6 +79,17 @@ class CampaignExistsError(BiofabError):
         super().__init__(f"campaign '{name}' already exists")
 
 
+class StaleVersionError(BiofabError):
+    """A write made against a version of a campaign that has changed since (optimistic locking)."""
+
+    def __init__(self, name: str, expected: int, found: int) -> None:
+        self.name, self.expected, self.found = name, expected, found
+        super().__init__(
+            f"campaign '{name}' changed since version {expected} (now version {found}); "
+            "read it again and retry"
+        )
+
+
 class NotEnoughDataError(BiofabError):
     """A model was asked to learn from fewer measurements than it needs."""
 

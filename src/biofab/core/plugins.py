@@ -54,6 +54,53 @@ class ReportSection:
     applies: Ref | None = None
 
 
+@dataclass(frozen=True)
+class WebField:
+    """One input of a pillar's dashboard page: a select when ``choices`` are given, a
+    multi-line text box when ``multiline``, a one-line text box otherwise."""
+
+    name: str
+    label: str
+    choices: tuple[str, ...] = ()
+    default: str = ""
+    multiline: bool = False
+
+
+@dataclass(frozen=True)
+class WebPage:
+    """A page a pillar adds to the dashboard (``/ui/pillars/<pillar>/<name>``).
+
+    ``build(values)`` gets the submitted ``fields`` as ``{name: text}`` (defaults when
+    the page is first opened) and returns ``(heading, content)`` pairs like a report
+    section: content a Plotly figure, a ``pandas.DataFrame`` or text. Bad input raises
+    a :class:`~biofab.core.errors.BiofabError`, shown as its one line on the page. The
+    dashboard renders the result, so a pillar writes no HTML.
+    """
+
+    name: str
+    title: str
+    build: Ref
+    fields: tuple[WebField, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchExport:
+    """A file a pillar makes from a campaign's recommended batch (a robot's worklist).
+
+    ``applies(space) -> bool`` says whether the campaign's design space suits it (checked
+    before the pillar's heavy modules load); ``requires`` says in words what it needs,
+    shown when it does not apply. ``build(space, designs)`` gets the batch as a
+    ``pandas.DataFrame`` (one column per parameter) and returns ``(filename, media_type,
+    content bytes)``.
+    """
+
+    name: str
+    label: str
+    build: Ref
+    applies: Ref | None = None
+    requires: str = ""
+
+
 @dataclass(frozen=True, eq=False)
 class Pillar:
     """One pillar's offer to the interfaces.
@@ -65,6 +112,13 @@ class Pillar:
       :class:`~biofab.core.Testbed`.
     - ``report_sections``: what the pillar adds to a campaign report.
     - ``scenarios``: scenario kind -> loader ``(path) -> scenario`` for its YAML files.
+    - ``api``: a factory ``() -> fastapi.APIRouter`` of the pillar's HTTP routes, mounted
+      by the service under ``/api/v1/pillars/<name>`` (imported only by the service).
+    - ``jobs``: job kind -> a :class:`biofab.core.jobs.JobKind` (a typed workflow the
+      job queue may run in the background, e.g. ``"deletions"``).
+    - ``web_pages``: pages of the pillar's results in the dashboard (:class:`WebPage`).
+    - ``batch_exports``: files made from a campaign's recommended batch
+      (:class:`BatchExport`), offered on the dashboard's campaign page.
     """
 
     name: str
@@ -75,9 +129,16 @@ class Pillar:
     testbeds: Mapping[str, Ref] = field(default_factory=dict)
     report_sections: tuple[ReportSection, ...] = ()
     scenarios: Mapping[str, Ref] = field(default_factory=dict)
+    api: Ref | None = None
+    jobs: Mapping[str, Ref] = field(default_factory=dict)
+    web_pages: tuple[WebPage, ...] = ()
+    batch_exports: tuple[BatchExport, ...] = ()
 
     def __post_init__(self) -> None:
-        for label, value in (("name", self.name), ("command", self.command or self.name)):
+        names = [("name", self.name), ("command", self.command or self.name)]
+        names += [("web page name", w.name) for w in self.web_pages]
+        names += [("batch export name", b.name) for b in self.batch_exports]
+        for label, value in names:
             if not _NAME.match(value):
                 raise PluginError(
                     f"pillar {label} must be lower-case letters, digits, '-' or '_'; "
@@ -85,9 +146,17 @@ class Pillar:
                 )
         if not self.command:
             object.__setattr__(self, "command", self.name)
-        refs: list[Ref | None] = [self.cli, *self.cli_extensions]
-        refs += [*self.testbeds.values(), *self.scenarios.values()]
+        for kind in self.jobs:
+            if not _NAME.match(kind):
+                raise PluginError(
+                    f"pillar {self.name!r}: job kind must be lower-case letters, digits, "
+                    f"'-' or '_'; found {kind!r}"
+                )
+        refs: list[Ref | None] = [self.cli, self.api, *self.cli_extensions]
+        refs += [*self.testbeds.values(), *self.scenarios.values(), *self.jobs.values()]
         refs += [r for s in self.report_sections for r in (s.build, s.applies)]
+        refs += [w.build for w in self.web_pages]
+        refs += [r for b in self.batch_exports for r in (b.build, b.applies)]
         for ref in refs:
             if isinstance(ref, str) and not _PATH.match(ref):
                 raise PluginError(
@@ -166,6 +235,21 @@ def scenario_loader(kind: str) -> Callable[..., Any]:
         raise InputError("unknown scenario kind", expected=", ".join(sorted(offered)), found=kind)
     loader: Callable[..., Any] = resolve(offered[kind])
     return loader
+
+
+def job_kinds() -> dict[str, str]:
+    """Every job kind offered, with the name of the pillar that offers it (no import)."""
+    return {k: p.name for p in _all() for k in p.jobs}
+
+
+def job_kind(kind: str) -> Any:
+    """The :class:`biofab.core.jobs.JobKind` called ``kind``, whichever pillar offers it."""
+    offered = {k: ref for p in _all() for k, ref in p.jobs.items()}
+    if kind not in offered:
+        raise InputError(
+            "unknown job kind", expected=", ".join(sorted(offered)) or "none", found=kind
+        )
+    return resolve(offered[kind])
 
 
 def _all() -> list[Pillar]:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 
@@ -26,6 +28,47 @@ class Steps(Protocol):
     def advance(self, n: int = 1, note: str = "") -> None:
         """``n`` more steps are done; ``note`` is a short status (e.g. ``best 1.42``)."""
         ...
+
+
+@dataclass(frozen=True)
+class Step:
+    """One reported step: ``done`` of ``total`` (None: unknown) of the reporter
+    ``label``; ``depth`` 0 for a job's outermost reporter, 1 for one opened inside it."""
+
+    label: str
+    done: int
+    total: int | None
+    note: str
+    depth: int
+
+
+#: Where steps go instead of the terminal (a background job's record in the store).
+#: It may raise to stop the job (a cancel).
+ProgressSink = Callable[[Step], None]
+
+_sink: ContextVar[ProgressSink | None] = ContextVar("biofab_progress_sink", default=None)
+_depth: ContextVar[int] = ContextVar("biofab_progress_depth", default=0)
+
+
+@contextmanager
+def report_to(sink: ProgressSink) -> Iterator[None]:
+    """Send every progress step of this context to ``sink`` (even of reporters
+    asked to be silent: they are silent on the terminal, not towards a job record)."""
+    token = _sink.set(sink)
+    try:
+        yield
+    finally:
+        _sink.reset(token)
+
+
+class _ToSink:
+    def __init__(self, label: str, total: int | None, sink: ProgressSink, depth: int) -> None:
+        self.label, self.total, self.sink, self.depth = label, total, sink, depth
+        self.done = 0
+
+    def advance(self, n: int = 1, note: str = "") -> None:
+        self.done += n
+        self.sink(Step(self.label, self.done, self.total, note, self.depth))
 
 
 class _Silent:
@@ -81,8 +124,18 @@ def progress(
 
     ``enabled=False`` reports nothing (``--json`` output, library calls that
     asked for silence). ``every`` is the least number of seconds between two
-    plain lines (the last step is always written).
+    plain lines (the last step is always written). Inside :func:`report_to`,
+    steps go to its sink instead.
     """
+    sink = _sink.get()
+    if sink is not None:
+        depth = _depth.get()
+        token = _depth.set(depth + 1)
+        try:
+            yield _ToSink(label, total, sink, depth)
+        finally:
+            _depth.reset(token)
+        return
     if not enabled:
         yield _Silent()
         return

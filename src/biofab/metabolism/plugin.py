@@ -3,11 +3,23 @@
 Only import paths: reading this record imports neither COBRApy nor HiGHS.
 """
 
-from biofab.core.plugins import Pillar
+from biofab.core.plugins import Pillar, WebField, WebPage
 
 pillar = Pillar(
     name="metabolism",
+    api="biofab.metabolism.api:router",
     command="gem",
+    web_pages=(
+        WebPage(
+            name="fba",
+            title="Flux balance analysis",
+            build="biofab.metabolism.webpages:fba_page",
+            fields=(
+                WebField("model", "Model", choices=("textbook", "e_coli_core", "mini")),
+                WebField("method", "Method", choices=("FBA", "pFBA")),
+            ),
+        ),
+    ),
     help="Genome-scale metabolic models (COBRApy + HiGHS).",
     cli="biofab.cli.gem:gem_app",
     cli_extensions=(
@@ -22,4 +34,9 @@ pillar = Pillar(
         "dfba": "biofab.metabolism.dfba:DfbaTestbed",
     },
     scenarios={"dfba": "biofab.metabolism.scenario:Scenario.from_yaml"},
+    jobs={
+        "deletions": "biofab.metabolism.jobs:deletions",
+        "dfba": "biofab.metabolism.jobs:dfba",
+        "reconstruct": "biofab.metabolism.jobs:reconstruct",
+    },
 )

@@ -7,6 +7,7 @@ from biofab.core.plugins import Pillar, ReportSection
 
 pillar = Pillar(
     name="parts",
+    api="biofab.parts.api:router",
     help="Biological parts: sequence -> function models with uncertainty.",
     cli="biofab.cli.parts:parts_app",
     cli_extensions=("biofab.cli.parts_signal:register",),
@@ -18,4 +19,5 @@ pillar = Pillar(
             applies="biofab.parts.report:applies",
         ),
     ),
+    jobs={"train-model": "biofab.parts.jobs:train_model"},
 )

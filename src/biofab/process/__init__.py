@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 from biofab.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from biofab.process.alarms import AlarmLog
     from biofab.process.batchdata import BatchData, read_batches, write_batches
     from biofab.process.ekf import ExtendedKalmanFilter
     from biofab.process.fit import Experiment, FitResult
     from biofab.process.hybrid import HybridModel
     from biofab.process.models import ChoFedBatch, EColiFedBatch, ParamSpec, ProcessModel
+    from biofab.process.monitor import BatchMonitor
     from biofab.process.mpc import FeedMPC
     from biofab.process.neural import NeuralODE
     from biofab.process.pensim import PenSimTestbed
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
 # name -> submodule; imported on first access so that importing the pillar (e.g. to
 # read its plug-in record for `biofab --help`) costs nothing heavy.
 _LAZY = {
+    "AlarmLog": "alarms",
+    "BatchMonitor": "monitor",
     "BatchData": "batchdata",
     "read_batches": "batchdata",
     "write_batches": "batchdata",
@@ -76,7 +80,9 @@ _LAZY = {
 }
 
 __all__ = [
+    "AlarmLog",
     "BatchData",
+    "BatchMonitor",
     "Bolus",
     "ChoFedBatch",
     "Constant",

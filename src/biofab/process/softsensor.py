@@ -322,6 +322,19 @@ class SoftSensor:
             rows.append(self._row(kf, t, u))
         return self._estimates(kf, pd.DataFrame(rows))
 
+    # -- step by step (live operation, :mod:`biofab.process.live`) -------------------------
+    def start(self, t0: float) -> KalmanFilterBase:
+        """A fresh filter at ``t0`` h, for callers that predict and update themselves."""
+        return self._build(t0)
+
+    def signal(self, names: Sequence[str]) -> Callable[[Any, Any], Any]:
+        """``h(z, u)`` of the named signals (states or outputs); ``u`` = inputs + time."""
+        return self._signal(tuple(names))
+
+    def estimate_row(self, kf: KalmanFilterBase, t: float, u: Array) -> dict[str, float]:
+        """One row of :attr:`Estimates.frame` (states, parameters, ``mu``, each ± std)."""
+        return self._row(kf, t, u)
+
     def _row(self, kf: KalmanFilterBase, t: float, u: Array) -> dict[str, float]:
         std = np.sqrt(np.clip(np.diag(kf.P_), 0.0, None))
         row = {"time_h": float(t)}

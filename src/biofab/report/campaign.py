@@ -38,8 +38,8 @@ def predicted_vs_measured(
     designs: pd.DataFrame, data: pd.DataFrame, objective: str
 ) -> go.Figure | None:
     """Each design's prediction when it was recommended, against what was measured."""
-    if len(designs) == 0 or "predicted" not in designs:
-        return None
+    if len(designs) == 0 or len(data) == 0 or "predicted" not in designs:
+        return None  # nothing recommended, or nothing measured yet
     pred = designs.dropna(subset=["predicted"])
     rows = []
     measured = data.set_index("design_id")

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -97,6 +98,11 @@ class CampaignRow(Base):
     objectives: Mapped[list[Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200))
+    # The project a campaign created over the API belongs to; None for CLI campaigns
+    # (visible over the API to site admins only).
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
+    # Bumped by every write to the campaign, in the write's transaction (the API's ETag).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class RoundRow(Base):
@@ -213,3 +219,139 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(100))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     detail: Mapped[dict[str, Any]]
+    # Where the write came from: the client address of an API request, None locally.
+    origin: Mapped[str | None] = mapped_column(String(200))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
+
+
+class UserRow(Base):
+    """A person or a robot using the service. ``password_hash`` is an scrypt
+    record (see :mod:`biofab.store.accounts`), None for token-only accounts."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    site_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiTokenRow(Base):
+    """An API token, stored only as the SHA-256 of its secret; ``prefix`` (the
+    token's first characters, not secret) finds the row and names it in lists."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_prefix", "prefix"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    prefix: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ProjectRow(Base):
+    """A team's space: its campaigns are visible to its members only."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class MembershipRow(Base):
+    """A user's ``role`` in a project: ``viewer`` < ``editor`` < ``admin``."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RunRow(Base):
+    """One live process run (a batch in a bioreactor) whose readings are streamed in.
+
+    ``name`` identifies the run (the batch id); ``model`` the twin kind that reads it.
+    """
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    model: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ReadingRow(Base):
+    """One reading of a live run, as received, with what the twin did with it.
+
+    ``time_h``: hours from inoculation; ``value`` and ``unit`` as the source sent them
+    (NULL ``value`` when it was not a finite number); ``source``: where it came from;
+    ``received_at``: when biofab received it (UTC); ``status``: ``accepted`` (fed to the
+    estimator), ``late`` (stored, too late to feed) or ``rejected`` (``reason`` says why).
+    """
+
+    __tablename__ = "readings"
+    __table_args__ = (Index("ix_readings_run_id_variable", "run_id", "variable", "time_h"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    time_h: Mapped[float | None]
+    variable: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float | None]
+    unit: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+#: A job's states: queued -> running -> succeeded | failed | cancelled (running may go
+#: back to queued when its runner died and attempts remain).
+JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+class JobRow(Base):
+    """A background job (see ``biofab.compute.jobs``): a ``kind`` offered by a pillar,
+    its JSON ``request``, its state and, when done, its JSON ``result`` or ``error`` line.
+
+    ``progress`` is a fraction in [0, 1] with ``message`` saying what runs now;
+    ``attempts`` counts starts (at most ``max_attempts``); ``worker`` names the runner
+    holding it and ``heartbeat_at`` when that runner last said it was alive.
+    ``project_id`` has no foreign key: projects belong to the service layer.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status", "status"), Index("ix_jobs_project_id", "project_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    request: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(200))
+    project_id: Mapped[int | None] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -7,7 +7,9 @@ happens completely, with its audit entry, or not at all.
 
 from __future__ import annotations
 
+import copy
 import getpass
+import json
 import math
 import os
 import re
@@ -32,7 +34,12 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:
     import pandas as pd
 
-from biofab.core.errors import CampaignExistsError, InputError, UnknownCampaignError
+from biofab.core.errors import (
+    CampaignExistsError,
+    InputError,
+    StaleVersionError,
+    UnknownCampaignError,
+)
 from biofab.store.schema import (
     AuditRow,
     CampaignRow,
@@ -40,7 +47,9 @@ from biofab.store.schema import (
     ImportRow,
     MeasurementRow,
     ModelSnapshotRow,
+    ReadingRow,
     RoundRow,
+    RunRow,
     utcnow,
 )
 
@@ -68,10 +77,12 @@ _CHUNK = 500
 # The tables themselves, for bulk core inserts (no ORM bookkeeping per row).
 _DESIGNS: Table = DesignRow.__table__  # type: ignore[assignment]
 _MEASUREMENTS: Table = MeasurementRow.__table__  # type: ignore[assignment]
+_READINGS: Table = ReadingRow.__table__  # type: ignore[assignment]
 # Rows per bulk INSERT call of an ingest: bounds the parameter lists in flight.
 _INSERT_BATCH = 10_000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _FORMAT_LABEL = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
+_ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 # Alembic's migration context is a process-wide global: two threads upgrading
 # at once would trample each other. (Other processes are held off by the
 # database: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL.)
@@ -97,6 +108,19 @@ class MeasurementRecord:
 
 
 @dataclass(frozen=True)
+class EventRecord:
+    """One audit-log entry: ``at`` (UTC) and ``who`` as recorded, ``campaign`` the
+    campaign's name or None, ``detail`` the JSON object stored with it."""
+
+    id: int
+    at: datetime
+    who: str
+    action: str
+    campaign: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class CampaignRecord:
     """A campaign as stored: ``objectives`` is the list given at creation."""
 
@@ -106,6 +130,21 @@ class CampaignRecord:
     objectives: list[dict[str, Any]]
     created_at: datetime
     created_by: str
+    project_id: int | None = None
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A stored model's metadata (no blob): ``round`` None when not tied to a round."""
+
+    id: int
+    round: int | None
+    kind: str
+    format: str
+    bytes: int
+    metrics: dict[str, Any]
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -148,6 +187,36 @@ class ModelSnapshot:
     blob: bytes
     metrics: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A live process run as stored (``model``: the twin kind reading it)."""
+
+    id: int
+    name: str
+    model: str
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class ReadingRecord:
+    """One stored reading of a live run (see :class:`~biofab.store.schema.ReadingRow`).
+
+    ``time_h`` in hours from inoculation; ``value``/``unit`` as the source sent them
+    (``value`` None when it was not a finite number); ``status`` ``accepted``, ``late``
+    or ``rejected`` with a one-line ``reason``; ``received_at`` UTC.
+    """
+
+    time_h: float | None
+    variable: str
+    value: float | None
+    unit: str | None
+    source: str | None
+    received_at: datetime
+    status: str
+    reason: str | None = None
 
 
 class DesignRecord(TypedDict):
@@ -341,6 +410,8 @@ class Store:
         if not create:
             _require_sqlite_file(self._url, raw)
         self.who = who or _default_who()
+        #: Where writes come from, recorded in the audit log (an API client's address).
+        self.origin: str | None = None
         self._engine = create_engine(self._url, pool_pre_ping=backend == "postgresql")
         if backend == "sqlite":
             _install_sqlite_hooks(self._engine)
@@ -365,6 +436,12 @@ class Store:
         return make_url(self._url).render_as_string(hide_password=True)
 
     @property
+    def full_url(self) -> str:
+        """The database URL with its password, for worker processes that open the same
+        store (never print it)."""
+        return self._url
+
+    @property
     def engine(self) -> Engine:
         """The SQLAlchemy engine (for diagnostics and tests; prefer the methods)."""
         return self._engine
@@ -372,6 +449,17 @@ class Store:
     def close(self) -> None:
         """Release every pooled connection."""
         self._engine.dispose()
+
+    def acting_as(self, who: str, origin: str | None = None) -> Store:
+        """This store, its writes audited as ``who`` from ``origin``.
+
+        A view sharing the engine (a service makes one per request, so
+        concurrent requests never share an identity); closing the store itself
+        closes every view.
+        """
+        view = copy.copy(self)
+        view.who, view.origin = who, origin
+        return view
 
     def __enter__(self) -> Store:
         return self
@@ -454,10 +542,31 @@ class Store:
         action: str,
         campaign_id: int | None,
         detail: dict[str, Any],
+        *,
+        project_id: int | None = None,
     ) -> None:
+        if project_id is None and campaign_id is not None:
+            campaign = session.get(CampaignRow, campaign_id)  # in the session already
+            project_id = campaign.project_id if campaign is not None else None
         session.add(
-            AuditRow(at=utcnow(), who=who, action=action, campaign_id=campaign_id, detail=detail)
+            AuditRow(
+                at=utcnow(),
+                who=who,
+                action=action,
+                campaign_id=campaign_id,
+                detail=detail,
+                origin=self.origin,
+                project_id=project_id,
+            )
         )
+
+    @staticmethod
+    def _bump(campaign: CampaignRow, expect_version: int | None) -> None:
+        """Check ``expect_version`` (when given) and count one more write, in the caller's
+        transaction: the campaign row is locked, so two writers cannot both pass."""
+        if expect_version is not None and campaign.version != expect_version:
+            raise StaleVersionError(campaign.name, expect_version, campaign.version)
+        campaign.version += 1
 
     # -- campaigns
 
@@ -467,8 +576,14 @@ class Store:
         space_yaml: str,
         objectives: list[dict[str, Any]],
         who: str | None = None,
+        *,
+        project_id: int | None = None,
     ) -> CampaignRecord:
-        """Create a campaign; raises ``CampaignExistsError`` if the name is taken."""
+        """Create a campaign; raises ``CampaignExistsError`` if the name is taken.
+
+        ``project_id``: the project it belongs to (service campaigns); None for a
+        local one. Names are unique in the whole store, whatever the project.
+        """
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
             raise InputError(
                 "bad campaign name", expected="1 to 200 characters, not all blank", found=name
@@ -484,6 +599,8 @@ class Store:
                     objectives=[dict(o) for o in objectives],
                     created_at=utcnow(),
                     created_by=who,
+                    project_id=project_id,
+                    version=1,
                 )
                 s.add(row)
                 s.flush()
@@ -506,6 +623,22 @@ class Store:
             rows = s.scalars(select(CampaignRow).order_by(CampaignRow.id)).all()
             return [_campaign_record(r) for r in rows]
 
+    def campaign_page(
+        self, project_ids: Iterable[int] | None, *, limit: int, offset: int = 0
+    ) -> tuple[list[CampaignRecord], int]:
+        """One page of campaigns, oldest first, and how many there are in all.
+
+        ``project_ids``: only campaigns of these projects; None for every campaign
+        (local ones included).
+        """
+        query = select(CampaignRow)
+        if project_ids is not None:
+            query = query.where(CampaignRow.project_id.in_(list(project_ids)))
+        with self._read() as s:
+            total = s.scalar(select(func.count()).select_from(query.subquery()))
+            rows = s.scalars(query.order_by(CampaignRow.id).limit(limit).offset(offset)).all()
+            return [_campaign_record(r) for r in rows], int(total or 0)
+
     # -- rounds and designs
 
     def add_round(
@@ -515,11 +648,14 @@ class Store:
         designs: Sequence[Mapping[str, Any]],
         notes: dict[str, Any] | None = None,
         who: str | None = None,
+        *,
+        expect_version: int | None = None,
     ) -> int:
         """Record a round of designs (see ``DesignRecord``); returns its number (1, 2, ...).
 
         A design whose ``key`` the campaign already holds, or that repeats within
-        ``designs``, raises ``InputError`` and nothing is written.
+        ``designs``, raises ``InputError`` and nothing is written. With
+        ``expect_version``, a campaign written since raises ``StaleVersionError``.
         """
         who = who or self.who
         if not designs:
@@ -541,6 +677,7 @@ class Store:
 
         with self._write() as s:
             campaign = self._campaign(s, name, lock=True)
+            self._bump(campaign, expect_version)
             known = sorted(_existing_keys(s, campaign.id, keys))
             if known:
                 raise InputError(
@@ -661,6 +798,8 @@ class Store:
         sha256: str,
         rows: Sequence[Mapping[str, Any]],
         who: str | None = None,
+        *,
+        expect_version: int | None = None,
     ) -> IngestResult:
         """Store the measurements of one results file (see ``IngestRow``), all or nothing.
 
@@ -675,7 +814,9 @@ class Store:
         (e.g. a NULL ``value``) the whole file is rolled back and ``InputError``
         is raised. For a table too large for memory see :meth:`ingest_chunks`.
         """
-        return self.ingest_chunks(name, filename, sha256, [rows], who=who)
+        return self.ingest_chunks(
+            name, filename, sha256, [rows], who=who, expect_version=expect_version
+        )
 
     def ingest_chunks(
         self,
@@ -684,6 +825,8 @@ class Store:
         sha256: str,
         chunks: Iterable[Sequence[Mapping[str, Any]]],
         who: str | None = None,
+        *,
+        expect_version: int | None = None,
     ) -> IngestResult:
         """:meth:`ingest` for a table streamed as chunks of rows, in one transaction.
 
@@ -701,7 +844,7 @@ class Store:
             )
         try:
             with self._write() as s:
-                return self._ingest(s, name, filename, digest, chunks, who)
+                return self._ingest(s, name, filename, digest, chunks, who, expect_version)
         except IntegrityError as err:
             first = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
             raise InputError(
@@ -718,8 +861,11 @@ class Store:
         digest: str,
         chunks: Iterable[Sequence[Mapping[str, Any]]],
         who: str,
+        expect_version: int | None,
     ) -> IngestResult:
         campaign = self._campaign(s, name, lock=True)
+        if expect_version is not None and campaign.version != expect_version:
+            raise StaleVersionError(name, expect_version, campaign.version)
         seen = s.execute(
             select(ImportRow.id, ImportRow.filename).where(
                 ImportRow.campaign_id == campaign.id, ImportRow.sha256 == digest
@@ -741,6 +887,7 @@ class Store:
         )
         s.add(imp)
         s.flush()
+        self._bump(campaign, None)  # a duplicate file (returned above) writes nothing
         totals = _IngestTotals()
         for chunk in chunks:
             _check_rows(chunk, filename, totals.rows)
@@ -966,6 +1113,7 @@ class Store:
         who = who or self.who
         with self._write() as s:
             campaign = self._campaign(s, name, lock=True)
+            self._bump(campaign, None)
             round_id = None
             if round_number is not None:
                 round_id = s.scalar(
@@ -1028,13 +1176,181 @@ class Store:
                 created_at=row.created_at,
             )
 
+    def model_snapshots(self, name: str) -> list[SnapshotInfo]:
+        """Every stored model of the campaign, oldest first, without its blob."""
+        with self._read() as s:
+            campaign = self._campaign(s, name)
+            result = s.execute(
+                select(
+                    ModelSnapshotRow.id,
+                    RoundRow.number,
+                    ModelSnapshotRow.kind,
+                    ModelSnapshotRow.format,
+                    func.length(ModelSnapshotRow.blob),
+                    ModelSnapshotRow.metrics,
+                    ModelSnapshotRow.created_at,
+                )
+                .outerjoin(RoundRow, ModelSnapshotRow.round_id == RoundRow.id)
+                .where(ModelSnapshotRow.campaign_id == campaign.id)
+                .order_by(ModelSnapshotRow.id)
+            ).all()
+        return [
+            SnapshotInfo(i, n, k, f, int(b or 0), dict(m), at) for i, n, k, f, b, m, at in result
+        ]
+
+    # -- live runs
+
+    def open_run(self, name: str, model: str, who: str | None = None) -> RunRecord:
+        """The run called ``name``, created (with an audit entry) if new. Reopening a run
+        (a restarted twin) appends to it; its twin kind must be the same."""
+        if not name or len(name) > 200:
+            raise InputError("bad run name", expected="1 to 200 characters", found=name)
+        with self._write() as s:
+            row = s.scalar(select(RunRow).where(RunRow.name == name))
+            if row is None:
+                row = RunRow(
+                    name=name, model=model, created_at=utcnow(), created_by=who or self.who
+                )
+                s.add(row)
+                s.flush()
+                self._audit(s, who or self.who, "create_run", None, {"run": name, "model": model})
+            elif row.model != model:
+                raise InputError(
+                    f"run '{name}' is read by another twin", expected=row.model, found=model
+                )
+            return RunRecord(row.id, row.name, row.model, row.created_at, row.created_by)
+
+    def _run_id(self, s: Session, name: str) -> int:
+        found = s.scalar(select(RunRow.id).where(RunRow.name == name))
+        if found is None:
+            raise InputError("no such run", expected="a run opened with open_run", found=name)
+        return int(found)
+
+    def add_readings(self, run: str, readings: Sequence[ReadingRecord]) -> int:
+        """Append ``readings`` to ``run`` in one transaction (all or none); returns how
+        many were written."""
+        if not readings:
+            return 0
+        statuses = ("accepted", "late", "rejected")
+        with self._write() as s:
+            run_id = self._run_id(s, run)
+            rows = []
+            for r in readings:
+                if r.status not in statuses:
+                    raise InputError(
+                        "bad reading status", expected=" | ".join(statuses), found=r.status
+                    )
+                rows.append(
+                    {
+                        "run_id": run_id,
+                        "time_h": _finite_or_none(r.time_h),
+                        "variable": str(r.variable)[:200],
+                        "value": _finite_or_none(r.value),
+                        "unit": None if r.unit is None else str(r.unit)[:100],
+                        "source": r.source,
+                        "received_at": r.received_at,
+                        "status": r.status,
+                        "reason": r.reason,
+                    }
+                )
+            for batch in _batches(rows, _INSERT_BATCH):
+                s.execute(insert(_READINGS), list(batch))
+        return len(rows)
+
+    def readings(self, run: str, status: str | None = None) -> list[ReadingRecord]:
+        """A run's readings in the order received (optionally of one ``status``)."""
+        with self._read() as s:
+            query = select(ReadingRow).where(ReadingRow.run_id == self._run_id(s, run))
+            if status is not None:
+                query = query.where(ReadingRow.status == status)
+            rows = s.scalars(query.order_by(ReadingRow.id)).all()
+            return [
+                ReadingRecord(
+                    r.time_h,
+                    r.variable,
+                    r.value,
+                    r.unit,
+                    r.source,
+                    r.received_at,
+                    r.status,
+                    r.reason,
+                )
+                for r in rows
+            ]
+
+    def reading_counts(self, run: str) -> dict[str, int]:
+        """Readings of ``run`` per status (``accepted``, ``late``, ``rejected``)."""
+        with self._read() as s:
+            run_id = self._run_id(s, run)
+            rows = s.execute(
+                select(ReadingRow.status, func.count())
+                .where(ReadingRow.run_id == run_id)
+                .group_by(ReadingRow.status)
+            ).all()
+        counts = {"accepted": 0, "late": 0, "rejected": 0}
+        counts.update({str(k): int(v) for k, v in rows})
+        return counts
+
     # -- audit
+
+    def record_event(
+        self,
+        action: str,
+        detail: Mapping[str, Any],
+        who: str | None = None,
+        campaign: str | None = None,
+    ) -> EventRecord:
+        """Append one event to the audit log (e.g. ``alarm.raised``) and return it.
+
+        ``action``: lower-case dotted name, at most 100 characters; ``detail``: a JSON
+        object. The audit log is append-only, so an event is a fact that is never changed;
+        state such as "which alarms are active" is derived by folding the events.
+        """
+        if not isinstance(action, str) or len(action) > 100 or not _ACTION.match(action):
+            raise InputError(
+                "bad event action",
+                expected="lower-case dotted name of 1 to 100 characters, e.g. alarm.raised",
+                found=action,
+            )
+        try:
+            payload = json.loads(json.dumps(dict(detail), allow_nan=False))
+        except (TypeError, ValueError) as err:
+            raise InputError(f"event detail must be a JSON object ({err})") from None
+        who = who or self.who
+        with self._write() as s:
+            campaign_id = None if campaign is None else self._campaign(s, campaign).id
+            row = AuditRow(
+                at=utcnow(), who=who, action=action, campaign_id=campaign_id, detail=payload
+            )
+            s.add(row)
+            s.flush()
+            return EventRecord(row.id, row.at, who, action, campaign, payload)
+
+    def events(self, prefix: str | None = None, campaign: str | None = None) -> list[EventRecord]:
+        """Audit-log entries, oldest first, whose action starts with ``prefix`` (e.g.
+        ``"alarm."``), of one campaign or of the whole store."""
+        with self._read() as s:
+            query = (
+                select(AuditRow, CampaignRow.name)
+                .outerjoin(CampaignRow, AuditRow.campaign_id == CampaignRow.id)
+                .order_by(AuditRow.id)
+            )
+            if prefix:
+                escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                query = query.where(AuditRow.action.like(escaped + "%", escape="\\"))
+            if campaign is not None:
+                query = query.where(AuditRow.campaign_id == self._campaign(s, campaign).id)
+            return [
+                EventRecord(row.id, row.at, row.who, row.action, name, dict(row.detail))
+                for row, name in s.execute(query).all()
+            ]
 
     def audit(self, name: str | None = None) -> pd.DataFrame:
         """The audit log, oldest first, of one campaign or (``name=None``) of the whole store.
 
         Columns: ``id``, ``at`` (UTC), ``who``, ``action``, ``campaign`` (name or
-        None), ``detail`` (dict).
+        None), ``detail`` (dict), ``origin`` (client address of a service
+        request, else None), ``project_id``.
         """
         with self._read() as s:
             query = (
@@ -1045,6 +1361,8 @@ class Store:
                     AuditRow.action,
                     CampaignRow.name,
                     AuditRow.detail,
+                    AuditRow.origin,
+                    AuditRow.project_id,
                 )
                 .outerjoin(CampaignRow, AuditRow.campaign_id == CampaignRow.id)
                 .order_by(AuditRow.id)
@@ -1053,7 +1371,8 @@ class Store:
                 query = query.where(AuditRow.campaign_id == self._campaign(s, name).id)
             result = s.execute(query).all()
         return _frame(
-            [tuple(r) for r in result], ["id", "at", "who", "action", "campaign", "detail"]
+            [tuple(r) for r in result],
+            ["id", "at", "who", "action", "campaign", "detail", "origin", "project_id"],
         )
 
 
@@ -1068,6 +1387,8 @@ def _campaign_record(row: CampaignRow) -> CampaignRecord:
         objectives=[dict(o) for o in row.objectives],
         created_at=row.created_at,
         created_by=row.created_by,
+        project_id=row.project_id,
+        version=row.version,
     )
 
 
@@ -1115,6 +1436,15 @@ def _existing_measurements(
         ).all()
         found.update((d, o, src) for d, o, src in rows)
     return found
+
+
+def _finite_or_none(value: Any) -> float | None:
+    """A finite float, else None (NaN and infinities are not stored as numbers)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _opt_float(value: Any) -> float | None:

@@ -31,13 +31,21 @@ def html_page(
     sections: Sequence[Section],
     *,
     subtitle: str = "",
+    refresh_s: float | None = None,
 ) -> str:
     """``sections`` are ``(heading, content)``; content is a figure, a table or text.
 
     An empty heading continues the previous section (e.g. a note under a table).
+    ``refresh_s``: the browser reloads the page every so many seconds (a page that a
+    running job rewrites, e.g. a live batch monitor).
     """
+    reload = (
+        f"<meta http-equiv='refresh' content='{max(1, round(refresh_s))}'>"
+        if refresh_s is not None
+        else ""
+    )
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'>{reload}",
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1><p class='meta'>{html.escape(subtitle)}</p>",
     ]

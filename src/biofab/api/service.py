@@ -1,0 +1,43 @@
+"""The state one app holds: settings, the store, the accounts and the login limiter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from biofab.api.ratelimit import RateLimiter
+from biofab.api.settings import ServiceSettings
+from biofab.store import Store
+from biofab.store.accounts import Accounts
+
+
+@dataclass
+class Service:
+    settings: ServiceSettings
+    store: Store
+    accounts: Accounts
+    user_limiter: RateLimiter
+    address_limiter: RateLimiter
+
+    @classmethod
+    def open(cls, settings: ServiceSettings) -> Service:
+        store = Store(settings.store_url, who="service")
+        return cls(
+            settings,
+            store,
+            Accounts(store),
+            RateLimiter(settings.auth_attempts, settings.auth_window_s),
+            RateLimiter(settings.auth_attempts_per_address, settings.auth_window_s),
+        )
+
+
+def service(request: Request) -> Service:
+    """The app's :class:`Service` (a FastAPI dependency)."""
+    found: Service = request.app.state.service
+    return found
+
+
+def client_address(request: Request) -> str:
+    """Where a request came from, as recorded in the audit log."""
+    return request.client.host if request.client is not None else "unknown"

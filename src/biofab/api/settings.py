@@ -1,0 +1,35 @@
+"""Settings of the service, typed and validated once at start-up."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ServiceSettings(BaseModel):
+    """What ``create_app`` and ``biofab serve`` take.
+
+    Sizes in bytes, durations in seconds.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    store_url: str = Field(description="SQLAlchemy URL of the store (SQLite or PostgreSQL).")
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024, ge=1, description="Largest results file accepted (413 above)."
+    )
+    auth_attempts: int = Field(
+        10, ge=1, description="Login / token requests per window and user name."
+    )
+    auth_attempts_per_address: int = Field(
+        30, ge=1, description="Login / token requests per window and client address."
+    )
+    auth_window_s: float = Field(60.0, gt=0, description="Window of the login rate limit.")
+    login_token_ttl_s: int = Field(
+        12 * 3600, ge=60, description="Lifetime of a token returned by a password login."
+    )
+    max_page: int = Field(200, ge=1, description="Largest page of a list route.")
+    job_data_dir: str | None = Field(
+        None,
+        description="The only folder whose files a job submitted over HTTP may name "
+        "(models, scenarios, proteomes); None: no server file at all.",
+    )

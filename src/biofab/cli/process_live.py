@@ -1,0 +1,113 @@
+"""``biofab process twin``: the live twin on an OPC UA server, an HTTP listener or a replay.
+
+Argument parsing and printing only: the work is
+:func:`biofab.process.live.workflow.run_twin`. Registered on the ``process`` group through
+the process pillar's ``cli_extensions``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``twin`` to the ``process`` command group."""
+
+    @app.command("twin")
+    def twin(
+        scenario: Annotated[
+            Path, typer.Option("--scenario", help="Scenario YAML: twin, initial state, recipe.")
+        ],
+        source: Annotated[
+            str | None,
+            typer.Option("--source", help="OPC UA server, opc.tcp://HOST:PORT/PATH (with --map)."),
+        ] = None,
+        node_map: Annotated[
+            Path | None, typer.Option("--map", help="Node map YAML of the OPC UA server.")
+        ] = None,
+        replay: Annotated[
+            Path | None, typer.Option("--replay", help="Run CSV to replay (long or wide).")
+        ] = None,
+        mapping: Annotated[
+            Path | None, typer.Option("--mapping", help="Column-mapping YAML of the replay file.")
+        ] = None,
+        speed: Annotated[
+            float, typer.Option("--speed", help="Replay speed, x real time (0: no waiting).")
+        ] = 60.0,
+        listen: Annotated[
+            str | None,
+            typer.Option("--listen", help="Serve the HTTP/WebSocket endpoint on HOST:PORT."),
+        ] = None,
+        filter: Annotated[str, typer.Option("--filter", help="ekf | ukf.")] = "ekf",
+        step: Annotated[float, typer.Option("--step", help="Estimator step, h.")] = 0.25,
+        window: Annotated[
+            float | None, typer.Option("--window", help="Reorder window, h (default: one step).")
+        ] = None,
+        db: Annotated[
+            str | None, typer.Option("--db", help="Store URL (default $BIOFAB_DB).")
+        ] = None,
+        run: Annotated[str | None, typer.Option("--run", help="Run name in the store.")] = None,
+        until: Annotated[
+            float | None, typer.Option("--until", help="Stop after this process time, h.")
+        ] = None,
+        volume_max: Annotated[
+            float | None, typer.Option("--volume-max", help="Largest believable volume, L.")
+        ] = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Estimates CSV.")] = None,
+        report: Annotated[
+            Path | None, typer.Option("--report", help="HTML report (trends with ±2σ bands).")
+        ] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    ) -> None:
+        """Run the live twin: validate and store every reading, estimate the states (±σ)
+        each step with the EKF/UKF, print one progress line per step, write a report."""
+        from rich.console import Console
+
+        from biofab.process.live.workflow import TwinRequest, run_twin
+
+        request = TwinRequest(
+            scenario=scenario,
+            source=source,
+            node_map=node_map,
+            replay=replay,
+            mapping=mapping,
+            speed=speed,
+            listen=listen,
+            filter=filter,
+            step_h=step,
+            window_h=window,
+            db=db,
+            run=run,
+            volume_max=volume_max,
+            until_h=until,
+            out=out,
+            report=report,
+            progress=not json_out,
+            command="biofab process " + " ".join(sys.argv[2:]),
+        )
+        result = run_twin(request)
+        if json_out:
+            typer.echo(result.to_json())
+            return
+        out_console = Console()
+        stats = result.stats
+        out_console.print(
+            f"run [bold]{result.run}[/] from {result.source}: {stats.received} readings, "
+            f"{stats.accepted} accepted, {stats.late} late, {stats.duplicate} duplicate, "
+            f"{stats.rejected} rejected; {stats.steps} estimator steps",
+            highlight=False,
+        )
+        if stats.rejected:
+            out_console.print(f"last rejection: {stats.last_rejection}", highlight=False)
+        final = result.to_dict()["final"]
+        for key, value in final.items():
+            if key not in ("time_h", "readings") and not key.endswith("_std"):
+                out_console.print(
+                    f"  {key:<6}{value:.4g} ± {final.get(key + '_std', 0.0):.2g}", highlight=False
+                )
+        for path in result.files:
+            out_console.print(f"wrote {path}", highlight=False)

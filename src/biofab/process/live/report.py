@@ -1,0 +1,62 @@
+"""The live twin's HTML report: trends with the estimator's ±2σ bands over the raw
+readings (twin units), the reading counts and the last rejections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from biofab.viz import html_page
+
+__all__ = ["live_page"]
+
+
+def live_page(twin: Any, loop: Any, result: Any, command: str = "") -> str:
+    """One self-contained page (plotly.js inlined once)."""
+    from biofab.process.report import Run, trajectory_figure
+
+    line = twin.frame().copy()
+    variables = [*twin.model.states, "mu"]
+    for name in variables:
+        line[f"{name}_lo"] = line[name] - 2 * line[f"{name}_std"]
+        line[f"{name}_hi"] = line[name] + 2 * line[f"{name}_std"]
+    raw = pd.DataFrame(
+        [(r.time_h, r.variable, r.value) for r in loop.readings_],
+        columns=["time_h", "variable", "value"],
+    )
+    measured = None
+    if len(raw):
+        measured = (
+            raw[raw["variable"].isin(twin.model.states)]
+            .pivot_table(index="time_h", columns="variable", values="value", aggfunc="first")
+            .reset_index()
+        )
+    figure = trajectory_figure(
+        twin.model,
+        [Run(f"{twin.filter.upper()} estimate", line, measured)],
+        variables,
+        title=f"Live twin: {result.run}",
+    )
+    counts = pd.DataFrame(
+        [{"what": k, "readings": v} for k, v in result.stats.to_dict().items() if k != "rejections"]
+    )
+    stored = pd.DataFrame([{"status": k, "stored": v} for k, v in result.store_counts.items()])
+    sections: list[tuple[str, Any]] = [
+        ("Estimates", figure),
+        (
+            "",
+            "Lines: the filter's estimate at the end of each estimator step (the first point: the "
+            "prior at the start); shaded: ± 2σ; "
+            "markers: the accepted readings of the states (converted to the twin's units).",
+        ),
+        ("Readings received", counts),
+        ("Readings stored", stored),
+    ]
+    if result.stats.rejected:
+        by_variable = pd.DataFrame(
+            [{"variable": k, "rejected": v} for k, v in result.stats.reasons.items()]
+        )
+        sections.append(("Rejected readings", by_variable))
+        sections.append(("", f"Last rejection: {result.stats.last_rejection}"))
+    return html_page(f"Live twin: {result.run}", sections, subtitle=command or result.source)

@@ -1,0 +1,258 @@
+"""The live-twin workflow: a typed request in, the estimates, counts and files out.
+
+:func:`run_twin` connects one source (an OPC UA server, an HTTP listener or a replayed
+file), validates every reading, writes them to the store in buffered transactions, runs
+the scenario's twin and EKF/UKF each estimator step, reports progress (one line per
+step: time, estimates ± σ, rejected count), and at the end writes the estimates CSV and
+an HTML report (trends with ±2σ bands and the raw readings). Bad settings raise a
+one-line :class:`~biofab.core.errors.BiofabError` before anything is connected or
+written; bad readings never stop the run (they are counted and stored as rejected).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from biofab.core.errors import InputError
+from biofab.process.live.loop import LiveLoop, LiveStats
+from biofab.process.live.readings import ReadingValidator
+from biofab.process.live.twin import LiveTwin
+from biofab.process.scenario import Scenario
+
+__all__ = ["TwinRequest", "TwinResult", "parse_listen", "run_twin"]
+
+
+@dataclass(frozen=True)
+class TwinRequest:
+    """Run the live twin on one source.
+
+    Exactly one of ``source`` (``opc.tcp://`` URL, with ``node_map``), ``replay`` (run
+    CSV, optional ``mapping``, at ``speed``× real time; 0 = as fast as possible) or
+    ``listen`` (``HOST:PORT`` of the HTTP/WebSocket endpoint). ``scenario``: twin,
+    initial state, recipe for unlogged inputs, noise. ``filter``: ekf | ukf; ``step_h``
+    and ``window_h``: estimator step and reorder window (h). ``db``: store URL (None: the
+    default store); ``run``: run name (default: the batch id or the source);
+    ``volume_max``: largest believable volume (L; default 10 × the initial volume);
+    ``until_h``: stop after this much process time (h). ``out``: estimates CSV;
+    ``report``: HTML page. ``progress``: print one line per step to stderr.
+    """
+
+    scenario: str | Path | Scenario
+    source: str | None = None
+    node_map: Path | None = None
+    replay: Path | None = None
+    mapping: Path | None = None
+    speed: float = 60.0
+    listen: str | None = None
+    filter: str = "ekf"
+    step_h: float = 0.25
+    window_h: float | None = None
+    db: str | None = None
+    run: str | None = None
+    volume_max: float | None = None
+    until_h: float | None = None
+    flush_every: int = 500
+    flush_seconds: float = 2.0
+    out: Path | None = None
+    report: Path | None = None
+    progress: bool = True
+    command: str = ""
+
+
+@dataclass
+class TwinResult:
+    """Estimates per step, what became of the readings, and the files written."""
+
+    run: str
+    source: str
+    estimates: pd.DataFrame
+    stats: LiveStats
+    store_counts: dict[str, int]
+    files: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """``time_h``, ``readings`` (fed that step), each state and ``mu`` ± ``_std``."""
+        return self.estimates.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        final = self.estimates.tail(1).to_dict("records")
+        return {
+            "run": self.run,
+            "source": self.source,
+            "readings": self.stats.to_dict(),
+            "stored": self.store_counts,
+            "final": final[0] if final else {},
+            "files": self.files,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=float)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` -> ``(host, port)``; one-line error otherwise."""
+    host, _, port = str(text).rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(
+            "bad --listen address", expected="HOST:PORT, e.g. 127.0.0.1:8765", found=text
+        )
+    return host, int(port)
+
+
+def _check(request: TwinRequest) -> None:
+    chosen = [
+        n
+        for n, v in (
+            ("--source", request.source),
+            ("--replay", request.replay),
+            ("--listen", request.listen),
+        )
+        if v is not None
+    ]
+    if len(chosen) != 1:
+        raise InputError(
+            "name exactly one source",
+            expected="--source opc.tcp://… (with --map) | --replay FILE | --listen HOST:PORT",
+            found=", ".join(chosen) or "none",
+        )
+    if request.source is not None and request.node_map is None:
+        raise InputError("an OPC UA source needs a node map", expected="--map map.yaml")
+    if request.filter not in ("ekf", "ukf"):
+        raise InputError("unknown filter", expected="ekf | ukf", found=request.filter)
+    if math.isnan(request.speed) or request.speed < 0:
+        raise InputError("replay speed must be >= 0", expected=">= 0", found=request.speed)
+    if request.until_h is not None and not request.until_h > 0:
+        raise InputError("until must be positive", expected="> 0 h", found=request.until_h)
+    if request.listen is not None:
+        parse_listen(request.listen)
+    outputs = [p for p in (request.out, request.report) if p is not None]
+    if len({Path(p).resolve() for p in outputs}) != len(outputs):
+        raise InputError("--out and --report name the same file", found=str(outputs[0]))
+    for path in outputs:
+        if not Path(path).resolve().parent.is_dir():
+            raise InputError("output folder does not exist", file=str(path))
+
+
+def _source(request: TwinRequest, validator: ReadingValidator) -> tuple[Any, str]:
+    """The source object and the default run name."""
+    if request.replay is not None:
+        from biofab.process.live.replay import ReplaySource
+
+        replay = ReplaySource(request.replay, mapping=request.mapping, speed=request.speed)
+        return replay, replay.batch_id
+    if request.source is not None:
+        from biofab.process.live.opcua import NodeMap, OpcUaSource
+
+        assert request.node_map is not None
+        opc = OpcUaSource(request.source, NodeMap.from_yaml(request.node_map))
+        return opc, request.source
+    from biofab.process.live.http import HttpSource
+
+    assert request.listen is not None
+    host, port = parse_listen(request.listen)
+    http = HttpSource(validator, host=host, port=port)
+    return http, f"http://{host}:{port}"
+
+
+class _Until:
+    """Stop a source after ``until_h`` of process time."""
+
+    def __init__(self, source: Any, until_h: float | None) -> None:
+        self.source, self.until_h, self.name = source, until_h, source.name
+
+    async def __aiter__(self) -> Any:
+        async for reading in self.source:
+            if self.until_h is not None:
+                try:
+                    late = float(reading.time_h) > self.until_h
+                except (TypeError, ValueError):
+                    late = False
+                if late:
+                    stop = getattr(self.source, "stop", None)
+                    if callable(stop):
+                        stop()
+                    break
+            yield reading
+
+
+def run_twin(request: TwinRequest) -> TwinResult:
+    """Run the live twin until the source ends (module docstring)."""
+    from biofab.core.progress import progress
+    from biofab.process.live.writer import ReadingWriter
+    from biofab.store import Store
+
+    _check(request)
+    scenario = (
+        request.scenario
+        if isinstance(request.scenario, Scenario)
+        else Scenario.from_yaml(request.scenario)
+    )
+    volume_max = request.volume_max
+    if volume_max is None:
+        volume_max = 10.0 * float(scenario.initial.get("V", math.inf))
+    validator = ReadingValidator(scenario.model, volume_max=volume_max)
+    source, default_run = _source(request, validator)
+    run = request.run or default_run
+    twin = LiveTwin(scenario, request.filter)  # type: ignore[arg-type]
+    store = Store(request.db)
+    try:
+        writer = ReadingWriter(
+            store,
+            run,
+            scenario.model,
+            flush_every=request.flush_every,
+            flush_seconds=request.flush_seconds,
+        )
+        biomass = "X" if "X" in twin.names else "Xv"
+        substrate = "S" if "S" in twin.names else "Glc"
+        with progress(f"twin {run}", enabled=request.progress) as bar:
+
+            def shown(row: dict[str, float], stats: LiveStats) -> None:
+                bar.advance(
+                    note=(
+                        f"t={row['time_h']:.2f} h  {biomass}={row[biomass]:.3g}±"
+                        f"{row[biomass + '_std']:.2g}  {substrate}={row[substrate]:.3g}±"
+                        f"{row[substrate + '_std']:.2g}  mu={row['mu']:.3g}/h  "
+                        f"readings {stats.accepted}  late {stats.late}  "
+                        f"rejected {stats.rejected}"
+                    )
+                )
+
+            loop = LiveLoop(
+                twin,
+                validator,
+                step_h=request.step_h,
+                window_h=request.window_h,
+                writer=writer,
+                on_step=shown,
+            )
+            asyncio.run(loop.run(_Until(source, request.until_h)))
+        counts = store.reading_counts(run)
+    finally:
+        store.close()
+    estimates = twin.frame()
+    result = TwinResult(run, source.name, estimates, loop.stats, counts)
+    result.files = _write(request, result, twin, loop)
+    return result
+
+
+def _write(request: TwinRequest, result: TwinResult, twin: LiveTwin, loop: LiveLoop) -> list[str]:
+    from biofab.core.atomic import write_atomic
+
+    files = []
+    if request.out is not None:
+        write_atomic(request.out, result.estimates.to_csv(index=False, float_format="%.8g"))
+        files.append(str(request.out))
+    if request.report is not None:
+        from biofab.process.live.report import live_page
+
+        write_atomic(request.report, live_page(twin, loop, result, request.command))
+        files.append(str(request.report))
+    return files

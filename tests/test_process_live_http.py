@@ -1,0 +1,127 @@
+"""HTTP source: a real uvicorn server on localhost, readings POSTed with httpx and sent over
+a WebSocket; bad batches get a 4xx with one line and nothing of them is stored. And the
+``biofab process twin`` command end to end (replay), with its bad-input exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from biofab.process.live.http import HttpSource
+from biofab.process.live.loop import LiveLoop
+from biofab.process.live.readings import ReadingValidator
+from biofab.process.live.replay import batch_readings
+from biofab.process.live.twin import LiveTwin
+from biofab.process.live.writer import ReadingWriter
+from biofab.process.scenario import Scenario
+from biofab.store import Store
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "process" / "ecoli_fedbatch.yaml"
+
+
+def _body(readings: list[Any]) -> dict[str, Any]:
+    return {
+        "readings": [
+            {"time_h": r.time_h, "variable": r.variable, "value": r.value, "unit": r.unit}
+            for r in readings
+        ]
+    }
+
+
+def test_http_source_validates_at_the_edge(tmp_path: Path) -> None:
+    scenario = Scenario.from_yaml(EXAMPLE)
+    batch = scenario.measure(scenario.simulate())
+    good = batch_readings(batch.slice(0.0, 2.0))
+    later = batch_readings(batch.slice(2.1, 3.0))
+    url = f"sqlite:///{tmp_path / 'http.db'}"
+    store = Store(url, who="tester")
+    validator = ReadingValidator("ecoli", volume_max=2.0)
+    source = HttpSource(validator, port=0)
+    loop = LiveLoop(LiveTwin(scenario, "ekf"), validator, writer=ReadingWriter(store, "h", "ecoli"))
+    thread = threading.Thread(target=lambda: asyncio.run(loop.run(source)), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while source.started is None or not source.started.is_set():
+        assert time.monotonic() < deadline, "the HTTP source did not start"
+        time.sleep(0.02)
+    base = f"http://127.0.0.1:{source.port}/live"
+
+    with httpx.Client(base_url=base, timeout=10) as client:
+        assert client.get("/health").json()["status"] == "ok"
+        ok = client.post("/readings", json=_body(good))
+        assert ok.status_code == 202 and ok.json() == {"queued": len(good)}, ok.text
+
+        def refused(body: Any, status: int, words: str) -> None:
+            content = body if isinstance(body, bytes) else json.dumps(body).encode()
+            r = client.post(
+                "/readings", content=content, headers={"content-type": "application/json"}
+            )
+            assert r.status_code == status, r.text
+            detail = r.json()["detail"]
+            assert isinstance(detail, str) and "\n" not in detail and words in detail, detail
+
+        one = {"time_h": 2.5, "variable": "OUR", "value": 10.0, "unit": "mmol/L/h"}
+        refused({"readings": [one, {**one, "time_h": 2.6, "unit": "mmol/h"}]}, 422, "unknown unit")
+        refused(
+            {"readings": [one, {**one, "variable": "X", "value": -1.0, "unit": "g/L"}]},
+            422,
+            "negative",
+        )
+        refused({"readings": [one, {**one, "time_h": 2.4}]}, 422, "does not increase")
+        refused(b'{"readings": [', 400, "not JSON")
+        refused({"readings": [{**one, "value": "high"}]}, 422, "readings.0.value")
+        refused({"readings": [{**one, "colour": "red"}]}, 422, "colour")
+        refused({"readings": []}, 422, "readings")
+
+        from websockets.sync.client import connect
+
+        with connect(f"ws://127.0.0.1:{source.port}/live/readings/ws") as ws:
+            ws.send(json.dumps(_body(later)))
+            assert json.loads(ws.recv()) == {"queued": len(later)}
+            ws.send("not json")
+            assert "not JSON" in json.loads(ws.recv())["error"]
+            ws.send(json.dumps({**one, "time_h": 2.9, "unit": "furlong"}))
+            assert "unknown unit" in json.loads(ws.recv())["error"]
+        assert client.post("/end").json() == {"ended": True}
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    counts = store.reading_counts("h")
+    store.close()
+    # every refused batch stored nothing; the good ones all went to the twin
+    assert counts == {"accepted": len(good) + len(later), "late": 0, "rejected": 0}
+    assert loop.stats.rejected == 0 and loop.twin.frame()["time_h"].iloc[-1] == pytest.approx(3.0)
+
+
+def test_cli_twin_replay_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from biofab.cli.main import main
+
+    scenario = Scenario.from_yaml(EXAMPLE)
+    data = tmp_path / "run.csv"
+    scenario.measure(scenario.simulate()).slice(0.0, 4.0).to_csv(data)
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    report, out = tmp_path / "twin.html", tmp_path / "est.csv"
+    args = ["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data), "--speed", "0"]
+    main([*args, "--db", db, "--report", str(report), "--out", str(out), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["readings"]["accepted"] == result["stored"]["accepted"] > 0
+    assert result["final"]["time_h"] == pytest.approx(4.0)
+    assert report.stat().st_size > 100_000 and "±" in report.read_text(encoding="utf-8")
+    assert out.read_text().startswith("time_h,readings,X,X_std")
+
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--listen", "127.0.0.1:9", "--db", db])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: name exactly one source") and "\n" not in err
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            ["process", "twin", "--scenario", str(EXAMPLE), "--source", "opc.tcp://h:1", "--db", db]
+        )
+    assert exit_.value.code == 2 and "node map" in capsys.readouterr().err

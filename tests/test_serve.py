@@ -1,0 +1,91 @@
+"""``biofab serve`` end to end: a real process, its first admin token, a restart."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from api_server import free_port
+from test_cli_first_contact import imported_modules
+
+
+@contextmanager
+def serve(db: str, port: int) -> Iterator[list[str]]:
+    """Run ``biofab serve`` until it listens; yield the stdout lines printed before that."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "biofab.cli", "serve", "--db", db, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"biofab serve exited: {''.join(lines)}")
+            lines.append(line)
+            if "Uvicorn running on" in line:
+                break
+        else:
+            raise AssertionError(f"biofab serve did not start: {''.join(lines)}")
+        yield lines
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_serve_prints_the_first_admin_token_once(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'service.db'}"
+    port = free_port()
+    with serve(db, port) as first:
+        printed = [ln.strip() for ln in first if ln.strip().startswith("bfk_")]
+        assert len(printed) == 1, first
+        token = printed[0]
+        base = f"http://127.0.0.1:{port}"
+        me = httpx.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.json()["user"] == me.json()["user"] | {"username": "admin", "site_admin": True}
+        assert httpx.get(f"{base}/openapi.json").json()["info"]["title"] == "biofab"
+    port = free_port()
+    with serve(db, port) as second:
+        assert not any("bfk_" in ln for ln in second), second
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers=headers).status_code == 200
+    # Never in clear in the store.
+    assert token.encode() not in (tmp_path / "service.db").read_bytes()
+
+
+def test_help_does_not_import_the_web_stack(tmp_path: Path) -> None:
+    loaded = imported_modules("--help", cwd=tmp_path)
+    assert "typer" in loaded and not loaded & {"fastapi", "uvicorn", "starlette"}
+
+
+def test_serve_runs_submitted_jobs_in_its_job_runner(tmp_path: Path) -> None:
+    """The job runner `biofab serve` starts beside the API takes a job to the end."""
+    db = f"sqlite:///{tmp_path / 'service.db'}"
+    port = free_port()
+    with serve(db, port) as printed:
+        token = next(ln.strip() for ln in printed if ln.strip().startswith("bfk_"))
+        api = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}/api/v1",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        scan = {"model": "textbook", "kind": "reaction", "limit": 5, "workers": 1}
+        job = api.post("/jobs", json={"kind": "deletions", "request": scan}).json()
+        deadline = time.monotonic() + 180
+        while (state := api.get(f"/jobs/{job['id']}").json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, state
+            time.sleep(0.5)
+        assert state["status"] == "succeeded", state
+        assert api.get(f"/jobs/{job['id']}/result").json()["wild_type_growth"] > 0.8
