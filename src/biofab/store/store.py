@@ -1000,24 +1000,32 @@ class Store:
         """Every measurement of the campaign with its design's round and
         parameters, oldest first, as plain records (no pandas: read commands
         summarise a campaign from these and start fast)."""
+        result = self._measurements(
+            name,
+            MeasurementRow.design_id,
+            RoundRow.number,
+            DesignRow.params,
+            MeasurementRow.objective,
+            MeasurementRow.value,
+            MeasurementRow.std,
+            MeasurementRow.n_replicates,
+        )
+        return [MeasurementRecord(*r) for r in result]
+
+    def _measurements(self, name: str, *columns: Any) -> list[Any]:
+        """``columns`` of every measurement of the campaign joined to its design and
+        round (NULL for an imported design), oldest first."""
         with self._read() as s:
             campaign = self._campaign(s, name)
-            result = s.execute(
-                select(
-                    MeasurementRow.design_id,
-                    RoundRow.number,
-                    DesignRow.params,
-                    MeasurementRow.objective,
-                    MeasurementRow.value,
-                    MeasurementRow.std,
-                    MeasurementRow.n_replicates,
-                )
-                .join(DesignRow, MeasurementRow.design_id == DesignRow.id)
-                .outerjoin(RoundRow, DesignRow.round_id == RoundRow.id)
-                .where(DesignRow.campaign_id == campaign.id)
-                .order_by(MeasurementRow.id)
-            ).all()
-        return [MeasurementRecord(*r) for r in result]
+            return list(
+                s.execute(
+                    select(*columns)
+                    .join(DesignRow, MeasurementRow.design_id == DesignRow.id)
+                    .outerjoin(RoundRow, DesignRow.round_id == RoundRow.id)
+                    .where(DesignRow.campaign_id == campaign.id)
+                    .order_by(MeasurementRow.id)
+                ).all()
+            )
 
     def counts(self, name: str) -> dict[str, int]:
         """How many ``rounds`` and ``designs`` the campaign holds (two COUNT queries)."""
@@ -1045,28 +1053,21 @@ class Store:
         """
         import pandas as pd
 
-        with self._read() as s:
-            campaign = self._campaign(s, name)
-            result = s.execute(
-                select(
-                    MeasurementRow.design_id,
-                    DesignRow.key,
-                    RoundRow.number,
-                    MeasurementRow.objective,
-                    MeasurementRow.value,
-                    MeasurementRow.std,
-                    MeasurementRow.n_replicates,
-                    MeasurementRow.unit,
-                    MeasurementRow.source,
-                    MeasurementRow.import_id,
-                    MeasurementRow.created_at,
-                    DesignRow.params,
-                )
-                .join(DesignRow, MeasurementRow.design_id == DesignRow.id)
-                .outerjoin(RoundRow, DesignRow.round_id == RoundRow.id)
-                .where(DesignRow.campaign_id == campaign.id)
-                .order_by(MeasurementRow.id)
-            ).all()
+        result = self._measurements(
+            name,
+            MeasurementRow.design_id,
+            DesignRow.key,
+            RoundRow.number,
+            MeasurementRow.objective,
+            MeasurementRow.value,
+            MeasurementRow.std,
+            MeasurementRow.n_replicates,
+            MeasurementRow.unit,
+            MeasurementRow.source,
+            MeasurementRow.import_id,
+            MeasurementRow.created_at,
+            DesignRow.params,
+        )
         base = pd.DataFrame(
             {
                 "design_id": pd.Series([r[0] for r in result], dtype="int64"),
