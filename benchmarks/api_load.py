@@ -28,7 +28,9 @@ Records: ``benchmarks/results/api_load.json``; ``ratio`` > 1 means the service
 is faster than the CLI.
 
 The read routes are measured with 1 and 2 server processes (``biofab serve
---workers``); the rest with one.
+--workers``), each with the Python client threads and, when Debian's ``wrk`` is
+installed, with ``wrk`` (a C load generator whose clients take almost no CPU from
+the server on a small machine); the rest with one process.
 
 Usage: ``python benchmarks/api_load.py [--clients 20] [--seconds 10] [--repeats 3]
 [--workers 1 2] [--no-postgres] [--no-write]``.
@@ -40,6 +42,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -195,6 +198,43 @@ def hammer(server: Server, token: str, path: str, clients: int, seconds: float) 
     }
 
 
+WRK_SCRIPT = """
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %.6f %.6f\\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+      + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1e6, latency:percentile(95) / 1e6))
+end
+"""
+
+
+def wrk(
+    server: Server, token: str, path: str, clients: int, seconds: float
+) -> dict[str, Any] | None:
+    """The same load from ``wrk`` (a C load generator: 2 threads, ``clients`` connections),
+    so the clients' own Python does not compete with the server for the two cores;
+    None when wrk is not installed."""
+    if shutil.which("wrk") is None:
+        return None
+    assert server.log is not None
+    script = server.log.with_suffix(".lua")
+    script.write_text(WRK_SCRIPT)
+    r = subprocess.run(
+        ["wrk", "-t2", f"-c{clients}", f"-d{seconds:g}s", "-s", str(script),
+         "-H", f"Authorization: Bearer {token}", server.url + API + path],
+        capture_output=True, text=True, timeout=seconds + 60,
+    )  # fmt: skip
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("RESULT"))
+    n, errors, median, p95 = line.split()[1:]
+    return {
+        "requests": int(n),
+        "errors": int(errors),
+        "rps": int(n) / seconds,
+        "median_s": float(median),
+        "p95_s": float(p95),
+    }
+
+
 def timed(fn: Callable[[], Any]) -> float:
     t0 = time.perf_counter()
     fn()
@@ -252,13 +292,19 @@ def bench_store(label: str, db: str, workdir: Path, args: argparse.Namespace) ->
             load = server if workers == 1 else Server(db, workdir, workers=workers).start()
             try:
                 for path in ("/campaigns/load/status", "/campaigns?limit=50"):
+                    route = "status" if "status" in path else "list"
                     res = hammer(load, server.token, path, args.clients, args.seconds)
-                    key = ("status" if "status" in path else "list") + f"@{workers}"
-                    out[key] = res
-                    print(f"[{label}] {workers} worker(s) GET {path}: {res['rps']:.0f} req/s, "
-                          f"median {1000 * res['median_s']:.1f} ms, p95 "
-                          f"{1000 * res['p95_s']:.1f} ms, {res['errors']} errors",
-                          flush=True)  # fmt: skip
+                    out[f"{route}@{workers}"] = res
+                    by_wrk = wrk(load, server.token, path, args.clients, args.seconds)
+                    if by_wrk is not None:
+                        out[f"{route}@{workers}/wrk"] = by_wrk
+                    for tool, x in (("python", res), ("wrk", by_wrk)):
+                        if x is None:
+                            continue
+                        print(f"[{label}] {workers} worker(s) GET {path} ({tool} clients): "
+                              f"{x['rps']:.0f} req/s, median {1000 * x['median_s']:.1f} ms, "
+                              f"p95 {1000 * x['p95_s']:.1f} ms, {x['errors']} errors",
+                              flush=True)  # fmt: skip
             finally:
                 if load is not server:
                     load.stop()
@@ -387,13 +433,17 @@ def records(results: list[dict[str, Any]], args: argparse.Namespace) -> list[dic
     }
     out = []
     for r in results:
-        for route, workers in ((rt, w) for w in args.workers for rt in ("status", "list")):
-            x = r[f"{route}@{workers}"]
+        runs = [(rt, w, tool) for w in args.workers for rt in ("status", "list")
+                for tool in ("", "/wrk") if f"{rt}@{w}{tool}" in r]  # fmt: skip
+        for route, workers, tool in runs:
+            x = r[f"{route}@{workers}{tool}"]
+            gen = "wrk (C)" if tool else "Python threads"
             out.append({
                 "metric": f"api_{route}_p95_s",
-                "dataset": f"{r['store']}: GET {route}, {args.clients} concurrent clients, "
-                           f"{args.seconds:g} s, {workers} server process(es)",
+                "dataset": f"{r['store']}: GET {route}, {args.clients} concurrent clients "
+                           f"({gen}), {args.seconds:g} s, {workers} server process(es)",
                 "server_processes": workers,
+                "load_generator": gen,
                 "biofab": round(x["p95_s"], 4),
                 "peer": "biofab campaign status (CLI process)",
                 "peer_value": round(r["status_cli_s"], 3),
@@ -453,14 +503,18 @@ def main() -> None:
         if not args.no_postgres:
             with postgres() as url:
                 results.append(bench_store("PostgreSQL", url, work, args))
-    print("\nstore       | route  | processes | req/s | median ms | p95 ms | errors")
+    print("\nstore       | route  | processes | clients | req/s | median ms | p95 ms | errors")
     for r in results:
         for w in args.workers:
             for route in ("status", "list"):
-                x = r[f"{route}@{w}"]
-                print(f"{r['store']:<11} | {route:<6} | {w:9d} | {x['rps']:5.0f} | "
-                      f"{1000 * x['median_s']:9.1f} | {1000 * x['p95_s']:6.1f} | "
-                      f"{x['errors']}")  # fmt: skip
+                for tool in ("", "/wrk"):
+                    x = r.get(f"{route}@{w}{tool}")
+                    if x is None:
+                        continue
+                    print(f"{r['store']:<11} | {route:<6} | {w:9d} | "
+                          f"{'wrk' if tool else 'python':<7} | {x['rps']:5.0f} | "
+                          f"{1000 * x['median_s']:9.1f} | {1000 * x['p95_s']:6.1f} | "
+                          f"{x['errors']}")  # fmt: skip
     for r in results:
         rec = r["recommend"]
         ratio = rec["cli_median_s"] / rec["api_median_s"]
