@@ -220,7 +220,7 @@ def wrk(
     script = server.log.with_suffix(".lua")
     script.write_text(WRK_SCRIPT)
     r = subprocess.run(
-        ["wrk", "-t2", f"-c{clients}", f"-d{seconds:g}s", "-s", str(script),
+        ["wrk", "-t2", "--timeout", "10s", f"-c{clients}", f"-d{seconds:g}s", "-s", str(script),
          "-H", f"Authorization: Bearer {token}", server.url + API + path],
         capture_output=True, text=True, timeout=seconds + 60,
     )  # fmt: skip
