@@ -8,6 +8,7 @@ and reaches the caller as the original exception, as with the local pool.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -68,23 +69,14 @@ def connect(address: str) -> Any:
     return ray
 
 
-def _apply(payload: bytes) -> bytes:
+def _apply(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     """The one remote function: runs ``fn(*args)`` on a worker.
 
-    Call and result travel as pickled bytes rather than as Ray objects: Ray hands
-    NumPy arrays over read-only (zero copy), and a task that updates an array in
-    place (an LP's bounds) must see what it would see in a local pool worker.
+    Ray hands NumPy arrays over read-only (zero copy from its object store); a task
+    that updates an array in place (an LP's bounds) must see what it would see in a
+    local pool worker, so it gets its own writable copy of the arguments.
     """
-    from ray import cloudpickle
-
-    fn, args = cloudpickle.loads(payload)
-    return bytes(cloudpickle.dumps(fn(*args)))
-
-
-def _pack(fn: Callable[..., Any], *args: Any) -> bytes:
-    from ray import cloudpickle
-
-    return bytes(cloudpickle.dumps((fn, args)))
+    return fn(*copy.deepcopy(args))
 
 
 class RayExecutor:
@@ -106,7 +98,7 @@ class RayExecutor:
         jobs = list(items)
         remote = self._remote(self.retries)
         ray = _ray()
-        refs = [remote.remote(_pack(fn, job)) for job in jobs]
+        refs = [remote.remote(fn, (job,)) for job in jobs]
         where = {ref: i for i, ref in enumerate(refs)}
         results: dict[int, Any] = {}
         pending = list(refs)
@@ -127,7 +119,7 @@ class RayExecutor:
 
     def submit(self, fn: Callable[..., R], *args: Any) -> TaskHandle[R]:
         # A job's own attempts are counted by the job queue: no hidden retries here.
-        return _RayHandle(self._remote(0).remote(_pack(fn, *args)), fn)
+        return _RayHandle(self._remote(0).remote(fn, args), fn)
 
 
 def _get(ray: Any, ref: Any, fn: Callable[..., Any], total: int, tries: int) -> Any:
@@ -135,7 +127,7 @@ def _get(ray: Any, ref: Any, fn: Callable[..., Any], total: int, tries: int) -> 
     from ray import exceptions as rx
 
     try:
-        payload = ray.get(ref)
+        value = ray.get(ref)
     except rx.RayTaskError as err:
         cause = getattr(err, "cause", None)
         if isinstance(cause, BaseException):
@@ -149,9 +141,8 @@ def _get(ray: Any, ref: Any, fn: Callable[..., Any], total: int, tries: int) -> 
         rx.ObjectLostError,
     ):
         raise WorkerLostError(lost_message(fn, 1, total, tries, "Ray")) from None
-    from ray import cloudpickle
-
-    return cloudpickle.loads(payload)
+    # A writable copy, as a local pool hands back (Ray's arrays are read-only views).
+    return copy.deepcopy(value)
 
 
 class _RayHandle:

@@ -10,12 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from biofab.core.errors import InputError
-from biofab.core.staging import staged
-
-MAX_HOURS = 24 * 60  # a two-month batch
-MAX_ROWS = 20_000  # trajectory rows drawn
-
 EXAMPLE = """\
 # E. coli fed-batch: 7 h batch on 10 g/L glucose, then an exponential feed; induction at 10 h.
 name: E. coli fed-batch, exponential feed
@@ -36,23 +30,9 @@ def trend_page(values: Mapping[str, str]) -> list[tuple[str, Any]]:
     from plotly.subplots import make_subplots
 
     from biofab.process import workflows
-    from biofab.process.scenario import Scenario
 
     text = values.get("scenario") or EXAMPLE
-    with staged("biofab-process-web-") as folder:
-        path = folder / "scenario.yaml"
-        path.write_text(text, encoding="utf-8")
-        scenario = Scenario.from_yaml(path)
-        rows = scenario.t_end / (scenario.output_every or scenario.t_end / 200)
-        if scenario.t_end > MAX_HOURS or rows > MAX_ROWS:
-            raise InputError(
-                "scenario too long for a page",
-                file="scenario.yaml",
-                column="t_end",
-                expected=f"t_end <= {MAX_HOURS} h and <= {MAX_ROWS} output rows",
-                found=f"{scenario.t_end:g} h, {rows:.0f} rows",
-            )
-        result = workflows.simulate(workflows.SimulateRequest(scenario=scenario))
+    result = workflows.simulate_text(text, purpose="a page")
     frame = result.to_frame()
     info = result.to_dict()
     units: dict[str, str] = info["units"]

@@ -248,6 +248,33 @@ def simulate(request: SimulateRequest) -> SimulateResult:
 # ---------------------------------------------------------------------------------------
 
 
+#: Bounds of a simulation asked for by a request (HTTP route, dashboard page): a
+#: two-month batch, and as many trajectory rows as a page can draw.
+MAX_REQUEST_HOURS = 24 * 60
+MAX_REQUEST_ROWS = 20_000
+
+
+def simulate_text(scenario_yaml: str, *, purpose: str = "a request") -> SimulateResult:
+    """:func:`simulate` of a scenario given as YAML text (not a server path), refused in
+    one line when longer than :data:`MAX_REQUEST_HOURS` or :data:`MAX_REQUEST_ROWS`."""
+    from biofab.core.staging import staged
+
+    with staged("biofab-process-") as folder:
+        path = folder / "scenario.yaml"
+        path.write_text(scenario_yaml, encoding="utf-8")
+        scenario = Scenario.from_yaml(path)
+        rows = scenario.t_end / (scenario.output_every or scenario.t_end / 200)
+        if scenario.t_end > MAX_REQUEST_HOURS or rows > MAX_REQUEST_ROWS:
+            raise InputError(
+                f"scenario too long for {purpose}",
+                file="scenario.yaml",
+                column="t_end",
+                expected=f"t_end <= {MAX_REQUEST_HOURS} h and <= {MAX_REQUEST_ROWS} output rows",
+                found=f"{scenario.t_end:g} h, {rows:.0f} rows",
+            )
+        return simulate(SimulateRequest(scenario=scenario))
+
+
 def _recipe_from_data(
     kind: str, batch: BatchData, online: pd.DataFrame
 ) -> tuple[dict[str, Any], list[Any]]:
