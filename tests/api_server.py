@@ -39,3 +39,28 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+#: The test team: (user, project, role). Projects alpha and beta.
+TEAM = (("eve", "alpha", "editor"), ("vic", "alpha", "viewer"), ("otto", "beta", "editor"))
+
+
+def make_team(base: str, admin: str, password: str | None = None) -> dict[str, str]:
+    """Create projects alpha and beta and the :data:`TEAM` over the API of the server
+    at ``base`` as the site admin; the users' API tokens by name (``admin`` too)."""
+    import httpx
+
+    a = httpx.Client(base_url=base + "/api/v1", headers={"Authorization": f"Bearer {admin}"})
+    for project in ("alpha", "beta"):
+        assert a.post("/projects", json={"name": project}).status_code == 201
+    tokens = {"admin": admin}
+    for user, project, role in TEAM:
+        body: dict[str, Any] = {"username": user, "with_token": True}
+        if password is not None:
+            body["password"] = password
+        made = a.post("/users", json=body)
+        assert made.status_code == 201, made.text
+        tokens[user] = made.json()["token"]
+        put = a.put(f"/projects/{project}/members/{user}", json={"role": role})
+        assert put.json() == {"username": user, "role": role}
+    return tokens

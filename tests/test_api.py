@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from api_server import serving
+from api_server import make_team, serving
 from biofab.api import create_app
 from biofab.store import Store, head_revision
 from biofab.store.accounts import Accounts
@@ -63,20 +63,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         admin = Accounts(store.acting_as("setup")).first_admin()
     assert admin is not None
     with serving(app) as base:
-        a = httpx.Client(base_url=base + "/api/v1", headers={"Authorization": f"Bearer {admin}"})
-        for project in ("alpha", "beta"):
-            assert a.post("/projects", json={"name": project}).status_code == 201
-        tokens = {}
-        for user, project, role in [
-            ("eve", "alpha", "editor"),
-            ("vic", "alpha", "viewer"),
-            ("otto", "beta", "editor"),
-        ]:
-            made = a.post("/users", json={"username": user, "with_token": True})
-            assert made.status_code == 201, made.text
-            tokens[user] = made.json()["token"]
-            put = a.put(f"/projects/{project}/members/{user}", json={"role": role})
-            assert put.json() == {"username": user, "role": role}
+        tokens = make_team(base, admin)
         yield Api(base, url, admin, tokens["eve"], tokens["vic"], tokens["otto"])
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api_server import serving
+from api_server import make_team, serving
 from biofab.api import create_app
 from biofab.compute.jobs import JobQueue
 from biofab.store import Store
@@ -59,15 +59,7 @@ def site(
         admin = Accounts(store.acting_as("setup")).first_admin()
     assert admin is not None
     with serving(app) as base:
-        a = httpx.Client(base_url=base + "/api/v1", headers={"Authorization": f"Bearer {admin}"})
-        tokens = {"admin": admin}
-        for project in ("alpha", "beta"):
-            assert a.post("/projects", json={"name": project}).status_code == 201
-        for user, project, role in [("eve", "alpha", "editor"), ("vic", "alpha", "viewer"),
-                                    ("otto", "beta", "editor")]:  # fmt: skip
-            made = a.post("/users", json={"username": user, "with_token": True})
-            tokens[user] = made.json()["token"]
-            a.put(f"/projects/{project}/members/{user}", json={"role": role})
+        tokens = make_team(base, admin)
         yield Site(base, url, tokens, data)
 
 

@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from api_server import serving
+from api_server import make_team, serving
 from biofab.api import create_app
 from biofab.core import Space
 from biofab.store import Store
@@ -60,21 +60,7 @@ def site(folder: Path) -> Iterator[Site]:
         admin = Accounts(store.acting_as("setup")).first_admin()
     assert admin is not None
     with serving(app) as base:
-        a = httpx.Client(base_url=base + "/api/v1", headers={"Authorization": f"Bearer {admin}"})
-        for project in ("alpha", "beta"):
-            assert a.post("/projects", json={"name": project}).status_code == 201
-        tokens = {}
-        for user, project, role in [
-            ("eve", "alpha", "editor"),
-            ("vic", "alpha", "viewer"),
-            ("otto", "beta", "editor"),
-        ]:
-            made = a.post(
-                "/users", json={"username": user, "with_token": True, "password": PASSWORD}
-            )
-            assert made.status_code == 201, made.text
-            tokens[user] = made.json()["token"]
-            assert a.put(f"/projects/{project}/members/{user}", json={"role": role}).is_success
+        tokens = make_team(base, admin, PASSWORD)
         yield Site(base, url, admin, tokens["eve"], tokens["vic"], tokens["otto"])
 
 
