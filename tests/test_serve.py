@@ -17,10 +17,10 @@ from test_cli_first_contact import imported_modules
 
 
 @contextmanager
-def serve(db: str, port: int) -> Iterator[list[str]]:
+def serve(db: str, port: int, *options: str) -> Iterator[list[str]]:
     """Run ``biofab serve`` until it listens; yield the stdout lines printed before that."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "biofab.cli", "serve", "--db", db, "--port", str(port)],
+        [sys.executable, "-m", "biofab.cli", "serve", "--db", db, "--port", str(port), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -89,3 +89,37 @@ def test_serve_runs_submitted_jobs_in_its_job_runner(tmp_path: Path) -> None:
             time.sleep(0.5)
         assert state["status"] == "succeeded", state
         assert api.get(f"/jobs/{job['id']}/result").json()["wild_type_growth"] > 0.8
+
+
+def test_serve_with_two_server_processes(tmp_path: Path) -> None:
+    """--workers 2: both processes answer from the same settings and store."""
+    db = f"sqlite:///{tmp_path / 'service.db'}"
+    port = free_port()
+    with serve(db, port, "--workers", "2", "--job-workers", "0") as printed:
+        token = next(ln.strip() for ln in printed if ln.strip().startswith("bfk_"))
+        headers = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + 60
+        while True:  # the parent listens first; the workers come up behind it
+            try:
+                me = httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers=headers)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert me.status_code == 200 and me.json()["user"]["username"] == "admin"
+        answers = [
+            httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers=headers).status_code
+            for _ in range(20)
+        ]
+        assert answers == [200] * 20
+
+
+def test_serve_refuses_a_missing_job_data_folder(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "biofab.cli", "serve", "--db", f"sqlite:///{tmp_path / 's.db'}",
+         "--job-data-dir", str(tmp_path / "nope")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "--job-data-dir is not a folder" in r.stderr and str(tmp_path / "nope") in r.stderr
+    assert not (tmp_path / "s.db").exists()  # refused before the store is made
