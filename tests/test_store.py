@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -429,3 +430,36 @@ def test_sqlite_connection_settings(tmp_path: Path) -> None:
                     "created_by, notes) VALUES (999, 1, 'x', '2026-01-01', 'me', '{}')"
                 )
             )
+
+
+def test_concurrent_readers_reuse_pooled_connections(db_url: str) -> None:
+    """A server's store keeps one connection per request thread: 20 threads reading at
+    once, round after round, open at most 20 connections (SQLAlchemy's default pool of
+    5 opened and closed one per request beyond 15, which stalled PostgreSQL for seconds)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import event
+
+    store = Store(db_url, pool_size=20)
+    store.create_campaign("pooled", SPACE, OBJECTIVES)
+    opened: list[int] = []
+    event.listen(store.engine, "connect", lambda *_: opened.append(1))
+    barrier = threading.Barrier(20, timeout=30)
+
+    def read(_: int) -> str:
+        barrier.wait()  # all 20 inside a read together, each round
+        with store._read() as s:
+            s.execute(text("SELECT 1"))
+            barrier.wait()
+        return store.get_campaign("pooled").name
+
+    with ThreadPoolExecutor(20) as pool:
+        for _ in range(5):
+            assert set(pool.map(read, range(20))) == {"pooled"}
+    store.close()
+    assert 0 < len(opened) <= 20
+
+
+def test_pool_size_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="pool_size must be at least 1, found 0"):
+        Store(f"sqlite:///{tmp_path / 'x.db'}", pool_size=0)

@@ -22,7 +22,7 @@ class Service:
 
     @classmethod
     def open(cls, settings: ServiceSettings) -> Service:
-        store = Store(settings.store_url, who="service")
+        store = Store(settings.store_url, who="service", pool_size=settings.db_pool_size)
         return cls(
             settings,
             store,
@@ -32,10 +32,16 @@ class Service:
         )
 
 
-def service(request: Request) -> Service:
-    """The app's :class:`Service` (a FastAPI dependency)."""
+def app_service(request: Request) -> Service:
+    """The app's :class:`Service`."""
     found: Service = request.app.state.service
     return found
+
+
+async def service(request: Request) -> Service:
+    """:func:`app_service` as a FastAPI dependency (``async`` because it only reads app
+    state: FastAPI runs it inline instead of handing it to a worker thread)."""
+    return app_service(request)
 
 
 def client_address(request: Request) -> str:

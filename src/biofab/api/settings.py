@@ -27,6 +27,14 @@ class ServiceSettings(BaseModel):
     login_token_ttl_s: int = Field(
         12 * 3600, ge=60, description="Lifetime of a token returned by a password login."
     )
+    db_pool_size: int = Field(
+        40,
+        ge=1,
+        le=1000,
+        description="Store connections kept per server process: one per request thread "
+        "(FastAPI runs blocking handlers on 40 threads). With PostgreSQL, processes x this "
+        "must stay below the server's max_connections.",
+    )
     max_page: int = Field(200, ge=1, description="Largest page of a list route.")
     job_data_dir: str | None = Field(
         None,

@@ -25,7 +25,7 @@ from biofab.api.auth import Caller
 from biofab.api.cache import VIEWS
 from biofab.api.errors import one_line, status_of
 from biofab.api.models import CampaignIn, LoginIn, RecommendIn
-from biofab.api.service import service
+from biofab.api.service import app_service
 from biofab.campaign import Campaign
 from biofab.core import plugins
 from biofab.core.errors import BiofabError, NotEnoughDataError
@@ -216,7 +216,7 @@ def login(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     """Sign in with a token, or a user name and password (the API's rate-limited login)."""
-    svc = service(request)
+    svc = app_service(request)
     target = _safe_next(next)
     if token:
         if svc.accounts.authenticate(token.strip()) is None:
@@ -742,7 +742,7 @@ def ingest(
     def build(who: Caller) -> Response:
         try:
             if_match = f'"{version}"' if version.isdigit() else None
-            svc = service(request)
+            svc = app_service(request)
             out = api_campaigns.ingest(name, who, Response(), svc, file, if_match)
         except FAILURES as err:
             return _refused(request, who, name, err)

@@ -14,7 +14,7 @@ from fastapi import HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 
 from biofab.api.auth import Caller, caller
-from biofab.api.service import service
+from biofab.api.service import app_service
 
 COOKIE = "biofab_session"
 FLASH = "biofab_flash"
@@ -45,7 +45,7 @@ def current(request: Request) -> Caller:
         raise LoginRequired(str(request.url.path))
     credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
     try:
-        return caller(request, service(request), credentials)
+        return caller(request, app_service(request), credentials)
     except HTTPException as err:
         if err.status_code == status.HTTP_401_UNAUTHORIZED:
             raise LoginRequired(str(request.url.path)) from None
