@@ -59,8 +59,32 @@ def register(app: typer.Typer) -> None:
         ] = None,
         out: Annotated[Path | None, typer.Option("--out", help="Estimates CSV.")] = None,
         report: Annotated[
-            Path | None, typer.Option("--report", help="HTML report (trends with ±2σ bands).")
+            Path | None,
+            typer.Option(
+                "--report",
+                help="HTML report (trends with ±2σ bands, control charts, alarms), kept "
+                "current while the run goes on.",
+            ),
         ] = None,
+        report_every: Annotated[
+            float, typer.Option("--report-every", help="Rewrite the report every so many s.")
+        ] = 5.0,
+        monitor: Annotated[
+            Path | None,
+            typer.Option(
+                "--monitor",
+                help="Good batches (CSV or folder; columns: batch, time_h, twin states) to "
+                "monitor the estimates against: T², SPE and alarms kept in the store.",
+            ),
+        ] = None,
+        monitor_variables: Annotated[
+            str | None,
+            typer.Option("--monitor-variables", help="Comma-separated monitored states."),
+        ] = None,
+        alpha: Annotated[float, typer.Option("--alpha", help="Control-limit level.")] = 0.99,
+        run_length: Annotated[
+            int, typer.Option("--run-length", help="Consecutive points beyond a limit = alarm.")
+        ] = 3,
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> None:
         """Run the live twin: validate and store every reading, estimate the states (±σ)
@@ -86,6 +110,13 @@ def register(app: typer.Typer) -> None:
             until_h=until,
             out=out,
             report=report,
+            report_every_s=report_every,
+            monitor=monitor,
+            monitor_variables=None
+            if monitor_variables is None
+            else tuple(v.strip() for v in monitor_variables.split(",") if v.strip()),
+            alpha=alpha,
+            run_length=run_length,
             progress=not json_out,
             command="biofab process " + " ".join(sys.argv[2:]),
         )
@@ -109,5 +140,12 @@ def register(app: typer.Typer) -> None:
                 out_console.print(
                     f"  {key:<6}{value:.4g} ± {final.get(key + '_std', 0.0):.2g}", highlight=False
                 )
+        for alarm in result.alarms:
+            state = "active" if alarm.active else f"cleared at {alarm.cleared_h:.2f} h"
+            out_console.print(
+                f"alarm {alarm.alarm_id} ({alarm.severity}) raised at {alarm.raised_h:.2f} h, "
+                f"{state}: {alarm.message}",
+                highlight=False,
+            )
         for path in result.files:
             out_console.print(f"wrote {path}", highlight=False)

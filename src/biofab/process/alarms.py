@@ -49,6 +49,7 @@ __all__ = [
     "ThresholdRule",
     "evaluate",
     "fold",
+    "local_states",
     "monitor_rule",
     "to_frame",
 ]
@@ -349,3 +350,20 @@ def monitor_rule(run_length: int = 3) -> StatisticRule:
     """The monitor's own alarm rule: T² or SPE beyond its limit at ``run_length``
     consecutive points (critical)."""
     return StatisticRule("multivariate", "any", 1.0, "critical", run_length)
+
+
+def local_states(events: list[AlarmEvent]) -> list[AlarmState]:
+    """Alarm occurrences of one run's events when no store keeps them (ids as the log's)."""
+    count: dict[tuple[str, str], int] = {}
+    open_ids: dict[tuple[str, str], str] = {}
+    out: dict[str, AlarmState] = {}
+    for e in events:
+        key = (e.batch, e.rule)
+        if e.kind == "raised" and key not in open_ids:
+            count[key] = count.get(key, 0) + 1
+            alarm_id = f"{e.batch}/{e.rule}/{count[key]}"
+            out[alarm_id] = AlarmState(alarm_id, e.batch, e.rule, e.severity, e.time_h, e.message)
+            open_ids[key] = alarm_id
+        elif e.kind == "cleared" and key in open_ids:
+            out[open_ids.pop(key)].cleared_h = e.time_h
+    return list(out.values())

@@ -14,12 +14,12 @@ from plotly.subplots import make_subplots
 
 from biofab.process.monitor import TIME, BatchMonitor, BatchScore
 
-__all__ = ["monitor_page"]
+__all__ = ["chart_axis", "control_chart", "monitor_page"]
 
 _LIMIT = {"color": "#c0392b", "dash": "dash"}
 
 
-def _x(monitor: BatchMonitor, score: BatchScore) -> tuple[Any, str]:
+def chart_axis(monitor: BatchMonitor, score: BatchScore) -> tuple[Any, str]:
     if monitor.align == "time":
         return score.grid, "time (h)"
     if monitor.align == "maturity":
@@ -27,7 +27,7 @@ def _x(monitor: BatchMonitor, score: BatchScore) -> tuple[Any, str]:
     return score.grid, "aligned index (DTW reference)"
 
 
-def _chart(score: BatchScore, x: Any, xlabel: str, stat: str) -> go.Figure:
+def control_chart(score: BatchScore, x: Any, xlabel: str, stat: str) -> go.Figure:
     y = score.t2 if stat == "T2" else score.spe
     lim = score.t2_limit if stat == "T2" else score.spe_limit
     fig = go.Figure()
@@ -162,15 +162,15 @@ def monitor_page(
     ]
     x_all = monitor.grid_
     for score in scores:
-        x, xlabel = _x(monitor, score)
+        x, xlabel = chart_axis(monitor, score)
         k = score.first_alarm
         verdict = (
             "no alarm"
             if k is None
             else f"first alarm at {score.time_h[k]:.2f} h, driven by " + ", ".join(score.drivers(k))
         )
-        sections.append((f"Batch {score.batch}: {verdict}", _chart(score, x, xlabel, "T2")))
-        sections.append(("", _chart(score, x, xlabel, "SPE")))
+        sections.append((f"Batch {score.batch}: {verdict}", control_chart(score, x, xlabel, "T2")))
+        sections.append(("", control_chart(score, x, xlabel, "SPE")))
         sections.append(
             (f"{score.batch}: golden-batch envelopes", _envelopes(monitor, score, x_all, xlabel))
         )

@@ -29,6 +29,7 @@ from biofab.process.alarms import (
     StatisticRule,
     ThresholdRule,
     evaluate,
+    local_states,
     monitor_rule,
     to_frame,
 )
@@ -128,23 +129,6 @@ class MonitorResult:
 
     def to_json(self) -> str:
         return _dumps(self.to_dict()) + "\n"
-
-
-def local_states(events: list[AlarmEvent]) -> list[AlarmState]:
-    """Alarm occurrences of one run's events when no store keeps them (ids as the log's)."""
-    count: dict[tuple[str, str], int] = {}
-    open_ids: dict[tuple[str, str], str] = {}
-    out: dict[str, AlarmState] = {}
-    for e in events:
-        key = (e.batch, e.rule)
-        if e.kind == "raised" and key not in open_ids:
-            count[key] = count.get(key, 0) + 1
-            alarm_id = f"{e.batch}/{e.rule}/{count[key]}"
-            out[alarm_id] = AlarmState(alarm_id, e.batch, e.rule, e.severity, e.time_h, e.message)
-            open_ids[key] = alarm_id
-        elif e.kind == "cleared" and key in open_ids:
-            out[open_ids.pop(key)].cleared_h = e.time_h
-    return list(out.values())
 
 
 def _check(request: MonitorRequest) -> None:

@@ -12,8 +12,17 @@ from biofab.viz import html_page
 __all__ = ["live_page"]
 
 
-def live_page(twin: Any, loop: Any, result: Any, command: str = "") -> str:
-    """One self-contained page (plotly.js inlined once)."""
+def live_page(
+    twin: Any,
+    loop: Any,
+    result: Any,
+    command: str = "",
+    watcher: Any = None,
+    refresh_s: float | None = None,
+) -> str:
+    """One self-contained page (plotly.js inlined once): trends with ±2σ bands, then,
+    with a :class:`~biofab.process.live.watch.LiveMonitor`, its control charts and alarms.
+    ``refresh_s``: the browser reloads the page that often (a run still going on)."""
     from biofab.process.report import Run, trajectory_figure
 
     line = twin.frame().copy()
@@ -50,6 +59,7 @@ def live_page(twin: Any, loop: Any, result: Any, command: str = "") -> str:
             "prior at the start); shaded: ± 2σ; "
             "markers: the accepted readings of the states (converted to the twin's units).",
         ),
+        *(watcher.sections() if watcher is not None else []),
         ("Readings received", counts),
         ("Readings stored", stored),
     ]
@@ -59,4 +69,5 @@ def live_page(twin: Any, loop: Any, result: Any, command: str = "") -> str:
         )
         sections.append(("Rejected readings", by_variable))
         sections.append(("", f"Last rejection: {result.stats.last_rejection}"))
-    return html_page(f"Live twin: {result.run}", sections, subtitle=command or result.source)
+    title = f"Live twin: {result.run}" + (" (running)" if refresh_s is not None else "")
+    return html_page(title, sections, subtitle=command or result.source, refresh_s=refresh_s)

@@ -3,8 +3,11 @@
 :func:`run_twin` connects one source (an OPC UA server, an HTTP listener or a replayed
 file), validates every reading, writes them to the store in buffered transactions, runs
 the scenario's twin and EKF/UKF each estimator step, reports progress (one line per
-step: time, estimates ± σ, rejected count), and at the end writes the estimates CSV and
-an HTML report (trends with ±2σ bands and the raw readings). Bad settings raise a
+step: time, estimates ± σ, rejected count, active alarms), optionally monitors the
+estimates against good batches (T², SPE, alarms in the store), keeps an HTML report
+current while the run goes on (trends with ±2σ bands and the raw readings, control
+charts, alarms; the browser reloads it), and at the end writes the estimates CSV and
+the final report. Bad settings raise a
 one-line :class:`~biofab.core.errors.BiofabError` before anything is connected or
 written; bad readings never stop the run (they are counted and stored as rejected).
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from biofab.core.errors import InputError
+from biofab.process.alarms import AlarmState
 from biofab.process.live.loop import LiveLoop, LiveStats
 from biofab.process.live.readings import ReadingValidator
 from biofab.process.live.twin import LiveTwin
@@ -41,7 +46,13 @@ class TwinRequest:
     default store); ``run``: run name (default: the batch id or the source);
     ``volume_max``: largest believable volume (L; default 10 × the initial volume);
     ``until_h``: stop after this much process time (h). ``out``: estimates CSV;
-    ``report``: HTML page. ``progress``: print one line per step to stderr.
+    ``report``: HTML page, rewritten every ``report_every_s`` seconds while the run
+    goes on (the browser reloads it) and once at the end. ``monitor``: good batches
+    (CSV or folder) to monitor the twin's estimates against (T², SPE, alarms kept in the
+    store; see :mod:`biofab.process.live.watch`), on ``monitor_variables`` (default:
+    every column of the good batches the twin estimates), limits at ``alpha``, an alarm
+    after ``run_length`` consecutive points beyond a limit. ``progress``: print one line
+    per step to stderr.
     """
 
     scenario: str | Path | Scenario
@@ -62,6 +73,11 @@ class TwinRequest:
     flush_seconds: float = 2.0
     out: Path | None = None
     report: Path | None = None
+    report_every_s: float = 5.0
+    monitor: Path | None = None
+    monitor_variables: tuple[str, ...] | None = None
+    alpha: float = 0.99
+    run_length: int = 3
     progress: bool = True
     command: str = ""
 
@@ -76,6 +92,8 @@ class TwinResult:
     stats: LiveStats
     store_counts: dict[str, int]
     files: list[str] = field(default_factory=list)
+    alarms: list[AlarmState] = field(default_factory=list)
+    report_writes: int = 0
 
     def to_frame(self) -> pd.DataFrame:
         """``time_h``, ``readings`` (fed that step), each state and ``mu`` ± ``_std``."""
@@ -89,6 +107,7 @@ class TwinResult:
             "readings": self.stats.to_dict(),
             "stored": self.store_counts,
             "final": final[0] if final else {},
+            "alarms": [a.to_dict() for a in self.alarms],
             "files": self.files,
         }
 
@@ -132,6 +151,14 @@ def _check(request: TwinRequest) -> None:
         raise InputError("until must be positive", expected="> 0 h", found=request.until_h)
     if request.listen is not None:
         parse_listen(request.listen)
+    if not (math.isfinite(request.report_every_s) and request.report_every_s >= 0):
+        raise InputError(
+            "report interval must be >= 0 s", expected=">= 0 s", found=request.report_every_s
+        )
+    if not 0.5 < request.alpha < 1:
+        raise InputError("alpha must be in (0.5, 1)", expected="(0.5, 1)", found=request.alpha)
+    if request.run_length < 1:
+        raise InputError("run length must be >= 1", expected=">= 1", found=request.run_length)
     outputs = [p for p in (request.out, request.report) if p is not None]
     if len({Path(p).resolve() for p in outputs}) != len(outputs):
         raise InputError("--out and --report name the same file", found=str(outputs[0]))
@@ -198,9 +225,20 @@ def run_twin(request: TwinRequest) -> TwinResult:
     if volume_max is None:
         volume_max = 10.0 * float(scenario.initial.get("V", math.inf))
     validator = ReadingValidator(scenario.model, volume_max=volume_max)
+    twin = LiveTwin(scenario, request.filter)  # type: ignore[arg-type]
+    fitted = None
+    if request.monitor is not None:  # refused here, before a source or the store opens
+        from biofab.process.live.watch import fit_live_monitor
+
+        fitted = fit_live_monitor(
+            request.monitor,
+            (*twin.names, "mu"),
+            request.monitor_variables,
+            alpha=request.alpha,
+            run_length=request.run_length,
+        )
     source, default_run = _source(request, validator)
     run = request.run or default_run
-    twin = LiveTwin(scenario, request.filter)  # type: ignore[arg-type]
     store = Store(request.db)
     try:
         writer = ReadingWriter(
@@ -210,18 +248,29 @@ def run_twin(request: TwinRequest) -> TwinResult:
             flush_every=request.flush_every,
             flush_seconds=request.flush_seconds,
         )
+        watcher = None
+        if fitted is not None:
+            from biofab.process.alarms import AlarmLog
+            from biofab.process.live.watch import LiveMonitor
+
+            watcher = LiveMonitor(fitted, run, AlarmLog(store), run_length=request.run_length)
+        page = _LivePage(request, run, source.name, twin, store, watcher)
         biomass = "X" if "X" in twin.names else "Xv"
         substrate = "S" if "S" in twin.names else "Glc"
         with progress(f"twin {run}", enabled=request.progress) as bar:
 
             def shown(row: dict[str, float], stats: LiveStats) -> None:
+                if watcher is not None:
+                    watcher.step(twin.frame())
+                page.maybe_write(loop)
+                alarms = sum(a.active for a in watcher.states_) if watcher is not None else 0
                 bar.advance(
                     note=(
                         f"t={row['time_h']:.2f} h  {biomass}={row[biomass]:.3g}±"
                         f"{row[biomass + '_std']:.2g}  {substrate}={row[substrate]:.3g}±"
                         f"{row[substrate + '_std']:.2g}  mu={row['mu']:.3g}/h  "
                         f"readings {stats.accepted}  late {stats.late}  "
-                        f"rejected {stats.rejected}"
+                        f"rejected {stats.rejected}" + (f"  alarms {alarms}" if alarms else "")
                     )
                 )
 
@@ -234,16 +283,51 @@ def run_twin(request: TwinRequest) -> TwinResult:
                 on_step=shown,
             )
             asyncio.run(loop.run(_Until(source, request.until_h)))
+        if watcher is not None:
+            watcher.update(twin.frame())
         counts = store.reading_counts(run)
     finally:
         store.close()
     estimates = twin.frame()
     result = TwinResult(run, source.name, estimates, loop.stats, counts)
-    result.files = _write(request, result, twin, loop)
+    result.alarms = list(watcher.states_) if watcher is not None else []
+    result.files = _write(request, result, twin, loop, watcher)
+    result.report_writes = page.writes + (request.report is not None)
     return result
 
 
-def _write(request: TwinRequest, result: TwinResult, twin: LiveTwin, loop: LiveLoop) -> list[str]:
+class _LivePage:
+    """The report rewritten while the run goes on, at most every ``report_every_s``."""
+
+    def __init__(
+        self, request: TwinRequest, run: str, source: str, twin: LiveTwin, store: Any, watcher: Any
+    ) -> None:
+        self.request, self.run, self.source = request, run, source
+        self.twin, self.store, self.watcher = twin, store, watcher
+        self.writes = 0
+        self._last = -math.inf
+
+    def maybe_write(self, loop: LiveLoop) -> None:
+        if self.request.report is None:
+            return
+        now = time.monotonic()
+        if now - self._last < self.request.report_every_s:
+            return
+        from biofab.core.atomic import write_atomic
+        from biofab.process.live.report import live_page
+
+        counts = self.store.reading_counts(self.run)
+        so_far = TwinResult(self.run, self.source, self.twin.frame(), loop.stats, counts)
+        refresh = max(1.0, self.request.report_every_s)
+        text = live_page(self.twin, loop, so_far, self.request.command, self.watcher, refresh)
+        write_atomic(self.request.report, text)
+        self.writes += 1
+        self._last = time.monotonic()
+
+
+def _write(
+    request: TwinRequest, result: TwinResult, twin: LiveTwin, loop: LiveLoop, watcher: Any
+) -> list[str]:
     from biofab.core.atomic import write_atomic
 
     files = []
@@ -253,6 +337,6 @@ def _write(request: TwinRequest, result: TwinResult, twin: LiveTwin, loop: LiveL
     if request.report is not None:
         from biofab.process.live.report import live_page
 
-        write_atomic(request.report, live_page(twin, loop, result, request.command))
+        write_atomic(request.report, live_page(twin, loop, result, request.command, watcher))
         files.append(str(request.report))
     return files
