@@ -50,7 +50,13 @@ def _done(result: Any, json_out: bool) -> bool:
 
 @parts_app.command("train")
 def train(
-    data: Annotated[Path, typer.Argument(help="CSV/TSV of sequences and measured values.")],
+    data: Annotated[
+        list[Path],
+        typer.Argument(
+            help="CSV/TSV file(s) of sequences and measured values (several are concatenated; "
+            "the LaFleur 2022 and Hossain 2020 promoter tables are read as published)."
+        ),
+    ],
     kind: Annotated[str, typer.Option("--kind", help="promoter | rbs | signal_peptide | kcat")],
     out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
     sequence_column: SequenceColumnOption = "sequence",
@@ -69,21 +75,31 @@ def train(
         int | None, typer.Option("--epochs", min=1, help="CNN: most training epochs.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    k: Annotated[
+        int | None,
+        typer.Option("--k", help="k-mer models: largest k-mer size (default 4 DNA, 2 protein)."),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Train a sequence -> function model of KIND on DATA and write it to --out."""
     from biofab.parts import workflows as wf
 
-    r = wf.train(
-        wf.TrainRequest(
-            data, kind, out, sequence_column, target_column, model, members, epochs, seed
-        )
-    )
+    request = wf.TrainRequest(
+        tuple(data), kind, out, sequence_column, target_column, model, members, epochs, seed,
+        k, progress=not json_out,
+    )  # fmt: skip
+    r = wf.train(request)
     if _done(r, json_out):
         return
+    for note in r.notes:
+        _echo(f"read {note}")
     n = len(r.table)
     if r.kind == "kcat":
-        _echo(f"trained a kcat model on {n} enzymes (log10 kcat, 1/s); wrote {r.model}")
+        enzymes = r.table["sequence"].nunique()
+        _echo(
+            f"trained a kcat model on {n} rows ({enzymes} distinct enzymes; log10 kcat, 1/s); "
+            f"wrote {r.model}"
+        )
         return
     _echo(
         f"trained {r.estimator} ({r.kind}) on {n} sequences in {r.fit_time_s:.1f} s; "
@@ -110,7 +126,11 @@ def predict(
         return
     s = r.to_dict()
     if r.kind == "kcat":
-        _echo(f"predicted log10 kcat (1/s) for {s['n']} enzymes; wrote {out}")
+        enzymes = r.frame["sequence"].nunique()
+        _echo(
+            f"predicted log10 kcat (1/s) for {s['n']} rows ({enzymes} distinct enzymes); "
+            f"wrote {out}"
+        )
         return
     _echo(
         f"predicted {s['n']} sequences with {r.estimator} ({r.kind}); prediction "

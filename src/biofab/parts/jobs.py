@@ -11,7 +11,8 @@ def _check(r: wf.TrainRequest) -> None:
     choice(r.estimator, "estimator", wf.ESTIMATORS)
     at_least(r.members, "members", 1)
     at_least(r.epochs, "epochs", 1)
-    existing_file(r.data, "data")
+    for path in (r.data,) if not isinstance(r.data, tuple) else r.data:
+        existing_file(path, "data")
 
 
 train_model = JobKind(

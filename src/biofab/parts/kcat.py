@@ -213,13 +213,18 @@ def _clean_smiles_column(df: pd.DataFrame, column: str, file: str | None) -> lis
     return out
 
 
-def load_catpred(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
-    """Rows of one or more CatPred-DB CSV files, validated (see :func:`validate_frame`).
+def load_catpred(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    target_column: str = TARGET,
+    need_target: bool = True,
+) -> pd.DataFrame:
+    """Rows of one or more CatPred-DB (or same-shaped) CSV files, validated (see
+    :func:`validate_frame`).
 
-    Columns kept as read; ``sequence``, ``reactant_smiles``, ``ec`` cleaned and
-    ``log10_value`` (log10 kcat, 1/s) required; unparsable ``product_smiles`` become
-    blank (products unknown). A ``source`` column names the file.
-    Errors name the file and its data row.
+    Columns kept as read; ``sequence``, ``reactant_smiles`` (or ``smiles``), ``ec``
+    cleaned and, with ``need_target``, ``target_column`` (log10 kcat, 1/s; renamed
+    ``log10_value``) required; unparsable ``product_smiles`` become blank (products
+    unknown). A ``source`` column names the file. Errors name the file and its data row.
     """
     import pandas as pd
 
@@ -238,6 +243,9 @@ def load_catpred(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
         except (pd.errors.ParserError, UnicodeDecodeError) as err:
             raise InputError(f"unreadable CSV ({err.__class__.__name__})", file=str(p)) from None
         raw = raw.drop(columns=[c for c in raw.columns if str(c).startswith("Unnamed")])
+        raw = raw.rename(columns={"smiles": "reactant_smiles"})
+        if target_column != TARGET and target_column in raw.columns:
+            raw = raw.rename(columns={target_column: TARGET})
         if PRODUCTS in raw.columns:
             # Products are optional context; a few published product SMILES do not
             # parse in RDKit (e.g. test row 1932), so they count as unknown here.
@@ -245,7 +253,7 @@ def load_catpred(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
                 s if isinstance(s, str) and _molecules(s.strip()) is not None else ""
                 for s in raw[PRODUCTS]
             ]
-        df = validate_frame(raw, need_target=True, file=str(p))
+        df = validate_frame(raw, need_target=need_target, file=str(p))
         df["source"] = p.name
         frames.append(df)
     return pd.concat(frames, ignore_index=True)

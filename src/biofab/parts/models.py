@@ -118,8 +118,13 @@ class SequenceModel:
         return check_sequences(list(sequences), self.alphabet, lo, hi, file=file)
 
     # -- fit / predict ------------------------------------------------------------------
-    def fit(self, sequences: Sequence[str], y: Sequence[float] | np.ndarray) -> Self:
-        """Train on ``sequences`` and their measured values ``y`` (any units; kept as given)."""
+    def fit(
+        self, sequences: Sequence[str], y: Sequence[float] | np.ndarray, *, progress: bool = False
+    ) -> Self:
+        """Train on ``sequences`` and their measured values ``y`` (any units; kept as given).
+
+        ``progress``: report each trained ensemble member (``biofab.core.progress``).
+        """
         seqs = self.check(sequences)
         ya = np.asarray(y, dtype=float).ravel()
         if len(ya) != len(seqs):
@@ -135,8 +140,14 @@ class SequenceModel:
             raise NotEnoughDataError(
                 f"{self.estimator} needs at least 10 sequences, got {len(seqs)}"
             )
+        from biofab.core.progress import progress as reporter
+
         t = time.perf_counter()
-        self._fit(seqs, ya)
+        total = getattr(self, "n_members", None)
+        label = f"{self.estimator} {self.kind}: {len(seqs)} sequences, members"
+        with reporter(label, total, enabled=progress) as self._steps:
+            self._fit(seqs, ya)
+        del self._steps
         self.fit_time_s_ = time.perf_counter() - t
         self.n_train_ = len(seqs)
         lengths = [len(s) for s in seqs]
@@ -157,6 +168,12 @@ class SequenceModel:
 
     def _fit(self, seqs: list[str], y: np.ndarray) -> None:
         raise NotImplementedError
+
+    def _member_done(self, note: str = "") -> None:
+        """Called by ``_fit`` after each ensemble member (progress, when asked)."""
+        steps = getattr(self, "_steps", None)
+        if steps is not None:
+            steps.advance(note=note)
 
     def _predict_members(self, seqs: list[str]) -> np.ndarray:
         raise NotImplementedError
@@ -297,7 +314,7 @@ class _KmerModel(SequenceModel):
     def __init__(
         self,
         kind: str = "promoter",
-        k: int = 4,
+        k: int | None = None,
         n_members: int = 10,
         min_length: int | None = None,
         max_length: int | None = None,
@@ -307,8 +324,18 @@ class _KmerModel(SequenceModel):
         self.k = k
         self.n_members = n_members
 
+    @property
+    def k_sizes(self) -> tuple[int, ...]:
+        """k-mer sizes used: ``1..k``; ``k`` None means 4 on DNA (340 columns) and 2 on
+        protein (420 columns: 4-mers of amino acids make 168,420, and boosting on them
+        takes many minutes)."""
+        k = self.k if self.k is not None else (4 if self.alphabet == "dna" else 2)
+        if not 1 <= k <= 8:
+            raise InputError("k-mer size out of range", column="k", expected="1..8", found=k)
+        return tuple(range(1, k + 1))
+
     def _features(self, seqs: list[str]) -> Any:
-        X = kmer_counts(seqs, tuple(range(1, self.k + 1)), self.alphabet)
+        X = kmer_counts(seqs, self.k_sizes, self.alphabet)
         if not hasattr(self, "scale_"):
             # Unit variance per column, as a ridge penalty on raw counts would favour
             # frequent short k-mers; sparse stays sparse (no centring).
@@ -349,6 +376,7 @@ class KmerRidge(_KmerModel):
             r = Ridge(alpha=self.alpha_).fit(Xd[idx], y[idx])
             coefs.append(r.coef_)
             icpts.append(float(r.intercept_))
+            self._member_done()
         self.coef_ = np.array(coefs)
         self.intercept_ = np.array(icpts)
 
@@ -385,7 +413,7 @@ class KmerBoost(_KmerModel):
     def __init__(
         self,
         kind: str = "promoter",
-        k: int = 4,
+        k: int | None = None,
         n_members: int = 5,
         n_estimators: int = 400,
         max_depth: int = 6,
@@ -424,6 +452,7 @@ class KmerBoost(_KmerModel):
         for j in range(self.n_members):
             idx = _bootstrap(rng, len(y))
             self.boosters_.append(self._booster(self.seed + j).fit(X[idx], y[idx]))
+            self._member_done()
 
     def _predict_members(self, seqs: list[str]) -> np.ndarray:
         X = self._features(seqs)
@@ -584,6 +613,7 @@ class CNNEnsemble(SequenceModel):
                 self.states_.append(state)
                 self.epochs_.append(epochs)
                 self.val_loss_.append(best)
+                self._member_done(f"{epochs} epochs, validation loss {best:.3g}")
         self._nets: list[Any] | None = None
 
     def _train_member(

@@ -205,11 +205,14 @@ def read_sequences(
         raise InputError("empty file", file=str(p), expected="at least one data row", found="0")
     for col in (sequence_column, target_column, id_column):
         if col is not None and col not in frame.columns:
+            shown = ", ".join(map(str, frame.columns[:12]))
+            more = f", ... ({len(frame.columns)} columns)" if len(frame.columns) > 12 else ""
             raise InputError(
                 "missing column",
                 file=str(p),
                 column=col,
-                expected=f"one of {', '.join(map(str, frame.columns))}",
+                expected=f"a column named '{col}'",
+                found=f"columns {shown}{more}",
             )
     seqs = check_sequences(
         frame[sequence_column].tolist(),

@@ -163,17 +163,50 @@ def _read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _kcat_table(path: Path, target_column: str | None) -> pd.DataFrame:
-    """A user's kcat CSV: ``sequence``, ``smiles`` (or ``reactant_smiles``), ``ec``[, target]."""
-    from biofab.parts.kcat import TARGET, validate_frame
+def _kcat_table(paths: Sequence[Path], target_column: str | None) -> pd.DataFrame:
+    """Users' kcat CSVs: ``sequence``, ``smiles`` (or ``reactant_smiles``), ``ec``[, target],
+    read as :func:`~biofab.parts.kcat.load_catpred` reads CatPred's own files (unparsable
+    product SMILES count as unknown products)."""
+    from biofab.parts.kcat import TARGET, load_catpred
     from biofab.parts.sequences import read_text_file
 
-    read_text_file(path, "a CSV with sequence, smiles and ec columns")
-    frame = pd.read_csv(path)
-    frame = frame.rename(columns={"smiles": "reactant_smiles"})
-    if target_column is not None and target_column in frame.columns:
-        frame = frame.rename(columns={target_column: TARGET})
-    return validate_frame(frame, need_target=target_column is not None, file=str(path))
+    for path in paths:
+        read_text_file(path, "a CSV with sequence, smiles and ec columns")
+    return load_catpred(list(paths), target_column or TARGET, need_target=target_column is not None)
+
+
+def _paths(data: Path | Sequence[Path]) -> list[Path]:
+    items = [Path(data)] if isinstance(data, (str, Path)) else [Path(p) for p in data]
+    if not items:
+        raise InputError("no data file given", expected="at least one CSV/FASTA file")
+    return items
+
+
+def _sequence_table(
+    path: Path, alphabet: str, lo: int, hi: int, sequence_column: str, target_column: str | None
+) -> tuple[pd.DataFrame, str | None]:
+    """``id, sequence[, target]`` of one file, and a note when it is a published library
+    table recognised by its columns (LaFleur 2022, Hossain 2020; see
+    :func:`biofab.parts.datasets.library_table`)."""
+    from biofab.parts.sequences import check_sequences, read_sequences
+
+    if alphabet == "dna" and sequence_column == "sequence" and target_column in (None, "target"):
+        from biofab.parts.datasets import library_table
+
+        found = library_table(path)
+        if found is not None:
+            frame, note = found
+            check_sequences(frame["sequence"].tolist(), "dna", lo, hi, file=str(path))
+            return frame, f"{path.name}: {note}"
+    table = read_sequences(
+        path,
+        alphabet,
+        sequence_column=sequence_column,
+        target_column=target_column,
+        min_length=lo,
+        max_length=hi,
+    )
+    return table, None
 
 
 # ---------------------------------------------------------------------------------------
@@ -183,15 +216,18 @@ def _kcat_table(path: Path, target_column: str | None) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class TrainRequest:
-    """Train a sequence -> function model of ``kind`` on the table ``data``; write ``out``.
+    """Train a sequence -> function model of ``kind`` on the table(s) ``data`` (one file or
+    several, read alike and concatenated); write ``out``. The published promoter tables
+    (LaFleur 2022 Supplementary Data 3, Hossain 2020) are read as they are.
 
     ``target_column``: None takes the kind's default, ``target`` for the sequence kinds and
     ``log10_value`` (log10 kcat, 1/s; CatPred-DB's name) for ``kcat``. ``estimator``:
     ``cnn`` | ``kmer-ridge`` | ``kmer-boost`` (sequence kinds); ``members``: ensemble size
-    (None: the estimator's); ``epochs``: CNN only.
+    (None: the estimator's); ``epochs``: CNN only; ``k``: k-mer models only, largest
+    k-mer size (None: 4 on DNA, 2 on protein). ``progress``: report each ensemble member.
     """
 
-    data: Path
+    data: Path | tuple[Path, ...]
     kind: str
     out: Path
     sequence_column: str = "sequence"
@@ -200,6 +236,8 @@ class TrainRequest:
     members: int | None = None
     epochs: int | None = None
     seed: int = 0
+    k: int | None = None
+    progress: bool = False
 
 
 @dataclass
@@ -213,6 +251,7 @@ class TrainResult:
     train_pearson_r: float | None = None
     fit_time_s: float | None = None
     files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         """The training rows (``sequence``, ``target``; sequence kinds with ``prediction``)."""
@@ -225,9 +264,12 @@ class TrainResult:
             "estimator": self.estimator,
             "n_train": len(self.table),
         }
+        if self.kind == "kcat":
+            out["n_enzymes"] = int(self.table["sequence"].nunique())
         if self.train_pearson_r is not None:
             out["train_pearson_r"] = self.train_pearson_r
             out["fit_time_s"] = self.fit_time_s
+        out["notes"] = self.notes
         out["files"] = self.files
         return out
 
@@ -245,27 +287,32 @@ def train(request: TrainRequest) -> TrainResult:
         _at_least(request.epochs, "epochs", 1)
         if estimator != "cnn":
             raise InputError("epochs apply to the cnn model only", found=estimator)
+    if request.k is not None:
+        if not estimator.startswith("kmer"):
+            raise InputError("k applies to the k-mer models only", column="k", found=estimator)
+        if not 1 <= request.k <= 8:
+            raise InputError(
+                "k-mer size out of range", column="k", expected="1..8", found=request.k
+            )
+    paths = _paths(request.data)
     if kind == "kcat":
-        return _train_kcat(request)
+        return _train_kcat(request, paths)
     from biofab.parts.models import kind_spec, make_model
-    from biofab.parts.sequences import read_sequences
 
     alphabet, lo, hi = kind_spec(kind)
-    table = read_sequences(
-        request.data,
-        alphabet,
-        sequence_column=request.sequence_column,
-        target_column=request.target_column or SEQUENCE_TARGET,
-        min_length=lo,
-        max_length=hi,
-    )
+    target = request.target_column or SEQUENCE_TARGET
+    read = [_sequence_table(p, alphabet, lo, hi, request.sequence_column, target) for p in paths]
+    table = pd.concat([t[["id", "sequence", "target"]] for t, _ in read], ignore_index=True)
+    notes = [note for _, note in read if note is not None]
     params: dict[str, Any] = {"seed": request.seed}
     if request.members is not None:
         params["n_members"] = request.members
     if request.epochs is not None:
         params["epochs"] = request.epochs
+    if request.k is not None:
+        params["k"] = request.k
     est = make_model(estimator, kind, **params)
-    est.fit(table["sequence"].tolist(), table["target"].to_numpy())
+    est.fit(table["sequence"].tolist(), table["target"].to_numpy(), progress=request.progress)
     mean, std = est.predict(table["sequence"].tolist())
     path = est.save(request.out)
     return TrainResult(
@@ -276,13 +323,14 @@ def train(request: TrainRequest) -> TrainResult:
         float(_pearson(table["target"].to_numpy(), mean)),
         round(est.fit_time_s_, 2),
         [str(path)],
+        notes,
     )
 
 
-def _train_kcat(request: TrainRequest) -> TrainResult:
+def _train_kcat(request: TrainRequest, paths: list[Path]) -> TrainResult:
     from biofab.parts.kcat import TARGET, KcatModel
 
-    table = _kcat_table(request.data, request.target_column or TARGET)
+    table = _kcat_table(paths, request.target_column or TARGET)
     est = KcatModel(seed=request.seed).fit(table)
     path = est.save(request.out)
     return TrainResult(str(path), "kcat", "kcat-xgboost", table, files=[str(path)])
@@ -356,10 +404,9 @@ def predict(request: PredictRequest) -> PredictResult:
     from biofab.core.atomic import write_atomic
     from biofab.parts.kcat import KcatModel, read_manifest
     from biofab.parts.models import load_model
-    from biofab.parts.sequences import read_sequences
 
     if read_manifest(request.model).get("kind") == "kcat" and request.kind in (None, "kcat"):
-        table = _kcat_table(request.data, None)
+        table = _kcat_table([request.data], None)
         mean, std = KcatModel.load(request.model).predict(table)
         result = PredictResult(
             str(request.model), "kcat", "kcat-xgboost", table.assign(prediction=mean, std=std)
@@ -367,15 +414,12 @@ def predict(request: PredictRequest) -> PredictResult:
     else:
         est = load_model(request.model, request.kind)
         lo, hi = est.length_range
-        table = read_sequences(
-            request.data,
-            est.alphabet,
-            sequence_column=request.sequence_column,
-            min_length=lo,
-            max_length=hi,
+        table, note = _sequence_table(
+            request.data, est.alphabet, lo, hi, request.sequence_column, None
         )
         mean, std = est.predict(table["sequence"].tolist())
-        frame = _input_rows(request.data, request.sequence_column, table)
+        # A published library keeps its id, measured target and calculator columns.
+        frame = table if note else _input_rows(request.data, request.sequence_column, table)
         result = PredictResult(
             str(request.model), est.kind, est.estimator, frame.assign(prediction=mean, std=std)
         )
@@ -542,9 +586,21 @@ def design(request: DesignRequest) -> DesignResult:
             expected=f"{lo}..{hi} nt",
             found=length,
         )
-    constraints = request.rules.constraints(length)
     if start is not None:
-        start = {k: v for k, v in start.items() if len(v) == length}
+        other = next(((k, len(v)) for k, v in start.items() if len(v) != length), None)
+        if other is not None:  # a seed of another length could be neither mutated nor kept
+            raise InputError(
+                "seed length differs from the design length",
+                file=str(request.seeds),
+                column=f"seed '{other[0]}'",
+                expected=f"every seed {length} nt (the design length; --length sets it)",
+                found=f"{other[1]} nt",
+            )
+    elif request.max_mutations is not None:
+        raise InputError(
+            "a trust region needs seeds", column="max_mutations", expected="--seeds FILE"
+        )
+    constraints = request.rules.constraints(length)
     designs = design_sequences(
         est.predict,
         constraints,
