@@ -14,7 +14,8 @@ hours. At each interval start:
 4. the controller (:class:`~biofab.process.mpc.FeedMPC`, or a :class:`ExponentialFeed`)
    returns the feed for the next interval, and the MPC also the temperature and induction
    when they are its decisions (``info['T']``, ``info['ind']``). Otherwise the loop applies
-   the scenario's ``temperature`` (°C) and induces at ``induction_h`` (h).
+   the scenario's ``temperature`` (°C) and induces at ``induction_h`` (h; ``inf`` leaves
+   the induction to the controller).
 
 The estimator is told the inputs actually applied (feed, temperature, induction). The MPC
 also receives the filter's standard deviation of the volume (its volume back-off). The
@@ -293,7 +294,9 @@ def closed_loop(
     with a 10 % error on biomass. ``noise``: std of the online readings (``OUR``, ``CER``
     mmol/L/h, ``DO`` %, ``V`` L). ``controller`` is a :class:`FeedMPC` or an
     :class:`ExponentialFeed`. ``temperature`` (°C) and ``induction_h`` (h; ``inf``: never)
-    are the scenario's schedule, applied unless the controller decides them;
+    are the scenario's schedule: the temperature applies unless the controller returns one;
+    the plant is induced from ``induction_h`` or when the controller induces, whichever is
+    first (pass ``inf`` when the controller chooses the induction time);
     ``volume_drift_std`` (L per sqrt(h)): see the module docstring.
     """
     if not (t_end_h > 0 and dt_h > 0 and math.isfinite(t_end_h) and math.isfinite(dt_h)):
@@ -375,9 +378,9 @@ def closed_loop(
                 )
             F = float(F) if math.isfinite(F) else 0.0
             T_k = float(info.get("T", temperature))
-            ind_k = float(info.get("ind", 1.0 if t + 1e-9 >= induction_h else 0.0))
-            if u_fixed[1] > 0.5:
-                ind_k = 1.0  # induction cannot be undone
+            # induced when the schedule or the controller says so; it cannot be undone
+            scheduled = 1.0 if t + 1e-9 >= induction_h else 0.0
+            ind_k = max(float(info.get("ind", 0.0)), scheduled, u_fixed[1])
             u_fixed = [T_k if math.isfinite(T_k) else float(temperature), ind_k]
             row.update(
                 F=F,
