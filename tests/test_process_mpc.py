@@ -233,7 +233,8 @@ def test_scenario_control_keys_reach_the_closed_loop(tmp_path: Path) -> None:
 
     extra = (
         "temperature: {min: 30, max: 40, start: 36}, max_temperature_step: 2, "
-        "induction_at: [0.75, 5], v_backoff: 2, volume_drift: 0.0002, move_penalty_l1: 0.3"
+        "induction_at: [0.75, 5], v_backoff: 2, volume_drift: 0.0002, move_penalty_l1: 0.3, "
+        "compare_mu_set: 0.15"
     )
     path = tmp_path / "c.yaml"
     path.write_text(CONTROL_YAML.replace("CONTROL", extra))
@@ -246,6 +247,8 @@ def test_scenario_control_keys_reach_the_closed_loop(tmp_path: Path) -> None:
     assert steps["T"].iloc[0] == pytest.approx(38.0, abs=1e-3)  # 36 + 2 per interval
     assert steps["v_limit"].iloc[0] < 1.1
     assert steps["ind"].iloc[0] == 0.0  # candidates 0.75 and 5 h: not induced at 0
+    reference = result.runs[1]  # exponential feed: induced at 0 h, held at 36 °C
+    assert reference.induction_h == 0.0 and reference.temperature_mean == 36.0
 
 
 @pytest.mark.parametrize(

@@ -517,8 +517,8 @@ def _summarise(
 
 def trajectory_figure(results: Sequence[ClosedLoopResult] | ClosedLoopResult) -> Any:
     """Plotly figure of closed-loop runs: X, S, P (g/L), DO (%) with its floor, V (L) with
-    its maximum, and the feed F (L/h); one colour per run. Usable in
-    :func:`biofab.viz.html_page`."""
+    its maximum, the feed F (L/h), the temperature T (°C) and the induction (0/1); one
+    colour per run. Usable in :func:`biofab.viz.html_page`."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -530,15 +530,19 @@ def trajectory_figure(results: Sequence[ClosedLoopResult] | ClosedLoopResult) ->
         ("DO", "dissolved O2 (% sat)"),
         ("V", "volume V (L)"),
         ("F", "feed F (L/h)"),
+        ("T", "temperature T (°C)"),
+        ("ind", "induction (0/1)"),
     ]
-    fig = make_subplots(rows=3, cols=2, subplot_titles=[p[1] for p in panels])
+    fig = make_subplots(rows=4, cols=2, subplot_titles=[p[1] for p in panels])
     colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
     for i, run in enumerate(runs):
         colour = colours[i % len(colours)]
         name = run.label or f"run {i + 1}"
         for j, (col, _title) in enumerate(panels):
+            if col not in run.frame:
+                continue
             r, c = divmod(j, 2)
-            shape = "hv" if col == "F" else "linear"
+            shape = "hv" if col in ("F", "T", "ind") else "linear"
             fig.add_trace(
                 go.Scatter(
                     x=run.frame["time_h"],
@@ -569,6 +573,6 @@ def trajectory_figure(results: Sequence[ClosedLoopResult] | ClosedLoopResult) ->
     if runs:
         fig.add_hline(y=runs[0].do_min, line_dash="dash", line_color="grey", row=2, col=2)
         fig.add_hline(y=runs[0].v_max, line_dash="dash", line_color="grey", row=3, col=1)
-    fig.update_xaxes(title_text="time (h)", row=3)
-    fig.update_layout(height=800, title="Fed-batch closed loop")
+    fig.update_xaxes(title_text="time (h)", row=4)
+    fig.update_layout(height=1050, title="Fed-batch closed loop")
     return fig

@@ -928,7 +928,9 @@ def control(request: ControlRequest) -> ControlResult:
             dt_h=c.dt,
         )
         label = f"exponential mu_set={c.compare_mu_set:g}"
-        runs.append(closed_loop(feed, model, plant, s.initial, label=label, **common))
+        # the reference follows the schedule (0 h when the MPC chooses the induction)
+        ref = {**common, "induction_h": c.induction_at}
+        runs.append(closed_loop(feed, model, plant, s.initial, label=label, **ref))
     result = ControlResult(model, runs)
     files: dict[Path | None, str] = {}
     if request.out is not None:
