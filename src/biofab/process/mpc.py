@@ -4,6 +4,9 @@
 EColiFedBatch` (or any twin with states ``X, S, A, P, DO, V`` and inputs ``F, T, ind``)
 every ``dt_h`` hours so as to maximise the product at the end of the batch, subject to a
 dissolved-oxygen floor, a maximum broth volume, feed bounds and a rate-of-change limit.
+Optionally it also chooses the temperature (bounded, rate-limited) and the induction time
+(among candidates), and tightens the volume limit by the uncertainty of the volume estimate
+(sections below).
 
 Transcription. Direct collocation (Biegler 2010, *Nonlinear Programming*, SIAM, ch. 10) on
 ``horizon`` intervals with Radau IIA points of degree 3. Radau collocation is stiffly
