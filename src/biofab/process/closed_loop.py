@@ -12,11 +12,22 @@ hours. At each interval start:
 3. every ``refit_every`` intervals, :class:`BalanceRefit` re-estimates ``kLa`` and ``Yxs``
    from all the data so far (adaptive control);
 4. the controller (:class:`~biofab.process.mpc.FeedMPC`, or a :class:`ExponentialFeed`)
-   returns the feed for the next interval.
+   returns the feed for the next interval, and the MPC also the temperature and induction
+   when they are its decisions (``info['T']``, ``info['ind']``). Otherwise the loop applies
+   the scenario's ``temperature`` (°C) and induces at ``induction_h`` (h; ``inf`` leaves
+   the induction to the controller).
+
+The estimator is told the inputs actually applied (feed, temperature, induction). The MPC
+also receives the filter's standard deviation of the volume (its volume back-off). The
+filter's random walk on the volume (``volume_drift_std``, L per sqrt(h)) says how much the
+volume may change beyond the known feed (sampling, evaporation): small values make the
+estimate follow the integrated feed and only slowly the noisy level reading.
 
 The figures of merit are the plant's: final product (g), time with DO below the floor and
 the worst depth (evaluated on a grid of ``fine`` points per interval), volume above the
-maximum, and the controller's solve time per step.
+maximum, and the controller's solve time per step. Feed chatter is measured on the applied
+feed sequence: its total variation ``sum |F_k - F_k-1|`` (L/h) and the number of reversals
+(sign changes of ``F_k - F_k-1``, moves under 1e-4 L/h ignored).
 """
 
 from __future__ import annotations
@@ -168,7 +179,11 @@ class ClosedLoopResult:
     the controller status, solve time and fallback flags, the adapted parameters.
     Scalars: ``product_g`` (P V at the end, g), ``do_below_h`` (h with DO < floor),
     ``do_worst`` (deepest DO deficit, %-points), ``v_over`` (largest V - V_max, L),
-    ``solve_time_*_s``, ``fallbacks``.
+    ``solve_time_*_s``, ``fallbacks``, ``feed_tv`` (total variation of the feed, L/h),
+    ``feed_reversals`` (sign changes of the feed move), the same two ``*_near_vmax`` from
+    the first interval whose true volume is within 1 % of ``v_max`` (0 if never),
+    ``induction_h`` (when the plant was induced, h; NaN if never), ``temperature_mean``
+    (°C, mean over the intervals).
     """
 
     frame: pd.DataFrame
@@ -184,9 +199,21 @@ class ClosedLoopResult:
     do_min: float
     v_max: float
     label: str = ""
+    feed_tv: float = 0.0
+    feed_reversals: int = 0
+    feed_tv_near_vmax: float = 0.0
+    feed_reversals_near_vmax: int = 0
+    induction_h: float = math.nan
+    temperature_mean: float = math.nan
 
     def metrics(self) -> dict[str, float]:
         return {
+            "feed_tv": self.feed_tv,
+            "feed_reversals": float(self.feed_reversals),
+            "feed_tv_near_vmax": self.feed_tv_near_vmax,
+            "feed_reversals_near_vmax": float(self.feed_reversals_near_vmax),
+            "induction_h": self.induction_h,
+            "temperature_mean": self.temperature_mean,
             "product_g": self.product_g,
             "do_below_h": self.do_below_h,
             "do_worst": self.do_worst,
@@ -199,7 +226,11 @@ class ClosedLoopResult:
 
 
 def _estimator(
-    model: ProcessModel, x0: Array, params: list[float], max_step: float
+    model: ProcessModel,
+    x0: Array,
+    params: list[float],
+    max_step: float,
+    volume_drift_std: float = 0.002,
 ) -> ExtendedKalmanFilter:
     """EKF on the controller's model. The inputs vector carries ``F, T, ind`` followed by
     the parameters, so a re-fit changes the filter's model without rebuilding it."""
@@ -218,7 +249,7 @@ def _estimator(
         our, cer, _do, _rq = model.measure(x, u[:n_in], u[n_in:], xp=xp)
         return [our, cer, x[4], x[5]]
 
-    process_std = np.array([0.3, 0.05, 0.02, 0.05, 5.0, 0.002])  # per sqrt(h)
+    process_std = np.array([0.3, 0.05, 0.02, 0.05, 5.0, volume_drift_std])  # per sqrt(h)
     initial_std = np.maximum(0.1 * np.abs(x0), [0.5, 0.05, 0.02, 0.02, 5.0, 0.01])
     return ExtendedKalmanFilter(
         f,
@@ -252,6 +283,9 @@ def closed_loop(
     fine: int = 8,
     ekf_max_step: float = 0.002,
     label: str = "",
+    temperature: float = 37.0,
+    induction_h: float = 0.0,
+    volume_drift_std: float = 0.002,
 ) -> ClosedLoopResult:
     """Run one fed-batch in closed loop (module docstring).
 
@@ -259,10 +293,20 @@ def closed_loop(
     simulated truth. ``x0`` (by state name) starts the plant; the estimator starts from it
     with a 10 % error on biomass. ``noise``: std of the online readings (``OUR``, ``CER``
     mmol/L/h, ``DO`` %, ``V`` L). ``controller`` is a :class:`FeedMPC` or an
-    :class:`ExponentialFeed`.
+    :class:`ExponentialFeed`. ``temperature`` (°C) and ``induction_h`` (h; ``inf``: never)
+    are the scenario's schedule: the temperature applies unless the controller returns one;
+    the plant is induced from ``induction_h`` or when the controller induces, whichever is
+    first (pass ``inf`` when the controller chooses the induction time);
+    ``volume_drift_std`` (L per sqrt(h)): see the module docstring.
     """
     if not (t_end_h > 0 and dt_h > 0 and math.isfinite(t_end_h) and math.isfinite(dt_h)):
         raise InputError("closed loop needs t_end_h > 0 and dt_h > 0", found=(t_end_h, dt_h))
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise InputError("closed loop temperature must be > 0 °C", found=temperature)
+    if math.isnan(induction_h) or induction_h < 0:
+        raise InputError("closed loop induction_h must be >= 0 h (inf: never)", found=induction_h)
+    if not (math.isfinite(volume_drift_std) and volume_drift_std > 0):
+        raise InputError("closed loop volume_drift_std must be > 0", found=volume_drift_std)
     rng = np.random.default_rng(seed)
     sd = {"OUR": 1.0, "CER": 1.0, "DO": 1.0, "V": 0.005, **(noise or {})}
     x_true = settle_do(plant, plant.state_vector(x0))
@@ -270,9 +314,13 @@ def closed_loop(
     refit = refit or BalanceRefit()
     guess = x_true.copy()
     guess[0] *= 1.1
-    kf = _estimator(model, guess, model.param_vector(params).tolist(), ekf_max_step)
+    kf = _estimator(
+        model, guess, model.param_vector(params).tolist(), ekf_max_step, volume_drift_std
+    )
     n_steps = round(t_end_h / dt_h)
-    u_fixed = [37.0, 1.0]
+    # temperature and induction applied during the last interval (before t = 0: the
+    # schedule's values at t = 0)
+    u_fixed = [float(temperature), 1.0 if induction_h <= 0 else 0.0]
     rows: list[dict[str, Any]] = []
     grid: list[pd.DataFrame] = []
     F_prev = 0.0
@@ -305,7 +353,7 @@ def closed_loop(
                     label="offline",
                 )
             x_est = kf.x_.copy()
-            row: dict[str, Any] = {"time_h": t, "F_prev": F_prev}
+            row: dict[str, Any] = {"time_h": t, "F_prev": F_prev, "V_std": v_std(kf)}
             row.update({f"{s}_true": float(v) for s, v in zip(plant.states, x_true, strict=True)})
             row.update({f"{s}_est": float(v) for s, v in zip(model.states, x_est, strict=True)})
             row.update({f"{s}_meas": float(v) for s, v in zip(ONLINE, reading, strict=True)})
@@ -320,8 +368,20 @@ def closed_loop(
             if isinstance(controller, ExponentialFeed):
                 F, info = controller.step(x_est, t_h=t, do_meas=float(reading[2]))
             else:
-                F, info = controller.step(x_est, ctrl_params, t_h=t, f_prev=F_prev)
+                F, info = controller.step(
+                    x_est,
+                    ctrl_params,
+                    t_h=t,
+                    f_prev=F_prev,
+                    v_std=v_std(kf),
+                    t_prev=u_fixed[0],
+                )
             F = float(F) if math.isfinite(F) else 0.0
+            T_k = float(info.get("T", temperature))
+            # induced when the schedule or the controller says so; it cannot be undone
+            scheduled = 1.0 if t + 1e-9 >= induction_h else 0.0
+            ind_k = max(float(info.get("ind", 0.0)), scheduled, u_fixed[1])
+            u_fixed = [T_k if math.isfinite(T_k) else float(temperature), ind_k]
             row.update(
                 F=F,
                 status=info.get("status"),
@@ -331,20 +391,47 @@ def closed_loop(
                 iterations=info.get("iterations", 0),
                 kLa=params["kLa"],
                 Yxs=params["Yxs"],
+                T=u_fixed[0],
+                ind=u_fixed[1],
+                v_limit=float(info.get("v_limit", math.nan)),
+                induction_at=float(info.get("induction_at", math.nan)),
             )
             times = np.linspace(0.0, dt_h, fine + 1)
             traj = simulate(
-                plant, x_true.tolist(), dt_h, inputs={"F": F, "T": 37.0, "ind": 1.0}, t_eval=times
+                plant,
+                x_true.tolist(),
+                dt_h,
+                inputs={"F": F, "T": u_fixed[0], "ind": u_fixed[1]},
+                t_eval=times,
             )
             piece = traj.frame[["time_h", *plant.states]].copy()
             piece["time_h"] += t
             piece["F"] = F
+            piece["T"] = u_fixed[0]
+            piece["ind"] = u_fixed[1]
             grid.append(piece if k == 0 else piece.iloc[1:])
             x_true = np.maximum(np.asarray(traj.x[-1], dtype=float), 0.0)
             F_prev = F
     frame = pd.concat(grid, ignore_index=True)
     steps = pd.DataFrame(rows)
     return _summarise(frame, steps, do_min, v_max, dt_h / fine, label)
+
+
+def v_std(kf: ExtendedKalmanFilter) -> float:
+    """Standard deviation of the filter's volume estimate (L)."""
+    return float(math.sqrt(max(float(kf.P_[5, 5]), 0.0)))
+
+
+def feed_chatter(feeds: Sequence[float] | Array, tol: float = 1e-4) -> tuple[float, int]:
+    """Total variation (L/h) and number of reversals of a feed sequence (L/h): sign changes
+    of successive moves, moves smaller than ``tol`` L/h ignored (solver round-off)."""
+    f = np.asarray(feeds, dtype=float)
+    f = f[np.isfinite(f)]
+    if f.size < 2:
+        return 0.0, 0
+    moves = np.diff(f)
+    signs = np.sign(moves[np.abs(moves) >= tol])
+    return float(np.abs(moves).sum()), int(np.sum(signs[1:] != signs[:-1]))
 
 
 def settle_do(model: ProcessModel, x: Array, u: Sequence[float] = (0.0, 37.0, 1.0)) -> Array:
@@ -398,6 +485,13 @@ def _summarise(
     solved = steps.dropna(subset=["solve_time_s"]) if "solve_time_s" in steps else steps
     times = solved["solve_time_s"].to_numpy(dtype=float) if len(solved) else np.array([])
     last = frame.iloc[-1]
+    feeds = steps["F"].to_numpy(dtype=float) if "F" in steps else np.array([])
+    tv, reversals = feed_chatter(feeds)
+    near = np.flatnonzero(steps["V_true"].to_numpy() >= 0.99 * v_max)
+    tv_near, rev_near = feed_chatter(feeds[near[0] :]) if len(near) else (0.0, 0)
+    induced = steps.loc[steps["ind"] > 0.5, "time_h"] if "ind" in steps else steps["time_h"][:0]
+    induction = float(induced.iloc[0]) if len(induced) else math.nan
+    temp_mean = float(np.mean(steps["T"].dropna())) if "T" in steps else math.nan
     return ClosedLoopResult(
         frame=frame,
         steps=steps,
@@ -412,13 +506,19 @@ def _summarise(
         do_min=do_min,
         v_max=v_max,
         label=label,
+        feed_tv=tv,
+        feed_reversals=reversals,
+        feed_tv_near_vmax=tv_near,
+        feed_reversals_near_vmax=rev_near,
+        induction_h=induction,
+        temperature_mean=temp_mean,
     )
 
 
 def trajectory_figure(results: Sequence[ClosedLoopResult] | ClosedLoopResult) -> Any:
     """Plotly figure of closed-loop runs: X, S, P (g/L), DO (%) with its floor, V (L) with
-    its maximum, and the feed F (L/h); one colour per run. Usable in
-    :func:`biofab.viz.html_page`."""
+    its maximum, the feed F (L/h), the temperature T (°C) and the induction (0/1); one
+    colour per run. Usable in :func:`biofab.viz.html_page`."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -430,15 +530,19 @@ def trajectory_figure(results: Sequence[ClosedLoopResult] | ClosedLoopResult) ->
         ("DO", "dissolved O2 (% sat)"),
         ("V", "volume V (L)"),
         ("F", "feed F (L/h)"),
+        ("T", "temperature T (°C)"),
+        ("ind", "induction (0/1)"),
     ]
-    fig = make_subplots(rows=3, cols=2, subplot_titles=[p[1] for p in panels])
+    fig = make_subplots(rows=4, cols=2, subplot_titles=[p[1] for p in panels])
     colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
     for i, run in enumerate(runs):
         colour = colours[i % len(colours)]
         name = run.label or f"run {i + 1}"
         for j, (col, _title) in enumerate(panels):
+            if col not in run.frame:
+                continue
             r, c = divmod(j, 2)
-            shape = "hv" if col == "F" else "linear"
+            shape = "hv" if col in ("F", "T", "ind") else "linear"
             fig.add_trace(
                 go.Scatter(
                     x=run.frame["time_h"],
@@ -469,6 +573,6 @@ def trajectory_figure(results: Sequence[ClosedLoopResult] | ClosedLoopResult) ->
     if runs:
         fig.add_hline(y=runs[0].do_min, line_dash="dash", line_color="grey", row=2, col=2)
         fig.add_hline(y=runs[0].v_max, line_dash="dash", line_color="grey", row=3, col=1)
-    fig.update_xaxes(title_text="time (h)", row=3)
-    fig.update_layout(height=800, title="Fed-batch closed loop")
+    fig.update_xaxes(title_text="time (h)", row=4)
+    fig.update_layout(height=1050, title="Fed-batch closed loop")
     return fig

@@ -4,6 +4,9 @@
 EColiFedBatch` (or any twin with states ``X, S, A, P, DO, V`` and inputs ``F, T, ind``)
 every ``dt_h`` hours so as to maximise the product at the end of the batch, subject to a
 dissolved-oxygen floor, a maximum broth volume, feed bounds and a rate-of-change limit.
+Optionally it also chooses the temperature (bounded, rate-limited) and the induction time
+(among candidates), and tightens the volume limit by the uncertainty of the volume estimate
+(sections below).
 
 Transcription. Direct collocation (Biegler 2010, *Nonlinear Programming*, SIAM, ch. 10) on
 ``horizon`` intervals with Radau IIA points of degree 3. Radau collocation is stiffly
@@ -38,6 +41,27 @@ the state estimate already sits below the floor; ``V ≤ v_max`` at the nodes (h
 The model's ``min``/``max`` kinks (overflow switch, clipping at zero) are smoothed with
 ``max(a, b) ≈ (a + b + sqrt((a - b)² + ε²)) / 2`` (ε = 1e-4, far below Ks) so IPOPT sees
 twice-differentiable functions; the plant keeps the sharp model.
+
+Temperature. With ``temperature_bounds`` the temperature ``T`` (°C) of every interval is a
+decision variable too, within the bounds and changing by at most ``max_delta_t`` per
+interval (a jacket cannot cool a broth instantly); the twin's cardinal-temperature factor
+(Rosso et al. 1993) then trades growth, overflow capacity and product formation. Without
+bounds ``T`` is held at ``temperature``.
+
+Induction. The induction input enters per interval (an NLP parameter vector), so the plan
+may induce part-way through the horizon. With ``induction_times`` the controller *chooses*
+when to induce: until it has induced, each step solves the NLP once per candidate time
+(candidates already past count as "now") and keeps the best predicted objective; it induces
+when the best candidate is the current step (a small enumerated search over horizons,
+cheaper and more robust than a mixed-integer NLP). Induction is irreversible.
+
+Volume back-off. The volume limit is an NLP parameter: ``v_max - v_backoff · σ_V`` where
+``σ_V`` (L) is the standard deviation of the volume estimate that the caller passes to
+:meth:`FeedMPC.step` (the filter's). The tightened limit keeps the true volume below
+``v_max`` with the confidence of ``v_backoff`` standard deviations (a constraint back-off,
+e.g. Rawlings, Mayne & Diehl 2017, *Model Predictive Control*, §3.5); when the estimate
+already lies above the tightened limit the plan only has to hold the volume where it is,
+so noise on the reading cannot make the problem infeasible (no fallback, no feed spikes).
 
 Fallback. When IPOPT fails, reports infeasibility, returns non-finite values, or the best
 plan still violates the DO floor by more than ``do_tolerance`` (the floor cannot be kept),
@@ -135,6 +159,11 @@ class FeedMPC:
         Largest change of the feed between intervals, L/h (default ``f_max``: no limit).
     move_penalty:
         Weight (g) of the squared feed change, relative to ``f_max``, per interval.
+    move_penalty_l1:
+        Weight (g) of the absolute feed change, relative to ``f_max``, per interval
+        (smoothed, ``sqrt(ΔF² + ε²)``): move suppression that, unlike the squared term,
+        makes small corrections not worth their cost, so the feed holds still instead of
+        chasing noise (sparse moves; default 0, off).
     do_penalty:
         Weight (g per %-point per interval) of the DO-floor slack (L1 and L2).
     do_backoff:
@@ -143,7 +172,18 @@ class FeedMPC:
     do_tolerance:
         Predicted DO violation (%-points) above which the plan counts as infeasible.
     temperature, induction:
-        Values of the inputs ``T`` (°C) and ``ind`` (0/1) held over the horizon.
+        Values of the inputs ``T`` (°C) and ``ind`` (0/1) held over the horizon (unless
+        ``temperature_bounds`` / ``induction_times`` make them decisions).
+    temperature_bounds:
+        ``(low, high)`` °C: make ``T`` a decision variable within these bounds (``None``:
+        hold ``temperature``).
+    max_delta_t:
+        Largest change of ``T`` between intervals, °C.
+    induction_times:
+        Candidate induction times (h). ``None``: ``induction`` is applied throughout.
+    v_backoff:
+        Volume back-off in standard deviations of the volume estimate (see the module
+        docstring); 0 keeps the plain ``V <= v_max``.
     solver:
         ``'ipopt'``.
     warm_start:
@@ -165,11 +205,16 @@ class FeedMPC:
         f_max: float = 0.05,
         max_delta_f: float | None = None,
         move_penalty: float = 0.01,
+        move_penalty_l1: float = 0.0,
         do_penalty: float = 100.0,
         do_backoff: float = 0.0,
         do_tolerance: float = 1.0,
         temperature: float = 37.0,
         induction: float = 1.0,
+        temperature_bounds: tuple[float, float] | None = None,
+        max_delta_t: float = 1.0,
+        induction_times: Sequence[float] | None = None,
+        v_backoff: float = 0.0,
         solver: str = "ipopt",
         warm_start: bool = True,
         max_iter: int = 100,
@@ -185,11 +230,16 @@ class FeedMPC:
         self.f_max = f_max
         self.max_delta_f = f_max if max_delta_f is None else max_delta_f
         self.move_penalty = move_penalty
+        self.move_penalty_l1 = move_penalty_l1
         self.do_penalty = do_penalty
         self.do_backoff = do_backoff
         self.do_tolerance = do_tolerance
         self.temperature = temperature
         self.induction = induction
+        self.temperature_bounds = temperature_bounds
+        self.max_delta_t = max_delta_t
+        self.induction_times = induction_times
+        self.v_backoff = v_backoff
         self.solver = solver
         self.warm_start = warm_start
         self.max_iter = max_iter
@@ -217,17 +267,24 @@ class FeedMPC:
             "f_max": self.f_max,
             "max_delta_f": self.max_delta_f,
             "move_penalty": self.move_penalty,
+            "move_penalty_l1": self.move_penalty_l1,
             "do_penalty": self.do_penalty,
             "do_tolerance": self.do_tolerance,
             "do_backoff": self.do_backoff,
+            "temperature": self.temperature,
+            "induction": self.induction,
+            "max_delta_t": self.max_delta_t,
+            "v_backoff": self.v_backoff,
         }
         for name, value in numbers.items():
             if not (isinstance(value, int | float) and math.isfinite(value)):
                 raise InputError(f"MPC setting {name} must be a finite number", found=value)
-        for name in ("dt_h", "t_end_h", "v_max", "f_max", "max_delta_f", "do_tolerance"):
+        names_pos = ("dt_h", "t_end_h", "v_max", "f_max", "max_delta_f", "do_tolerance")
+        for name in (*names_pos, "max_delta_t", "temperature"):
             if numbers[name] <= 0:
                 raise InputError(f"MPC setting {name} must be > 0", found=numbers[name])
-        for name in ("f_min", "move_penalty", "do_penalty", "do_min", "do_backoff"):
+        nonneg = ("f_min", "move_penalty", "move_penalty_l1", "do_penalty", "do_min")
+        for name in (*nonneg, "do_backoff", "v_backoff"):
             if numbers[name] < 0:
                 raise InputError(f"MPC setting {name} must be >= 0", found=numbers[name])
         if self.f_min > self.f_max:
@@ -236,6 +293,27 @@ class FeedMPC:
                 expected="f_min <= f_max (L/h)",
                 found=f"f_min={self.f_min}, f_max={self.f_max}",
             )
+        if not 0.0 <= self.induction <= 1.0:
+            raise InputError("MPC induction must be in [0, 1]", found=self.induction)
+        if self.temperature_bounds is not None:
+            lo_hi = tuple(self.temperature_bounds)
+            ok = len(lo_hi) == 2 and all(
+                isinstance(v, int | float) and math.isfinite(v) for v in lo_hi
+            )
+            if not ok or not 0.0 < lo_hi[0] <= lo_hi[1]:
+                raise InputError(
+                    "MPC temperature_bounds must be (low, high) in °C with 0 < low <= high",
+                    found=self.temperature_bounds,
+                )
+        if self.induction_times is not None:
+            times = list(self.induction_times)
+            if not times or not all(
+                isinstance(v, int | float) and math.isfinite(v) and v >= 0 for v in times
+            ):
+                raise InputError(
+                    "MPC induction_times must be a non-empty list of times >= 0 (h)",
+                    found=self.induction_times,
+                )
         if self.objective != "product_end":
             raise InputError(
                 "unknown MPC objective", expected="'product_end'", found=self.objective
@@ -257,7 +335,8 @@ class FeedMPC:
         # Scales bring every decision variable to O(1) (IPOPT is not scale invariant).
         xs = np.array([20.0, 1.0, 1.0, 5.0, 100.0, max(self.v_max, 1e-3)])
         fs = self.f_max
-        self._xs, self._fs = xs, fs
+        ts = 40.0  # °C
+        self._xs, self._fs, self._ts = xs, fs, ts
 
         x_sym = ca.SX.sym("x", nx)
         u_sym = ca.SX.sym("u", len(model.inputs))
@@ -267,22 +346,27 @@ class FeedMPC:
         qp = model.rates(0.0, x_sym, u_sym, p_sym, xp=xp)["qP"]
         qp_fun = ca.Function("qP", [x_sym, u_sym, p_sym], [qp])
 
-        # Decision variables (scaled): nodes, collocation states, feeds, DO slacks.
+        # Decision variables (scaled): nodes, collocation states, feeds, temperatures (fixed
+        # by their bounds unless temperature_bounds), DO slacks.
         Xn = ca.SX.sym("Xn", nx, N)  # nodes 1..N; node 0 is the estimate
         Xc = ca.SX.sym("Xc", nx, N * d)
         U = ca.SX.sym("U", N)
+        UT = ca.SX.sym("UT", N)
         Sl = ca.SX.sym("Sl", N)
-        w = ca.vertcat(ca.vec(Xn), ca.vec(Xc), U, Sl)
+        w = ca.vertcat(ca.vec(Xn), ca.vec(Xc), U, UT, Sl)
         # Parameters: x0 (unscaled), model parameters, previous feed, interval lengths,
-        # time after the horizon, temperature, induction.
+        # time after the horizon, previous temperature, induction per interval, volume limit.
         P0 = ca.SX.sym("x0", nx)
         Pp = ca.SX.sym("pm", npar)
         Fprev = ca.SX.sym("Fprev")
         Tau = ca.SX.sym("tau", N)
         Tafter = ca.SX.sym("tafter")
-        Temp = ca.SX.sym("T")
-        Ind = ca.SX.sym("ind")
-        par = ca.vertcat(P0, Pp, Fprev, Tau, Tafter, Temp, Ind)
+        Tprev = ca.SX.sym("Tprev")
+        Ind = ca.SX.sym("ind", N)
+        Vlim = ca.SX.sym("vlim")
+        par = ca.vertcat(P0, Pp, Fprev, Tau, Tafter, Tprev, Ind, Vlim)
+        # past the tightened limit already: hold the volume (feasible with F = 0)
+        v_cap = ca.fmax(Vlim, P0[5])
 
         g_blocks = []
         lbg, ubg = [], []
@@ -291,7 +375,7 @@ class FeedMPC:
         for k in range(N):
             xk = P0 if k == 0 else Xn[:, k - 1] * xs_dm
             Fk = U[k] * fs
-            uk = ca.vertcat(Fk, Temp, Ind)
+            uk = ca.vertcat(Fk, UT[k] * ts, Ind[k])
             pts = [xk] + [Xc[:, k * d + j] * xs_dm for j in range(d)]
             block = []
             for j in range(1, d + 1):
@@ -305,18 +389,25 @@ class FeedMPC:
                 block.append((pts[j][4] + Sl[k] - self.do_min - self.do_backoff) / 100.0)
                 lbg.append(0.0)
                 ubg.append(ca.inf)
-            block.append(Xn[5, k] * xs[5] - self.v_max)
+            block.append(Xn[5, k] * xs[5] - v_cap)
             lbg.append(-ca.inf)
             ubg.append(0.0)
             prev = Fprev / fs if k == 0 else U[k - 1]
             block.append(U[k] - prev)
             lbg.append(-self.max_delta_f / fs)
             ubg.append(self.max_delta_f / fs)
+            prev_t = Tprev / ts if k == 0 else UT[k - 1]
+            block.append(UT[k] - prev_t)
+            lbg.append(-self.max_delta_t / ts)
+            ubg.append(self.max_delta_t / ts)
             g_blocks.append(ca.vertcat(*block))
             obj += self.move_penalty * (U[k] - prev) ** 2
+            if self.move_penalty_l1 > 0:
+                obj += self.move_penalty_l1 * ca.sqrt((U[k] - prev) ** 2 + 1e-6)
+            obj += self.move_penalty * (UT[k] - prev_t) ** 2
             obj += self.do_penalty * (Sl[k] + Sl[k] ** 2)
         xN = Xn[:, N - 1] * xs_dm
-        uN = ca.vertcat(U[N - 1] * fs, Temp, Ind)
+        uN = ca.vertcat(U[N - 1] * fs, UT[N - 1] * ts, Ind[N - 1])
         product = xN[3] * xN[5] + Tafter * qp_fun(xN, uN, Pp) * xN[0] * xN[5]
         obj += -product
         g = ca.vertcat(*g_blocks)
@@ -359,10 +450,19 @@ class FeedMPC:
         lbw[:nstate] = np.tile(state_lb, nstate // nx)
         lbw[nstate : nstate + N] = self.f_min / fs
         ubw[nstate : nstate + N] = self.f_max / fs
-        lbw[nstate + N :] = 0.0
+        t_lo, t_hi = self._t_range()
+        lbw[nstate + N : nstate + 2 * N] = t_lo / ts
+        ubw[nstate + N : nstate + 2 * N] = t_hi / ts
+        lbw[nstate + 2 * N :] = 0.0
         self._lbw, self._ubw = lbw, ubw
         self._nstate = nstate
         self._nw = nw
+
+    def _t_range(self) -> tuple[float, float]:
+        if self.temperature_bounds is None:
+            return float(self.temperature), float(self.temperature)
+        lo, hi = self.temperature_bounds
+        return float(lo), float(hi)
 
     # -- state --------------------------------------------------------------------------
     def reset(self) -> FeedMPC:
@@ -372,16 +472,22 @@ class FeedMPC:
         self._lam_g: Array | None = None
         self._plan: Array | None = None
         self._f_prev: float | None = None
+        lo, hi = self._t_range()
+        self._t_prev = min(max(float(self.temperature), lo), hi)
+        self.induced_ = self.induction_times is None and self.induction > 0
         self.history_ = []
         return self
 
-    def _unpack_w(self, w: Array) -> tuple[Array, Array, Array, Array]:
+    def _unpack_w(self, w: Array) -> tuple[Array, Array, Array, Array, Array]:
+        """Nodes, collocation states, feeds (L/h), temperatures (°C), DO slacks."""
         nx, N, d = self._nx, self._N, self._d
         a = nx * N
         b = a + nx * N * d
         Xn = w[:a].reshape(N, nx) * self._xs
         Xc = w[a:b].reshape(N * d, nx) * self._xs
-        return Xn, Xc, w[b : b + N] * self._fs, w[b + N :]
+        feeds = w[b : b + N] * self._fs
+        temps = w[b + N : b + 2 * N] * self._ts
+        return Xn, Xc, feeds, temps, w[b + 2 * N :]
 
     def _shift(self, w: Array, lam_x: Array, lam_g: Array) -> tuple[Array, Array, Array]:
         """Move the previous solution one interval ahead, repeating the last interval."""
@@ -399,7 +505,8 @@ class FeedMPC:
                     roll(v[:a], nx),
                     roll(v[a:b], nx * d),
                     roll(v[b : b + N], 1),
-                    roll(v[b + N :], 1),
+                    roll(v[b + N : b + 2 * N], 1),
+                    roll(v[b + 2 * N :], 1),
                 ]
             )
 
@@ -420,40 +527,71 @@ class FeedMPC:
         *,
         t_h: float = 0.0,
         f_prev: float | None = None,
+        v_std: float = 0.0,
+        t_prev: float | None = None,
     ) -> tuple[float, dict[str, Any]]:
         """Solve the NLP from ``x_est`` at time ``t_h`` (h) and return the first feed move.
 
         ``x_est``: estimated state (mapping by name or sequence in ``model.states`` order).
         ``params``: model parameters (mapping of changed values, or a full vector); default
         the model's. ``f_prev``: feed applied during the last interval (default the last
-        move this controller returned, else ``f_min``). Returns ``(F, info)``; ``info``
-        holds ``status``, ``fallback``, ``cause``, ``iterations``, ``solve_time_s``,
-        ``max_do_violation`` (predicted, %-points), ``plan`` (L/h per interval) and
-        ``predicted`` (node states, shape ``(horizon + 1, 6)``).
+        move this controller returned, else ``f_min``). ``v_std``: standard deviation of the
+        volume estimate (L), used by the ``v_backoff``. ``t_prev``: temperature applied
+        during the last interval (°C; default the last one this controller returned).
+        Returns ``(F, info)``; ``info`` holds ``T`` (°C) and ``ind`` (0/1) to apply over the
+        next interval, ``status``, ``fallback``, ``cause``, ``iterations``,
+        ``solve_time_s``, ``max_do_violation`` (predicted, %-points), ``v_limit`` (L, the
+        tightened volume limit), ``induction_at`` (the chosen induction time, h, when
+        induction is a decision), ``plan`` (L/h per interval), ``plan_T`` (°C per interval)
+        and ``predicted`` (node states, shape ``(horizon + 1, 6)``).
         """
         t0 = time.perf_counter()
         prev = self._f_prev if f_prev is None else float(f_prev)
         prev = self.f_min if prev is None or not math.isfinite(prev) else prev
         prev = min(max(prev, self.f_min), self.f_max)
+        t_lo, t_hi = self._t_range()
+        temp_prev = self._t_prev if t_prev is None else float(t_prev)
+        temp_prev = self._t_prev if not math.isfinite(temp_prev) else temp_prev
+        temp_prev = min(max(temp_prev, t_lo), t_hi)
         cause = self._precheck(x_est, params, t_h)
+        if cause is None and not (math.isfinite(v_std) and v_std >= 0):
+            cause = f"volume standard deviation {v_std} is not a finite number >= 0"
         info: dict[str, Any] = {"t_h": float(t_h), "iterations": 0, "max_do_violation": 0.0}
+        ind_now = self._induction_now()
+        temp = temp_prev
         if cause is None:
             x = self._state(x_est)
             p = self._params(params)
             tau, after = self._interval_lengths(t_h)
-            par = np.concatenate([x, p, [prev], tau, [after, self.temperature, self.induction]])
-            warm = self.warm_start and self._w is not None
-            cause, w, sol = self._solve(x, par, prev, tau, p, info, warm)
-            if cause is not None and warm:
-                # a warm start can sit in the flat, oxygen-starved region (DO ~ 0, where
-                # the feed no longer moves DO): retry once from a simulated cold guess
-                cause, w, sol = self._solve(x, par, prev, tau, p, info, False)
-            if cause is None:
-                Xn, Xc, plan, _slack = self._unpack_w(w)
+            v_lim = self.v_max - self.v_backoff * float(v_std)
+            info["v_limit"] = v_lim
+            best: tuple[float, float, Array, Array, Any] | None = None
+            for when, ind in self._induction_schedules(t_h, tau):
+                par = np.concatenate([x, p, [prev], tau, [after, temp_prev], ind, [v_lim]])
+                warm = self.warm_start and self._w is not None
+                cause, w, sol = self._solve(x, par, p, tau, info, warm, temp_prev, ind)
+                if cause is not None and warm:
+                    # a warm start can sit in the flat, oxygen-starved region (DO ~ 0, where
+                    # the feed no longer moves DO): retry once from a simulated cold guess
+                    cause, w, sol = self._solve(x, par, p, tau, info, False, temp_prev, ind)
+                if cause is None:
+                    value = float(sol["f"])
+                    if best is None or value < best[0]:
+                        best = (value, when, ind, w, sol)
+            if best is not None:
+                cause = None
+                _value, when, ind, w, sol = best
+                Xn, Xc, plan, plan_t, _slack = self._unpack_w(w)
                 info["plan"] = plan
+                info["plan_T"] = plan_t
                 info["predicted"] = np.vstack([x, Xn])
                 info["max_do_violation"] = float(max(0.0, self.do_min - Xc[:, 4].min()))
                 info["predicted_product_g"] = float(Xn[-1, 3] * Xn[-1, 5])
+                if self.induction_times is not None and not self.induced_:
+                    info["induction_at"] = when
+                    self.induced_ = bool(ind[0] > 0.5)
+                    ind_now = self._induction_now()
+                temp = float(np.clip(plan_t[0], t_lo, t_hi))
                 self._w = w
                 self._lam_x = np.asarray(sol["lam_x"], dtype=float).reshape(-1)
                 self._lam_g = np.asarray(sol["lam_g"], dtype=float).reshape(-1)
@@ -473,20 +611,48 @@ class FeedMPC:
             if self._plan is not None:
                 self._plan = np.append(self._plan[1:], self._plan[-1])
         info["F"] = F
+        info["T"] = temp
+        info["ind"] = ind_now
         info["solve_time_s"] = time.perf_counter() - t0
         self._f_prev = F
-        self.history_.append({k: v for k, v in info.items() if k not in ("plan", "predicted")})
+        self._t_prev = temp
+        hidden = ("plan", "plan_T", "predicted")
+        self.history_.append({k: v for k, v in info.items() if k not in hidden})
         return F, info
+
+    def _induction_now(self) -> float:
+        if self.induction_times is None:
+            return float(self.induction)
+        return 1.0 if self.induced_ else 0.0
+
+    def _induction_schedules(self, t_h: float, tau: Array) -> list[tuple[float, Array]]:
+        """Induction per interval for each candidate time (one schedule when induction is
+        fixed or already done). A candidate between interval starts induces at the next
+        start; candidates that give the same schedule are tried once."""
+        N = self._N
+        if self.induction_times is None or self.induced_:
+            return [(math.nan, np.full(N, self._induction_now()))]
+        starts = t_h + np.concatenate([[0.0], np.cumsum(tau)[:-1]])
+        out: list[tuple[float, Array]] = []
+        seen: set[bytes] = set()
+        for when in sorted({max(float(c), float(t_h)) for c in self.induction_times}):
+            ind = (starts >= when - 1e-9).astype(float)
+            key = ind.tobytes()
+            if key not in seen:
+                seen.add(key)
+                out.append((when, ind))
+        return out
 
     def _solve(
         self,
         x: Array,
         par: Array,
-        prev: float,
-        tau: Array,
         p: Array,
+        tau: Array,
         info: dict[str, Any],
         warm: bool,
+        temp: float,
+        ind: Array,
     ) -> tuple[str | None, Array, Any]:
         """One IPOPT solve; returns (cause of rejection or None, w, solution)."""
         if warm:
@@ -494,7 +660,7 @@ class FeedMPC:
             solver = self._solver_warm
             args = {"lam_x0": lx0, "lam_g0": lg0}
         else:
-            w0 = self._cold_guess(x, p, tau)
+            w0 = self._cold_guess(x, p, tau, temp, float(ind[0]))
             solver = self._solver_cold
             args = {}
         args["x0"] = np.clip(w0, self._lbw, self._ubw)
@@ -522,7 +688,7 @@ class FeedMPC:
             )
         return None, w, sol
 
-    def _cold_guess(self, x: Array, p: Array, tau: Array) -> Array:
+    def _cold_guess(self, x: Array, p: Array, tau: Array, temp: float, ind: float) -> Array:
         """Initial guess of a cold solve: the model simulated with the feed at ``f_min``
         (a starving culture has high DO, far from the flat oxygen-limited region where
         IPOPT can stall), sampled at the nodes and collocation points."""
@@ -544,7 +710,7 @@ class FeedMPC:
                 self.model,
                 x0.tolist(),
                 total,
-                inputs={"F": self.f_min, "T": self.temperature, "ind": self.induction},
+                inputs={"F": self.f_min, "T": temp, "ind": ind},
                 p=dict(zip(self.model.param_names, p.tolist(), strict=True)),
                 t_eval=t_eval,
             )
@@ -559,6 +725,7 @@ class FeedMPC:
                 (Xn / self._xs).reshape(-1),
                 (Xc / self._xs).reshape(-1),
                 np.full(N, self.f_min / self._fs),
+                np.full(N, temp / self._ts),
                 np.zeros(N),
             ]
         )

@@ -179,6 +179,14 @@ class ControlSpec:
     factors on the model's parameters that make the simulated plant (mismatch), ``adapt``:
     re-fit kLa and Yxs online, ``noise``: online sensor std, ``offline_every`` (h),
     ``compare_mu_set``: also run the exponential-feed reference at this mu_set (1/h).
+
+    Temperature, induction and the volume limit (see :class:`~biofab.process.mpc.FeedMPC`):
+    ``temperature`` (°C) held, or a decision of the MPC within ``temperature_range``
+    (low, high °C) changing by at most ``max_temperature_step`` (°C per interval) from
+    ``temperature``; ``induction_at`` (h) the scheduled induction time, or
+    ``induction_candidates`` (h) among which the MPC chooses; ``v_backoff`` (standard
+    deviations of the volume estimate), ``volume_drift`` (L per sqrt(h), the estimator's
+    random walk on the volume beyond the known feed), ``move_penalty_l1`` (g).
     """
 
     dt: float = 0.75
@@ -194,6 +202,14 @@ class ControlSpec:
     noise: dict[str, float] = field(default_factory=dict)
     offline_every: float = 2.0
     compare_mu_set: float | None = None
+    temperature: float = 37.0
+    temperature_range: tuple[float, float] | None = None
+    max_temperature_step: float = 1.0
+    induction_at: float = 0.0
+    induction_candidates: tuple[float, ...] | None = None
+    v_backoff: float = 0.0
+    volume_drift: float = 0.002
+    move_penalty_l1: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -736,7 +752,16 @@ def _control(r: Reader, data: Any, cls_: type[ProcessModel]) -> ControlSpec:
     r.keys(
         d,
         "control",
-        optional=(*numbers, "horizon", "plant", "adapt", "seed", "noise", "compare_mu_set"),
+        optional=(
+            *numbers,
+            *_CONTROL_INPUT_KEYS,
+            "horizon",
+            "plant",
+            "adapt",
+            "seed",
+            "noise",
+            "compare_mu_set",
+        ),
     )
     kw: dict[str, Any] = {}
     for k in numbers:
@@ -760,12 +785,64 @@ def _control(r: Reader, data: Any, cls_: type[ProcessModel]) -> ControlSpec:
         kw["compare_mu_set"] = r.number(
             d["compare_mu_set"], "control.compare_mu_set", positive=True
         )
+    kw.update(_control_inputs(r, d))
     spec = ControlSpec(**kw)
     if spec.f_min > spec.f_max:
         r.fail(
             "control.f_min", "feed bounds inverted", f"<= f_max = {spec.f_max:g} L/h", spec.f_min
         )
     return spec
+
+
+_CONTROL_INPUT_KEYS = (
+    "temperature",
+    "max_temperature_step",
+    "induction_at",
+    "v_backoff",
+    "volume_drift",
+    "move_penalty_l1",
+)
+
+
+def _control_inputs(r: Reader, d: dict[str, Any]) -> dict[str, Any]:
+    """The control keys for temperature, induction and the volume back-off::
+
+    temperature: 37                      # °C, held (default)
+    temperature: {min: 30, max: 40, start: 37}   # a decision of the MPC
+    max_temperature_step: 1              # °C per interval
+    induction_at: 0                      # h, scheduled (default: induced from 0)
+    induction_at: [0, 1.5, 3, 4.5]       # candidate times: the MPC chooses
+    v_backoff: 2                         # standard deviations of the volume estimate
+    volume_drift: 0.0002                 # L/sqrt(h)
+    move_penalty_l1: 0.3                 # g
+    """
+    kw: dict[str, Any] = {}
+    temp = d.get("temperature")
+    if isinstance(temp, Mapping):
+        t = r.mapping(temp, "control.temperature")
+        r.keys(t, "control.temperature", required=("min", "max"), optional=("start",))
+        lo = r.number(t["min"], "control.temperature.min", positive=True)
+        hi = r.number(t["max"], "control.temperature.max", positive=True)
+        if lo > hi:
+            r.fail("control.temperature.min", "temperature range inverted", f"<= max = {hi:g}", lo)
+        start = r.number(t.get("start", min(max(37.0, lo), hi)), "control.temperature.start")
+        if not lo <= start <= hi:
+            r.fail("control.temperature.start", "out of range", f"in [{lo:g}, {hi:g}] °C", start)
+        kw.update(temperature=start, temperature_range=(lo, hi))
+    elif temp is not None:
+        kw["temperature"] = r.number(temp, "control.temperature", positive=True)
+    ind = d.get("induction_at")
+    if isinstance(ind, list):
+        kw["induction_candidates"] = tuple(r.numbers(ind, "control.induction_at", nonneg=True))
+    elif ind is not None:
+        kw["induction_at"] = r.number(ind, "control.induction_at", nonneg=True)
+    for key in ("max_temperature_step", "volume_drift"):
+        if key in d:
+            kw[key] = r.number(d[key], f"control.{key}", positive=True)
+    for key in ("v_backoff", "move_penalty_l1"):
+        if key in d:
+            kw[key] = r.number(d[key], f"control.{key}", nonneg=True)
+    return kw
 
 
 def _exponential(s: Scenario) -> tuple[str | None, Exponential | None]:

@@ -890,7 +890,12 @@ def control(request: ControlRequest) -> ControlResult:
         "seed": c.seed,
         "noise": c.noise or None,
         "offline_every_h": c.offline_every,
+        "temperature": c.temperature,
+        "induction_h": math.inf if c.induction_candidates else c.induction_at,
+        "volume_drift_std": c.volume_drift,
     }
+    # a scheduled induction is a single candidate: the MPC plans with the known schedule
+    candidates = c.induction_candidates or (c.induction_at,)
     mpc = FeedMPC(
         model,
         horizon=c.horizon,
@@ -901,6 +906,12 @@ def control(request: ControlRequest) -> ControlResult:
         f_min=c.f_min,
         f_max=c.f_max,
         do_backoff=c.do_backoff,
+        temperature=c.temperature,
+        temperature_bounds=c.temperature_range,
+        max_delta_t=c.max_temperature_step,
+        induction_times=list(candidates),
+        v_backoff=c.v_backoff,
+        move_penalty_l1=c.move_penalty_l1,
     )
     runs = [closed_loop(mpc, model, plant, s.initial, adapt=c.adapt, label="MPC", **common)]
     if c.compare_mu_set is not None:
@@ -917,7 +928,9 @@ def control(request: ControlRequest) -> ControlResult:
             dt_h=c.dt,
         )
         label = f"exponential mu_set={c.compare_mu_set:g}"
-        runs.append(closed_loop(feed, model, plant, s.initial, label=label, **common))
+        # the reference follows the schedule (0 h when the MPC chooses the induction)
+        ref = {**common, "induction_h": c.induction_at}
+        runs.append(closed_loop(feed, model, plant, s.initial, label=label, **ref))
     result = ControlResult(model, runs)
     files: dict[Path | None, str] = {}
     if request.out is not None:
