@@ -302,10 +302,14 @@ def control_page(
         if "X_offline" in res.steps:
             measured = res.steps[["time_h", "X_offline"]].rename(columns={"X_offline": "X"})
         runs.append(Run(res.label, res.frame, measured))
+    # Temperature and induction are plotted when the controller or the schedule moved them.
+    moved = [
+        v for v in ("T", "ind") if any(v in r.frame and r.frame[v].nunique() > 1 for r in results)
+    ]
     fig = trajectory_figure(
         model,
         runs,
-        ["X", "S", "A", "P", "DO", "V", "F"],
+        ["X", "S", "A", "P", "DO", "V", "F", *moved],
         title="Plant trajectories in closed loop",
         hlines={"DO": spec.do_min, "V": spec.v_max},
     )
