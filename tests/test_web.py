@@ -128,6 +128,46 @@ def test_pillar_pages(web: Site, tmp_path: Path) -> None:
     )
 
 
+def test_parts_and_cellfree_pages(web: Site) -> None:
+    """Every landed pillar has a results page: promoter/RBS strength from the physics
+    models, and a TX-TL reaction of a typed composition; bad input is one line, 422."""
+    eve = web.browser_client(web.editor)
+    index = eve.get("/ui/pillars").text
+    assert "/ui/pillars/parts/strength" in index and "/ui/pillars/cellfree/reaction" in index
+
+    page = eve.get("/ui/pillars/parts/strength", params={"run": "1", "kind": "promoter"})
+    assert page.status_code == 200 and "class='plot'" in page.text
+    assert "J23100" in page.text and "dG_10" in page.text
+    rbs = eve.get(
+        "/ui/pillars/parts/strength",
+        params={"run": "1", "kind": "rbs", "sequences": "AAAGAGGAGAAATACTAG\nAAAGCTCCTAAATACTAG"},
+    )
+    assert rbs.status_code == 200 and "log10_tir" in rbs.text
+    bad = eve.get("/ui/pillars/parts/strength", params={"run": "1", "sequences": ">a\nACGTXX"})
+    assert bad.status_code == 422 and "sequence &#x27;a&#x27;" in bad.text
+    many = "\n".join(["ACGT" * 20] * 51)
+    assert (
+        eve.get("/ui/pillars/parts/strength", params={"run": "1", "sequences": many}).status_code
+        == 422
+    )
+
+    reaction = eve.get(
+        "/ui/pillars/cellfree/reaction",
+        params={"run": "1", "composition": "mg_glutamate: 12\nntp: 2.5", "hours": "6"},
+    )
+    assert reaction.status_code == 200 and "class='plot'" in reaction.text
+    assert "reference buffer" in reaction.text and "mature GFP" in reaction.text
+    for composition, words in (
+        ("glucose: 5", "unknown component"),
+        ("ntp: lots", "not a number"),
+        ("ntp: -1", "ntp"),
+    ):
+        bad = eve.get(
+            "/ui/pillars/cellfree/reaction", params={"run": "1", "composition": composition}
+        )
+        assert bad.status_code == 422 and words in bad.text, (composition, bad.text[-500:])
+
+
 def test_cellfree_batch_exports(web: Site) -> None:
     """A campaign on the cell-free composition space gets the Echo picklist and the OT-2
     protocols of its batch from the cell-free pillar (through the plug-in registry)."""

@@ -3,7 +3,7 @@
 Only import paths: reading this record imports no simulator.
 """
 
-from biofab.core.plugins import BatchExport, Pillar
+from biofab.core.plugins import BatchExport, Pillar, WebField, WebPage
 
 pillar = Pillar(
     name="cellfree",
@@ -24,6 +24,17 @@ pillar = Pillar(
             requires=(
                 "the default cell-free composition space with stocks an OT-2 can pipette "
                 "in a 10 µL reaction (the default stocks need the Echo's 2.5 nL steps)"
+            ),
+        ),
+    ),
+    web_pages=(
+        WebPage(
+            name="reaction",
+            title="TX-TL reaction of a composition",
+            build="biofab.cellfree.webpages:reaction_page",
+            fields=(
+                WebField("composition", "Composition (YAML: component: value)", multiline=True),
+                WebField("hours", "Reaction time (h)", default="8"),
             ),
         ),
     ),

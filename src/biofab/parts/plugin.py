@@ -3,7 +3,7 @@
 Only import paths: reading this record imports nothing heavy.
 """
 
-from biofab.core.plugins import Pillar, ReportSection
+from biofab.core.plugins import Pillar, ReportSection, WebField, WebPage
 
 pillar = Pillar(
     name="parts",
@@ -20,4 +20,16 @@ pillar = Pillar(
         ),
     ),
     jobs={"train-model": "biofab.parts.jobs:train_model"},
+    web_pages=(
+        WebPage(
+            name="strength",
+            title="Promoter and RBS strength (physics models)",
+            build="biofab.parts.webpages:strength_page",
+            fields=(
+                WebField("kind", "Part", choices=("promoter", "rbs")),
+                WebField("sequences", "Sequences (FASTA or one per line)", multiline=True),
+                WebField("cds", "CDS start after the RBS (rbs only)"),
+            ),
+        ),
+    ),
 )
