@@ -51,7 +51,7 @@ class UnscentedKalmanFilter(KalmanFilterBase):
         self,
         f: Callable[..., Any],
         h: Callable[..., Any],
-        Q: ArrayLike,
+        Q: ArrayLike | Callable[[Array], ArrayLike],
         R: ArrayLike,
         x0: ArrayLike,
         P0: ArrayLike,
