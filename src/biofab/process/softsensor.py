@@ -120,6 +120,11 @@ class SoftSensor:
         per sqrt(h), added in quadrature to ``process_std`` (which then acts as a floor).
         Named entries replace the guess-scaled default of ``process_std``; a state that
         grows 100-fold keeps a band of the same relative width (module docstring).
+    process_rate:
+        Process-noise intensity per state as a fraction of its current rate of change
+        (``|dx/dt|`` per sqrt(h)), added in quadrature: a kinetic law that is a few % off
+        matters where the state moves fast (acetate made at 5 g/L/h once oxygen runs out)
+        and not where it rests (acetate at zero in a glucose-limited feed).
     online_std, offline_std:
         Measurement noise standard deviations per signal (model units); required for
         every signal named.
@@ -166,6 +171,7 @@ class SoftSensor:
         filter_options: Mapping[str, Any] | None = None,
         process_relative: Mapping[str, float] | None = None,
         online_relative: Mapping[str, float] | None = None,
+        process_rate: Mapping[str, float] | None = None,
     ) -> None:
         if filter not in ("ekf", "ukf"):
             raise InputError("unknown filter", expected="'ekf' or 'ukf'", found=filter)
@@ -179,6 +185,7 @@ class SoftSensor:
         self.process_std = dict(process_std or {})
         self.process_relative = dict(process_relative or {})
         self.online_relative = dict(online_relative or {})
+        self.process_rate = dict(process_rate or {})
         self.online_std = dict(online_std or {})
         self.offline_std = dict(offline_std or {})
         self.biomass = biomass
@@ -221,6 +228,7 @@ class SoftSensor:
                 raise InputError(f"{label}_std must be positive", found=bad)
         for label, table, allowed in (
             ("process_relative", self.process_relative, self.names),
+            ("process_rate", self.process_rate, self.names),
             ("online_relative", self.online_relative, self.online),
         ):
             strange_noise = sorted(set(table) - set(allowed))
@@ -307,18 +315,23 @@ class SoftSensor:
                 self.process_std.get(
                     k,
                     1e-3
-                    if k in self.process_relative
+                    if k in self.process_relative or k in self.process_rate
                     else max((0.02 if i < n_states else 0.05) * abs(g), 1e-3),
                 )
                 for i, (k, g) in enumerate(zip(names, guess, strict=True))
             ]
         )
         relative = np.array([self.process_relative.get(k, 0.0) for k in names])
-        intensity: Array | Callable[[Array], Array] = np.diag(floor**2)
-        if relative.any():
+        by_rate = np.array([self.process_rate.get(k, 0.0) for k in names])
+        intensity: Array | Callable[[Array, Array], Array] = np.diag(floor**2)
+        if relative.any() or by_rate.any():
 
-            def intensity(z: Array) -> Array:
-                return np.diag(floor**2 + (relative * z) ** 2)
+            def intensity(z: Array, u: Array) -> Array:
+                variance = floor**2 + (relative * z) ** 2
+                if by_rate.any():
+                    rate = np.asarray(self._derivative(z, u), dtype=float)
+                    variance = variance + (by_rate * rate) ** 2
+                return np.diag(variance)
 
         noise = np.array([self.online_std[s] for s in self.online]) ** 2
         cls = ExtendedKalmanFilter if self.filter == "ekf" else UnscentedKalmanFilter
