@@ -13,6 +13,14 @@ random walks, ``dp/dt = w`` (Dochain 2003, J. Process Control 13:801). The repor
 growth rate is the model's own ``mu = d(X V)/dt / (X V) = (dX/dt)/X + (dV/dt)/V`` at the
 estimate (dilution removed), with a delta-method standard deviation.
 
+Noise. Process noise may scale with each state (``process_relative``) and with its rate of
+change (``process_rate``), online noise with each reading (``online_relative``): a fed-batch
+spans two decades of biomass and off-gas, so fixed intensities are too wide early and
+over-confident late. Where the culture runs out of oxygen, give the filter
+:class:`~biofab.process.quasisteady.EColiQuasiSteadyDO` rather than the full twin (the DO
+balance is too stiff there for the filter's explicit steps); ``benchmarks/process_estimation.py``
+shows what each setting is worth.
+
 The model follows the contract of :class:`biofab.process.models.ProcessModel`: ``states``,
 ``inputs``, ``outputs``, ``param_names`` (tuples of names), ``params`` (dict),
 ``input_defaults``, ``rhs(t, x, u, p, xp)`` and ``measure(x, u, p, xp)`` (lists, one entry per
@@ -119,7 +127,7 @@ class SoftSensor:
         Process-noise intensity per state/parameter as a fraction of its current estimate
         per sqrt(h), added in quadrature to ``process_std`` (which then acts as a floor).
         Named entries replace the guess-scaled default of ``process_std``; a state that
-        grows 100-fold keeps a band of the same relative width (module docstring).
+        grows 100-fold keeps a band of the same relative width.
     process_rate:
         Process-noise intensity per state as a fraction of its current rate of change
         (``|dx/dt|`` per sqrt(h)), added in quadrature: a kinetic law that is a few % off
