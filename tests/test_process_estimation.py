@@ -374,6 +374,10 @@ def test_relative_noise_settings_are_checked() -> None:
         SoftSensor(MonodFedBatch(), online_relative={"OUR": -0.1}, **base)
     with pytest.raises(InputError, match="online_relative names unknown"):
         SoftSensor(MonodFedBatch(), online_relative={"CER": 0.1}, **base)
+    with pytest.raises(InputError, match="offline_relative names unknown"):
+        SoftSensor(MonodFedBatch(), offline_relative={"X": 0.05}, **base)
+    with pytest.raises(InputError, match="process_rate must be finite and >= 0"):
+        SoftSensor(MonodFedBatch(), process_rate={"X": float("nan")}, **base)
 
 
 @pytest.mark.parametrize("kind", ["ekf", "ukf"])
@@ -412,7 +416,8 @@ def test_filters_beat_the_open_loop_through_oxygen_limitation(kind: str) -> None
         process_rate={"A": 0.05},
         online_std={"OUR": 0.5, "CER": 0.5, "DO": 1.0, "V": 0.005},
         online_relative={"OUR": 0.05, "CER": 0.05},
-        offline_std={"X": 0.5, "S": 0.05},
+        offline_std={"X": 0.1, "S": 0.05},
+        offline_relative={"X": 0.05},
         filter_options={"sigma_bounds": "evaluate"} if kind == "ukf" else None,
     )
     with warnings.catch_warnings():
