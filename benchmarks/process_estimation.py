@@ -376,8 +376,8 @@ def report(seeds: int) -> None:
                     "seeds": seeds,
                     "repeats": 1,
                     "cores": 1,
-                    "tuned_on": f"{TUNE.name}, seeds 100-104 (python {__file__.split('/')[-2]}"
-                    "/process_estimation.py --tune)",
+                    "tuned_on": f"{TUNE.name}, seeds 100-104 "
+                    "(python benchmarks/process_estimation.py --tune)",
                     "command": f"python benchmarks/process_estimation.py --seeds {seeds}",
                     "date": datetime.date.today().isoformat(),
                 }
