@@ -303,3 +303,176 @@ def test_soft_sensor_on_the_ecoli_twin() -> None:
         # over its sigma points, so it is held to its own standard deviation
         middle = last.median()
         assert abs(middle["mu"] - 0.135) < max(0.03, 2 * middle["mu_std"]), (kind, middle)
+
+
+# -- issue 13: quasi-steady DO, state-scaled process noise, off-gas noise from the spec ------
+def _ecoli_run(hours: float, every: float = 0.1) -> tuple[Any, pd.DataFrame]:
+    """The E. coli twin fed exponentially from 6 h, induced at 14 h (oxygen limited ~19 h)."""
+    from biofab.process.models import EColiFedBatch
+    from biofab.process.simulate import Exponential, FeedStart, Induction, simulate
+
+    model = EColiFedBatch()
+    x0 = {"X": 0.2, "S": 10.0, "A": 0.0, "P": 0.0, "DO": 100.0, "V": 2.0}
+    grid = np.round(np.arange(0.0, hours + 1e-9, every), 6)
+    profile = Exponential.for_growth(0.15, X0=4.5, V0=2.0, S_feed=500.0, Yxs=0.5)
+    events = [FeedStart(6.0, profile), Induction(14.0)]
+    return model, simulate(model, x0, hours, events=events, t_eval=grid).to_frame()
+
+
+def test_quasi_steady_do_is_the_full_twins_equilibrium() -> None:
+    from biofab.process.quasisteady import EColiQuasiSteadyDO
+
+    full, truth = _ecoli_run(24.0, every=0.5)
+    reduced = EColiQuasiSteadyDO()
+    p = full.param_vector()
+    for _, row in truth.iloc[1:].iterrows():  # from 0.5 h: the DO transient is seconds long
+        x = row[list(full.states)].to_numpy(float)
+        u = row[list(full.inputs)].to_numpy(float)
+        slow = np.delete(x, 4)
+        oxygen = reduced.dissolved_oxygen(slow, u, p)
+        # the full twin's DO balance is at rest there, and the plant sits on it
+        assert abs(full.rhs(0.0, [*slow[:4], oxygen, slow[4]], u, p)[4]) < 1e-6
+        assert oxygen == pytest.approx(row["DO"], abs=0.02 + 0.01 * row["DO"])
+        np.testing.assert_allclose(
+            reduced.rhs(0.0, slow, u, p), np.delete(full.rhs(0.0, x, u, p), 4), rtol=0.02, atol=0.02
+        )
+    assert truth["DO"].iloc[-1] < 1.0  # the oxygen-limited phase was covered
+    # CasADi traces it (the EKF's Jacobians) and agrees with NumPy
+    f = reduced.casadi_rhs()
+    last = truth.iloc[-1]
+    slow = np.delete(last[list(full.states)].to_numpy(float), 4)
+    u = last[list(full.inputs)].to_numpy(float)
+    np.testing.assert_allclose(np.asarray(f(slow, u, p)).ravel(), reduced.rhs(0, slow, u, p))
+
+
+def test_state_dependent_process_noise() -> None:
+    """Q(x) is evaluated at the mean before each prediction: P grows with the state."""
+    rate = 0.3
+    kf = ExtendedKalmanFilter(
+        lambda x, u: [rate * x[0]],
+        lambda x: [x[0]],
+        lambda x, u: np.diag([(0.1 * x[0]) ** 2]),
+        [[1.0]],
+        [10.0],
+        [[1e-6]],
+    )
+    kf.predict(None, 1e-3)
+    assert kf.P_[0, 0] == pytest.approx(1e-6 + 1.0 * 1e-3, rel=1e-3)
+    bad = ExtendedKalmanFilter(
+        lambda x, u: [x[0]], lambda x: [x[0]], lambda x, u: [[-1.0]], [[1.0]], [1.0], [[1.0]]
+    )
+    with pytest.raises(InputError, match="Q is not positive semi-definite"):
+        bad.predict(None, 0.1)
+
+
+def test_relative_noise_settings_are_checked() -> None:
+    base: dict[str, Any] = dict(x0={"X": 0.1, "S": 10.0, "V": 1.0}, online=("OUR",))
+    base["online_std"] = {"OUR": 1.0}
+    with pytest.raises(InputError, match="process_relative names unknown"):
+        SoftSensor(MonodFedBatch(), process_relative={"Q": 0.1}, **base)
+    with pytest.raises(InputError, match="online_relative must be finite and >= 0"):
+        SoftSensor(MonodFedBatch(), online_relative={"OUR": -0.1}, **base)
+    with pytest.raises(InputError, match="online_relative names unknown"):
+        SoftSensor(MonodFedBatch(), online_relative={"CER": 0.1}, **base)
+    with pytest.raises(InputError, match="offline_relative names unknown"):
+        SoftSensor(MonodFedBatch(), offline_relative={"X": 0.05}, **base)
+    with pytest.raises(InputError, match="process_rate must be finite and >= 0"):
+        SoftSensor(MonodFedBatch(), process_rate={"X": float("nan")}, **base)
+
+
+@pytest.mark.parametrize("kind", ["ekf", "ukf"])
+def test_filters_beat_the_open_loop_through_oxygen_limitation(kind: str) -> None:
+    """The issue-13 failure: acetate made once DO runs out. With DO quasi-steady, the
+    off-gas noise as the analyser states it and the benchmark's process noise, the filter
+    tracks 16 g/L of acetate to within 1 g/L, beats the open-loop twin from the same wrong
+    start on X, S and P, keeps its bands honest and its NIS near its expected value."""
+    from biofab.process.models import EColiFedBatch
+    from biofab.process.quasisteady import EColiQuasiSteadyDO
+    from biofab.process.simulate import Exponential, FeedStart, Induction, simulate
+
+    _, truth = _ecoli_run(24.0, every=0.2)
+    rng = np.random.default_rng(7)
+    grid = truth["time_h"].to_numpy()
+    data = truth[["time_h", "F", "T", "ind"]].copy()
+    for name in ("OUR", "CER"):
+        data[name] = truth[name] + rng.normal(0, 0.5 + 0.05 * truth[name].abs())
+    data["DO"] = truth["DO"] + rng.normal(0, 1.0, grid.size)
+    data["V"] = truth["V"] + rng.normal(0, 0.005, grid.size)
+    sampled = np.isclose(grid % 4.0, 0.0) & (grid > 0)
+    data["X"] = np.where(sampled, truth["X"] * (1 + rng.normal(0, 0.05, grid.size)), np.nan)
+    data["S"] = np.where(
+        sampled, np.maximum(truth["S"] + rng.normal(0, 0.05, grid.size), 0), np.nan
+    )
+    guess = {"X": 0.1, "S": 13.0, "A": 0.0, "P": 0.0, "V": 2.0}
+    soft = SoftSensor(
+        EColiQuasiSteadyDO(),
+        kind,  # type: ignore[arg-type]
+        online=("OUR", "CER", "DO", "V"),
+        offline=("X", "S"),
+        x0=guess,
+        initial_std={"A": 0.05, "P": 0.01, "V": 0.01},
+        process_std={"A": 0.01, "P": 0.005, "V": 1e-3},
+        process_relative={"X": 0.0025, "S": 0.0025, "A": 0.0025, "P": 0.0025},
+        process_rate={"A": 0.05},
+        online_std={"OUR": 0.5, "CER": 0.5, "DO": 1.0, "V": 0.005},
+        online_relative={"OUR": 0.05, "CER": 0.05},
+        offline_std={"X": 0.1, "S": 0.05},
+        offline_relative={"X": 0.05},
+        filter_options={"sigma_bounds": "evaluate"} if kind == "ukf" else None,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimates = soft.run(data)
+    profile = Exponential.for_growth(0.15, X0=4.5, V0=2.0, S_feed=500.0, Yxs=0.5)
+    open_loop = simulate(
+        EColiFedBatch(),
+        {**guess, "DO": 100.0},
+        24.0,
+        events=[FeedStart(6.0, profile), Induction(14.0)],
+        t_eval=grid,
+    ).to_frame()
+    mine = estimates.rmse(truth, ["X", "S", "A", "P"])
+    for state, error in mine.items():
+        peer = float(np.sqrt(np.mean((open_loop[state] - truth[state]) ** 2)))
+        # acetate: the benchmark's setting wins on its 5 seeds (1.4x, 1.2x) but not on this
+        # sparser variant (readings every 0.2 h, no qS_max tracking): 0.18 vs 0.14 g/L, a
+        # sub-1 % biomass bias delays the oxygen limit (BENCHMARKS.md, soft sensors)
+        assert error < (1.5 if state == "A" else 1.0) * peer, (kind, state, error, peer)
+    late = estimates.frame["time_h"] > 20  # acetate builds up 0.4 -> 16 g/L here
+    acetate = estimates.frame.loc[late, "A"].to_numpy()
+    assert np.abs(acetate - truth.loc[late.to_numpy(), "A"].to_numpy()).max() < 1.0
+    # honest bands: the truth inside ±2σ most of the time on every state (nominal 95 %; the
+    # EKF's acetate band is 79 % here, lagging the onset of the oxygen limit; the issue-6
+    # filters held acetate to ±0.01 g/L through it)
+    frame = estimates.frame
+    for state in ("X", "S", "A", "P"):
+        inside = np.abs(frame[state] - truth[state]) <= 2 * frame[f"{state}_std"] + 1e-9
+        assert inside.mean() > 0.75, (kind, state, inside.mean())
+    assert 2.0 < estimates.consistency["online"].nis_mean < 8.0  # 4 readings per update
+
+
+def test_ukf_bounds_on_evaluation_keep_a_state_resting_at_zero() -> None:
+    """A product at zero before induction: clipped sigma points ratchet its mean upwards;
+    bounds applied only where f and h are evaluated leave it at zero with its full spread."""
+
+    def make(mode: str) -> UnscentedKalmanFilter:
+        return UnscentedKalmanFilter(
+            lambda x, u: [0.0 * x[0], -0.1 * x[1]],
+            lambda x: [x[1]],
+            np.diag([1e-4, 1e-4]),
+            [[0.01]],
+            [0.0, 1.0],
+            np.diag([1e-4, 0.01]),
+            lower=0.0,
+            sigma_bounds=mode,  # type: ignore[arg-type]
+        )
+
+    clipped, evaluated = make("clip"), make("evaluate")
+    for _ in range(50):
+        clipped.predict(None, 0.1)
+        evaluated.predict(None, 0.1)
+    assert clipped.x_[0] > 0.5 * np.sqrt(clipped.P_[0, 0])  # pushed off its bound
+    assert evaluated.x_[0] == pytest.approx(0.0, abs=1e-12)
+    assert evaluated.P_[0, 0] == pytest.approx(1e-4 + 50 * 0.1 * 1e-4)
+    with pytest.raises(InputError, match="unknown sigma_bounds"):
+        make("project")

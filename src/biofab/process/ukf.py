@@ -14,14 +14,26 @@ zero central mean weight: the often quoted ``alpha=1e-3`` gives a central weight
 
 Sigma points are clipped to ``lower``/``upper`` before they enter ``f`` and ``h``
 (Kandepu, Foss & Imsland 2008, J. Process Control 18:753): a Monod term evaluated at a
-negative glucose concentration is meaningless. Everything else (time, ``Q * dt``, missing
-readings, NIS, clipping of the mean) is shared with the EKF (:mod:`biofab.process.ekf`).
+negative glucose concentration is meaningless. Two ways (``sigma_bounds``):
+
+- ``'clip'`` (default): the points themselves are clipped and propagated (Kandepu et al.).
+  Near an active bound this is a ratchet: a state resting at zero (product before induction,
+  acetate in a glucose-limited feed) loses its negative points every step, so its mean creeps
+  up and its spread shrinks; the ±2σ band then misses the truth.
+- ``'evaluate'``: only ``f`` and ``h`` see the clipped points; each point moves by the
+  increment its clipped copy gets, ``x_i + (F(c_i) - c_i)`` with ``c_i = clip(x_i)``, and the
+  state statistics come from the unclipped points. The spread stays symmetric, a state at a
+  bound stays there in the mean (the mean itself is still clipped), and with the default
+  non-negative weights the joint covariance stays positive semi-definite.
+
+Everything else (time, ``Q * dt``, missing readings, NIS, clipping of the mean) is shared with
+the EKF (:mod:`biofab.process.ekf`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -42,7 +54,8 @@ class UnscentedKalmanFilter(KalmanFilterBase):
 
     Takes the arguments of :class:`~biofab.process.ekf.ExtendedKalmanFilter` plus the
     sigma-point parameters ``alpha`` (spread, 0 < alpha <= 1), ``beta`` (prior knowledge of
-    the distribution, 2 is optimal for a Gaussian) and ``kappa`` (secondary scaling).
+    the distribution, 2 is optimal for a Gaussian) and ``kappa`` (secondary scaling), and
+    ``sigma_bounds`` (``'clip'`` or ``'evaluate'``, module docstring).
     ``jacobian`` is accepted for a common signature; the UKF uses it only to pick how
     ``f`` is evaluated (CasADi-compiled when traceable).
     """
@@ -51,7 +64,7 @@ class UnscentedKalmanFilter(KalmanFilterBase):
         self,
         f: Callable[..., Any],
         h: Callable[..., Any],
-        Q: ArrayLike,
+        Q: ArrayLike | Callable[[Array, Array], ArrayLike],
         R: ArrayLike,
         x0: ArrayLike,
         P0: ArrayLike,
@@ -59,9 +72,15 @@ class UnscentedKalmanFilter(KalmanFilterBase):
         alpha: float = 1.0,
         beta: float = 2.0,
         kappa: float = 0.0,
+        sigma_bounds: Literal["clip", "evaluate"] = "clip",
         **options: Any,
     ) -> None:
         super().__init__(f, h, Q, R, x0, P0, **options)
+        if sigma_bounds not in ("clip", "evaluate"):
+            raise InputError(
+                "unknown sigma_bounds", expected="'clip' or 'evaluate'", found=sigma_bounds
+            )
+        self.sigma_bounds = sigma_bounds
         n = self.x_.size
         if not 0 < alpha <= 1:
             raise InputError("alpha must lie in (0, 1]", expected="0 < alpha <= 1", found=alpha)
@@ -78,8 +97,9 @@ class UnscentedKalmanFilter(KalmanFilterBase):
         self.weights_mean_[0] = lam / spread
         self.weights_cov_[0] = lam / spread + 1 - alpha**2 + beta
 
-    def sigma_points(self, x: Array, P: Array) -> Array:
-        """The ``(2n + 1, n)`` sigma points of ``N(x, P)``, clipped to the bounds."""
+    def sigma_points(self, x: Array, P: Array, *, clip: bool = True) -> Array:
+        """The ``(2n + 1, n)`` sigma points of ``N(x, P)``, clipped to the bounds unless
+        ``clip=False``."""
         try:
             root = np.linalg.cholesky(self._scale * P)
         except np.linalg.LinAlgError:
@@ -93,7 +113,7 @@ class UnscentedKalmanFilter(KalmanFilterBase):
                 ) from None
             root = vectors * np.sqrt(np.clip(values, 0.0, None) * self._scale)
         points = np.vstack([x, x + root.T, x - root.T])
-        return np.clip(points, self.lower, self.upper)
+        return np.clip(points, self.lower, self.upper) if clip else points
 
     def _moments(self, points: Array) -> tuple[Array, Array, Array]:
         mean = self.weights_mean_ @ points
@@ -101,20 +121,24 @@ class UnscentedKalmanFilter(KalmanFilterBase):
         return mean, (self.weights_cov_[:, None] * deviation).T @ deviation, deviation
 
     def _propagate(self, x: Array, P: Array, u: Array, dt: float) -> tuple[Array, Array]:
-        points = self.sigma_points(x, P)
-        moved = self._transition.step_many(points, u, dt)
+        if self.sigma_bounds == "evaluate":
+            raw = self.sigma_points(x, P, clip=False)
+            clipped = np.clip(raw, self.lower, self.upper)
+            moved = raw + (self._transition.step_many(clipped, u, dt) - clipped)
+        else:
+            moved = self._transition.step_many(self.sigma_points(x, P), u, dt)
         mean, cov, _ = self._moments(moved)
         return mean, cov
 
     def _measurement_moments(
         self, x: Array, P: Array, observation: _Differentiable, args: tuple[Array, ...]
     ) -> tuple[Array, Array, Array, Array | None, Array]:
-        points = self.sigma_points(x, P)
-        readings = observation.values(points, *args)
+        points = self.sigma_points(x, P, clip=self.sigma_bounds == "clip")
+        readings = observation.values(np.clip(points, self.lower, self.upper), *args)
         predicted, pyy, reading_dev = self._moments(readings)
         _, pxx, state_dev = self._moments(points)
         pxy = (self.weights_cov_[:, None] * state_dev).T @ reading_dev
-        # Pxx from the same (clipped) points as Pyy and Pxy: with non-negative weights the
+        # Pxx from the same points as Pyy and Pxy: with non-negative weights the
         # joint covariance is a sum of outer products, so P - K S K' stays positive
         # semi-definite even when clipping moved some points.
         return predicted, pyy, pxy, None, pxx
