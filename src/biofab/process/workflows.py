@@ -699,7 +699,7 @@ def _unlogged_inputs(
 def estimate(request: EstimateRequest) -> EstimateResult:
     """Run the EKF/UKF soft sensor over every batch; write estimates and report."""
     from biofab.process.report import Run, estimate_page
-    from biofab.process.softsensor import SoftSensor
+    from biofab.process.softsensor import SoftSensor, estimation_twin, filter_options
 
     kind = _choice(request.model, "model", tuple(MODELS))
     filter_ = _choice(request.filter, "filter", ("ekf", "ukf"))
@@ -707,7 +707,10 @@ def estimate(request: EstimateRequest) -> EstimateResult:
     s = _optional_scenario(request.scenario)
     _check_scenario_model(s, kind)
     guess = _check_x0(request.x0, kind)
-    twin = _twin(s, kind)
+    # E. coli: DO at quasi-steady state inside the filter (an output, not a state).
+    twin = estimation_twin(_twin(s, kind))
+    options = filter_options(twin, filter_)
+    extra = tuple(options.get("report_outputs", ()))  # outputs shown beside the states
     frames, consistency, errors, runs = [], [], [], []
     for batch in _read(request.data, request.mapping):
         on, off = batch_frames(kind, batch)
@@ -736,6 +739,7 @@ def estimate(request: EstimateRequest) -> EstimateResult:
         start = (
             {**s.initial, **guess} if s is not None else _x0_from_data(kind, batch, on, off, guess)
         )
+        start = {k: v for k, v in start.items() if k in twin.states}
         stds = measurement_stds(s, wide, [*on_names, *off_names])
         sensor = SoftSensor(
             twin,
@@ -748,6 +752,7 @@ def estimate(request: EstimateRequest) -> EstimateResult:
             offline_std={n: stds[n] for n in off_names},
             biomass="X" if kind == "ecoli" else "Xv",
             columns={},
+            **options,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -768,10 +773,11 @@ def estimate(request: EstimateRequest) -> EstimateResult:
                 }
             )
         line = est.frame.copy()
-        for v in (*twin.states, "mu"):
+        shown = (*twin.states, *extra)
+        for v in (*shown, "mu"):
             line[f"{v}_lo"] = line[v] - 2 * line[f"{v}_std"]
             line[f"{v}_hi"] = line[v] + 2 * line[f"{v}_std"]
-        measured = wide[["time_h", *[n for n in (*on_names, *off_names) if n in twin.states]]]
+        measured = wide[["time_h", *[n for n in (*on_names, *off_names) if n in shown]]]
         runs.append(Run(str(batch.batch_id), line, measured))
         for name in off_names:
             samples = wide[["time_h", name]].dropna()
@@ -800,7 +806,7 @@ def estimate(request: EstimateRequest) -> EstimateResult:
         files[request.report] = estimate_page(
             twin,
             runs,
-            [*twin.states, "mu"],
+            [*twin.states, *extra, "mu"],
             result.consistency,
             result.offline_rmse,
             request.command,

@@ -26,7 +26,8 @@ def live_page(
     from biofab.process.report import Run, trajectory_figure
 
     line = twin.frame().copy()
-    variables = [*twin.model.states, "mu"]
+    shown = [*twin.model.states, *twin.sensor.report_outputs]
+    variables = [*shown, "mu"]
     for name in variables:
         line[f"{name}_lo"] = line[name] - 2 * line[f"{name}_std"]
         line[f"{name}_hi"] = line[name] + 2 * line[f"{name}_std"]
@@ -37,7 +38,7 @@ def live_page(
     measured = None
     if len(raw):
         measured = (
-            raw[raw["variable"].isin(twin.model.states)]
+            raw[raw["variable"].isin(shown)]
             .pivot_table(index="time_h", columns="variable", values="value", aggfunc="first")
             .reset_index()
         )

@@ -84,10 +84,11 @@ class LiveTwin:
         x0: Mapping[str, float] | None = None,
         process_std: Mapping[str, float] | None = None,
     ) -> None:
-        from biofab.process.softsensor import SoftSensor
+        from biofab.process.softsensor import SoftSensor, estimation_twin, filter_options
 
         self.scenario = scenario
-        self.model = scenario.build_model()
+        # E. coli: DO at quasi-steady state inside the filter, still reported (an output).
+        self.model = estimation_twin(scenario.build_model())
         self.filter = filter
         self.t0 = float(t0)
         self.noise = _noise_table(scenario, noise)
@@ -95,6 +96,7 @@ class LiveTwin:
             process_std = {
                 name: max(PROCESS_FRACTION * scale, 1e-3)
                 for name, scale in state_scales(scenario).items()
+                if name in self.model.states
             }
         self.sensor = SoftSensor(
             self.model,
@@ -102,11 +104,16 @@ class LiveTwin:
             online=(),
             offline=(),
             estimate=estimate,
-            x0={**scenario.initial, **dict(x0 or {})},
+            x0={
+                k: v
+                for k, v in {**scenario.initial, **dict(x0 or {})}.items()
+                if k in self.model.states
+            },
             biomass="X" if "X" in self.model.states else "Xv",
             volume="V" if "V" in self.model.states else None,
             columns={},
             process_std=process_std,
+            **filter_options(self.model, filter),
         )
         self.kf_ = self.sensor.start(self.t0)
         self.updates_ = 0
@@ -181,7 +188,7 @@ class LiveTwin:
         import pandas as pd
 
         columns = ["time_h", "readings"]
-        for name in (*self.names, "mu"):
+        for name in (*self.names, *self.sensor.report_outputs, "mu"):
             columns += [name, f"{name}_std"]
         return pd.DataFrame(self.rows_, columns=columns)
 

@@ -232,7 +232,7 @@ def run_twin(request: TwinRequest) -> TwinResult:
 
         fitted = fit_live_monitor(
             request.monitor,
-            (*twin.names, "mu"),
+            (*twin.names, *twin.sensor.report_outputs, "mu"),
             request.monitor_variables,
             alpha=request.alpha,
             run_length=request.run_length,
