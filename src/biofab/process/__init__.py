@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from biofab.process.mpc import FeedMPC
     from biofab.process.neural import NeuralODE
     from biofab.process.pensim import PenSimTestbed
+    from biofab.process.quasisteady import EColiQuasiSteadyDO
     from biofab.process.recipe import RecipeSpace, SetpointRecipe, optimize_recipe
     from biofab.process.scenario import Scenario, ScenarioTestbed
     from biofab.process.simulate import (
@@ -51,6 +52,7 @@ _LAZY = {
     "write_batches": "batchdata",
     "ChoFedBatch": "models",
     "EColiFedBatch": "models",
+    "EColiQuasiSteadyDO": "quasisteady",
     "ParamSpec": "models",
     "ProcessModel": "models",
     "Bolus": "simulate",
@@ -87,6 +89,7 @@ __all__ = [
     "ChoFedBatch",
     "Constant",
     "EColiFedBatch",
+    "EColiQuasiSteadyDO",
     "Experiment",
     "Exponential",
     "ExtendedKalmanFilter",
