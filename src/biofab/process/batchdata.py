@@ -86,8 +86,13 @@ def _registry() -> dict[str, Signal]:
         Signal("temperature", "degC", "online", "culture temperature", nonnegative=False),
         Signal("offgas_O2", "%", "online", "O2 in the off-gas, vol %"),
         Signal("offgas_CO2", "%", "online", "CO2 in the off-gas, vol %"),
-        Signal("OUR", "mmol/L/h", "online", "oxygen uptake rate", nonnegative=False),
-        Signal("CER", "mmol/L/h", "online", "CO2 evolution rate", nonnegative=False),
+        # Molar masses of O2 and CO2 let g/L/h readings become mmol/L/h.
+        Signal(
+            "OUR", "mmol/L/h", "online", "oxygen uptake rate", nonnegative=False, molar_mass=31.998
+        ),
+        Signal(
+            "CER", "mmol/L/h", "online", "CO2 evolution rate", nonnegative=False, molar_mass=44.009
+        ),
         Signal("base_mass", "g", "online", "cumulative base added, by mass"),
         Signal("base_volume", "L", "online", "cumulative base added, by volume"),
         Signal("feed_rate", "L/h", "online", "feed pump rate"),
@@ -548,6 +553,8 @@ class ColumnSpec:
     kind: Kind
     molar_mass: float | None = None
     explicit_unit: bool = False  # the mapping named the unit (checked against unit columns)
+    volume: float | None = None  # L: whole-vessel rates (mol/h) -> volumetric (mmol/L/h)
+    density: float | None = None  # kg/L: feeds weighed on a balance (g/h) -> L/h
 
 
 _MAPPING_KEYS = {
@@ -562,7 +569,7 @@ _MAPPING_KEYS = {
     "allow_gaps",
     "metadata",
 }
-_SPEC_KEYS = {"signal", "unit", "kind", "molar_mass"}
+_SPEC_KEYS = {"signal", "unit", "kind", "molar_mass", "volume", "density"}
 
 
 @dataclass
@@ -739,7 +746,7 @@ def _spec(column: str, raw: Any, source: str | None) -> ColumnSpec:
             f"unknown key '{extra[0]}' in mapping entry",
             file=source,
             column=column,
-            expected="signal, unit, kind, molar_mass",
+            expected="signal, unit, kind, molar_mass, volume, density",
         )
     name = str(raw["signal"])
     if name not in SIGNALS:
@@ -760,17 +767,40 @@ def _spec(column: str, raw: Any, source: str | None) -> ColumnSpec:
             column=column,
             found=molar_mass,
         )
+    extras: dict[str, float | None] = {}
+    for key, what in (("volume", "broth volume (L)"), ("density", "feed density (kg/L)")):
+        value = raw.get(key)
+        if value is not None and not (
+            isinstance(value, int | float) and math.isfinite(value) and value > 0
+        ):
+            raise InputError(
+                f"{key} must be a positive number",
+                file=source,
+                column=column,
+                expected=what,
+                found=value,
+            )
+        extras[key] = None if value is None else float(value)
     unit = str(raw.get("unit", sig.unit))
-    _check_unit(unit, sig, molar_mass, file=source, column=column)
+    _check_unit(unit, sig, molar_mass, file=source, column=column, **extras)
     mass = None if molar_mass is None else float(molar_mass)
-    return ColumnSpec(column, name, _units.canonical(unit), kind, mass, "unit" in raw)
+    return ColumnSpec(column, name, _units.canonical(unit), kind, mass, "unit" in raw, **extras)
 
 
 def _check_unit(
-    unit: str, sig: Signal, molar_mass: float | None, *, file: str | None, **where: Any
+    unit: str,
+    sig: Signal,
+    molar_mass: float | None,
+    *,
+    file: str | None,
+    volume: float | None = None,
+    density: float | None = None,
+    **where: Any,
 ) -> None:
     try:
-        ok = _units.convertible(unit, sig.unit, molar_mass=molar_mass)
+        ok = _units.convertible(
+            unit, sig.unit, molar_mass=molar_mass, volume=volume, density=density
+        )
     except UnitError:
         raise InputError(
             f"unknown unit '{unit}' for signal '{sig.name}'",
@@ -780,7 +810,13 @@ def _check_unit(
             **where,
         ) from None
     if not ok:
-        hint = " (give molar_mass)" if _units.dimension(unit) == "molar_conc" else ""
+        hints = {
+            "molar_conc": " (give molar_mass)",
+            "mass_rate": " (give molar_mass)",
+            "amount_rate": " (give the broth volume, L, as volume)",
+            "mass_flow": " (give the feed density, kg/L, as density)",
+        }
+        hint = hints.get(_units.dimension(unit), "")
         raise InputError(
             f"unit mismatch for signal '{sig.name}'{hint}",
             file=file,
@@ -1061,7 +1097,14 @@ def _convert(
 ) -> npt.NDArray[np.float64]:
     """Convert to the standard unit and reject negatives of non-negative signals."""
     sig = SIGNALS[spec.signal]
-    out = _units.convert(values, unit, sig.unit, molar_mass=spec.molar_mass)
+    out = _units.convert(
+        values,
+        unit,
+        sig.unit,
+        molar_mass=spec.molar_mass,
+        volume=spec.volume,
+        density=spec.density,
+    )
     if sig.nonnegative:
         neg = np.flatnonzero(out < 0)
         if neg.size:
@@ -1263,6 +1306,8 @@ def _read_long(
             SIGNALS[spec.signal],
             spec.molar_mass,
             file=label,
+            volume=spec.volume,
+            density=spec.density,
             row=i + 1,
             column=unit_col or var_col,
         )
