@@ -232,6 +232,7 @@ def fit_command(
             set=parse_sets(sets),
             save=save,
             input_step=input_step,
+            progress=not json_out,
         )
     )
     if _done(r, json_out):

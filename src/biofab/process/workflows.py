@@ -416,6 +416,7 @@ class FitRequest:
     set: Mapping[str, float] = field(default_factory=dict)
     save: Path | None = None
     input_step: float = 0.25
+    progress: bool = True
 
 
 @dataclass
@@ -475,7 +476,7 @@ def fit(request: FitRequest) -> FitResult:
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = fit_parameters(twin, exps, names, progress=True)
+        res = fit_parameters(twin, exps, names, progress=request.progress)
         runs, variables = [], []
         for e in exps:
             t = np.linspace(0.0, float(e.t_end or e.data["time_h"].max()), 121)
