@@ -18,8 +18,8 @@ coverage is over X and S). Noise seeds 1..N, mean and spread reported.
 
 Timing: one simulation of run 1 with its logged feed as the old code read it (a hold
 profile with one breakpoint per reading: 4,320 solver restarts) against the new averaged
-profile (``--input-step 0.25``), median of 3 after a warm-up, one core; and the wall time
-of biofab's whole fit.
+profile (``--input-step 0.25``; median of 3 after a warm-up; the old path once, it takes
+minutes), one core; and the wall time of each side's whole fit.
 
     python benchmarks/process_userdata.py            # 3 seeds
 """
@@ -43,7 +43,7 @@ import yaml
 
 from biofab.process import workflows as w
 from biofab.process.scenario import Scenario
-from biofab.process.simulate import Piecewise, simulate
+from biofab.process.simulate import Piecewise, SimulationError, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "process" / "yeast_fedbatch.yaml"
@@ -134,11 +134,12 @@ def sim_times(d: Path) -> tuple[float, float]:
     out = {}
     for k, prof in profiles.items():
         runs = []
-        for _ in range(4):  # one warm-up, three timed
+        # The new profile: one warm-up, three timed. The old one takes minutes: once.
+        for _ in range(4 if k == "new" else 1):
             t0 = time.perf_counter()
             simulate(model, x0, 72.0, inputs={"F": prof}, t_eval=t, rtol=1e-7, atol=1e-9)
             runs.append(time.perf_counter() - t0)
-        out[k] = statistics.median(runs[1:])
+        out[k] = statistics.median(runs[1:] if k == "new" else runs)
     return out["old"], out["new"]
 
 
@@ -146,6 +147,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--skip-old", action="store_true", help="skip timing the old input path (minutes)"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     rows = []
@@ -154,11 +158,18 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             d = Path(tmp)
             truth = make_runs(seed, d)
-            if seed == 1:
+            if seed == 1 and not args.skip_old:
                 old_s, new_s = sim_times(d)
             final_true = float(truth["run2_truth"]["X"].iloc[-1])
             for side in ("biofab", "ecoli"):
-                r = fit_predict(d, side)
+                try:
+                    r = fit_predict(d, side)
+                except SimulationError as err:
+                    # The fitted twin cannot simulate run 2 (e.g. the E. coli twin's DO
+                    # balance crashes at yeast densities): a failed prediction, kept.
+                    rows.append({"seed": seed, "side": side, "failed": str(err)[:120]})
+                    print(json.dumps(rows[-1]))
+                    continue
                 cov = r["pred"].coverage
                 inside = float((cov["coverage"] * cov["samples"]).sum() / cov["samples"].sum())
                 final_pred = float(r["frame"]["X"].iloc[-1])
@@ -166,6 +177,7 @@ def main() -> None:
                     {
                         "seed": seed,
                         "side": side,
+                        "failed": "",
                         "final_X_true": final_true,
                         "final_X_pred": final_pred,
                         "final_X_rel_error": abs(final_pred - final_true) / final_true,
@@ -177,6 +189,9 @@ def main() -> None:
                 )
                 print(json.dumps(rows[-1]))
     table = pd.DataFrame(rows)
+    failed = table[table.failed != ""].groupby("side").size().to_dict()
+    print(f"failed predictions of run 2 (of {args.seeds}): {failed or 'none'}")
+    table = table[table.failed == ""]
     summary = table.groupby("side")[
         ["final_X_rel_error", "coverage_95", "coverage_X", "fit_s"]
     ].agg(["mean", "min", "max"])
@@ -191,6 +206,7 @@ def main() -> None:
     common = {
         "dataset": "simulated yeast fed-batch, fit run 1 (mu_set 0.10) -> predict run 2 (0.15)",
         "seeds": args.seeds,
+        "failed_predictions": {k: int(v) for k, v in failed.items()},
         "cores": 1,
         "command": "python benchmarks/process_userdata.py",
         "date": today,
@@ -223,7 +239,8 @@ def main() -> None:
             "peer_value": old_s,
             "ratio": old_s / new_s,
             "better": "lower",
-            "repeats": 3,
+            "repeats": 1,
+            "note": "new: median of 3 after a warm-up; old: one run (minutes)",
             **common,
         },
         {
