@@ -275,3 +275,56 @@ def test_mapping_reads_vendor_units_and_refuses_bad_ones(tmp_path: Path) -> None
     mapping.write_text("time: Time\ncolumns:\n  OUR: {signal: OUR, unit: 'furlong/h'}\n")
     with pytest.raises(InputError, match="unknown unit 'furlong/h'"):
         read_batches(data, ColumnMapping.from_yaml(mapping))
+
+
+# -- saved hybrid -------------------------------------------------------------------------------
+
+ECOLI = """\
+model: ecoli
+initial: {X: 0.2, S: 8.0, A: 0.0, P: 0.0, DO: 100.0, V: 1.0}
+t_end: 9
+output_every: 0.25
+events:
+  - {t: 6, feed_start: {profile: exponential, F0: 0.003, mu_set: 0.15, F_max: 0.05}}
+  - {t: 6.5, induction: 1}
+measurements:
+  seed: 3
+  online: {every: 0.25, signals: {OUR: 1.0, CER: 1.0, DO: 1.0, V: 0.002}}
+  offline: {every: 1, signals: {X: 5%, S: 0.05, P: 5%}}
+"""
+
+
+def test_saved_hybrid_round_trip_predicts_the_same(tmp_path: Path) -> None:
+    import torch
+
+    from biofab.process import workflows as w
+    from biofab.process.saved_hybrid import load_hybrid
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(ECOLI)
+    data = tmp_path / "d.csv"
+    code, out = run("simulate", scenario, "--data", data)
+    assert code == 0, out
+    saved = tmp_path / "h.json"
+    r = w.fit_hybrid(
+        w.HybridFitRequest(data, "ecoli", scenario=scenario, epochs=2, ensemble=2, save=saved)
+    )
+    assert saved.with_suffix(".pt").is_file() and str(saved) in r.files
+    config = json.loads(saved.read_text())
+    assert config["format"] == "biofab.process.saved-hybrid/1"
+    assert config["hyper"]["ensemble"] == 2 and "params_" not in config["hyper"]
+    e = r.hybrid  # the trained one, against the one rebuilt from files
+    exp = w.experiments("ecoli", read_batches(data), Scenario.from_yaml(scenario))[0]
+    t = np.linspace(0, 9, 19)
+    m0, s0 = e.predict(exp.x0, exp.inputs, t, exp.events)
+    loaded = load_hybrid(config, saved, r.model)
+    m1, s1 = loaded.predict(exp.x0, exp.inputs, t, exp.events)
+    np.testing.assert_allclose(m1.to_numpy(), m0.to_numpy(), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(s1.to_numpy(), s0.to_numpy(), rtol=1e-6, atol=1e-9)
+    # Weights that do not fit the settings, or a pickle in disguise: one line, no load.
+    torch.save({"p0": torch.zeros(3)}, saved.with_suffix(".pt"))
+    code, out = run("predict", data, "--model", saved)
+    refused(code, out, "h.pt", "weights")
+    saved.with_suffix(".pt").write_bytes(b"\x80\x04not a tensor file")
+    code, out = run("predict", data, "--model", saved)
+    refused(code, out, "h.pt", "cannot read")

@@ -206,6 +206,9 @@ def fit_command(
                 out=out,
                 report=report,
                 command=_command(),
+                save=save,
+                set=parse_sets(sets),
+                input_step=input_step,
             )
         )
         if _done(h, json_out):

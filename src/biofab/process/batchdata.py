@@ -1494,5 +1494,20 @@ class LoggedInput:
             self.times, self.values = grid, means
         self.step = float(step)
 
+    @classmethod
+    def from_knots(cls, times: npt.ArrayLike, values: npt.ArrayLike) -> LoggedInput:
+        """The profile through saved knots (``self.times``, ``self.values``)."""
+        out = cls.__new__(cls)
+        out.times = np.asarray(times, dtype=float)
+        out.values = np.asarray(values, dtype=float)
+        if out.times.shape != out.values.shape or out.times.size == 0:
+            raise InputError("logged input knots: times and values differ in length")
+        if not (np.isfinite(out.times).all() and np.isfinite(out.values).all()):
+            raise InputError("logged input knots must be finite")
+        if np.any(np.diff(out.times) <= 0):
+            raise InputError("logged input knots must be strictly increasing in time")
+        out.step = float(np.median(np.diff(out.times))) if out.times.size > 1 else 0.0
+        return out
+
     def __call__(self, t: float) -> float:
         return float(np.interp(t, self.times, self.values))

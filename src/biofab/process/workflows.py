@@ -542,6 +542,9 @@ class HybridFitRequest:
     out: Path | None = None
     report: Path | None = None
     command: str = ""
+    save: Path | None = None
+    set: Mapping[str, float] = field(default_factory=dict)
+    input_step: float = 0.25
 
 
 @dataclass
@@ -595,8 +598,15 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
         raise _not_available("the hybrid model", "biofab.process.hybrid", err) from None
     from biofab.process.report import Run, fit_page
 
-    twin = _twin(s, kind)
-    exps = experiments(kind, _read(request.data, request.mapping), s, _check_x0(request.x0, kind))
+    _distinct(request.out, request.report, request.save)
+    twin = _with_overrides(_twin(s, kind), request.set)
+    exps = experiments(
+        kind,
+        _read(request.data, request.mapping),
+        s,
+        _check_x0(request.x0, kind),
+        input_step=request.input_step,
+    )
     learned = request.learned if request.learned is not None else HYBRID_LEARNED[kind]
     options: dict[str, Any] = {
         "ensemble": request.ensemble,
@@ -611,6 +621,22 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
     files: dict[Path | None, str] = {}
     if request.out is not None:
         files[request.out] = _record(result)
+    weights = None
+    if request.save is not None:
+        from biofab.process.saved import discrepancy_from_residuals
+        from biofab.process.saved_hybrid import hybrid_to_files, residual_table
+
+        weights_path = request.save.with_suffix(".pt")
+        _distinct(request.out, request.report, request.save, weights_path)
+        config, weights = hybrid_to_files(
+            hybrid,
+            kind,
+            None,
+            exps,
+            discrepancy_from_residuals(residual_table(hybrid, exps)),
+            weights_path.name,
+        )
+        files[request.save] = config
     if request.report is not None:
         runs, variables = [], []
         for e in exps:
@@ -626,7 +652,16 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
         files[request.report] = fit_page(
             twin, result.to_frame(), runs, shown, summary, None, request.command
         )
-    result.files = _write(files)
+    if weights is not None and request.save is not None:
+        import torch
+
+        from biofab.core.atomic import atomic_path
+
+        # The tensors first: a config is never left pointing at missing weights.
+        with atomic_path(request.save.with_suffix(".pt")) as tmp:
+            torch.save(weights, tmp)
+        result.files.append(str(request.save.with_suffix(".pt")))
+    result.files += _write(files)
     return result
 
 
@@ -1211,27 +1246,46 @@ def predict(request: PredictRequest) -> PredictResult:
     _distinct(request.out, request.report)
     if not 0 < request.level < 1:
         raise InputError("band level must lie in (0, 1)", column="level", found=request.level)
-    saved = SavedFit.read(request.model)
-    model = _with_overrides(saved.build_model(), request.set)
-    kind = saved.model if saved.kinetics is None else "kinetics"
+    hybrid_config = _hybrid_config(request.model)
+    hybrid = None
+    if hybrid_config is not None:
+        from biofab.process.saved_hybrid import load_hybrid, predict_hybrid_bands
+
+        kind = _choice(str(hybrid_config.get("model")), "model", tuple(MODELS))
+        model = _with_overrides(
+            make_model(kind, hybrid_config.get("parameters") or {}), request.set
+        )
+        hybrid = load_hybrid(hybrid_config, Path(request.model), model)
+        step = 0.25
+        discrepancy = hybrid_config.get("discrepancy") or {}
+        fitted_names: list[str] = []
+    else:
+        saved = SavedFit.read(request.model)
+        model = _with_overrides(saved.build_model(), request.set)
+        kind = saved.model if saved.kinetics is None else "kinetics"
+        step = saved.input_step
+        fitted_names = saved.fitted
     x0 = _check_x0(request.x0, kind)
     batches = _read(request.data, request.mapping)
-    exps = [_prediction_experiment(kind, b, x0, saved.input_step) for b in batches]
+    exps = [_prediction_experiment(kind, b, x0, step) for b in batches]
     frames, covs, runs = [], [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for e in exps:
             t = np.union1d(np.linspace(0.0, float(e.t_end or 1.0), 201), e.data["time_h"])
-            pred = predict_bands(
-                model,
-                e,
-                t,
-                fitted=saved.fitted,
-                cov_log=saved.cov_log,
-                discrepancy=saved.discrepancy,
-                n_samples=request.bands,
-                level=request.level,
-            )
+            if hybrid is not None:
+                pred = predict_hybrid_bands(hybrid, e, t, discrepancy, request.level)
+            else:
+                pred = predict_bands(
+                    model,
+                    e,
+                    t,
+                    fitted=saved.fitted,
+                    cov_log=saved.cov_log,
+                    discrepancy=saved.discrepancy,
+                    n_samples=request.bands,
+                    level=request.level,
+                )
             cov = coverage(pred, e.data, request.level)
             cov.insert(0, "batch", e.name)
             covs.append(cov)
@@ -1258,7 +1312,7 @@ def predict(request: PredictRequest) -> PredictResult:
                 "Parameters",
                 pd.DataFrame(
                     [
-                        {"parameter": k, "value": v, "fitted": k in saved.fitted}
+                        {"parameter": k, "value": v, "fitted": k in fitted_names}
                         for k, v in model.params.items()
                     ]
                 ),
@@ -1269,3 +1323,20 @@ def predict(request: PredictRequest) -> PredictResult:
         )
     result.files = _write(files)
     return result
+
+
+def _hybrid_config(path: Path) -> dict[str, Any] | None:
+    """The config of a saved hybrid (``fit --model hybrid --save``), None for a saved fit."""
+    from biofab.core.textfile import read_text
+    from biofab.process.saved_hybrid import HYBRID_FORMAT
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("saved model file not found", file=str(p))
+    try:
+        data = json.loads(read_text(p))
+    except json.JSONDecodeError:
+        return None  # SavedFit.read names the problem
+    if isinstance(data, dict) and data.get("format") == HYBRID_FORMAT:
+        return data
+    return None
