@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from biofab.cli.process_predict import SetOption, parse_sets
 from biofab.core.errors import InputError
 
 process_app = typer.Typer(
@@ -74,7 +75,9 @@ def _x0_option(text: str | None, kind: str) -> dict[str, float]:
     """``X=0.2,S=10`` -> ``{"X": 0.2, "S": 10.0}`` (model state names and units)."""
     from biofab.process.scenario import MODELS
 
-    states = MODELS[kind].states if kind in MODELS else ()
+    # A declared (kinetics) model is known only once its file is read: the workflow
+    # checks those names.
+    states = MODELS[kind].states if kind in MODELS else None
     out: dict[str, float] = {}
     for item in [p.strip() for p in (text or "").split(",") if p.strip()]:
         name, _, value = item.partition("=")
@@ -82,10 +85,12 @@ def _x0_option(text: str | None, kind: str) -> dict[str, float]:
             number = float(value)
         except ValueError:
             number = math.nan
-        if name.strip() not in states or not (math.isfinite(number) and number >= 0):
+        known = states is None or name.strip() in states
+        if not known or not (math.isfinite(number) and number >= 0):
             raise InputError(
                 "--x0: bad initial value",
-                expected=f"NAME=VALUE with NAME in {', '.join(states)}, VALUE >= 0",
+                expected=f"NAME=VALUE with NAME in {', '.join(states or ['the model'])}, "
+                "VALUE >= 0",
                 found=item,
             )
         out[name.strip()] = number
@@ -160,13 +165,32 @@ def fit_command(
     epochs: Annotated[int, typer.Option("--epochs", min=0, help="hybrid: training steps.")] = 300,
     ensemble: Annotated[int, typer.Option("--ensemble", min=1, help="hybrid: members.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="hybrid: initialisation seed.")] = 0,
+    kinetics: Annotated[
+        Path | None,
+        typer.Option(
+            "--kinetics", help="YAML declaring the rate laws (--model kinetics; see docs)."
+        ),
+    ] = None,
+    sets: SetOption = None,
+    save: Annotated[
+        Path | None, typer.Option("--save", help="Saved fit JSON for process predict.")
+    ] = None,
+    input_step: Annotated[
+        float, typer.Option("--input-step", help="Grid (h) logged inputs are averaged onto.")
+    ] = 0.25,
     json_out: JsonOption = False,
 ) -> None:
     """Estimate model parameters (with 95 % CIs and identifiability flags) from DATA, or train
     a hybrid model (``--model hybrid``)."""
     from biofab.process import workflows
 
-    _option(model, "--model", (*MODEL_CHOICES, "hybrid"))
+    _option(model, "--model", (*MODEL_CHOICES, "kinetics", "hybrid"))
+    if model == "kinetics" and kinetics is None and scenario is None:
+        raise InputError(
+            "--model kinetics needs --kinetics FILE (or a scenario with model: kinetics)"
+        )
+    if kinetics is not None and model != "kinetics":
+        raise InputError("--kinetics declares a model: use it with --model kinetics", found=model)
     if model == "hybrid":
         _option(base, "--base", MODEL_CHOICES)
         h = workflows.fit_hybrid(
@@ -182,6 +206,9 @@ def fit_command(
                 out=out,
                 report=report,
                 command=_command(),
+                save=save,
+                set=parse_sets(sets),
+                input_step=input_step,
             )
         )
         if _done(h, json_out):
@@ -204,6 +231,11 @@ def fit_command(
             out=out,
             report=report,
             command=_command(),
+            kinetics=kinetics,
+            set=parse_sets(sets),
+            save=save,
+            input_step=input_step,
+            progress=not json_out,
         )
     )
     if _done(r, json_out):

@@ -25,9 +25,10 @@ covariance by sampling ``log θ`` from its normal approximation (:meth:`FitResul
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,6 +256,7 @@ def fit(
     max_ci_ratio: float = 10.0,
     max_corr: float = 0.95,
     max_nfev: int = 200,
+    progress: bool = False,
 ) -> FitResult:
     """Estimate ``params`` of ``model`` from offline samples of one or more batches.
 
@@ -275,6 +277,9 @@ def fit(
         column; otherwise ``rel_sigma`` × the variable's largest reading.
     absolute_sigma:
         Treat σ as exact (``s² = 1``) instead of rescaling by the residual variance.
+    progress:
+        Report each optimiser iteration (cost, evaluations) through
+        :func:`biofab.core.progress.progress` (a bar on a terminal, lines on stderr).
     """
     from scipy.optimize import least_squares
     from scipy.stats import t as student_t
@@ -318,15 +323,17 @@ def fit(
             out.append(r[b.mask])
         return np.concatenate(out)
 
-    res = least_squares(
-        residuals,
-        theta0,
-        bounds=(lo, hi),
-        method="trf",
-        x_scale=1.0,
-        diff_step=1e-3,
-        max_nfev=max_nfev,
-    )
+    with _iterations(max_nfev, progress) as (counted, callback):
+        res = least_squares(
+            counted(residuals),
+            theta0,
+            bounds=(lo, hi),
+            method="trf",
+            x_scale=1.0,
+            diff_step=1e-3,
+            max_nfev=max_nfev,
+            **callback,
+        )
     theta = res.x
     r = residuals(theta)
     J = _central_jacobian(residuals, theta, r.size, 1e-3)
@@ -382,6 +389,49 @@ def fit(
         nfev_=int(res.nfev),
         experiments=exps,
     )
+
+
+@contextlib.contextmanager
+def _iterations(max_nfev: int, show: bool) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Progress of :func:`scipy.optimize.least_squares`: one step per iteration (its
+    ``callback``, SciPy >= 1.16; on older SciPy one step per residual evaluation), noting
+    the cost and the residual evaluations so far."""
+    import inspect
+
+    from scipy.optimize import least_squares
+
+    from biofab.core.progress import progress
+
+    calls = [0]
+
+    def counted(fun: Any) -> Any:
+        def wrapped(theta: Array) -> Array:
+            calls[0] += 1
+            return fun(theta)
+
+        return wrapped
+
+    per_iteration = "callback" in inspect.signature(least_squares).parameters
+    with progress("fit iteration", total=None, enabled=show) as bar:
+        if per_iteration:
+
+            def callback(intermediate_result: Any) -> None:
+                bar.advance(note=f"cost {intermediate_result.cost:.4g}, {calls[0]} simulations")
+
+            yield counted, {"callback": callback}
+        else:
+
+            def counting(fun: Any) -> Any:
+                inner = counted(fun)
+
+                def wrapped(theta: Array) -> Array:
+                    out = inner(theta)
+                    bar.advance(note=f"{calls[0]} simulations")
+                    return out
+
+                return wrapped
+
+            yield counting, {}
 
 
 def _positive(value: float, name: str) -> float:

@@ -25,6 +25,7 @@ pillar = Pillar(
         "biofab.cli.process_monitor:register",
         "biofab.cli.process_live:register",
         "biofab.cli.process_federated:register",
+        "biofab.cli.process_predict:register",
     ),
     testbeds={
         "scenario": "biofab.process.scenario:ScenarioTestbed",

@@ -240,6 +240,7 @@ class Scenario:
     optimize: OptimizeSpec | None = None
     name: str = ""
     source: str | None = None
+    kinetics: Any = None  # a kinetics.Declaration when model is "kinetics"
 
     # -- reading ---------------------------------------------------------------------
     @classmethod
@@ -253,6 +254,7 @@ class Scenario:
         """Validate a parsed scenario mapping; errors name ``source`` and the key path."""
         r = Reader(source)
         top = r.mapping(data, "")
+        top, declared = _kinetics_block(r, top)
         r.keys(
             top,
             "",
@@ -301,6 +303,7 @@ class Scenario:
             control=control,
             name=name or (Path(source).stem if source else kind),
             source=source,
+            kinetics=declared,
         )
         if top.get("optimize") is not None:
             scenario = replace(scenario, optimize=_optimize(r, top["optimize"], scenario))
@@ -309,6 +312,8 @@ class Scenario:
     # -- use -------------------------------------------------------------------------
     def build_model(self) -> ProcessModel:
         """The twin with this scenario's parameter overrides."""
+        if self.kinetics is not None:
+            return declared_class(self.kinetics)(self.parameters)
         return MODELS[self.model](self.parameters)
 
     def times(self) -> np.ndarray:
@@ -916,3 +921,39 @@ def _optimize(r: Reader, data: Any, s: Scenario) -> OptimizeSpec:
                 )
         ranges[knob] = (lo, hi)
     return OptimizeSpec(ranges, objective, batch, seed, n_init)
+
+
+# ---------------------------------------------------------------------------------------
+# Declared kinetics (model: kinetics) -- a user's own organism (biofab.process.kinetics)
+# ---------------------------------------------------------------------------------------
+
+DECLARED = "kinetics"
+"""The ``model:`` value of a scenario whose rate laws are declared in its ``kinetics:``
+block. Loading one registers its class in :data:`MODELS` and its signals in
+:data:`SIGNAL_MAP` under this name (the latest declaration loaded wins; a scenario keeps
+its own in ``Scenario.kinetics``)."""
+
+
+def declared_class(decl: Any) -> type[ProcessModel]:
+    """The model class of a declaration, registered as :data:`DECLARED` (see there)."""
+    from biofab.process.kinetics import model_class, signal_map
+
+    cls_ = model_class(decl)
+    MODELS[DECLARED] = cls_
+    SIGNAL_MAP[DECLARED] = signal_map(decl)
+    return cls_
+
+
+def _kinetics_block(r: Reader, top: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """Split off and validate the ``kinetics:`` block; register its model class."""
+    from biofab.process.kinetics import read_declaration
+
+    if top.get("model") != DECLARED:
+        if "kinetics" in top:
+            r.fail("kinetics", "a kinetics block needs model: kinetics", "model: kinetics")
+        return top, None
+    if "kinetics" not in top:
+        r.fail("kinetics", "missing key", "the declared rate laws (model: kinetics)")
+    decl = read_declaration(top["kinetics"], r.source)
+    declared_class(decl)
+    return {k: v for k, v in top.items() if k != "kinetics"}, decl

@@ -628,7 +628,9 @@ def _solve_piece(
     t_all = np.union1d(t_out, [b])
     sol = solve_ivp(f, (a, b), x, method=method, t_eval=t_all, rtol=rtol, atol=atol)
     if sol.status == -1:
-        raise _blowup(model, float(sol.t[-1]), sol.y[:, -1], f"solver failed: {sol.message}")
+        # A solver that fails on its first step reports no points: blame the piece's start.
+        t_fail, y_fail = (float(sol.t[-1]), sol.y[:, -1]) if sol.t.size else (a, x)
+        raise _blowup(model, t_fail, y_fail, f"solver failed: {sol.message}")
     # Checked on the reported times and the piece's end, not inside the solver: its trial
     # points may overshoot and be rejected, and solver events cost more than the model.
     _check_states(model, sol.t, sol.y, neg_limit, big_limit)

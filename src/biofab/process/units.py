@@ -14,7 +14,10 @@ molar_conc    mM         mM, uM, M, mmol/L, mol/L
 fraction      %          %, - (fraction 0..1 -> multiplied by 100)
 temperature   degC       degC, °C, C, K
 flow          L/h        L/h, mL/h, L/min, mL/min
-rate          mmol/L/h   mmol/L/h, mol/L/h, mmol/L/min
+rate          mmol/L/h   mmol/L/h, mol/L/h, mmol/L/min, mol/L/min, %/L/h (see below)
+mass_rate     g/L/h      g/L/h, mg/L/h, g/L/min (gas uptake/evolution by mass)
+amount_rate   mmol/h     mmol/h, mol/h, mmol/min (whole-vessel OUR/CER)
+mass_flow     g/h        g/h, kg/h, g/min (feed pumps on a balance)
 rotation      rpm        rpm, 1/min
 cells         1e6/mL     1e6 cells/mL, cells/mL, 1e9 cells/L
 ph            pH         pH
@@ -23,7 +26,16 @@ dimensionless AU         AU, OD (absorbance, optical density)
 ============  =========  ===========================================================
 
 Molar and mass concentrations convert into each other only with a molar mass
-(g/mol): ``g/L = mM * M / 1000``.
+(g/mol): ``g/L = mM * M / 1000``; so do molar and mass uptake rates (``mmol/L/h =
+g/L/h * 1000 / M``; O2 31.998, CO2 44.009 g/mol). Whole-vessel rates become volumetric
+with the broth ``volume`` (L): ``mmol/L/h = mmol/h / V``. Feeds weighed on a balance become
+volume flows with the feed ``density`` (kg/L): ``L/h = g/h / (1000 density)``.
+
+Vendor OUR/CER in ``%/L/h`` (gas-analyser software reporting the O2 or CO2 transferred as
+percent of a normal litre of gas per litre of broth per hour) converts with the molar
+volume of an ideal gas at 0 °C and 1 atm, 22.414 L/mol: ``1 %/L/h = 0.01 / 22.414 mol/L/h
+= 0.44615 mmol/L/h``. A vendor whose reference differs (e.g. 20 °C: 24.04 L/mol) should
+be converted with a mapping ``factor`` instead.
 """
 
 from __future__ import annotations
@@ -48,6 +60,10 @@ class Unit:
     dimension: str
     factor: float
     offset: float = 0.0
+
+
+NORMAL_MOLAR_VOLUME = 22.414
+"""L/mol of an ideal gas at 0 °C and 1 atm (normal conditions), for ``%/L/h``."""
 
 
 def _table() -> dict[str, Unit]:
@@ -81,6 +97,17 @@ def _table() -> dict[str, Unit]:
         ("mmol/L/h", "rate", 1.0),
         ("mol/L/h", "rate", 1e3),
         ("mmol/L/min", "rate", 60.0),
+        ("mol/L/min", "rate", 60e3),
+        ("%/L/h", "rate", 10.0 / NORMAL_MOLAR_VOLUME),
+        ("g/L/h", "mass_rate", 1.0),
+        ("mg/L/h", "mass_rate", 1e-3),
+        ("g/L/min", "mass_rate", 60.0),
+        ("mmol/h", "amount_rate", 1.0),
+        ("mol/h", "amount_rate", 1e3),
+        ("mmol/min", "amount_rate", 60.0),
+        ("g/h", "mass_flow", 1.0),
+        ("kg/h", "mass_flow", 1e3),
+        ("g/min", "mass_flow", 60.0),
         ("rpm", "rotation", 1.0),
         ("1e6 cells/mL", "cells", 1.0),
         ("cells/mL", "cells", 1e-6),
@@ -127,6 +154,14 @@ _ALIASES: dict[str, str] = {
     "mmol/(L*h)": "mmol/L/h",
     "mmol/L.h": "mmol/L/h",
     "mmol/l/h": "mmol/L/h",
+    "mmol/L/hr": "mmol/L/h",
+    "mM/h": "mmol/L/h",
+    "%/l/h": "%/L/h",
+    "% /L/h": "%/L/h",
+    "g/l/h": "g/L/h",
+    "mol/hr": "mol/h",
+    "mmol/hr": "mmol/h",
+    "g/hr": "g/h",
     "1/min": "rpm",
     "min-1": "rpm",
     "1e6cells/mL": "1e6 cells/mL",
@@ -161,12 +196,35 @@ def dimension(unit: str) -> str:
     return UNITS[canonical(unit)].dimension
 
 
-def convertible(from_unit: str, to_unit: str, *, molar_mass: float | None = None) -> bool:
+# (from dimension, to dimension) -> (what the conversion needs, how base values change)
+_BRIDGES: dict[tuple[str, str], tuple[str, str]] = {
+    ("molar_conc", "mass_conc"): ("molar_mass", "x * m / 1000"),
+    ("mass_conc", "molar_conc"): ("molar_mass", "x * 1000 / m"),
+    ("rate", "mass_rate"): ("molar_mass", "x * m / 1000"),
+    ("mass_rate", "rate"): ("molar_mass", "x * 1000 / m"),
+    ("amount_rate", "rate"): ("volume", "x / m"),
+    ("rate", "amount_rate"): ("volume", "x * m"),
+    ("mass_flow", "flow"): ("density", "x / (1000 m)"),
+    ("flow", "mass_flow"): ("density", "x * 1000 m"),
+}
+_UNIT_OF = {"molar_mass": "g/mol", "volume": "L", "density": "kg/L"}
+
+
+def convertible(
+    from_unit: str,
+    to_unit: str,
+    *,
+    molar_mass: float | None = None,
+    volume: float | None = None,
+    density: float | None = None,
+) -> bool:
     """Whether :func:`convert` can turn ``from_unit`` into ``to_unit``."""
     a, b = UNITS[canonical(from_unit)], UNITS[canonical(to_unit)]
     if a.dimension == b.dimension:
         return True
-    return {a.dimension, b.dimension} == {"mass_conc", "molar_conc"} and molar_mass is not None
+    need = _BRIDGES.get((a.dimension, b.dimension))
+    given = {"molar_mass": molar_mass, "volume": volume, "density": density}
+    return need is not None and given[need[0]] is not None
 
 
 def convert(
@@ -175,29 +233,48 @@ def convert(
     to_unit: str,
     *,
     molar_mass: float | None = None,
+    volume: float | None = None,
+    density: float | None = None,
 ) -> npt.NDArray[np.float64]:
     """Convert ``values`` from ``from_unit`` to ``to_unit``; returns a float array.
 
-    ``molar_mass`` (g/mol) is needed only between molar (mM) and mass (g/L)
-    concentrations. Raises :class:`UnitError` when the units are unknown or of
+    ``molar_mass`` (g/mol) is needed only between molar and mass concentrations or
+    uptake rates, ``volume`` (L) between whole-vessel and volumetric rates, ``density``
+    (kg/L) between mass and volume flows. Raises :class:`UnitError` when the units are unknown or of
     different dimensions.
     """
     a, b = UNITS[canonical(from_unit)], UNITS[canonical(to_unit)]
     x = np.asarray(values, dtype=float) * a.factor + a.offset  # in a's base unit
     if a.dimension != b.dimension:
-        pair = (a.dimension, b.dimension)
-        if pair not in {("molar_conc", "mass_conc"), ("mass_conc", "molar_conc")}:
+        bridge = _BRIDGES.get((a.dimension, b.dimension))
+        if bridge is None:
             raise UnitError(
                 f"cannot convert '{a.name}' ({a.dimension}) to '{b.name}' ({b.dimension})",
                 expected=f"a unit of {b.dimension}",
                 found=a.name,
             )
-        if molar_mass is None or not molar_mass > 0:
+        need, _ = bridge
+        m = {"molar_mass": molar_mass, "volume": volume, "density": density}[need]
+        if m is None or not (m > 0 and np.isfinite(m)):
             raise UnitError(
-                f"converting '{a.name}' to '{b.name}' needs a molar mass",
-                expected="molar_mass > 0 (g/mol)",
-                found=molar_mass,
+                f"converting '{a.name}' to '{b.name}' needs a {need.replace('_', ' ')}",
+                expected=f"{need} > 0 ({_UNIT_OF[need]})",
+                found=m,
             )
-        # mM * (g/mol) / 1000 = g/L
-        x = x * molar_mass / 1000 if a.dimension == "molar_conc" else x * 1000 / molar_mass
+        x = _bridge(x, a.dimension, b.dimension, float(m))
     return (x - b.offset) / b.factor
+
+
+def _bridge(x: npt.NDArray[np.float64], a: str, b: str, m: float) -> npt.NDArray[np.float64]:
+    """Base value of dimension ``a`` -> base value of dimension ``b`` (see _BRIDGES)."""
+    if (a, b) in {("molar_conc", "mass_conc"), ("rate", "mass_rate")}:
+        return x * m / 1000
+    if (a, b) in {("mass_conc", "molar_conc"), ("mass_rate", "rate")}:
+        return x * 1000 / m
+    if (a, b) == ("amount_rate", "rate"):
+        return x / m
+    if (a, b) == ("rate", "amount_rate"):
+        return x * m
+    if (a, b) == ("mass_flow", "flow"):
+        return x / (1000 * m)
+    return x * 1000 * m  # flow -> mass_flow

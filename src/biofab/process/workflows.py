@@ -276,17 +276,21 @@ def simulate_text(scenario_yaml: str, *, purpose: str = "a request") -> Simulate
 
 
 def _recipe_from_data(
-    kind: str, batch: BatchData, online: pd.DataFrame
+    kind: str, batch: BatchData, online: pd.DataFrame, input_step: float = 0.25
 ) -> tuple[dict[str, Any], list[Any]]:
-    """Inputs logged online (feed, temperature; held between readings) and an induction at
-    the batch's ``induction_h`` metadata."""
-    from biofab.process.simulate import Induction, Piecewise
+    """Inputs logged online (feed, temperature; held between readings, averaged onto an
+    ``input_step`` h grid by :func:`~biofab.process.batchdata.hold_average`) and an
+    induction at the batch's ``induction_h`` metadata."""
+    from biofab.process.batchdata import LoggedInput
+    from biofab.process.simulate import Induction
 
     inputs: dict[str, Any] = {}
     for name in MODELS[kind].inputs:
         if name in online and online[name].notna().any():
             col = online[["time_h", name]].dropna()
-            inputs[name] = Piecewise(col["time_h"], col[name], kind="hold")
+            # Averaged onto a coarse grid, no breakpoints (same fed volume): one integrator
+            # restart per logged reading made a 3-day 1-minute log take > 20 min to fit.
+            inputs[name] = LoggedInput(col["time_h"], col[name], input_step)
     events = []
     ind = batch.metadata.get("induction_h")
     if ind is not None and "ind" in MODELS[kind].inputs:
@@ -332,6 +336,8 @@ def experiments(
     batches: Sequence[BatchData],
     scenario: Scenario | None,
     x0: Mapping[str, float] | None = None,
+    *,
+    input_step: float = 0.25,
 ) -> list[Experiment]:
     """One :class:`~biofab.process.fit.Experiment` per batch: offline samples of states
     (model names and units), the initial state and the recipe.
@@ -366,7 +372,7 @@ def experiments(
             inputs, events = scenario.inputs, list(scenario.events)
         else:
             start = _x0_from_data(kind, batch, online, offline, given)
-            inputs, events = _recipe_from_data(kind, batch, online)
+            inputs, events = _recipe_from_data(kind, batch, online, input_step)
         t_end = max(
             float(samples["time_h"].max()), float(online["time_h"].max() if len(online) else 0)
         )
@@ -406,6 +412,11 @@ class FitRequest:
     out: Path | None = None
     report: Path | None = None
     command: str = ""
+    kinetics: Path | None = None
+    set: Mapping[str, float] = field(default_factory=dict)
+    save: Path | None = None
+    input_step: float = 0.25
+    progress: bool = True
 
 
 @dataclass
@@ -444,20 +455,28 @@ def fit(request: FitRequest) -> FitResult:
     """Weighted least squares of the twin's parameters over every batch in the data."""
     from biofab.process.fit import fit as fit_parameters
     from biofab.process.report import Run, fit_page
+    from biofab.process.saved import SavedFit, discrepancy_from_residuals
 
+    declared = _load_kinetics(request.kinetics)
+    s = _optional_scenario(request.scenario)  # a declared scenario registers its model
     kind = _choice(request.model, "model", tuple(MODELS))
     names = [p.strip() for p in request.params if p.strip()]
     if not names:
         raise InputError("name at least one parameter to estimate", column="params")
-    _distinct(request.out, request.report)
-    s = _optional_scenario(request.scenario)
+    _distinct(request.out, request.report, request.save)
     _check_scenario_model(s, kind)
-    twin = _twin(s, kind)
+    twin = _with_overrides(_twin(s, kind) if declared is None else declared, request.set)
     twin.param_vector(dict.fromkeys(names, 1.0))  # unknown names fail before reading data
-    exps = experiments(kind, _read(request.data, request.mapping), s, _check_x0(request.x0, kind))
+    exps = experiments(
+        kind,
+        _read(request.data, request.mapping),
+        s,
+        _check_x0(request.x0, kind),
+        input_step=request.input_step,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = fit_parameters(twin, exps, names)
+        res = fit_parameters(twin, exps, names, progress=request.progress)
         runs, variables = [], []
         for e in exps:
             t = np.linspace(0.0, float(e.t_end or e.data["time_h"].max()), 121)
@@ -472,6 +491,18 @@ def fit(request: FitRequest) -> FitResult:
     files: dict[Path | None, str] = {}
     if request.out is not None:
         files[request.out] = _record(result)
+    if request.save is not None:
+        decl = getattr(twin, "declaration", None)
+        files[request.save] = SavedFit(
+            model=kind,
+            parameters=dict(res.model_.params),
+            fitted=list(res.params_),
+            cov_log=np.asarray(res.cov_log_, dtype=float).tolist(),
+            discrepancy=discrepancy_from_residuals(res.residuals_),
+            kinetics=decl.to_dict() if decl is not None else None,
+            input_step=request.input_step,
+            batches=[e.name for e in exps],
+        ).to_json()
     if request.report is not None:
         summary = {
             "samples": res.n_obs_,
@@ -511,6 +542,9 @@ class HybridFitRequest:
     out: Path | None = None
     report: Path | None = None
     command: str = ""
+    save: Path | None = None
+    set: Mapping[str, float] = field(default_factory=dict)
+    input_step: float = 0.25
 
 
 @dataclass
@@ -564,8 +598,15 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
         raise _not_available("the hybrid model", "biofab.process.hybrid", err) from None
     from biofab.process.report import Run, fit_page
 
-    twin = _twin(s, kind)
-    exps = experiments(kind, _read(request.data, request.mapping), s, _check_x0(request.x0, kind))
+    _distinct(request.out, request.report, request.save)
+    twin = _with_overrides(_twin(s, kind), request.set)
+    exps = experiments(
+        kind,
+        _read(request.data, request.mapping),
+        s,
+        _check_x0(request.x0, kind),
+        input_step=request.input_step,
+    )
     learned = request.learned if request.learned is not None else HYBRID_LEARNED[kind]
     options: dict[str, Any] = {
         "ensemble": request.ensemble,
@@ -580,6 +621,22 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
     files: dict[Path | None, str] = {}
     if request.out is not None:
         files[request.out] = _record(result)
+    weights = None
+    if request.save is not None:
+        from biofab.process.saved import discrepancy_from_residuals
+        from biofab.process.saved_hybrid import hybrid_to_files, residual_table
+
+        weights_path = request.save.with_suffix(".pt")
+        _distinct(request.out, request.report, request.save, weights_path)
+        config, weights = hybrid_to_files(
+            hybrid,
+            kind,
+            None,
+            exps,
+            discrepancy_from_residuals(residual_table(hybrid, exps)),
+            weights_path.name,
+        )
+        files[request.save] = config
     if request.report is not None:
         runs, variables = [], []
         for e in exps:
@@ -595,7 +652,16 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
         files[request.report] = fit_page(
             twin, result.to_frame(), runs, shown, summary, None, request.command
         )
-    result.files = _write(files)
+    if weights is not None and request.save is not None:
+        import torch
+
+        from biofab.core.atomic import atomic_path
+
+        # The tensors first: a config is never left pointing at missing weights.
+        with atomic_path(request.save.with_suffix(".pt")) as tmp:
+            torch.save(weights, tmp)
+        result.files.append(str(request.save.with_suffix(".pt")))
+    result.files += _write(files)
     return result
 
 
@@ -1069,3 +1135,227 @@ def optimize(request: OptimizeRequest) -> OptimizeResult:
         )
     result.files = _write(files)
     return result
+
+
+# ---------------------------------------------------------------------------------------
+# A user's own organism and data: declared kinetics, parameter overrides, predict
+# ---------------------------------------------------------------------------------------
+
+
+def _load_kinetics(path: Path | None) -> ProcessModel | None:
+    """The model declared in ``path``: a scenario with ``model: kinetics``, or a file with
+    just ``kinetics:`` (and optionally ``parameters:`` and ``name:``). Registers it as the
+    ``kinetics`` twin (see :data:`biofab.process.scenario.DECLARED`)."""
+    if path is None:
+        return None
+    from biofab.core.scenario_yaml import Reader, read_yaml
+    from biofab.process.kinetics import read_declaration
+    from biofab.process.scenario import DECLARED, declared_class
+
+    data = read_yaml(path)
+    r = Reader(str(path))
+    top = r.mapping(data, "")
+    if "model" in top:
+        s = Scenario.from_dict(top, source=str(path))
+        if s.kinetics is None:
+            r.fail("model", "--kinetics needs declared kinetics", f"model: {DECLARED}", s.model)
+        return s.build_model()
+    r.keys(top, "", required=("kinetics",), optional=("parameters", "name"))
+    decl = read_declaration(top["kinetics"], str(path))
+    cls_ = declared_class(decl)
+    table = r.mapping(top.get("parameters") or {}, "parameters")
+    r.keys(table, "parameters", optional=tuple(cls_.param_specs))
+    values = {k: r.number(v, f"parameters.{k}", nonneg=True) for k, v in table.items()}
+    return cls_(values)
+
+
+def _with_overrides(model: ProcessModel, sets: Mapping[str, float]) -> ProcessModel:
+    """``model`` with parameter values replaced (``--set NAME=VALUE``), checked first."""
+    if not sets:
+        return model
+    for name, value in sets.items():
+        number = float(value)
+        if name not in model.param_specs or not (math.isfinite(number) and number >= 0):
+            raise InputError(
+                "bad parameter override",
+                column="set",
+                expected=f"NAME=VALUE with NAME in {', '.join(model.param_specs)}, VALUE >= 0",
+                found=f"{name}={value}",
+            )
+    return type(model)({**model.params, **{k: float(v) for k, v in sets.items()}})
+
+
+def _prediction_experiment(
+    kind: str,
+    batch: BatchData,
+    x0: Mapping[str, float],
+    input_step: float,
+) -> Experiment:
+    """A new batch as an experiment: initial state at its first reading (``x0`` over it),
+    recipe from its logged inputs, its offline samples (may be none) to compare with."""
+    from biofab.process.fit import Experiment
+
+    online, offline = batch_frames(kind, batch)
+    states = MODELS[kind].states
+    cols = [c for c in states if c in offline and offline[c].notna().any()]
+    samples = offline[["time_h", *cols]].dropna(how="all", subset=cols) if cols else None
+    start = _x0_from_data(kind, batch, online, offline if len(offline) else online, dict(x0))
+    inputs, events = _recipe_from_data(kind, batch, online, input_step)
+    ends = [float(online["time_h"].max()) if len(online) else 0.0]
+    if samples is not None:
+        ends.append(float(samples["time_h"].max()))
+    data = samples if samples is not None else pd.DataFrame({"time_h": []})
+    return Experiment(data, start, inputs, tuple(events), str(batch.batch_id), max(ends))
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    """Apply a saved fit (``process fit --save``) to every batch in ``data``.
+
+    ``set``: parameter overrides (e.g. the new run's feed concentration ``Sf``); ``x0``:
+    initial values over the batch's first readings; ``level``: band probability; ``bands``:
+    parameter draws; ``out``: predictions CSV (``batch, time_h``, each state with ``_lo``,
+    ``_hi``, ``_sd``); ``report``: HTML with the offline samples overlaid.
+    """
+
+    data: Path
+    model: Path
+    mapping: Path | None = None
+    x0: Mapping[str, float] = field(default_factory=dict)
+    set: Mapping[str, float] = field(default_factory=dict)
+    level: float = 0.95
+    bands: int = 30
+    out: Path | None = None
+    report: Path | None = None
+    command: str = ""
+
+
+@dataclass
+class PredictResult:
+    """Predictions with bands per batch, and their coverage of the batch's samples."""
+
+    model: ProcessModel
+    predictions: pd.DataFrame
+    coverage: pd.DataFrame
+    batches: list[str]
+    files: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Coverage and error per batch and sampled variable."""
+        return self.coverage.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.name,
+            "coverage": self.coverage.to_dict("records"),
+            "batches": self.batches,
+            "files": self.files,
+        }
+
+    def to_json(self) -> str:
+        return _dumps(self.to_dict())
+
+
+def predict(request: PredictRequest) -> PredictResult:
+    """Predict each batch of ``request.data`` with a saved fit (see :class:`PredictRequest`)."""
+    from biofab.process.report import Run, trajectory_figure
+    from biofab.process.saved import SavedFit, coverage, predict_bands
+    from biofab.viz import html_page
+
+    _distinct(request.out, request.report)
+    if not 0 < request.level < 1:
+        raise InputError("band level must lie in (0, 1)", column="level", found=request.level)
+    hybrid_config = _hybrid_config(request.model)
+    hybrid = None
+    if hybrid_config is not None:
+        from biofab.process.saved_hybrid import load_hybrid, predict_hybrid_bands
+
+        kind = _choice(str(hybrid_config.get("model")), "model", tuple(MODELS))
+        model = _with_overrides(
+            make_model(kind, hybrid_config.get("parameters") or {}), request.set
+        )
+        hybrid = load_hybrid(hybrid_config, Path(request.model), model)
+        step = 0.25
+        discrepancy = hybrid_config.get("discrepancy") or {}
+        fitted_names: list[str] = []
+    else:
+        saved = SavedFit.read(request.model)
+        model = _with_overrides(saved.build_model(), request.set)
+        kind = saved.model if saved.kinetics is None else "kinetics"
+        step = saved.input_step
+        fitted_names = saved.fitted
+    x0 = _check_x0(request.x0, kind)
+    batches = _read(request.data, request.mapping)
+    exps = [_prediction_experiment(kind, b, x0, step) for b in batches]
+    frames, covs, runs = [], [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for e in exps:
+            t = np.union1d(np.linspace(0.0, float(e.t_end or 1.0), 201), e.data["time_h"])
+            if hybrid is not None:
+                pred = predict_hybrid_bands(hybrid, e, t, discrepancy, request.level)
+            else:
+                pred = predict_bands(
+                    model,
+                    e,
+                    t,
+                    fitted=saved.fitted,
+                    cov_log=saved.cov_log,
+                    discrepancy=saved.discrepancy,
+                    n_samples=request.bands,
+                    level=request.level,
+                )
+            cov = coverage(pred, e.data, request.level)
+            cov.insert(0, "batch", e.name)
+            covs.append(cov)
+            frames.append(pred.assign(batch=e.name)[["batch", *pred.columns]])
+            runs.append(Run(e.name, pred, e.data))
+    predictions = pd.concat(frames, ignore_index=True)
+    cov_all = pd.concat(covs, ignore_index=True) if covs else pd.DataFrame()
+    result = PredictResult(model, predictions, cov_all, [e.name for e in exps])
+    files: dict[Path | None, str] = {}
+    if request.out is not None:
+        files[request.out] = predictions.to_csv(index=False, float_format="%.8g")
+    if request.report is not None:
+        shown = [v for v in model.states if v != model.volume_state] + [model.volume_state]
+        fig = trajectory_figure(model, runs, shown, title="Prediction of new batches")
+        sections: list[tuple[str, Any]] = [
+            ("Predictions", fig),
+            (
+                "",
+                f"Lines: the saved fit; shaded: {100 * request.level:g} % band (parameter "
+                "uncertainty + model discrepancy from the fitting run); markers: samples.",
+            ),
+            ("Coverage of the samples", cov_all if len(cov_all) else "No offline samples."),
+            (
+                "Parameters",
+                pd.DataFrame(
+                    [
+                        {"parameter": k, "value": v, "fitted": k in fitted_names}
+                        for k, v in model.params.items()
+                    ]
+                ),
+            ),
+        ]
+        files[request.report] = html_page(
+            f"Predict: {model.name}", sections, subtitle=request.command
+        )
+    result.files = _write(files)
+    return result
+
+
+def _hybrid_config(path: Path) -> dict[str, Any] | None:
+    """The config of a saved hybrid (``fit --model hybrid --save``), None for a saved fit."""
+    from biofab.core.textfile import read_text
+    from biofab.process.saved_hybrid import HYBRID_FORMAT
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("saved model file not found", file=str(p))
+    try:
+        data = json.loads(read_text(p))
+    except json.JSONDecodeError:
+        return None  # SavedFit.read names the problem
+    if isinstance(data, dict) and data.get("format") == HYBRID_FORMAT:
+        return data
+    return None

@@ -1,0 +1,273 @@
+"""A trained hybrid model as files: a JSON config and a torch ``state_dict`` of its weights.
+
+``process fit --model hybrid --save hybrid.json`` writes ``hybrid.json`` (the format, the
+twin, the hybrid's constructor hyper-parameters, the training batches — samples, initial
+state, recipe — and a model-discrepancy term) and ``hybrid.pt`` (the networks' tensors,
+``{"p0": ..., "p1": ...}``). Loading rebuilds the hybrid from its hyper-parameters, lets it
+derive its scales and feature standardisation from the same training batches without a
+training step (``epochs=0``), then copies the saved tensors in. Tensors load with
+``torch.load(..., weights_only=True)``; recipes are rebuilt from an allow-list of profile
+and event classes: nothing is unpickled.
+
+Bands: ``ŷ ± z √(σ_ensemble² + σ_model²)``, the ensemble's spread plus the discrepancy term
+of :mod:`biofab.process.saved` calibrated on the training batches' residuals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from biofab.core.errors import InputError
+from biofab.process.batchdata import LoggedInput
+from biofab.process.fit import Experiment
+from biofab.process.models import ProcessModel
+from biofab.process.simulate import (
+    Constant,
+    Exponential,
+    FeedStart,
+    FeedStop,
+    Induction,
+    Piecewise,
+    SetInput,
+)
+
+__all__ = ["HYBRID_FORMAT", "hybrid_to_files", "load_hybrid", "predict_hybrid_bands"]
+
+HYBRID_FORMAT = "biofab.process.saved-hybrid/1"
+_SKIP = {"self", "mechanistic", "kwargs", "device", "verbose", "n_jobs"}
+_EVENTS: dict[str, type] = {
+    "Induction": Induction,
+    "FeedStart": FeedStart,
+    "FeedStop": FeedStop,
+    "SetInput": SetInput,
+}
+
+
+def _hyper(hybrid: Any) -> dict[str, Any]:
+    """Constructor arguments of the hybrid (its class and bases), read back from it."""
+    out: dict[str, Any] = {}
+    for cls_ in type(hybrid).__mro__:
+        init = cls_.__dict__.get("__init__")
+        if init is None:
+            continue
+        for name in inspect.signature(init).parameters:
+            if name in _SKIP or name in out or not hasattr(hybrid, name):
+                continue
+            value = getattr(hybrid, name)
+            if isinstance(value, ProcessModel):
+                value = dict(value.params)  # a base model: its parameter values
+            out[name] = _plain(value, name)
+    return out
+
+
+def _plain(value: Any, what: str) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, tuple | list):
+        return [_plain(v, what) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, what) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    raise InputError(f"cannot save hybrid setting '{what}'", found=type(value).__name__)
+
+
+def _profile(value: Any) -> Any:
+    if isinstance(value, int | float):
+        return {"type": "Constant", "value": float(value)}
+    if isinstance(value, LoggedInput):
+        return {
+            "type": "LoggedKnots",
+            "times": value.times.tolist(),
+            "values": value.values.tolist(),
+        }
+    if isinstance(value, Constant | Exponential | Piecewise):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        fields.pop("breakpoints", None)
+        return {"type": type(value).__name__, **_plain(fields, "profile")}
+    raise InputError(
+        "cannot save a hybrid trained on this recipe profile", found=type(value).__name__
+    )
+
+
+def _unprofile(d: Mapping[str, Any]) -> Any:
+    kind = d.get("type")
+    args = {k: v for k, v in d.items() if k != "type"}
+    if kind == "LoggedKnots":
+        return LoggedInput.from_knots(args["times"], args["values"])
+    if kind == "Constant":
+        return Constant(float(args["value"]))
+    if kind == "Exponential":
+        return Exponential(**args)
+    if kind == "Piecewise":
+        return Piecewise(args["times"], args["values"], kind=args.get("kind", "hold"))
+    raise InputError("unknown recipe profile in saved hybrid", found=kind)
+
+
+def _event(ev: Any) -> dict[str, Any]:
+    name = type(ev).__name__
+    if name not in _EVENTS:
+        raise InputError("cannot save a hybrid trained with this event", found=name)
+    fields = {f.name: getattr(ev, f.name) for f in dataclasses.fields(ev)}
+    for k in ("profile", "value"):
+        if k in fields and not isinstance(fields[k], str):
+            fields[k] = _profile(fields[k])
+    return {"type": name, **fields}
+
+
+def _unevent(d: Mapping[str, Any]) -> Any:
+    cls_ = _EVENTS.get(str(d.get("type")))
+    if cls_ is None:
+        raise InputError("unknown event in saved hybrid", found=d.get("type"))
+    args = {k: v for k, v in d.items() if k != "type"}
+    for k in ("profile", "value"):
+        if isinstance(args.get(k), Mapping):
+            args[k] = _unprofile(args[k])
+    return cls_(**args)
+
+
+def _experiment(e: Experiment) -> dict[str, Any]:
+    inputs = e.inputs if isinstance(e.inputs, Mapping) else {"F": e.inputs}
+    return {
+        "name": e.name,
+        "t_end": e.t_end,
+        "x0": {k: float(v) for k, v in dict(e.x0).items()},
+        "data": json.loads(e.data.to_json(orient="split", index=False)),
+        "inputs": {k: _profile(v) for k, v in (inputs or {}).items()},
+        "events": [_event(ev) for ev in e.events],
+    }
+
+
+def _unexperiment(d: Mapping[str, Any]) -> Experiment:
+    split = d["data"]
+    data = pd.DataFrame(split["data"], columns=split["columns"]).astype(float)
+    return Experiment(
+        data,
+        dict(d["x0"]),
+        {k: _unprofile(v) for k, v in d["inputs"].items()},
+        tuple(_unevent(ev) for ev in d["events"]),
+        str(d["name"]),
+        d.get("t_end"),
+    )
+
+
+def hybrid_to_files(
+    hybrid: Any,
+    kind: str,
+    kinetics: Mapping[str, Any] | None,
+    experiments: Sequence[Experiment],
+    discrepancy: Mapping[str, Any],
+    weights_name: str,
+) -> tuple[str, dict[str, Any]]:
+    """The JSON config text and the ``state_dict`` (name -> tensor) of a trained hybrid."""
+    config = {
+        "format": HYBRID_FORMAT,
+        "class": type(hybrid).__name__,
+        "model": kind,
+        "kinetics": kinetics,
+        "parameters": dict(hybrid.mechanistic.params),
+        "hyper": _hyper(hybrid),
+        "experiments": [_experiment(e) for e in experiments],
+        "discrepancy": dict(discrepancy),
+        "weights": weights_name,
+    }
+    state = {f"p{i}": t.detach().cpu().clone() for i, t in enumerate(hybrid.params_)}
+    return json.dumps(config, indent=2) + "\n", state
+
+
+def load_hybrid(config: Mapping[str, Any], source: Path, model: ProcessModel) -> Any:
+    """Rebuild a saved hybrid (see the module docstring) on ``model`` (the twin)."""
+    import torch
+
+    from biofab.process.hybrid import HybridModel
+
+    if config.get("class") != "HybridModel":
+        raise InputError(
+            "saved hybrid of an unknown class", file=str(source), expected="HybridModel",
+            found=config.get("class"),
+        )  # fmt: skip
+    weights = source.parent / str(config.get("weights"))
+    if not weights.is_file():
+        raise InputError("saved hybrid weights not found", file=str(weights))
+    try:
+        state = torch.load(weights, weights_only=True, map_location="cpu")
+    except Exception as err:  # a corrupt or foreign file: one line
+        first = str(err).strip().splitlines()[0][:80] if str(err).strip() else ""
+        raise InputError(
+            "cannot read the hybrid weights: not a tensor file loadable with "
+            f"weights_only=True ({type(err).__name__}: {first})",
+            file=str(weights),
+        ) from None
+    hyper = dict(config.get("hyper") or {})
+    hyper.update(epochs=0, warmup=0)
+    try:
+        hybrid = HybridModel(model, device="cpu", **hyper)
+    except TypeError as err:
+        raise InputError(
+            f"saved hybrid settings do not fit this biofab ({err})", file=str(source)
+        ) from None
+    exps = [_unexperiment(d) for d in config.get("experiments") or []]
+    hybrid.fit(exps)  # derives scales and features from the training data; no step taken
+    if not isinstance(state, dict) or len(state) != len(hybrid.params_):
+        raise InputError("hybrid weights do not match its settings", file=str(weights))
+    with torch.no_grad():
+        for i, p in enumerate(hybrid.params_):
+            t = state.get(f"p{i}")
+            if not isinstance(t, torch.Tensor) or t.shape != p.shape:
+                raise InputError(
+                    "hybrid weights do not match its settings", file=str(weights),
+                    column=f"p{i}", expected=str(tuple(p.shape)),
+                    found=None if t is None else tuple(t.shape),
+                )  # fmt: skip
+            p.copy_(t.to(p.dtype))
+    return hybrid
+
+
+def predict_hybrid_bands(
+    hybrid: Any,
+    experiment: Experiment,
+    times: np.ndarray,
+    discrepancy: Mapping[str, Mapping[str, float]],
+    level: float,
+) -> pd.DataFrame:
+    """Ensemble mean with ``<v>_sd``, ``<v>_lo``, ``<v>_hi`` (see the module docstring)."""
+    from scipy.stats import norm
+
+    mean, std = hybrid.predict(experiment.x0, experiment.inputs, times, experiment.events)
+    z = float(norm.ppf(0.5 + level / 2))
+    out = mean.copy()
+    for v in hybrid.model.states:
+        y = mean[v].to_numpy(dtype=float)
+        var = std[v].to_numpy(dtype=float) ** 2
+        d = discrepancy.get(v)
+        if d is not None:
+            var = var + (d["relative"] * np.maximum(np.abs(y), d["floor"])) ** 2
+        sd = np.sqrt(var)
+        out[f"{v}_sd"] = sd
+        out[f"{v}_lo"] = y - z * sd
+        out[f"{v}_hi"] = y + z * sd
+    return out
+
+
+def residual_table(hybrid: Any, experiments: Sequence[Experiment]) -> pd.DataFrame:
+    """``variable, observed, predicted`` of the ensemble mean at the training samples."""
+    rows = []
+    for e in experiments:
+        t = e.data["time_h"].to_numpy(dtype=float)
+        mean, _ = hybrid.predict(e.x0, e.inputs, t, e.events)
+        for v in hybrid.model.states:
+            if v in e.data.columns:
+                obs = pd.to_numeric(e.data[v], errors="coerce").to_numpy(dtype=float)
+                for o, p in zip(obs, mean[v].to_numpy(dtype=float), strict=True):
+                    if math.isfinite(o):
+                        rows.append({"variable": v, "observed": o, "predicted": p})
+    return pd.DataFrame(rows)
