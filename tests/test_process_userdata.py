@@ -8,7 +8,6 @@ of a ``BiofabError`` (one line, exit code 2).
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -181,14 +180,14 @@ def test_hold_average_keeps_the_fed_volume_and_logged_input_is_one_piece() -> No
 def test_fit_and_predict_a_new_batch_with_bands(runs: dict[str, Path]) -> None:
     d = runs["dir"]
     saved, report = d / "fit.json", d / "pred.html"
-    t0 = time.perf_counter()
+    # a 24 h 1-minute log (1,440 rows); its speed is measured by
+    # benchmarks/process_userdata.py, not timed here
     code, out = run(
         "fit", runs["run1"], "--model", "kinetics", "--kinetics", d / "model.yaml",
         "--params", "qS_crit,YxS", "--set", "qS_crit=0.45", "--set", "YxS=0.42",
         "--set", "Sf=400", "--save", saved,
     )  # fmt: skip
     assert code == 0, out
-    assert time.perf_counter() - t0 < 30  # a 24 h 1-minute log (1,440 rows): seconds
     fit = json.loads(saved.read_text())
     assert fit["format"] == "biofab.process.saved-fit/1"
     assert fit["kinetics"]["substrates"]["S"]["uptake"] == "haldane"
