@@ -132,7 +132,7 @@ def test_quasi_steady_do_gives_the_oxygen_limited_overflow(train: list[Experimen
     kw = dict(base=WRONG, epochs=0, physics_weight=0.0, features=("S", "A", "X"), **SMALL)
     qss = HybridModel(quasi_steady=("DO",), jacobian="full", **kw).fit(train)
     frozen = HybridModel(**kw).fit(train)
-    assert qss.frozen_ == ["DO"] and qss.quasi_steady == ("DO",)
+    assert qss.frozen_ == ["DO"] and qss.quasi_steady_upper_ == {"DO": 100.0}
     ev = [FeedStart(5.0, 0.025)]
     w = simulate(WRONG, X0, 16.0, events=ev, t_eval=TIMES).frame
     assert w["A"].max() > 1.0 and w["DO"].min() < 1.0  # the wrong model does overflow

@@ -983,7 +983,8 @@ class HybridModel(OdeEnsemble):
     params_: network weights; state_scale_: per-state loss scale (state units);
     rate_scale_: per learned rate (its unit); correction_: per learned rate ``'mul'``,
     ``'add'`` (residual) or ``'replace'``; base_: the base model; loss_history_;
-    val_history_; best_step_ (per member, with validation); features_; frozen_.
+    val_history_; best_step_ (per member, with validation); features_; frozen_;
+    quasi_steady_upper_ (upper bound of each quasi-steady state's root search).
     """
 
     def __init__(
@@ -1072,7 +1073,7 @@ class HybridModel(OdeEnsemble):
         """Log-spaced grid per quasi-steady state, from 1e-8 to 1 times its largest initial
         value: a fast state such as DO starts at saturation and its balance point lies below."""
         m = self.model
-        self._qs = []
+        self.quasi_steady_upper_: dict[str, float] = {}
         feats = set(self.features or ())
         for q in self.quasi_steady:
             if q in feats:
@@ -1088,10 +1089,19 @@ class HybridModel(OdeEnsemble):
                     f"quasi-steady state '{q}' needs a positive initial value (its upper bound)",
                     found=hi,
                 )
+            self.quasi_steady_upper_[q] = hi
+        self._build_quasi_steady()
+
+    def _build_quasi_steady(self) -> None:
+        """Root-finding grids from the fitted ``quasi_steady_upper_`` (state -> upper bound,
+        the state's unit): all a saved model needs to settle again after loading."""
+        m = self.model
+        self._qs = []
+        for q, hi in self.quasi_steady_upper_.items():
             grid = torch.logspace(
                 math.log10(hi) - 8.0, math.log10(hi), _QS_POINTS, dtype=torch.float64
             )
-            self._qs.append((j, grid.to(self.device_)))
+            self._qs.append((m.states.index(q), grid.to(self.device_)))
 
     def _settle(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """``x`` with each quasi-steady state at the root of its own balance, the other
