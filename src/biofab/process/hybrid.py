@@ -1113,8 +1113,8 @@ class HybridModel(OdeEnsemble):
         changes sign (cell ratio 1.45, then 1.025, then 1.0016), and the root taken by linear
         interpolation in the last cell: the kinks of ``min`` in the rates (respiration
         reaching the uptake, where acetate re-consumption starts) often sit next to the root,
-        and a coarse interpolation across them puts the spare capacity tens of % off. The
-        root is treated as an input of the step (no gradient through it).
+        and the spare capacity there is a small difference of large rates, so the cell must
+        be narrow. The root is treated as an input of the step (no gradient through it).
         """
         for j, grid in self._qs:
             with torch.no_grad():
