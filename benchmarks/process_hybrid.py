@@ -32,7 +32,7 @@ Protocol (fixed before looking at held-out numbers):
 
 Run: ``python benchmarks/process_hybrid.py`` (writes ``benchmarks/results/process_hybrid.json``).
 ``--device cuda`` trains on a GPU; ``--quick`` is a short smoke run; ``--variant NAME`` skips
-the selection.
+the selection (and the band calibration); ``--jobs N`` runs variants and seeds in N processes.
 """
 
 from __future__ import annotations
