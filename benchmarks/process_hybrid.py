@@ -14,24 +14,25 @@ Protocol (fixed before looking at held-out numbers):
 - RMSE per state of each model's prediction against the noise-free plant at the hourly
   sample times of the held-out batches;
 - models: (1) ``HybridModel`` with the *residual* (parallel) structure around the fitted
-  wrong-kinetics model (2): its rates corrected by an ensemble of 5 MLPs on S, A, X whose
-  last layer starts at zero (the untrained hybrid is model (2)); physics-informed weight 1.
-  Which rates are corrected (and whether the networks also see the base uptake rate) is
-  chosen on a VALIDATION split of the training feeds only (``select``: train on three
-  training feeds, validate on the fourth — 0.013 L/h, 30 % beyond the other three, which
-  mimics the extrapolation — and on 0.007 L/h), never on the held-out batches;
-  (1b) ablation: the *replace* structure (qS, qS_of, qA_cons are the network outputs,
-  yields of the literature model); (2) the mechanistic model with WRONG kinetics: Monod
-  uptake without overflow or inhibition (qS_crit = 1e4 g/g/h; Kis, Kia = 1e6 g/L) — but its
-  DO balance remains, and at the extrapolated feed DO falls to ~1e-4 % so that the capacity
-  qS_crit·DO/(K_DO + DO) still caps oxidation: O2-transfer-limited overflow survives in it,
-  while the hybrids freeze DO at 100 % (fast state, not sampled) —, qS_max and Yxs fitted by
+  wrong-kinetics model (2): its rates qS, qS_of, qA_cons corrected by an ensemble of 5 MLPs
+  on S, A, X whose last layer starts at zero (the untrained hybrid is model (2)), no
+  physics-informed term. Whether DO is frozen at 100 % or held at the root of its own
+  balance (``quasi_steady=('DO',)``, so the base model's O2 limitation caps respiration) is
+  chosen on a VALIDATION split of the training feeds only (``select``: train on 0.004-0.010
+  L/h, validate on 0.013 L/h, 30 % beyond, which mimics the extrapolation), never on the
+  held-out batches; the same validation fit calibrates the factor on the ensemble's ±2σ
+  band (``band_scale``), whose coverage of the held-out truth is reported beside the RMSE;
+  (2) the mechanistic model with WRONG kinetics: Monod uptake without glucose-driven
+  overflow or inhibition (qS_crit = 1e4 g/g/h; Kis, Kia = 1e6 g/L), with its DO balance —
+  at the extrapolated feed DO falls to ~1e-4 % so that qS_crit·DO/(K_DO + DO) caps
+  oxidation: O2-transfer-limited overflow survives in it —, qS_max and Yxs fitted by
   :func:`biofab.process.fit.fit` on the training batches; (3) a pure neural ODE (same
-  ensemble, solver and training budget) on X, S, A, P.
+  ensemble, solver and training budget) on X, S, A, P; (1b, ``--ablation``) the *replace*
+  hybrid (the networks are the rates, literature yields; 2026-11-26 runs).
 
 Run: ``python benchmarks/process_hybrid.py`` (writes ``benchmarks/results/process_hybrid.json``).
 ``--device cuda`` trains on a GPU; ``--quick`` is a short smoke run; ``--variant NAME`` skips
-the selection.
+the selection (and the band calibration); ``--jobs N`` runs variants and seeds in N processes.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +68,30 @@ EXTRA_F = (round(1.3 * max(TRAIN_F), 5),)
 STATES = ("X", "S", "A")
 # Candidate residual hybrids (all around the fitted wrong-kinetics model); ``select`` picks one
 # on validation splits of the training feeds.
+_RATES = ("qS", "qS_of", "qA_cons")
 VARIANTS: dict[str, dict[str, Any]] = {
-    "residual_qS_qSof_qAcons": {"learned": ("qS", "qS_of", "qA_cons"), "warmup": 0},
-    "residual_qS_qSof_qAcons_no_pi": {
-        "learned": ("qS", "qS_of", "qA_cons"),
+    # The 2026-11-26 choice (DO frozen at 100 %), now with the additive correction's leak at
+    # exactly zero (before, the overflow correction never left zero: no gradient there).
+    "residual_frozen_do": {"learned": _RATES, "physics_weight": 0.0, "warmup": 0},
+    # DO at the root of its own balance every step (fast, unsampled): O2-limited overflow.
+    # Trained with DO frozen (the loss through the settled balance is rough), settled in
+    # prediction (ROS2 then takes the full Jacobian: the settled DO couples S and A).
+    "residual_qss_do": {
+        "learned": _RATES,
         "physics_weight": 0.0,
         "warmup": 0,
+        "quasi_steady": ("DO",),
+        "quasi_steady_fit": False,
     },
-    "residual_overflow": {"learned": ("qS_of",), "warmup": 0},
+    # As above without the overflow correction (the 2026-11-26 choice in effect: its
+    # correction never left zero): glucose-driven overflow stays unlearned.
+    "residual_qss_do_no_overflow": {
+        "learned": ("qS", "qA_cons"),
+        "physics_weight": 0.0,
+        "warmup": 0,
+        "quasi_steady": ("DO",),
+        "quasi_steady_fit": False,
+    },
 }
 VALIDATION_SPLITS = {  # name: (training feeds used, validation feed), all from TRAIN_F
     # 0.013 L/h is 30 % beyond 0.010 L/h: the same step as the held-out extrapolation.
@@ -149,6 +168,7 @@ def select(args: argparse.Namespace, seed: int = 0) -> tuple[str, dict[str, Any]
     rng = np.random.default_rng(seed)
     exps = {F: experiment(F, rng) for F in TRAIN_F}
     table: dict[str, Any] = {}
+    scales: dict[str, dict[str, dict[str, float]]] = {}
     for split, (feeds, val_f) in VALIDATION_SPLITS.items():
         train = [exps[F] for F in feeds]
         val = exps[val_f]
@@ -156,16 +176,85 @@ def select(args: argparse.Namespace, seed: int = 0) -> tuple[str, dict[str, Any]
         sd = {s: float(val.data[s].std()) for s in STATES}
         w = simulate(wrong, X0, T_END, events=[FeedStart(T_FEED, val_f)], t_eval=TIMES).frame
         rows = {"wrong_mechanistic": {s: _rmse(w[s], val.data[s]) for s in STATES}}
-        for name in VARIANTS:
-            r = hybrid(name, wrong, args, seed).fit(train).rmse([val])
-            rows[name] = {s: r[s] for s in STATES}
+        scales[split] = {}
+        jobs = [(name, wrong, train, val, args, seed) for name in VARIANTS]
+        for name, (r, sc) in zip(VARIANTS, _map(_fit_variant, jobs, args.jobs), strict=True):
+            rows[name] = r
+            scales[split][name] = sc
             print(f"  select {split:6s} {name:26s} " + _fmt(rows[name]), flush=True)
         for r in rows.values():
             r["score"] = float(np.mean([r[s] / sd[s] for s in STATES]))
         table[split] = rows
     scores = {n: float(np.mean([table[sp][n]["score"] for sp in table])) for n in VARIANTS}
     best = min(scores, key=lambda n: scores[n])
-    return best, {"splits": table, "scores": scores, "chosen": best, "seed": seed}
+    # Band scale of the chosen variant: the largest over the validation splits (per state).
+    scale = {s: max(scales[sp][best][s] for sp in scales) for s in STATES}
+    return best, {
+        "splits": table,
+        "scores": scores,
+        "chosen": best,
+        "seed": seed,
+        "band_scales": scales,
+        "band_scale": scale,
+    }
+
+
+def _fit_variant(
+    job: tuple[str, EColiFedBatch, list[Experiment], Experiment, argparse.Namespace, int],
+) -> tuple[dict[str, float], dict[str, float]]:
+    name, wrong, train, val, args, seed = job
+    h = hybrid(name, wrong, args, seed).fit(train)
+    r = h.rmse([val])
+    return {s: r[s] for s in STATES}, band_scale(h, val)
+
+
+def _map(fn: Any, jobs: list[Any], n_jobs: int) -> list[Any]:
+    """``[fn(j) for j in jobs]``, in ``n_jobs`` worker processes when > 1 (each trains with
+    one torch thread, as in the serial run; results do not depend on it)."""
+    if n_jobs <= 1 or len(jobs) <= 1:
+        return [fn(j) for j in jobs]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=ctx) as pool:
+        return list(pool.map(fn, jobs))
+
+
+def _run_seed_job(job: tuple[int, argparse.Namespace, str, dict[str, float]]) -> dict[str, Any]:
+    return run_seed(*job)
+
+
+def band_scale(h: HybridModel, val: Experiment) -> dict[str, float]:
+    """Factor on the ensemble's ±2σ band so that it holds 95 % of the validation batch's
+    samples, per state (at least 1: the band is only ever widened). The samples carry
+    measurement noise, so the band is one for the next *measurement*, a little wider than
+    one for the noise-free truth."""
+    t = val.data["time_h"].to_numpy(float)
+    mean, std = h.predict(val.x0, val.inputs, t, val.events)
+    out = {}
+    for s in STATES:
+        y = val.data[s].to_numpy(float)
+        keep = t > 0  # the initial state is given, not predicted
+        z = np.abs(y - mean[s].to_numpy())[keep] / np.maximum(std[s].to_numpy()[keep], 1e-12)
+        out[s] = float(max(1.0, np.quantile(z, 0.95) / 2.0))
+    return out
+
+
+def coverage(h: HybridModel, tests: list[float], scale: dict[str, float]) -> dict[str, Any]:
+    """Fraction of the noise-free plant's hourly values (t > 0) inside mean ± 2σ (raw) and
+    mean ± 2·scale·σ (calibrated on the validation split), per state."""
+    raw: dict[str, list[bool]] = {s: [] for s in STATES}
+    cal: dict[str, list[bool]] = {s: [] for s in STATES}
+    for F in tests:
+        mean, std = h.predict(X0, t=TIMES, events=[FeedStart(T_FEED, F)])
+        truth = plant(F)
+        for s in STATES:
+            err = np.abs(truth[s].to_numpy() - mean[s].to_numpy())[1:]
+            sd = std[s].to_numpy()[1:]
+            raw[s].extend((err <= 2 * sd).tolist())
+            cal[s].extend((err <= 2 * scale[s] * sd).tolist())
+    return {
+        "raw": {s: float(np.mean(v)) for s, v in raw.items()},
+        "calibrated": {s: float(np.mean(v)) for s, v in cal.items()},
+    }
 
 
 def _rmse(a: Any, b: Any) -> float:
@@ -177,7 +266,9 @@ def _fmt(r: dict[str, float]) -> str:
     return " ".join(f"{s} {r[s]:.3f}" for s in STATES)
 
 
-def run_seed(seed: int, args: argparse.Namespace, variant: str) -> dict[str, Any]:
+def run_seed(
+    seed: int, args: argparse.Namespace, variant: str, scale: dict[str, float]
+) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     train = [experiment(F, rng) for F in TRAIN_F]
     kw = _kw(args, seed)
@@ -188,7 +279,7 @@ def run_seed(seed: int, args: argparse.Namespace, variant: str) -> dict[str, Any
     hyb = hybrid(variant, wrong, args, seed).fit(train)
     t_h = time.perf_counter() - t0
     t0 = time.perf_counter()
-    rep = hybrid("replace", wrong, args, seed).fit(train)
+    rep = hybrid("replace", wrong, args, seed).fit(train) if args.ablation else None
     t_r = time.perf_counter() - t0
     t0 = time.perf_counter()
     neu = NeuralODE(EColiFedBatch(), **kw).fit(train)
@@ -199,6 +290,7 @@ def run_seed(seed: int, args: argparse.Namespace, variant: str) -> dict[str, Any
         return hyb.predict(X0, t=TIMES, events=ev(F))[0]
 
     def p_r(F: float) -> pd.DataFrame:
+        assert rep is not None
         return rep.predict(X0, t=TIMES, events=ev(F))[0]
 
     def p_n(F: float) -> pd.DataFrame:
@@ -217,10 +309,12 @@ def run_seed(seed: int, args: argparse.Namespace, variant: str) -> dict[str, Any
     for split, tests in (("inside", INSIDE_F), ("extrapolated", EXTRA_F)):
         out[split] = {
             "hybrid": rmse_table(p_h, list(tests)),
-            "hybrid_replace": rmse_table(p_r, list(tests)),
             "wrong_mechanistic": rmse_table(p_w, list(tests)),
             "neural_ode": rmse_table(p_n, list(tests)),
         }
+        if rep is not None:
+            out[split]["hybrid_replace"] = rmse_table(p_r, list(tests))
+        out[split]["hybrid_coverage_2sd"] = coverage(hyb, list(tests), scale)
     # Sanity of the extrapolation: finite, non-negative, X within a factor 2 of the plant.
     ext = p_h(EXTRA_F[0])
     truth = plant(EXTRA_F[0])
@@ -247,6 +341,14 @@ def main() -> None:
         help="residual hybrid variant; auto: chosen on the validation split of training feeds",
     )
     parser.add_argument("--quick", action="store_true", help="20 epochs, one seed (smoke)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="worker processes (variants, seeds) in parallel"
+    )
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also train the 'replace' hybrid (network rates alone; 2026-11-26 ablation)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/process_hybrid.json")
     args = parser.parse_args()
     if args.quick:
@@ -259,14 +361,20 @@ def main() -> None:
         for n, sc in selection["scores"].items():
             print(f"  score {n:26s} {sc:.3f}")
         print(f"  chosen: {variant}")
-    runs = []
-    for seed in args.seeds:
-        r = run_seed(seed, args, variant)
-        runs.append(r)
+    # Without the selection there is no validation fit to calibrate on: the raw band.
+    scale = selection["band_scale"] if selection else {s: 1.0 for s in STATES}
+    print(f"  band scale (validation split): {scale}")
+    runs = _map(_run_seed_job, [(seed, args, variant, scale) for seed in args.seeds], args.jobs)
+    for seed, r in zip(args.seeds, runs, strict=True):
         fit_s = {k: round(v, 1) for k, v in r["fit_s"].items()}
         print(f"seed {seed}: fit s {fit_s}, wrong model {r['wrong_fit']} {r['wrong_params']}")
-    models = ("hybrid", "hybrid_replace", "wrong_mechanistic", "neural_ode")
-    print(f"\nhybrid = residual variant '{variant}'; hybrid_replace = ablation")
+    models: tuple[str, ...] = ("hybrid", "wrong_mechanistic", "neural_ode")
+    if args.ablation:
+        models += ("hybrid_replace",)
+    print(
+        f"\nhybrid = residual variant '{variant}'"
+        + ("; hybrid_replace = ablation" if args.ablation else "")
+    )
     print(f"RMSE on held-out batches (g/L), mean [min-max] over seeds {args.seeds}")
     print(f"{'split':13s} {'state':5s} " + " ".join(f"{m:>22s}" for m in models))
     records = []
@@ -279,7 +387,7 @@ def main() -> None:
             ]
             print(f"{split:13s} {s:5s} " + " ".join(cells))
             h = float(vals["hybrid"].mean())
-            for peer in ("wrong_mechanistic", "neural_ode", "hybrid_replace"):
+            for peer in models[1:]:
                 pv = float(vals[peer].mean())
                 records.append(
                     {
@@ -305,6 +413,30 @@ def main() -> None:
     print("\nratios peer RMSE / hybrid RMSE (> 1: hybrid better)")
     for rec in records:
         print(f"  {rec['metric']:32s} vs {rec['peer']:18s} {rec['ratio']:.2f}")
+    print("\nhybrid ±2σ band: share of noise-free plant values inside (t > 0), mean over seeds")
+    for split in ("inside", "extrapolated"):
+        for kind in ("raw", "calibrated"):
+            cov = {
+                s: float(np.mean([r[split]["hybrid_coverage_2sd"][kind][s] for r in runs]))
+                for s in STATES
+            }
+            print(f"  {split:13s} {kind:10s} " + _fmt(cov))
+            for s in STATES:
+                records.append(
+                    {
+                        "metric": f"hybrid_band_coverage_{s}_{split}_{kind}",
+                        "dataset": f"held-out feeds {INSIDE_F if split == 'inside' else EXTRA_F}",
+                        "variant": variant,
+                        "biofab": cov[s],
+                        "band": "mean ± 2σ over the ensemble"
+                        + (f" × {scale[s]:.3g} (fitted on validation)" if kind != "raw" else ""),
+                        "better": "closer to 0.95",
+                        "target": 0.95,
+                        "seeds": len(runs),
+                        "command": COMMAND + (" --quick" if args.quick else ""),
+                        "date": today,
+                    }
+                )
     sane = [r["extrapolation_sane"] for r in runs]
     print(f"extrapolation sane (finite, >= 0, X_end within 2x): {sane}")
     records.append(

@@ -3,6 +3,8 @@ extrapolation, ensemble spread, the physics-informed term and bad input."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ import torch
 from biofab.core.errors import InputError
 from biofab.process.fit import Experiment
 from biofab.process.hybrid import HybridModel
-from biofab.process.models import ChoFedBatch, EColiFedBatch
+from biofab.process.models import ChoFedBatch, EColiFedBatch, ecoli_respiration
 from biofab.process.neural import NeuralODE
 from biofab.process.simulate import Bolus, FeedStart, input_schedule, simulate
 
@@ -123,6 +125,43 @@ def test_residual_starts_as_its_base_and_corrects_by_factor_or_addition(
     assert list(rates.columns) == ["qS_of"] and float(rates["qS_of"].iloc[0]) >= 0
 
 
+def test_quasi_steady_do_gives_the_oxygen_limited_overflow(train: list[Experiment]) -> None:
+    # Untrained residual hybrids around the wrong model at a feed that runs out of oxygen:
+    # with DO at its quasi-steady balance the hybrid is that model (its DO balance caps
+    # respiration, the rest overflows to acetate); with DO frozen at 100 % it never can.
+    kw = dict(base=WRONG, epochs=0, physics_weight=0.0, features=("S", "A", "X"), **SMALL)
+    qss = HybridModel(quasi_steady=("DO",), jacobian="full", **kw).fit(train)
+    frozen = HybridModel(**kw).fit(train)
+    assert qss.frozen_ == ["DO"] and qss.quasi_steady_upper_ == {"DO": 100.0}
+    ev = [FeedStart(5.0, 0.025)]
+    w = simulate(WRONG, X0, 16.0, events=ev, t_eval=TIMES).frame
+    assert w["A"].max() > 1.0 and w["DO"].min() < 1.0  # the wrong model does overflow
+    m_q, _ = qss.predict(X0, t=TIMES, events=ev)
+    m_f, _ = frozen.predict(X0, t=TIMES, events=ev)
+    assert m_f["A"].max() < 0.05
+    assert abs(m_q["A"].max() - w["A"].max()) < 0.2 * w["A"].max()
+    assert _rmse(m_q, w, "A") < 0.3 * _rmse(m_f, w, "A")
+    # The reported DO is the balance point, not the frozen initial value.
+    late = TIMES >= 10
+    assert np.all(m_q["DO"].to_numpy()[late] < 5.0)
+    assert np.allclose(m_q["DO"].to_numpy()[late], w["DO"].to_numpy()[late], atol=2.0)
+
+
+def test_additive_correction_leaves_zero(train: list[Experiment]) -> None:
+    # The base has no overflow (qS_of = 0, additive correction starting at exactly 0): a
+    # few steps must move it, or acetate could never be learned.
+    h = HybridModel(
+        base=WRONG,
+        learned=("qS_of",),
+        epochs=5,
+        physics_weight=0.0,
+        features=("S", "A", "X"),
+        **SMALL,
+    ).fit(train)
+    assert float(h.params_[-2].detach().abs().max()) > 0  # last layer off zero
+    assert float(h.learned_rates({"X": [1.0], "S": [8.0], "A": [0.0]})["qS_of"].iloc[0]) > 0
+
+
 def test_physics_term_lowers_balance_residual(train: list[Experiment]) -> None:
     kw = dict(
         learned=("qS", "qS_of", "qA_cons"),
@@ -189,3 +228,26 @@ def test_bad_input(train: list[Experiment]) -> None:
         HybridModel(max_factor=0.5, epochs=1, **SMALL).fit(train)
     with pytest.raises(InputError, match="refit"):
         HybridModel(refit=("qZ",), epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="quasi_steady"):
+        HybridModel(quasi_steady=("V",), epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="quasi-steady state 'DO' cannot be a network feature"):
+        HybridModel(quasi_steady=("DO",), features=("S", "DO"), epochs=1, **SMALL).fit(train)
+    no_o2 = {**X0, "DO": 0.0}
+    with pytest.raises(InputError, match="positive initial value"):
+        HybridModel(quasi_steady=("DO",), epochs=1, **SMALL).fit(
+            [Experiment(e.data, no_o2, e.inputs, e.events) for e in train]
+        )
+
+
+def test_respiration_of_changed_fluxes_matches_the_twin() -> None:
+    # The hybrid recomputes OUR/CER from its own fluxes with ecoli_respiration: on the
+    # twin's fluxes it must give the twin's OUR and CER (the DO balance depends on it).
+    m = EColiFedBatch()
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        x = [rng.uniform(0.5, 30), rng.uniform(0, 5), rng.uniform(0, 3), 0.0, 30.0, 1.0]
+        r = m.rates(0.0, x, [0.01, 37.0, 0.0], m.param_vector())
+        k = SimpleNamespace(**m.params)
+        qo2, our, cer = ecoli_respiration(k, r["qS_ox"], r["qS_of"], r["qA_cons"], x[0])
+        assert np.isclose(qo2, r["qO2"]) and np.isclose(our, r["OUR"])
+        assert np.isclose(cer, r["CER"])

@@ -25,8 +25,14 @@ diagonal of the Jacobian by finite differences: glucose near 0 g/L is consumed w
 constant of seconds (``Ks / (qS_max X)``), far too stiff for explicit RK4 at useful steps;
 ROS2 is second order for any Jacobian approximation. ``solver='rk4'`` is available for
 non-stiff models. Fast states that the offline data do not describe (dissolved oxygen, which
-relaxes in seconds) are ``frozen`` at their initial value; their effect on the kinetics is
-left to the network.
+relaxes in seconds) are either ``frozen`` at their initial value, their effect on the kinetics
+left to the network, or ``quasi_steady``: at every evaluation of the right-hand side the
+state is put at the root of its own balance, the other states and the (learned) rates
+given (DO: ``kLa (100 - DO) = 100 OUR(DO) / C_O2_sat``, the oxygen transfer-uptake balance
+whose time constant ``1/kLa`` is seconds; Bodenstein's quasi-steady-state approximation).
+The mechanistic model's oxygen limitation of respiration then caps oxidation wherever the
+transfer cannot keep up — the overflow to acetate at high feed that the training batches
+may never show — while the network corrects only the kinetics the mechanism lacks.
 
 The loss is the mean squared error of the offline samples, each state divided by its
 scale (the std of its samples over the training batches). The physics-informed option
@@ -60,7 +66,7 @@ from numpy.typing import NDArray
 from biofab.core.errors import InputError
 from biofab.learn.torch_threads import torch_threads
 from biofab.process.fit import Experiment
-from biofab.process.models import EColiFedBatch, ProcessModel
+from biofab.process.models import EColiFedBatch, ProcessModel, ecoli_respiration
 from biofab.process.simulate import Bolus, Event, input_schedule
 
 __all__ = [
@@ -77,6 +83,9 @@ Array = NDArray[np.float64]
 # uptake or production rates and go through a softplus.
 _SIGNED_RATES = frozenset({"mu", "qLac"})
 _GAMMA_ROS2 = 1.0 + 1.0 / math.sqrt(2.0)
+# Grid points of a quasi-steady state over its 8 decades (ratio 1.45 between points).
+_QS_POINTS = 50
+_QS_REFINE = (16, 16)  # points of the two finer grids inside the bracketing cell
 
 
 # ---------------------------------------------------------------------------------------
@@ -129,7 +138,7 @@ def _override_class(cls: type[ProcessModel], derive: Any) -> type[ProcessModel]:
         learned = self._transform(r) if self._transform is not None else self._learned
         r.update(learned)
         if derive is not None and learned:
-            r.update(derive(self, r, u, p, xp, frozenset(learned)))
+            r.update(derive(self, r, x, u, p, xp, frozenset(learned)))
         return r
 
     return type(
@@ -138,7 +147,13 @@ def _override_class(cls: type[ProcessModel], derive: Any) -> type[ProcessModel]:
 
 
 def ecoli_yield_rates(
-    model: ProcessModel, r: dict[str, Any], u: Any, p: Any, xp: Any, learned: frozenset[str]
+    model: ProcessModel,
+    r: dict[str, Any],
+    x: Any,
+    u: Any,
+    p: Any,
+    xp: Any,
+    learned: frozenset[str],
 ) -> dict[str, Any]:
     """Rates of :class:`EColiFedBatch` that follow from learned uptake rates through its
     yields (the rates not in ``learned``)::
@@ -148,6 +163,9 @@ def ecoli_yield_rates(
 
     so a hybrid that learns ``('qS', 'qS_of', 'qA_cons')`` keeps the stoichiometry of
     growth on glucose, overflow and acetate (Xu et al. 1999) and learns only the kinetics.
+    The oxygen uptake and CO2 evolution follow from the same fluxes
+    (:func:`~biofab.process.models.ecoli_respiration`), so the DO balance — quasi-steady or
+    not — sees the hybrid's respiration, not the base model's.
     """
     k = model._unpack(p, xp)
     out: dict[str, Any] = {}
@@ -162,6 +180,9 @@ def ecoli_yield_rates(
         out["mu"] = (1.0 - k.burden * u[2]) * (
             k.Yxs * (qS - qSof - k.ms) + k.Yxs_of * qSof + k.Yxa * r["qA_cons"]
         )
+    qSox = out.get("qS_ox", r["qS_ox"])
+    X = xp.fmax(x[0], 0.0)
+    out["qO2"], out["OUR"], out["CER"] = ecoli_respiration(k, qSox, qSof, r["qA_cons"], X)
     return out
 
 
@@ -457,14 +478,21 @@ class OdeEnsemble:
                 x = x + h * (1.5 * k1 + 0.5 * k2)
             # A concentration cannot be negative; the cap stops a bad trial from overflowing.
             x = torch.minimum(torch.clamp(x, min=0.0), cap)
+            if not torch.is_grad_enabled():
+                x = self._after_step(x, u1)
             out.append(x)
         return torch.stack(out)
+
+    def _after_step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """States after a step, for reporting (hook; prediction only): a hybrid puts its
+        quasi-steady states at their balance there."""
+        return x
 
     def _ros2_matrix(self, x: torch.Tensor, u: torch.Tensor, h: float) -> Any:
         """``W = I - γ h J`` of the step: LU factors of the full matrix, or the diagonal
         (``jacobian='diag'``; a W-method, cheaper but it breaks the linear invariants of the
         balances — biomass grows a few % too fast when glucose runs out at 0.25 h steps)."""
-        if self.jacobian == "diag":
+        if self.jacobian == "diag" and not self._coupled():
             return 1.0 - _GAMMA_ROS2 * h * self._jac_diag(x, u)
         n = x.shape[-1]
         eye = torch.eye(n, dtype=x.dtype, device=x.device)
@@ -473,6 +501,11 @@ class OdeEnsemble:
         if bool((info != 0).any()):  # singular (a runaway trial): fall back to the diagonal
             return 1.0 - _GAMMA_ROS2 * h * self._jac_diag(x, u)
         return (lu, piv)
+
+    def _coupled(self) -> bool:
+        """Whether the states are coupled so strongly that the full Jacobian is needed
+        whatever ``jacobian`` says (hook)."""
+        return False
 
     @staticmethod
     def _ros2_solve(lu: Any, rhs: torch.Tensor) -> torch.Tensor:
@@ -900,6 +933,24 @@ class HybridModel(OdeEnsemble):
         jointly with the networks, on a log scale and per member, starting at their base
         values: once the networks add what the base model lacked, the parameters fitted to
         compensate for it can move back.
+    quasi_steady:
+        Fast states held at the root of their own balance instead of being integrated
+        (e.g. ``('DO',)``), see the module docstring. The balance must fall with the state
+        (DO: more oxygen, more respiration); the root is sought on a log grid over eight
+        decades below the state's largest initial value (DO starts at saturation) and is not
+        differentiated through (it is an input of each step). Not a network feature. While
+        states settle, ROS2 uses the full Jacobian whatever ``jacobian`` says: the settled
+        state couples the other balances (glucose uptake sets the spare respiration that
+        consumes acetate), which the diagonal W-method misses (acetate re-consumed ~2x too
+        slowly under O2 limitation at 0.125 h steps).
+    quasi_steady_fit:
+        Whether the quasi-steady states settle while training too (True) or stay frozen
+        there and settle only in prediction (False). The training loss through a settled
+        oxygen balance (and through a full-Jacobian ROS2 step) is rough where the
+        limitation switches on and off — the kinks of ``min`` in the rates: finite-difference
+        slopes of opposite sign either side, so gradient steps went uphill and 150 epochs
+        left the networks at their start. False trains the smooth frozen-DO hybrid; where
+        the data never reach the limitation both give the same model there.
     yields:
         Derive the rates that are not learned from the learned ones through the model's
         yields where a rule exists (:data:`YIELD_RULES`; E. coli: :func:`ecoli_yield_rates`),
@@ -932,7 +983,8 @@ class HybridModel(OdeEnsemble):
     params_: network weights; state_scale_: per-state loss scale (state units);
     rate_scale_: per learned rate (its unit); correction_: per learned rate ``'mul'``,
     ``'add'`` (residual) or ``'replace'``; base_: the base model; loss_history_;
-    val_history_; best_step_ (per member, with validation); features_; frozen_.
+    val_history_; best_step_ (per member, with validation); features_; frozen_;
+    quasi_steady_upper_ (upper bound of each quasi-steady state's root search).
     """
 
     def __init__(
@@ -946,6 +998,8 @@ class HybridModel(OdeEnsemble):
         rate_features: Sequence[str] = (),
         refit: Sequence[str] = (),
         yields: bool = True,
+        quasi_steady: Sequence[str] = (),
+        quasi_steady_fit: bool = True,
         rate_scale: Mapping[str, float] | None = None,
         hidden: Sequence[int] = (32, 32),
         ensemble: int = 5,
@@ -980,11 +1034,127 @@ class HybridModel(OdeEnsemble):
         self.rate_features = tuple(rate_features)
         self.refit = tuple(refit)
         self.yields = bool(yields)
+        self.quasi_steady = tuple(quasi_steady)
+        self.quasi_steady_fit = bool(quasi_steady_fit)
         self.rate_scale = rate_scale
         self.model = self.mechanistic
 
     _proxy: Any
     _refit_idx: list[int]
+    _qs: list[tuple[int, torch.Tensor]] = []  # noqa: RUF012 - set per fit
+    _qs_active = True
+
+    def fit(
+        self,
+        batches: Experiment | Sequence[Experiment],
+        validation: Experiment | Sequence[Experiment] | None = None,
+    ) -> Self:
+        """As :meth:`OdeEnsemble.fit`; with ``quasi_steady_fit=False`` the quasi-steady
+        states stay frozen while training (and validating) and settle only in prediction."""
+        self._qs_active = self.quasi_steady_fit
+        try:
+            return super().fit(batches, validation)
+        finally:
+            self._qs_active = True
+
+    def _frozen_names(self) -> list[str]:
+        """Frozen states plus the quasi-steady ones: neither is integrated."""
+        names = super()._frozen_names()
+        m = self.model
+        bad = [q for q in self.quasi_steady if q not in m.states or q == m.volume_state]
+        if bad:
+            raise InputError(
+                f"quasi_steady states {bad} are not (non-volume) states of {m.name}",
+                expected=", ".join(s for s in m.states if s != m.volume_state),
+            )
+        return names + [q for q in self.quasi_steady if q not in names]
+
+    def _setup_quasi_steady(self, prep: _Prepared) -> None:
+        """Log-spaced grid per quasi-steady state, from 1e-8 to 1 times its largest initial
+        value: a fast state such as DO starts at saturation and its balance point lies below."""
+        m = self.model
+        self.quasi_steady_upper_: dict[str, float] = {}
+        feats = set(self.features or ())
+        for q in self.quasi_steady:
+            if q in feats:
+                raise InputError(
+                    f"quasi-steady state '{q}' cannot be a network feature (it follows from "
+                    "the network's rates)",
+                    found=", ".join(sorted(feats)),
+                )
+            j = m.states.index(q)
+            hi = float(np.max(prep.x0[:, j]))
+            if not (hi > 0 and math.isfinite(hi)):
+                raise InputError(
+                    f"quasi-steady state '{q}' needs a positive initial value (its upper bound)",
+                    found=hi,
+                )
+            self.quasi_steady_upper_[q] = hi
+        self._build_quasi_steady()
+
+    def _build_quasi_steady(self) -> None:
+        """Root-finding grids from the fitted ``quasi_steady_upper_`` (state -> upper bound,
+        the state's unit): all a saved model needs to settle again after loading."""
+        m = self.model
+        self._qs = []
+        for q, hi in self.quasi_steady_upper_.items():
+            grid = torch.logspace(
+                math.log10(hi) - 8.0, math.log10(hi), _QS_POINTS, dtype=torch.float64
+            )
+            self._qs.append((m.states.index(q), grid.to(self.device_)))
+
+    def _settle(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """``x`` with each quasi-steady state at the root of its own balance, the other
+        states and the installed rates given (see :class:`HybridModel`).
+
+        The balance falls with the state (more oxygen, more respiration). It is evaluated on
+        a log grid over the whole range in one batched call (small tensors: the cost is that
+        of a few single calls), then twice more on a finer grid inside the cell where it
+        changes sign (cell ratio 1.45, then 1.025, then 1.0016), and the root taken by linear
+        interpolation in the last cell: the kinks of ``min`` in the rates (respiration
+        reaching the uptake, where acetate re-consumption starts) often sit next to the root,
+        and the spare capacity there is a small difference of large rates, so the cell must
+        be narrow. The root is treated as an input of the step (no gradient through it).
+        """
+        for j, grid in self._qs:
+            with torch.no_grad():
+                nd = x.dim() - 1
+                lo = grid[0].expand(x.shape[:-1])
+                hi = grid[-1].expand(x.shape[:-1])
+                xg = x.detach().unsqueeze(0)
+                for level, k_n in enumerate((grid.shape[0], *_QS_REFINE)):
+                    frac = torch.linspace(0.0, 1.0, k_n, dtype=x.dtype, device=x.device)
+                    frac = frac.view(k_n, *([1] * nd))
+                    pts = torch.exp(lo.log() + frac * (hi.log() - lo.log()))
+                    xk = xg.repeat(k_n, *([1] * x.dim()))
+                    xk[..., j] = pts
+                    g = self._balances(xk, u)[..., j]  # (K, *x.shape[:-1])
+                    pos = g > 0
+                    if level == 0:
+                        above, below = pos.all(0), ~pos.any(0)
+                    k = pos.sum(0).clamp(1, k_n - 1).unsqueeze(0)
+                    lo, hi = pts.gather(0, k - 1)[0], pts.gather(0, k)[0]
+                    g_lo, g_hi = g.gather(0, k - 1)[0], g.gather(0, k)[0]
+                w = torch.nan_to_num(g_lo / (g_lo - g_hi), nan=0.0).clamp(0.0, 1.0)
+                d = lo + w * (hi - lo)
+                d = torch.where(above, grid[-1], torch.where(below, grid[0], d))
+            x = torch.cat([x[..., :j], d.unsqueeze(-1), x[..., j + 1 :]], dim=-1)
+        return x
+
+    def _coupled(self) -> bool:
+        # A settled state couples the balances (glucose uptake sets the spare respiration
+        # that consumes acetate): the diagonal W-method re-consumes acetate ~2x too slowly
+        # under O2 limitation at 0.125 h steps, the full Jacobian matches the plant.
+        return bool(self._qs and self._qs_active)
+
+    def _after_step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        if not (self._qs and self._qs_active):
+            return x
+        self._install(self._net(self._phi(x, u)))
+        try:
+            return self._settle(x, u)
+        finally:
+            self._uninstall()
 
     def _n_outputs(self) -> int:
         return len(self.learned)
@@ -1056,6 +1226,7 @@ class HybridModel(OdeEnsemble):
 
     def _setup(self, prep: _Prepared) -> None:
         self._check_structure()
+        self._setup_quasi_steady(prep)
         self._refit_idx = []  # set by _extra_params, after the networks
         m = self.mechanistic
         self.base_ = self._base_model()
@@ -1202,7 +1373,10 @@ class HybridModel(OdeEnsemble):
                 if name not in _SIGNED_RATES:
                     # Floor at 0 (exactly the base where the correction is 0) that keeps a
                     # small gradient below 0, so no region of the network is dead for good.
-                    z = torch.relu(z) + 0.01 * torch.where(z < 0, z - z.detach(), 0.0)
+                    # ``<=``: an additive correction of a rate the base lacks starts at
+                    # exactly z = 0, where relu has no gradient; without the leak there the
+                    # network never moved off zero (the overflow was never learned).
+                    z = torch.relu(z) + 0.01 * torch.where(z <= 0, z - z.detach(), 0.0)
                 new[name] = z
             return new
 
@@ -1215,6 +1389,8 @@ class HybridModel(OdeEnsemble):
     def _derivative(self, x: torch.Tensor, u: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         self._install(out)
         try:
+            if self._qs and self._qs_active:
+                x = self._settle(x, u)
             return self._balances(x, u)
         finally:
             self._uninstall()
@@ -1240,6 +1416,8 @@ class HybridModel(OdeEnsemble):
             out = self._net(self._phi(xt, ut))
             self._install(out)
             try:
+                if self._qs:
+                    xt = self._settle(xt, ut)
                 xs = [xt[..., i] for i in range(xt.shape[-1])]
                 us = [ut[..., j].expand_as(xs[0]) for j in range(ut.shape[-1])]
                 r = self._proxy.rates(0.0, xs, us, self._pv(), xp=torch_backend)

@@ -44,6 +44,7 @@ __all__ = [
     "EColiFedBatch",
     "ParamSpec",
     "ProcessModel",
+    "ecoli_respiration",
     "scalar_backend",
 ]
 
@@ -262,6 +263,27 @@ def _ctmi(T: Any, tmin: Any, topt: Any, tmax: Any, xp: Any) -> Any:
     num = (Tc - tmax) * (Tc - tmin) ** 2
     den = (topt - tmin) * ((topt - tmin) * (Tc - topt) - (topt - tmax) * (topt + tmin - 2 * Tc))
     return num / den
+
+
+def ecoli_respiration(k: Any, qS_ox: Any, qS_of: Any, qA_cons: Any, X: Any) -> tuple[Any, Any, Any]:
+    """Specific O2 uptake (g O2/g/h), ``OUR`` and ``CER`` (mmol/L/h) of :class:`EColiFedBatch`
+    from its carbon fluxes (g/g/h) and biomass ``X`` (g/L), by the electron and carbon
+    balances of its docstring; ``k`` holds the yields ``Yxs``, ``Yxs_of``, ``Yxa``, ``Yas``
+    and ``ms`` as attributes. The same expressions as :meth:`EColiFedBatch.rates`, for
+    models (hybrids) that change the fluxes and must keep the gas balances closed."""
+    qO2 = (
+        _o2_per_substrate(k.Yxs) * (qS_ox - k.ms)
+        + _MW_O2 / _MW_CH2O * k.ms
+        + _o2_per_substrate(k.Yxs_of + 4.0 * k.Yas / _MW_CH2O * _MW_X / _GAMMA_X) * qS_of
+        + _o2_per_substrate(k.Yxa) * qA_cons
+    )
+    qCO2 = (
+        _co2_per_substrate(k.Yxs) * (qS_ox - k.ms)
+        + k.ms / _MW_CH2O
+        + _co2_per_substrate(k.Yxs_of, k.Yas) * qS_of
+        + _co2_per_substrate(k.Yxa) * qA_cons
+    )
+    return qO2, qO2 * X / _MW_O2 * 1000.0, qCO2 * X * 1000.0
 
 
 class EColiFedBatch(ProcessModel):
