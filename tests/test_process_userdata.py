@@ -312,6 +312,7 @@ def test_saved_hybrid_round_trip_predicts_the_same(tmp_path: Path) -> None:
     config = json.loads(saved.read_text())
     assert config["format"] == "biofab.process.saved-hybrid/1"
     assert config["hyper"]["ensemble"] == 2 and "params_" not in config["hyper"]
+    assert config["hyper"]["quasi_steady"] == ["DO"]  # E. coli default: DO settled
     e = r.hybrid  # the trained one, against the one rebuilt from files
     exp = w.experiments("ecoli", read_batches(data), Scenario.from_yaml(scenario))[0]
     t = np.linspace(0, 9, 19)

@@ -526,7 +526,10 @@ class HybridFitRequest:
     """Train a hybrid model (mechanistic balances of the ``base`` twin + neural rates).
 
     ``learned``: rates the networks learn; None takes :data:`HYBRID_LEARNED` (for E. coli
-    the library default). ``epochs``, ``ensemble`` and ``seed`` as in
+    the library default). ``quasi_steady``: states settled at their balance point in
+    prediction; None takes DO for E. coli (the choice the hybrid benchmark made on its
+    validation split: the base model's oxygen limit then caps respiration beyond the
+    training feeds), nothing otherwise. ``epochs``, ``ensemble`` and ``seed`` as in
     :class:`~biofab.process.hybrid.HybridModel`; the rest as in :class:`FitRequest`.
     """
 
@@ -545,6 +548,7 @@ class HybridFitRequest:
     save: Path | None = None
     set: Mapping[str, float] = field(default_factory=dict)
     input_step: float = 0.25
+    quasi_steady: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -615,6 +619,11 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
     }
     if learned is not None:
         options["learned"] = tuple(learned)
+    quasi = request.quasi_steady
+    if quasi is None:
+        quasi = ("DO",) if kind == "ecoli" and "DO" in twin.states else ()
+    if quasi:
+        options["quasi_steady"] = tuple(quasi)
     hybrid = HybridModel(twin, **options)
     hybrid.fit(exps)
     result = HybridFitResult(twin, hybrid, hybrid.rmse(exps), [e.name for e in exps])
