@@ -708,6 +708,24 @@ class CNNEnsemble(SequenceModel):
 
 # -- physics residual ---------------------------------------------------------------------
 
+
+def _hexamers(site: Any) -> np.ndarray:
+    """``(n, 12)`` uint8 letters of each site's -35 then -10 hexamer."""
+    words = (site["hex35"] + site["hex10"]).tolist()
+    return np.frombuffer("".join(words).encode("ascii"), dtype=np.uint8).reshape(len(words), 12)
+
+
+def _hexamer_distance(query: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """``(n, 2)``: fewest mismatches of each -35 and -10 hexamer to any training one."""
+    out = np.zeros((len(query), 2))
+    for k, part in enumerate((slice(0, 6), slice(6, 12))):
+        ref = np.unique(train[:, part], axis=0)
+        for s in range(0, len(query), 512):
+            q = query[s : s + 512, part]
+            out[s : s + 512, k] = (q[:, None, :] != ref[None, :, :]).sum(axis=2).min(axis=1)
+    return out
+
+
 #: Feature views of :class:`PhysicsResidual`'s members: each member learns from one.
 RESIDUAL_VIEWS = ("all", "energy", "elements")
 
@@ -737,7 +755,8 @@ class PhysicsResidual(SequenceModel):
     energy gap, scaled to 68.3 % coverage. Sequences far from training
     (length outside the training range, 3-mer composition beyond the 99th
     training percentile) get a wider std and a warning
-    (:meth:`predict_table`). ``calibration_`` holds the out-of-fold coverage
+    (:meth:`predict_table`), and their corrections shrink towards the
+    calculator's line by that factor. ``calibration_`` holds the out-of-fold coverage
     and Spearman(|error|, std) of the calibrated std.
 
     Units: the target's (any; e.g. LaFleur's ``log(TX/Txref)``). Kind:
@@ -805,8 +824,9 @@ class PhysicsResidual(SequenceModel):
         F, site = self._table(seqs)
         self.columns_ = [str(c) for c in F.columns]
         X = F.to_numpy(dtype=float)
-        oof_mean, oof_spread, how = self._out_of_fold(X, y, site["hex10"].to_numpy())
-        D = self._descriptors(X, oof_mean, oof_spread)
+        hexes = _hexamers(site)
+        oof_mean, oof_spread, oof_dist, how = self._out_of_fold(X, y, hexes)
+        D = self._descriptors(X, oof_mean, oof_spread, oof_dist)
         self.error_ = ErrorScale().fit(D, np.abs(y - oof_mean))
         std = self.error_.std(D)
         self.calibration_ = {
@@ -818,12 +838,15 @@ class PhysicsResidual(SequenceModel):
         }
         self._fit_core(X, y, report=True)
         self.novelty_ = Novelty().fit(seqs)
+        self.hexamers_ = np.unique(hexes, axis=0)
 
     def _out_of_fold(
-        self, X: np.ndarray, y: np.ndarray, groups: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, str]:
-        """Out-of-fold mean and member spread from grouped folds (random when the
-        training rows hold fewer distinct -10 hexamers than folds)."""
+        self, X: np.ndarray, y: np.ndarray, hexes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+        """Out-of-fold mean, member spread and hexamer distance to the fold's training rows,
+        from folds grouped by -10 hexamer (random when there are fewer distinct -10s than
+        folds)."""
+        groups = [bytes(h[6:]) for h in hexes]
         from sklearn.model_selection import GroupKFold, KFold
 
         k = max(2, self.calibration_folds)
@@ -834,16 +857,22 @@ class PhysicsResidual(SequenceModel):
             splits = list(KFold(k, shuffle=True, random_state=self.seed).split(X))
             how = f"KFold({k}) (fewer distinct -10 hexamers than folds)"
         mean, spread = np.zeros(len(y)), np.zeros(len(y))
+        dist = np.zeros((len(y), 2))
         for tr, te in splits:
+            dist[te] = _hexamer_distance(hexes[te], np.unique(hexes[tr], axis=0))
             sub = PhysicsResidual(**self.get_params())
             sub.columns_ = self.columns_
             sub._fit_core(X[tr], y[tr])
             P = sub._members_from_features(X[te])
             mean[te], spread[te] = P.mean(axis=0), P.std(axis=0, ddof=1)
-        return mean, spread, how
+        return mean, spread, dist, how
 
-    def _descriptors(self, X: np.ndarray, mean: np.ndarray, spread: np.ndarray) -> np.ndarray:
-        """What the error model reads: member spread, prediction, energy gap, competing sites."""
+    def _descriptors(
+        self, X: np.ndarray, mean: np.ndarray, spread: np.ndarray, dist: np.ndarray
+    ) -> np.ndarray:
+        """What the error model reads: member spread, prediction, energy gap, competing
+        sites, and how many bases the -35 and -10 hexamers differ from the nearest
+        training ones."""
         c = self.columns_
         return np.column_stack(
             [
@@ -851,6 +880,7 @@ class PhysicsResidual(SequenceModel):
                 mean,
                 X[:, c.index("second_gap")],
                 np.log1p(X[:, c.index("n_sites_1kcal")]),
+                dist,
             ]
         )
 
@@ -910,12 +940,17 @@ class PhysicsResidual(SequenceModel):
         if not hasattr(self, "n_train_"):
             raise RuntimeError("PhysicsResidual is not fitted; call fit first")
         seqs = self.check(sequences)
-        X = self._features_of(seqs)
+        F, site = self._table(seqs)
+        X = F[self.columns_].to_numpy(dtype=float)
         P = self._members_from_features(X)
-        mean = P.mean(axis=0)
         spread = P.std(axis=0, ddof=1) if len(P) > 1 else np.zeros(len(seqs))
         factor = self.novelty_.factor(seqs)
-        std = self.error_.std(self._descriptors(X, mean, spread)) * factor
+        # Far from training the corrections are trusted less: they shrink towards the
+        # calculator's line by the same factor that widens the std.
+        base = self.slope_ * X[:, self.columns_.index("dG_total")] + self.intercept_
+        mean = base + (P.mean(axis=0) - base) / factor
+        dist = _hexamer_distance(_hexamers(site), self.hexamers_)
+        std = self.error_.std(self._descriptors(X, mean, spread, dist)) * factor
         return pd.DataFrame(
             {
                 "prediction": mean,
@@ -938,6 +973,7 @@ class PhysicsResidual(SequenceModel):
         np.savez(
             directory / "residual.npz",
             line=np.array([self.slope_, self.intercept_]),
+            hexamers=self.hexamers_,
             **{f"error_{k}": v for k, v in err.items()},
             **{f"novelty_{k}": v for k, v in nov.items()},
         )
@@ -953,6 +989,7 @@ class PhysicsResidual(SequenceModel):
 
         with np.load(directory / "residual.npz") as z:
             self.slope_, self.intercept_ = (float(v) for v in z["line"])
+            self.hexamers_ = z["hexamers"]
             self.error_ = ErrorScale.from_state(
                 {k: z[f"error_{k}"] for k in ("mu", "sd", "w", "scale")}
             )
