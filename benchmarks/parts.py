@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from biofab.parts.datasets import load_lafleur
-from biofab.parts.models import CNNEnsemble, KmerBoost, KmerRidge, SequenceModel
+from biofab.parts.models import CNNEnsemble, KmerBoost, KmerRidge, PhysicsResidual, SequenceModel
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATA = Path(
@@ -79,6 +79,7 @@ def promoter_models(args: argparse.Namespace) -> dict[str, Callable[[int], Seque
         "cnn-ensemble": lambda s: CNNEnsemble(
             kind="promoter", n_members=args.members, n_jobs=args.jobs, device=args.device, seed=s
         ),
+        "physics-residual": lambda s: PhysicsResidual(n_jobs=args.jobs, seed=s),
     }
 
 
@@ -394,8 +395,6 @@ SETTINGS_TRIED_SHIFT = [
 
 def transfer_models(args: argparse.Namespace) -> dict[str, Callable[[int], SequenceModel]]:
     """Model name -> factory(seed) of the transfer section (CNN: see BENCHMARKS.md)."""
-    from biofab.parts.models import PhysicsResidual
-
     members = args.transfer_members
     return {
         "kmer-ridge": lambda s: KmerRidge(kind="promoter", k=4, seed=s),
