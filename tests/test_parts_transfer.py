@@ -155,3 +155,17 @@ def test_cli_train_reports_calibration_and_predict_warns(
                   cwd=tmp_path)  # fmt: skip
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "bad_out.csv").exists()
+
+
+def test_cli_single_member_says_it_has_no_std(lafleur: pd.DataFrame, tmp_path: Path) -> None:
+    lafleur[["sequence", "target"]].iloc[:100].to_csv(tmp_path / "train.csv", index=False)
+    done = biofab("parts", "train", "train.csv", "--kind", "promoter", "--model", "kmer-ridge",
+                  "--members", "1", "--out", "one.dir", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    done = biofab("parts", "predict", "train.csv", "--model", "one.dir", "--out", "p.csv",
+                  "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["mean_std"] is None
+    assert report["uncertainty"] == "none (single-member ensemble)"
+    assert pd.read_csv(tmp_path / "p.csv")["std"].isna().all()

@@ -140,11 +140,20 @@ def predict(
             f"wrote {out}"
         )
         return
+    std = (
+        "no std (single-member ensemble)"
+        if s["mean_std"] is None
+        else (f"mean std {s['mean_std']:.3g}")
+    )
     _echo(
         f"predicted {s['n']} sequences with {r.estimator} ({r.kind}); prediction "
-        f"{s['prediction_min']:.3g} .. {s['prediction_max']:.3g}, mean std {s['mean_std']:.3g}; "
-        f"wrote {out}"
+        f"{s['prediction_min']:.3g} .. {s['prediction_max']:.3g}, {std}; wrote {out}"
     )
+    if s.get("far_from_training"):
+        _echo(
+            f"{s['far_from_training']} sequences are far from the training rows (see the "
+            "'warning' column): their std is widened"
+        )
 
 
 def _gc_range(text: str) -> tuple[float, float]:

@@ -376,6 +376,11 @@ class PredictResult:
 
     def to_dict(self) -> dict[str, Any]:
         mean, std = self.frame["prediction"], self.frame["std"]
+        # A single-member ensemble has no std (NaN): say so instead of a number.
+        no_std = bool(std.isna().all())
+        extra: dict[str, Any] = {"uncertainty": "none (single-member ensemble)"} if no_std else {}
+        if "warning" in self.frame.columns:
+            extra["far_from_training"] = int((self.frame["warning"].fillna("") != "").sum())
         return {
             "model": self.model,
             "kind": self.kind,
@@ -384,7 +389,8 @@ class PredictResult:
             "out": self.files[0] if self.files else None,
             "prediction_min": float(mean.min()),
             "prediction_max": float(mean.max()),
-            "mean_std": float(std.mean()),
+            "mean_std": None if no_std else float(std.mean()),
+            **extra,
             "files": self.files,
         }
 
