@@ -53,7 +53,8 @@ def interval_report(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[st
 
 
 class ErrorScale:
-    """``std = scale * exp(w · [1, z(descriptors)])``, fitted on out-of-fold residuals.
+    """``std = scale * exp(w · [1, z(descriptors)])``, fitted on out-of-fold residuals
+    (``z`` clipped to ±4).
 
     ``fit(D, abs_error)``: ``D`` ``(n, p)`` descriptors, ``abs_error`` ``(n,)``
     out-of-fold absolute errors. Least squares of ``log(|e| + eps)`` on the
@@ -79,7 +80,10 @@ class ErrorScale:
 
     def raw(self, D: np.ndarray) -> np.ndarray:
         """Unscaled std shape ``exp(w · [1, z])``, ``(n,)``."""
-        A = np.column_stack([np.ones(len(D)), (np.asarray(D, float) - self.mu_) / self.sd_])
+        # Descriptors beyond 4 training std are read as 4: an exponential error model must
+        # not extrapolate to absurd widths (distance from training is Novelty's job).
+        Z = np.clip((np.asarray(D, float) - self.mu_) / self.sd_, -4.0, 4.0)
+        A = np.column_stack([np.ones(len(D)), Z])
         return np.exp(np.clip(A @ self.w_, -20, 20))
 
     def std(self, D: np.ndarray) -> np.ndarray:
