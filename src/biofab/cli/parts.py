@@ -67,7 +67,9 @@ def train(
             help="Column holding the measured values (default: target; kcat: log10_value).",
         ),
     ] = None,
-    model: Annotated[str, typer.Option("--model", help="cnn | kmer-ridge | kmer-boost")] = "cnn",
+    model: Annotated[
+        str, typer.Option("--model", help="cnn | kmer-ridge | kmer-boost | physics-residual")
+    ] = "cnn",
     members: Annotated[
         int | None, typer.Option("--members", min=1, help="Ensemble size (default: model's).")
     ] = None,
@@ -105,6 +107,12 @@ def train(
         f"trained {r.estimator} ({r.kind}) on {n} sequences in {r.fit_time_s:.1f} s; "
         f"training-set Pearson r {r.train_pearson_r:.3f}; wrote {r.model}"
     )
+    if r.calibration:
+        c = r.calibration
+        _echo(
+            f"std calibrated on {c['split']}: +-1 std covers {c['coverage_1std']:.0%} of "
+            f"out-of-fold errors, Spearman(|error|, std) {c['spearman_abs_error_std']:.2f}"
+        )
 
 
 @parts_app.command("predict")
@@ -132,11 +140,20 @@ def predict(
             f"wrote {out}"
         )
         return
+    std = (
+        "no std (single-member ensemble)"
+        if s["mean_std"] is None
+        else (f"mean std {s['mean_std']:.3g}")
+    )
     _echo(
         f"predicted {s['n']} sequences with {r.estimator} ({r.kind}); prediction "
-        f"{s['prediction_min']:.3g} .. {s['prediction_max']:.3g}, mean std {s['mean_std']:.3g}; "
-        f"wrote {out}"
+        f"{s['prediction_min']:.3g} .. {s['prediction_max']:.3g}, {std}; wrote {out}"
     )
+    if s.get("far_from_training"):
+        _echo(
+            f"{s['far_from_training']} sequences are far from the training rows (see the "
+            "'warning' column): their std is widened"
+        )
 
 
 def _gc_range(text: str) -> tuple[float, float]:

@@ -161,9 +161,12 @@ class SequenceModel:
         return self._predict_members(self.check(sequences))
 
     def predict(self, sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Ensemble mean and std ``(n,)`` each, in ``y``'s units (std: ddof=1 across members)."""
+        """Ensemble mean and std ``(n,)`` each, in ``y``'s units (std: ddof=1 across members).
+
+        A single-member model has no uncertainty to report: its std is NaN ("none"),
+        never 0, which would read as certainty."""
         P = self.predict_members(sequences)
-        std = P.std(axis=0, ddof=1) if len(P) > 1 else np.zeros(P.shape[1])
+        std = P.std(axis=0, ddof=1) if len(P) > 1 else np.full(P.shape[1], np.nan)
         return P.mean(axis=0), std
 
     def _fit(self, seqs: list[str], y: np.ndarray) -> None:
@@ -703,10 +706,310 @@ class CNNEnsemble(SequenceModel):
         self._nets = None
 
 
+# -- physics residual ---------------------------------------------------------------------
+
+
+def _hexamers(site: Any) -> np.ndarray:
+    """``(n, 12)`` uint8 letters of each site's -35 then -10 hexamer."""
+    words = (site["hex35"] + site["hex10"]).tolist()
+    return np.frombuffer("".join(words).encode("ascii"), dtype=np.uint8).reshape(len(words), 12)
+
+
+def _hexamer_distance(query: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """``(n, 2)``: fewest mismatches of each -35 and -10 hexamer to any training one."""
+    out = np.zeros((len(query), 2))
+    for k, part in enumerate((slice(0, 6), slice(6, 12))):
+        ref = np.unique(train[:, part], axis=0)
+        for s in range(0, len(query), 512):
+            q = query[s : s + 512, part]
+            out[s : s + 512, k] = (q[:, None, :] != ref[None, :, :]).sum(axis=2).min(axis=1)
+    return out
+
+
+#: Feature views of :class:`PhysicsResidual`'s members: each member learns from one.
+RESIDUAL_VIEWS = ("all", "energy", "elements")
+
+
+class PhysicsResidual(SequenceModel):
+    """Promoter strength = the calculator's energy + boosted corrections per element.
+
+    Built to transfer to libraries it never saw (issue 14). Every promoter is
+    located by the Promoter Calculator's energy scan (best forward sigma70
+    site, :mod:`biofab.parts.promoter_energy`; the same terms for any sequence,
+    no published ``dG`` columns needed) and described element by element
+    (:mod:`biofab.parts.promoter_features`: the calculator's terms, one-hot
+    bases of the -35, -10 and extended -10, spacer and discriminator lengths,
+    UP-element A/T tracts, discriminator and ITR composition). The prediction
+    is a straight line in ``dG_total`` (least squares on the training rows)
+    plus the mean of ``n_members`` gradient-boosted trees (XGBoost, depth
+    ``max_depth``) fitted to what the line misses. Members differ in *what*
+    they learn, not only in their resample: member ``j`` sees the feature
+    view ``RESIDUAL_VIEWS[j % 3]`` -- all columns, the energies and lengths
+    only, or the element bases only -- on its own bootstrap sample.
+
+    ``std`` is calibrated, not the members' spread: ``calibration_folds``
+    grouped folds of the training rows (grouped by the -10 hexamer the scan
+    finds, so each fold's rows carry -10s the other folds never saw) give
+    out-of-fold errors; :class:`biofab.parts.calibration.ErrorScale` learns
+    their size from the members' spread, the predicted strength and the site's
+    energy gap, scaled to 68.3 % coverage. Sequences far from training
+    (length outside the training range, 3-mer composition beyond the 99th
+    training percentile) get a wider std and a warning
+    (:meth:`predict_table`), and their corrections shrink towards the
+    calculator's line by that factor. ``calibration_`` holds the out-of-fold coverage
+    and Spearman(|error|, std) of the calibrated std.
+
+    Units: the target's (any; e.g. LaFleur's ``log(TX/Txref)``). Kind:
+    ``promoter`` only. ``upstream``: DNA placed before each sequence for the
+    scan (default: the BioBrick prefix, as :class:`PromoterCalculator`).
+    """
+
+    estimator = "physics-residual"
+
+    def __init__(
+        self,
+        kind: str = "promoter",
+        n_members: int = 6,
+        n_estimators: int = 300,
+        max_depth: int = 3,
+        learning_rate: float = 0.05,
+        calibration_folds: int = 3,
+        upstream: str | None = None,
+        n_jobs: int = 1,
+        min_length: int | None = None,
+        max_length: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(kind, min_length, max_length, seed)
+        self.n_members = n_members
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.calibration_folds = calibration_folds
+        self.upstream = upstream
+        self.n_jobs = n_jobs
+
+    # -- features -----------------------------------------------------------------------
+    def _table(self, seqs: list[str]) -> tuple[Any, Any]:
+        from biofab.parts.physics import BIOBRICK_PREFIX
+        from biofab.parts.promoter_energy import EnergyScanner
+        from biofab.parts.promoter_features import element_table
+
+        up = BIOBRICK_PREFIX if self.upstream is None else self.upstream
+        return element_table(seqs, EnergyScanner(upstream=up))
+
+    def _view(self, columns: list[str], view: str) -> list[int]:
+        from biofab.parts.promoter_features import ENERGY_COLUMNS
+
+        energy = [
+            i
+            for i, c in enumerate(columns)
+            if c in ENERGY_COLUMNS or c.startswith(("up_", "spacer_len", "disc_len"))
+        ]
+        if view == "energy":
+            return energy
+        if view == "elements":
+            rest = [i for i in range(len(columns)) if i not in set(energy)]
+            return [columns.index("dG_total"), *rest]
+        return list(range(len(columns)))
+
+    # -- fitting ------------------------------------------------------------------------
+    def _fit(self, seqs: list[str], y: np.ndarray) -> None:
+        from biofab.parts.calibration import ErrorScale, Novelty, interval_report
+
+        if self.kind != "promoter":
+            raise InputError(
+                "physics-residual models promoters only", expected="promoter", found=self.kind
+            )
+        F, site = self._table(seqs)
+        self.columns_ = [str(c) for c in F.columns]
+        X = F.to_numpy(dtype=float)
+        hexes = _hexamers(site)
+        oof_mean, oof_spread, oof_dist, how = self._out_of_fold(X, y, hexes)
+        D = self._descriptors(X, oof_mean, oof_spread, oof_dist)
+        self.error_ = ErrorScale().fit(D, np.abs(y - oof_mean))
+        std = self.error_.std(D)
+        self.calibration_ = {
+            "split": how,
+            "folds": self.calibration_folds,
+            **interval_report(y, oof_mean, std),
+            "pearson_r": round(float(np.corrcoef(y, oof_mean)[0, 1]), 4),
+            "uncalibrated": interval_report(y, oof_mean, oof_spread),
+        }
+        self._fit_core(X, y, report=True)
+        self.novelty_ = Novelty().fit(seqs)
+        self.hexamers_ = np.unique(hexes, axis=0)
+
+    def _out_of_fold(
+        self, X: np.ndarray, y: np.ndarray, hexes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+        """Out-of-fold mean, member spread and hexamer distance to the fold's training rows,
+        from folds grouped by -10 hexamer (random when there are fewer distinct -10s than
+        folds)."""
+        groups = [bytes(h[6:]) for h in hexes]
+        from sklearn.model_selection import GroupKFold, KFold
+
+        k = max(2, self.calibration_folds)
+        if len(set(groups)) >= k:
+            splits = list(GroupKFold(k).split(X, y, groups))
+            how = f"GroupKFold({k}) by the scanned -10 hexamer"
+        else:
+            splits = list(KFold(k, shuffle=True, random_state=self.seed).split(X))
+            how = f"KFold({k}) (fewer distinct -10 hexamers than folds)"
+        mean, spread = np.zeros(len(y)), np.zeros(len(y))
+        dist = np.zeros((len(y), 2))
+        for tr, te in splits:
+            dist[te] = _hexamer_distance(hexes[te], np.unique(hexes[tr], axis=0))
+            sub = PhysicsResidual(**self.get_params())
+            sub.columns_ = self.columns_
+            sub._fit_core(X[tr], y[tr])
+            P = sub._members_from_features(X[te])
+            mean[te], spread[te] = P.mean(axis=0), P.std(axis=0, ddof=1)
+        return mean, spread, dist, how
+
+    def _descriptors(
+        self, X: np.ndarray, mean: np.ndarray, spread: np.ndarray, dist: np.ndarray
+    ) -> np.ndarray:
+        """What the error model reads: member spread, prediction, energy gap, competing
+        sites, and how many bases the -35 and -10 hexamers differ from the nearest
+        training ones."""
+        c = self.columns_
+        return np.column_stack(
+            [
+                np.log(spread + 1e-3),
+                mean,
+                X[:, c.index("second_gap")],
+                np.log1p(X[:, c.index("n_sites_1kcal")]),
+                dist,
+            ]
+        )
+
+    def _fit_core(self, X: np.ndarray, y: np.ndarray, report: bool = False) -> None:
+        from xgboost import XGBRegressor
+
+        dg = X[:, self.columns_.index("dG_total")]
+        self.slope_, self.intercept_ = (float(v) for v in np.polyfit(dg, y, 1))
+        resid = y - (self.slope_ * dg + self.intercept_)
+        rng = np.random.default_rng(self.seed)
+        self.boosters_: list[Any] = []
+        for j in range(max(1, self.n_members)):
+            cols = self._view(self.columns_, RESIDUAL_VIEWS[j % len(RESIDUAL_VIEWS)])
+            idx = _bootstrap(rng, len(y))
+            booster = XGBRegressor(
+                n_estimators=self.n_estimators,
+                max_depth=self.max_depth,
+                learning_rate=self.learning_rate,
+                subsample=0.8,
+                colsample_bytree=0.5,
+                tree_method="hist",
+                n_jobs=self.n_jobs,
+                random_state=self.seed + j,
+            )
+            self.boosters_.append(booster.fit(X[idx][:, cols], resid[idx]))
+            if report:
+                self._member_done(RESIDUAL_VIEWS[j % len(RESIDUAL_VIEWS)])
+
+    # -- prediction ---------------------------------------------------------------------
+    def _members_from_features(self, X: np.ndarray) -> np.ndarray:
+        base = self.slope_ * X[:, self.columns_.index("dG_total")] + self.intercept_
+        out = []
+        for j, booster in enumerate(self.boosters_):
+            cols = self._view(self.columns_, RESIDUAL_VIEWS[j % len(RESIDUAL_VIEWS)])
+            out.append(base + booster.predict(X[:, cols]))
+        return np.array(out, dtype=float)
+
+    def _features_of(self, seqs: list[str]) -> np.ndarray:
+        F, _ = self._table(seqs)
+        return F[self.columns_].to_numpy(dtype=float)
+
+    def _predict_members(self, seqs: list[str]) -> np.ndarray:
+        return self._members_from_features(self._features_of(seqs))
+
+    def predict(self, sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean ``(n,)`` and calibrated std ``(n,)`` (target units), widened far from
+        training; see :meth:`predict_table` for the members' spread and warnings."""
+        table = self.predict_table(sequences)
+        return table["prediction"].to_numpy(), table["std"].to_numpy()
+
+    def predict_table(self, sequences: Sequence[str]) -> Any:
+        """``prediction``, ``std`` (calibrated, widened far from training),
+        ``ensemble_std`` (members' spread), ``distance_factor`` (std multiplier for
+        distance from training, >= 1) and ``warning`` ("" or why a sequence is far)."""
+        import pandas as pd
+
+        if not hasattr(self, "n_train_"):
+            raise RuntimeError("PhysicsResidual is not fitted; call fit first")
+        seqs = self.check(sequences)
+        F, site = self._table(seqs)
+        X = F[self.columns_].to_numpy(dtype=float)
+        P = self._members_from_features(X)
+        spread = P.std(axis=0, ddof=1) if len(P) > 1 else np.zeros(len(seqs))
+        factor = self.novelty_.factor(seqs)
+        # Far from training the corrections are trusted less: they shrink towards the
+        # calculator's line by the same factor that widens the std.
+        base = self.slope_ * X[:, self.columns_.index("dG_total")] + self.intercept_
+        mean = base + (P.mean(axis=0) - base) / factor
+        dist = _hexamer_distance(_hexamers(site), self.hexamers_)
+        std = self.error_.std(self._descriptors(X, mean, spread, dist)) * factor
+        return pd.DataFrame(
+            {
+                "prediction": mean,
+                "std": std,
+                "ensemble_std": spread,
+                "distance_factor": factor,
+                "warning": self.novelty_.warnings(seqs),
+            }
+        )
+
+    # -- persistence --------------------------------------------------------------------
+    def manifest(self) -> dict[str, Any]:
+        out = super().manifest()
+        out["calibration"] = getattr(self, "calibration_", None)
+        return out
+
+    def _save_state(self, directory: Path) -> None:
+        err = self.error_.state()
+        nov = self.novelty_.state()
+        np.savez(
+            directory / "residual.npz",
+            line=np.array([self.slope_, self.intercept_]),
+            hexamers=self.hexamers_,
+            **{f"error_{k}": v for k, v in err.items()},
+            **{f"novelty_{k}": v for k, v in nov.items()},
+        )
+        (directory / "columns.json").write_text(json.dumps(self.columns_))
+        (directory / "calibration.json").write_text(json.dumps(self.calibration_, indent=2))
+        for j, b in enumerate(self.boosters_):
+            b.save_model(directory / f"booster_{j}.json")
+
+    def _load_state(self, directory: Path) -> None:
+        from xgboost import XGBRegressor
+
+        from biofab.parts.calibration import ErrorScale, Novelty
+
+        with np.load(directory / "residual.npz") as z:
+            self.slope_, self.intercept_ = (float(v) for v in z["line"])
+            self.hexamers_ = z["hexamers"]
+            self.error_ = ErrorScale.from_state(
+                {k: z[f"error_{k}"] for k in ("mu", "sd", "w", "scale")}
+            )
+            self.novelty_ = Novelty.from_state(
+                {k: z[f"novelty_{k}"] for k in ("mu", "sd", "threshold", "lengths")}
+            )
+        self.columns_ = json.loads((directory / "columns.json").read_text())
+        self.calibration_ = json.loads((directory / "calibration.json").read_text())
+        self.boosters_ = []
+        for j in range(max(1, self.n_members)):
+            b = XGBRegressor()
+            b.load_model(directory / f"booster_{j}.json")
+            self.boosters_.append(b)
+
+
 ESTIMATORS: dict[str, type[SequenceModel]] = {
     KmerRidge.estimator: KmerRidge,
     KmerBoost.estimator: KmerBoost,
     CNNEnsemble.estimator: CNNEnsemble,
+    PhysicsResidual.estimator: PhysicsResidual,
 }
 
 

@@ -70,7 +70,7 @@ __all__ = [
 
 KINDS = ("promoter", "rbs", "signal_peptide", "kcat")
 """Part kinds :func:`train` fits: three sequence kinds and ``kcat`` (enzyme + substrate)."""
-ESTIMATORS = ("cnn", "kmer-ridge", "kmer-boost")
+ESTIMATORS = ("cnn", "kmer-ridge", "kmer-boost", "physics-residual")
 """Sequence estimators by manifest name (``kcat`` always uses its XGBoost ensemble)."""
 SEQUENCE_TARGET = "target"
 """Default target column of a sequence kind's training table."""
@@ -222,9 +222,11 @@ class TrainRequest:
 
     ``target_column``: None takes the kind's default, ``target`` for the sequence kinds and
     ``log10_value`` (log10 kcat, 1/s; CatPred-DB's name) for ``kcat``. ``estimator``:
-    ``cnn`` | ``kmer-ridge`` | ``kmer-boost`` (sequence kinds); ``members``: ensemble size
-    (None: the estimator's); ``epochs``: CNN only; ``k``: k-mer models only, largest
-    k-mer size (None: 4 on DNA, 2 on protein). ``progress``: report each ensemble member.
+    ``cnn`` | ``kmer-ridge`` | ``kmer-boost`` (sequence kinds) | ``physics-residual``
+    (promoters: the calculator's energy + element-wise corrections, calibrated std);
+    ``members``: ensemble size (None: the estimator's); ``epochs``: CNN only; ``k``: k-mer
+    models only, largest k-mer size (None: 4 on DNA, 2 on protein). ``progress``: report
+    each ensemble member.
     """
 
     data: Path | tuple[Path, ...]
@@ -252,6 +254,8 @@ class TrainResult:
     fit_time_s: float | None = None
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: out-of-fold interval coverage of the model's std (models that calibrate it)
+    calibration: dict[str, Any] | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The training rows (``sequence``, ``target``; sequence kinds with ``prediction``)."""
@@ -269,6 +273,8 @@ class TrainResult:
         if self.train_pearson_r is not None:
             out["train_pearson_r"] = self.train_pearson_r
             out["fit_time_s"] = self.fit_time_s
+        if self.calibration is not None:
+            out["calibration"] = self.calibration
         out["notes"] = self.notes
         out["files"] = self.files
         return out
@@ -324,6 +330,7 @@ def train(request: TrainRequest) -> TrainResult:
         round(est.fit_time_s_, 2),
         [str(path)],
         notes,
+        getattr(est, "calibration_", None),
     )
 
 
@@ -369,6 +376,11 @@ class PredictResult:
 
     def to_dict(self) -> dict[str, Any]:
         mean, std = self.frame["prediction"], self.frame["std"]
+        # A single-member ensemble has no std (NaN): say so instead of a number.
+        no_std = bool(std.isna().all())
+        extra: dict[str, Any] = {"uncertainty": "none (single-member ensemble)"} if no_std else {}
+        if "warning" in self.frame.columns:
+            extra["far_from_training"] = int((self.frame["warning"].fillna("") != "").sum())
         return {
             "model": self.model,
             "kind": self.kind,
@@ -377,7 +389,8 @@ class PredictResult:
             "out": self.files[0] if self.files else None,
             "prediction_min": float(mean.min()),
             "prediction_max": float(mean.max()),
-            "mean_std": float(std.mean()),
+            "mean_std": None if no_std else float(std.mean()),
+            **extra,
             "files": self.files,
         }
 
@@ -417,12 +430,16 @@ def predict(request: PredictRequest) -> PredictResult:
         table, note = _sequence_table(
             request.data, est.alphabet, lo, hi, request.sequence_column, None
         )
-        mean, std = est.predict(table["sequence"].tolist())
         # A published library keeps its id, measured target and calculator columns.
         frame = table if note else _input_rows(request.data, request.sequence_column, table)
-        result = PredictResult(
-            str(request.model), est.kind, est.estimator, frame.assign(prediction=mean, std=std)
-        )
+        if hasattr(est, "predict_table"):
+            # Calibrated models add the members' spread and a distance-from-training warning.
+            extra = est.predict_table(table["sequence"].tolist())
+            frame = frame.assign(**{c: extra[c].to_numpy() for c in extra.columns})
+        else:
+            mean, std = est.predict(table["sequence"].tolist())
+            frame = frame.assign(prediction=mean, std=std)
+        result = PredictResult(str(request.model), est.kind, est.estimator, frame)
     write_atomic(request.out, result.frame.to_csv(index=False))
     result.files = [str(request.out)]
     return result
