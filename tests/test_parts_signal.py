@@ -462,3 +462,24 @@ def test_cli_secretion_sequence_bad_input(tmp_path) -> None:
     )  # fmt: skip
     assert code == 2 and "non-amino-acid letter 'Z'" in str(res.exception)
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_wu2020_activity_z_scores_on_the_reference_cells_only(wu_readings, wu_cells) -> None:
+    lipase = wu_cells[wu_cells["protein_id"] == "Arnold_027"]  # one condition: lipase
+    train = lipase.iloc[:-3]
+    cells = wu2020_activity(wu_readings, reference=train[["sp_id", "protein_id"]])
+    mine = cells.merge(lipase[["sp_id", "protein_id"]])
+    ref = mine[mine["sp_id"].isin(train["sp_id"])]["activity"]
+    assert ref.mean() == pytest.approx(0.0, abs=1e-9)
+    assert ref.std(ddof=0) == pytest.approx(1.0)
+    # Held-out cells are expressed in the training cells' scale, not re-centred with them.
+    held = mine[~mine["sp_id"].isin(train["sp_id"])]["activity"].to_numpy()
+    full = lipase.iloc[-3:]["activity"].to_numpy()
+    assert not np.allclose(held, full)
+    assert np.argsort(held).tolist() == np.argsort(full).tolist()
+    # Proteins without reference cells keep their own scale.
+    other = cells.merge(wu_cells[wu_cells["protein_id"] == "Arnold_001"][["sp_id", "protein_id"]])
+    np.testing.assert_allclose(
+        other["activity"].to_numpy(),
+        wu_cells[wu_cells["protein_id"] == "Arnold_001"]["activity"].to_numpy(),
+    )

@@ -405,10 +405,11 @@ def wu2020_cells(readings: pd.DataFrame, reference: pd.DataFrame | None = None) 
 
     ``readings`` comes from :func:`biofab.parts.datasets.load_wu2020` called with
     ``sequences=`` and ``proteins=``; without them the missing column is named.
+    ``reference``: as in :func:`wu2020_activity` (z-score on a training fold's cells).
     """
     _check_long(readings, ("sp_id", "protein_id", "family", "assay_value", "sequence"))
     _check_long(readings, ("mature_sequence",))
-    cells = wu2020_activity(readings)
+    cells = wu2020_activity(readings, reference=reference)
     sp_seq = readings.drop_duplicates("sp_id").set_index("sp_id")["sequence"]
     mature = readings.drop_duplicates("protein_id").set_index("protein_id")["mature_sequence"]
     fam = readings.assign(f=readings["family"].map(enzyme_family)).groupby("protein_id")["f"]

@@ -21,11 +21,13 @@ come along), so their spread reflects which SPs happened to be measured. The rep
 is recalibrated on held-out folds of the *training* data (``calibration_folds``, grouped
 by ``groups`` given to :meth:`fit`: SP, SP cluster or cell, to imitate the use):
 
-    std^2 = c * (member_var + s2_protein)
+    std^2 = c * (member_var + s2_protein)       (error_model=False)
+    std^2 = c * exp(g(log(member_var + s2_protein), descriptors))   (error_model=True)
 
 where ``s2_protein`` is a shrunken per-protein variance of the held-out residuals not
-explained by the member spread and ``c`` makes mean +- 1 std cover 68.3 % of those
-held-out residuals (variance scaling; Kuleshov et al. 2018, ICML, for recalibrating
+explained by the member spread, ``g`` a ridge regression of the held-out log squared
+residuals (two-stage heteroscedastic fit) and ``c`` makes mean +- 1 std cover 68.3 % of
+those held-out residuals (variance scaling; Kuleshov et al. 2018, ICML, for recalibrating
 regression uncertainty on held-out data). Units: activity of the protein in the training
 data for known proteins; standard deviations of a protein's activities (unitless) for a
 protein the model has not seen.
@@ -52,6 +54,8 @@ FIT_COLUMNS = ("sp_id", "protein_id", "sequence", "mature_sequence", "activity")
 #: against the pooled one (few held-out cells per protein make a noisy variance).
 SHRINK_CELLS = 5.0
 ONE_SIGMA_COVERAGE = 0.6827
+#: Ridge penalty of the error model (standardised descriptors; fixed, not tuned).
+ERROR_ALPHA = 30.0
 
 
 def _pairs(data: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -78,13 +82,15 @@ class SequenceSecretionModel:
     value = fixed); ``n_members`` (bootstrap members for the std; >= 2);
     ``calibration_folds`` (held-out training folds for the std scale; 0 = no
     recalibration, the std is then the bare member spread, which is not a predictive
-    interval); ``n_estimators``, ``max_depth``, ``learning_rate`` (boost); ``seed``.
+    interval); ``error_model`` (let the std vary with the descriptors, learned on those
+    folds); ``n_estimators``, ``max_depth``, ``learning_rate`` (boost); ``seed``.
 
     Fitted attributes: ``feature_names_``, ``groups_`` (enzyme groups seen),
     ``protein_ids_``, ``protein_center_``/``protein_scale_`` (activity units),
     ``alpha_`` (ridge penalty chosen), ``scale_`` (c above), ``residual_var_`` (per
     protein, standardized units squared), ``pooled_var_``, ``calibration_`` (held-out
-    coverage of +-1 std before and after scaling, n), ``n_cells_``, ``sp_sequences_``
+    coverage of +-1 std before and after scaling, n), ``error_coef_``/``error_icpt_``/
+    ``error_range_`` (the error model; None without one), ``n_cells_``, ``sp_sequences_``
     (training SP id -> sequence), ``proteins_`` (protein id -> mature sequence, family).
     """
 
@@ -97,6 +103,7 @@ class SequenceSecretionModel:
         alphas: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0),
         n_members: int = 20,
         calibration_folds: int = 5,
+        error_model: bool = True,
         n_estimators: int = 150,
         max_depth: int = 3,
         learning_rate: float = 0.05,
@@ -109,6 +116,7 @@ class SequenceSecretionModel:
         self.alphas = tuple(alphas)
         self.n_members = n_members
         self.calibration_folds = calibration_folds
+        self.error_model = error_model
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.learning_rate = learning_rate
@@ -298,6 +306,8 @@ class SequenceSecretionModel:
         """Variance scale and per-protein residual variance from held-out training folds."""
         self.scale_, self.pooled_var_ = 1.0, 0.0
         self.residual_var_ = {str(p): 0.0 for p in self.protein_ids_}
+        self.error_coef_: np.ndarray | None = None
+        self.error_icpt_, self.error_range_ = 0.0, (0.0, 0.0)
         self.calibration_: dict[str, float | int | None] = {
             "n": 0,
             "coverage_raw": None,
@@ -324,14 +334,28 @@ class SequenceSecretionModel:
             own = float(np.mean(extra[sel])) if n else pooled
             per[str(p)] = max((n * own + SHRINK_CELLS * pooled) / (n + SHRINK_CELLS), 1e-6)
         base = mvar + np.array([per[str(p)] for p in pid])
+        self.pooled_var_, self.residual_var_ = pooled, per
+        self.error_coef_, self.error_icpt_, self.error_range_ = None, 0.0, (0.0, 0.0)
+        if self.error_model:
+            # log r^2 regressed on log(base variance) and the SP/junction descriptors: which
+            # pairs the model tends to miss by more (a two-stage heteroscedastic fit).
+            E = self._error_features(X, base)
+            coef, icpt = _ridge(E, np.log(resid**2 + 1e-3 * pooled), ERROR_ALPHA)
+            fitted = E @ coef + icpt
+            self.error_coef_, self.error_icpt_ = coef, icpt
+            self.error_range_ = (float(fitted.min()), float(fitted.max()))
+            base = np.exp(fitted)
         ratio = resid**2 / base
         self.scale_ = float(np.quantile(ratio, ONE_SIGMA_COVERAGE))
-        self.pooled_var_, self.residual_var_ = pooled, per
         self.calibration_ = {
             "n": len(z),
             "coverage_raw": float(np.mean(resid**2 <= mvar)),
             "coverage": float(np.mean(ratio <= self.scale_)),
         }
+
+    def _error_features(self, X: np.ndarray, base: np.ndarray) -> np.ndarray:
+        n_desc = len(self.feature_names_)
+        return np.hstack([np.log(base)[:, None], X[:, :n_desc]])
 
     # -- prediction -----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -354,8 +378,11 @@ class SequenceSecretionModel:
         var_p = np.array(
             [self.residual_var_.get(str(p), self.pooled_var_) for p in frame["protein_id"]]
         )
-        std = np.sqrt(self.scale_ * (P.var(axis=0, ddof=1) + var_p))
-        return P.mean(axis=0), std
+        base = P.var(axis=0, ddof=1) + var_p
+        if self.error_coef_ is not None:
+            g = self._error_features(X, base) @ self.error_coef_ + self.error_icpt_
+            base = np.exp(np.clip(g, *self.error_range_))
+        return P.mean(axis=0), np.sqrt(self.scale_ * base)
 
     def predict(self, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std ``(n,)`` of activity: the protein's training units when it is
@@ -454,6 +481,7 @@ class SequenceSecretionModel:
             "alphas": list(self.alphas),
             "n_members": self.n_members,
             "calibration_folds": self.calibration_folds,
+            "error_model": self.error_model,
             "n_estimators": self.n_estimators,
             "max_depth": self.max_depth,
             "learning_rate": self.learning_rate,
@@ -483,6 +511,9 @@ class SequenceSecretionModel:
             "pooled_var": self.pooled_var_,
             "residual_var": self.residual_var_,
             "calibration": self.calibration_,
+            "error_coef": None if self.error_coef_ is None else self.error_coef_.tolist(),
+            "error_icpt": self.error_icpt_,
+            "error_range": list(self.error_range_),
             "n_cells": self.n_cells_,
             "sp_sequences": self.sp_sequences_,
             "proteins": self.proteins_,
@@ -509,6 +540,11 @@ class SequenceSecretionModel:
         model.pooled_var_ = float(state["pooled_var"])
         model.residual_var_ = {str(k): float(v) for k, v in state["residual_var"].items()}
         model.calibration_ = dict(state["calibration"])
+        coef = state["error_coef"]
+        model.error_coef_ = None if coef is None else np.array(coef, dtype=float)
+        model.error_icpt_ = float(state["error_icpt"])
+        lo, hi = state["error_range"]
+        model.error_range_ = (float(lo), float(hi))
         model.n_cells_ = int(state["n_cells"])
         model.sp_sequences_ = {str(k): str(v) for k, v in state["sp_sequences"].items()}
         model.proteins_ = {str(k): dict(v) for k, v in state["proteins"].items()}
