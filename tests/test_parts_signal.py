@@ -430,6 +430,16 @@ def test_cli_secretion_fit_from_sequences_ranks_unseen_sps(tmp_path, wu_cells) -
     ranked = pd.read_csv(out)
     assert set(ranked["sp_id"]) == {"amyE", "aprE"} and (ranked["std"] > 0).all()
     assert not ranked["measured_sp"].any()
+    # The CSV that `signal-peptides` writes (an `id` column) is read as it is.
+    table = tmp_path / "cands.csv"
+    table.write_text(f"rank,id,sequence\n1,amyE,{AMYE_SP}\n2,sps10-1,MKFSTILAAAILVGVRA\n")
+    code, res = _invoke(
+        ["secretion-predict", "--model", str(model), "--protein", "Arnold_038", "--candidates",
+         str(table), "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0, res.output
+    ranked = pd.read_csv(out).set_index("sp_id")
+    assert ranked.loc["sps10-1", "measured_sp"] and not ranked.loc["amyE", "measured_sp"]
 
 
 def test_cli_secretion_sequence_bad_input(tmp_path) -> None:

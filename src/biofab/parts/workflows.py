@@ -1135,7 +1135,7 @@ def _candidate_sps(path: Path) -> pd.DataFrame:
     id_column = None
     if path.suffix.lower() in (".csv", ".tsv", ".tab"):
         header = _read_table(path).columns
-        id_column = "sp_id" if "sp_id" in header else None
+        id_column = next((c for c in ("sp_id", "id") if c in header), None)
     table = read_sequences(path, "protein", id_column=id_column, min_length=5, max_length=80)
     return pd.DataFrame({"sp_id": table["id"].astype(str), "sequence": table["sequence"]})
 
