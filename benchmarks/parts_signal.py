@@ -50,7 +50,9 @@ Protocol (fixed before looking at the numbers; every setting run is printed and 
    ``ridge_family_composition`` (+ SP amino-acid composition), ``boost_family`` (XGBoost,
    10 members); and ``SecretionMatrix`` (rank 2, 10 bootstrap members) where it can
    predict (SP seen in training).
-7. Also the original leave-one-cell-out SP-mean baseline over all cells (history: 0.030).
+7. Also the original leave-one-cell-out SP-mean baseline over all cells (history: 0.030),
+   and what a predictor with no skill scores (random scores, 2,000 draws, same enzymes):
+   a median inside its 95 % interval is not evidence of skill.
 
 Run: ``python benchmarks/parts_signal.py`` (writes ``benchmarks/results/parts_signal.json``);
 ``--repeats 1 --no-boost`` for a quick look.
@@ -232,6 +234,18 @@ def run_split(
     return out
 
 
+def null_median(cells_per_enzyme: list[int], n_draws: int = 2000, seed: int = 0) -> dict:
+    """Median-over-enzymes Spearman of a predictor with no skill (random scores), on
+    enzymes of these sizes: its std and central 95 % interval say which medians are noise."""
+    rng = np.random.default_rng(seed)
+    meds = [
+        np.median([spearmanr(rng.random(n), rng.random(n))[0] for n in cells_per_enzyme])
+        for _ in range(n_draws)
+    ]
+    lo, hi = np.percentile(meds, [2.5, 97.5])
+    return {"std": float(np.std(meds)), "interval_95": [float(lo), float(hi)]}
+
+
 def summarize(runs: list[dict[str, dict[str, Any]]], name: str) -> dict[str, Any]:
     rhos = [r[name]["rho"] for r in runs]
     meds = [float(x.median()) if len(x) else float("nan") for x in rhos]
@@ -291,6 +305,13 @@ def main(argv: list[str] | None = None) -> None:
     loo_rho = per_enzyme(cells, cells["activity"].to_numpy(), loo, np.isfinite(loo))
     print(f"SP-mean baseline, leave one cell out (history 0.030): median {loo_rho.median():.3f}")
 
+    sizes = cells.groupby("protein_id").size()
+    null = null_median([int(v) for v in sizes[sizes >= MIN_SPS]])
+    print(
+        f"no-skill predictor (random scores), median over enzymes: std {null['std']:.3f}, "
+        f"95 % of draws in [{null['interval_95'][0]:.3f}, {null['interval_95'][1]:.3f}]"
+    )
+
     factories = models(boost=not args.no_boost)
     print("settings run: " + ", ".join([*factories, "SecretionMatrix_rank2"]))
     results: dict[str, dict[str, dict[str, Any]]] = {}
@@ -345,6 +366,16 @@ def main(argv: list[str] | None = None) -> None:
         )
     records.append(
         {
+            "metric": "median_within_enzyme_spearman_no_skill",
+            "dataset": "wu2020_random_scores",
+            "biofab": None,
+            **null,
+            **common,
+            "seeds": 2000,
+        }
+    )
+    records.append(
+        {
             "metric": "median_within_enzyme_spearman",
             "dataset": "wu2020_leave_one_cell_out",
             "biofab": None,
@@ -373,6 +404,7 @@ def main(argv: list[str] | None = None) -> None:
                     "ratio": v / pv if v > 0 and pv > 0 else None,
                     "difference": v - pv,
                     "ceiling_by_run": ceiling["run"].ceiling,
+                    "no_skill_95": null["interval_95"],
                     "n_cells_scored": scored_n[split],
                     **s,
                     **common,

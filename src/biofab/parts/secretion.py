@@ -24,6 +24,10 @@ background-subtracted readings that go below zero (most lipase readings are
 negative), so a log would need an arbitrary offset; instead each assay
 condition (protein x dilution family) is z-scored, which removes the arbitrary
 units and dilution factors while keeping the order of the SPs.
+:func:`wu2020_cells` adds the SP and mature sequences and the enzyme family for
+:class:`biofab.parts.secretion_sequence.SequenceSecretionModel`;
+:func:`replicate_agreement` measures how well the assay agrees with itself, the
+ceiling of any model of it.
 """
 
 from __future__ import annotations
