@@ -14,12 +14,22 @@ from typer.testing import CliRunner
 from biofab.cli.parts_signal import register
 from biofab.core.errors import BiofabError, InputError
 from biofab.parts.datasets import load_wu2020
-from biofab.parts.secretion import SecretionMatrix, wu2020_activity
+from biofab.parts.secretion import (
+    SecretionMatrix,
+    replicate_agreement,
+    wu2020_activity,
+    wu2020_cells,
+)
+from biofab.parts.secretion_sequence import SequenceSecretionModel
 from biofab.parts.signal_peptide import (
+    DESCRIPTOR_NAMES,
     analyze,
+    cluster_sequences,
+    descriptors,
     extract_candidates,
     find_signal_peptide,
     generate_candidates,
+    identity,
     rank_candidates,
 )
 from conftest import shared_data
@@ -262,3 +272,224 @@ def test_cli_secretion_fit_bad_tables(tmp_path) -> None:
     assert code == 2 and "empty file" in str(res.exception)
     assert not out.exists()
     assert not list(Path(tmp_path).glob(".m.json*"))
+
+
+# -- sequences: descriptors, clusters, replicate ceiling, the sequence model (issue 14) ---
+
+WU_SPS = "parts/signal_peptides/wu2020_signal_peptides.csv"
+WU_PROTEINS = "parts/signal_peptides/wu2020_proteins.csv"
+
+
+@pytest.fixture(scope="module")
+def wu_readings() -> pd.DataFrame:
+    return load_wu2020(
+        shared_data(WU2020), sequences=shared_data(WU_SPS), proteins=shared_data(WU_PROTEINS)
+    )
+
+
+@pytest.fixture(scope="module")
+def wu_cells(wu_readings) -> pd.DataFrame:
+    return wu2020_cells(wu_readings)
+
+
+def test_descriptors_describe_regions_mature_start_and_junction() -> None:
+    d = descriptors(AMYE_SP, MATURE)
+    assert list(d) == list(DESCRIPTOR_NAMES)
+    assert d["sp_length"] == 33 and d["n_length"] == 9 and d["n_charge"] == 3
+    assert d["minus1_weight"] == 1.0 and d["passes"] == 1.0
+    # Mature +1..+10 = AETANKSNEL: K - E - E = -1 (D/E fraction 0.2); junction ASA|AET: -1.
+    assert d["mature_charge"] == -1 and d["mature_frac_de"] == pytest.approx(0.2)
+    assert d["junction_charge"] == -1
+    with_comp = descriptors(AMYE_SP, MATURE, composition=True)
+    assert sum(with_comp[f"comp_{a}"] for a in "ACDEFGHIKLMNPQRSTVWY") == pytest.approx(1.0)
+    assert descriptors(AMYE_SP)["mature_charge"] == 0  # no mature protein given
+
+
+def test_identity_and_clusters_group_near_copies_only() -> None:
+    assert identity(AMYE_SP, AMYE_SP) == 1.0
+    assert identity(AMYE_SP, AMYE_SP[:-3] + "KKK") == pytest.approx(30 / 33)
+    variant = AMYE_SP[:10] + "W" + AMYE_SP[11:20] + "W" + AMYE_SP[21:]
+    unrelated = "MSDNQTERKPGSWEHYDNQA"  # polar, no hydrophobic core to align by chance
+    assert identity(AMYE_SP, variant) > 0.9 > 0.5 > identity(AMYE_SP, unrelated)
+    labels = cluster_sequences([AMYE_SP, unrelated, variant, AMYE_SP])
+    assert labels.tolist() == [0, 1, 0, 0]
+
+
+def test_wu2020_cells_carry_sequences_and_families(wu_cells) -> None:
+    assert {"sequence", "mature_sequence", "family"} <= set(wu_cells.columns)
+    assert set(wu_cells["family"]) == {"amylase", "lipase", "protease", "xylanase"}
+    assert wu_cells["protein_id"].nunique() == 24 and len(wu_cells) == 304
+    with pytest.raises(InputError, match="mature_sequence"):
+        wu2020_cells(load_wu2020(shared_data(WU2020), sequences=shared_data(WU_SPS)))
+
+
+def test_replicate_agreement_bounds_any_model(wu_readings) -> None:
+    run = replicate_agreement(wu_readings, unit="run", n_splits=3)
+    reading = replicate_agreement(wu_readings, unit="reading", n_splits=3)
+    # The assay agrees with itself well (split-half ~0.45 by culture, ~0.53 by reading):
+    # a model's within-enzyme Spearman of ~0 is far below what the data allow.
+    assert 0.3 < run.split_half < 0.6 and 0.4 < reading.split_half < 0.7
+    assert run.reliability == pytest.approx(2 * run.split_half / (1 + run.split_half))
+    assert run.ceiling == pytest.approx(np.sqrt(run.reliability))
+    assert 0.2 < run.between_sp < 0.7 and run.n_enzymes >= 20
+    with pytest.raises(InputError, match="unknown replicate unit"):
+        replicate_agreement(wu_readings, unit="plate")
+    with pytest.raises(InputError, match="run_index"):
+        replicate_agreement(wu_readings.drop(columns="run_index"), unit="run")
+
+
+def _toy_cells(n_sp: int, seed: int) -> pd.DataFrame:
+    """SPs whose activity follows h-region hydrophobicity, with the sign set by family."""
+    rng = np.random.default_rng(seed)
+    natural = extract_candidates(shared_data(PROTEOME))["sequence"].tolist()
+    sps = [natural[i] for i in rng.choice(len(natural), size=n_sp, replace=False)]
+    rows = []
+    for p, fam in enumerate(["amylase"] * 3 + ["lipase"] * 3):
+        mature = MATURE[p:] + "A" * p
+        for s in rng.choice(len(sps), size=int(0.6 * n_sp), replace=False):
+            h = descriptors(sps[s], mature)["h_excess"]
+            sign = 1.0 if fam == "amylase" else -1.0
+            rows.append(
+                {"sp_id": f"s{s}", "protein_id": f"p{p}", "family": fam, "sequence": sps[s],
+                 "mature_sequence": mature, "activity": 10 * p + sign * h + rng.normal()}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_sequence_model_learns_family_specific_effects_and_calibrates() -> None:
+    from scipy.stats import spearmanr
+
+    cells = _toy_cells(60, seed=0)
+    held = cells["sp_id"].isin([f"s{i}" for i in range(0, 60, 4)])
+    model = SequenceSecretionModel(enzyme="family", n_members=10).fit(cells[~held])
+    test = cells[held]
+    mean, std = model.predict(test)
+    for _, idx in test.groupby("protein_id").groups.items():
+        rho = spearmanr(mean[test.index.get_indexer(idx)], test.loc[idx, "activity"])[0]
+        assert rho > 0.7  # ranks unseen SPs on both families, despite opposite signs
+    assert model.calibration_["coverage"] == pytest.approx(0.68, abs=0.05)
+    assert (std > 0).all()
+    blind = SequenceSecretionModel(enzyme="none", n_members=10).fit(cells[~held])
+    z_blind = blind.predict_standardized(test)[0]
+    assert spearmanr(z_blind, test["activity"] - 10 * test["protein_id"].str[1:].astype(int))[
+        0
+    ] < spearmanr(model.predict_standardized(test)[0], test["activity"] - 10 * test[
+        "protein_id"
+    ].str[1:].astype(int))[0]  # fmt: skip
+    again = SequenceSecretionModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    np.testing.assert_allclose(again.predict(test)[0], mean)
+    new = model.rank_signal_peptides("new", mature_sequence=MATURE, family="lipase")
+    assert len(new) == cells[~held]["sp_id"].nunique() and new["measured_sp"].all()
+    assert new["prediction"].is_monotonic_decreasing
+
+
+def test_sequence_model_boost_round_trip_and_bad_input() -> None:
+    cells = _toy_cells(30, seed=1)
+    model = SequenceSecretionModel(
+        estimator="boost", n_members=2, n_estimators=10, calibration_folds=2
+    ).fit(cells)
+    again = SequenceSecretionModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    np.testing.assert_allclose(again.predict(cells)[0], model.predict(cells)[0], rtol=1e-6)
+    with pytest.raises(InputError, match="family"):
+        SequenceSecretionModel().fit(cells.drop(columns="family"))
+    with pytest.raises(InputError, match="unknown estimator"):
+        SequenceSecretionModel(estimator="svm").fit(cells)
+    bad = cells.copy()
+    bad.loc[3, "sequence"] = "MKKB"
+    with pytest.raises(InputError, match="row 4"):
+        SequenceSecretionModel().fit(bad)
+    with pytest.raises(InputError, match="mature sequence"):
+        model.rank_signal_peptides("unknown-protein")
+
+
+def test_cli_secretion_fit_from_sequences_ranks_unseen_sps(tmp_path, wu_cells) -> None:
+    model = tmp_path / "seq.json"
+    code, res = _invoke(
+        ["secretion-fit", str(shared_data(WU2020)), "--wu2020", "--sequences",
+         str(shared_data(WU_SPS)), "--proteins", str(shared_data(WU_PROTEINS)),
+         "--n-boot", "4", "--out", str(model), "--json"]
+    )  # fmt: skip
+    assert code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["estimator"] == "ridge" and summary["cells"] == len(wu_cells)
+    assert 0.55 < summary["calibration"]["coverage"] < 0.8
+    out = tmp_path / "known.csv"
+    code, res = _invoke(
+        ["secretion-predict", "--model", str(model), "--protein", "Arnold_001", "--out", str(out)]
+    )
+    assert code == 0, res.output
+    assert len(pd.read_csv(out)) == wu_cells["sp_id"].nunique()
+    cands = tmp_path / "new.fasta"
+    cands.write_text(f">amyE\n{AMYE_SP}\n>aprE\n{APRE[:29]}\n")
+    out = tmp_path / "new.csv"
+    code, res = _invoke(
+        ["secretion-predict", "--model", str(model), "--protein", "my_lipase", "--candidates",
+         str(cands), "--mature", MATURE, "--family", "lipase", "--out", str(out), "--json"]
+    )  # fmt: skip
+    assert code == 0, res.output
+    ranked = pd.read_csv(out)
+    assert set(ranked["sp_id"]) == {"amyE", "aprE"} and (ranked["std"] > 0).all()
+    assert not ranked["measured_sp"].any()
+    # The CSV that `signal-peptides` writes (an `id` column) is read as it is.
+    table = tmp_path / "cands.csv"
+    table.write_text(f"rank,id,sequence\n1,amyE,{AMYE_SP}\n2,sps10-1,MKFSTILAAAILVGVRA\n")
+    code, res = _invoke(
+        ["secretion-predict", "--model", str(model), "--protein", "Arnold_038", "--candidates",
+         str(table), "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0, res.output
+    ranked = pd.read_csv(out).set_index("sp_id")
+    assert ranked.loc["sps10-1", "measured_sp"] and not ranked.loc["amyE", "measured_sp"]
+
+
+def test_cli_secretion_sequence_bad_input(tmp_path) -> None:
+    out = tmp_path / "m.json"
+    code, res = _invoke(
+        ["secretion-fit", str(shared_data(WU2020)), "--wu2020", "--sequences",
+         str(shared_data(WU_SPS)), "--out", str(out)]
+    )  # fmt: skip
+    assert code == 2 and "give both sequence tables" in str(res.exception)
+    table = tmp_path / "d.csv"
+    table.write_text("sp_id,protein_id,activity\na,p,1.0\nb,p,2.0\nc,p,3.0\n")
+    code, res = _invoke(["secretion-fit", str(table), "--estimator", "ridge", "--out", str(out)])
+    assert code == 2 and "needs sequences" in str(res.exception)
+    assert not out.exists()
+    code, res = _invoke(["secretion-fit", str(table), "--out", str(out)])  # matrix model
+    assert code == 0, res.output
+    cands = tmp_path / "c.fasta"
+    cands.write_text(f">a\n{AMYE_SP}\n")
+    code, res = _invoke(
+        ["secretion-predict", "--model", str(out), "--protein", "p", "--candidates", str(cands),
+         "--out", str(tmp_path / "x.csv")]
+    )  # fmt: skip
+    assert code == 2 and "by id only" in str(res.exception)
+    seq_model = SequenceSecretionModel(n_members=2, calibration_folds=0).fit(_toy_cells(20, 2))
+    seq_model.save(str(tmp_path / "s.json"))
+    cands.write_text(">a\nMKKLLZLLLLAAA\n")
+    code, res = _invoke(
+        ["secretion-predict", "--model", str(tmp_path / "s.json"), "--protein", "p0",
+         "--candidates", str(cands), "--out", str(tmp_path / "x.csv")]
+    )  # fmt: skip
+    assert code == 2 and "non-amino-acid letter 'Z'" in str(res.exception)
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_wu2020_activity_z_scores_on_the_reference_cells_only(wu_readings, wu_cells) -> None:
+    lipase = wu_cells[wu_cells["protein_id"] == "Arnold_027"]  # one condition: lipase
+    train = lipase.iloc[:-3]
+    cells = wu2020_activity(wu_readings, reference=train[["sp_id", "protein_id"]])
+    mine = cells.merge(lipase[["sp_id", "protein_id"]])
+    ref = mine[mine["sp_id"].isin(train["sp_id"])]["activity"]
+    assert ref.mean() == pytest.approx(0.0, abs=1e-9)
+    assert ref.std(ddof=0) == pytest.approx(1.0)
+    # Held-out cells are expressed in the training cells' scale, not re-centred with them.
+    held = mine[~mine["sp_id"].isin(train["sp_id"])]["activity"].to_numpy()
+    full = lipase.iloc[-3:]["activity"].to_numpy()
+    assert not np.allclose(held, full)
+    assert np.argsort(held).tolist() == np.argsort(full).tolist()
+    # Proteins without reference cells keep their own scale.
+    other = cells.merge(wu_cells[wu_cells["protein_id"] == "Arnold_001"][["sp_id", "protein_id"]])
+    np.testing.assert_allclose(
+        other["activity"].to_numpy(),
+        wu_cells[wu_cells["protein_id"] == "Arnold_001"]["activity"].to_numpy(),
+    )

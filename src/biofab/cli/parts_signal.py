@@ -4,8 +4,9 @@ Argument parsing and printing only; the work is :mod:`biofab.parts.workflows`.
 ``signal-peptides PROTEOME.faa --mature MATURE`` ranks natural and generated Sec signal
 peptides for fusion to the mature protein (rule score, or a trained ``--kind
 signal_peptide`` model's prediction and std) and writes the top ``--n`` as CSV.
-``secretion-fit DATA.csv --out model.json`` fits the SP x protein activity matrix model;
-``secretion-predict`` ranks the known SPs for one protein with it. Bad input: one line,
+``secretion-fit DATA.csv --out model.json`` fits the SP x protein activity matrix model, or,
+with sequences, the sequence model; ``secretion-predict`` ranks SPs for one protein with it
+(a sequence model also ranks never-measured SPs, and for a new protein). Bad input: one line,
 exit code 2, no output file.
 """
 
@@ -78,41 +79,94 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--wu2020", help="DATA is the Wu 2020 table (verified rows, z-scored)."),
         ] = False,
+        sequences: Annotated[
+            Path | None,
+            typer.Option("--sequences", help="With --wu2020: SP table (sp_id, sp_sequence)."),
+        ] = None,
+        proteins: Annotated[
+            Path | None,
+            typer.Option(
+                "--proteins", help="With --wu2020: protein table (protein_id, mature_sequence)."
+            ),
+        ] = None,
+        estimator: Annotated[
+            str,
+            typer.Option(
+                "--estimator",
+                help="matrix (SPs by id), ridge or boost (from sequences); auto = ridge when "
+                "sequences are given (--sequences/--proteins, or sequence and "
+                "mature_sequence columns), else matrix.",
+            ),
+        ] = "auto",
+        enzyme: Annotated[
+            str,
+            typer.Option("--enzyme", help="Sequence models: enzyme groups family, id or none."),
+        ] = "family",
         sp_column: Annotated[str, typer.Option("--sp-column")] = "sp_id",
         protein_column: Annotated[str, typer.Option("--protein-column")] = "protein_id",
         activity_column: Annotated[str, typer.Option("--activity-column")] = "activity",
-        rank: Annotated[int, typer.Option("--rank", min=0, help="Interaction factors.")] = 2,
+        rank: Annotated[
+            int, typer.Option("--rank", min=0, help="Matrix: interaction factors.")
+        ] = 2,
         n_boot: Annotated[int, typer.Option("--n-boot", min=0, help="Bootstrap members.")] = 20,
         seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
         json_out: JsonOption = False,
     ) -> None:
-        """Fit the SP x protein secretion matrix model on DATA and write it as JSON."""
+        """Fit a secretion model (SP x protein matrix, or from sequences) and write it as JSON."""
         from biofab.parts import workflows as wf
 
         r = wf.secretion_fit(
             wf.SecretionFitRequest(
-                data, out, wu2020, sp_column, protein_column, activity_column, rank, n_boot, seed
+                data, out, wu2020, sp_column, protein_column, activity_column, rank, n_boot,
+                seed, sequences, proteins, estimator, enzyme,
             )
-        )
+        )  # fmt: skip
         if _done(r, json_out):
             return
         s = r.to_dict()
+        what = (
+            f"SecretionMatrix (rank {rank}, {n_boot} bootstrap members)"
+            if s["estimator"] == "matrix"
+            else f"SequenceSecretionModel ({s['estimator']}, enzyme {s['enzyme']}, "
+            f"{s['members']} members; held-out ±1 std coverage "
+            f"{s['calibration']['coverage']:.0%} after recalibration)"
+        )
         _echo(
-            f"fitted SecretionMatrix (rank {rank}, {n_boot} bootstrap members) on {s['cells']} "
-            f"cells: {s['signal_peptides']} SPs x {s['proteins']} proteins; wrote {out}"
+            f"fitted {what} on {s['cells']} cells: {s['signal_peptides']} SPs x "
+            f"{s['proteins']} proteins; wrote {out}"
         )
 
     @app.command("secretion-predict")
     def secretion_predict(
         model: Annotated[Path, typer.Option("--model", help="Model JSON from secretion-fit.")],
-        protein: Annotated[str, typer.Option("--protein", help="Protein id to rank SPs for.")],
+        protein: Annotated[
+            str, typer.Option("--protein", help="Protein id (a training one, or a new name).")
+        ],
         out: Annotated[Path, typer.Option("--out", help="Ranked SP CSV to write.")],
+        candidates: Annotated[
+            Path | None,
+            typer.Option(
+                "--candidates",
+                help="Sequence models: SPs to rank (FASTA, or CSV with sequence[, sp_id]); "
+                "default the training SPs.",
+            ),
+        ] = None,
+        mature: Annotated[
+            str | None,
+            typer.Option("--mature", help="New protein: mature sequence (inline or FASTA)."),
+        ] = None,
+        family: Annotated[
+            str | None,
+            typer.Option("--family", help="New protein: enzyme family (e.g. amylase)."),
+        ] = None,
         json_out: JsonOption = False,
     ) -> None:
-        """Rank every known SP for --protein: predicted activity, std and measured value."""
+        """Rank SPs for --protein: predicted activity and std, best first."""
         from biofab.parts import workflows as wf
 
-        r = wf.secretion_predict(wf.SecretionPredictRequest(model, protein, out))
+        r = wf.secretion_predict(
+            wf.SecretionPredictRequest(model, protein, out, candidates, mature, family)
+        )
         if _done(r, json_out):
             return
         best = r.ranked.iloc[0]

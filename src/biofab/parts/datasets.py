@@ -57,6 +57,7 @@ WU2020_SOURCE = (
     "neural networks. ACS Synth Biol 9:2154-2161 (SPGen repository, MIT licence)"
 )
 WU2020_COLUMNS = ("sp_id", "protein_id", "family", "assay", "assay_value", "correct")
+WU2020_REPLICATE = "run_index"
 
 
 def _read_csv(path: str | Path, required: tuple[str, ...], what: str) -> pd.DataFrame:
@@ -174,7 +175,8 @@ def load_wu2020(
     controls: bool = False,
     proteins: str | Path | dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Wu 2020 secretion assays -> ``sp_id, protein_id, family, assay, assay_value, correct``.
+    """Wu 2020 secretion assays -> ``sp_id, protein_id, family, assay, assay_value, correct``
+    (+ ``run_index``, the culture of the reading, when the file has it).
 
     One row per assay reading; ``assay_value`` is the measured activity
     (arbitrary units per enzyme family; higher is better). ``correct_only``
@@ -188,7 +190,10 @@ def load_wu2020(
     has no sequence (3 of Wu's 27 enzymes) are dropped.
     """
     raw = _read_csv(path, WU2020_COLUMNS, "Wu 2020 signal peptide")
-    frame = raw[list(WU2020_COLUMNS)].copy()
+    # run_index (the culture a reading came from) is kept when present: replicate
+    # agreement splits readings by culture, not by repeated reads of one well.
+    extra = [c for c in (WU2020_REPLICATE,) if c in raw.columns]
+    frame = raw[[*WU2020_COLUMNS, *extra]].copy()
     frame["correct"] = frame["correct"].astype(str).str.strip().str.lower() == "true"
     frame["assay_value"] = frame["assay_value"].astype(float)
     if correct_only:

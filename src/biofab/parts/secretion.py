@@ -24,10 +24,15 @@ background-subtracted readings that go below zero (most lipase readings are
 negative), so a log would need an arbitrary offset; instead each assay
 condition (protein x dilution family) is z-scored, which removes the arbitrary
 units and dilution factors while keeping the order of the SPs.
+:func:`wu2020_cells` adds the SP and mature sequences and the enzyme family for
+:class:`biofab.parts.secretion_sequence.SequenceSecretionModel`;
+:func:`replicate_agreement` measures how well the assay agrees with itself, the
+ceiling of any model of it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
 import numpy as np
@@ -70,7 +75,11 @@ def _check_long(data: pd.DataFrame, columns: tuple[str, ...] = LONG_COLUMNS) -> 
     return frame
 
 
-def wu2020_activity(frame: pd.DataFrame, exclude_negative_controls: bool = True) -> pd.DataFrame:
+def wu2020_activity(
+    frame: pd.DataFrame,
+    exclude_negative_controls: bool = True,
+    reference: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Wu 2020 readings (from :func:`biofab.parts.datasets.load_wu2020`) -> long activity table.
 
     Replicates are averaged per (sp_id, protein_id, family); each condition
@@ -80,6 +89,14 @@ def wu2020_activity(frame: pd.DataFrame, exclude_negative_controls: bool = True)
     ``exclude_negative_controls`` is False. Returns ``sp_id, protein_id,
     activity`` (activity in standard deviations of the condition, unitless)
     and ``n_readings``.
+
+    ``reference`` (``sp_id, protein_id`` pairs, e.g. a training fold's cells): the
+    mean and std of each condition come from these cells only (a condition without
+    one uses all its cells). Cross-validation needs this: z-scoring over every SP
+    fixes each condition's sum and sum of squares, so the held-out cells would move
+    against the training cells and bias any leave-out score (predictions through the
+    protein mean anti-correlate with held-out values; large training residuals go
+    with small held-out errors).
     """
     need = ("sp_id", "protein_id", "family", "assay_value")
     _check_long(frame, need)
@@ -91,9 +108,23 @@ def wu2020_activity(frame: pd.DataFrame, exclude_negative_controls: bool = True)
         .agg(["mean", "size"])
         .reset_index()
     )
-    by_cond = cells.groupby(["protein_id", "family"])["mean"]
-    sd = by_cond.transform(lambda v: v.std(ddof=0) if len(v) > 1 else 1.0).replace(0.0, 1.0)
-    cells["z"] = (cells["mean"] - by_cond.transform("mean")) / sd
+    cond = ["protein_id", "family"]
+    ref = cells
+    if reference is not None:
+        pairs = _check_long(reference, ("sp_id", "protein_id"))
+        keys = set(zip(pairs["sp_id"], pairs["protein_id"], strict=True))
+        inside = [k in keys for k in zip(cells["sp_id"], cells["protein_id"], strict=True)]
+        ref = cells[np.array(inside, dtype=bool)]
+    stats = ref.groupby(cond)["mean"].agg(
+        center="mean", sd=lambda v: v.std(ddof=0) if len(v) > 1 else 1.0
+    )
+    every = cells.groupby(cond)["mean"].agg(
+        center="mean", sd=lambda v: v.std(ddof=0) if len(v) > 1 else 1.0
+    )
+    stats = stats.reindex(every.index).fillna(every)
+    stats["sd"] = stats["sd"].replace(0.0, 1.0)
+    joined = cells.join(stats, on=cond)
+    cells["z"] = (joined["mean"] - joined["center"]) / joined["sd"]
     out = (
         cells.groupby(["sp_id", "protein_id"])
         .agg(activity=("z", "mean"), n_readings=("size", "sum"))
@@ -232,6 +263,19 @@ class SecretionMatrix:
         )
         return self.protein_center_[pi] + self.protein_scale_[pi] * out
 
+    def predict_standardized(self, pairs: pd.DataFrame) -> np.ndarray:
+        """The full fit's prediction ``(n_pairs,)`` in standard deviations of each protein's
+        training activities, before the protein's mean is added back.
+
+        Rank SPs of one protein in cross-validation on this, not on :meth:`predict`:
+        the protein's mean over the *training* cells moves opposite to the held-out
+        cells (the readings of a protein sum to a fixed total), which would anti-correlate
+        predictions with held-out values in any leave-out scheme.
+        """
+        si, pi = self._index(pairs)
+        a, b, U, V = self._members[0]
+        return a[si] + b[pi] + (U[si] * V[pi]).sum(axis=1)
+
     def predict(self, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std ``(n_pairs,)`` of activity for rows ``sp_id, protein_id``.
 
@@ -345,3 +389,158 @@ def _ridge_rows(
     rhs = np.einsum("rc,ci->ri", W * R, X)
     sol = np.linalg.solve(A, rhs[:, :, None])[:, :, 0]
     return sol[:, 0], sol[:, 1:]
+
+
+# ---------------------------------------------------------------------------------------
+# cells with sequences, and how well the assay agrees with itself
+# ---------------------------------------------------------------------------------------
+
+
+def enzyme_family(family: str) -> str:
+    """``amylase_10x`` -> ``amylase``: a Wu 2020 assay condition's enzyme family."""
+    return str(family).split("_")[0]
+
+
+def wu2020_cells(readings: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Wu 2020 readings with sequences -> one row per (SP, enzyme) with what a sequence
+    model needs: ``sp_id, protein_id, activity, n_readings`` (as :func:`wu2020_activity`),
+    ``sequence`` (SP, aa), ``mature_sequence`` (aa) and ``family`` (the enzyme's family,
+    e.g. ``amylase``: the commonest among its readings).
+
+    ``readings`` comes from :func:`biofab.parts.datasets.load_wu2020` called with
+    ``sequences=`` and ``proteins=``; without them the missing column is named.
+    ``reference``: as in :func:`wu2020_activity` (z-score on a training fold's cells).
+    """
+    _check_long(readings, ("sp_id", "protein_id", "family", "assay_value", "sequence"))
+    _check_long(readings, ("mature_sequence",))
+    cells = wu2020_activity(readings, reference=reference)
+    sp_seq = readings.drop_duplicates("sp_id").set_index("sp_id")["sequence"]
+    mature = readings.drop_duplicates("protein_id").set_index("protein_id")["mature_sequence"]
+    fam = readings.assign(f=readings["family"].map(enzyme_family)).groupby("protein_id")["f"]
+    family = fam.agg(lambda v: v.value_counts().index[0])
+    cells["sequence"] = sp_seq.loc[cells["sp_id"]].to_numpy()
+    cells["mature_sequence"] = mature.loc[cells["protein_id"]].to_numpy()
+    cells["family"] = family.loc[cells["protein_id"]].to_numpy()
+    return cells
+
+
+@dataclass(frozen=True)
+class ReplicateAgreement:
+    """How well the assay ranks SPs against itself: the ceiling of any model.
+
+    Readings of each (SP, enzyme, condition) are split in two halves at random
+    (``unit="run"``: by culture, ``run_index``; ``"reading"``: by reading, which
+    also splits repeated reads of one culture and so agrees more); each half goes
+    through :func:`wu2020_activity` and the two are compared like a model with
+    the data: Spearman over the SPs of one enzyme (enzymes with >= ``min_sps``
+    cells measured in both halves), median over enzymes, mean over ``n_splits``
+    random splits (``split_half``, its std over splits ``split_half_sd``).
+    ``reliability`` is the Spearman-Brown step-up 2r/(1+r): the expected
+    agreement of the full-data means with a repeat of the whole experiment.
+    ``ceiling`` = sqrt(reliability): the highest correlation with the measured
+    means a perfect model of the true means can expect (classical attenuation,
+    Spearman 1904, Am J Psychol 15:72). ``between_sp`` is the median over
+    conditions of the intraclass correlation ICC(1) of single readings (share of
+    reading variance that lies between SPs; Shrout & Fleiss 1979, Psychol Bull
+    86:420). ``n_cells``/``n_enzymes``: cells and enzymes in the split-half
+    comparison (cells need two cultures for ``unit="run"``).
+    """
+
+    unit: str
+    split_half: float
+    split_half_sd: float
+    reliability: float
+    ceiling: float
+    between_sp: float
+    n_cells: int
+    n_enzymes: int
+    n_splits: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def replicate_agreement(
+    readings: pd.DataFrame,
+    unit: str = "run",
+    n_splits: int = 20,
+    seed: int = 0,
+    min_sps: int = 5,
+) -> ReplicateAgreement:
+    """Split-half agreement of Wu 2020 readings (see :class:`ReplicateAgreement`).
+
+    ``readings``: :func:`biofab.parts.datasets.load_wu2020` output (``run_index``
+    is needed for ``unit="run"``). ``Neg*`` SPs are left out as in
+    :func:`wu2020_activity`.
+    """
+    from scipy.stats import spearmanr
+
+    if unit not in ("run", "reading"):
+        raise InputError("unknown replicate unit", expected="run or reading", found=unit)
+    if n_splits < 1:
+        raise InputError("n_splits must be at least 1", found=n_splits)
+    need = ("sp_id", "protein_id", "family", "assay_value")
+    data = _check_long(readings, (*need, "run_index") if unit == "run" else need)
+    data = data[~data["sp_id"].str.startswith("Neg")].reset_index(drop=True)
+    key = ["sp_id", "protein_id", "family"]
+    rng = np.random.default_rng(seed)
+    medians, n_cells, n_enz = [], 0, 0
+    for _ in range(n_splits):
+        if unit == "run":
+            runs = data[[*key, "run_index"]].drop_duplicates().copy()
+        else:
+            runs = data[key].copy()
+            runs["run_index"] = np.arange(len(runs))
+        runs["u"] = rng.random(len(runs))
+        grouped = runs.groupby(key)["u"]
+        runs["first"] = grouped.rank(method="first") <= grouped.transform("size") / 2
+        runs = runs[grouped.transform("size") >= 2]
+        if unit == "run":
+            tagged = data.merge(runs[[*key, "run_index", "first"]], on=[*key, "run_index"])
+        else:
+            tagged = data.loc[runs.index].assign(first=runs["first"].to_numpy())
+        a = wu2020_activity(tagged[tagged["first"]])
+        b = wu2020_activity(tagged[~tagged["first"]])
+        both = a.merge(b, on=["sp_id", "protein_id"])
+        rhos = [
+            float(spearmanr(g["activity_x"], g["activity_y"])[0])
+            for _, g in both.groupby("protein_id")
+            if len(g) >= min_sps
+        ]
+        if not rhos:
+            raise NotEnoughDataError(f"no enzyme has {min_sps} SPs measured in two {unit}s")
+        medians.append(float(np.nanmedian(rhos)))
+        n_cells, n_enz = len(both), len(rhos)
+    r = float(np.mean(medians))
+    reliability = 2 * r / (1 + r) if r > -1 else float("nan")
+    return ReplicateAgreement(
+        unit=unit,
+        split_half=r,
+        split_half_sd=float(np.std(medians, ddof=1)) if n_splits > 1 else 0.0,
+        reliability=reliability,
+        ceiling=float(np.sqrt(reliability)) if reliability > 0 else 0.0,
+        between_sp=_median_icc(data),
+        n_cells=n_cells,
+        n_enzymes=n_enz,
+        n_splits=n_splits,
+    )
+
+
+def _median_icc(data: pd.DataFrame) -> float:
+    """Median over (enzyme, condition) of ICC(1) of single readings grouped by SP."""
+    iccs = []
+    for _, cond in data.groupby(["protein_id", "family"]):
+        groups = [g.to_numpy(dtype=float) for _, g in cond.groupby("sp_id")["assay_value"]]
+        groups = [g for g in groups if len(g) >= 2]
+        k = len(groups)
+        n = sum(len(g) for g in groups)
+        if k < 3:
+            continue
+        grand = np.concatenate(groups).mean()
+        msb = sum(len(g) * (g.mean() - grand) ** 2 for g in groups) / (k - 1)
+        msw = sum(((g - g.mean()) ** 2).sum() for g in groups) / (n - k)
+        n0 = (n - sum(len(g) ** 2 for g in groups) / n) / (k - 1)  # mean group size, unbalanced
+        denom = msb + (n0 - 1) * msw
+        if denom > 0:
+            iccs.append((msb - msw) / denom)
+    return float(np.median(iccs)) if iccs else float("nan")

@@ -402,3 +402,144 @@ def rank_candidates(
     ).reset_index(drop=True)
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     return frame
+
+
+# ---------------------------------------------------------------------------------------
+# descriptors for secretion models, and sequence clusters for grouped evaluation
+# ---------------------------------------------------------------------------------------
+
+#: Mature residues read as the "mature N-terminus" (+1..+MATURE_WINDOW) and the junction
+#: half-width (-JUNCTION..-1 | +1..+JUNCTION).
+MATURE_WINDOW = 10
+JUNCTION = 3
+AROMATIC = "FWY"
+SMALL = "AGS"
+
+#: Names of :func:`descriptors`' values, in order (units: aa, charges, Kyte-Doolittle).
+DESCRIPTOR_NAMES: tuple[str, ...] = (
+    "sp_length", "n_length", "h_length", "c_length", "n_charge", "h_hydropathy",
+    "c_hydropathy", "h_excess", "sp_hydropathy", "sp_charge", "sp_frac_kr", "sp_frac_aromatic",
+    "sp_frac_small", "sp_frac_p", "h_frac_g", "minus1_weight", "minus3_weight", "rule_score",
+    "passes", "mature_charge", "mature_hydropathy", "mature_frac_de", "mature_p_near",
+    "junction_charge", "junction_hydropathy",
+)  # fmt: skip
+#: Optional SP amino-acid composition columns, ``comp_A`` ... ``comp_Y`` (fractions).
+COMPOSITION_NAMES: tuple[str, ...] = tuple(f"comp_{a}" for a in "ACDEFGHIKLMNPQRSTVWY")
+
+
+def _charge(seq: str) -> int:
+    return sum(a in POSITIVE for a in seq) - sum(a in NEGATIVE for a in seq)
+
+
+def _frac(seq: str, letters: str) -> float:
+    return sum(a in letters for a in seq) / len(seq) if seq else 0.0
+
+
+def descriptors(sp: str, mature: str = "", composition: bool = False) -> dict[str, float]:
+    """Numbers describing one SP and its fusion junction, for a secretion model.
+
+    SP anatomy from :func:`analyze` (region lengths in aa, n-region net charge,
+    mean Kyte-Doolittle hydropathy of h and c, ``h_excess`` = sum of KD - 1 over
+    the h-region, the (-1, -3) preference weights, rule score, passes 0/1); whole-SP
+    hydropathy, net charge and the fractions of K+R, aromatic, small (A, G, S) and
+    proline residues; glycines in the h-region (helix breakers). Mature
+    N-terminus (+1..+10 of ``mature``): net charge, mean hydropathy, fraction
+    D+E (Gram-positive Sec substrates favour a non-positive early mature
+    region: von Heijne 1986; Kajava et al. 2000, J Bacteriol 182:2163) and
+    prolines at +1..+3. Junction (-3..+3): net charge and mean hydropathy. An
+    empty ``mature`` gives 0 for the mature and junction terms that need it.
+    ``composition`` adds the SP's 20 amino-acid fractions (``comp_A``...).
+    Keys: :data:`DESCRIPTOR_NAMES` (+ :data:`COMPOSITION_NAMES`).
+    """
+    r = analyze(sp, mature or None)
+    kd = _hydropathy(sp)
+    h0, h1 = r.h_region
+    head = mature[:MATURE_WINDOW]
+    junction = sp[-JUNCTION:] + mature[:JUNCTION]
+    out = {
+        "sp_length": float(len(sp)),
+        "n_length": float(len(r.n)),
+        "h_length": float(len(r.h)),
+        "c_length": float(len(r.c)),
+        "n_charge": float(r.n_charge),
+        "h_hydropathy": r.h_hydropathy if r.h else 0.0,
+        "c_hydropathy": r.c_hydropathy if r.c else 0.0,
+        "h_excess": float((kd[h0:h1] - HYDROPHOBIC_THRESHOLD).sum()),
+        "sp_hydropathy": float(kd.mean()),
+        "sp_charge": float(_charge(sp)),
+        "sp_frac_kr": _frac(sp, POSITIVE),
+        "sp_frac_aromatic": _frac(sp, AROMATIC),
+        "sp_frac_small": _frac(sp, SMALL),
+        "sp_frac_p": _frac(sp, "P"),
+        "h_frac_g": _frac(r.h, "G"),
+        "minus1_weight": MINUS1.get(sp[-1], 0.0),
+        "minus3_weight": MINUS3.get(sp[-3], 0.0) if len(sp) >= 3 else 0.0,
+        "rule_score": r.score,
+        "passes": float(r.passes),
+        "mature_charge": float(_charge(head)),
+        "mature_hydropathy": float(_hydropathy(head).mean()) if head else 0.0,
+        "mature_frac_de": _frac(head, NEGATIVE),
+        "mature_p_near": float(mature[:JUNCTION].count("P")),
+        "junction_charge": float(_charge(junction)),
+        "junction_hydropathy": float(_hydropathy(junction).mean()),
+    }
+    if composition:
+        out.update({f"comp_{a}": sp.count(a) / len(sp) for a in "ACDEFGHIKLMNPQRSTVWY"})
+    return out
+
+
+def identity(a: str, b: str) -> float:
+    """Fraction of identical aligned residues of a global alignment, over the shorter length.
+
+    Needleman-Wunsch with match +1, mismatch -1 and a linear gap of -2, so that the
+    leucine-rich cores of unrelated SPs do not align by chance (a looser scoring puts
+    the median unrelated pair of Wu 2020's SPs near 40 %); enough to group short
+    peptides (15-50 aa), not a substitute for a BLOSUM alignment.
+    """
+    if not a or not b:
+        return 0.0
+    # Row by row with plain lists (numpy scalar indexing is slower for 20-aa peptides).
+    prev = [-2.0 * j for j in range(len(b) + 1)]
+    prev_id = [0] * (len(b) + 1)
+    for i, x in enumerate(a, start=1):
+        row, row_id = [-2.0 * i], [0]
+        for j, y in enumerate(b, start=1):
+            diag = prev[j - 1] + (1.0 if x == y else -1.0)
+            up, left = prev[j] - 2.0, row[j - 1] - 2.0
+            if diag >= up and diag >= left:
+                row.append(diag)
+                row_id.append(prev_id[j - 1] + (x == y))
+            elif up >= left:
+                row.append(up)
+                row_id.append(prev_id[j])
+            else:
+                row.append(left)
+                row_id.append(row_id[j - 1])
+        prev, prev_id = row, row_id
+    return prev_id[-1] / min(len(a), len(b))
+
+
+def cluster_sequences(seqs: Sequence[str], min_identity: float = 0.5) -> np.ndarray:
+    """Average-linkage clusters of sequences at ``min_identity`` (:func:`identity`).
+
+    Two groups merge while their mean pairwise identity is at least
+    ``min_identity`` (UPGMA, cut at distance ``1 - min_identity``); single linkage
+    chains unrelated SPs together through their hydrophobic cores. Returns one
+    integer label per sequence (0, 1, ... in order of first appearance); equal
+    sequences share a cluster. Used to hold out groups of similar SPs together, so
+    a near-copy in training cannot stand in for one that is held out. On Wu 2020's
+    113 SPs, 0.5 gives 42 clusters of 1-11 (SPGen's generated SPs next to the
+    natural ones they resemble).
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    uniq = list(dict.fromkeys(seqs))
+    if len(uniq) == 1:
+        return np.zeros(len(seqs), dtype=int)
+    n = len(uniq)
+    dist = [1.0 - identity(uniq[i], uniq[j]) for i in range(n) for j in range(i + 1, n)]
+    raw = fcluster(linkage(np.array(dist), "average"), 1.0 - min_identity, "distance")
+    labels: dict[int, int] = {}
+    of_uniq = [labels.setdefault(int(c), len(labels)) for c in raw]
+    index = {s: of_uniq[k] for k, s in enumerate(uniq)}
+    return np.array([index[s] for s in seqs], dtype=int)

@@ -32,7 +32,6 @@ from biofab.core.errors import InputError
 if TYPE_CHECKING:
     from biofab.parts.constraints import SequenceConstraints
     from biofab.parts.interpret import MutagenesisMap
-    from biofab.parts.secretion import SecretionMatrix
 
 __all__ = [
     "ESTIMATORS",
@@ -948,11 +947,21 @@ def signal_peptides(request: SignalPeptidesRequest) -> SignalPeptidesResult:
     )
 
 
+SECRETION_ESTIMATORS = ("auto", "matrix", "ridge", "boost")
+
+
 @dataclass(frozen=True)
 class SecretionFitRequest:
-    """Fit the SP x protein activity matrix model on ``data`` (long CSV/TSV with the three
-    named columns, or, with ``wu2020``, the Wu 2020 table: verified rows, z-scored) with
-    ``rank`` interaction factors and ``n_boot`` bootstrap members; write it as JSON."""
+    """Fit a secretion model on ``data`` and write it as JSON to ``out``.
+
+    ``data``: a long CSV/TSV with the three named columns (+ ``sequence``,
+    ``mature_sequence`` and ``family`` for a sequence model), or, with ``wu2020``, the Wu
+    2020 table (verified rows, z-scored per condition), whose sequences come from the
+    ``sequences`` (SP id -> sequence) and ``proteins`` (protein id -> mature sequence)
+    tables. ``estimator``: ``matrix`` (:class:`~biofab.parts.secretion.SecretionMatrix`,
+    SPs by id, ``rank`` factors, ``n_boot`` members), ``ridge``/``boost``
+    (:class:`~biofab.parts.secretion_sequence.SequenceSecretionModel` over ``enzyme``
+    groups: family, id or none), ``auto`` = ridge when sequences are there, else matrix."""
 
     data: Path
     out: Path
@@ -963,29 +972,49 @@ class SecretionFitRequest:
     rank: int = 2
     n_boot: int = 20
     seed: int = 0
+    sequences: Path | None = None
+    proteins: Path | None = None
+    estimator: str = "auto"
+    enzyme: str = "family"
 
 
 @dataclass
 class SecretionFitResult:
-    """The fitted :class:`~biofab.parts.secretion.SecretionMatrix` and its training cells."""
+    """The fitted secretion model (matrix or sequence) and its training cells."""
 
-    model: SecretionMatrix
+    model: Any
     cells: pd.DataFrame
     files: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
-        """The training readings: ``sp_id``, ``protein_id``, ``activity``."""
+        """The training cells: ``sp_id``, ``protein_id``, ``activity`` (+ sequences)."""
         return self.cells.copy()
 
     def to_dict(self) -> dict[str, Any]:
         est = self.model
-        return {
+        common = {
             "out": self.files[0] if self.files else None,
-            "signal_peptides": len(est.sp_ids_),
-            "proteins": len(est.protein_ids_),
-            "cells": est.n_cells_,
-            "rank": est.rank,
-            "n_boot": est.n_boot,
+            "signal_peptides": int(self.cells["sp_id"].nunique()),
+            "proteins": int(self.cells["protein_id"].nunique()),
+            "cells": int(est.n_cells_),
+        }
+        if hasattr(est, "rank"):
+            return {
+                **common,
+                "estimator": "matrix",
+                "rank": est.rank,
+                "n_boot": est.n_boot,
+                "files": self.files,
+            }
+        return {
+            **common,
+            "estimator": est.estimator,
+            "enzyme": est.enzyme,
+            "members": est.n_members,
+            "alpha": est.alpha_ if est.estimator == "ridge" else None,
+            # Held-out coverage of +-1 std on the training data's own folds (grouped by SP),
+            # before and after the variance scaling the model applies.
+            "calibration": est.calibration_,
             "files": self.files,
         }
 
@@ -996,9 +1025,16 @@ class SecretionFitResult:
 def _secretion_cells(request: SecretionFitRequest) -> pd.DataFrame:
     if request.wu2020:
         from biofab.parts.datasets import load_wu2020
-        from biofab.parts.secretion import wu2020_activity
+        from biofab.parts.secretion import wu2020_activity, wu2020_cells
 
-        return wu2020_activity(load_wu2020(request.data))
+        if (request.sequences is None) != (request.proteins is None):
+            raise InputError(
+                "give both sequence tables or neither",
+                expected="--sequences SP_CSV and --proteins PROTEIN_CSV",
+                found=f"only {'--sequences' if request.sequences else '--proteins'}",
+            )
+        readings = load_wu2020(request.data, sequences=request.sequences, proteins=request.proteins)
+        return wu2020_cells(readings) if request.sequences else wu2020_activity(readings)
     named = {
         request.sp_column: "sp_id",
         request.protein_column: "protein_id",
@@ -1016,33 +1052,74 @@ def _secretion_cells(request: SecretionFitRequest) -> pd.DataFrame:
     return frame.rename(columns=named)
 
 
+def _secretion_estimator(request: SecretionFitRequest, cells: pd.DataFrame) -> str:
+    if request.estimator not in SECRETION_ESTIMATORS:
+        raise InputError(
+            "unknown secretion estimator",
+            expected=", ".join(SECRETION_ESTIMATORS),
+            found=request.estimator,
+        )
+    has_seq = {"sequence", "mature_sequence"} <= set(cells.columns)
+    if request.estimator == "auto":
+        return "ridge" if has_seq else "matrix"
+    if request.estimator != "matrix" and not has_seq:
+        missing = "sequence" if "sequence" not in cells.columns else "mature_sequence"
+        raise InputError(
+            f"a {request.estimator} secretion model needs sequences",
+            file=str(request.data),
+            column=missing,
+            expected="columns sequence and mature_sequence (or --wu2020 with "
+            "--sequences and --proteins)",
+        )
+    return request.estimator
+
+
 def secretion_fit(request: SecretionFitRequest) -> SecretionFitResult:
-    """Read the readings, fit the matrix model, write its JSON."""
+    """Read the readings, fit the matrix or sequence model, write its JSON."""
     from biofab.core.atomic import write_atomic
-    from biofab.parts.secretion import SecretionMatrix
 
     _at_least(request.rank, "rank", 0)
     _at_least(request.n_boot, "n_boot", 0)
     cells = _secretion_cells(request)
-    est = SecretionMatrix(rank=request.rank, n_boot=request.n_boot, seed=request.seed).fit(cells)
+    kind = _secretion_estimator(request, cells)
+    est: Any
+    if kind == "matrix":
+        from biofab.parts.secretion import SecretionMatrix
+
+        est = SecretionMatrix(rank=request.rank, n_boot=request.n_boot, seed=request.seed)
+        est.fit(cells)
+    else:
+        from biofab.parts.secretion_sequence import SequenceSecretionModel
+
+        _at_least(request.n_boot, "n_boot", 2)
+        est = SequenceSecretionModel(
+            estimator=kind, enzyme=request.enzyme, n_members=request.n_boot, seed=request.seed
+        ).fit(cells)
     write_atomic(request.out, json.dumps(est.to_dict()) + "\n")
     return SecretionFitResult(est, cells, [str(request.out)])
 
 
 @dataclass(frozen=True)
 class SecretionPredictRequest:
-    """Rank every SP known to the secretion model JSON ``model`` for ``protein`` (an id
-    of the training data); write the ranking as CSV."""
+    """Rank SPs for ``protein`` with the secretion model JSON ``model``; write a CSV.
+
+    A matrix model ranks the SPs it was fitted on for a training protein. A sequence
+    model ranks its training SPs, or the never-measured ``candidates`` (FASTA or CSV with
+    ``sequence``), for a training protein or, given its ``mature`` sequence (inline or
+    FASTA) and ``family``, a new one."""
 
     model: Path
     protein: str
     out: Path
+    candidates: Path | None = None
+    mature: str | None = None
+    family: str | None = None
 
 
 @dataclass
 class SecretionPredictResult:
-    """Every known SP for the protein: predicted activity, std and measured value, best
-    first."""
+    """SPs for the protein: predicted activity and std (and the measured value for a
+    matrix model), best first."""
 
     protein: str
     ranked: pd.DataFrame
@@ -1069,10 +1146,22 @@ class SecretionPredictResult:
         return _dumps(self.to_dict())
 
 
+def _candidate_sps(path: Path) -> pd.DataFrame:
+    from biofab.parts.sequences import read_sequences
+
+    id_column = None
+    if path.suffix.lower() in (".csv", ".tsv", ".tab"):
+        header = _read_table(path).columns
+        id_column = next((c for c in ("sp_id", "id") if c in header), None)
+    table = read_sequences(path, "protein", id_column=id_column, min_length=5, max_length=80)
+    return pd.DataFrame({"sp_id": table["id"].astype(str), "sequence": table["sequence"]})
+
+
 def secretion_predict(request: SecretionPredictRequest) -> SecretionPredictResult:
     """Load the model JSON, rank the SPs for the protein, write the ranking."""
     from biofab.core.atomic import write_atomic
     from biofab.parts.secretion import SecretionMatrix
+    from biofab.parts.secretion_sequence import FORMAT, SequenceSecretionModel
     from biofab.parts.sequences import read_text_file
 
     text = read_text_file(request.model, "a secretion model JSON")
@@ -1080,6 +1169,18 @@ def secretion_predict(request: SecretionPredictRequest) -> SecretionPredictResul
         state = json.loads(text)
     except json.JSONDecodeError as err:
         raise InputError("unreadable model JSON", file=str(request.model), found=err.msg) from None
-    ranked = SecretionMatrix.from_dict(state).rank_signal_peptides(request.protein)
+    if isinstance(state, dict) and state.get("format") == FORMAT:
+        model = SequenceSecretionModel.from_dict(state)
+        sps = None if request.candidates is None else _candidate_sps(request.candidates)
+        mature = None if request.mature is None else read_protein(request.mature, "mature")
+        ranked = model.rank_signal_peptides(request.protein, sps, mature, request.family)
+    else:
+        if request.candidates is not None or request.mature is not None:
+            raise InputError(
+                "a matrix model knows SPs and proteins by id only",
+                file=str(request.model),
+                expected="a sequence model (secretion-fit --estimator ridge) for new sequences",
+            )
+        ranked = SecretionMatrix.from_dict(state).rank_signal_peptides(request.protein)
     write_atomic(request.out, ranked.to_csv(index=False))
     return SecretionPredictResult(request.protein, ranked, [str(request.out)])

@@ -1,0 +1,579 @@
+"""Secretion from sequence: SP x enzyme activity predicted from the SP, junction and enzyme.
+
+:class:`~biofab.parts.secretion.SecretionMatrix` knows SPs by id only, so it cannot rank
+a signal peptide nobody has measured. :class:`SequenceSecretionModel` describes each
+(SP, enzyme) pair by numbers a biologist would look at
+(:func:`biofab.parts.signal_peptide.descriptors`: n/h/c-region lengths, charge and
+hydropathy, the (-3, -1) cleavage residues, the mature N-terminus and the junction), plus
+the enzyme's family or identity, and regresses the activity on them:
+
+* ``estimator="ridge"``: ridge regression on standardised descriptors and, with
+  ``interactions``, descriptor x enzyme-group products (so an SP property may help one
+  family and hurt another); the penalty is chosen among ``alphas`` by grouped cross-
+  validation *inside* the training data.
+* ``estimator="boost"``: gradient-boosted trees (XGBoost) on descriptors + enzyme group
+  one-hot, which finds interactions itself.
+
+The activity is standardised per protein before fitting (each enzyme assay has its own
+units; the within-enzyme order of SPs is what a user acts on) and mapped back for known
+proteins. Members are refits on bootstrap resamples of the SPs (all cells of a drawn SP
+come along), so their spread reflects which SPs happened to be measured. The reported std
+is recalibrated on held-out folds of the *training* data (``calibration_folds``, grouped
+by ``groups`` given to :meth:`fit`: SP, SP cluster or cell, to imitate the use):
+
+    std^2 = c * (member_var + s2_protein)       (error_model=False)
+    std^2 = c * exp(g(log(member_var + s2_protein), descriptors))   (error_model=True)
+
+where ``s2_protein`` is a shrunken per-protein variance of the held-out residuals not
+explained by the member spread, ``g`` a ridge regression of the held-out log squared
+residuals (two-stage heteroscedastic fit) and ``c`` makes mean +- 1 std cover 68.3 % of
+those held-out residuals (variance scaling; Kuleshov et al. 2018, ICML, for recalibrating
+regression uncertainty on held-out data). Units: activity of the protein in the training
+data for known proteins; standard deviations of a protein's activities (unitless) for a
+protein the model has not seen.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
+from biofab.core.errors import InputError, NotEnoughDataError
+from biofab.parts.signal_peptide import COMPOSITION_NAMES, DESCRIPTOR_NAMES, descriptors
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FORMAT = "biofab.parts.sequence_secretion_model"
+ESTIMATORS = ("ridge", "boost")
+ENZYME_FEATURES = ("none", "family", "id")
+FIT_COLUMNS = ("sp_id", "protein_id", "sequence", "mature_sequence", "activity")
+#: Residual-variance shrinkage: a protein's own estimate counts as this many cells' worth
+#: against the pooled one (few held-out cells per protein make a noisy variance).
+SHRINK_CELLS = 5.0
+ONE_SIGMA_COVERAGE = 0.6827
+#: Ridge penalty of the error model (standardised descriptors; fixed, not tuned).
+ERROR_ALPHA = 30.0
+
+
+def _pairs(data: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    from biofab.parts.secretion import _check_long
+    from biofab.parts.sequences import check_sequences
+
+    frame = _check_long(data, columns)
+    for col in ("sequence", "mature_sequence"):
+        if col in frame.columns:
+            frame[col] = check_sequences(frame[col].tolist(), "protein", column=col)
+    if "family" in data.columns:
+        frame["family"] = data["family"].astype(str).to_numpy()
+    return frame.reset_index(drop=True)
+
+
+class SequenceSecretionModel:
+    """SP x enzyme secretion from sequence descriptors, with a recalibrated std.
+
+    Hyper-parameters: ``estimator`` (``ridge`` or ``boost``); ``enzyme`` (``none``,
+    ``family``: the ``family`` column, e.g. amylase; ``id``: the protein id) names the
+    enzyme groups used for interactions (ridge) or as one-hot features (boost);
+    ``interactions`` (ridge: descriptor x group products); ``composition`` (add the SP's
+    20 amino-acid fractions); ``alphas`` (ridge penalties tried by inner grouped CV; one
+    value = fixed); ``n_members`` (bootstrap members for the std; >= 2);
+    ``calibration_folds`` (held-out training folds for the std scale; 0 = no
+    recalibration, the std is then the bare member spread, which is not a predictive
+    interval); ``error_model`` (let the std vary with the descriptors, learned on those
+    folds); ``n_estimators``, ``max_depth``, ``learning_rate`` (boost); ``seed``.
+
+    Fitted attributes: ``feature_names_``, ``groups_`` (enzyme groups seen),
+    ``protein_ids_``, ``protein_center_``/``protein_scale_`` (activity units),
+    ``alpha_`` (ridge penalty chosen), ``scale_`` (c above), ``residual_var_`` (per
+    protein, standardized units squared), ``pooled_var_``, ``calibration_`` (held-out
+    coverage of +-1 std before and after scaling, n), ``error_coef_``/``error_icpt_``/
+    ``error_range_`` (the error model; None without one), ``n_cells_``, ``sp_sequences_``
+    (training SP id -> sequence), ``proteins_`` (protein id -> mature sequence, family).
+    """
+
+    def __init__(
+        self,
+        estimator: str = "ridge",
+        enzyme: str = "family",
+        interactions: bool = True,
+        composition: bool = False,
+        alphas: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0),
+        n_members: int = 20,
+        calibration_folds: int = 5,
+        error_model: bool = True,
+        n_estimators: int = 150,
+        max_depth: int = 3,
+        learning_rate: float = 0.05,
+        seed: int = 0,
+    ) -> None:
+        self.estimator = estimator
+        self.enzyme = enzyme
+        self.interactions = interactions
+        self.composition = composition
+        self.alphas = tuple(alphas)
+        self.n_members = n_members
+        self.calibration_folds = calibration_folds
+        self.error_model = error_model
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.seed = seed
+
+    def _check_params(self) -> None:
+        if self.estimator not in ESTIMATORS:
+            raise InputError(
+                "unknown estimator", expected=" or ".join(ESTIMATORS), found=self.estimator
+            )
+        if self.enzyme not in ENZYME_FEATURES:
+            raise InputError(
+                "unknown enzyme features", expected=", ".join(ENZYME_FEATURES), found=self.enzyme
+            )
+        if self.n_members < 2:
+            raise InputError("n_members must be at least 2", found=self.n_members)
+        if not self.alphas or min(self.alphas) <= 0:
+            raise InputError("alphas must be positive", found=str(self.alphas))
+
+    # -- features -------------------------------------------------------------------------
+    def _group_of(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.enzyme == "none":
+            return np.array(["all"] * len(frame))
+        if self.enzyme == "id":
+            return frame["protein_id"].astype(str).to_numpy()
+        if "family" not in frame.columns:
+            raise InputError(
+                "missing column",
+                column="family",
+                expected="an enzyme family per row (or enzyme='id'/'none')",
+            )
+        return frame["family"].astype(str).to_numpy()
+
+    def _descriptor_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        names = self._descriptor_names()
+        cache: dict[tuple[str, str], list[float]] = {}
+        rows = []
+        for sp, mature in zip(frame["sequence"], frame["mature_sequence"], strict=True):
+            if (sp, mature) not in cache:
+                d = descriptors(sp, mature, composition=self.composition)
+                cache[(sp, mature)] = [d[n] for n in names]
+            rows.append(cache[(sp, mature)])
+        return np.array(rows, dtype=float)
+
+    def _descriptor_names(self) -> tuple[str, ...]:
+        return DESCRIPTOR_NAMES + (COMPOSITION_NAMES if self.composition else ())
+
+    def _design(self, D: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """Standardised descriptors [+ group one-hot (boost) | + descriptor x group (ridge)]."""
+        Z = (D - self.d_mean_) / self.d_scale_
+        onehot = (groups[:, None] == np.array(self.groups_)[None, :]).astype(float)
+        if self.estimator == "boost":
+            return np.hstack([Z, onehot]) if len(self.groups_) > 1 else Z
+        if self.interactions and len(self.groups_) > 1:
+            inter = (Z[:, :, None] * onehot[:, None, :]).reshape(len(Z), -1)
+            return np.hstack([Z, inter])
+        return Z
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit(self, data: pd.DataFrame, groups: np.ndarray | None = None) -> Self:
+        """Fit on cells ``sp_id, protein_id, sequence, mature_sequence, activity`` (+
+        ``family`` for ``enzyme="family"``); ``activity`` in any units per protein.
+
+        Replicate rows of one (sp_id, protein_id) are averaged first. ``groups``
+        (one label per row, e.g. SP sequence clusters) sets the held-out folds of the
+        inner alpha choice and the std recalibration; default: the SP.
+        """
+        import pandas as pd
+
+        self._check_params()
+        frame = _pairs(data, FIT_COLUMNS)
+        if groups is not None:
+            if len(groups) != len(data):
+                raise InputError("groups must have one label per row", found=len(groups))
+            frame["_g"] = np.asarray(groups).astype(str)
+        else:
+            frame["_g"] = frame["sp_id"]
+        keys = ["sp_id", "protein_id"]
+        first = frame.groupby(keys, sort=True).first().reset_index()
+        first["activity"] = frame.groupby(keys, sort=True)["activity"].mean().to_numpy()
+        cells = first
+        if len(cells) < 10 or cells["sp_id"].nunique() < 5:
+            raise NotEnoughDataError(
+                f"SequenceSecretionModel needs >= 10 cells and >= 5 SPs, got {len(cells)} "
+                f"cells and {cells['sp_id'].nunique()} SPs"
+            )
+        pid = cells["protein_id"].to_numpy()
+        y = cells["activity"].to_numpy(dtype=float)
+        self.protein_ids_ = np.array(sorted(set(pid)))
+        center = np.zeros(len(self.protein_ids_))
+        scale = np.ones(len(self.protein_ids_))
+        pi = np.searchsorted(self.protein_ids_, pid)
+        for p in range(len(self.protein_ids_)):
+            v = y[pi == p]
+            center[p] = v.mean()
+            if len(v) > 1 and v.std() > 0:
+                scale[p] = v.std()
+        self.protein_center_, self.protein_scale_ = center, scale
+        z = (y - center[pi]) / scale[pi]
+        self.groups_ = sorted(set(self._group_of(cells)))
+        D = self._descriptor_matrix(cells)
+        self.d_mean_ = D.mean(axis=0)
+        sd = D.std(axis=0)
+        self.d_scale_ = np.where(sd > 0, sd, 1.0)
+        self.feature_names_ = list(self._descriptor_names())
+        X = self._design(D, self._group_of(cells))
+        sp = cells["sp_id"].to_numpy()
+        folds = cells["_g"].to_numpy()
+        self.alpha_ = self._choose_alpha(X, z, folds)
+        self._members = self._fit_members(X, z, sp, self.alpha_, self.seed)
+        self.n_cells_ = len(cells)
+        # What secretion-predict needs to rank for a known protein without the table.
+        self.sp_sequences_ = dict(zip(cells["sp_id"], cells["sequence"], strict=True))
+        fam = cells["family"] if "family" in cells.columns else pd.Series([""] * len(cells))
+        self.proteins_ = {
+            str(p): {"mature_sequence": str(m), "family": str(f)}
+            for p, m, f in zip(cells["protein_id"], cells["mature_sequence"], fam, strict=True)
+        }
+        self._calibrate(X, z, sp, folds, cells["protein_id"].to_numpy())
+        return self
+
+    def _fold_ids(self, folds: np.ndarray, k: int, seed: int) -> np.ndarray:
+        """Groups dealt at random into ``k`` folds (fold index per row)."""
+        uniq = np.unique(folds)
+        perm = np.random.default_rng(seed).permutation(len(uniq))
+        fold_of = {g: int(perm[i]) % k for i, g in enumerate(uniq)}
+        return np.array([fold_of[g] for g in folds])
+
+    def _choose_alpha(self, X: np.ndarray, z: np.ndarray, folds: np.ndarray) -> float:
+        if self.estimator != "ridge" or len(self.alphas) == 1:
+            return float(self.alphas[0])
+        k = min(5, len(np.unique(folds)))
+        fid = self._fold_ids(folds, k, self.seed + 7)
+        errors = np.zeros(len(self.alphas))
+        for f in range(k):
+            tr, te = fid != f, fid == f
+            for a, alpha in enumerate(self.alphas):
+                coef, icpt = _ridge(X[tr], z[tr], alpha)
+                errors[a] += float(((X[te] @ coef + icpt - z[te]) ** 2).sum())
+        return float(self.alphas[int(np.argmin(errors))])
+
+    def _fit_members(
+        self, X: np.ndarray, z: np.ndarray, sp: np.ndarray, alpha: float, seed: int
+    ) -> list[Any]:
+        """``n_members`` refits on bootstrap resamples of SPs (all cells of a drawn SP)."""
+        rng = np.random.default_rng(seed)
+        uniq = np.unique(sp)
+        rows_of = {s: np.flatnonzero(sp == s) for s in uniq}
+        members: list[Any] = []
+        for m in range(self.n_members):
+            drawn = rng.choice(uniq, size=len(uniq), replace=True)
+            idx = np.concatenate([rows_of[s] for s in drawn])
+            if self.estimator == "ridge":
+                members.append(_ridge(X[idx], z[idx], alpha))
+            else:
+                members.append(self._boost(X[idx], z[idx], seed * 1000 + m))
+        return members
+
+    def _boost(self, X: np.ndarray, z: np.ndarray, seed: int) -> Any:
+        import xgboost as xgb
+
+        model = xgb.XGBRegressor(
+            n_estimators=self.n_estimators,
+            max_depth=self.max_depth,
+            learning_rate=self.learning_rate,
+            subsample=0.8,
+            colsample_bytree=0.8,
+            min_child_weight=3.0,
+            n_jobs=1,
+            random_state=seed,
+            verbosity=0,
+        )
+        model.fit(X, z)
+        return model.get_booster()
+
+    def _member_predictions(self, members: list[Any], X: np.ndarray) -> np.ndarray:
+        if self.estimator == "ridge":
+            return np.array([X @ coef + icpt for coef, icpt in members])
+        import xgboost as xgb
+
+        dm = xgb.DMatrix(X)
+        return np.array([b.predict(dm) for b in members])
+
+    def _calibrate(
+        self, X: np.ndarray, z: np.ndarray, sp: np.ndarray, folds: np.ndarray, pid: np.ndarray
+    ) -> None:
+        """Variance scale and per-protein residual variance from held-out training folds."""
+        self.scale_, self.pooled_var_ = 1.0, 0.0
+        self.residual_var_ = {str(p): 0.0 for p in self.protein_ids_}
+        self.error_coef_: np.ndarray | None = None
+        self.error_icpt_, self.error_range_ = 0.0, (0.0, 0.0)
+        self.calibration_: dict[str, float | int | None] = {
+            "n": 0,
+            "coverage_raw": None,
+            "coverage": None,
+        }
+        k = min(self.calibration_folds, len(np.unique(folds)))
+        if k < 2:
+            return
+        fid = self._fold_ids(folds, k, self.seed + 13)
+        resid = np.full(len(z), np.nan)
+        mvar = np.full(len(z), np.nan)
+        for f in range(k):
+            tr, te = fid != f, fid == f
+            members = self._fit_members(X[tr], z[tr], sp[tr], self.alpha_, self.seed + 100 + f)
+            P = self._member_predictions(members, X[te])
+            resid[te] = z[te] - P.mean(axis=0)
+            mvar[te] = P.var(axis=0, ddof=1)
+        extra = resid**2 - mvar
+        pooled = max(float(np.mean(extra)), 1e-6)
+        per: dict[str, float] = {}
+        for p in self.protein_ids_:
+            sel = pid == p
+            n = int(sel.sum())
+            own = float(np.mean(extra[sel])) if n else pooled
+            per[str(p)] = max((n * own + SHRINK_CELLS * pooled) / (n + SHRINK_CELLS), 1e-6)
+        base = mvar + np.array([per[str(p)] for p in pid])
+        self.pooled_var_, self.residual_var_ = pooled, per
+        self.error_coef_, self.error_icpt_, self.error_range_ = None, 0.0, (0.0, 0.0)
+        if self.error_model:
+            # log r^2 regressed on log(base variance) and the SP/junction descriptors: which
+            # pairs the model tends to miss by more (a two-stage heteroscedastic fit).
+            E = self._error_features(X, base)
+            coef, icpt = _ridge(E, np.log(resid**2 + 1e-3 * pooled), ERROR_ALPHA)
+            fitted = E @ coef + icpt
+            self.error_coef_, self.error_icpt_ = coef, icpt
+            self.error_range_ = (float(fitted.min()), float(fitted.max()))
+            base = np.exp(fitted)
+        ratio = resid**2 / base
+        self.scale_ = float(np.quantile(ratio, ONE_SIGMA_COVERAGE))
+        self.calibration_ = {
+            "n": len(z),
+            "coverage_raw": float(np.mean(resid**2 <= mvar)),
+            "coverage": float(np.mean(ratio <= self.scale_)),
+        }
+
+    def _error_features(self, X: np.ndarray, base: np.ndarray) -> np.ndarray:
+        n_desc = len(self.feature_names_)
+        return np.hstack([np.log(base)[:, None], X[:, :n_desc]])
+
+    # -- prediction -----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "_members"):
+            raise RuntimeError("SequenceSecretionModel is not fitted; call fit first")
+
+    def predict_standardized(self, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std ``(n,)`` in standard deviations of each protein's activities.
+
+        ``pairs``: ``sequence``, ``mature_sequence``, ``protein_id`` (+ ``family``);
+        an unseen protein is allowed (pooled residual variance). An enzyme group the
+        model has not seen contributes no interaction term. Rank held-out SPs of one
+        protein on this mean in cross-validation: :meth:`predict` adds the protein's mean
+        over the training cells, which moves opposite to the held-out cells.
+        """
+        self._check_fitted()
+        frame = _pairs(pairs, ("sequence", "mature_sequence", "protein_id"))
+        X = self._design(self._descriptor_matrix(frame), self._group_of(frame))
+        P = self._member_predictions(self._members, X)
+        var_p = np.array(
+            [self.residual_var_.get(str(p), self.pooled_var_) for p in frame["protein_id"]]
+        )
+        base = P.var(axis=0, ddof=1) + var_p
+        if self.error_coef_ is not None:
+            g = self._error_features(X, base) @ self.error_coef_ + self.error_icpt_
+            base = np.exp(np.clip(g, *self.error_range_))
+        return P.mean(axis=0), np.sqrt(self.scale_ * base)
+
+    def predict(self, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std ``(n,)`` of activity: the protein's training units when it is
+        known, standardized units (as :meth:`predict_standardized`) otherwise."""
+        mean, std = self.predict_standardized(pairs)
+        pid = pairs["protein_id"].astype(str).to_numpy()
+        pos = np.searchsorted(self.protein_ids_, pid).clip(0, len(self.protein_ids_) - 1)
+        known = self.protein_ids_[pos] == pid
+        center = np.where(known, self.protein_center_[pos], 0.0)
+        scale = np.where(known, self.protein_scale_[pos], 1.0)
+        return center + scale * mean, scale * std
+
+    def rank_signal_peptides(
+        self,
+        protein_id: str,
+        sps: pd.DataFrame | None = None,
+        mature_sequence: str | None = None,
+        family: str | None = None,
+    ) -> pd.DataFrame:
+        """SPs ranked for one protein: ``rank, sp_id, sequence, prediction, std, measured_sp``
+        (``measured_sp``: the SP was in the training data, on any protein), best first.
+
+        ``sps``: candidates (``sequence``, optional ``sp_id``; measured or never
+        measured); default every training SP. A training protein's mature sequence
+        and family are known to the model; for a new ``protein_id`` give
+        ``mature_sequence`` (aa, without its SP) and, for ``enzyme="family"`` models,
+        ``family`` (one of :attr:`groups_` to get its interaction terms). Units: the
+        protein's training units when known, standardized otherwise.
+        """
+        import pandas as pd
+
+        self._check_fitted()
+        pid = str(protein_id)
+        known = self.proteins_.get(pid)
+        mature = mature_sequence or (known["mature_sequence"] if known else None)
+        if not mature:
+            raise InputError(
+                "protein not in the training data: give its mature sequence",
+                column="protein_id",
+                expected="a training protein or a mature sequence",
+                found=pid,
+            )
+        fam = family or (known["family"] if known else None)
+        if self.enzyme == "family" and not fam:
+            raise InputError(
+                "the model uses enzyme families: give the protein's family",
+                expected=", ".join(self.groups_),
+            )
+        if sps is None:
+            sps = pd.DataFrame(
+                {"sp_id": list(self.sp_sequences_), "sequence": list(self.sp_sequences_.values())}
+            )
+        if "sequence" not in sps.columns:
+            raise InputError(
+                "missing column",
+                column="sequence",
+                expected="sp_id, sequence",
+                found=", ".join(map(str, sps.columns)),
+            )
+        ids = (
+            sps["sp_id"].astype(str).to_numpy()
+            if "sp_id" in sps.columns
+            else np.array([f"sp-{i + 1}" for i in range(len(sps))])
+        )
+        pairs = pd.DataFrame(
+            {
+                "sp_id": ids,
+                "sequence": sps["sequence"].to_numpy(),
+                "mature_sequence": mature,
+                "protein_id": pid,
+                "family": fam or "",
+            }
+        )
+        mean, std = self.predict(pairs)
+        seen = set(self.sp_sequences_.values())
+        out = pd.DataFrame(
+            {
+                "sp_id": ids,
+                "sequence": _pairs(pairs, ("sequence",))["sequence"].to_numpy(),
+                "prediction": mean,
+                "std": std,
+            }
+        )
+        out["measured_sp"] = out["sequence"].isin(seen)
+        out = out.sort_values("prediction", ascending=False, kind="stable").reset_index(drop=True)
+        out.insert(0, "rank", np.arange(1, len(out) + 1))
+        return out
+
+    # -- persistence ----------------------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "estimator": self.estimator,
+            "enzyme": self.enzyme,
+            "interactions": self.interactions,
+            "composition": self.composition,
+            "alphas": list(self.alphas),
+            "n_members": self.n_members,
+            "calibration_folds": self.calibration_folds,
+            "error_model": self.error_model,
+            "n_estimators": self.n_estimators,
+            "max_depth": self.max_depth,
+            "learning_rate": self.learning_rate,
+            "seed": self.seed,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state: parameters, scalers, calibration and every member."""
+        self._check_fitted()
+        if self.estimator == "ridge":
+            members = [[coef.tolist(), float(icpt)] for coef, icpt in self._members]
+        else:
+            members = [b.save_raw("json").decode() for b in self._members]
+        return {
+            "format": FORMAT,
+            "format_version": 1,
+            "params": self.get_params(),
+            "feature_names": self.feature_names_,
+            "groups": self.groups_,
+            "protein_ids": self.protein_ids_.tolist(),
+            "protein_center": self.protein_center_.tolist(),
+            "protein_scale": self.protein_scale_.tolist(),
+            "d_mean": self.d_mean_.tolist(),
+            "d_scale": self.d_scale_.tolist(),
+            "alpha": self.alpha_,
+            "scale": self.scale_,
+            "pooled_var": self.pooled_var_,
+            "residual_var": self.residual_var_,
+            "calibration": self.calibration_,
+            "error_coef": None if self.error_coef_ is None else self.error_coef_.tolist(),
+            "error_icpt": self.error_icpt_,
+            "error_range": list(self.error_range_),
+            "n_cells": self.n_cells_,
+            "sp_sequences": self.sp_sequences_,
+            "proteins": self.proteins_,
+            "members": members,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> SequenceSecretionModel:
+        """Rebuild a fitted model from :meth:`to_dict`'s output."""
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise InputError("not a sequence secretion model", expected=FORMAT)
+        params = dict(state["params"])
+        params["alphas"] = tuple(params["alphas"])
+        model = cls(**params)
+        model.feature_names_ = list(state["feature_names"])
+        model.groups_ = list(state["groups"])
+        model.protein_ids_ = np.array(state["protein_ids"])
+        model.protein_center_ = np.array(state["protein_center"], dtype=float)
+        model.protein_scale_ = np.array(state["protein_scale"], dtype=float)
+        model.d_mean_ = np.array(state["d_mean"], dtype=float)
+        model.d_scale_ = np.array(state["d_scale"], dtype=float)
+        model.alpha_ = float(state["alpha"])
+        model.scale_ = float(state["scale"])
+        model.pooled_var_ = float(state["pooled_var"])
+        model.residual_var_ = {str(k): float(v) for k, v in state["residual_var"].items()}
+        model.calibration_ = dict(state["calibration"])
+        coef = state["error_coef"]
+        model.error_coef_ = None if coef is None else np.array(coef, dtype=float)
+        model.error_icpt_ = float(state["error_icpt"])
+        lo, hi = state["error_range"]
+        model.error_range_ = (float(lo), float(hi))
+        model.n_cells_ = int(state["n_cells"])
+        model.sp_sequences_ = {str(k): str(v) for k, v in state["sp_sequences"].items()}
+        model.proteins_ = {str(k): dict(v) for k, v in state["proteins"].items()}
+        if model.estimator == "ridge":
+            model._members = [
+                (np.array(coef, dtype=float), float(icpt)) for coef, icpt in state["members"]
+            ]
+        else:
+            import xgboost as xgb
+
+            boosters = []
+            for raw in state["members"]:
+                b = xgb.Booster()
+                b.load_model(bytearray(raw.encode()))
+                boosters.append(b)
+            model._members = boosters
+        return model
+
+    def save(self, path: str) -> None:
+        """Write :meth:`to_dict` as JSON (atomically)."""
+        from biofab.core.atomic import write_atomic
+
+        write_atomic(path, json.dumps(self.to_dict()) + "\n")
+
+
+def _ridge(X: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    """Ridge coefficients and intercept (intercept not penalised)."""
+    xm, ym = X.mean(axis=0), y.mean()
+    Xc = X - xm
+    A = Xc.T @ Xc + alpha * np.eye(X.shape[1])
+    coef = np.linalg.solve(A, Xc.T @ (y - ym))
+    return coef, float(ym - xm @ coef)
