@@ -252,6 +252,7 @@ class TrainResult:
     fit_time_s: float | None = None
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    calibration: dict[str, Any] | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The training rows (``sequence``, ``target``; sequence kinds with ``prediction``)."""
@@ -269,6 +270,8 @@ class TrainResult:
         if self.train_pearson_r is not None:
             out["train_pearson_r"] = self.train_pearson_r
             out["fit_time_s"] = self.fit_time_s
+        if self.calibration is not None:
+            out["calibration"] = self.calibration
         out["notes"] = self.notes
         out["files"] = self.files
         return out
@@ -331,9 +334,21 @@ def _train_kcat(request: TrainRequest, paths: list[Path]) -> TrainResult:
     from biofab.parts.kcat import TARGET, KcatModel
 
     table = _kcat_table(paths, request.target_column or TARGET)
-    est = KcatModel(seed=request.seed).fit(table)
+    params: dict[str, Any] = {"seed": request.seed}
+    if request.members is not None:
+        params["n_members"] = request.members
+    est = KcatModel(**params).fit(table)
     path = est.save(request.out)
-    return TrainResult(str(path), "kcat", "kcat-xgboost", table, files=[str(path)])
+    # Coverage and error-std rank correlation on the model's internal grouped folds
+    # (families held out) and out-of-bag rows: how far to trust its std.
+    return TrainResult(
+        str(path),
+        "kcat",
+        "kcat-xgboost",
+        table,
+        files=[str(path)],
+        calibration=est.calibration_,
+    )
 
 
 # ---------------------------------------------------------------------------------------
