@@ -226,12 +226,15 @@ def test_calibration_from_grouped_folds(fitted: KcatModel, catpred: pd.DataFrame
     assert np.median(std_far) > np.median(std_near)
 
 
-def test_far_priors_leave_relatives_out(catpred: pd.DataFrame) -> None:
+def test_far_priors_leave_relatives_out(
+    catpred: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
     """With far_fraction=1 no training row's prior may come from its own enzyme."""
     small = catpred.iloc[:120]
     model = KcatModel(
         n_members=1, n_estimators=5, far_fraction=1.0, calibration_folds=0, seed=0
-    ).fit(small)
+    ).fit(small, progress=True)
+    assert "kcat model fit" in capsys.readouterr().err
     sim, tan = model._similarities(small)
     related = sim >= model.family_similarity
     far = model._priors_from(small, sim, tan, related)

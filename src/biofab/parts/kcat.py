@@ -727,10 +727,17 @@ class KcatModel:
             max_bin=self.max_bin,
         )
 
-    def fit(self, frame: pd.DataFrame, y: Iterable[float] | None = None) -> Self:
+    def fit(
+        self, frame: pd.DataFrame, y: Iterable[float] | None = None, *, progress: bool = False
+    ) -> Self:
         """Fit on a kcat table (columns ``sequence``, ``reactant_smiles``, ``ec`` and
-        ``log10_value`` = log10 kcat in 1/s, or ``y`` given separately)."""
+        ``log10_value`` = log10 kcat in 1/s, or ``y`` given separately).
+
+        ``progress``: report each ensemble member and calibration fold
+        (``biofab.core.progress``)."""
         import pandas as pd
+
+        from biofab.core.progress import progress as reporter
 
         df = frame.copy()
         if y is not None:
@@ -749,53 +756,36 @@ class KcatModel:
         sim, tan = self._similarities(df)
         related = sim >= self.family_similarity
         np.fill_diagonal(related, True)
-        self_only = np.eye(n, dtype=bool)
-        near = self._priors_from(df, sim, tan, self_only)  # leave-one-out
+        near = self._priors_from(df, sim, tan, np.eye(n, dtype=bool))  # leave-one-out
         far = self._priors_from(df, sim, tan, related)  # leave-relatives-out
         is_far = rng.random(n) < self.far_fraction
         mixed = np.where(is_far[:, None], far, near)
         F = featurize(df)
         X = np.hstack([F, mixed[:, :_N_PRIORS]]) if self.priors else F
+        Xfar = np.hstack([F, far[:, :_N_PRIORS]]) if self.priors else F
+        folds = self.calibration_folds if self.calibration_folds >= 2 else 0
         self.members_ = []
         oob_sum, oob_sq, oob_n = np.zeros(n), np.zeros(n), np.zeros(n)
-        for _ in range(self.n_members):
-            idx = rng.integers(0, n, n)
-            reg = self._regressor(int(rng.integers(0, 2**31 - 1)))
-            reg.fit(X[idx], target[idx])
-            self.members_.append(reg)
-            out = np.setdiff1d(np.arange(n), idx)
-            pred = reg.predict(X[out])
-            oob_sum[out] += pred
-            oob_sq[out] += pred**2
-            oob_n[out] += 1
+        with reporter("kcat model fit", self.n_members + folds, enabled=progress) as steps:
+            for _ in range(self.n_members):
+                idx = rng.integers(0, n, n)
+                reg = self._regressor(int(rng.integers(0, 2**31 - 1)))
+                reg.fit(X[idx], target[idx])
+                self.members_.append(reg)
+                out = np.setdiff1d(np.arange(n), idx)
+                pred = reg.predict(X[out])
+                oob_sum[out] += pred
+                oob_sq[out] += pred**2
+                oob_n[out] += 1
+                steps.advance(note="ensemble member")
+            grp_pred = self._grouped_oof(X, Xfar, target, sim, related, folds, rng, steps)
         seen = oob_n > 0
         oob_mean = oob_sum[seen] / oob_n[seen]
         oob_res = target[seen] - oob_mean
         z_oob = self._std_inputs(mixed[seen], df["ec"][seen])
-        # Grouped out-of-fold residuals: whole families held out, their relatives
-        # kept out of training, priors without relatives, as for a new family.
-        grp_res = np.zeros(0)
-        grp_pred = np.zeros(0)
-        z_grp = np.zeros((0, 6))
-        if self.calibration_folds >= 2:
-            fam = _families(sim, self.family_similarity)
-            order = rng.permutation(fam.max() + 1)
-            fold = order[fam] % self.calibration_folds
-            grp_pred = np.full(n, np.nan)
-            Xfar = np.hstack([F, far[:, :_N_PRIORS]]) if self.priors else F
-            for k in range(self.calibration_folds):
-                test = fold == k
-                train = ~test & ~related[:, test].any(axis=1)
-                if test.sum() == 0 or train.sum() < 10:
-                    continue
-                reg = self._regressor(int(rng.integers(0, 2**31 - 1)))
-                reg.fit(X[train], target[train])
-                grp_pred[test] = reg.predict(Xfar[test])
-            ok = np.isfinite(grp_pred)
-            grp_res = target[ok] - grp_pred[ok]
-            z_grp = self._std_inputs(far[ok], df["ec"][ok])
-            grp_pred = grp_pred[ok]
-            grp_y = target[ok]
+        ok = np.isfinite(grp_pred)
+        grp_res = target[ok] - grp_pred[ok]
+        z_grp = self._std_inputs(far[ok], df["ec"][ok])
         res = np.concatenate([oob_res, grp_res])
         Z = np.vstack([z_oob, z_grp])
         coef, *_ = np.linalg.lstsq(Z, np.abs(res), rcond=None)
@@ -813,11 +803,41 @@ class KcatModel:
                 {"n_grouped": len(grp_res), **_calibration("grouped", grp_res, std_grp)}
             )
             if len(grp_res) > 2:
-                self.calibration_["grouped_r"] = float(np.corrcoef(grp_pred, grp_y)[0, 1])
+                r = np.corrcoef(grp_pred[ok], target[ok])[0, 1]
+                self.calibration_["grouped_r"] = float(r)
         self.oob_coverage_68_ = self.calibration_["oob_coverage_68"]
         self.oob_rmse_ = float(np.sqrt(np.mean(oob_res**2)))
         self.n_features_in_ = X.shape[1]
         return self
+
+    def _grouped_oof(
+        self,
+        X: np.ndarray,
+        Xfar: np.ndarray,
+        target: np.ndarray,
+        sim: np.ndarray,
+        related: np.ndarray,
+        folds: int,
+        rng: np.random.Generator,
+        steps: Any,
+    ) -> np.ndarray:
+        """Out-of-fold predictions with whole families held out (NaN where none): a
+        fold's relatives never train for it and its rows' priors omit their
+        relatives, as for a new family. One tree model per fold."""
+        pred = np.full(len(target), np.nan)
+        if folds < 2:
+            return pred
+        fam = _families(sim, self.family_similarity)
+        fold = rng.permutation(fam.max() + 1)[fam] % folds
+        for k in range(folds):
+            test = fold == k
+            train = ~test & ~related[:, test].any(axis=1)
+            if test.any() and train.sum() >= 10:
+                reg = self._regressor(int(rng.integers(0, 2**31 - 1)))
+                reg.fit(X[train], target[train])
+                pred[test] = reg.predict(Xfar[test])
+            steps.advance(note="calibration fold")
+        return pred
 
     def _std_shape(self, z: np.ndarray) -> np.ndarray:
         """Expected |error| from the std inputs, floored at 0.2 log10 units."""

@@ -337,7 +337,7 @@ def _train_kcat(request: TrainRequest, paths: list[Path]) -> TrainResult:
     params: dict[str, Any] = {"seed": request.seed}
     if request.members is not None:
         params["n_members"] = request.members
-    est = KcatModel(**params).fit(table)
+    est = KcatModel(**params).fit(table, progress=request.progress)
     path = est.save(request.out)
     # Coverage and error-std rank correlation on the model's internal grouped folds
     # (families held out) and out-of-bag rows: how far to trust its std.
