@@ -9,10 +9,11 @@ Protocol (fixed before looking at test numbers):
 0. Feature set (format 2, unchanged): screened by 5-fold CV inside the val file only
    (CV table in BENCHMARKS.md).
 1. Setting choice, on the val file only: 3-fold CV grouped by ``sequence_40cluster``
-   inside val of ``far_fraction`` (the share of training rows whose priors omit
-   their relatives) in ``--far-grid``; the higher mean of (Pearson r + RMSE
-   skill) wins. The test file is never used for a choice; every setting tried is
-   printed and written to the JSON.
+   inside val of the ``--grid`` settings (``far_fraction``: the share of training
+   rows whose priors omit their relatives; ``shrink``: blend with the EC mean by
+   similarity); the highest Pearson r + RMSE skill (1 - RMSE / std) wins. The test
+   file is never used for a choice; every setting tried is printed and written to
+   the JSON.
 2. Random split: train on val (2,088 rows), test on test (2,320 rows); ``--seeds``
    seeds (mean and min-max).
 3. Grouped splits over the union of both files, 5 folds (clusters shuffled to folds
@@ -80,32 +81,41 @@ def grouped_folds(groups: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
     return [np.flatnonzero(assign == f) for f in range(k)]
 
 
-def choose_far(val: pd.DataFrame, grid: list[float], members: int, jobs: int) -> tuple[float, dict]:
-    """Grouped 3-fold CV inside the val file (sequence_40cluster) of far_fraction."""
+def choose_setting(
+    val: pd.DataFrame, grid: list[tuple[float, bool]], members: int, jobs: int
+) -> tuple[tuple[float, bool], dict[str, dict[str, float]]]:
+    """Grouped 3-fold CV inside the val file (sequence_40cluster) of (far_fraction, shrink)."""
     y = val[TARGET].to_numpy()
     folds = grouped_folds(val["sequence_40cluster"].to_numpy(), 3, seed=0)
     scores: dict[str, dict[str, float]] = {}
-    for far in grid:
-        mean = np.empty(len(val))
+    for far, shrink in grid:
+        mean, std = np.empty(len(val)), np.empty(len(val))
         for te in folds:
             tr = np.setdiff1d(np.arange(len(val)), te)
             model = KcatModel(
-                n_members=members, far_fraction=far, calibration_folds=0, n_jobs=jobs, seed=0
+                n_members=members, far_fraction=far, shrink=shrink, n_jobs=jobs, seed=0
             )
-            mean[te] = model.fit(val.iloc[tr]).predict(val.iloc[te])[0]
-        scores[str(far)] = metrics(y, mean)
-        print(f"  grouped CV on val, far_fraction={far}: {scores[str(far)]}", flush=True)
+            mean[te], std[te] = model.fit(val.iloc[tr]).predict(val.iloc[te])
+        key = f"far_fraction={far},shrink={shrink}"
+        scores[key] = metrics(y, mean, std)
+        print(f"  grouped CV on val, {key}: {scores[key]}", flush=True)
     sd = float(np.std(y))
 
-    def score(k: str) -> float:
-        return scores[k]["r"] + (1 - scores[k]["rmse"] / sd)
+    def score(i: int) -> float:
+        m = list(scores.values())[i]
+        return m["r"] + (1 - m["rmse"] / sd)
 
-    best = max(scores, key=score)
-    return float(best), scores
+    best = max(range(len(grid)), key=score)
+    return grid[best], scores
 
 
 def run_grouped(
-    both: pd.DataFrame, groups: np.ndarray, far: float, members: int, jobs: int, label: str
+    both: pd.DataFrame,
+    groups: np.ndarray,
+    setting: tuple[float, bool],
+    members: int,
+    jobs: int,
+    label: str,
 ) -> dict[str, dict[str, float]]:
     y = both[TARGET].to_numpy()
     n = len(both)
@@ -114,7 +124,8 @@ def run_grouped(
     for f, te in enumerate(grouped_folds(groups, 5, seed=0)):
         tr = np.setdiff1d(np.arange(n), te)
         t0 = time.perf_counter()
-        model = KcatModel(n_members=members, far_fraction=far, n_jobs=jobs, seed=0)
+        far, shrink = setting
+        model = KcatModel(n_members=members, far_fraction=far, shrink=shrink, n_jobs=jobs, seed=0)
         model.fit(both.iloc[tr])
         mean[te], std[te] = model.predict(both.iloc[te])
         ec_mean[te], ec_std[te] = ECMeanBaseline().fit(both.iloc[tr]).predict(both.iloc[te])
@@ -139,7 +150,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="XGBoost threads")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--members", type=int, default=8, help="ensemble members")
-    parser.add_argument("--far-grid", default="0,0.5", help="far_fraction values tried on val")
+    parser.add_argument(
+        "--grid",
+        default="0:0,0:1",
+        help="far_fraction:shrink settings tried on val (shrink 0/1)",
+    )
     parser.add_argument("--cache", type=Path, default=ROOT / "benchmarks/results/kcat_cache")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/parts_kcat.json")
     args = parser.parse_args(argv)
@@ -159,9 +174,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  identity20: {len(sizes)} clusters, largest {sizes.max()} of {len(both)} rows")
 
     print("1. setting choice (grouped 3-fold CV on the val file only)")
-    grid = [float(x) for x in args.far_grid.split(",")]
-    far, cv = choose_far(val, grid, max(2, args.members // 2), args.jobs)
-    print(f"  chosen: far_fraction={far}")
+    grid = [(float(a), b == "1") for a, b in (x.split(":") for x in args.grid.split(","))]
+    setting, cv = choose_setting(val, grid, max(2, args.members // 2), args.jobs)
+    far, shrink = setting
+    print(f"  chosen: far_fraction={far}, shrink={shrink}")
 
     print("2. random split: train val, test test")
     y = test[TARGET].to_numpy()
@@ -169,7 +185,9 @@ def main(argv: list[str] | None = None) -> None:
     rand_nn = metrics(y, nearest_enzyme(val, test))
     runs = []
     for seed in range(args.seeds):
-        model = KcatModel(n_members=args.members, far_fraction=far, n_jobs=args.jobs, seed=seed)
+        model = KcatModel(
+            n_members=args.members, far_fraction=far, shrink=shrink, n_jobs=args.jobs, seed=seed
+        )
         runs.append(metrics(y, *model.fit(val).predict(test)))
         print(f"  seed {seed}: {runs[-1]}; internal {model.calibration_}", flush=True)
     rand = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
@@ -180,9 +198,9 @@ def main(argv: list[str] | None = None) -> None:
 
     print("3. grouped splits over val + test (5 folds)")
     results["grouped40"] = run_grouped(
-        both, both["sequence_40cluster"].to_numpy(), far, args.members, args.jobs, "grouped40"
+        both, both["sequence_40cluster"].to_numpy(), setting, args.members, args.jobs, "grouped40"
     )
-    results["grouped20"] = run_grouped(both, id20, far, args.members, args.jobs, "identity20")
+    results["grouped20"] = run_grouped(both, id20, setting, args.members, args.jobs, "identity20")
     elapsed = time.perf_counter() - t0
 
     print()
@@ -211,10 +229,11 @@ def main(argv: list[str] | None = None) -> None:
         "repeats": 1,
         "hyperparameters": {
             "far_fraction": far,
+            "shrink": shrink,
             "members": args.members,
             "settings_tried_grouped_cv_val": cv,
-            "features": "v2 + leave-relatives-out priors on far_fraction of training rows; "
-            "std from grouped out-of-fold residuals (format 3)",
+            "features": "v2 features; format 3: std from pooled out-of-bag and internal "
+            "grouped out-of-fold residuals; shrink = EC-mean blend by similarity",
         },
     }
     datasets = {

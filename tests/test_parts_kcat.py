@@ -209,6 +209,8 @@ def test_calibration_from_grouped_folds(fitted: KcatModel, catpred: pd.DataFrame
         assert 0.0 < cal[f"{prefix}_coverage_68"] <= cal[f"{prefix}_coverage_95"] <= 1.0
         assert cal[f"{prefix}_rmse"] > 0
     assert cal["n_grouped"] > 100 and np.isfinite(cal["grouped_r"])
+    # the mean is blended with the EC prior (shrink, on by default)
+    assert fitted.shrink_coef_ is not None and fitted.shrink_coef_.shape == (5,)
     # pooled calibration: ±1 std holds ~68 % of out-of-bag and grouped residuals together
     n_oob, n_grp = cal["n_oob"], cal["n_grouped"]
     pooled = (cal["oob_coverage_68"] * n_oob + cal["grouped_coverage_68"] * n_grp) / (n_oob + n_grp)
