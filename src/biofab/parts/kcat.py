@@ -31,7 +31,8 @@ on the same held-out residuals as the std (``shrink``): a distant enzyme leans o
 its EC class. The predictive std is
 a linear model of the expected |error| on the best sequence and enzyme-substrate
 pair similarity to the training rows, the depth of the EC match, the spread of the
-neighbours' kcats and the EC class's std, fitted to pooled out-of-bag residuals and
+neighbours' kcats, the EC class's std and the distances of the mean and of the
+neighbours' kcat from the EC-class mean, fitted to pooled out-of-bag residuals and
 residuals of an internal cross-validation that holds out whole families (greedy
 3-mer families; relatives never train for a held-out family; priors computed
 without relatives), then scaled so mean ± std holds 68.3 % of them. So the std
@@ -608,10 +609,11 @@ class KcatModel:
     Attributes
     ----------
     members_ : list of fitted ``xgboost.XGBRegressor``
-    std_coef_ : ndarray (6,)
+    std_coef_ : ndarray (8,)
         Linear model of the expected |error| (log10 units) on ``[1, best sequence
         similarity, best enzyme-substrate pair similarity, shared EC levels / 4,
-        weighted std of the enzyme neighbours' log10 kcat, std of the EC class]``.
+        weighted std of the enzyme neighbours' log10 kcat, std of the EC class,
+        |mean - EC prior|, |kNN prior - EC prior|]``.
     std_scale_ : float
         Factor on that model so mean ± std holds 68.3 % of the calibration residuals
         (out-of-bag rows and internal grouped out-of-fold rows, pooled).
@@ -719,10 +721,13 @@ class KcatModel:
         ec_std = self.ec_baseline_.predict(frame)[1]
         return np.column_stack([knn, best, pknn, pbest, ecm, kspread, ec_std])
 
-    def _std_inputs(self, priors: np.ndarray, ecs: Iterable[str]) -> np.ndarray:
+    def _std_inputs(self, priors: np.ndarray, ecs: Iterable[str], mean: np.ndarray) -> np.ndarray:
         """``[1, best similarity, best pair similarity, shared EC levels / 4,
-        neighbours' spread, EC class std]`` (log10 units; unknown -> 0 or the global std)."""
+        neighbours' spread, EC class std, |mean - EC prior|, |kNN prior - EC prior|]``
+        (log10 units; unknown -> 0 or the global std). The last two: where the model
+        or the neighbours disagree with the EC class, errors run larger."""
         gstd = self.ec_baseline_.stds_[""]
+        ecm = priors[:, 4]
         z = np.column_stack(
             [
                 np.ones(len(priors)),
@@ -731,6 +736,8 @@ class KcatModel:
                 _ec_depth(self.ec_baseline_, ecs) / 4,
                 np.nan_to_num(priors[:, 5], nan=gstd),
                 np.nan_to_num(priors[:, 6], nan=gstd),
+                np.nan_to_num(np.abs(mean - ecm), nan=0.0),
+                np.nan_to_num(np.abs(priors[:, 0] - ecm), nan=0.0),
             ]
         )
         return z
@@ -806,7 +813,6 @@ class KcatModel:
         seen = oob_n > 0
         oob_mean = oob_sum[seen] / oob_n[seen]
         oob_res = target[seen] - oob_mean
-        z_oob = self._std_inputs(mixed[seen], df["ec"][seen])
         ok = np.isfinite(grp_pred)
         self.shrink_coef_ = None
         if self.shrink and ok.sum() > 10:
@@ -819,7 +825,8 @@ class KcatModel:
             oob_res = target[seen] - oob_mean
             grp_pred[ok] = _stack_inputs(grp_pred[ok], far[ok]) @ coef
         grp_res = target[ok] - grp_pred[ok]
-        z_grp = self._std_inputs(far[ok], df["ec"][ok])
+        z_oob = self._std_inputs(mixed[seen], df["ec"][seen], oob_mean)
+        z_grp = self._std_inputs(far[ok], df["ec"][ok], grp_pred[ok])
         res = np.concatenate([oob_res, grp_res])
         Z = np.vstack([z_oob, z_grp])
         coef, *_ = np.linalg.lstsq(Z, np.abs(res), rcond=None)
@@ -904,7 +911,7 @@ class KcatModel:
         spread = preds.std(axis=0)
         if self.shrink_coef_ is not None:
             mean = _stack_inputs(mean, prior) @ self.shrink_coef_
-        shape = self._std_shape(self._std_inputs(prior, df["ec"]))
+        shape = self._std_shape(self._std_inputs(prior, df["ec"], mean))
         return mean, np.maximum(self.std_scale_ * shape, spread)
 
     # persistence -------------------------------------------------------------
