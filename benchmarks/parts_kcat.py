@@ -1,4 +1,4 @@
-"""kcat prediction on CatPred-DB: biofab's KcatModel beside an EC-class mean baseline.
+"""kcat on CatPred-DB: KcatModel beside EC-class-mean and nearest-enzyme baselines.
 
 Data (``--data``, default ``$BIOFAB_SHARED_DATA`` or ``../shared/data``):
 ``enzymes/catpred_kcat_random_{val,test}.csv`` from CatPred-DB (Boorla & Maranas
@@ -6,23 +6,26 @@ Data (``--data``, default ``$BIOFAB_SHARED_DATA`` or ``../shared/data``):
 
 Protocol (fixed before looking at test numbers):
 
-0. Feature set, on the val file only: every candidate feature (assay T/pH, taxonomy,
-   substrate and sequence target encodings, 4-/5-mer and substrate neighbours, the
-   enzyme-substrate pair prior, product and reaction-difference fingerprints, tree
-   settings) was screened by 5-fold CV (2 fold seeds) inside the val file with one
-   XGBoost model; only the pair prior and product bits were kept (CV table in
-   BENCHMARKS.md). The test file played no part in that choice.
-1. Hyper-parameter choice, on the val file only: 3-fold CV (KFold, seed 0) of
-   ``KcatModel(priors=True)`` against ``priors=False`` (4 members each); the
-   higher mean Pearson r is used below. The test file is never used for a choice.
-2. Random split: train on val (2,088 rows), test on test (2,320 rows); seeds 0, 1, 2
-   (mean and min-max reported).
-3. Grouped split: the union of both files, 5 folds of ``sequence_40cluster``
-   (clusters shuffled to folds with seed 0), so enzymes with >= 40 % identity never
-   sit on both sides; one seed, pooled predictions of the five test folds.
-4. Metrics: Pearson r and RMSE (log10 units) of the means; coverage of mean ± 1 std
-   (nominal 68.3 %) and mean ± 1.96 std (95 %) of KcatModel's std. The EC baseline
-   (:class:`biofab.parts.kcat.ECMeanBaseline`) gets the same rows.
+0. Feature set (format 2, unchanged): screened by 5-fold CV inside the val file only
+   (CV table in BENCHMARKS.md).
+1. Setting choice, on the val file only: 3-fold CV grouped by ``sequence_40cluster``
+   inside val of the ``--grid`` settings (``far_fraction``: the share of training
+   rows whose priors omit their relatives; ``shrink``: blend with the EC mean by
+   similarity); the highest Pearson r + RMSE skill (1 - RMSE / std) wins. The test
+   file is never used for a choice; every setting tried is printed and written to
+   the JSON.
+2. Random split: train on val (2,088 rows), test on test (2,320 rows); ``--seeds``
+   seeds (mean and min-max).
+3. Grouped splits over the union of both files, 5 folds (clusters shuffled to folds
+   with seed 0), pooled predictions of the five test folds:
+   * ``sequence_40cluster`` (CatPred's MMseqs2 clusters at 40 % identity);
+   * ``identity20``: single-linkage clusters of an all-vs-all phmmer search, linking
+     two enzymes when a significant hit (E <= 1e-3) has >= 20 % identity
+     (:mod:`biofab.parts.homology`; hits cached in ``--cache``).
+4. Metrics: Pearson r and RMSE (log10) of the means; coverage of mean ± 1 std
+   (nominal 68.3 %) and ± 1.96 std (95 %); Spearman of |error| against std. Baselines
+   on the same rows: the EC-class mean (its std = the class's std) and the nearest
+   training enzyme by 3-mer cosine (mean log10 kcat of that enzyme's rows).
 
 Run: ``python benchmarks/parts_kcat.py`` (writes ``benchmarks/results/parts_kcat.json``).
 """
@@ -38,11 +41,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm, pearsonr
-from sklearn.model_selection import KFold
+from scipy.stats import norm, pearsonr, spearmanr
 
 from biofab.core.atomic import write_atomic
-from biofab.parts.kcat import TARGET, ECMeanBaseline, KcatModel, load_catpred
+from biofab.parts.homology import identity_clusters
+from biofab.parts.kcat import TARGET, ECMeanBaseline, KcatModel, kmer_profiles, load_catpred
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "python benchmarks/parts_kcat.py"
@@ -54,23 +57,20 @@ def metrics(y: np.ndarray, mean: np.ndarray, std: np.ndarray | None = None) -> d
         "rmse": float(np.sqrt(np.mean((mean - y) ** 2))),
     }
     if std is not None:
-        out["cov68"] = float(np.mean(np.abs(y - mean) <= std))
-        out["cov95"] = float(np.mean(np.abs(y - mean) <= norm.ppf(0.975) * std))
+        err = np.abs(y - mean)
+        out["cov68"] = float(np.mean(err <= std))
+        out["cov95"] = float(np.mean(err <= norm.ppf(0.975) * std))
+        out["spearman_err_std"] = float(spearmanr(err, std)[0])
     return out
 
 
-def choose_priors(val: pd.DataFrame, n_jobs: int) -> tuple[bool, dict[bool, float]]:
-    scores: dict[bool, float] = {}
-    folds = list(KFold(3, shuffle=True, random_state=0).split(val))
-    for priors in (True, False):
-        rs = []
-        for tr, te in folds:
-            model = KcatModel(n_members=4, priors=priors, n_jobs=n_jobs, seed=0)
-            mean, _ = model.fit(val.iloc[tr]).predict(val.iloc[te])
-            rs.append(pearsonr(mean, val[TARGET].to_numpy()[te])[0])
-        scores[priors] = float(np.mean(rs))
-        print(f"  CV on val, priors={priors}: mean r = {scores[priors]:.3f}", flush=True)
-    return max(scores, key=lambda k: scores[k]), scores
+def nearest_enzyme(train: pd.DataFrame, query: pd.DataFrame) -> np.ndarray:
+    """Mean log10 kcat of the training rows of the most similar training enzyme
+    (3-mer cosine): the nearest-neighbour-by-sequence baseline."""
+    seqs = sorted(set(train["sequence"]))
+    means = train.groupby("sequence")[TARGET].mean().reindex(seqs).to_numpy()
+    sim = (kmer_profiles(query["sequence"]) @ kmer_profiles(seqs).T).toarray()
+    return np.asarray(means[np.argmax(sim, axis=1)], dtype=float)
 
 
 def grouped_folds(groups: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
@@ -81,147 +81,222 @@ def grouped_folds(groups: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
     return [np.flatnonzero(assign == f) for f in range(k)]
 
 
+def choose_setting(
+    val: pd.DataFrame, grid: list[tuple[float, bool]], members: int, jobs: int
+) -> tuple[tuple[float, bool], dict[str, dict[str, float]]]:
+    """Grouped 3-fold CV inside the val file (sequence_40cluster) of (far_fraction, shrink)."""
+    y = val[TARGET].to_numpy()
+    folds = grouped_folds(val["sequence_40cluster"].to_numpy(), 3, seed=0)
+    scores: dict[str, dict[str, float]] = {}
+    for far, shrink in grid:
+        mean, std = np.empty(len(val)), np.empty(len(val))
+        for te in folds:
+            tr = np.setdiff1d(np.arange(len(val)), te)
+            model = KcatModel(
+                n_members=members, far_fraction=far, shrink=shrink, n_jobs=jobs, seed=0
+            )
+            mean[te], std[te] = model.fit(val.iloc[tr]).predict(val.iloc[te])
+        key = f"far_fraction={far},shrink={shrink}"
+        scores[key] = metrics(y, mean, std)
+        print(f"  grouped CV on val, {key}: {scores[key]}", flush=True)
+    sd = float(np.std(y))
+
+    def score(i: int) -> float:
+        m = list(scores.values())[i]
+        return m["r"] + (1 - m["rmse"] / sd)
+
+    best = max(range(len(grid)), key=score)
+    return grid[best], scores
+
+
+def run_grouped(
+    both: pd.DataFrame,
+    groups: np.ndarray,
+    setting: tuple[float, bool],
+    members: int,
+    jobs: int,
+    label: str,
+) -> dict[str, dict[str, float]]:
+    y = both[TARGET].to_numpy()
+    n = len(both)
+    mean, std = np.empty(n), np.empty(n)
+    ec_mean, ec_std, nn = np.empty(n), np.empty(n), np.empty(n)
+    for f, te in enumerate(grouped_folds(groups, 5, seed=0)):
+        tr = np.setdiff1d(np.arange(n), te)
+        t0 = time.perf_counter()
+        far, shrink = setting
+        model = KcatModel(n_members=members, far_fraction=far, shrink=shrink, n_jobs=jobs, seed=0)
+        model.fit(both.iloc[tr])
+        mean[te], std[te] = model.predict(both.iloc[te])
+        ec_mean[te], ec_std[te] = ECMeanBaseline().fit(both.iloc[tr]).predict(both.iloc[te])
+        nn[te] = nearest_enzyme(both.iloc[tr], both.iloc[te])
+        inner = model.calibration_
+        print(
+            f"  {label} fold {f}: {len(te)} test rows, {time.perf_counter() - t0:.0f} s; "
+            f"internal grouped cov68 {inner.get('grouped_coverage_68', float('nan')):.3f}",
+            flush=True,
+        )
+    return {
+        "KcatModel": metrics(y, mean, std),
+        "EC mean": metrics(y, ec_mean, ec_std),
+        "nearest enzyme": metrics(y, nn),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path(os.environ.get("BIOFAB_SHARED_DATA", ROOT.parent / "shared" / "data"))
     parser.add_argument("--data", type=Path, default=default)
     parser.add_argument("--jobs", type=int, default=2, help="XGBoost threads")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--members", type=int, default=8, help="ensemble members")
+    parser.add_argument(
+        "--grid",
+        default="0:0,0:1",
+        help="far_fraction:shrink settings tried on val (shrink 0/1)",
+    )
+    parser.add_argument("--cache", type=Path, default=ROOT / "benchmarks/results/kcat_cache")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/parts_kcat.json")
     args = parser.parse_args(argv)
     enz = args.data / "enzymes"
     val = load_catpred([enz / "catpred_kcat_random_val.csv"])
     test = load_catpred([enz / "catpred_kcat_random_test.csv"])
+    both = pd.concat([val, test], ignore_index=True)
     t0 = time.perf_counter()
 
-    print("1. hyper-parameter choice (3-fold CV on the val file)")
-    priors, cv = choose_priors(val, args.jobs)
-    print(f"  chosen: priors={priors}")
+    print("0. identity clusters (phmmer all-vs-all over val + test, single linkage)")
+    args.cache.mkdir(parents=True, exist_ok=True)
+    id20 = identity_clusters(list(both["sequence"]), 0.2, cache=args.cache, cpus=args.jobs)
+    pd.DataFrame({"sequence_40cluster": both["sequence_40cluster"], "identity20": id20}).assign(
+        row=np.arange(len(both)), source=both["source"]
+    ).to_csv(args.cache / "clusters_val_test.csv", index=False)
+    sizes = np.bincount(id20)
+    print(f"  identity20: {len(sizes)} clusters, largest {sizes.max()} of {len(both)} rows")
+
+    print("1. setting choice (grouped 3-fold CV on the val file only)")
+    grid = [(float(a), b == "1") for a, b in (x.split(":") for x in args.grid.split(","))]
+    setting, cv = choose_setting(val, grid, max(2, args.members // 2), args.jobs)
+    far, shrink = setting
+    print(f"  chosen: far_fraction={far}, shrink={shrink}")
 
     print("2. random split: train val, test test")
     y = test[TARGET].to_numpy()
-    base_r = metrics(y, ECMeanBaseline().fit(val).predict(test)[0])
+    rand_base = metrics(y, *ECMeanBaseline().fit(val).predict(test))
+    rand_nn = metrics(y, nearest_enzyme(val, test))
     runs = []
     for seed in range(args.seeds):
-        model = KcatModel(priors=priors, n_jobs=args.jobs, seed=seed).fit(val)
-        runs.append(metrics(y, *model.predict(test)))
-        print(f"  seed {seed}: {runs[-1]}", flush=True)
+        model = KcatModel(
+            n_members=args.members, far_fraction=far, shrink=shrink, n_jobs=args.jobs, seed=seed
+        )
+        runs.append(metrics(y, *model.fit(val).predict(test)))
+        print(f"  seed {seed}: {runs[-1]}; internal {model.calibration_}", flush=True)
     rand = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
     spread = {k: (min(r[k] for r in runs), max(r[k] for r in runs)) for k in runs[0]}
+    results = {
+        "random": {"KcatModel": rand, "EC mean": rand_base, "nearest enzyme": rand_nn},
+    }
 
-    print("3. grouped split: 5 folds of sequence_40cluster over val + test")
-    both = pd.concat([val, test], ignore_index=True)
-    yb = both[TARGET].to_numpy()
-    mean_g, std_g, base_g = np.empty(len(both)), np.empty(len(both)), np.empty(len(both))
-    folds = grouped_folds(both["sequence_40cluster"].to_numpy(), 5, seed=0)
-    for f, te in enumerate(folds):
-        tr = np.setdiff1d(np.arange(len(both)), te)
-        model = KcatModel(priors=priors, n_jobs=args.jobs, seed=0).fit(both.iloc[tr])
-        mean_g[te], std_g[te] = model.predict(both.iloc[te])
-        base_g[te] = ECMeanBaseline().fit(both.iloc[tr]).predict(both.iloc[te])[0]
-        print(f"  fold {f}: {len(te)} test rows", flush=True)
-    grp = metrics(yb, mean_g, std_g)
-    base_grp = metrics(yb, base_g)
+    print("3. grouped splits over val + test (5 folds)")
+    results["grouped40"] = run_grouped(
+        both, both["sequence_40cluster"].to_numpy(), setting, args.members, args.jobs, "grouped40"
+    )
+    results["grouped20"] = run_grouped(both, id20, setting, args.members, args.jobs, "identity20")
     elapsed = time.perf_counter() - t0
 
     print()
-    print(f"{'split':<24}{'model':<16}{'Pearson r':>10}{'RMSE':>8}{'cov68':>8}{'cov95':>8}")
-    rng_r = f"{spread['r'][0]:.3f}-{spread['r'][1]:.3f}"
-    print(
-        f"{'random (val->test)':<24}{'KcatModel':<16}{rand['r']:>10.3f}{rand['rmse']:>8.3f}"
-        f"{rand['cov68']:>8.3f}{rand['cov95']:>8.3f}   (r over {args.seeds} seeds: {rng_r})"
-    )
-    print(f"{'random (val->test)':<24}{'EC mean':<16}{base_r['r']:>10.3f}{base_r['rmse']:>8.3f}")
-    print(
-        f"{'grouped 40% clusters':<24}{'KcatModel':<16}{grp['r']:>10.3f}{grp['rmse']:>8.3f}"
-        f"{grp['cov68']:>8.3f}{grp['cov95']:>8.3f}"
-    )
-    print(
-        f"{'grouped 40% clusters':<24}{'EC mean':<16}{base_grp['r']:>10.3f}{base_grp['rmse']:>8.3f}"
-    )
-    print(
-        f"r ratio vs EC mean: random {rand['r'] / base_r['r']:.2f}x, "
-        f"grouped {grp['r'] / base_grp['r']:.2f}x; total {elapsed:.0f} s on {args.jobs} threads"
-    )
+    print(f"{'split':<12}{'model':<16}{'r':>7}{'RMSE':>7}{'cov68':>7}{'cov95':>7}{'rho':>7}")
+    for split, rows in results.items():
+        for name, m in rows.items():
+            extra = "".join(
+                f"{m[k]:>7.3f}" if k in m else f"{'':>7}"
+                for k in ("cov68", "cov95", "spearman_err_std")
+            )
+            print(f"{split:<12}{name:<16}{m['r']:>7.3f}{m['rmse']:>7.3f}{extra}")
+    print(f"random r over {args.seeds} seeds: {spread['r'][0]:.3f}-{spread['r'][1]:.3f}")
+    for split, rows in results.items():
+        k, b = rows["KcatModel"], rows["EC mean"]
+        print(
+            f"{split}: r ratio vs EC mean {k['r'] / b['r']:.2f}x, "
+            f"RMSE ratio {b['rmse'] / k['rmse']:.2f}x"
+        )
+    print(f"total {elapsed:.0f} s on {args.jobs} threads")
 
-    date = datetime.date.today().isoformat()
     common = {
         "peer": "ec_class_mean",
         "cores": args.jobs,
         "command": COMMAND,
-        "date": date,
+        "date": datetime.date.today().isoformat(),
         "repeats": 1,
         "hyperparameters": {
-            "priors": priors,
-            "cv_r_val": cv,
-            "features": "v2: + enzyme-substrate pair prior, + product fingerprint",
+            "far_fraction": far,
+            "shrink": shrink,
+            "members": args.members,
+            "settings_tried_grouped_cv_val": cv,
+            "features": "v2 features; format 3: std from pooled out-of-bag and internal "
+            "grouped out-of-fold residuals; shrink = EC-mean blend by similarity",
         },
     }
-    records = [
-        {
+    datasets = {
+        "random": ("catpred_random_val_to_test", args.seeds),
+        "grouped40": ("catpred_grouped_40cluster_5fold", 1),
+        "grouped20": ("catpred_grouped_phmmer_identity20_5fold", 1),
+    }
+    records = []
+    for split, (dataset, seeds) in datasets.items():
+        k, b = results[split]["KcatModel"], results[split]["EC mean"]
+        nn = results[split]["nearest enzyme"]
+        base = {"dataset": dataset, "seeds": seeds, **common}
+        r_rec = {
             "metric": "pearson_r_log10_kcat",
-            "dataset": "catpred_random_val_to_test",
-            "biofab": rand["r"],
-            "biofab_min_max": spread["r"],
-            "peer_value": base_r["r"],
-            "ratio": rand["r"] / base_r["r"],
+            "biofab": k["r"],
+            "peer_value": b["r"],
+            "ratio": k["r"] / b["r"],
             "better": "higher",
-            "target_value": 0.6,
-            "seeds": args.seeds,
-            **common,
-        },
-        {
-            "metric": "rmse_log10_kcat",
-            "dataset": "catpred_random_val_to_test",
-            "biofab": rand["rmse"],
-            "biofab_min_max": spread["rmse"],
-            "peer_value": base_r["rmse"],
-            "ratio": base_r["rmse"] / rand["rmse"],
-            "better": "lower",
-            "seeds": args.seeds,
-            **common,
-        },
-        {
-            "metric": "pearson_r_log10_kcat",
-            "dataset": "catpred_grouped_40cluster_5fold",
-            "biofab": grp["r"],
-            "peer_value": base_grp["r"],
-            "ratio": grp["r"] / base_grp["r"],
-            "better": "higher",
-            "target_ratio": 1.0,
-            "seeds": 1,
-            **common,
-        },
-        {
-            "metric": "rmse_log10_kcat",
-            "dataset": "catpred_grouped_40cluster_5fold",
-            "biofab": grp["rmse"],
-            "peer_value": base_grp["rmse"],
-            "ratio": base_grp["rmse"] / grp["rmse"],
-            "better": "lower",
-            "seeds": 1,
-            **common,
-        },
-    ]
-    for name, res, seeds in (
-        ("catpred_random_val_to_test", rand, args.seeds),
-        ("catpred_grouped_40cluster_5fold", grp, 1),
-    ):
-        for level, key in ((0.6827, "cov68"), (0.95, "cov95")):
+            "nearest_enzyme_value": nn["r"],
+            **base,
+        }
+        if split == "random":
+            r_rec.update(biofab_min_max=spread["r"], target_value=0.6)
+        else:
+            r_rec["target_ratio"] = 1.0
+        records.append(r_rec)
+        records.append(
+            {
+                "metric": "rmse_log10_kcat",
+                "biofab": k["rmse"],
+                "peer_value": b["rmse"],
+                "ratio": b["rmse"] / k["rmse"],
+                "better": "lower",
+                "nearest_enzyme_value": nn["rmse"],
+                **({"target_ratio": 1.0} if split != "random" else {}),
+                **base,
+            }
+        )
+        for metric, key, nominal in (
+            ("coverage_68", "cov68", 0.6827),
+            ("coverage_95", "cov95", 0.95),
+        ):
             records.append(
                 {
-                    "metric": f"coverage_{key[3:]}",
-                    "dataset": name,
-                    "biofab": res[key],
-                    "peer": "nominal",
-                    "peer_value": level,
-                    "better": "closer",
-                    "seeds": seeds,
-                    "cores": args.jobs,
-                    "command": COMMAND,
-                    "date": date,
+                    "metric": metric,
+                    "biofab": k[key],
+                    "peer_value": b[key],
+                    "nominal": nominal,
+                    "target_range": [0.60, 0.76] if key == "cov68" else None,
+                    "better": "closer_to_nominal",
+                    **base,
                 }
             )
+        records.append(
+            {
+                "metric": "spearman_abs_error_vs_std",
+                "biofab": k["spearman_err_std"],
+                "peer_value": b["spearman_err_std"],
+                "target_value": 0.2,
+                "better": "higher",
+                **base,
+            }
+        )
     write_atomic(args.out, json.dumps(records, indent=2) + "\n")
     print(f"wrote {args.out}")
 

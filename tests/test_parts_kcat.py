@@ -172,8 +172,15 @@ def test_cli_train_and_predict_kind_kcat(tmp_path) -> None:
     ).to_csv(train, index=False)
     runner = CliRunner()
     mdir = tmp_path / "kcat.model"
-    res = runner.invoke(parts_app, ["train", "--kind", "kcat", str(train), "--out", str(mdir)])
+    res = runner.invoke(
+        parts_app,
+        ["train", "--kind", "kcat", str(train), "--out", str(mdir), "--members", "2", "--json"],
+    )
     assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    cal = summary["calibration"]  # std checked on internal grouped folds
+    assert 0 < cal["grouped_coverage_68"] <= 1 and cal["n_grouped"] > 50
+    assert json.loads((mdir / "manifest.json").read_text())["params"]["n_members"] == 2
     query = tmp_path / "query.csv"
     q = (
         raw[["sequence", "reactant_smiles", "ec"]]
@@ -194,3 +201,48 @@ def test_cli_train_and_predict_kind_kcat(tmp_path) -> None:
     )
     assert isinstance(res.exception, InputError) and "row 3" in str(res.exception)
     assert not bad_out.exists()
+
+
+def test_calibration_from_grouped_folds(fitted: KcatModel, catpred: pd.DataFrame) -> None:
+    cal = fitted.calibration_
+    for prefix in ("oob", "grouped"):
+        assert 0.0 < cal[f"{prefix}_coverage_68"] <= cal[f"{prefix}_coverage_95"] <= 1.0
+        assert cal[f"{prefix}_rmse"] > 0
+    assert cal["n_grouped"] > 100 and np.isfinite(cal["grouped_r"])
+    # the mean is blended with the EC prior (shrink, on by default)
+    assert fitted.shrink_coef_ is not None and fitted.shrink_coef_.shape == (5,)
+    # pooled calibration: ±1 std holds ~68 % of out-of-bag and grouped residuals together
+    n_oob, n_grp = cal["n_oob"], cal["n_grouped"]
+    pooled = (cal["oob_coverage_68"] * n_oob + cal["grouped_coverage_68"] * n_grp) / (n_oob + n_grp)
+    assert 0.6 < pooled < 0.8
+    # std rises when the nearest training enzyme is a stranger: same rows, sequences
+    # shuffled into nonsense that no training enzyme resembles
+    rows = catpred.iloc[:40]
+    rng = np.random.default_rng(0)
+    strangers = rows.assign(
+        sequence=["".join(rng.permutation(list(s))) for s in rows["sequence"]],
+        ec="",
+    )
+    _, std_near = fitted.predict(rows)
+    _, std_far = fitted.predict(strangers)
+    assert np.median(std_far) > np.median(std_near)
+
+
+def test_far_priors_leave_relatives_out(
+    catpred: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With far_fraction=1 no training row's prior may come from its own enzyme."""
+    small = catpred.iloc[:120]
+    model = KcatModel(
+        n_members=1, n_estimators=5, far_fraction=1.0, calibration_folds=0, seed=0
+    ).fit(small, progress=True)
+    assert "kcat model fit" in capsys.readouterr().err
+    sim, tan = model._similarities(small)
+    related = sim >= model.family_similarity
+    far = model._priors_from(small, sim, tan, related)
+    assert np.nanmax(far[:, 1]) < model.family_similarity  # best similarity column
+    near = model._priors_from(small, sim, tan, np.eye(len(small), dtype=bool))
+    assert np.nanmax(near[:, 1]) > 0.99  # the same enzyme with another substrate
+    # EC prior without relatives: a row whose only EC-class mates are relatives falls back
+    assert np.isfinite(far[:, 4]).all()
+    assert "grouped_coverage_68" not in model.calibration_

@@ -25,9 +25,20 @@ the pair prior and product bits each added about +0.01 to the CV Pearson r; assa
 temperature/pH, taxonomy and substrate target encodings, 4-/5-mer neighbours and
 other tree settings did not help and are not used.
 
-A bootstrap ensemble of XGBoost regressors gives the mean; the predictive std
-combines the members' spread with a residual term calibrated on out-of-bag rows
-so that mean ± std holds about 68 % of out-of-bag measurements.
+A bootstrap ensemble of XGBoost regressors gives a mean, which is then blended
+with the EC-class mean, weights linear in the best sequence similarity and fitted
+on the same held-out residuals as the std (``shrink``): a distant enzyme leans on
+its EC class. The predictive std is
+a linear model of the expected |error| on the best sequence and enzyme-substrate
+pair similarity to the training rows, the depth of the EC match, the spread of the
+neighbours' kcats, the EC class's std and the distances of the mean and of the
+neighbours' kcat from the EC-class mean, fitted to pooled out-of-bag residuals and
+residuals of an internal cross-validation that holds out whole families (greedy
+3-mer families; relatives never train for a held-out family; priors computed
+without relatives), then scaled so mean ± std holds 68.3 % of them. So the std
+widens for an enzyme unlike the training rows; it is never below the members'
+spread. (Format 2 calibrated one residual term on out-of-bag rows only and was
+over-confident for new families.)
 
 Data: CatPred-DB (Boorla & Maranas 2025, Nat Commun 16:2072), read with
 :func:`load_catpred`. :class:`ECMeanBaseline` is the EC-class-mean baseline.
@@ -55,7 +66,7 @@ if TYPE_CHECKING:
 
 KIND = "kcat"
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 # Ambiguity and rare codes accepted in a protein (B = D/N, Z = E/Q, J = I/L, X = any,
@@ -497,9 +508,61 @@ class ECMeanBaseline:
 # -- the model -------------------------------------------------------------------
 _PARAMS = (
     "n_members", "n_estimators", "max_depth", "learning_rate", "subsample",
-    "colsample_bytree", "min_child_weight", "max_bin", "priors", "n_neighbors", "n_jobs",
-    "seed",
+    "colsample_bytree", "min_child_weight", "max_bin", "priors", "n_neighbors",
+    "far_fraction", "family_similarity", "calibration_folds", "shrink", "n_jobs", "seed",
 )  # fmt: skip
+
+_ONE_SIGMA = 0.682689
+_N_PRIORS = 5  # prior columns the trees see; two more feed the std only
+
+
+def _ec_depth(baseline: ECMeanBaseline, ecs: Iterable[str]) -> np.ndarray:
+    """EC levels (0-4) shared with the training class a row's EC prior comes from."""
+    return np.array([len(ec_levels(baseline.lookup(ec))) for ec in ecs], dtype=float)
+
+
+def _ec_prior_allowed(ecs: Sequence[str], y: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """For each row of ``allowed`` (``(n_rows, n_train)`` bool), the mean log10 kcat of
+    the allowed training rows sharing its longest EC prefix (global mean of the
+    allowed rows when none; NaN when no row is allowed). ``ecs`` are the training
+    rows' EC numbers; rows of ``allowed`` are training rows too (same order)."""
+    n_rows = allowed.shape[0]
+    out = np.full(n_rows, np.nan)
+    cnt_all = allowed.sum(axis=1)
+    ok = cnt_all > 0
+    out[ok] = (allowed[ok].astype(float) @ y) / cnt_all[ok]
+    done = np.zeros(n_rows, dtype=bool)
+    levels = [ec_levels(ec) for ec in ecs]
+    for depth in (4, 3, 2, 1):
+        codes: dict[str, int] = {}
+        code = np.array(
+            [
+                codes.setdefault(lv[depth - 1], len(codes)) if len(lv) >= depth else -1
+                for lv in levels
+            ]
+        )
+        mine = code[:n_rows]
+        same = (mine[:, None] == code[None, :]) & (mine[:, None] >= 0) & allowed
+        cnt = same.sum(axis=1)
+        use = (cnt > 0) & ~done
+        out[use] = (same[use].astype(float) @ y) / cnt[use]
+        done |= use
+    return out
+
+
+def _families(sim: np.ndarray, threshold: float) -> np.ndarray:
+    """Greedy families of training rows: each unassigned row in turn takes every
+    unassigned row with 3-mer cosine >= ``threshold`` (rows of one sequence share one)."""
+    n = sim.shape[0]
+    fam = np.full(n, -1)
+    k = 0
+    for i in range(n):
+        if fam[i] >= 0:
+            continue
+        fam[(sim[i] >= threshold) & (fam < 0)] = k
+        fam[i] = k
+        k += 1
+    return fam
 
 
 class KcatModel:
@@ -517,17 +580,51 @@ class KcatModel:
         Add the nearest-neighbour and EC-class priors as features (module docstring).
     n_neighbors:
         Neighbours averaged for the sequence prior.
+    far_fraction:
+        Fraction of training rows (drawn with ``seed``) whose priors are computed
+        without their relatives (training enzymes with 3-mer cosine >=
+        ``family_similarity``), so the trees learn how far to trust a prior from
+        the best similarity that comes with it, as they must for a new family.
+        0 (default) = every training row gets leave-one-out priors: the grouped
+        CV inside CatPred's val file preferred it (r 0.318 vs 0.298 at 0.5 and
+        0.303 at 1.0; BENCHMARKS.md).
+    family_similarity:
+        3-mer cosine similarity at or above which two enzymes count as relatives
+        (0.15 keeps about 90 % of the CatPred pairs that share a 40 %-identity
+        cluster and about 1 % of the others).
+    calibration_folds:
+        Folds of the internal grouped cross-validation that calibrates the std
+        (families by ``family_similarity``; relatives of a fold never train for
+        it); 0 = calibrate on out-of-bag rows only.
+    shrink:
+        Blend the ensemble's mean with the EC-class mean, weights linear in the
+        best sequence similarity (``shrink_coef_``), fitted on the same pooled
+        out-of-bag and grouped out-of-fold rows as the std: towards the EC mean
+        when the nearest training enzyme is distant. Needs ``calibration_folds``.
+        On by default: grouped CV inside CatPred's val file, r 0.343 vs 0.318
+        without, random CV unchanged (0.493 vs 0.492; BENCHMARKS.md).
     n_jobs:
         XGBoost threads per member.
 
     Attributes
     ----------
     members_ : list of fitted ``xgboost.XGBRegressor``
-    residual_std_ : float
-        Residual std (log10 units) added in quadrature to the ensemble spread,
-        chosen so that out-of-bag mean ± std covers 68.3 % of training rows.
+    std_coef_ : ndarray (8,)
+        Linear model of the expected |error| (log10 units) on ``[1, best sequence
+        similarity, best enzyme-substrate pair similarity, shared EC levels / 4,
+        weighted std of the enzyme neighbours' log10 kcat, std of the EC class,
+        |mean - EC prior|, |kNN prior - EC prior|]``.
+    std_scale_ : float
+        Factor on that model so mean ± std holds 68.3 % of the calibration residuals
+        (out-of-bag rows and internal grouped out-of-fold rows, pooled).
+    shrink_coef_ : ndarray (5,) or None
+        With ``shrink``: weights of ``[1, ensemble mean, EC prior, mean × best
+        similarity, EC prior × best similarity]`` giving the reported mean.
+    calibration_ : dict
+        Coverage of ±1 std and ±1.96 std, Spearman(|error|, std), Pearson r and RMSE
+        on the internal grouped folds (``grouped_*``) and out-of-bag rows (``oob_*``).
     oob_coverage_68_ : float
-        The out-of-bag coverage reached (≈ 0.683 by construction).
+    oob_rmse_ : float
     n_features_in_ : int
     """
 
@@ -543,6 +640,10 @@ class KcatModel:
         max_bin: int = 32,
         priors: bool = True,
         n_neighbors: int = 5,
+        far_fraction: float = 0.0,
+        family_similarity: float = 0.15,
+        calibration_folds: int = 4,
+        shrink: bool = True,
         n_jobs: int = 1,
         seed: int = 0,
     ) -> None:
@@ -556,6 +657,10 @@ class KcatModel:
         self.max_bin = max_bin
         self.priors = priors
         self.n_neighbors = n_neighbors
+        self.far_fraction = far_fraction
+        self.family_similarity = family_similarity
+        self.calibration_folds = calibration_folds
+        self.shrink = shrink
         self.n_jobs = n_jobs
         self.seed = seed
 
@@ -564,41 +669,78 @@ class KcatModel:
         return {k: getattr(self, k) for k in _PARAMS}
 
     # priors ------------------------------------------------------------------
-    def _knn(self, sim: np.ndarray, *, training: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _knn(self, sim: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Similarity-weighted mean log10 kcat of the ``n_neighbors`` most similar
-        training rows, and the best similarity; ``sim`` is ``(n_rows, n_train)``."""
-        if training:
-            np.fill_diagonal(sim, -np.inf)  # leave the row itself out
-        k = min(self.n_neighbors, sim.shape[1] - (1 if training else 0))
+        training rows, the best similarity and the weighted std of those neighbours'
+        values; ``sim`` is ``(n_rows, n_train)`` with excluded training rows at
+        ``-inf`` (a row with none left gets NaN, 0, NaN)."""
+        k = min(self.n_neighbors, sim.shape[1])
         top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
         tsim = np.take_along_axis(sim, top, axis=1)
-        w = np.clip(tsim, 1e-6, None) ** 4  # sharpen: the closest relatives dominate
-        return np.sum(w * self.ref_y_[top], axis=1) / np.sum(w, axis=1), np.max(tsim, axis=1)
+        valid = np.isfinite(tsim)
+        w = np.where(valid, np.clip(np.where(valid, tsim, 0.0), 1e-6, None) ** 4, 0.0)
+        total = w.sum(axis=1)
+        knn = np.full(len(sim), np.nan)
+        has = total > 0
+        vals = self.ref_y_[top]
+        knn[has] = np.sum(w * vals, axis=1)[has] / total[has]
+        spread = np.full(len(sim), np.nan)
+        dev = (vals - knn[:, None]) ** 2
+        spread[has] = np.sqrt(np.sum(w * dev, axis=1)[has] / total[has])
+        best = np.where(valid.any(axis=1), np.max(np.where(valid, tsim, -1.0), axis=1), 0.0)
+        return knn, np.clip(best, 0.0, None), spread
 
-    def _prior_features(self, frame: pd.DataFrame, *, training: bool) -> np.ndarray:
-        """Columns: kNN log10 kcat and best similarity by enzyme, the same by
-        enzyme-substrate pair, EC-class mean (log10 kcat)."""
+    def _similarities(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """3-mer cosine and reactant Tanimoto of each row to each training row."""
         prof = kmer_profiles(frame["sequence"])
         sim = (prof @ self.ref_profiles_.T).toarray()
         fps = np.vstack([fingerprint_bits(s) for s in frame["reactant_smiles"]])
-        pair_sim = sim * tanimoto(fps, self.ref_fps_)
-        knn, best = self._knn(sim, training=training)
-        pknn, pbest = self._knn(pair_sim, training=training)
-        blank = np.asarray([not s for s in frame["sequence"]])
-        knn[blank], best[blank] = np.nan, np.nan
-        blank |= np.asarray([not s for s in frame["reactant_smiles"]])
-        pknn[blank], pbest[blank] = np.nan, np.nan
-        if training:
-            ecm = self.ec_baseline_.loo_predict(frame, self.ref_y_)
-        else:
-            ecm = self.ec_baseline_.predict(frame)[0]
-        return np.column_stack([knn, best, pknn, pbest, ecm])
+        return sim, tanimoto(fps, self.ref_fps_)
 
-    def _design(self, frame: pd.DataFrame, *, training: bool) -> np.ndarray:
-        X = featurize(frame)
-        if self.priors:
-            X = np.hstack([X, self._prior_features(frame, training=training)])
-        return X
+    def _priors_from(
+        self, frame: pd.DataFrame, sim: np.ndarray, tan: np.ndarray, exclude: np.ndarray | None
+    ) -> np.ndarray:
+        """Columns: kNN log10 kcat and best similarity by enzyme, the same by
+        enzyme-substrate pair, EC-class mean (log10 kcat) -- the trees' priors
+        (``_N_PRIORS``) -- then, for the std only, the spread of the enzyme
+        neighbours' log10 kcat and the EC class's std. ``exclude`` marks training rows
+        each row may not use (None: prediction, every training row counts)."""
+        s = sim if exclude is None else np.where(exclude, -np.inf, sim)
+        knn, best, kspread = self._knn(s)
+        pknn, pbest, _ = self._knn(
+            s * tan if exclude is None else np.where(exclude, -np.inf, sim * tan)
+        )
+        blank = np.asarray([not q for q in frame["sequence"]])
+        knn[blank], best[blank], kspread[blank] = np.nan, np.nan, np.nan
+        blank |= np.asarray([not q for q in frame["reactant_smiles"]])
+        pknn[blank], pbest[blank] = np.nan, np.nan
+        if exclude is None:
+            ecm = self.ec_baseline_.predict(frame)[0]
+        else:
+            ecm = _ec_prior_allowed(list(self.ref_frame_["ec"]), self.ref_y_, ~exclude)
+        ec_std = self.ec_baseline_.predict(frame)[1]
+        return np.column_stack([knn, best, pknn, pbest, ecm, kspread, ec_std])
+
+    def _std_inputs(self, priors: np.ndarray, ecs: Iterable[str], mean: np.ndarray) -> np.ndarray:
+        """``[1, best similarity, best pair similarity, shared EC levels / 4,
+        neighbours' spread, EC class std, |mean - EC prior|, |kNN prior - EC prior|]``
+        (log10 units; unknown -> 0 or the global std). The last two: where the model
+        or the neighbours disagree with the EC class, errors run larger."""
+        gstd = self.ec_baseline_.stds_[""]
+        ecm = priors[:, 4]
+        z = np.column_stack(
+            [
+                np.ones(len(priors)),
+                np.nan_to_num(priors[:, 1], nan=0.0),
+                np.nan_to_num(priors[:, 3], nan=0.0),
+                _ec_depth(self.ec_baseline_, ecs) / 4,
+                np.nan_to_num(priors[:, 5], nan=gstd),
+                np.nan_to_num(priors[:, 6], nan=gstd),
+                np.nan_to_num(np.abs(mean - ecm), nan=0.0),
+                np.nan_to_num(np.abs(priors[:, 0] - ecm), nan=0.0),
+            ]
+        )
+        return z
 
     def _regressor(self, seed: int) -> Any:
         import xgboost as xgb
@@ -616,10 +758,17 @@ class KcatModel:
             max_bin=self.max_bin,
         )
 
-    def fit(self, frame: pd.DataFrame, y: Iterable[float] | None = None) -> Self:
+    def fit(
+        self, frame: pd.DataFrame, y: Iterable[float] | None = None, *, progress: bool = False
+    ) -> Self:
         """Fit on a kcat table (columns ``sequence``, ``reactant_smiles``, ``ec`` and
-        ``log10_value`` = log10 kcat in 1/s, or ``y`` given separately)."""
+        ``log10_value`` = log10 kcat in 1/s, or ``y`` given separately).
+
+        ``progress``: report each ensemble member and calibration fold
+        (``biofab.core.progress``)."""
         import pandas as pd
+
+        from biofab.core.progress import progress as reporter
 
         df = frame.copy()
         if y is not None:
@@ -628,35 +777,112 @@ class KcatModel:
         if len(df) < 10:
             raise NotEnoughDataError(f"KcatModel needs at least 10 rows, got {len(df)}")
         target = df[TARGET].to_numpy(dtype=float)
+        n = len(target)
         self.ec_baseline_ = ECMeanBaseline().fit(df)
         self.ref_y_ = target
         self.ref_profiles_ = kmer_profiles(df["sequence"])
         self.ref_fps_ = np.vstack([fingerprint_bits(s) for s in df["reactant_smiles"]])
         self.ref_frame_ = pd.DataFrame({"ec": df["ec"]})
-        X = self._design(df, training=True)
         rng = np.random.default_rng(self.seed)
-        n = len(target)
+        sim, tan = self._similarities(df)
+        related = sim >= self.family_similarity
+        np.fill_diagonal(related, True)
+        near = self._priors_from(df, sim, tan, np.eye(n, dtype=bool))  # leave-one-out
+        far = self._priors_from(df, sim, tan, related)  # leave-relatives-out
+        is_far = rng.random(n) < self.far_fraction
+        mixed = np.where(is_far[:, None], far, near)
+        F = featurize(df)
+        X = np.hstack([F, mixed[:, :_N_PRIORS]]) if self.priors else F
+        Xfar = np.hstack([F, far[:, :_N_PRIORS]]) if self.priors else F
+        folds = self.calibration_folds if self.calibration_folds >= 2 else 0
         self.members_ = []
         oob_sum, oob_sq, oob_n = np.zeros(n), np.zeros(n), np.zeros(n)
-        for _ in range(self.n_members):
-            idx = rng.integers(0, n, n)
-            reg = self._regressor(int(rng.integers(0, 2**31 - 1)))
-            reg.fit(X[idx], target[idx])
-            self.members_.append(reg)
-            out = np.setdiff1d(np.arange(n), idx)
-            pred = reg.predict(X[out])
-            oob_sum[out] += pred
-            oob_sq[out] += pred**2
-            oob_n[out] += 1
+        with reporter("kcat model fit", self.n_members + folds, enabled=progress) as steps:
+            for _ in range(self.n_members):
+                idx = rng.integers(0, n, n)
+                reg = self._regressor(int(rng.integers(0, 2**31 - 1)))
+                reg.fit(X[idx], target[idx])
+                self.members_.append(reg)
+                out = np.setdiff1d(np.arange(n), idx)
+                pred = reg.predict(X[out])
+                oob_sum[out] += pred
+                oob_sq[out] += pred**2
+                oob_n[out] += 1
+                steps.advance(note="ensemble member")
+            grp_pred = self._grouped_oof(X, Xfar, target, sim, related, folds, rng, steps)
         seen = oob_n > 0
-        m = oob_sum[seen] / oob_n[seen]
-        spread = np.sqrt(np.clip(oob_sq[seen] / oob_n[seen] - m**2, 0, None))
-        self.residual_std_ = _calibrate(target[seen] - m, spread)
-        total = np.sqrt(spread**2 + self.residual_std_**2)
-        self.oob_coverage_68_ = float(np.mean(np.abs(target[seen] - m) <= total))
-        self.oob_rmse_ = float(np.sqrt(np.mean((target[seen] - m) ** 2)))
+        oob_mean = oob_sum[seen] / oob_n[seen]
+        oob_res = target[seen] - oob_mean
+        ok = np.isfinite(grp_pred)
+        self.shrink_coef_ = None
+        if self.shrink and ok.sum() > 10:
+            S = np.vstack(
+                [_stack_inputs(oob_mean, mixed[seen]), _stack_inputs(grp_pred[ok], far[ok])]
+            )
+            coef, *_ = np.linalg.lstsq(S, np.concatenate([target[seen], target[ok]]), rcond=None)
+            self.shrink_coef_ = coef
+            oob_mean = _stack_inputs(oob_mean, mixed[seen]) @ coef
+            oob_res = target[seen] - oob_mean
+            grp_pred[ok] = _stack_inputs(grp_pred[ok], far[ok]) @ coef
+        grp_res = target[ok] - grp_pred[ok]
+        z_oob = self._std_inputs(mixed[seen], df["ec"][seen], oob_mean)
+        z_grp = self._std_inputs(far[ok], df["ec"][ok], grp_pred[ok])
+        res = np.concatenate([oob_res, grp_res])
+        Z = np.vstack([z_oob, z_grp])
+        coef, *_ = np.linalg.lstsq(Z, np.abs(res), rcond=None)
+        self.std_coef_ = coef
+        g = self._std_shape(Z)
+        self.std_scale_ = _scale_for(np.abs(res), g)
+        std_oob = np.maximum(
+            self.std_scale_ * g[: len(oob_res)],
+            np.sqrt(np.clip(oob_sq[seen] / oob_n[seen] - oob_mean**2, 0, None)),
+        )
+        self.calibration_ = {"n_oob": int(seen.sum()), **_calibration("oob", oob_res, std_oob)}
+        if len(grp_res):
+            std_grp = self.std_scale_ * g[len(oob_res) :]
+            self.calibration_.update(
+                {"n_grouped": len(grp_res), **_calibration("grouped", grp_res, std_grp)}
+            )
+            if len(grp_res) > 2:
+                r = np.corrcoef(grp_pred[ok], target[ok])[0, 1]
+                self.calibration_["grouped_r"] = float(r)
+        self.oob_coverage_68_ = self.calibration_["oob_coverage_68"]
+        self.oob_rmse_ = float(np.sqrt(np.mean(oob_res**2)))
         self.n_features_in_ = X.shape[1]
         return self
+
+    def _grouped_oof(
+        self,
+        X: np.ndarray,
+        Xfar: np.ndarray,
+        target: np.ndarray,
+        sim: np.ndarray,
+        related: np.ndarray,
+        folds: int,
+        rng: np.random.Generator,
+        steps: Any,
+    ) -> np.ndarray:
+        """Out-of-fold predictions with whole families held out (NaN where none): a
+        fold's relatives never train for it and its rows' priors omit their
+        relatives, as for a new family. One tree model per fold."""
+        pred = np.full(len(target), np.nan)
+        if folds < 2:
+            return pred
+        fam = _families(sim, self.family_similarity)
+        fold = rng.permutation(fam.max() + 1)[fam] % folds
+        for k in range(folds):
+            test = fold == k
+            train = ~test & ~related[:, test].any(axis=1)
+            if test.any() and train.sum() >= 10:
+                reg = self._regressor(int(rng.integers(0, 2**31 - 1)))
+                reg.fit(X[train], target[train])
+                pred[test] = reg.predict(Xfar[test])
+            steps.advance(note="calibration fold")
+        return pred
+
+    def _std_shape(self, z: np.ndarray) -> np.ndarray:
+        """Expected |error| from the std inputs, floored at 0.2 log10 units."""
+        return np.clip(z @ self.std_coef_, 0.2, None)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "members_"):
@@ -667,17 +893,26 @@ class KcatModel:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(mean, std)`` of log10 kcat (kcat in 1/s) for each row of ``frame``.
 
-        ``std`` (log10 units) is ``sqrt(spread² + residual_std_²)``, the members'
-        spread plus the calibrated residual term. With ``allow_missing_sequence`` a
-        blank ``sequence`` makes the protein features missing instead of an error.
+        ``std`` (log10 units) grows as the nearest training enzyme and
+        enzyme-substrate pair get less similar and the EC class match gets
+        shallower (``std_coef_``, calibrated on grouped out-of-fold and out-of-bag
+        training rows); it is never below the members' spread. With
+        ``allow_missing_sequence`` a blank ``sequence`` makes the protein features
+        missing instead of an error.
         """
         self._check_fitted()
         df = validate_frame(frame, allow_missing_sequence=allow_missing_sequence)
-        X = self._design(df, training=False)
+        sim, tan = self._similarities(df)
+        prior = self._priors_from(df, sim, tan, None)
+        F = featurize(df)
+        X = np.hstack([F, prior[:, :_N_PRIORS]]) if self.priors else F
         preds = np.vstack([m.predict(X) for m in self.members_])
         mean = preds.mean(axis=0)
         spread = preds.std(axis=0)
-        return mean, np.sqrt(spread**2 + self.residual_std_**2)
+        if self.shrink_coef_ is not None:
+            mean = _stack_inputs(mean, prior) @ self.shrink_coef_
+        shape = self._std_shape(self._std_inputs(prior, df["ec"], mean))
+        return mean, np.maximum(self.std_scale_ * shape, spread)
 
     # persistence -------------------------------------------------------------
     def save(self, directory: str | os.PathLike[str]) -> Path:
@@ -707,7 +942,12 @@ class KcatModel:
             "format_version": FORMAT_VERSION,
             "target": "log10 kcat (kcat in 1/s)",
             "params": self.get_params(),
-            "residual_std": self.residual_std_,
+            "std_coef": [float(c) for c in self.std_coef_],
+            "std_scale": self.std_scale_,
+            "shrink_coef": None
+            if self.shrink_coef_ is None
+            else [float(c) for c in self.shrink_coef_],
+            "calibration": self.calibration_,
             "oob_coverage_68": self.oob_coverage_68_,
             "oob_rmse": self.oob_rmse_,
             "n_features": self.n_features_in_,
@@ -760,7 +1000,11 @@ class KcatModel:
             model.ref_fps_ = np.unpackbits(ref["fps"], axis=1, count=FP_BITS).astype(float)
         model.ref_frame_ = pd.DataFrame({"ec": ecs})
         model.ec_baseline_ = ECMeanBaseline().fit(pd.DataFrame({"ec": ecs, TARGET: model.ref_y_}))
-        model.residual_std_ = float(manifest["residual_std"])
+        model.std_coef_ = np.asarray(manifest["std_coef"], dtype=float)
+        model.std_scale_ = float(manifest["std_scale"])
+        shrink = manifest.get("shrink_coef")
+        model.shrink_coef_ = None if shrink is None else np.asarray(shrink, dtype=float)
+        model.calibration_ = dict(manifest["calibration"])
         model.oob_coverage_68_ = float(manifest["oob_coverage_68"])
         model.oob_rmse_ = float(manifest["oob_rmse"])
         model.n_features_in_ = int(manifest["n_features"])
@@ -782,18 +1026,31 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
-def _calibrate(residual: np.ndarray, spread: np.ndarray, level: float = 0.682689) -> float:
-    """Smallest ``s >= 0`` with ``mean(|residual| <= sqrt(spread² + s²)) >= level``."""
-    if np.mean(np.abs(residual) <= spread) >= level:
-        return 0.0
-    lo, hi = 0.0, float(np.max(np.abs(residual))) + 1e-9
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if np.mean(np.abs(residual) <= np.sqrt(spread**2 + mid**2)) >= level:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+def _stack_inputs(mean: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """``[1, mean, EC prior, mean × best similarity, EC prior × best similarity]``."""
+    best = np.nan_to_num(priors[:, 1], nan=0.0)
+    ecm = np.where(np.isfinite(priors[:, 4]), priors[:, 4], mean)
+    return np.column_stack([np.ones(len(mean)), mean, ecm, mean * best, ecm * best])
+
+
+def _scale_for(abs_res: np.ndarray, shape: np.ndarray, level: float = _ONE_SIGMA) -> float:
+    """Smallest ``c > 0`` with ``mean(abs_res <= c * shape) >= level``."""
+    return float(np.quantile(abs_res / shape, level, method="higher"))
+
+
+def _calibration(prefix: str, residual: np.ndarray, std: np.ndarray) -> dict[str, float | None]:
+    """Coverage of mean ± std and ± 1.96 std, Spearman(|error|, std) (None when std is
+    constant), RMSE."""
+    from scipy.stats import spearmanr
+
+    err = np.abs(residual)
+    rho = float(spearmanr(err, std)[0]) if len(err) > 2 and np.ptp(std) > 0 else None
+    return {
+        f"{prefix}_coverage_68": float(np.mean(err <= std)),
+        f"{prefix}_coverage_95": float(np.mean(err <= 1.959964 * std)),
+        f"{prefix}_spearman_abs_error_std": rho,
+        f"{prefix}_rmse": float(np.sqrt(np.mean(residual**2))),
+    }
 
 
 # -- predictor for the metabolism pillar -----------------------------------------

@@ -337,9 +337,21 @@ def _train_kcat(request: TrainRequest, paths: list[Path]) -> TrainResult:
     from biofab.parts.kcat import TARGET, KcatModel
 
     table = _kcat_table(paths, request.target_column or TARGET)
-    est = KcatModel(seed=request.seed).fit(table)
+    params: dict[str, Any] = {"seed": request.seed}
+    if request.members is not None:
+        params["n_members"] = request.members
+    est = KcatModel(**params).fit(table, progress=request.progress)
     path = est.save(request.out)
-    return TrainResult(str(path), "kcat", "kcat-xgboost", table, files=[str(path)])
+    # Coverage and error-std rank correlation on the model's internal grouped folds
+    # (families held out) and out-of-bag rows: how far to trust its std.
+    return TrainResult(
+        str(path),
+        "kcat",
+        "kcat-xgboost",
+        table,
+        files=[str(path)],
+        calibration=est.calibration_,
+    )
 
 
 # ---------------------------------------------------------------------------------------
