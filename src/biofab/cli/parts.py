@@ -102,6 +102,14 @@ def train(
             f"trained a kcat model on {n} rows ({enzymes} distinct enzymes; log10 kcat, 1/s); "
             f"wrote {r.model}"
         )
+        c = r.calibration or {}
+        if c.get("grouped_coverage_68") is not None:
+            rho = c.get("grouped_spearman_abs_error_std")
+            _echo(
+                f"std calibrated on held-out enzyme families: +-1 std covers "
+                f"{c['grouped_coverage_68']:.0%} of their errors"
+                + (f", Spearman(|error|, std) {rho:.2f}" if rho is not None else "")
+            )
         return
     _echo(
         f"trained {r.estimator} ({r.kind}) on {n} sequences in {r.fit_time_s:.1f} s; "
