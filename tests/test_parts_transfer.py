@@ -6,9 +6,6 @@ ensembles do not claim certainty. Small slices of the shared LaFleur and Hossain
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +20,7 @@ from biofab.parts.physics import PromoterCalculator
 from biofab.parts.promoter_energy import EnergyScanner
 from biofab.parts.promoter_features import element_features
 from conftest import shared_data
+from test_parts_cli_edges import biofab
 
 LAFLEUR = "parts/promoters/lafleur2022_supp_data3.csv"
 HOSSAIN = "parts/promoters/hossain2020_from_lafleur2022_supp.csv"
@@ -115,18 +113,6 @@ def test_error_scale_and_novelty() -> None:
     nov = Novelty().fit(seqs)
     assert nov.warnings(seqs[:1]) == [""] or nov.score(seqs[:1])[0] > nov.threshold_
     assert "composition" in nov.warnings(["A" * 40 + "T" * 40])[0]
-
-
-def biofab(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "BIOFAB_DB"}
-    return subprocess.run(
-        [sys.executable, "-m", "biofab.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
 
 
 def test_cli_train_reports_calibration_and_predict_warns(

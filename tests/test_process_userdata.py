@@ -13,21 +13,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from biofab.cli.process import process_app
 from biofab.cli.process_predict import register
-from biofab.core.errors import BiofabError, InputError
+from biofab.core.errors import InputError
 from biofab.process.batchdata import ColumnMapping, LoggedInput, hold_average, read_batches
 from biofab.process.kinetics import model_class, read_declaration
 from biofab.process.scenario import Scenario, ScenarioError
 from biofab.process.units import UnitError, convert
+from test_process_cli import refused, run  # the same `process` app, `predict` added below
 
 if "predict" not in [c.name for c in process_app.registered_commands]:
     register(process_app)
-app = typer.Typer()
-app.add_typer(process_app, name="process")
 
 KINETICS = """\
 kinetics:
@@ -60,22 +57,6 @@ measurements:
   offline: {{times: [0, 3, 6, 9, 12, 15, 18, 21, 24], signals: {{X: 5%, S: 0.05, E: 0.05}}}}
 """
     )
-
-
-def run(*args: str | Path) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["process", *map(str, args)], standalone_mode=False)
-    if isinstance(result.exception, BiofabError):
-        return 2, f"error: {result.exception}"
-    if result.exception is not None:
-        raise result.exception
-    return result.exit_code, result.output
-
-
-def refused(code: int, text: str, *words: str) -> None:
-    assert code == 2, text
-    assert "\n" not in text.strip(), text
-    for w in words:
-        assert w in text, (w, text)
 
 
 @pytest.fixture(scope="module")
