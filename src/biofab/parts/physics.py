@@ -198,14 +198,7 @@ class PromoterCalculator(_PhysicsModel):
             if flank:
                 check_sequence(flank, "dna", column=name)
         if self._calc is None:
-            try:
-                from promoter_calculator.promoter_calculator import Promoter_Calculator
-            except ImportError as err:
-                raise InputError(
-                    f"the Promoter Calculator is not installed ({err})",
-                    expected="pip install promotercalculator",
-                ) from None
-            self._calc = Promoter_Calculator(verbosity=0)
+            self._calc = new_promoter_calculator()
         return self._calc
 
     def features(self, sequences: Sequence[str]) -> pd.DataFrame:
@@ -417,3 +410,16 @@ def physics_features(sequences: Sequence[str], kind: str, **options: Any) -> pd.
         raise InputError("no physics model for this kind", expected="promoter | rbs", found=kind)
     table = model.features(sequences)
     return table.select_dtypes(include="number")
+
+
+def new_promoter_calculator() -> Any:
+    """A quiet instance of the installed package's ``Promoter_Calculator`` (a one-line
+    ``InputError`` naming the pip package when it is missing)."""
+    try:
+        from promoter_calculator.promoter_calculator import Promoter_Calculator
+    except ImportError as err:
+        raise InputError(
+            f"the Promoter Calculator is not installed ({err})",
+            expected="pip install promotercalculator",
+        ) from None
+    return Promoter_Calculator(verbosity=0)

@@ -82,15 +82,11 @@ def tables() -> _Tables:
     global _TABLES
     if _TABLES is not None:
         return _TABLES
-    try:
-        from promoter_calculator import util
-        from promoter_calculator.promoter_calculator import Promoter_Calculator
-    except ImportError as err:
-        raise InputError(
-            f"the Promoter Calculator is not installed ({err})",
-            expected="pip install promotercalculator",
-        ) from None
-    calc = Promoter_Calculator(verbosity=0)
+    from biofab.parts.physics import new_promoter_calculator
+
+    calc = new_promoter_calculator()
+    from promoter_calculator import util  # installed: the calculator imported
+
     coeffs = np.asarray(calc.layer1, dtype=float)
 
     def arr(table: dict[str, float], k: int) -> np.ndarray:
