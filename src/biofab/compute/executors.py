@@ -193,7 +193,20 @@ class LocalPool:
 
     def submit(self, fn: Callable[..., R], *args: Any) -> TaskHandle[R]:
         # One process per running task: a job that kills its worker takes no other down.
-        return _LocalHandle(ProcessPoolExecutor(max_workers=1), fn, args)
+        # Not forked from this process: a job runner has threads, and a fork taken while
+        # one of them holds a lock in a C library (SQLite's allocator mutex, seen in the
+        # test suite) leaves the child blocked on it forever.
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=_clean_start())
+        return _LocalHandle(pool, fn, args)
+
+
+def _clean_start() -> Any:
+    """A start method that does not fork this process: ``forkserver`` (a clean
+    single-threaded server forks the workers) where the platform has it, else ``spawn``."""
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 def _advance(bar: Any, value: R) -> R:

@@ -175,8 +175,17 @@ def run_job(
     kind: str,
     request: dict[str, Any],
     folder: str,
+    pillars: tuple[Any, ...] = (),
 ) -> Any:
-    """Run one job attempt (in a worker process or Ray task); returns its JSON result."""
+    """Run one job attempt (in a worker process or Ray task); returns its JSON result.
+
+    ``pillars``: the runner's in-process plug-in records, registered here when missing
+    (a worker that was not forked from the runner knows only the installed entry points).
+    """
+    known = {p.name for p in plugins.pillars()}
+    for pillar in pillars:
+        if pillar.name not in known:
+            plugins.register(pillar)
     spec = plugins.job_kind(kind)
     typed = spec.parse(request, kind=kind)
     store = Store(url, create=False)
@@ -294,6 +303,7 @@ class JobRunner:
                 job.kind,
                 job.request,
                 str((self.folder / f"job-{job.id}").resolve()),
+                plugins.registered(),
             )
         except BiofabError as err:  # no executor (e.g. Ray unreachable): the job fails
             self.table.finish(*mine, "failed", error=_one_line(err))

@@ -179,6 +179,12 @@ def register(pillar: Pillar) -> None:
     _registered[pillar.name] = pillar
 
 
+def registered() -> tuple[Pillar, ...]:
+    """The pillars added in this process with :func:`register` (a worker process started
+    without forking re-registers them: they are plain records of import paths)."""
+    return tuple(_registered.values())
+
+
 def unregister(name: str) -> None:
     """Remove a pillar added with :func:`register` (entry points stay)."""
     _registered.pop(name, None)
