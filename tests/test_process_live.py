@@ -51,7 +51,9 @@ def test_validator_converts_units_to_the_twin() -> None:
 @pytest.mark.parametrize(
     ("reading", "words"),
     [
-        (Reading(1.0, "OUR", 5.0, "mmol/h"), "unknown unit 'mmol/h'"),
+        (Reading(1.0, "OUR", 5.0, "mmol/fortnight"), "unknown unit 'mmol/fortnight'"),
+        # a vendor's per-vessel rate needs the vessel's volume, which a reading lacks
+        (Reading(1.0, "OUR", 5.0, "mmol/h"), "converting 'mmol/h' to 'mmol/L/h' needs a volume"),
         (Reading(1.0, "X", 5.0, "mL"), "cannot convert 'mL' (volume) to 'g/L'"),
         (Reading(1.0, "X", 5.0, ""), "unit missing"),
         (Reading(1.0, "X", -0.5, "g/L"), "physically impossible value (negative)"),

@@ -68,7 +68,11 @@ def test_http_source_validates_at_the_edge(tmp_path: Path) -> None:
             assert isinstance(detail, str) and "\n" not in detail and words in detail, detail
 
         one = {"time_h": 2.5, "variable": "OUR", "value": 10.0, "unit": "mmol/L/h"}
-        refused({"readings": [one, {**one, "time_h": 2.6, "unit": "mmol/h"}]}, 422, "unknown unit")
+        refused(
+            {"readings": [one, {**one, "time_h": 2.6, "unit": "mmol/fortnight"}]},
+            422,
+            "unknown unit",
+        )
         refused(
             {"readings": [one, {**one, "variable": "X", "value": -1.0, "unit": "g/L"}]},
             422,
