@@ -21,7 +21,7 @@ from biofab.process.batchdata import ColumnMapping, LoggedInput, hold_average, r
 from biofab.process.kinetics import model_class, read_declaration
 from biofab.process.scenario import Scenario, ScenarioError
 from biofab.process.units import UnitError, convert
-from test_process_cli import refused, run  # the same `process` app, `predict` added below
+from test_process_cli import SMALL, refused, run  # the same `process` app; `predict` added below
 
 if "predict" not in [c.name for c in process_app.registered_commands]:
     register(process_app)
@@ -259,19 +259,7 @@ def test_mapping_reads_vendor_units_and_refuses_bad_ones(tmp_path: Path) -> None
 
 # -- saved hybrid -------------------------------------------------------------------------------
 
-ECOLI = """\
-model: ecoli
-initial: {X: 0.2, S: 8.0, A: 0.0, P: 0.0, DO: 100.0, V: 1.0}
-t_end: 9
-output_every: 0.25
-events:
-  - {t: 6, feed_start: {profile: exponential, F0: 0.003, mu_set: 0.15, F_max: 0.05}}
-  - {t: 6.5, induction: 1}
-measurements:
-  seed: 3
-  online: {every: 0.25, signals: {OUR: 1.0, CER: 1.0, DO: 1.0, V: 0.002}}
-  offline: {every: 1, signals: {X: 5%, S: 0.05, P: 5%}}
-"""
+ECOLI = SMALL  # the CLI tests' short E. coli fed-batch
 
 
 def test_saved_hybrid_round_trip_predicts_the_same(tmp_path: Path) -> None:
