@@ -145,6 +145,10 @@ def test_list_is_paginated_and_scoped_to_projects(api: Api) -> None:
         for item in eve.get("/campaigns", params={"limit": 1, "offset": offset}).json()["items"]
     ]
     assert set(names) <= set(seen) and len(seen) == len(set(seen)) == total
+    past = eve.get("/campaigns", params={"limit": 5, "offset": total + 10}).json()
+    assert past["items"] == [] and past["total"] == total
+    projects = {i["project"] for i in eve.get("/campaigns", params={"limit": 1000}).json()["items"]}
+    assert projects == {"alpha"}
     # Another project's member sees none of alpha's campaigns; the site admin sees all.
     otto = api.client(api.outsider).get("/campaigns").json()
     assert not set(names) & {i["name"] for i in otto["items"]}

@@ -91,16 +91,15 @@ def caller(
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers=_UNAUTHORISED
         )
-    found = svc.accounts.identify(credentials.credentials)
+    found = svc.identities.identify(credentials.credentials, svc.accounts.identify)
     if found is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "invalid, expired or revoked token",
             headers=_UNAUTHORISED,
         )
-    user, roles = found
-    store = svc.store.acting_as(user.username, client_address(request))
-    return Caller(user, roles, store, client_address(request))
+    store = svc.store.acting_as(found.user.username, client_address(request))
+    return Caller(found.user, found.roles, store, client_address(request))
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

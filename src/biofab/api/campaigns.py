@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import yaml
@@ -76,8 +77,9 @@ def expected_version(if_match: str | None, record: CampaignRecord) -> int | None
     return version
 
 
-def _project_names(caller: Caller) -> dict[int, str]:
-    return {p.id: p.name for p in caller.accounts.projects()}
+def _project_names(caller: Caller, records: Iterable[CampaignRecord]) -> dict[int, str]:
+    ids = {r.project_id for r in records if r.project_id is not None}
+    return caller.accounts.project_names(ids)
 
 
 def _out(record: CampaignRecord, projects: dict[int, str]) -> CampaignOut:
@@ -115,7 +117,7 @@ def list_campaigns(
     records, total = caller.store.campaign_page(
         caller.visible_projects(), limit=limit, offset=offset
     )
-    names = _project_names(caller)
+    names = _project_names(caller, records)
     return CampaignPage(
         items=[_out(r, names) for r in records], total=total, limit=limit, offset=offset
     )
@@ -137,14 +139,14 @@ def create_campaign(body: CampaignIn, caller: CallerDep, response: Response) -> 
     )
     record = caller.store.get_campaign(body.name)
     response.headers["ETag"] = etag(record.version)
-    return _out(record, _project_names(caller))
+    return _out(record, _project_names(caller, [record]))
 
 
 @router.get("/{name}", response_model=CampaignOut)
 def get_campaign(name: str, caller: CallerDep, response: Response) -> CampaignOut:
     record = caller.campaign(name)
     response.headers["ETag"] = etag(record.version)
-    return _out(record, _project_names(caller))
+    return _out(record, _project_names(caller, [record]))
 
 
 @router.get("/{name}/status", response_model=StatusOut)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from biofab.api.identities import IdentityCache
 from biofab.api.ratelimit import RateLimiter
 from biofab.api.settings import ServiceSettings
 from biofab.store import Store
@@ -19,6 +20,7 @@ class Service:
     accounts: Accounts
     user_limiter: RateLimiter
     address_limiter: RateLimiter
+    identities: IdentityCache
 
     @classmethod
     def open(cls, settings: ServiceSettings) -> Service:
@@ -29,6 +31,7 @@ class Service:
             Accounts(store),
             RateLimiter(settings.auth_attempts, settings.auth_window_s),
             RateLimiter(settings.auth_attempts_per_address, settings.auth_window_s),
+            IdentityCache(settings.auth_cache_s, store.account_writes),
         )
 
 

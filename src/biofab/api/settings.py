@@ -35,6 +35,15 @@ class ServiceSettings(BaseModel):
         "(FastAPI runs blocking handlers on 40 threads). With PostgreSQL, processes x this "
         "must stay below the server's max_connections.",
     )
+    auth_cache_s: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="How long a server process trusts a token it verified before reading "
+        "the store again. Revoking a token or changing a role through the same process "
+        "takes effect at once; through another (a second worker, the CLI), within this "
+        "many seconds. 0 reads the store on every request.",
+    )
     max_page: int = Field(200, ge=1, description="Largest page of a list route.")
     job_data_dir: str | None = Field(
         None,

@@ -16,6 +16,7 @@ from biofab.store.store import (
     ReadingRecord,
     RunRecord,
     Store,
+    WriteCounter,
     head_revision,
     normalize_url,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "ReadingRecord",
     "RunRecord",
     "Store",
+    "WriteCounter",
     "head_revision",
     "normalize_url",
 ]

@@ -17,6 +17,8 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -24,6 +26,7 @@ from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from biofab.core.errors import BiofabError, InputError
 from biofab.store.schema import ApiTokenRow, MembershipRow, ProjectRow, UserRow, utcnow
@@ -56,6 +59,16 @@ class User:
     site_admin: bool
     active: bool
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a valid token belongs to: the user, their role per project id, and when
+    the token expires (None: never)."""
+
+    user: User
+    roles: dict[int, Role]
+    expires_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -140,6 +153,14 @@ class Accounts:
     def __init__(self, store: Store) -> None:
         self.store = store
 
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction of the store; counted once it has committed, so a cache
+        of identities never keeps what a concurrent write just changed."""
+        with self.store._write() as s:
+            yield s
+        self.store.account_writes.bump()
+
     # -- users
 
     def count_users(self) -> int:
@@ -155,7 +176,7 @@ class Accounts:
             raise InputError("password too short", expected="at least 8 characters")
         record = None if password is None else hash_password(password)
         try:
-            with self.store._write() as s:
+            with self._write() as s:
                 if s.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
                     raise AccountExistsError(f"user '{username}' already exists")
                 row = UserRow(
@@ -181,7 +202,7 @@ class Accounts:
     def first_admin(self, username: str = "admin") -> str | None:
         """On a store without users, create site admin ``username`` and return its
         first token's secret (to show once); on any other store, None."""
-        with self.store._write() as s:
+        with self._write() as s:
             # One transaction under the write lock: two servers starting at once
             # cannot both find no users.
             if s.scalar(select(func.count()).select_from(UserRow)):
@@ -249,7 +270,7 @@ class Accounts:
         if expires_at is not None and expires_at.tzinfo is None:
             raise InputError("token expiry needs a time zone", found=expires_at.isoformat())
         secret = TOKEN_TAG + secrets.token_urlsafe(TOKEN_BYTES)
-        with self.store._write() as s:
+        with self._write() as s:
             user = s.get(UserRow, user_id)
             if user is None:
                 raise UnknownAccountError(f"unknown user id {user_id}")
@@ -276,9 +297,9 @@ class Accounts:
         """The active user owning ``secret``, if the token exists, is not revoked and
         has not expired; else None."""
         found = self.identify(secret)
-        return None if found is None else found[0]
+        return None if found is None else found.user
 
-    def identify(self, secret: str) -> tuple[User, dict[int, Role]] | None:
+    def identify(self, secret: str) -> Identity | None:
         """:meth:`authenticate` and the user's roles, in one read (every API request
         asks both: two plain queries in one session, no ORM objects)."""
         if not secret.startswith(TOKEN_TAG) or len(secret) > 200:
@@ -313,7 +334,7 @@ class Accounts:
                     )
                 ).all()
                 user = User(uid, name, bool(admin), bool(active), created)
-                return user, {p: _check_role(r) for p, r in roles}
+                return Identity(user, {p: _check_role(r) for p, r in roles}, expires)
         return None
 
     def tokens(self, user_id: int) -> list[TokenInfo]:
@@ -325,7 +346,7 @@ class Accounts:
 
     def revoke_token(self, user_id: int, token_id: int) -> TokenInfo:
         """Revoke one of the user's tokens (``UnknownAccountError`` for anyone else's)."""
-        with self.store._write() as s:
+        with self._write() as s:
             row = s.get(ApiTokenRow, token_id)
             if row is None or row.user_id != user_id:
                 raise UnknownAccountError(f"unknown token {token_id}")
@@ -345,7 +366,7 @@ class Accounts:
     def create_project(self, name: str, *, description: str = "") -> Project:
         _check_name(name, _PROJECT, "project name")
         try:
-            with self.store._write() as s:
+            with self._write() as s:
                 if s.scalar(select(ProjectRow.id).where(ProjectRow.name == name)) is not None:
                     raise AccountExistsError(f"project '{name}' already exists")
                 row = ProjectRow(
@@ -370,6 +391,19 @@ class Accounts:
                 raise UnknownAccountError(f"unknown project '{name}'")
             return _project(row)
 
+    def project_names(self, ids: Iterable[int]) -> dict[int, str]:
+        """id -> name of these projects. Projects are never renamed or deleted, so
+        names once read are kept for the store's life (one query per new id)."""
+        known = self.store.project_names
+        wanted = set(ids) - known.keys()
+        if wanted:
+            with self.store._read() as s:
+                rows = s.execute(
+                    select(ProjectRow.id, ProjectRow.name).where(ProjectRow.id.in_(wanted))
+                ).all()
+            known.update({pid: name for pid, name in rows})
+        return {pid: known[pid] for pid in ids if pid in known}
+
     def projects(self) -> list[Project]:
         with self.store._read() as s:
             return [_project(r) for r in s.scalars(select(ProjectRow).order_by(ProjectRow.id))]
@@ -387,7 +421,7 @@ class Accounts:
     def set_role(self, project_id: int, username: str, role: str) -> Member:
         """Add ``username`` to the project with ``role``, or change their role."""
         role = _check_role(role)
-        with self.store._write() as s:
+        with self._write() as s:
             user = s.scalar(select(UserRow).where(UserRow.username == username))
             if user is None:
                 raise UnknownAccountError(f"unknown user '{username}'")
