@@ -123,3 +123,14 @@ def test_serve_refuses_a_missing_job_data_folder(tmp_path: Path) -> None:
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "--job-data-dir is not a folder" in r.stderr and str(tmp_path / "nope") in r.stderr
     assert not (tmp_path / "s.db").exists()  # refused before the store is made
+
+
+def test_serve_refuses_a_negative_auth_cache_time(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "biofab.cli", "serve", "--db", f"sqlite:///{tmp_path / 's.db'}",
+         "--auth-cache", "-1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "--auth-cache" in r.stderr and "-1" in r.stderr
+    assert not (tmp_path / "s.db").exists()

@@ -44,6 +44,16 @@ def serve(
             "the store, and the line costs a fifth of a status request's time)."
         ),
     ] = False,
+    auth_cache: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=60,
+            help="Seconds a server process trusts a token it verified (0: read the store on "
+            "every request). A token revoked through another process stops working within "
+            "this time.",
+        ),
+    ] = 2.0,
     job_workers: Annotated[
         int,
         typer.Option(
@@ -79,6 +89,7 @@ def serve(
     settings: dict[str, Any] = {
         "store_url": url,
         "max_upload_bytes": int(max_upload_mb * 1024 * 1024),
+        "auth_cache_s": auth_cache,
         "job_data_dir": None if job_data_dir is None else str(job_data_dir.resolve()),
     }
     app = create_app(**settings)  # migrates the store once, before any worker starts
