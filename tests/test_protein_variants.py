@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import shared_data
 
 from biofab.core.errors import InputError
 from biofab.core.space import Space
@@ -28,6 +27,7 @@ from biofab.parts.variants import (
     SiteLibrary,
     unique_variants,
 )
+from conftest import shared_data
 
 
 @pytest.fixture(scope="module")
