@@ -270,3 +270,27 @@ def test_bad_prior_input(gb1: SiteLibrary, tmp_path) -> None:
     (tmp_path / "t.txt").write_text("MKTLV\n")
     with pytest.raises(InputError, match="not a FASTA file"):
         HomologProfile().fit(GB1_PARENT, tmp_path / "t.txt")
+
+
+# -- the campaign engine takes the space as it takes any other ------------------------------
+
+
+def test_campaign_over_a_site_library(gb1: SiteLibrary, landscape, db_url: str, tmp_path) -> None:
+    """A lab's results file (site columns + measured fitness) goes in; the next round comes
+    out as new variants of the same library; the parent and the measured ones never return."""
+    from biofab.campaign import Campaign
+    from biofab.learn.recommenders import SpaceFilling
+
+    campaign = Campaign.create("gb1", gb1.space(), ["fitness"], store=db_url)
+    first = campaign.recommend(8, recommender=SpaceFilling(), seed=0).designs
+    fitness = landscape.set_index("Variants")["Fitness"]
+    results = first[gb1.sites].copy()
+    results["fitness"] = [float(fitness.get(c, 0.0)) for c in gb1.codes(results)]
+    path = tmp_path / "round_01_results.csv"
+    results.to_csv(path, index=False)
+    campaign.ingest(path, progress=False)
+    data = campaign.data()
+    assert sorted(gb1.codes(data)) == sorted(gb1.codes(results))
+    second = campaign.recommend(8, recommender=SpaceFilling(), seed=1).designs
+    assert not set(gb1.codes(second)) & set(gb1.codes(results))
+    assert all(len(s) == len(GB1_PARENT) for s in gb1.sequences(second))
