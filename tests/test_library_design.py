@@ -235,10 +235,12 @@ def test_cli_design_focus_export(tmp_path: Path) -> None:
     summary = json.loads(done.stdout)
     assert summary["n_variants"] == 12**3 * 20 and summary["n_primers"] == 2 * (1 + 3)
     assert sorted(p.name for p in (tmp_path / "lib").iterdir()) == [
-        "library.json", "primers.csv", "sites.csv", "space.yaml",
+        "library.html", "library.json", "primers.csv", "sites.csv", "space.yaml",
     ]  # fmt: skip
     space = Space.from_yaml(tmp_path / "lib" / "space.yaml")
     assert space.names == ["V39", "D40", "G41", "V54"]
+    page = (tmp_path / "lib" / "library.html").read_text()
+    assert "Coverage against clones screened" in page and "plotly" in page
     order = pd.read_csv(tmp_path / "lib" / "primers.csv")
     assert {"name", "sequence", "mix_fraction"} <= set(order.columns)
 

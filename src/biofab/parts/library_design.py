@@ -658,3 +658,54 @@ def write_variants(
     with atomic_path(path, suffix=".gb") as tmp:
         SeqIO.write(records, str(tmp), "genbank")
     return Path(path)
+
+
+# -- the page a scientist checks by eye ---------------------------------------------------
+
+
+def library_page(
+    design: LibraryDesign, coverage: float = 0.95, budget: int | None = None, command: str = ""
+) -> str:
+    """HTML page: expected coverage against clones screened, and residue odds per site."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from biofab.viz import html_page
+
+    need = design.clones_for_coverage(coverage)
+    top = max(need, budget or 0) * 2
+    clones = np.unique(np.geomspace(1, top, 200).round().astype(int))
+    curve = [design.expected_coverage(int(n)) for n in clones]
+    fig = go.Figure(go.Scatter(x=clones, y=curve, mode="lines", name="expected coverage"))
+    fig.add_vline(x=need, line_dash="dash", annotation_text=f"{coverage:.0%}: {need:,} clones")
+    if budget is not None:
+        fig.add_vline(x=budget, line_color="firebrick", annotation_text=f"budget {budget:,}")
+    fig.update_layout(
+        xaxis={"type": "log", "title": "clones screened"},
+        yaxis={"title": "expected fraction of protein variants seen", "range": [0, 1.02]},
+    )
+    letters = [*AMINO_ACIDS, "*"]
+    z = [
+        [cs.residue_probabilities().get(a, 0.0) for a in letters]
+        for cs in design.codon_sets.values()
+    ]
+    heat = go.Figure(go.Heatmap(z=z, x=letters, y=design.library.sites, colorscale="Blues", zmin=0))
+    heat.update_layout(xaxis={"title": "residue (* = stop)"}, yaxis={"title": "site"})
+    summary = design.summary(coverage, budget)
+    text = (
+        f"{summary['n_variants']:,} protein variants, {summary['n_codon_combinations']:,} codon "
+        f"combinations, {summary['stop_fraction']:.1%} of clones carry a stop; "
+        f"{need:,} clones ({summary['oversampling']:.1f}x the variants) for {coverage:.0%} "
+        "expected coverage (Poisson sampling with each variant's probability, Firth & "
+        "Patrick 2005)."
+    )
+    return html_page(
+        "Site library",
+        [
+            ("Summary", text),
+            ("Sites", design.site_table()),
+            ("Coverage against clones screened", fig),
+            ("Probability of each residue per site", heat),
+        ],
+        subtitle=command,
+    )

@@ -7,7 +7,8 @@ written; bad input is one :class:`~biofab.core.errors.InputError` line.
 * :func:`design` -- parent + sites + codon sets -> ``sites.csv`` (codons, residues, stop
   fraction, bias per site), ``library.json`` (the library and its coverage statistics,
   which :func:`focus` and :func:`export` read back), ``space.yaml`` (the campaign space:
-  exactly the residues the codons encode) and, with the parent's CDS, ``primers.csv``
+  exactly the residues the codons encode), ``library.html`` (coverage against clones
+  screened, residue odds per site) and, with the parent's CDS, ``primers.csv``
   (the oligos to order). A ``budget`` smaller than the clones needed for ``coverage`` is
   refused.
 * :func:`focus` -- the first round: ``n`` variants drawn from the top fraction by the
@@ -25,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from biofab.core.atomic import output_folder, write_atomic
 from biofab.core.errors import InputError
-from biofab.parts.library_design import CodonSet, LibraryDesign, primers, write_variants
+from biofab.parts.library_design import (
+    CodonSet,
+    LibraryDesign,
+    library_page,
+    primers,
+    write_variants,
+)
 from biofab.parts.variants import SiteLibrary, unique_variants
 
 if TYPE_CHECKING:
@@ -153,14 +160,16 @@ def design(request: DesignRequest) -> DesignResult:
         "summary": summary,
     }
     table = lib.site_table()
+    page = library_page(lib, request.coverage, request.budget, f"sites {request.sites}")
     folder = output_folder(request.out)
-    files = [folder / "sites.csv", folder / "library.json", folder / "space.yaml"]
+    files = [folder / n for n in ("sites.csv", "library.json", "space.yaml", "library.html")]
     write_atomic(files[0], table.to_csv(index=False))
     write_atomic(files[1], _dumps(record))
     write_atomic(files[2], lib.library.space().to_yaml())
+    write_atomic(files[3], page)
     if oligos is not None:
         files.append(folder / "primers.csv")
-        write_atomic(files[3], oligos.to_csv(index=False))
+        write_atomic(files[4], oligos.to_csv(index=False))
     return DesignResult(summary, table, oligos, [str(f) for f in files])
 
 
