@@ -239,6 +239,7 @@ def _homologs(rng: np.random.Generator, n: int) -> dict[str, str]:
         out[f"hom{k}"] = "".join(seq)
     for k in range(40):  # unrelated proteins
         out[f"decoy{k}"] = "".join(AMINO_ACIDS[i] for i in rng.integers(0, 20, 120))
+    out["pseudogene"] = out["decoy0"][:50] + "*" + out["decoy0"][50:]  # read as X
     return out
 
 
@@ -256,6 +257,12 @@ def test_homolog_profile_with_pyhmmer(gb1: SiteLibrary, tmp_path) -> None:
     assert s[0] > s[1]
     prior = ZeroShotPrior(gb1, profile=profile)
     assert "profile" in prior.weights
+    # one homolog of the N-terminal half only: uncovered positions score 0 for every residue
+    half = HomologProfile(evalue=10).fit(GB1_PARENT, {"n_half": GB1_PARENT[:30].replace("K", "R")})
+    assert half.coverage_[40:].sum() == 0 and np.all(half.log_odds()[40:] == 0)
+    k, r = AMINO_ACIDS.index("K"), AMINO_ACIDS.index("R")
+    w = AMINO_ACIDS.index("W")
+    assert half.log_odds()[3, k] == 0 and half.log_odds()[3, r] > half.log_odds()[3, w] + 1
 
 
 def test_bad_prior_input(gb1: SiteLibrary, tmp_path) -> None:

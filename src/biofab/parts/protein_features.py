@@ -23,10 +23,10 @@ function) summed over mutated sites:
 * ``hydrophobicity``: -|KD(mut) - KD(wt)|, Kyte & Doolittle 1982 (J Mol Biol 157:105);
 * ``volume``: -|V(mut) - V(wt)| in Å^3, residue volumes of Zamyatnin 1972 (Prog Biophys
   Mol Biol 24:107);
-* ``profile``: log f_i(mut) / f_i(wt) at each site i, frequencies from homologs of the
-  parent that phmmer finds in a proteome the user gives (:class:`HomologProfile`; the
-  site-independent model of Hopf et al. 2017, Nat Biotechnol 35:128, without the
-  pairwise couplings).
+* ``profile``: PSSM_i(mut) - PSSM_i(wt) at each site i, PSSM = log(f / background), f
+  the residue frequencies among homologs of the parent that phmmer finds in a proteome
+  the user gives (:class:`HomologProfile`; the site-independent model of Hopf et al.
+  2017, Nat Biotechnol 35:128, without the pairwise couplings).
 
 :class:`ZeroShotPrior` combines terms with weights after dividing each by its spread over
 the library's single substitutions (so weights are comparable and no term is tuned on
@@ -458,7 +458,9 @@ class HomologProfile:
     a mapping id -> sequence) with phmmer (HMMER3, Eddy 2011; pyhmmer), keeps hits with
     E-value <= ``evalue`` and identity below ``max_identity`` (the parent itself and
     near copies add no information), at most ``max_hits`` best, drops duplicate aligned
-    strings, and counts each aligned residue at each parent position. Frequencies add
+    strings, and counts each aligned residue at each parent position, plus the parent's
+    own residue once where homologs cover it (no other sequence weighting); ``coverage_``
+    is the number of homologs aligned at each position. Frequencies add
     ``pseudocount`` pseudo-sequences distributed as the proteome's own amino-acid
     composition, so an uncovered position scores 0 for every substitution.
     """
@@ -538,19 +540,27 @@ class HomologProfile:
                 if a in _INDEX:
                     composition[_INDEX[a]] += 1
         self.background_ = composition / composition.sum()
+        self.coverage_ = counts.sum(axis=1)
+        # the parent is a member of its own family: at a position homologs cover it counts
+        # once, so one homolog that differs there makes both residues equally likely; a
+        # position no homolog covers keeps the background (every substitution scores 0)
+        covered = np.flatnonzero(self.coverage_ > 0)
+        counts[covered, [_INDEX[parent[i]] for i in covered]] += 1.0
         self.counts_ = counts
         self.homologs_ = used
         self.parent_ = parent
         depth = counts.sum(axis=1, keepdims=True)
-        self.coverage_ = depth[:, 0]
         self.frequencies_ = (counts + self.pseudocount * self.background_) / (
             depth + self.pseudocount
         )
         return self
 
     def log_odds(self) -> np.ndarray:
-        """``(L, 20)``: log f(mut) - log f(wt) at each parent position (0 for the parent)."""
-        logf = np.log(self.frequencies_)
+        """``(L, 20)``: PSSM(mut) - PSSM(wt), PSSM = log f / background, at each position.
+
+        0 for the parent's residue and at positions no homolog covers.
+        """
+        logf = np.log(self.frequencies_ / self.background_)
         wt = np.array([_INDEX[a] for a in self.parent_])
         return logf - logf[np.arange(len(self.parent_)), wt][:, None]
 
@@ -570,7 +580,10 @@ def _aligned_residues(query: str, target: str, query_from: int, length: int) -> 
 
 
 def read_proteome(proteome: str | Path | Mapping[str, str]) -> dict[str, str]:
-    """Id -> sequence from a FASTA file or a mapping; one line for a file that is not FASTA."""
+    """Id -> sequence from a FASTA file or a mapping; one line for a file that is not FASTA.
+
+    A final ``*`` is dropped and an internal one (a pseudogene's stop) becomes ``X``.
+    """
     if isinstance(proteome, Mapping):
         seqs = {str(k): str(v).strip().upper().rstrip("*") for k, v in proteome.items()}
         file = None
@@ -589,6 +602,8 @@ def read_proteome(proteome: str | Path | Mapping[str, str]) -> dict[str, str]:
             )
         ids, seqs_list = parse_fasta(text, file=file)
         seqs = {i: s.upper().rstrip("*") for i, s in zip(ids, seqs_list, strict=True)}
+    # an internal stop (pseudogenes in annotated proteomes) is read as an unknown residue
+    seqs = {k: s.replace("*", "X") for k, s in seqs.items()}
     ok = set("ACDEFGHIKLMNPQRSTVWYBZJXUO")
     for row, (k, s) in enumerate(seqs.items(), start=1):
         bad = sorted(set(s) - ok)
