@@ -130,6 +130,11 @@ def test_bad_variant_text(gb1: SiteLibrary, text: str, message: str) -> None:
 def test_frame_names_the_bad_row(gb1: SiteLibrary) -> None:
     with pytest.raises(InputError, match=r"row 2, column 'G41'.*found 'B'"):
         gb1.frame(["FWAA", "FWBA"])
+    table = pd.DataFrame({"V39": ["f", " W"], "D40": ["W", None], "G41": "A", "V54": "A"})
+    with pytest.raises(InputError, match=r"r.csv, row 2, column 'D40': not a one-letter residue"):
+        gb1.check_frame(table, file="r.csv")
+    table["D40"] = ["W", "w"]
+    assert gb1.codes(table) == ["FWAA", "WWAA"]  # case and spaces as a spreadsheet has them
 
 
 def test_duplicated_variants_are_refused() -> None:

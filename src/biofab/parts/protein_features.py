@@ -46,12 +46,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from biofab.core.errors import InputError
-from biofab.parts.variants import AMINO_ACIDS, SiteLibrary
+from biofab.parts.variants import AMINO_ACIDS, SiteLibrary, letter_matrix
 
 if TYPE_CHECKING:
     import pandas as pd
 
 _INDEX = {a: i for i, a in enumerate(AMINO_ACIDS)}
+_ASCII_INDEX = np.full(256, -1, dtype=np.int16)
+_ASCII_INDEX[list(AMINO_ACIDS.encode())] = np.arange(20)
 
 # Georgiev 2009 (J Comput Biol 16:703-723, doi:10.1089/cmb.2008.0173), 19 factors that
 # summarise ~500 AAindex scales; rows A..Y (alphabetical one-letter order), columns
@@ -165,21 +167,14 @@ def residue_indices(X: Any, sites: Sequence[str] | None = None) -> tuple[np.ndar
 
     if isinstance(X, pd.DataFrame):
         names = list(X.columns) if sites is None else list(sites)
-        missing = [s for s in names if s not in X.columns]
-        if missing:
-            raise InputError(
-                "a site column is missing", expected=f"columns {names}", found=missing[0]
-            )
-        letters = np.stack(
-            [X[s].astype(str).str.strip().str.upper().to_numpy() for s in names], axis=1
-        )
+        matrix = letter_matrix(X, names)
     else:
-        codes = [str(c).strip().upper() for c in (X if not isinstance(X, str) else [X])]
+        codes = [str(c).strip().upper() for c in ([X] if isinstance(X, str) else X)]
         if not codes:
             raise InputError("no variants to encode", expected="at least one", found=0)
         k = len(codes[0])
         for i, c in enumerate(codes):
-            if len(c) != k:
+            if len(c) != k or not c.isascii():
                 raise InputError(
                     "variant codes differ in length", row=i + 1, expected=f"{k} letters", found=c
                 )
@@ -188,9 +183,8 @@ def residue_indices(X: Any, sites: Sequence[str] | None = None) -> tuple[np.ndar
             raise InputError(
                 "variant codes do not match the sites", expected=f"{len(names)} letters", found=k
             )
-        letters = np.array([list(c) for c in codes], dtype=object).reshape(len(codes), k)
-    flat = letters.ravel()
-    idx = np.array([_INDEX.get(str(a), -1) for a in flat], dtype=int).reshape(letters.shape)
+        matrix = np.frombuffer("".join(codes).encode(), dtype=np.uint8).reshape(len(codes), k)
+    idx = _ASCII_INDEX[matrix]
     bad = np.argwhere(idx < 0)
     if len(bad):
         r, j = bad[0]
@@ -199,9 +193,9 @@ def residue_indices(X: Any, sites: Sequence[str] | None = None) -> tuple[np.ndar
             row=int(r) + 1,
             column=names[j],
             expected=f"one of {AMINO_ACIDS}",
-            found=str(letters[r, j]),
+            found=chr(matrix[r, j]),
         )
-    return idx, names
+    return idx.astype(np.intp), names
 
 
 # -- encoders ---------------------------------------------------------------------------------

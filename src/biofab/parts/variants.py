@@ -281,32 +281,39 @@ class SiteLibrary:
 
     # -- many variants (vectorised: a landscape has 10^5 rows) --------------------------
     def frame(self, variants: Iterable[object]) -> pd.DataFrame:
-        """Designs (one column per site) from codes or mutation strings, order kept."""
+        """Designs (one column per site) from codes or mutation strings, order kept.
+
+        ``"WT"`` always means the parent (in a two-site library write W/T as mutations).
+        """
         import pandas as pd
 
-        items = list(variants)
-        n = len(self.positions)
-        codes = [str(v).strip().upper() for v in items]
-        if all(len(c) == n and c.isalpha() for c in codes):
-            arr = np.array([list(c) for c in codes], dtype=object).reshape(len(codes), n)
-            frame = pd.DataFrame(arr, columns=self.sites)
-            self.check_frame(frame)
-            return frame
+        items = [str(v).strip().upper() for v in variants]
+        k = len(self.positions)
+        joined = "".join(items)
+        if (
+            joined.isascii()
+            and joined.isalpha()
+            and len(joined) == k * len(items)
+            and all(len(c) == k for c in items)
+            and "WT" not in items
+        ):
+            matrix = np.frombuffer(joined.encode(), dtype=np.uint8).reshape(len(items), k)
+            self._check_matrix(matrix)
+            return _frame_from_matrix(matrix, self.sites)
         rows = [self.parse(v) for v in items]
         return pd.DataFrame(rows, columns=self.sites)
 
-    def check_frame(self, designs: pd.DataFrame, *, file: str | None = None) -> None:
-        """One-line error for the first row (from 1) whose residue a site does not allow."""
-        for name, letters in self.allowed.items():
-            if name not in designs.columns:
-                raise InputError(
-                    "a site column is missing",
-                    file=file,
-                    expected=f"columns {self.sites}",
-                    found=name,
-                )
-            col = designs[name].astype(str).str.strip().str.upper().to_numpy()
-            bad = np.flatnonzero(~np.isin(col, list(letters)))
+    def letter_matrix(self, designs: pd.DataFrame, *, file: str | None = None) -> np.ndarray:
+        """``(n, k)`` ASCII codes of the residues at the sites, checked against the library."""
+        matrix = letter_matrix(designs, self.sites, file=file)
+        self._check_matrix(matrix, file=file)
+        return matrix
+
+    def _check_matrix(self, matrix: np.ndarray, *, file: str | None = None) -> None:
+        for j, (name, letters) in enumerate(self.allowed.items()):
+            ok = np.zeros(256, dtype=bool)
+            ok[list(letters.encode())] = True
+            bad = np.flatnonzero(~ok[matrix[:, j]])
             if len(bad):
                 raise InputError(
                     f"site {name}: residue not allowed",
@@ -314,14 +321,18 @@ class SiteLibrary:
                     row=int(bad[0]) + 1,
                     column=name,
                     expected=f"one of {letters}",
-                    found=str(col[bad[0]]),
+                    found=chr(matrix[bad[0], j]),
                 )
+
+    def check_frame(self, designs: pd.DataFrame, *, file: str | None = None) -> None:
+        """One-line error for the first row (from 1) whose residue a site does not allow."""
+        self.letter_matrix(designs, file=file)
 
     def codes(self, designs: pd.DataFrame) -> list[str]:
         """Variant codes of a frame of designs (site columns)."""
-        self.check_frame(designs)
-        cols = [designs[n].astype(str).str.upper().to_numpy() for n in self.sites]
-        return ["".join(t) for t in zip(*cols, strict=True)]
+        matrix = np.ascontiguousarray(self.letter_matrix(designs))
+        k = matrix.shape[1]
+        return matrix.view(f"S{k}").ravel().astype(f"U{k}").tolist()
 
     def names(self, designs: pd.DataFrame) -> list[str]:
         """Mutation notation (``"V39F/D40W"``, ``"WT"``) of each design."""
@@ -341,27 +352,20 @@ class SiteLibrary:
 
     def hamming(self, designs: pd.DataFrame) -> np.ndarray:
         """Number of sites where each design differs from the parent."""
-        wt = self.parent_code
-        return np.array(
-            [sum(a != b for a, b in zip(c, wt, strict=True)) for c in self.codes(designs)]
-        )
+        wt = np.frombuffer(self.parent_code.encode(), dtype=np.uint8)
+        return (self.letter_matrix(designs) != wt[None, :]).sum(axis=1)
 
     def enumerate(self) -> pd.DataFrame:
         """Every variant of the library (refused beyond :data:`ENUMERATE_LIMIT`)."""
-        import itertools
-
-        import pandas as pd
-
         if self.size > ENUMERATE_LIMIT:
             raise InputError(
                 "library too large to enumerate",
                 expected=f"at most {ENUMERATE_LIMIT:,} variants",
                 found=f"{self.size:,}",
             )
-        rows = list(itertools.product(*self.allowed.values()))
-        return pd.DataFrame(
-            np.array(rows, dtype=object).reshape(len(rows), len(self.sites)), columns=self.sites
-        )
+        axes = [np.frombuffer(a.encode(), dtype=np.uint8) for a in self.allowed.values()]
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
+        return _frame_from_matrix(grid, self.sites)
 
     def single_mutants(self) -> pd.DataFrame:
         """The parent's single mutants at every site (site-saturation from the parent)."""
@@ -392,3 +396,44 @@ def unique_variants(
                 found=c,
             )
         first[c] = i
+
+
+def letter_matrix(
+    designs: pd.DataFrame, sites: Sequence[str], *, file: str | None = None
+) -> np.ndarray:
+    """``(n, k)`` uint8 ASCII codes of one-letter residues in ``sites`` columns (upper case).
+
+    A cell that is not one letter (missing, several characters) is one line naming row
+    and column; which letters are allowed is the caller's check.
+    """
+    n = len(designs)
+    out = np.empty((n, len(sites)), dtype=np.uint8)
+    for j, name in enumerate(sites):
+        if name not in designs.columns:
+            raise InputError(
+                "a site column is missing", file=file, expected=f"columns {list(sites)}", found=name
+            )
+        values = designs[name].tolist()
+        joined = "".join(v for v in values if isinstance(v, str))
+        if len(joined) != n or not joined.isascii():
+            clean = [str(v).strip().upper() if isinstance(v, str) else "" for v in values]
+            bad = next((i for i, v in enumerate(clean) if len(v) != 1 or not v.isascii()), None)
+            if bad is not None:
+                raise InputError(
+                    "not a one-letter residue",
+                    file=file,
+                    row=bad + 1,
+                    column=name,
+                    expected="one amino-acid letter",
+                    found=str(values[bad]),
+                )
+            joined = "".join(clean)
+        out[:, j] = np.frombuffer(joined.upper().encode(), dtype=np.uint8)
+    return out
+
+
+def _frame_from_matrix(matrix: np.ndarray, sites: Sequence[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    letters = np.ascontiguousarray(matrix).view("S1").astype("U1").astype(object)
+    return pd.DataFrame(letters.reshape(matrix.shape), columns=list(sites))
