@@ -306,3 +306,21 @@ def test_campaign_over_a_site_library(gb1: SiteLibrary, landscape, db_url: str, 
     second = campaign.recommend(8, recommender=SpaceFilling(), seed=1).designs
     assert not set(gb1.codes(second)) & set(gb1.codes(results))
     assert all(len(s) == len(GB1_PARENT) for s in gb1.sequences(second))
+
+
+def test_focus_benchmark_short_run(tmp_path) -> None:
+    """The benchmark's own command with 2 seeds: records in the guide's format, ratio > 1."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "protein_focus.py"
+    spec = importlib.util.spec_from_file_location("protein_focus", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    records = module.main(["--seeds", "2", "--out", str(tmp_path)])
+    stored = json.loads((tmp_path / "protein_focus.json").read_text())
+    assert stored == json.loads(json.dumps(records))
+    wt = next(r for r in stored if r["metric"] == "first_library_wt_level")
+    assert wt["seeds"] == 2 and wt["better"] == "higher" and wt["ratio"] > 1

@@ -709,18 +709,25 @@ def focused_sample(
     prior: ZeroShotPrior | None = None,
     seed: int = 0,
     exclude: Sequence[str] = (),
+    candidates: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``n`` distinct variants drawn at random from the top ``top_fraction`` by prior (ftMLDE).
 
-    Ties at the cut are kept, so the pool is at least ``top_fraction`` of the library;
-    ``exclude`` lists variant codes already built. Returns site columns plus ``prior``.
+    The pool is the whole library, or ``candidates`` (site columns; e.g. the variants a
+    lab can make or a measured landscape). Ties at the cut are kept, so the pool is at
+    least ``top_fraction`` of it; ``exclude`` lists variant codes already built. Returns
+    site columns plus ``prior``.
     """
     if not 0 < top_fraction <= 1:
         raise InputError("top fraction out of range", expected="0 < f <= 1", found=top_fraction)
     if n < 1:
         raise InputError("sample size must be at least 1", found=n)
     prior = prior or ZeroShotPrior(library)
-    all_designs = library.enumerate()
+    if candidates is None:
+        all_designs = library.enumerate()
+    else:
+        library.check_frame(candidates)
+        all_designs = candidates[library.sites].reset_index(drop=True)
     scores = prior.score(all_designs)
     cut = np.quantile(scores, 1 - top_fraction)
     keep = scores >= cut - 1e-12
