@@ -280,3 +280,6 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
         "dup.csv, row 3", "listed twice",
     )  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dup.csv"]
+    (tmp_path / "library.json").write_text('{"format": "biofab-site-library/1", "parent": "MKV"}')
+    with pytest.raises(InputError, match=r"library\.json: site-library file lacks a field"):
+        wf.load_library(wf.LibraryRef(library=tmp_path / "library.json"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -86,6 +88,8 @@ def test_names_round_trip(gb1: SiteLibrary) -> None:
 
 def test_restricted_sites_and_enumeration() -> None:
     lib = SiteLibrary.from_sites("MKTAYIAK", "K2,A4", allowed={2: "KR", 4: "AGS"})
+    again = SiteLibrary.from_dict(json.loads(json.dumps(lib.to_dict())))
+    assert again.allowed == lib.allowed and again.positions == lib.positions
     assert lib.sites == ["K2", "A4"] and lib.size == 6
     every = lib.enumerate()
     assert len(every) == 6 and len(set(lib.codes(every))) == 6
@@ -311,7 +315,6 @@ def test_campaign_over_a_site_library(gb1: SiteLibrary, landscape, db_url: str, 
 def test_focus_benchmark_short_run(tmp_path) -> None:
     """The benchmark's own command with 2 seeds: records in the guide's format, ratio > 1."""
     import importlib.util
-    import json
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "protein_focus.py"

@@ -202,8 +202,21 @@ def load_library(ref: LibraryRef) -> tuple[SiteLibrary, dict[str, CodonSet], str
             raise InputError(
                 "not a site-library file", file=file, expected=LIBRARY_FORMAT, found=str(data)[:40]
             )
+        missing = [k for k in ("parent", "positions", "codons") if k not in data]
+        if missing or not isinstance(data["codons"], dict):
+            raise InputError(
+                "site-library file lacks a field",
+                file=file,
+                expected="parent, positions, codons",
+                found=missing[0] if missing else "codons",
+            )
         codons = {str(k): str(v) for k, v in data["codons"].items()}
-        lib = LibraryDesign(data["parent"], data["positions"], codons)
+        try:
+            lib = LibraryDesign(str(data["parent"]), list(data["positions"]), codons)
+        except InputError as err:
+            raise InputError(
+                err.message, file=file, expected=err.expected, found=err.found
+            ) from None
         return lib.library, lib.codon_sets, data.get("parent_dna") or ""
     if ref.parent is None or ref.sites is None:
         raise InputError(

@@ -147,6 +147,27 @@ class SiteLibrary:
         sites = "/".join(self.sites)
         return f"SiteLibrary({len(self.parent)} aa, sites {sites}, {self.size} variants)"
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (parent, 1-based positions, allowed residues per position) for JSON."""
+        return {
+            "parent": self.parent,
+            "positions": list(self.positions),
+            "allowed": {
+                str(p): a for p, a in zip(self.positions, self.allowed.values(), strict=True)
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SiteLibrary:
+        """The library :meth:`to_dict` wrote, checked again."""
+        try:
+            allowed = {int(p): str(a) for p, a in dict(data.get("allowed", {})).items()}
+            return cls(str(data["parent"]), list(data["positions"]), allowed or AMINO_ACIDS)
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputError(
+                "not a site library", expected="parent, positions, allowed", found=str(err)
+            ) from None
+
     def space(self) -> Space:
         """The campaign space: one categorical of one-letter residues per site."""
         return Space({n: Categorical(tuple(a)) for n, a in self.allowed.items()})
