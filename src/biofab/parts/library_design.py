@@ -14,8 +14,9 @@ with a stop codon are screened and wasted. With ``L`` clones screened the expect
 fraction of the ``V`` protein variants seen at least once is
 ``C(L) = 1/V * sum_v (1 - exp(-L p_v))`` (Poisson sampling, Firth & Patrick 2005,
 Bioinformatics 21:3314; Patrick & Firth 2005, Biomol Eng 22:105), and for ``V``
-equiprobable variants ``L = -V ln(1 - C)`` (about 3 V for 95 %: Reetz et al. 2008, Angew
-Chem Int Ed 47:2). :meth:`LibraryDesign.clones_for_coverage` solves ``C(L) >= target``
+equiprobable variants ``L = -V ln(1 - C)`` (about 3 V for 95 %, the oversampling of
+Reetz, Kahakeaw & Lohmer 2008, ChemBioChem 9:1797).
+:meth:`LibraryDesign.clones_for_coverage` solves ``C(L) >= target``
 for the actual, unequal probabilities, grouped by value so a 20^6 library costs
 nothing.
 
@@ -72,7 +73,7 @@ NAMED_SETS: dict[str, tuple[tuple[str, float | None], ...]] = {
 ECOLI_CODON: dict[str, str] = {
     "A": "GCG", "C": "TGC", "D": "GAT", "E": "GAA", "F": "TTT", "G": "GGC", "H": "CAT",
     "I": "ATT", "K": "AAA", "L": "CTG", "M": "ATG", "N": "AAC", "P": "CCG", "Q": "CAG",
-    "R": "CGT", "S": "AGC", "T": "ACC", "V": "GTG", "W": "TGG", "Y": "TAT",
+    "R": "CGC", "S": "AGC", "T": "ACC", "V": "GTG", "W": "TGG", "Y": "TAT",
 }  # fmt: skip
 
 
