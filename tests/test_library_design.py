@@ -283,3 +283,20 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     (tmp_path / "library.json").write_text('{"format": "biofab-site-library/1", "parent": "MKV"}')
     with pytest.raises(InputError, match=r"library\.json: site-library file lacks a field"):
         wf.load_library(wf.LibraryRef(library=tmp_path / "library.json"))
+
+
+def test_dashboard_page_sections() -> None:
+    """The dashboard's library page (built from the plug-in record's build function)."""
+    from biofab.core import plugins
+
+    parts = next(p for p in plugins.pillars() if p.name == "parts")
+    page = next(w for w in parts.web_pages if w.name == "library")
+    build = plugins.resolve(page.build)
+    sections = build({"sites": "V39,D40", "codons": "NDT", "budget": "500"})
+    headings = [h for h, _ in sections]
+    assert headings[0] == "Summary" and "Coverage against clones screened" in headings
+    assert "144 protein variants" in sections[0][1]
+    with pytest.raises(InputError, match="budget is not a whole number"):
+        build({"budget": "many"})
+    with pytest.raises(InputError, match="beyond the parent"):
+        build({"sites": "V39,V99"})

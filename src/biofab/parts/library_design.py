@@ -668,10 +668,17 @@ def library_page(
     design: LibraryDesign, coverage: float = 0.95, budget: int | None = None, command: str = ""
 ) -> str:
     """HTML page: expected coverage against clones screened, and residue odds per site."""
+    from biofab.viz import html_page
+
+    return html_page("Site library", library_sections(design, coverage, budget), subtitle=command)
+
+
+def library_sections(
+    design: LibraryDesign, coverage: float = 0.95, budget: int | None = None
+) -> list[tuple[str, Any]]:
+    """``(heading, content)`` sections: summary, site table, coverage curve, residue odds."""
     import numpy as np
     import plotly.graph_objects as go
-
-    from biofab.viz import html_page
 
     need = design.clones_for_coverage(coverage)
     top = max(need, budget or 0) * 2
@@ -700,13 +707,9 @@ def library_page(
         "expected coverage (Poisson sampling with each variant's probability, Firth & "
         "Patrick 2005)."
     )
-    return html_page(
-        "Site library",
-        [
-            ("Summary", text),
-            ("Sites", design.site_table()),
-            ("Coverage against clones screened", fig),
-            ("Probability of each residue per site", heat),
-        ],
-        subtitle=command,
-    )
+    return [
+        ("Summary", text),
+        ("Sites", design.site_table()),
+        ("Coverage against clones screened", fig),
+        ("Probability of each residue per site", heat),
+    ]

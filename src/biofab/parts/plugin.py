@@ -31,5 +31,19 @@ pillar = Pillar(
                 WebField("cds", "CDS start after the RBS (rbs only)"),
             ),
         ),
+        WebPage(
+            name="library",
+            title="Site library: codons and coverage",
+            build="biofab.parts.webpages:library_page",
+            fields=(
+                WebField(
+                    "parent", "Parent protein (sequence or FASTA; default GB1)", multiline=True
+                ),
+                WebField("sites", "Sites", default="V39,D40,G41,V54"),
+                WebField("codons", "Codon set", choices=("NNK", "NNS", "NDT", "22c")),
+                WebField("site_codons", "Per-site codon sets (e.g. V54=NDT)"),
+                WebField("budget", "Screening budget (clones)"),
+            ),
+        ),
     ),
 )
