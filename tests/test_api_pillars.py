@@ -138,3 +138,25 @@ def test_process_simulate_matches_the_workflow(client: httpx.Client) -> None:
     assert "t_end: 100000" in long
     too_long = client.post("/process/simulate", json={"scenario_yaml": long})
     assert too_long.status_code == 422, too_long.text
+
+
+def test_parts_library_design(client: httpx.Client) -> None:
+    from biofab.parts.library_design import ECOLI_CODON
+    from biofab.parts.variants import GB1_PARENT
+
+    cds = "".join(ECOLI_CODON[a] for a in GB1_PARENT) + "TAA"
+    body = {"parent": GB1_PARENT, "sites": "V39,D40,G41", "codons": "22c", "parent_dna": cds}
+    got = client.post("/parts/library/design", json=body)
+    assert got.status_code == 200, got.text
+    answer = got.json()
+    assert answer["n_variants"] == 8000 and answer["clones_for_coverage"] > 3 * 8000 * 0.9
+    assert [s["site"] for s in answer["site_table"]] == ["V39", "D40", "G41"]
+    assert len(answer["primers"]) == 2 * 27  # one primer group, 3^3 codon combinations, F + R
+    short = client.post("/parts/library/design", json=body | {"budget": 384})
+    assert short.status_code == 422 and "budget is 384" in short.json()["detail"]
+    outside = client.post("/parts/library/design", json=body | {"sites": "V39,K99"})
+    assert outside.status_code == 422 and "beyond the parent" in outside.json()["detail"]
+    path = client.post("/parts/library/design", json=body | {"parent": "/etc/hostname"})
+    detail = path.json()["detail"]
+    assert path.status_code == 422 and "non-amino-acid letter '/'" in detail
+    assert "biofab-parts" not in detail  # the staging folder is not shown

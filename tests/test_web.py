@@ -252,3 +252,17 @@ def test_job_list_shows_progress_and_only_editors_cancel(web: Site) -> None:
     assert done.status_code == 200 and "cancelled" in done.text
     assert JobQueue(web.store_url).get(job["id"]).status == "cancelled"
     assert "http-equiv='refresh'" not in eve.get("/ui/projects/alpha/jobs").text
+
+
+def test_parts_library_page(web: Site) -> None:
+    """Site-library coverage on the dashboard; a budget that is no number is one line."""
+    eve = web.browser_client(web.editor)
+    assert "/ui/pillars/parts/library" in eve.get("/ui/pillars").text
+    page = eve.get(
+        "/ui/pillars/parts/library",
+        params={"run": "1", "sites": "V39,D40", "codons": "NDT", "budget": "500"},
+    )
+    assert page.status_code == 200 and "class='plot'" in page.text
+    assert "144 protein variants" in page.text
+    bad = eve.get("/ui/pillars/parts/library", params={"run": "1", "budget": "many"})
+    assert bad.status_code == 422 and "budget is not a whole number" in bad.text

@@ -10,7 +10,7 @@ pillar = Pillar(
     api="biofab.parts.api:router",
     help="Biological parts: sequence -> function models with uncertainty.",
     cli="biofab.cli.parts:parts_app",
-    cli_extensions=("biofab.cli.parts_signal:register",),
+    cli_extensions=("biofab.cli.parts_signal:register", "biofab.cli.parts_library:register"),
     testbeds={"sigma70-oracle": "biofab.testbeds.sequence_oracle:SigmaPromoterOracle"},
     report_sections=(
         ReportSection(
@@ -29,6 +29,20 @@ pillar = Pillar(
                 WebField("kind", "Part", choices=("promoter", "rbs")),
                 WebField("sequences", "Sequences (FASTA or one per line)", multiline=True),
                 WebField("cds", "CDS start after the RBS (rbs only)"),
+            ),
+        ),
+        WebPage(
+            name="library",
+            title="Site library: codons and coverage",
+            build="biofab.parts.webpages:library_page",
+            fields=(
+                WebField(
+                    "parent", "Parent protein (sequence or FASTA; default GB1)", multiline=True
+                ),
+                WebField("sites", "Sites", default="V39,D40,G41,V54"),
+                WebField("codons", "Codon set", choices=("NNK", "NNS", "NDT", "22c")),
+                WebField("site_codons", "Per-site codon sets (e.g. V54=NDT)"),
+                WebField("budget", "Screening budget (clones)"),
             ),
         ),
     ),

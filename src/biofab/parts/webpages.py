@@ -1,4 +1,5 @@
-"""The parts pillar's dashboard page: biophysical strength of pasted promoters or RBSs.
+"""The parts pillar's dashboard pages: biophysical strength of pasted promoters or RBSs,
+and the coverage of a site library (:func:`library_page`).
 
 No file on the server is read and nothing is trained: the page scores the pasted
 sequences with the two published physics models biofab wraps
@@ -95,3 +96,36 @@ def strength_page(values: Mapping[str, str]) -> list[tuple[str, Any]]:
         "published error (a constant: physics models have no per-sequence uncertainty)."
     )
     return [("Predicted strength", fig), ("", note), ("Terms (kcal/mol)", table)]
+
+
+def library_page(values: Mapping[str, str]) -> list[tuple[str, Any]]:
+    """A site library from a pasted parent, its sites and codon sets: coverage and odds."""
+    from biofab.parts.library_design import LibraryDesign, library_sections
+    from biofab.parts.sequences import check_sequence, parse_fasta
+    from biofab.parts.variants import GB1_PARENT, SiteLibrary
+
+    text = (values.get("parent") or GB1_PARENT).strip()
+    if text.startswith(">"):
+        text = parse_fasta(text, file="parent")[1][0]
+    parent = check_sequence("".join(text.split()), "protein", column="parent")
+    sites = SiteLibrary.from_sites(parent, values.get("sites") or "V39,D40,G41,V54")
+    per_site = {}
+    for item in (values.get("site_codons") or "").replace(";", ",").split(","):
+        if item.strip():
+            site, sep, spec = item.partition("=")
+            if not sep:
+                raise InputError("not SITE=CODONS", column="site_codons", found=item.strip())
+            per_site[site.strip().upper()] = spec.strip()
+    design = LibraryDesign(parent, sites.positions, per_site, default=values.get("codons") or "NNK")
+    budget_text = (values.get("budget") or "").strip()
+    budget = None
+    if budget_text:
+        try:
+            budget = int(budget_text.replace(",", ""))
+        except ValueError:
+            raise InputError(
+                "budget is not a whole number", column="budget", found=budget_text
+            ) from None
+        if budget < 1:
+            raise InputError("budget must be at least 1 clone", column="budget", found=budget)
+    return library_sections(design, 0.95, budget)
