@@ -20,8 +20,8 @@ Pools (``--pools``; ``--suite`` = all of them, default = the two published ones)
   grid; a lab's "does this additive matter?" screen), 1,000 compositions, seed 1.
 * ``hartmann6`` (6-D, 10 levels), ``ackley20`` (20-D, 9 levels), ``rosenbrock20`` (20-D,
   9 levels), ``levy40`` (40-D, 9 levels): 1,000 random grid designs of the standard test
-  function, read once with Gaussian noise of sd 10 % of the pool's spread, minimised
-  (:mod:`biofab.testbeds.functions`).
+  function, read once with Gaussian noise of sd 10 % of the pool's robust spread
+  (IQR / 1.349), minimised (:mod:`biofab.testbeds.functions`).
 
 Output (``--out``, default ``benchmarks/results``): ``replay.json`` (one record per pool
 and peer, BENCHMARKS-GUIDE format, ratio = peer's mean experiments / biofab's, > 1 =

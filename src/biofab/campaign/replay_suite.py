@@ -14,9 +14,10 @@ One protocol serves ``biofab replay DATA.csv`` and ``benchmarks/replay.py --suit
    third batch costs 60), the 20 random starts included; a campaign that never hits
    counts as the cap and is reported as a miss.
 4. "90 % of the pool's best" is ``u >= 0.9 max(u)`` for utilities that are never
-   negative (yields, titres), else 90 % of the way from the pool's worst to its best
-   (``u >= min + 0.9 (max - min)``), e.g. a negated cost. Utilities are the objective's
-   (``Objective.utility``: higher is better).
+   negative (yields, titres), else 90 % of the way from the pool's median design to its
+   best (``u >= median + 0.9 (max - median)``), e.g. a negated cost: measured from the
+   worst design, a heavy-tailed pool (Rosenbrock) would put most designs "near the
+   best". Utilities are the objective's (``Objective.utility``: higher is better).
 
 Methods (all in this module, so the CLI and the benchmark run the same code):
 
@@ -158,12 +159,16 @@ class Pool:
 
     def score(self, u: np.ndarray | float) -> np.ndarray:
         """Utilities on the scale where 1 is the pool's best and :data:`NEAR_BEST` the
-        '90 % of the best' line (see the module docstring)."""
+        '90 % of the best' line: ``u / max`` for utilities never negative, else
+        ``(u - median) / (max - median)`` (see the module docstring)."""
         lo, hi = float(self.utility.min()), float(self.utility.max())
         x = np.asarray(u, dtype=float)
         if lo >= 0 and hi > 0:
             return x / hi
-        return (x - lo) / (hi - lo) if hi > lo else np.ones_like(x)
+        # No natural zero (a negated cost): measured from the pool's median, because the
+        # worst design of a heavy-tailed pool would put almost every design "near the best".
+        mid = float(np.median(self.utility))
+        return (x - mid) / (hi - mid) if hi > mid else np.ones_like(x)
 
     def lookup(self, designs: pd.DataFrame) -> np.ndarray:
         """Row of each design in the pool; InputError for one outside it."""
