@@ -52,9 +52,16 @@ def test_replay_command_on_a_small_pool(
 ) -> None:
     # One std cell is missing; --missing-std treats it as missing rather than refusing.
     data = edit(pool_csv, 7, "f_std", "NaN")
+    space = tmp_path / "space.yaml"  # the user's route: infer, edit if need be, replay
+    code, _, err = cli(
+        capsys, "space", "infer", str(data), "--objective", "f:min", "--out", str(space)
+    )
+    assert code == 0, err
     out = tmp_path / "out"
     args = ["replay", str(data), "--objective", "f:min", "--seeds", "2", "--budget", "60"]
-    code, stdout, err = cli(capsys, *args, "--missing-std", "--out", str(out))
+    code, stdout, err = cli(
+        capsys, *args, "--space", str(space), "--missing-std", "--out", str(out)
+    )
     assert code == 0, err
     assert "biofab wins/ties/losses" in stdout
     recs = json.loads((out / "replay.json").read_text())

@@ -589,6 +589,7 @@ def curves_figure(pool: Pool, runs: Sequence[Run], methods: Sequence[str]) -> An
         y=float(pool.score(pool.threshold)),
         line_dash="dot",
         annotation_text=f"top {pool.top_k}",
+        annotation_position="bottom left",
     )
     fig.add_hline(y=NEAR_BEST, line_dash="dash", line_color="grey", annotation_text="90 %")
     fig.update_layout(
@@ -622,7 +623,7 @@ def summary_frame(
                     "misses": f"{s['misses']}/{s['runs']}",
                     "to 90 % (mean)": s["to_90pct_mean"],
                     "ratio (peer/biofab)": (
-                        round(s["mean"] / mine["mean"], 2) if mine is not None and pair else None
+                        f"{s['mean'] / mine['mean']:.2f}" if mine is not None and pair else ""
                     ),
                     "biofab W/T/L": (
                         f"{pair['wins']}/{pair['ties']}/{pair['losses']}" if pair else ""
