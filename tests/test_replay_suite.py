@@ -72,6 +72,8 @@ def test_replay_command_on_a_small_pool(
         assert 20 <= rec["biofab"] <= 60 and 20 <= rec["peer_value"] <= 60
         assert rec["seeds"] == 2 and rec["better"] == "lower" and rec["cap"] == 60
         assert rec["target_ratio"] == rs.TARGETS[rec["method"]]
+        assert rec["command"].startswith(f"biofab replay {data} --objective f:min --seeds 2")
+        assert rec["command"].endswith(f"--missing-std --out {out}")
     detail = json.loads((out / "replay_runs.json").read_text())
     runs = detail["runs"]
     assert len(runs) == 4 * 2

@@ -90,7 +90,15 @@ def replay(
     runs = rs.run_suite([pool], chosen, list(range(seeds)), jobs=jobs)
     wall = time.perf_counter() - t0
     folder = output_folder(output)
-    command = shlex.join(["biofab", *sys.argv[1:]]) if sys.argv[1:] else "biofab replay"
+    # Rebuilt from the parsed options: sys.argv is not this command's when called in-process.
+    shown = ["biofab", "replay", str(data), "--objective", objective, "--seeds", str(seeds)]
+    shown += ["--methods", ",".join(chosen), "--budget", str(budget), "--jobs", str(jobs)]
+    for flag, value in (("--factors", factors), ("--std-column", std_column), ("--space", space)):
+        if value is not None:
+            shown += [flag, str(value)]
+    if missing_std:
+        shown.append("--missing-std")
+    command = shlex.join([*shown, "--out", str(output)])
     recs, files = rs.write_outputs(
         folder, [pool], runs, chosen, command=command, cores=jobs, wall=wall
     )
