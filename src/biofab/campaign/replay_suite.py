@@ -788,3 +788,100 @@ def pool_from_csv(
             expected=err.expected,
             found=err.found,
         ) from None
+
+
+# -- the workflow the CLI (and a service) calls ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    """Replay the pool in ``data`` (CSV) with ``methods`` over seeds ``0 .. seeds-1`` and
+    write ``replay.json``, ``replay_runs.json`` and ``replay.html`` into ``out`` (made
+    at the end; its parent must exist). ``objective`` is ``NAME:max|min``; ``space`` a
+    space YAML (default: inferred); other fields as :func:`pool_from_csv`."""
+
+    data: Path
+    objective: str
+    out: Path
+    factors: tuple[str, ...] | None = None
+    std_column: str | None = None
+    space: Path | None = None
+    missing_std: bool = False
+    seeds: int = 5
+    methods: tuple[str, ...] = METHODS
+    budget: int = BUDGET
+    jobs: int = 1
+
+    def command(self) -> str:
+        """The ``biofab replay`` command line that makes this request."""
+        import shlex
+
+        shown = ["biofab", "replay", str(self.data), "--objective", self.objective]
+        shown += ["--seeds", str(self.seeds), "--methods", ",".join(self.methods)]
+        shown += ["--budget", str(self.budget), "--jobs", str(self.jobs)]
+        if self.factors:
+            shown += ["--factors", ",".join(self.factors)]
+        for flag, value in (("--std-column", self.std_column), ("--space", self.space)):
+            if value is not None:
+                shown += [flag, str(value)]
+        if self.missing_std:
+            shown.append("--missing-std")
+        return shlex.join([*shown, "--out", str(self.out)])
+
+
+@dataclass
+class ReplayResult:
+    """The pool replayed, every campaign, the records written and the files, in order."""
+
+    pool: Pool
+    runs: list[Run]
+    records: list[dict[str, Any]]
+    files: list[Path]
+    wall_seconds: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per method: experiments to a top design, ratio, paired W/T/L."""
+        methods = list(dict.fromkeys(r.method for r in self.runs))
+        summary = summary_table([self.pool], self.runs, methods)
+        return summary_frame([self.pool], summary).drop(columns=["pool", "designs", "factors"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pool": self.pool.describe(),
+            "records": self.records,
+            "files": [str(f) for f in self.files],
+            "wall_seconds": self.wall_seconds,
+        }
+
+
+def replay(request: ReplayRequest) -> ReplayResult:
+    """Check everything (CSV, space, methods, output folder), replay, then write."""
+    from biofab.core.atomic import output_folder, require_folder
+
+    methods = check_methods(request.methods)
+    if request.seeds < 1:
+        raise InputError("seeds must be >= 1", column="seeds", found=request.seeds)
+    space = Space.from_yaml(request.space) if request.space is not None else None
+    pool = pool_from_csv(
+        request.data,
+        Objective.parse(request.objective),
+        factors=request.factors,
+        std_column=request.std_column,
+        space=space,
+        missing_std=request.missing_std,
+        budget=request.budget,
+    )
+    require_folder(request.out)  # checked before a long replay; the folder is made at the end
+    start = time.perf_counter()
+    runs = run_suite([pool], methods, list(range(request.seeds)), jobs=request.jobs)
+    wall = time.perf_counter() - start
+    recs, files = write_outputs(
+        output_folder(request.out),
+        [pool],
+        runs,
+        methods,
+        command=request.command(),
+        cores=request.jobs,
+        wall=wall,
+    )
+    return ReplayResult(pool, runs, recs, files, wall)

@@ -6,9 +6,7 @@ Thin over :mod:`biofab.campaign.replay_suite` (the protocol the benchmark suite 
 
 from __future__ import annotations
 
-import shlex
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -66,53 +64,34 @@ def replay(
 ) -> None:
     """Replay a pool of measured designs: experiments each method needs to find a top-0.5 %
     design (20 random starts, batches of 20, paired seeds)."""
-    from biofab.campaign import replay_suite as rs
-    from biofab.core import Objective, Space
-    from biofab.core.atomic import output_folder
-
-    chosen = rs.check_methods(methods.split(","))
-    obj = Objective.parse(objective)
-    user_space = Space.from_yaml(space) if space is not None else None
-    pool = rs.pool_from_csv(
-        data,
-        obj,
-        factors=_names(factors),
-        std_column=std_column,
-        space=user_space,
-        missing_std=missing_std,
-        budget=budget,
-    )
-    from biofab.core.atomic import require_folder
-
-    require_folder(output)  # checked before hours of replay, made only at the end
-    out.print(f"{pool.describe()}: target = top {pool.top_k}, cap {pool.cap} experiments")
-    t0 = time.perf_counter()
-    runs = rs.run_suite([pool], chosen, list(range(seeds)), jobs=jobs)
-    wall = time.perf_counter() - t0
-    folder = output_folder(output)
-    # Rebuilt from the parsed options: sys.argv is not this command's when called in-process.
-    shown = ["biofab", "replay", str(data), "--objective", objective, "--seeds", str(seeds)]
-    shown += ["--methods", ",".join(chosen), "--budget", str(budget), "--jobs", str(jobs)]
-    for flag, value in (("--factors", factors), ("--std-column", std_column), ("--space", space)):
-        if value is not None:
-            shown += [flag, str(value)]
-    if missing_std:
-        shown.append("--missing-std")
-    command = shlex.join([*shown, "--out", str(output)])
-    recs, files = rs.write_outputs(
-        folder, [pool], runs, chosen, command=command, cores=jobs, wall=wall
-    )
-    frame = rs.summary_frame([pool], rs.summary_table([pool], runs, chosen))
-    frame = frame.drop(columns=["pool", "designs", "factors"])
     from rich.table import Table
 
-    table = Table(title=f"{pool.label}: experiments to a top-{pool.top_k} design ({seeds} seeds)")
+    from biofab.campaign.replay_suite import ReplayRequest
+    from biofab.campaign.replay_suite import replay as run_replay
+
+    request = ReplayRequest(
+        data=data,
+        objective=objective,
+        out=output,
+        factors=tuple(_names(factors) or ()) or None,
+        std_column=std_column,
+        space=space,
+        missing_std=missing_std,
+        seeds=seeds,
+        methods=tuple(m.strip() for m in methods.split(",")),
+        budget=budget,
+        jobs=jobs,
+    )
+    result = run_replay(request)
+    pool = result.pool
+    frame = result.to_frame()
+    table = Table(title=f"{pool.describe()}: experiments to a top design ({seeds} seeds)")
     for col in frame.columns:
         table.add_column(str(col))
     for row in frame.itertuples(index=False):
         table.add_row(*(_cell(v) for v in row))
     out.print(table)
-    for rec in recs:
+    for rec in result.records:
         if rec["metric"] == "experiments_to_top_0.5pct_mean":
             p = rec["paired"]
             out.print(
@@ -120,7 +99,8 @@ def replay(
                 f"{rec['biofab']:.1f}; biofab wins/ties/losses {p['wins']}/{p['ties']}/"
                 f"{p['losses']})"
             )
-    out.print(f"wrote {', '.join(str(f) for f in files)} in {wall:.0f} s")
+    files = ", ".join(str(f) for f in result.files)
+    out.print(f"wrote {files} in {result.wall_seconds:.0f} s")
 
 
 def space_infer(
