@@ -31,21 +31,10 @@ from typing import Any
 import pytest
 
 from biofab.api.cache import VIEWS
+from browser import CHROMIUM, VIEWPORT, first_paint, launch, plot_points, signed_in
 from web_site import PASSWORD, Site, big_campaign, site
 
-CHROMIUM = Path(os.environ.get("BIOFAB_CHROMIUM", "/usr/bin/chromium"))
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 README_SHOT = Path(__file__).resolve().parents[1] / "docs" / "img" / "dashboard.png"
-VIEWPORT = {"width": 1366, "height": 768}  # a laptop screen
 
 if not CHROMIUM.exists():
     reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium; .ci/run does)"
@@ -71,7 +60,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        b = launch(p)
         yield b
         b.close()
 
@@ -81,34 +70,6 @@ def artifacts(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("BIOFAB_TEST_ARTIFACTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def _signed_in(browser: Any, web: Site, token: str) -> Any:
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-    page = context.new_page()
-    page.goto(f"{web.url}/ui/login")
-    page.fill("#token", token)
-    page.click("form:has(#token) button")
-    page.wait_for_url(f"{web.url}/ui/")
-    return page
-
-
-def _first_paint(page: Any) -> float:
-    """First contentful paint of the current page (ms, Performance API)."""
-    ms: float = page.evaluate(
-        """() => new Promise(done => new PerformanceObserver(list => {
-               for (const e of list.getEntries())
-                 if (e.name === 'first-contentful-paint') done(e.startTime);
-             }).observe({type: 'paint', buffered: true}))"""
-    )
-    return ms
-
-
-def _plot_points(page: Any, selector: str) -> int:
-    """Points and bars drawn by plotly.js (SVG) in the plot ``selector``."""
-    page.wait_for_selector(f"{selector} .main-svg", timeout=15_000)
-    n: int = page.eval_on_selector(selector, "el => el.querySelectorAll('.main-svg .point').length")
-    return n
 
 
 def test_editor_round_trip(browser: Any, web: Site, artifacts: Path, tmp_path: Path) -> None:
@@ -154,12 +115,12 @@ def test_editor_round_trip(browser: Any, web: Site, artifacts: Path, tmp_path: P
     # a second batch: now from a fitted model, so predictions can meet measurements
     page.click("#recommend")
     page.wait_for_selector("text=Round 2: 8 designs recommended", timeout=60_000)
-    assert _plot_points(page, "#bsf ~ .plot") >= 2  # bars and the best-so-far line
+    assert plot_points(page, "#bsf ~ .plot") >= 2  # bars and the best-so-far line
     page.wait_for_selector("#imp ~ div .plot .main-svg", timeout=60_000)  # importance fragment
     page.screenshot(path=str(artifacts / "campaign.png"), full_page=True)
     # the README's picture: a long campaign, as its editor sees it on a laptop
     page.goto(f"{web.url}/ui/campaigns/big")
-    _plot_points(page, "#bsf ~ .plot")
+    plot_points(page, "#bsf ~ .plot")
     page.wait_for_selector("text=Predicted vs measured: yield")
     shot = artifacts / "dashboard.png"
     page.screenshot(path=str(shot))
@@ -171,7 +132,7 @@ def test_editor_round_trip(browser: Any, web: Site, artifacts: Path, tmp_path: P
 
 
 def test_viewer_cannot_upload(browser: Any, web: Site, artifacts: Path) -> None:
-    page = _signed_in(browser, web, web.viewer)
+    page = signed_in(browser, web.url, web.viewer)
     page.goto(f"{web.url}/ui/campaigns/big")
     assert page.locator("#upload").count() == 0 and page.locator("#recommend").count() == 0
     assert page.locator("#file").count() == 0
@@ -191,12 +152,12 @@ def test_viewer_cannot_upload(browser: Any, web: Site, artifacts: Path) -> None:
 
 def test_first_paint_recorded(browser: Any, web: Site, record_property: Any) -> None:
     """Both pages paint content the browser reports; the times are recorded, not judged."""
-    page = _signed_in(browser, web, web.editor)
+    page = signed_in(browser, web.url, web.editor)
     page.goto(f"{web.url}/ui/projects/alpha")
-    paints = {"projects": _first_paint(page)}
+    paints = {"projects": first_paint(page)}
     assert page.locator("a:text-is('big')").count() == 1  # the project lists its campaign
     page.goto(f"{web.url}/ui/campaigns/big")
-    paints["campaign"] = _first_paint(page)
+    paints["campaign"] = first_paint(page)
     assert "big" in page.inner_text("h1")
     assert all(ms > 0 for ms in paints.values()), paints
     print(f"first contentful paint (ms): {paints}")
@@ -211,7 +172,7 @@ def _timed_visit(page: Any, url: str) -> tuple[float, float, list[float], int]:
     start = time.perf_counter()
     page.goto(url, wait_until="load")
     loaded = time.perf_counter() - start
-    drawn = _plot_points(page, "#bsf ~ .plot")
+    drawn = plot_points(page, "#bsf ~ .plot")
     ready = time.perf_counter() - start
     timing = page.evaluate(
         "() => { const n = performance.getEntriesByType('navigation')[0];"
@@ -225,7 +186,7 @@ def test_big_campaign_page(browser: Any, web: Site, artifacts: Path, record_prop
     a visit nobody has viewed since its last write (the server builds the page: no kept
     view) with plotly.js cached, and one the server answers from the view kept for this
     version. Each draws every round; the rounds table pages by keyboard. Times printed."""
-    page = _signed_in(browser, web, web.viewer)
+    page = signed_in(browser, web.url, web.viewer)
     url = f"{web.url}/ui/campaigns/big"
     VIEWS.clear()  # the server runs in this process: forget views kept so far
     first = _timed_visit(page, url)
