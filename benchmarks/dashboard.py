@@ -240,6 +240,7 @@ METRICS: list[tuple[str, str, str, str, str]] = [
         "campaign 2x8 (cold view): first paint",
         "ms",
     ),
+    ("big_cold_first_byte_ms", "big_cold", "first_byte", "50x96, cold view: first byte", "ms"),
     ("big_cold_first_paint_ms", "big_cold", "fcp_ms", "50x96, cold view: first paint", "ms"),
     ("big_cold_load_ms", "big_cold", "load", "50x96, cold view: load event", "ms"),
     ("big_cold_drawn_ms", "big_cold", "drawn", "50x96, cold view: plots drawn", "ms"),
@@ -249,6 +250,7 @@ METRICS: list[tuple[str, str, str, str, str]] = [
     ("big_kept_drawn_ms", "big_kept", "drawn", "50x96, kept view: plots drawn", "ms"),
     ("big_kept_drawn_wall_s", "big_kept", "drawn_s", "50x96, kept view: plots drawn, wall", "s"),
     ("next_rounds_page_s", "next", "next_s", "50x96: next page of rounds by keyboard, wall", "s"),
+    ("next_rounds_first_byte_ms", "next", "first_byte", "50x96: next rounds, first byte", "ms"),
     ("next_rounds_load_ms", "next", "load", "50x96: next page of rounds, load event", "ms"),
 ]
 
