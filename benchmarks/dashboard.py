@@ -24,8 +24,9 @@ Each repetition, biofab and static interleaved (so load on the machine hits both
 2. the 50 x 96 page with a **cold server view** (``VIEWS.clear()``: the server builds
    the page, as after any write to the campaign) and the browser cache warm (plotly.js
    cached by the warm-up): wall time to the load event and until every plot is drawn,
-   and the browser's own clock (navigation start to load event end, to the last plot
-   change; Performance API and a ``MutationObserver``), total blocking time (long tasks
+   and the browser's own clock (navigation start to the first byte, to the load event's
+   end, to the last plot change; Performance API and a ``MutationObserver``), total
+   blocking time (long tasks
    beyond 50 ms, Chromium's ``longtask`` entries) and first contentful paint;
    every visit then waits (untimed) for the fragments its page fetches, so their
    server work never overlaps the next measurement;
