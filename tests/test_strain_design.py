@@ -21,7 +21,7 @@ from cobra.flux_analysis import find_blocked_reactions, flux_variability_analysi
 from typer.testing import CliRunner
 
 from biofab.cli.gem_design import register
-from biofab.core.errors import BiofabError, ModelError
+from biofab.core.errors import BiofabError, InputError, ModelError
 from biofab.metabolism import load_model
 from biofab.metabolism.compression import blocked_reactions, compress, coupled_groups
 from biofab.metabolism.design import optknock, select_candidates, verify_design
@@ -119,6 +119,22 @@ def test_lumping_reduces_candidates_but_not_the_optimum(anaerobic):
     assert a.min_production > 1.0
 
 
+@pytest.mark.parametrize("target", ["EX_succ_e", "EX_etoh_e"])
+def test_exact_search_matches_the_proved_milp(anaerobic, target):
+    kw = dict(max_knockouts=3, n_designs=1)
+    milp = optknock(anaerobic, target, mip_gap=0.0, **kw)
+    search = optknock(anaerobic, target, method="search", **kw)
+    assert search.status == "optimal" and milp.designs[0].milp_status == "optimal"
+    (a,), (b,) = milp.designs, search.designs
+    assert b.min_production == pytest.approx(a.min_production, abs=1e-5)
+    assert b.milp_gap == 0.0 and len(b.knockouts) <= 3
+    mu, pmin = _cobra_ec_check(anaerobic, b.knockouts, target)  # plain model: no _REV halves
+    assert mu == pytest.approx(b.max_growth, abs=1e-6) and pmin == pytest.approx(
+        b.min_production, abs=1e-4
+    )
+    assert search.milp_size["search_nodes"] > 1
+
+
 def _cobra_ec_check(ec, knockouts, target):
     """Max growth and min target flux at it on the ecModel, by COBRApy + GLPK."""
     with ec:
@@ -175,6 +191,8 @@ def test_bad_input(anaerobic, anaerobic_ec):
         verify_design(anaerobic, "EX_nope_e", ["PFL"])
     with pytest.raises(ModelError, match="unknown candidate"):
         optknock(anaerobic, "EX_succ_e", candidates=["PFL", "NOPE"])
+    with pytest.raises(InputError, match="design method"):
+        optknock(anaerobic, "EX_succ_e", method="guess")
 
 
 # -- CLI ----------------------------------------------------------------------------
@@ -214,7 +232,11 @@ def test_cli_design_reports_reduction_and_gap(app):
 
 @pytest.mark.parametrize(
     ("extra", "word"),
-    [(["--mip-gap", "-0.1"], "mip-gap"), (["--mip-gap", "2"], "mip-gap")],
+    [
+        (["--mip-gap", "-0.1"], "mip-gap"),
+        (["--mip-gap", "2"], "mip-gap"),
+        (["--method", "guess"], "guess"),
+    ],
 )
 def test_cli_bad_gap_one_line_exit_2(app, extra, word):
     args = ["design", "textbook", "--target", "EX_succ_e", *ANAEROBIC, *extra]

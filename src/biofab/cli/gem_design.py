@@ -124,6 +124,14 @@ def register(app: typer.Typer) -> None:
                 "(BiGG E. coli subsystem names, after Feist et al. 2010).",
             ),
         ] = False,
+        method: Annotated[
+            str,
+            typer.Option(
+                "--method",
+                help="milp (OptKnock MILP, several designs) or search (exact search over "
+                "deletions that hit the flux support: the one best design, no MILP gap).",
+            ),
+        ] = "milp",
         plot: PlotOption = None,
         json_out: JsonOption = False,
     ) -> None:
@@ -141,7 +149,7 @@ def register(app: typer.Typer) -> None:
                 max_knockouts=max_knockouts, min_growth=min_growth, absolute=absolute,
                 candidates=None if candidates is None else _split(candidates),
                 designs=designs, require_gpr=require_gpr, time_limit=time_limit, plot=plot,
-                mip_gap=mip_gap, lump=lump, exclude_subsystems=excluded,
+                mip_gap=mip_gap, lump=lump, exclude_subsystems=excluded, method=method,
             )
         )  # fmt: skip
         if print_result(r, json_out):

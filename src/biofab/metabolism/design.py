@@ -816,6 +816,114 @@ def _row(n: int, row: tuple[np.ndarray, np.ndarray, float, float]) -> sparse.csr
     return sparse.csr_matrix((val, (np.zeros(len(idx), dtype=int), idx)), shape=(1, n))
 
 
+class _SupportSearch:
+    """Exact search for the design with the most guaranteed production (``method="search"``).
+
+    A strain ``D`` (a set of deletions) is scored as in the MILP: the target
+    flux ``p(D)`` of a flux vector ``v_D`` that maximises the tilted objective
+    ``growth - tilt * target`` (maximal growth, then least production). Any
+    larger design ``D' ⊇ D`` that deletes nothing ``v_D`` uses keeps ``v_D``
+    feasible and optimal, so ``p(D') = p(D)``. Hence every design's score is
+    met on a path ``∅ → {r1} → {r1, r2} → ...`` where each new deletion hits
+    the support of the previous strain's ``v`` (the branching of
+    minimal-cut-set enumerations). Searching all such paths up to
+    ``max_knockouts`` is complete: its best is optimal, a proof without an
+    integrality gap. A node is pruned when even the most production possible
+    at the growth floor cannot beat the incumbent. Runs on the
+    compressed program; LPs warm-start from one another.
+    """
+
+    def __init__(
+        self,
+        lp: LinearProgram,
+        target: str,
+        biomass: str,
+        candidates: Sequence[str],
+        units: Sequence[Sequence[int]],
+        *,
+        max_knockouts: int,
+        min_growth: float,
+        tilt: float,
+    ) -> None:
+        self.lp, self.k, self.g_min, self.tilt = lp, max_knockouts, min_growth, tilt
+        self.t, self.b = lp.index[target], lp.index[biomass]
+        self.candidates = list(candidates)
+        self.units = [np.asarray(u, dtype=np.int32) for u in units]
+        self.nodes = 0
+        self.best: tuple[float, tuple[int, ...]] = (-np.inf, ())
+
+    def _score(
+        self, ko: tuple[int, ...], need_bound: bool
+    ) -> tuple[float, np.ndarray | None, float]:
+        """``(guaranteed production, its flux vector, most production at the floor)``.
+
+        One LP with the tilted objective ``growth - tilt * target`` (as in the
+        MILP) gives the least-producing maximal-growth flux; the bound costs a
+        second LP and is computed only where it may prune children.
+        """
+        lp = self.lp
+        cols = np.concatenate([self.units[i] for i in ko]) if ko else np.zeros(0, np.int32)
+        n = lp.n_reactions
+        w = np.zeros(n)
+        w[self.b] = 1.0
+        w[self.t] -= self.tilt
+        self.nodes += 1
+        with lp.bounds(cols, 0.0, 0.0):
+            with lp.objective(w, "max"):
+                sol = lp.solve()
+            if not sol.ok or sol.fluxes is None or sol.fluxes[self.b] < self.g_min - 1e-12:
+                return -np.inf, None, -np.inf
+            bound = np.inf
+            if need_bound:
+                et = np.zeros(n)
+                et[self.t] = 1.0
+                with lp.bounds([self.b], self.g_min, lp.ub[self.b]), lp.objective(et, "max"):
+                    hi = lp.solve()
+                bound = hi.objective if hi.ok else np.inf
+        return float(sol.fluxes[self.t]), sol.fluxes, bound
+
+    def run(self, time_limit: float) -> tuple[str, float, list[str], float]:
+        """``(status, best production, its deletions, seconds)``; status ``optimal`` or
+        ``time limit`` (the incumbent is then not proved)."""
+        t0 = time.perf_counter()
+        col_unit: dict[int, list[int]] = {}
+        for i, u in enumerate(self.units):
+            for j in u:
+                col_unit.setdefault(int(j), []).append(i)
+        seen: set[frozenset[int]] = set()
+        stack: list[tuple[int, ...]] = [()]
+        while stack:
+            if time.perf_counter() - t0 > time_limit:
+                return (
+                    "time limit",
+                    self.best[0],
+                    self._names(self.best[1]),
+                    time.perf_counter() - t0,
+                )
+            ko = stack.pop()
+            p, v, bound = self._score(ko, len(ko) < self.k)
+            if v is None:
+                continue
+            if p > self.best[0] + PRODUCTION_TOL or (
+                p > self.best[0] - PRODUCTION_TOL and len(ko) < len(self.best[1])
+            ):
+                self.best = (p, ko)
+            if len(ko) >= self.k or bound <= self.best[0] + PRODUCTION_TOL:
+                continue
+            used = np.flatnonzero(np.abs(v) > 1e-9)
+            hits = sorted({i for j in used for i in col_unit.get(int(j), ())} - set(ko))
+            for i in hits:
+                child = frozenset((*ko, i))
+                if child not in seen:
+                    seen.add(child)
+                    stack.append((*ko, i))
+        status = "time limit" if stack else "optimal"
+        return status, self.best[0], self._names(self.best[1]), time.perf_counter() - t0
+
+    def _names(self, ko: tuple[int, ...]) -> list[str]:
+        return [self.candidates[i] for i in ko]
+
+
 def _prune(
     lp: LinearProgram,
     target: str,
@@ -853,6 +961,8 @@ def optknock(
     require_gpr: bool = False,
     lump: bool = True,
     exclude_subsystems: Sequence[str] = (),
+    blocked: Sequence[str] | None = None,
+    method: str = "milp",
     tilt: float = 1e-3,
     big_m: float = 1000.0,
     time_limit: float = 60.0,
@@ -879,6 +989,14 @@ def optknock(
         supersets) is excluded by an integer cut before the next solve.
     exclude_subsystems : subsystems whose reactions are not candidates (e.g.
         :data:`ENVELOPE_AND_TRANSPORT_SUBSYSTEMS`).
+    method : ``"milp"`` (the tilted bilevel MILP on HiGHS, with integer cuts for
+        further designs) or ``"search"`` (exact branch and bound over deletions
+        that hit the support of the strain's least-producing optimal flux, see
+        :class:`_SupportSearch`; returns the one best design, proved optimal
+        unless the time limit stops it).
+    blocked : the reactions blocked on this medium, if already known (e.g. from
+        :func:`~biofab.metabolism.compression.blocked_reactions` for several
+        targets on one medium); found by flux variability otherwise.
     lump : compress the network first (blocked reactions out, coupled
         reactions lumped, one candidate per coupled group; see
         :mod:`biofab.metabolism.compression`). The MILP then runs on the
@@ -899,6 +1017,8 @@ def optknock(
         raise InputError("max-knockouts must be at least 1", found=max_knockouts)
     if n_designs < 1:
         raise InputError("the number of designs must be at least 1", found=n_designs)
+    if method not in ("milp", "search"):
+        raise InputError("unknown design method", expected="milp or search", found=method)
     if not 0.0 <= mip_gap < 1.0:
         raise InputError("mip-gap out of range", expected="a relative gap in [0, 1)", found=mip_gap)
     if min_growth < 0 or (relative and min_growth > 1):
@@ -929,7 +1049,7 @@ def optknock(
     _, wt_lo, wt_hi = production_at_max_growth(lp, target, biomass)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    blocked = blocked_reactions(lp)
+    blocked = list(blocked) if blocked is not None else blocked_reactions(lp)
     timings["blocked_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     comp = (
@@ -975,6 +1095,12 @@ def optknock(
         )
         for c in cands
     ]
+    if method == "search":
+        _search(result, lp, clp, comp, cand, units, model, target, biomass, max_knockouts,
+                g_min, time_limit, tilt)  # fmt: skip
+        timings["search_s"] = result.designs[0].solve_seconds if result.designs else 0.0
+        result.seconds = time.perf_counter() - t_start
+        return result
     milp = _OptKnockMilp(
         clp,
         comp.members[comp.group_of[target]][0],
@@ -1037,3 +1163,62 @@ def optknock(
     result.designs.sort(key=lambda d: -d.min_production)
     result.seconds = time.perf_counter() - t_start
     return result
+
+
+def _search(
+    result: DesignResult,
+    lp: LinearProgram,
+    clp: LinearProgram,
+    comp: Compression,
+    cand: Candidates,
+    units: list[list[int]],
+    model: cobra.Model,
+    target: str,
+    biomass: str,
+    max_knockouts: int,
+    g_min: float,
+    time_limit: float,
+    tilt: float,
+) -> None:
+    """Run :class:`_SupportSearch` and record its design, verified on the uncompressed model."""
+    search = _SupportSearch(
+        clp,
+        comp.members[comp.group_of[target]][0],
+        comp.members[comp.group_of[biomass]][0],
+        cand.ids,
+        units,
+        max_knockouts=max_knockouts,
+        min_growth=g_min,
+        tilt=tilt,
+    )
+    status, best, knocked, seconds = search.run(time_limit)
+    result.status = status
+    result.milp_size = {"search_nodes": search.nodes, "binaries": len(cand.ids)}
+    if not knocked or best <= PRODUCTION_TOL:
+        result.status = "no coupled design" if status == "optimal" else status
+        return
+    pruned, (mu, lo, hi) = _prune(lp, target, biomass, knocked, g_min, cand.units)
+    design = KnockoutDesign(
+        tuple(pruned),
+        mu,
+        lo,
+        hi,
+        best,
+        seconds,
+        milp_knockouts=tuple(knocked),
+        milp_status=status,
+        milp_gap=0.0 if status == "optimal" else float("nan"),
+        coupled_alternatives={r: list(cand.coupled.get(r, [])) for r in pruned},
+    )
+    if not design.coupled:
+        return
+    genes, extra = gene_knockouts(model, pruned, cand.coupled)
+    design.genes, design.gene_side_effects = genes, extra
+    if genes is not None:
+        removed = [r for x in pruned for r in cand.units[x]]
+        design.gene_min_production = (
+            lo
+            if not extra
+            else production_at_max_growth(lp, target, biomass, removed + list(extra))[1]
+        )
+    result.designs.append(design)

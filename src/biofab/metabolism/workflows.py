@@ -856,7 +856,9 @@ class DesignRequest(ModelRequest):
     ``time_limit`` s per MILP, stopping at relative gap ``mip_gap`` (0: proved
     optimal); ``lump`` compresses the network first (blocked out, coupled
     reactions lumped); ``exclude_subsystems`` drops whole subsystems from the
-    candidates; ``plot``: production envelopes of the first three (HTML)."""
+    candidates; ``method`` ``milp`` or ``search`` (exact search over deletions that
+    hit the flux support, one best design); ``plot``: production envelopes of
+    the first three (HTML)."""
 
     target: str
     max_knockouts: int = 3
@@ -869,6 +871,7 @@ class DesignRequest(ModelRequest):
     mip_gap: float = 1e-4
     lump: bool = True
     exclude_subsystems: tuple[str, ...] = ()
+    method: str = "milp"
     plot: Path | None = None
 
 
@@ -912,6 +915,7 @@ def design(request: DesignRequest) -> DesignResult:
         mip_gap=request.mip_gap,
         lump=request.lump,
         exclude_subsystems=request.exclude_subsystems,
+        method=request.method,
     )
     result = DesignResult(request.model, res)
     if request.plot is not None:
