@@ -151,7 +151,7 @@ def test_optknock_on_the_ecmodel_is_growth_coupled(anaerobic, anaerobic_ec):
     ec = anaerobic_ec
     wt_ec = ec.slim_optimize()
     assert wt_ec < anaerobic.slim_optimize() - 1e-3  # the enzyme pool binds
-    res = optknock(ec, "EX_succ_e", max_knockouts=3, n_designs=2, mip_gap=0.0)
+    res = optknock(ec, "EX_succ_e", max_knockouts=2, n_designs=2, mip_gap=0.0)
     assert res.designs and res.status in ("optimal", "no further coupled design")
     assert res.candidate_counts["lumped"] < res.candidate_counts["non_essential"]
     assert not any(c.endswith(REV_SUFFIX) for c in res.candidates)  # one unit per reaction
