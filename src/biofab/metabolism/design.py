@@ -1125,7 +1125,8 @@ def optknock(
         if sol.status != "optimal":
             result.status = sol.status
         if sol.objective <= PRODUCTION_TOL:
-            result.status = "no further coupled design"
+            # only a proved optimum says that no coupled design is left
+            result.status = "no further coupled design" if sol.status == "optimal" else sol.status
             break
         pruned, (mu, lo, hi) = _prune(lp, target, biomass, knocked, g_min, cand.units)
         milp.exclude(pruned if pruned else knocked)
