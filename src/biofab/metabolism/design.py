@@ -849,17 +849,31 @@ class _SupportSearch:
         self.t, self.b = lp.index[target], lp.index[biomass]
         self.candidates = list(candidates)
         self.units = [np.asarray(u, dtype=np.int32) for u in units]
+        self.col_unit: dict[int, list[int]] = {}
+        for i, u in enumerate(self.units):
+            for j in u:
+                self.col_unit.setdefault(int(j), []).append(i)
+        self.cand_cols = np.array(sorted(self.col_unit), dtype=np.int32)
         self.nodes = 0
         self.best: tuple[float, tuple[int, ...]] = (-np.inf, ())
 
+    def _hits(self, v: np.ndarray, ko: tuple[int, ...]) -> set[int]:
+        """Candidates (not yet deleted) that remove a column ``v`` uses."""
+        used = np.flatnonzero(np.abs(v) > 1e-9)
+        return {i for j in used for i in self.col_unit.get(int(j), ())} - set(ko)
+
     def _score(
-        self, ko: tuple[int, ...], need_bound: bool
-    ) -> tuple[float, np.ndarray | None, float]:
-        """``(guaranteed production, its flux vector, most production at the floor)``.
+        self, ko: tuple[int, ...], expand: bool
+    ) -> tuple[float, np.ndarray | None, float, list[int]]:
+        """``(guaranteed production, its flux, most production at the floor, children)``.
 
         One LP with the tilted objective ``growth - tilt * target`` (as in the
-        MILP) gives the least-producing maximal-growth flux; the bound costs a
-        second LP and is computed only where it may prune children.
+        MILP) gives the least-producing maximal-growth flux ``v``. Where the
+        node has children (``expand``), a second LP bounds what they can reach
+        and a third looks for another optimal flux that uses fewer candidates
+        (the tilted objective held at its optimum, candidate fluxes pushed to
+        zero): any optimal flux proves the argument, so the children are the
+        candidates hit by whichever of the two uses fewer.
         """
         lp = self.lp
         cols = np.concatenate([self.units[i] for i in ko]) if ko else np.zeros(0, np.int32)
@@ -872,24 +886,37 @@ class _SupportSearch:
             with lp.objective(w, "max"):
                 sol = lp.solve()
             if not sol.ok or sol.fluxes is None or sol.fluxes[self.b] < self.g_min - 1e-12:
-                return -np.inf, None, -np.inf
-            bound = np.inf
-            if need_bound:
-                et = np.zeros(n)
-                et[self.t] = 1.0
-                with lp.bounds([self.b], self.g_min, lp.ub[self.b]), lp.objective(et, "max"):
-                    hi = lp.solve()
-                bound = hi.objective if hi.ok else np.inf
-        return float(sol.fluxes[self.t]), sol.fluxes, bound
+                return -np.inf, None, -np.inf, []
+            if not expand:
+                return float(sol.fluxes[self.t]), sol.fluxes, np.inf, []
+            et = np.zeros(n)
+            et[self.t] = 1.0
+            with lp.bounds([self.b], self.g_min, lp.ub[self.b]), lp.objective(et, "max"):
+                hi = lp.solve()
+            bound = hi.objective if hi.ok else np.inf
+            hits = self._hits(sol.fluxes, ko)
+            if len(hits) > 1:
+                c = np.zeros(n)
+                c[self.cand_cols] = np.where(
+                    lp.lb[self.cand_cols] >= 0,
+                    1.0,
+                    np.where(lp.ub[self.cand_cols] <= 0, -1.0, np.sign(sol.fluxes[self.cand_cols])),
+                )
+                c[cols] = 0.0
+                opt = float(sol.objective)
+                keep = ([self.b, self.t], [w[self.b], w[self.t]], opt - 1e-9 * max(1.0, abs(opt)))
+                with lp.row(*keep, np.inf), lp.objective(c, "min"):
+                    other = lp.solve()
+                if other.ok and other.fluxes is not None:
+                    alt = self._hits(other.fluxes, ko)
+                    if len(alt) < len(hits):
+                        hits = alt
+        return float(sol.fluxes[self.t]), sol.fluxes, bound, sorted(hits)
 
     def run(self, time_limit: float) -> tuple[str, float, list[str], float]:
         """``(status, best production, its deletions, seconds)``; status ``optimal`` or
         ``time limit`` (the incumbent is then not proved)."""
         t0 = time.perf_counter()
-        col_unit: dict[int, list[int]] = {}
-        for i, u in enumerate(self.units):
-            for j in u:
-                col_unit.setdefault(int(j), []).append(i)
         seen: set[frozenset[int]] = set()
         stack: list[tuple[int, ...]] = [()]
         while stack:
@@ -901,7 +928,7 @@ class _SupportSearch:
                     time.perf_counter() - t0,
                 )
             ko = stack.pop()
-            p, v, bound = self._score(ko, len(ko) < self.k)
+            p, v, bound, hits = self._score(ko, len(ko) < self.k)
             if v is None:
                 continue
             if p > self.best[0] + PRODUCTION_TOL or (
@@ -910,8 +937,6 @@ class _SupportSearch:
                 self.best = (p, ko)
             if len(ko) >= self.k or bound <= self.best[0] + PRODUCTION_TOL:
                 continue
-            used = np.flatnonzero(np.abs(v) > 1e-9)
-            hits = sorted({i for j in used for i in col_unit.get(int(j), ())} - set(ko))
             for i in hits:
                 child = frozenset((*ko, i))
                 if child not in seen:
