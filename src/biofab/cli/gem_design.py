@@ -95,11 +95,53 @@ def register(app: typer.Typer) -> None:
         time_limit: Annotated[
             float, typer.Option("--time-limit", help="Seconds per MILP solve.")
         ] = 60.0,
+        mip_gap: Annotated[
+            float,
+            typer.Option(
+                "--mip-gap", help="Stop at this relative MILP gap (0 = prove the design optimal)."
+            ),
+        ] = 1e-4,
+        lump: Annotated[
+            bool,
+            typer.Option(
+                "--lump/--no-lump",
+                help="Compress first: drop blocked reactions, lump coupled ones "
+                "(one candidate per coupled group).",
+            ),
+        ] = True,
+        exclude_subsystem: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--exclude-subsystem",
+                help="Leave this subsystem's reactions out of the candidates (repeatable).",
+            ),
+        ] = None,
+        exclude_envelope_transport: Annotated[
+            bool,
+            typer.Option(
+                "--exclude-envelope-transport",
+                help="Leave out membrane/envelope synthesis, transport and tRNA charging "
+                "(BiGG E. coli subsystem names, after Feist et al. 2010).",
+            ),
+        ] = False,
+        method: Annotated[
+            str,
+            typer.Option(
+                "--method",
+                help="milp (OptKnock MILP, several designs) or search (exact search over "
+                "deletions that hit the flux support: the one best design, no MILP gap).",
+            ),
+        ] = "milp",
         plot: PlotOption = None,
         json_out: JsonOption = False,
     ) -> None:
         """Growth-coupled knockouts for TARGET (OptKnock MILP on HiGHS, verified by FVA)."""
         from biofab.metabolism import workflows as wf
+        from biofab.metabolism.design import ENVELOPE_AND_TRANSPORT_SUBSYSTEMS
+
+        excluded = tuple(exclude_subsystem or ())
+        if exclude_envelope_transport:
+            excluded += ENVELOPE_AND_TRANSPORT_SUBSYSTEMS
 
         r = wf.design(
             wf.DesignRequest(
@@ -107,6 +149,7 @@ def register(app: typer.Typer) -> None:
                 max_knockouts=max_knockouts, min_growth=min_growth, absolute=absolute,
                 candidates=None if candidates is None else _split(candidates),
                 designs=designs, require_gpr=require_gpr, time_limit=time_limit, plot=plot,
+                mip_gap=mip_gap, lump=lump, exclude_subsystems=excluded, method=method,
             )
         )  # fmt: skip
         if print_result(r, json_out):
@@ -117,6 +160,14 @@ def register(app: typer.Typer) -> None:
             f"[bold]{target}[/] on {model}: wild type growth {res.wild_type_growth:.4g} 1/h, "
             f"production {lo:.4g}..{hi:.4g} mmol/gDW/h at max growth"
         )
+        n = res.candidate_counts
+        if n:
+            steps = (
+                f"{n['reactions']} reactions -> {n['eligible']} eligible -> "
+                f"{n['unblocked']} unblocked -> {n['non_essential']} non-essential"
+            )
+            steps += f" -> {n['lumped']} after lumping coupled reactions" if lump else ""
+            out.print(f"candidates: {steps}" + ("" if lump else " (no lumping)"))
         out.print(
             f"{len(res.candidates)} candidate reactions, <= {max_knockouts} knockouts, "
             f"growth >= {res.min_growth:.4g} 1/h; {res.seconds:.1f} s ({res.status})"

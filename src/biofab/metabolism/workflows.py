@@ -853,7 +853,12 @@ class DesignRequest(ModelRequest):
     objective, each design verified by FVA): at most ``max_knockouts`` reactions of
     ``candidates`` (None: all eligible), ``designs`` distinct ones, growth at least
     ``min_growth`` (a fraction of wild-type growth, or 1/h with ``absolute``),
-    ``time_limit`` s per MILP; ``plot``: production envelopes of the first three (HTML)."""
+    ``time_limit`` s per MILP, stopping at relative gap ``mip_gap`` (0: proved
+    optimal); ``lump`` compresses the network first (blocked out, coupled
+    reactions lumped); ``exclude_subsystems`` drops whole subsystems from the
+    candidates; ``method`` ``milp`` or ``search`` (exact search over deletions that
+    hit the flux support, one best design); ``plot``: production envelopes of
+    the first three (HTML)."""
 
     target: str
     max_knockouts: int = 3
@@ -863,6 +868,10 @@ class DesignRequest(ModelRequest):
     designs: int = 3
     require_gpr: bool = False
     time_limit: float = 60.0
+    mip_gap: float = 1e-4
+    lump: bool = True
+    exclude_subsystems: tuple[str, ...] = ()
+    method: str = "milp"
     plot: Path | None = None
 
 
@@ -903,6 +912,10 @@ def design(request: DesignRequest) -> DesignResult:
         n_designs=request.designs,
         require_gpr=request.require_gpr,
         time_limit=request.time_limit,
+        mip_gap=request.mip_gap,
+        lump=request.lump,
+        exclude_subsystems=request.exclude_subsystems,
+        method=request.method,
     )
     result = DesignResult(request.model, res)
     if request.plot is not None:
