@@ -169,7 +169,10 @@ def gpr_template(
     import cobra
 
     cobra.manipulation.remove_genes(m, [g for g in m.genes if not g.reactions])
-    genes = {g.id for g in m.genes}
+    # Sequences of every gene the rules name, also of genes whose reactions the universe
+    # lacks: a target protein's best hit must be its true counterpart, not the nearest
+    # gene that happens to have a universe reaction.
+    genes = {g.strip("() ") for rule in rules.values() for g in rule.split()} - {"and", "or"}
     prot = {k: v for k, v in proteome.items() if k in genes}
     if not prot:
         raise InputError(
