@@ -57,12 +57,13 @@ def small_case(tmp_path_factory, ecoli):
     rows = ["gene,protein,reaction,model"]
     with_genes = [r for r in core.reactions if r.genes]
     for i, rxn in enumerate(with_genes):
-        if i % 2:  # every other reaction is universe-only
-            continue
+        # Template "core" links every other reaction (the rest are universe-only for
+        # it); template "odd" links the others.
+        name = "odd" if i % 2 else "core"
         for alt in str(rxn.gpr).split(" or "):
             genes = [g.strip("() ") for g in alt.split(" and ")]
             prot = "P_" + "+".join(genes)
-            rows += [f"G_{g},{prot},R_{rxn.id},core" for g in genes]
+            rows += [f"G_{g},{prot},R_{rxn.id},{name}" for g in genes]
     table = folder / "gprs.csv"
     table.write_text("\n".join(rows) + "\n")
     fasta = folder / "core.faa"
@@ -156,6 +157,7 @@ def test_diverged_proteome_is_reproducible_and_diverged(ecoli):
 def test_universe_reconstruction_reuses_hits_and_reports_stages(tmp_path, small_case, bsub_small):
     sbml, table, fasta = small_case
     uni = load_universe(sbml)
+    assert not (set(read_gpr_table(table)["core"]) & set(read_gpr_table(table)["odd"]))
     tpl = gpr_template(uni, read_gpr_table(table)["core"], read_fasta(fasta), "core")
     assert tpl.known and len(tpl.known) < len(uni.reactions)
     m9 = get_medium("M9")
@@ -185,6 +187,32 @@ def test_universe_reconstruction_reuses_hits_and_reports_stages(tmp_path, small_
     again = reconstruct(bsub_small, [tpl], [lb], model_id="small", cpus=1, cache=cache)
     assert len(again.searches_cached) == 3
     assert set(again.carried) == set(rec.carried)
+
+
+def test_two_templates_over_one_universe(tmp_path, small_case, bsub_small):
+    """Each template vouches for its own reactions: their union is known, a reaction's
+    score is the mean over templates (0 from the one that lacks it), and a draft
+    reaction takes the GPR of the template that links it to genes."""
+    sbml, table, fasta = small_case
+    uni = load_universe(sbml)
+    rules = read_gpr_table(table)
+    prot = read_fasta(fasta)
+    a = gpr_template(uni, rules["core"], prot, "core")
+    b = gpr_template(uni, rules["odd"], prot, "odd")
+    rec = reconstruct(
+        bsub_small, [a, b], [get_medium("M9")], model_id="two", cpus=1, cache=tmp_path,
+        show_progress=False,
+    )  # fmt: skip
+    assert a.known and b.known
+    genes_in = {r.id for r in uni.reactions if r.genes}
+    assert rec.universe_only < len(genes_in)  # the two tables together cover more
+    assert set(rec.carried) & b.known  # the second template contributes reactions
+    for rid in set(rec.carried) & b.known:
+        assert 0.0 <= rec.scores[rid] <= 0.5 + 1e-9  # mean with the other template's 0
+        rule = rec.model.reactions.get_by_id(rid).gene_reaction_rule
+        assert rule and set(rule.replace("(", " ").replace(")", " ").split()) - {
+            "and", "or",
+        } <= set(bsub_small)  # fmt: skip
 
 
 def test_divergence_scores_rank_orthologs_above_paralog_training(ecoli):

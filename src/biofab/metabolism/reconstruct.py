@@ -511,6 +511,8 @@ def map_template(
         gene_prob[rid][gid] = max(gene_prob[rid].get(gid, 0.0), float(p))
     scores = {}
     for rxn in m.reactions:
+        if template.known is not None and rxn.id not in template.known:
+            continue  # not this template's reaction: no score from it (0 in the mean)
         s = gpr_score(rxn, gene_prob.get(rxn.id, {}))
         scores[rxn.id] = no_gpr_score if s is None else float(s)
     return TemplateMapping(template, list(target_hits), dict(mapping), satisfied, scores)
@@ -757,12 +759,16 @@ def _assemble(
         universal.add_reactions(extra)
     n_t = len(templates)
     scores = {r.id: sum(mp.scores.get(r.id, 0.0) for mp in maps) / n_t for r in universal.reactions}
+    # The template whose GPR a draft reaction gets: the first that satisfies it, else
+    # the first that knows it.
     owner: dict[str, TemplateMapping] = {}
     for mp in maps:
         for rid in mp.satisfied:
             owner.setdefault(rid, mp)
+    for mp in maps:
         for rxn in mp.template.model.reactions:
-            owner.setdefault(rxn.id, mp)
+            if mp.template.known is None or rxn.id in mp.template.known:
+                owner.setdefault(rxn.id, mp)
     carried = sorted(
         owner_id for owner_id in scores if any(owner_id in mp.satisfied for mp in maps)
     )
@@ -785,10 +791,19 @@ def _assemble(
     # "spontaneous" s0001) carry no homology evidence: a reaction they alone
     # satisfy is treated as a reaction without GPR.
     with_seq = {g for t in templates for g in t.proteome}
+
+    def sequence_backed(rid: str) -> bool:
+        """Some template links ``rid`` to genes that can all be searched for."""
+        for t in templates:
+            if rid in t.model.reactions and (t.known is None or rid in t.known):
+                r = t.model.reactions.get_by_id(rid)
+                if r.genes and not r.gpr.eval({g.id for g in r.genes if g.id in with_seq}):
+                    return True
+        return False
+
     geneless = {
         r.id for r in universal.reactions
-        if r.id not in universe_only
-        and (not r.genes or r.gpr.eval({g.id for g in r.genes if g.id in with_seq}))
+        if r.id not in universe_only and not sequence_backed(r.id)
     }  # fmt: skip
     present_base = {_base(universal.metabolites.get_by_id(x)) for x in present}
     free: list[str] = []
@@ -879,7 +894,7 @@ def _assemble(
         new = rxn.copy()
         owner_map = owner.get(rxn.id)
         rule = ""
-        if owner_map is not None and rxn.genes and rxn.id not in geneless:
+        if owner_map is not None and rxn.id not in geneless:
             template_rxn = owner_map.template.model.reactions.get_by_id(rxn.id)
             strict = rxn.id in owner_map.satisfied
             rule = rename_gpr(template_rxn, owner_map.mapping, strict=strict) or ""
