@@ -280,6 +280,12 @@ def test_cli_universe_reconstruct_json_and_bad_template(tmp_path, small_case, bs
     assert out.exists() and (tmp_path / ".homology").is_dir()
     code, text = _invoke([*base, "--out", str(out), "--json"])
     assert code == 0 and len(json.loads(text)["searches_cached"]) == 3
+    # Plain output: stage times, and a bracketed medium name printed as written.
+    med = tmp_path / "M9[glc].tsv"
+    med.write_text("".join(f"{c}\n" for c in get_medium("M9").compounds))
+    code, text = _invoke([*base, "--out", str(out), "--medium", str(med)])
+    assert code == 0, text
+    assert "M9[glc].tsv" in text and "search_target_core" in text
     # A template the table does not have: one line, nothing written.
     bad_out = tmp_path / "bad.json"
     code, text = _invoke(
