@@ -33,27 +33,39 @@ Pipeline (:func:`reconstruct`):
    Machado et al. 2018).
 
 **Learning the scores without the answer.** No label from the target organism
-(nor any benchmark table) is used. The labels come from the template alone: the
-template proteome is searched against itself, and for every template gene ``g``,
-every non-self homolog ``h`` of ``g`` and every reaction ``r`` that ``g``
-catalyses, the sample is labelled 1 when the template's own GPRs say ``h`` also
-catalyses ``r`` (an isozyme or paralogous subunit) and 0 otherwise (a paralog
-with another function). The classifier thus learns, from curated annotations,
-how alignment strength (identity, coverage of both sequences, bit score, bit
-score relative to ``g``'s self-score) and the reaction's context (GPR size,
-complex or isozymes, transport, number of compartments and metabolites) predict
-that a homolog shares a reaction. That is the question asked of a target
-protein ``t`` best-hitting ``g``, with one known bias: homologs within one genome
-are paralogs, which diverge in function more often than orthologs in another
-species do, so the scores run low for cross-species orthologs (for B. subtilis
-from iJO1366 the median score of carried-over reactions is ~1e-4); they rank
-gap-filling candidates but are not calibrated probabilities there. It is a
-gradient-boosted tree model (scikit-learn ``HistGradientBoostingClassifier``)
-constrained to be monotone non-decreasing in every alignment-strength feature,
-so better alignments never score lower. Per reaction, gene probabilities (best
-target protein per template gene) are combined through the GPR: OR takes the
-maximum, AND the mean, so a complex with some subunits found keeps partial
-credit.
+(nor any benchmark table) is used. By default (``training="divergence"``) the
+labels come from the template and a *diverged copy* of it
+(:mod:`biofab.metabolism.reaction_scores`: residues substituted at 20-75 %, 30 %
+of genes lost so that paralogs become best hits): for every template gene ``g``,
+every copy ``h`` it hits and every reaction ``r`` that ``g`` catalyses, the
+sample is labelled 1 when the gene ``h`` was copied from catalyses ``r`` in the
+template's GPRs. These are ortholog-like pairs at cross-species identities, the
+question asked of a target protein ``t`` best-hitting ``g``. The older scheme
+(``training="paralogs"``) labels hits of the template against itself; homologs
+within one genome are paralogs, which diverge in function more often than
+orthologs, so its scores ran near 1e-4 for cross-species orthologs and the
+weighted gap-filling degenerated to minimum count. Features: alignment strength
+(identity, coverage of both sequences, bit score, bit score relative to ``g``'s
+self-score and to the best template hit of the same protein) and the reaction's
+context (GPR size, complex or isozymes, transport, number of compartments and
+metabolites). It is a gradient-boosted tree model (scikit-learn
+``HistGradientBoostingClassifier``) constrained to be monotone non-decreasing in
+every alignment-strength feature, so better alignments never score lower. Per
+reaction, gene probabilities (best target protein per template gene) are
+combined through the GPR: OR takes the maximum, AND the mean, so a complex with
+some subunits found keeps partial credit.
+
+**Templates over a universe** (:mod:`biofab.metabolism.universe`). A template may
+be a curated organism's GPRs laid over a universal reaction model (CarveMe's);
+it then *knows* only the reactions it links to genes (``Template.known``). The
+universe's other reactions are *universe-only*: scored ``universe_score`` (0 by
+default), candidates for gap-filling, never free except the diffusion of a single
+compound.
+
+**Saved homology.** With ``cache`` every search is stored in a folder, keyed by a
+hash of both proteomes and the search settings (:func:`~biofab.metabolism.homology.
+cached_search`), and read back by any later call; each stage is timed
+(``Reconstruction.timings``) and reported through :mod:`biofab.core.progress`.
 
 Reactions without a GPR (spontaneous, diffusion, maintenance) get the score
 ``no_gpr_score`` (0.5 by default: no evidence either way) and enter the draft
@@ -73,10 +85,11 @@ periplasm of the template reaches the inner membrane of the target. This is a
 rule about the template's compartments, applied to every target alike.
 
 With several templates, each is mapped and scored alone; a reaction's score is
-the mean over templates (0 where a template lacks it), so reactions found in
-more templates score higher (reaction frequency), and its stoichiometry comes
-from the first template that has it. Reactions are matched across templates by
-id, so templates must share a namespace (BiGG).
+the mean over templates (0 where a template lacks it or does not know it), so
+reactions found in more templates score higher (reaction frequency); its
+stoichiometry comes from the first template that has it and its GPR from the
+first template that satisfies it (else the first that knows it). Reactions are
+matched across templates by id, so templates must share a namespace (BiGG).
 """
 
 from __future__ import annotations
