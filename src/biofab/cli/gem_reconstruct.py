@@ -57,9 +57,36 @@ def register(app: typer.Typer) -> None:
                 help="Also gap-fill until every medium compound can be taken up.",
             ),
         ] = False,
+        universe: Annotated[
+            Path | None,
+            typer.Option(help="Universal model (SBML); templates come from --gpr-table."),
+        ] = None,
+        gpr_table: Annotated[
+            Path | None,
+            typer.Option(help="BiGG GPR table (gene,protein,reaction,model) for --universe."),
+        ] = None,
+        biomass: Annotated[
+            str | None,
+            typer.Option(help="Biomass column of --biomass-db: grampos, gramneg, bacteria."),
+        ] = None,
+        biomass_db: Annotated[Path | None, typer.Option(help="CarveMe biomass_db.tsv.")] = None,
+        hits_cache: Annotated[
+            Path | None,
+            typer.Option(help="Folder of saved homology hits (default: .homology beside --out)."),
+        ] = None,
+        use_cache: Annotated[
+            bool, typer.Option("--cache/--no-cache", help="Save and reuse homology hits.")
+        ] = True,
+        training: Annotated[
+            str,
+            typer.Option(help="Reaction scores learned by 'divergence' or 'paralogs'."),
+        ] = "divergence",
         json_out: JsonOption = False,
     ) -> None:
-        """Draft a model for PROTEOME from template(s) by homology + weighted gap-filling."""
+        """Draft a model for PROTEOME from template(s) by homology + weighted gap-filling.
+
+        Homology hits are saved (keyed by the proteomes and search settings) and reused,
+        so a rerun with other media or scoring skips the search."""
         from biofab.core.errors import InputError
         from biofab.metabolism import workflows as wf
 
@@ -73,23 +100,29 @@ def register(app: typer.Typer) -> None:
             wf.ReconstructRequest(
                 proteome, tuple(zip(template, template_proteome, strict=True)), output,
                 tuple(medium), media_db, model_id, min_growth, evalue, cpus, in_paralogs,
-                medium_uptake,
+                medium_uptake, universe, gpr_table, biomass, biomass_db, hits_cache, use_cache,
+                training, show_progress=not json_out,
             )
         )  # fmt: skip
         if print_result(r, json_out):
             return
         data = r.to_dict()
-        out.print(f"[bold]{data['id']}[/] -> {output}")
+        from rich.markup import escape
+
+        out.print(f"[bold]{escape(str(data['id']))}[/] -> {escape(str(output))}")
         for key in ("reactions", "metabolites", "genes", "mapped_target_genes", "carried_over"):
             out.print(f"  {key:<22}{data[key]}")
         for row in r.to_frame().itertuples():
             if row.step == "growth":
                 out.print(
-                    f"  gap-filled on {row.medium:<8}{row.added} reactions (cost {row.cost:.3g})"
+                    f"  gap-filled on {escape(str(row.medium)):<8}{row.added} reactions "
+                    f"(cost {row.cost:.3g})"
                 )
             else:
-                out.print(f"  uptake on {row.medium:<12}{row.added} reactions")
+                out.print(f"  uptake on {escape(str(row.medium)):<12}{row.added} reactions")
         out.print(f"  {'runtime_s':<22}{data['runtime_s']:.1f}")
+        for stage, sec in data["timings_s"].items():
+            out.print(f"    {escape(stage):<32}{sec:8.1f} s")
 
     @app.command("essentiality")
     def essentiality_cmd(

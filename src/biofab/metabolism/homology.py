@@ -8,18 +8,25 @@ and returns one :class:`Hit` per (query, target) pair that passes the e-value
 cut-off, with the alignment's identity, the coverage of both sequences, the bit
 score and the e-value. When DIAMOND is not needed, nothing outside Python is.
 
+:func:`cached_search` stores the hits of one search in a folder, keyed by a hash
+of both sequence sets and the search settings, so a second reconstruction of the
+same proteome (another medium, other scores) skips the minutes of searching.
+
 Identity is the fraction of identical residues over the aligned columns of the
 best domain; coverage is the aligned span divided by the sequence's length.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
+from biofab.core.atomic import atomic_path
 from biofab.core.errors import InputError
 
 # IUPAC amino acids, the ambiguity codes B Z J X, U (selenocysteine), O
@@ -215,3 +222,89 @@ def subset(seqs: dict[str, str], ids: Sequence[str] | set[str]) -> dict[str, str
     """The records of ``seqs`` whose ids are in ``ids`` (order of ``seqs``)."""
     keep = set(ids)
     return {k: v for k, v in seqs.items() if k in keep}
+
+
+# -- a cache of searches ----------------------------------------------------------
+#: Bump when the meaning of a stored hit changes (fields, identity definition).
+_CACHE_VERSION = "hits-v1"
+_COLUMNS = (
+    "query", "target", "identity", "query_coverage", "target_coverage", "bitscore", "evalue",
+)  # fmt: skip
+
+
+def proteome_digest(seqs: dict[str, str]) -> str:
+    """A hash of a proteome's ids and sequences (order-independent), 16 hex digits."""
+    h = hashlib.sha256()
+    for k in sorted(seqs):
+        h.update(f"{k}\t{seqs[k]}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def search_key(
+    queries: dict[str, str], targets: dict[str, str], *, evalue: float, max_hits: int | None
+) -> str:
+    """The cache key of a search: both proteomes' digests and the settings that change hits."""
+    settings = f"{_CACHE_VERSION} phmmer E<={evalue!r} max_hits={max_hits}"
+    h = hashlib.sha256(settings.encode())
+    h.update(proteome_digest(queries).encode() + proteome_digest(targets).encode())
+    return h.hexdigest()[:20]
+
+
+def _write_hits(path: Path, hits: Sequence[Hit]) -> None:
+    lines = ["\t".join(_COLUMNS)]
+    lines += ["\t".join(repr(v) if isinstance(v, float) else v for v in astuple(h)) for h in hits]
+    with atomic_path(path, suffix=".tsv.gz") as tmp, gzip.open(tmp, "wt") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def read_hits(path: str | os.PathLike[str]) -> list[Hit]:
+    """Hits saved by :func:`cached_search` (gzipped TSV); :class:`InputError` if unreadable."""
+    p = Path(path)
+    try:
+        with gzip.open(p, "rt") as fh:
+            rows = fh.read().splitlines()
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError("cannot read saved homology hits", file=str(p), found=str(exc)) from None
+    if not rows or tuple(rows[0].split("\t")) != _COLUMNS:
+        raise InputError("not a homology-hit table", file=str(p), expected="\t".join(_COLUMNS))
+    out = []
+    for i, row in enumerate(rows[1:], start=1):
+        f = row.split("\t")
+        try:
+            out.append(Hit(f[0], f[1], *(float(x) for x in f[2:])))
+        except (TypeError, ValueError, IndexError):
+            raise InputError(
+                "bad homology-hit row", file=str(p), row=i, expected="7 columns", found=row[:60]
+            ) from None
+    return out
+
+
+def cached_search(
+    queries: dict[str, str],
+    targets: dict[str, str],
+    *,
+    cache: str | os.PathLike[str] | None,
+    evalue: float = 1e-5,
+    cpus: int = 0,
+    max_hits: int | None = None,
+    profiles: Callable[[], Sequence[Any]] | None = None,
+) -> tuple[list[Hit], bool]:
+    """:func:`search`, stored in / reused from the folder ``cache`` (created if its
+    parent exists; None: no cache). Returns (hits, reused). ``profiles`` is called
+    only when a search has to run (building profiles costs time too)."""
+    path = None
+    if cache is not None:
+        folder = Path(cache)
+        if not folder.is_dir():
+            if not folder.parent.is_dir():
+                raise InputError("homology cache folder's parent does not exist", file=str(folder))
+            folder.mkdir(exist_ok=True)
+        key = search_key(queries, targets, evalue=evalue, max_hits=max_hits)
+        path = folder / f"phmmer_{key}.tsv.gz"
+        if path.is_file():
+            return read_hits(path), True
+    prof = profiles() if profiles is not None else None
+    hits = search(queries, targets, evalue=evalue, cpus=cpus, max_hits=max_hits, profiles=prof)
+    if path is not None:
+        _write_hits(path, hits)
+    return hits, False

@@ -30,6 +30,10 @@ def _check_reconstruct(r: wf.ReconstructRequest) -> None:
     for _, fasta in r.templates:
         existing_file(fasta, "templates")
     existing_file(r.media_db, "media_db")
+    existing_file(r.universe, "universe")
+    existing_file(r.gpr_table, "gpr_table")
+    existing_file(r.biomass_db, "biomass_db")
+    choice(r.training, "training", ("divergence", "paralogs"))
 
 
 deletions = JobKind(

@@ -33,27 +33,39 @@ Pipeline (:func:`reconstruct`):
    Machado et al. 2018).
 
 **Learning the scores without the answer.** No label from the target organism
-(nor any benchmark table) is used. The labels come from the template alone: the
-template proteome is searched against itself, and for every template gene ``g``,
-every non-self homolog ``h`` of ``g`` and every reaction ``r`` that ``g``
-catalyses, the sample is labelled 1 when the template's own GPRs say ``h`` also
-catalyses ``r`` (an isozyme or paralogous subunit) and 0 otherwise (a paralog
-with another function). The classifier thus learns, from curated annotations,
-how alignment strength (identity, coverage of both sequences, bit score, bit
-score relative to ``g``'s self-score) and the reaction's context (GPR size,
-complex or isozymes, transport, number of compartments and metabolites) predict
-that a homolog shares a reaction. That is the question asked of a target
-protein ``t`` best-hitting ``g``, with one known bias: homologs within one genome
-are paralogs, which diverge in function more often than orthologs in another
-species do, so the scores run low for cross-species orthologs (for B. subtilis
-from iJO1366 the median score of carried-over reactions is ~1e-4); they rank
-gap-filling candidates but are not calibrated probabilities there. It is a
-gradient-boosted tree model (scikit-learn ``HistGradientBoostingClassifier``)
-constrained to be monotone non-decreasing in every alignment-strength feature,
-so better alignments never score lower. Per reaction, gene probabilities (best
-target protein per template gene) are combined through the GPR: OR takes the
-maximum, AND the mean, so a complex with some subunits found keeps partial
-credit.
+(nor any benchmark table) is used. By default (``training="divergence"``) the
+labels come from the template and a *diverged copy* of it
+(:mod:`biofab.metabolism.reaction_scores`: residues substituted at 20-75 %, 30 %
+of genes lost so that paralogs become best hits): for every template gene ``g``,
+every copy ``h`` it hits and every reaction ``r`` that ``g`` catalyses, the
+sample is labelled 1 when the gene ``h`` was copied from catalyses ``r`` in the
+template's GPRs. These are ortholog-like pairs at cross-species identities, the
+question asked of a target protein ``t`` best-hitting ``g``. The older scheme
+(``training="paralogs"``) labels hits of the template against itself; homologs
+within one genome are paralogs, which diverge in function more often than
+orthologs, so its scores ran near 1e-4 for cross-species orthologs and the
+weighted gap-filling degenerated to minimum count. Features: alignment strength
+(identity, coverage of both sequences, bit score, bit score relative to ``g``'s
+self-score and to the best template hit of the same protein) and the reaction's
+context (GPR size, complex or isozymes, transport, number of compartments and
+metabolites). It is a gradient-boosted tree model (scikit-learn
+``HistGradientBoostingClassifier``) constrained to be monotone non-decreasing in
+every alignment-strength feature, so better alignments never score lower. Per
+reaction, gene probabilities (best target protein per template gene) are
+combined through the GPR: OR takes the maximum, AND the mean, so a complex with
+some subunits found keeps partial credit.
+
+**Templates over a universe** (:mod:`biofab.metabolism.universe`). A template may
+be a curated organism's GPRs laid over a universal reaction model (CarveMe's);
+it then *knows* only the reactions it links to genes (``Template.known``). The
+universe's other reactions are *universe-only*: scored ``universe_score`` (0 by
+default), candidates for gap-filling, never free except the diffusion of a single
+compound.
+
+**Saved homology.** With ``cache`` every search is stored in a folder, keyed by a
+hash of both proteomes and the search settings (:func:`~biofab.metabolism.homology.
+cached_search`), and read back by any later call; each stage is timed
+(``Reconstruction.timings``) and reported through :mod:`biofab.core.progress`.
 
 Reactions without a GPR (spontaneous, diffusion, maintenance) get the score
 ``no_gpr_score`` (0.5 by default: no evidence either way) and enter the draft
@@ -73,10 +85,11 @@ periplasm of the template reaches the inner membrane of the target. This is a
 rule about the template's compartments, applied to every target alike.
 
 With several templates, each is mapped and scored alone; a reaction's score is
-the mean over templates (0 where a template lacks it), so reactions found in
-more templates score higher (reaction frequency), and its stoichiometry comes
-from the first template that has it. Reactions are matched across templates by
-id, so templates must share a namespace (BiGG).
+the mean over templates (0 where a template lacks it or does not know it), so
+reactions found in more templates score higher (reaction frequency); its
+stoichiometry comes from the first template that has it and its GPR from the
+first template that satisfies it (else the first that knows it). Reactions are
+matched across templates by id, so templates must share a namespace (BiGG).
 """
 
 from __future__ import annotations
@@ -92,8 +105,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from biofab.core.errors import InputError, ModelError
+from biofab.core.progress import progress
 from biofab.metabolism.gapfill import GapfillResult, gapfill_media, gapfill_uptake
-from biofab.metabolism.homology import Hit, best_hits, build_profiles, read_fasta, search, subset
+from biofab.metabolism.homology import (
+    Hit,
+    best_hits,
+    build_profiles,
+    cached_search,
+    read_fasta,
+    search,
+    subset,
+)
 from biofab.metabolism.media import Medium
 
 if TYPE_CHECKING:
@@ -105,6 +127,7 @@ FEATURES = (
     "target_coverage",
     "log2_bitscore",
     "norm_bitscore",
+    "best_ratio",
     "n_genes",
     "is_complex",
     "n_isozymes",
@@ -113,17 +136,25 @@ FEATURES = (
     "n_metabolites",
 )
 # +1: the score may only rise with the feature (alignment strength).
-_MONOTONE = (1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0)
+_MONOTONE = (1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0)
 
 
 # -- templates ------------------------------------------------------------------
 @dataclass
 class Template:
-    """A curated model and the protein sequences of its genes (gene id -> sequence)."""
+    """A curated model and the protein sequences of its genes (gene id -> sequence).
+
+    ``known``: the reactions this template vouches for (None: all of its model's).
+    A template laid over a universe (:func:`biofab.metabolism.universe.gpr_template`)
+    knows only the reactions it links to genes; the universe's other reactions are
+    candidates for gap-filling, never free. ``dropped``: rules the model lacked.
+    """
 
     model: cobra.Model
     proteome: dict[str, str]
     name: str = "template"
+    known: set[str] | None = None
+    dropped: int = 0
 
     @classmethod
     def load(
@@ -239,6 +270,11 @@ def _base(met: cobra.Metabolite) -> str:
     return met.id[: -len(suffix)] if met.compartment and met.id.endswith(suffix) else met.id
 
 
+def _is_diffusion(rxn: cobra.Reaction) -> bool:
+    """A translocation of one compound alone (O2, CO2, water across a membrane)."""
+    return _is_translocation(rxn) and len({_base(m) for m in rxn.metabolites}) == 1
+
+
 def _is_translocation(rxn: cobra.Reaction) -> bool:
     """A reaction that only moves compounds between compartments (net zero per compound)."""
     if len(rxn.compartments) < 2:
@@ -250,15 +286,29 @@ def _is_translocation(rxn: cobra.Reaction) -> bool:
 
 
 # -- the scoring model ------------------------------------------------------------
-def _features(hit: Hit, self_score: float, rxn_feats: tuple[float, ...]) -> list[float]:
+def _features(
+    hit: Hit, self_score: float, best: float, rxn_feats: tuple[float, ...]
+) -> list[float]:
+    """Alignment strength of ``hit`` (``best``: the best bit score of its target protein
+    against any template gene, so 1.0 marks the target's best hit) and reaction context."""
     return [
         hit.identity,
         hit.query_coverage,
         hit.target_coverage,
         float(np.log2(max(hit.bitscore, 1.0))),
         hit.bitscore / self_score if self_score > 0 else 0.0,
+        hit.bitscore / best if best > 0 else 0.0,
         *rxn_feats,
     ]
+
+
+def _best_of_target(hits: Sequence[Hit]) -> dict[str, float]:
+    """Per target protein, its best bit score against a query other than itself."""
+    best: dict[str, float] = {}
+    for h in hits:
+        if h.query != h.target and h.bitscore > best.get(h.target, 0.0):
+            best[h.target] = h.bitscore
+    return best
 
 
 def _reaction_features(rxn: cobra.Reaction) -> tuple[float, ...]:
@@ -320,18 +370,35 @@ class ReactionScorer:
     def training_set(template: Template, self_hits: Sequence[Hit]) -> tuple[np.ndarray, np.ndarray]:
         """Features and labels from a template searched against itself (self hits kept
         only for the self-scores)."""
+        return ReactionScorer.labelled_set(template, self_hits, self_hits, {})
+
+    @staticmethod
+    def labelled_set(
+        template: Template,
+        hits: Sequence[Hit],
+        self_hits: Sequence[Hit],
+        origin: dict[str, str],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Features and labels of ``hits`` of template genes (query) against proteins
+        whose template gene of origin is ``origin[target]`` (default: the target id
+        itself); label 1 when the origin gene shares the query gene's reaction."""
         m = template.model
+        known = template.known
         self_score = _self_scores(self_hits)
+        best = _best_of_target(hits)
         feats = {r.id: _reaction_features(r) for r in m.reactions if r.genes}
         X: list[list[float]] = []
         y: list[int] = []
-        for h in self_hits:
-            if h.query == h.target or h.query not in m.genes or h.target not in m.genes:
+        for h in hits:
+            src = origin.get(h.target, h.target)
+            if h.query == h.target or h.query not in m.genes:
                 continue
             g = m.genes.get_by_id(h.query)
             for rxn in g.reactions:
-                X.append(_features(h, self_score.get(h.query, 0.0), feats[rxn.id]))
-                y.append(int(any(gg.id == h.target for gg in rxn.genes)))
+                if known is not None and rxn.id not in known:
+                    continue
+                X.append(_features(h, self_score.get(h.query, 0.0), best[h.target], feats[rxn.id]))
+                y.append(int(any(gg.id == src for gg in rxn.genes)))
         return np.asarray(X, dtype=float).reshape(-1, len(FEATURES)), np.asarray(y, dtype=int)
 
     def fit_template(self, template: Template, self_hits: Sequence[Hit]) -> ReactionScorer:
@@ -439,6 +506,7 @@ def map_template(
     for h in target_hits:
         by_gene[h.query].append(h)
     self_score = _self_scores(self_hits)
+    best = _best_of_target(target_hits)
     rows, keys = [], []
     for rxn in m.reactions:
         if not rxn.genes:
@@ -448,7 +516,7 @@ def map_template(
             cand = [h for h in by_gene.get(g.id, []) if h.target in mapping.get(g.id, [])]
             cand = cand or by_gene.get(g.id, [])
             for h in cand[:5]:
-                rows.append(_features(h, self_score.get(g.id, 0.0), rf))
+                rows.append(_features(h, self_score.get(g.id, 0.0), best[h.target], rf))
                 keys.append((rxn.id, g.id))
     prob = scorer.predict_proba(np.asarray(rows, dtype=float).reshape(-1, len(FEATURES)))
     gene_prob: dict[str, dict[str, float]] = defaultdict(dict)
@@ -456,6 +524,8 @@ def map_template(
         gene_prob[rid][gid] = max(gene_prob[rid].get(gid, 0.0), float(p))
     scores = {}
     for rxn in m.reactions:
+        if template.known is not None and rxn.id not in template.known:
+            continue  # not this template's reaction: no score from it (0 in the mean)
         s = gpr_score(rxn, gene_prob.get(rxn.id, {}))
         scores[rxn.id] = no_gpr_score if s is None else float(s)
     return TemplateMapping(template, list(target_hits), dict(mapping), satisfied, scores)
@@ -474,6 +544,8 @@ class Reconstruction:
     mapped_genes: int
     timings: dict[str, float] = field(default_factory=dict)
     scorer: ReactionScorer | None = None
+    universe_only: int = 0
+    searches_cached: list[str] = field(default_factory=list)
 
     @property
     def added(self) -> list[str]:
@@ -501,12 +573,69 @@ class Reconstruction:
             ],
             "n_gapfilled": len(self.added),
             "scorer_training_samples": self.scorer.n_train_ if self.scorer else 0,
+            "universe_only_reactions": self.universe_only,
+            "searches_cached": self.searches_cached,
             "timings_s": self.timings,
         }
 
 
 def _is_exchange(rxn: cobra.Reaction) -> bool:
     return len(rxn.metabolites) == 1
+
+
+def _searches(
+    proteome: dict[str, str],
+    templates: Sequence[Template],
+    *,
+    evalue: float,
+    cpus: int,
+    cache: str | os.PathLike[str] | None,
+    training: str,
+    seed: int,
+    timings: dict[str, float],
+    cached: list[str],
+    bar: Any,
+) -> tuple[list[list[Hit]], list[list[Hit]], list[tuple[list[Hit], dict[str, str]]]]:
+    """Per template: hits against the target, against itself, and (``training=
+    "divergence"``) against its diverged copy with the copies' origins; the names of
+    searches read from ``cache`` are appended to ``cached``."""
+    from biofab.metabolism.reaction_scores import diverged_proteome
+
+    target_hits, self_hits, div = [], [], []
+    for t in templates:
+        memo: list[Any] = []
+
+        def profiles(t: Template = t, memo: list[Any] = memo) -> list[Any]:
+            if not memo:
+                memo.append(build_profiles(t.proteome))
+            return list(memo[0])
+
+        jobs: list[tuple[str, dict[str, str], int | None]] = [
+            ("self", t.proteome, 25),
+            ("target", proteome, None),
+        ]
+        origin: dict[str, str] = {}
+        if training == "divergence":
+            copies, origin = diverged_proteome(t.proteome, seed=seed)
+            jobs.append(("diverged", copies, 25))
+        found: dict[str, list[Hit]] = {}
+        for stage, targets, max_hits in jobs:
+            t0 = time.perf_counter()
+            hits, reused = cached_search(
+                t.proteome, targets, cache=cache, evalue=evalue, cpus=cpus,
+                max_hits=max_hits, profiles=profiles,
+            )  # fmt: skip
+            found[stage] = hits
+            dt = time.perf_counter() - t0
+            key = f"search_{stage}_{t.name}"
+            timings[key] = dt
+            if reused:
+                cached.append(key)
+            bar.advance(note=f"{key} {dt:.0f} s{' (cached)' if reused else ''}")
+        target_hits.append(found["target"])
+        self_hits.append(found["self"])
+        div.append((found.get("diverged", []), origin))
+    return target_hits, self_hits, div
 
 
 def reconstruct(
@@ -518,6 +647,7 @@ def reconstruct(
     evalue: float = 1e-5,
     min_growth: float = 0.1,
     no_gpr_score: float = 0.5,
+    universe_score: float = 0.0,
     free_outer_membrane: bool = True,
     periplasm: str = "p",
     cpus: int = 0,
@@ -525,6 +655,10 @@ def reconstruct(
     in_paralogs: bool = True,
     medium_uptake: bool = False,
     min_uptake: float = 0.01,
+    training: str = "divergence",
+    seed: int = 0,
+    cache: str | os.PathLike[str] | None = None,
+    show_progress: bool = True,
     target_hits: Sequence[Sequence[Hit]] | None = None,
     self_hits: Sequence[Sequence[Hit]] | None = None,
     scorer: ReactionScorer | None = None,
@@ -534,53 +668,100 @@ def reconstruct(
     ``templates``: one or more :class:`Template`; ``media``: gap-fill until the
     draft grows (>= ``min_growth`` 1/h) on each, in order; with ``medium_uptake``,
     then also until every compound of each medium that the template can take up is
-    usable (uptake >= ``min_uptake`` mmol/gDW/h). ``target_hits`` /
-    ``self_hits`` (one list per template) skip the searches when given;
-    ``scorer`` skips training. See the module docstring for the method.
+    usable (uptake >= ``min_uptake`` mmol/gDW/h). ``training``: how the reaction
+    scorer learns, ``"divergence"`` (the template against a diverged copy of
+    itself, :mod:`biofab.metabolism.reaction_scores`; ``seed`` draws the copy) or
+    ``"paralogs"`` (the template against itself). ``universe_score``: the score of
+    a reaction no template knows (universe-only). ``cache``: a folder where every
+    homology search is stored and reused (keyed by both proteomes and the settings),
+    so a rerun with other media or scores skips the searches. ``target_hits`` /
+    ``self_hits`` (one list per template) and ``scorer`` skip the searches and the
+    training (``target_hits`` with ``self_hits`` and ``scorer`` together). Stages
+    are timed (``timings``, s) and shown with a progress bar. See the module
+    docstring for the method.
     """
-    import cobra
-
     if not templates:
         raise InputError("reconstruction needs at least one template")
+    if training not in ("divergence", "paralogs"):
+        raise InputError(
+            "unknown score training", column="training",
+            expected="divergence or paralogs", found=training,
+        )  # fmt: skip
+    given = target_hits is not None and self_hits is not None
+    n_search = 0 if given else len(templates) * (3 if training == "divergence" else 2)
+    stages = n_search + 1 + len(media) + (len(media) if medium_uptake else 0) + 1
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    if self_hits is None or target_hits is None:
-        profiles = [build_profiles(t.proteome) for t in templates]
-        timings["profiles"] = time.perf_counter() - t0
+    cached: list[str] = []
+    with progress(f"reconstruct {model_id}", total=stages, enabled=show_progress) as bar:
+        div: list[tuple[list[Hit], dict[str, str]]] = []
+        if not given:
+            target_hits, self_hits, div = _searches(
+                proteome, templates, evalue=evalue, cpus=cpus, cache=cache,
+                training=training, seed=seed, timings=timings, cached=cached, bar=bar,
+            )  # fmt: skip
+        assert target_hits is not None and self_hits is not None
         t0 = time.perf_counter()
-        if self_hits is None:
-            self_hits = [
-                search(t.proteome, t.proteome, evalue=evalue, cpus=cpus, max_hits=25, profiles=p)
-                for t, p in zip(templates, profiles, strict=True)
-            ]
-        timings["self_search"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if target_hits is None:
-            target_hits = [
-                search(t.proteome, proteome, evalue=evalue, cpus=cpus, profiles=p)
-                for t, p in zip(templates, profiles, strict=True)
-            ]
-        timings["target_search"] = time.perf_counter() - t0
+        if scorer is None:
+            if training == "divergence" and div:
+                X = [
+                    ReactionScorer.labelled_set(t, dh, sh, origin)
+                    for t, (dh, origin), sh in zip(templates, div, self_hits, strict=True)
+                ]
+            else:
+                X = [
+                    ReactionScorer.training_set(t, sh)
+                    for t, sh in zip(templates, self_hits, strict=True)
+                ]
+            Xa, ya = np.vstack([x for x, _ in X]), np.concatenate([y for _, y in X])
+            if len(set(ya.tolist())) < 2:
+                # A small template may offer no diverged copy of a paralog with another
+                # function (no negatives): add the within-genome paralogs.
+                P = [
+                    ReactionScorer.training_set(t, sh)
+                    for t, sh in zip(templates, self_hits, strict=True)
+                ]
+                Xa = np.vstack([Xa, *[x for x, _ in P]])
+                ya = np.concatenate([ya, *[y for _, y in P]])
+            scorer = ReactionScorer().fit(Xa, ya)
+        maps = [
+            map_template(
+                t, th, sh, scorer, no_gpr_score=no_gpr_score,
+                target_proteome=proteome if in_paralogs else None, cpus=cpus,
+            )
+            for t, th, sh in zip(templates, target_hits, self_hits, strict=True)
+        ]  # fmt: skip
+        timings["scoring"] = time.perf_counter() - t0
+        bar.advance(note=f"scoring {timings['scoring']:.0f} s")
+        rec = _assemble(
+            templates, maps, media, scorer, timings, bar, model_id=model_id,
+            min_growth=min_growth, no_gpr_score=no_gpr_score, universe_score=universe_score,
+            free_outer_membrane=free_outer_membrane, periplasm=periplasm,
+            time_limit=time_limit, medium_uptake=medium_uptake, min_uptake=min_uptake,
+        )  # fmt: skip
+    rec.searches_cached = cached
+    return rec
 
-    t0 = time.perf_counter()
-    if scorer is None:
-        X = [ReactionScorer.training_set(t, sh) for t, sh in zip(templates, self_hits, strict=True)]
-        scorer = ReactionScorer().fit(
-            np.vstack([x for x, _ in X]), np.concatenate([y for _, y in X])
-        )
-    maps = [
-        map_template(
-            t,
-            th,
-            sh,
-            scorer,
-            no_gpr_score=no_gpr_score,
-            target_proteome=proteome if in_paralogs else None,
-            cpus=cpus,
-        )
-        for t, th, sh in zip(templates, target_hits, self_hits, strict=True)
-    ]
-    timings["scoring"] = time.perf_counter() - t0
+
+def _assemble(
+    templates: Sequence[Template],
+    maps: list[TemplateMapping],
+    media: Sequence[Medium],
+    scorer: ReactionScorer,
+    timings: dict[str, float],
+    bar: Any,
+    *,
+    model_id: str,
+    min_growth: float,
+    no_gpr_score: float,
+    universe_score: float,
+    free_outer_membrane: bool,
+    periplasm: str,
+    time_limit: float,
+    medium_uptake: bool,
+    min_uptake: float,
+) -> Reconstruction:
+    """Carry-over, free reactions, weighted gap-filling and the draft model."""
+    import cobra
 
     # One "universal" model holding every template reaction (first template wins).
     t0 = time.perf_counter()
@@ -591,17 +772,28 @@ def reconstruct(
         universal.add_reactions(extra)
     n_t = len(templates)
     scores = {r.id: sum(mp.scores.get(r.id, 0.0) for mp in maps) / n_t for r in universal.reactions}
+    # The template whose GPR a draft reaction gets: the first that satisfies it, else
+    # the first that knows it.
     owner: dict[str, TemplateMapping] = {}
     for mp in maps:
         for rid in mp.satisfied:
             owner.setdefault(rid, mp)
+    for mp in maps:
         for rxn in mp.template.model.reactions:
-            owner.setdefault(rxn.id, mp)
+            if mp.template.known is None or rxn.id in mp.template.known:
+                owner.setdefault(rxn.id, mp)
     carried = sorted(
         owner_id for owner_id in scores if any(owner_id in mp.satisfied for mp in maps)
     )
     objective = [r.id for r in universal.reactions if r.objective_coefficient != 0]
     core = set(carried) | set(objective)
+    exchanges = {r.id for r in universal.reactions if _is_exchange(r)}
+    # Reactions no template vouches for (a universe's own): candidates, never free,
+    # except the diffusion of a single compound (O2, CO2, water).
+    known: set[str] = set()
+    for t in templates:
+        known |= t.known if t.known is not None else {r.id for r in t.model.reactions}
+    universe_only = {r.id for r in universal.reactions} - known - exchanges - set(objective)
 
     # Free reactions: no-GPR chemistry among metabolites already present, and
     # outer-membrane transport of anything that reaches the periplasm.
@@ -612,9 +804,19 @@ def reconstruct(
     # "spontaneous" s0001) carry no homology evidence: a reaction they alone
     # satisfy is treated as a reaction without GPR.
     with_seq = {g for t in templates for g in t.proteome}
+
+    def sequence_backed(rid: str) -> bool:
+        """Some template links ``rid`` to genes that can all be searched for."""
+        for t in templates:
+            if rid in t.model.reactions and (t.known is None or rid in t.known):
+                r = t.model.reactions.get_by_id(rid)
+                if r.genes and not r.gpr.eval({g.id for g in r.genes if g.id in with_seq}):
+                    return True
+        return False
+
     geneless = {
         r.id for r in universal.reactions
-        if not r.genes or r.gpr.eval({g.id for g in r.genes if g.id in with_seq})
+        if r.id not in universe_only and not sequence_backed(r.id)
     }  # fmt: skip
     present_base = {_base(universal.metabolites.get_by_id(x)) for x in present}
     free: list[str] = []
@@ -631,6 +833,8 @@ def reconstruct(
             inner = {m.id for m in rxn.metabolites if m.compartment not in outer}
             if free_outer_membrane and comps == outer | {periplasm} and len(outer) == 1:
                 ok = bool(inner) and inner <= present
+            elif rxn.id in universe_only:
+                ok = _is_diffusion(rxn) and {_base(m) for m in rxn.metabolites} <= present_base
             elif rxn.id in geneless:
                 # No new chemistry: every metabolite present already, or a pure
                 # translocation (diffusion) of compounds present in some compartment.
@@ -645,26 +849,36 @@ def reconstruct(
                 present |= mets
                 present_base |= {_base(m) for m in rxn.metabolites}
                 changed = True
-    exchanges = {r.id for r in universal.reactions if _is_exchange(r)}
     for rid in geneless:
         scores[rid] = max(scores[rid], no_gpr_score)
+    for rid in universe_only:
+        scores[rid] = universe_score
     candidates = {
         r.id: max(1.0 - scores[r.id], 1e-3)
         for r in universal.reactions
         if r.id not in core and r.id not in exchanges
     }
     # Exchanges are free boundaries; everything else outside the draft is a candidate.
-    # Reactions neither core nor candidate nor exchange do not exist here.
-    gf = gapfill_media(
-        universal, candidates, list(media), min_growth=min_growth, time_limit=time_limit,
-        label=model_id,
-    )  # fmt: skip
+    gf: list[GapfillResult] = []
+    pending = dict(candidates)
+    for med in media:
+        t1 = time.perf_counter()
+        res = gapfill_media(
+            universal, pending, [med], min_growth=min_growth, time_limit=time_limit,
+            label=model_id,
+        )[0]  # fmt: skip
+        for r in res.added:
+            pending.pop(r, None)
+        gf.append(res)
+        dt = time.perf_counter() - t1
+        timings[f"gapfill_{med.name}"] = dt
+        bar.advance(note=f"gap-fill {med.name}: {len(res.added)} added, {dt:.0f} s")
     if medium_uptake:
         # Make each medium compound usable where the template offers a route: uptake
         # systems are the genes homology maps worst (large paralogous families of
         # unclear specificity), and the medium says the compound is there.
-        pending = {r: c for r, c in candidates.items() if not any(r in g.added for g in gf)}
         for med in media:
+            t1 = time.perf_counter()
             res = gapfill_uptake(
                 universal, pending, med, min_uptake=min_uptake, time_limit=time_limit,
                 label=model_id,
@@ -672,6 +886,9 @@ def reconstruct(
             for r in res.added:
                 pending.pop(r, None)
             gf.append(res)
+            dt = time.perf_counter() - t1
+            timings[f"uptake_{med.name}"] = dt
+            bar.advance(note=f"uptake {med.name}: {len(res.added)} added, {dt:.0f} s")
     timings["gapfill"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -690,7 +907,7 @@ def reconstruct(
         new = rxn.copy()
         owner_map = owner.get(rxn.id)
         rule = ""
-        if owner_map is not None and rxn.genes and rxn.id not in geneless:
+        if owner_map is not None and rxn.id not in geneless:
             template_rxn = owner_map.template.model.reactions.get_by_id(rxn.id)
             strict = rxn.id in owner_map.satisfied
             rule = rename_gpr(template_rxn, owner_map.mapping, strict=strict) or ""
@@ -699,5 +916,9 @@ def reconstruct(
     draft.add_reactions(rxns)
     draft.objective = {draft.reactions.get_by_id(r): 1.0 for r in objective}
     timings["build"] = time.perf_counter() - t0
+    bar.advance(note=f"build {timings['build']:.0f} s")
     mapped = {t for mp in maps for ts in mp.mapping.values() for t in ts}
-    return Reconstruction(draft, carried, sorted(free), gf, scores, len(mapped), timings, scorer)
+    return Reconstruction(
+        draft, carried, sorted(free), gf, scores, len(mapped), timings, scorer,
+        universe_only=len(universe_only),
+    )  # fmt: skip

@@ -1052,7 +1052,15 @@ class ReconstructRequest:
     FASTA whose ids are its gene ids) by homology (``evalue`` cut-off; ``in_paralogs``:
     orthologs and their in-paralogs only) and weighted gap-filling until it grows at
     ``min_growth`` 1/h on each of ``media`` (names of ``media_db`` or files; with
-    ``medium_uptake`` until every medium compound can be taken up too); write ``out``."""
+    ``medium_uptake`` until every medium compound can be taken up too); write ``out``.
+
+    With ``universe`` (a CarveMe universal model, SBML), a template whose name is a
+    model of ``gpr_table`` (BiGG GPRs, e.g. iML1515) is that model's gene-reaction
+    links laid over the universe, and the universe's other reactions are gap-filling
+    candidates; ``biomass`` (``grampos``, ``gramneg``, ``bacteria``; column of
+    ``biomass_db``) replaces the growth reaction. Homology hits are kept in
+    ``hits_cache`` (default: ``.homology`` beside ``out``) and reused by any later run
+    on the same proteomes and search settings."""
 
     proteome: Path
     templates: tuple[tuple[str, Path], ...]
@@ -1065,6 +1073,14 @@ class ReconstructRequest:
     cpus: int = 0
     in_paralogs: bool = True
     medium_uptake: bool = False
+    universe: Path | None = None
+    gpr_table: Path | None = None
+    biomass: str | None = None
+    biomass_db: Path | None = None
+    hits_cache: Path | None = None
+    use_cache: bool = True
+    training: str = "divergence"
+    show_progress: bool = True
 
 
 @dataclass
@@ -1101,7 +1117,6 @@ def reconstruct(request: ReconstructRequest) -> ReconstructResult:
     from biofab.metabolism.homology import read_fasta
     from biofab.metabolism.io import save_model
     from biofab.metabolism.media import get_medium
-    from biofab.metabolism.reconstruct import Template
     from biofab.metabolism.reconstruct import reconstruct as build
 
     if not request.templates:
@@ -1109,7 +1124,10 @@ def reconstruct(request: ReconstructRequest) -> ReconstructResult:
     t0 = time.perf_counter()
     seqs = read_fasta(request.proteome)
     media = [get_medium(m, request.media_db) for m in request.media]
-    temps = [Template.load(t, f) for t, f in request.templates]
+    temps = _templates(request)
+    cache = None
+    if request.use_cache:
+        cache = request.hits_cache or Path(request.out).parent / ".homology"
     rec = build(
         seqs,
         temps,
@@ -1120,9 +1138,48 @@ def reconstruct(request: ReconstructRequest) -> ReconstructResult:
         cpus=request.cpus,
         in_paralogs=request.in_paralogs,
         medium_uptake=request.medium_uptake,
+        training=request.training,
+        cache=cache,
+        show_progress=request.show_progress,
     )
     path = save_model(rec.model, request.out)
     return ReconstructResult(rec, request.media, time.perf_counter() - t0, files=[str(path)])
+
+
+def _templates(request: ReconstructRequest) -> list[Any]:
+    """The request's templates: plain models, or GPR-table models over the universe."""
+    from biofab.metabolism.homology import read_fasta
+    from biofab.metabolism.reconstruct import Template
+    from biofab.metabolism.universe import (
+        gpr_template,
+        load_universe,
+        read_biomass,
+        read_gpr_table,
+        set_biomass,
+    )
+
+    if request.universe is None:
+        for opt in ("gpr_table", "biomass"):
+            if getattr(request, opt) is not None:
+                raise InputError(f"{opt} needs a universe", column=opt, expected="--universe FILE")
+        return [Template.load(t, f) for t, f in request.templates]
+    if request.gpr_table is None:
+        raise InputError("a universe needs a GPR table", column="gpr_table", expected="a CSV")
+    universe = load_universe(request.universe)
+    if request.biomass is not None:
+        if request.biomass_db is None:
+            raise InputError("--biomass needs --biomass-db", column="biomass_db")
+        set_biomass(universe, read_biomass(request.biomass_db, request.biomass))
+    rules = read_gpr_table(request.gpr_table)
+    temps = []
+    for name, fasta in request.templates:
+        if name not in rules:
+            raise InputError(
+                "template is not a model of the GPR table", file=str(request.gpr_table),
+                column="model", expected=", ".join(sorted(rules)), found=name,
+            )  # fmt: skip
+        temps.append(gpr_template(universe, rules[name], read_fasta(fasta), name))
+    return temps
 
 
 @dataclass(frozen=True)
