@@ -10,7 +10,7 @@ pillar = Pillar(
     api="biofab.parts.api:router",
     help="Biological parts: sequence -> function models with uncertainty.",
     cli="biofab.cli.parts:parts_app",
-    cli_extensions=("biofab.cli.parts_signal:register",),
+    cli_extensions=("biofab.cli.parts_signal:register", "biofab.cli.parts_library:register"),
     testbeds={"sigma70-oracle": "biofab.testbeds.sequence_oracle:SigmaPromoterOracle"},
     report_sections=(
         ReportSection(
