@@ -389,7 +389,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int, default=2, help="worker processes (1 thread each)")
     p.add_argument("--quick", action="store_true", help="2 seeds (a smoke test)")
     p.add_argument("--out", default=str(RESULTS), help="folder for protein_evolution.json")
+    p.add_argument(
+        "--combine",
+        nargs="+",
+        default=None,
+        help="summarise saved protein_evolution_runs.json files (disjoint seeds), run nothing",
+    )
     return p.parse_args(argv)
+
+
+def _run(tasks: list[tuple[str, str, int, Setup]], jobs: int) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    with progress("protein evolution campaigns", len(tasks)) as steps:
+        if jobs > 1:
+            with ProcessPoolExecutor(jobs) as pool:
+                for r in pool.map(run_one, tasks):
+                    runs.append(r)
+                    steps.advance(1, f"{r['landscape']} {r['method']} seed {r['seed']}")
+        else:
+            for task in tasks:
+                r = run_one(task)
+                runs.append(r)
+                steps.advance(1, f"{r['landscape']} {r['method']} seed {r['seed']}")
+    return runs
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -410,21 +432,21 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         if method != FOCUSED or name == "gb1"  # a zero-shot prior needs a real protein
     ]
     runs: list[dict[str, Any]] = []
-    with progress("protein evolution campaigns", len(tasks)) as steps:
-        if args.jobs > 1:
-            with ProcessPoolExecutor(args.jobs) as pool:
-                for r in pool.map(run_one, tasks):
-                    runs.append(r)
-                    steps.advance(1, f"{r['landscape']} {r['method']} seed {r['seed']}")
-        else:
-            for task in tasks:
-                r = run_one(task)
-                runs.append(r)
-                steps.advance(1, f"{r['landscape']} {r['method']} seed {r['seed']}")
+    if args.combine:
+        for path in args.combine:
+            runs += json.loads(Path(path).read_text())
+        keys = [(r["landscape"], r["method"], r["seed"]) for r in runs]
+        if len(set(keys)) != len(keys):
+            raise SystemExit("error: the runs files share a (landscape, method, seed)")
+        seeds = len({r["seed"] for r in runs})
+    else:
+        runs = _run(tasks, args.jobs)
     summary = summarise(runs)
-    command = "python benchmarks/protein_evolution.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    given = list(argv if argv is not None else sys.argv[1:])
+    if "--out" in given:  # where the files went is not part of what was measured
+        i = given.index("--out")
+        del given[i : i + 2]
+    command = "python benchmarks/protein_evolution.py " + " ".join(given)
     recs = records(summary, seeds, args.jobs, command.strip(), setup)
     out = Path(args.out)
     out.mkdir(exist_ok=True)
