@@ -29,6 +29,8 @@ if TYPE_CHECKING:
         candidate_set,
         unmeasured,
     )
+    from biofab.learn.combinatorial import VariantRecommender
+    from biofab.learn.epistasis import EpistaticGP
     from biofab.learn.explain import permutation_importance
     from biofab.learn.gp import GPSurrogate
     from biofab.learn.mlp import MLPEnsemble
@@ -70,6 +72,8 @@ _WHERE = {
         "candidate_set",
         "unmeasured",
     ),
+    "biofab.learn.combinatorial": ("VariantRecommender",),
+    "biofab.learn.epistasis": ("EpistaticGP",),
     "biofab.learn.explain": ("permutation_importance",),
     "biofab.learn.gp": ("GPSurrogate",),
     "biofab.learn.mlp": ("MLPEnsemble",),
@@ -108,6 +112,7 @@ __all__ = [
     "CrossValidation",
     "EnsembleSurrogate",
     "EnsembleUCB",
+    "EpistaticGP",
     "GPSurrogate",
     "MLPEnsemble",
     "MultiObjective",
@@ -126,6 +131,7 @@ __all__ = [
     "Surrogate",
     "SurrogateFactory",
     "TreeEnsemble",
+    "VariantRecommender",
     "calibration_report",
     "candidate_set",
     "clone",

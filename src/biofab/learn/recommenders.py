@@ -450,10 +450,23 @@ def default_recommender(space: Space, n_objectives: int = 1) -> Recommender:
         from biofab.learn.sequence_recommender import SequenceRecommender
 
         return SequenceRecommender()
+    if _is_library(space):
+        # Imported here: the variant recommender builds on this module.
+        from biofab.learn.combinatorial import VariantRecommender
+
+        return VariantRecommender()
     wide = any(isinstance(p, SeqParam | Categorical) for p in space.parameters.values())
     if wide and space.width > 60:
         return EnsembleUCB()
     return AutoRecommender()
+
+
+def _is_library(space: Space) -> bool:
+    """Only categorical parameters, no constraints, two or more with >= 10 choices."""
+    params = list(space.parameters.values())
+    if space.constraints or not all(isinstance(p, Categorical) for p in params):
+        return False
+    return sum(len(p.choices) >= 10 for p in params if isinstance(p, Categorical)) >= 2
 
 
 def initial_batch_size(space: Space) -> int:

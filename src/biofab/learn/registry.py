@@ -115,3 +115,14 @@ register_recommender(
     "biofab.learn.sequence_recommender:SequenceRecommender",
     "sequence spaces: tree-ensemble UCB over legal mutants, diverse batch",
 )
+register_recommender(
+    "variants",
+    "biofab.learn.combinatorial:VariantRecommender",
+    "site libraries (all-categorical spaces): epistatic GP + batch Thompson over every variant",
+)
+register_recommender(
+    "variants-ucb",
+    "biofab.learn.combinatorial:VariantRecommender",
+    "site libraries: boosted-tree ensemble on one-hot + UCB over every variant (ALDE-style)",
+    options={"surrogate": "trees", "acquisition": "ucb"},
+)

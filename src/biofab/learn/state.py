@@ -52,6 +52,7 @@ _BLOB = "blob/"
 
 # Class name in a manifest -> module that defines it. Only these are ever built.
 _CLASSES: dict[str, str] = {
+    "EpistaticGP": "biofab.learn.epistasis",
     "GPSurrogate": "biofab.learn.gp",
     "MLPEnsemble": "biofab.learn.mlp",
     "TreeEnsemble": "biofab.learn.trees",

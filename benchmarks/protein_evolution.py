@@ -1,0 +1,464 @@
+"""Machine-learning-guided directed evolution on a measured and a simulated landscape.
+
+Landscapes (``--landscapes``, default both):
+
+* ``gb1``: Wu et al. 2016 (eLife 5:e16965), all 20^4 variants of GB1 sites V39,
+  D40, G41, V54; 149,361 measured. The 10,639 unmeasured variants are *not
+  buildable*: every method chooses only from the measured pool (the pool is
+  passed as ``candidates``), so none is ever answered with an invented value.
+* ``nk``: :func:`biofab.parts.landscapes.nk_landscape` (4 sites x 20 residues,
+  ``k = --nk-k`` partners per site, seed 0), the check on a landscape no setting
+  was chosen on (issue 17, item 5).
+
+Protocol (issue 17, item 4), per landscape and seed (seeds ``--first-seed ..``,
+paired: every model-based method and random screening start from the *same* 96
+random variants of seed ``s``): 96 random variants, then 3 rounds of 96 (384
+screened in all). Methods:
+
+* ``biofab``: the recommender biofab picks for a variant space
+  (``default_recommender``: :class:`biofab.learn.VariantRecommender`, the
+  epistatic GP with batch Thompson sampling over the whole pool).
+* ``random``: 384 random variants.
+* ``greedy-de``: directed evolution by site-saturation: from the parent (VDGV),
+  screen all 19 substitutions at one site, fix the best, move to the next site
+  (seeded random order), pass after pass; once a pass improves nothing, the rest
+  of the budget screens random double mutants of the best; 384 variants in all.
+  Screening is idealised (each variant once, no clone redundancy), which favours
+  the peer.
+* ``mlde``: one-shot MLDE (Wittmann et al. 2021, Cell Syst. 12:1026): the first 96
+  + 96 more random variants train a bootstrap XGBoost ensemble on one-hot
+  columns; the 192 best predictions are built.
+* ``alde-boost-ucb``: ALDE-style (Yang et al. 2025): the same XGBoost ensemble
+  (10 bootstrap members, one-hot) with UCB (``mean + 2 std``) over the pool, 3
+  rounds of 96 (biofab's ``VariantRecommender("trees", "ucb")``).
+
+Reported per landscape and method: the best fitness found / the landscape's
+global maximum (mean over seeds, with its standard deviation), the fraction of
+runs that found the global maximum and the fraction that found a top-0.1 %
+variant; for biofab also the coverage of its 68 % and 95 % intervals on the
+variants it chose (measured vs predicted, rounds 1-3). Records:
+``benchmarks/results/protein_evolution.json`` (ratio = biofab / peer, > 1 means
+biofab wins; null when the peer scored 0).
+
+Usage: ``python benchmarks/protein_evolution.py [--seeds 50] [--jobs 2]
+[--landscapes gb1,nk] [--methods ...] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biofab.core.progress import progress
+from biofab.learn import default_recommender
+from biofab.learn.combinatorial import VariantRecommender
+from biofab.learn.recommendation import Recommender
+from biofab.parts.landscapes import Landscape, load_gb1, nk_landscape
+
+RESULTS = Path(__file__).resolve().parent / "results"
+METHODS = ("biofab", "random", "greedy-de", "mlde", "alde-boost-ucb")
+PEERS = METHODS[1:]
+#: Other settings of biofab's recommender, run only when named in ``--methods`` (logged,
+#: never reported as the default): UCB (kappa 2) instead of Thompson, additive only.
+VARIANTS = {
+    "biofab-ucb": {"acquisition": "ucb"},
+    "biofab-additive": {"order": 1},
+    "biofab-rank": {"transform": "rank"},
+}
+#: GB1 only: the first batch drawn from the top 10 % by biofab's zero-shot prior (ftMLDE,
+#: :func:`biofab.parts.protein_features.focused_sample`), then biofab's default.
+FOCUSED = "biofab-focused"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The budget (first random batch, batch size, rounds) and the landscapes' settings."""
+
+    first: int = 96
+    batch: int = 96
+    rounds: int = 3
+    nk_sites: int = 4
+    nk_k: int = 2
+    gb1: str | None = None
+
+    @property
+    def budget(self) -> int:
+        return self.first + self.batch * self.rounds
+
+
+_LANDSCAPE: dict[str, Landscape] = {}
+
+
+def landscape(name: str, setup: Setup) -> Landscape:
+    """The landscape ``name`` (cached per process)."""
+    key = f"{name}:{setup.nk_sites}:{setup.nk_k}:{setup.gb1}"
+    if key not in _LANDSCAPE:
+        _LANDSCAPE[key] = (
+            load_gb1(setup.gb1)
+            if name == "gb1"
+            else nk_landscape(setup.nk_sites, setup.nk_k, seed=0)
+        )
+    return _LANDSCAPE[key]
+
+
+# -- one campaign ---------------------------------------------------------------------
+
+
+def _active(
+    land: Landscape,
+    seed: int,
+    make: Callable[[], Recommender],
+    setup: Setup,
+    *,
+    focused: bool = False,
+) -> tuple[list[int], list[tuple[float, float, float]]]:
+    """The first batch (random, or zero-shot focused), then ``setup.rounds`` recommender
+    batches; returns the pool rows chosen and (measured, predicted mean, std) of every
+    model-chosen variant."""
+    rng = np.random.default_rng(seed)
+    chosen = list(rng.choice(len(land.fitness), setup.first, replace=False))
+    table = land.designs()
+    row_of = {v: i for i, v in enumerate(land.variants)}
+    if focused:
+        chosen = [row_of[v] for v in _focused_first(land, table, seed, setup.first)]
+    space = land.space()
+    preds: list[tuple[float, float, float]] = []
+    for r in range(setup.rounds):
+        rec = make().recommend(
+            space,
+            table.iloc[chosen].reset_index(drop=True),
+            land.fitness[chosen],
+            setup.batch,
+            candidates=table,
+            round_index=r + 1,
+            seed=seed * 1000 + r + 1,
+        )
+        rows = [row_of["".join(map(str, v))] for v in rec.designs[list(land.sites)].to_numpy()]
+        preds += [
+            (float(land.fitness[i]), float(m), float(s))
+            for i, m, s in zip(rows, rec.mean[:, 0], rec.std[:, 0], strict=True)
+        ]
+        chosen += rows
+    return chosen, preds
+
+
+def _focused_first(land: Landscape, table: Any, seed: int, n: int) -> list[str]:
+    from biofab.parts.protein_features import focused_sample
+    from biofab.parts.variants import GB1_PARENT, GB1_POSITIONS, SiteLibrary
+
+    lib = SiteLibrary(GB1_PARENT, GB1_POSITIONS)
+    picked = focused_sample(lib, n, top_fraction=0.1, seed=seed, candidates=table)
+    return ["".join(r) for r in picked[list(land.sites)].to_numpy()]
+
+
+def _random(land: Landscape, seed: int, setup: Setup) -> list[int]:
+    rng = np.random.default_rng(seed)
+    first = list(rng.choice(len(land.fitness), setup.first, replace=False))
+    rest = np.setdiff1d(np.arange(len(land.fitness)), first)
+    return first + list(rng.choice(rest, setup.budget - setup.first, replace=False))
+
+
+def _greedy_de(land: Landscape, seed: int, setup: Setup) -> list[int]:
+    """Site-saturation directed evolution from the parent with the whole budget."""
+    rng = np.random.default_rng(seed)
+    budget = setup.budget
+    row_of = {v: i for i, v in enumerate(land.variants)}
+    screened: list[int] = []
+    seen: set[int] = set()
+
+    def screen(variants: list[str]) -> None:
+        for v in variants:
+            i = row_of.get(v)  # unmeasured variants cannot be built
+            if i is not None and i not in seen and len(screened) < budget:
+                seen.add(i)
+                screened.append(i)
+
+    best = land.parent
+    screen([best])
+    L, letters = len(land.sites), land.alphabet
+    while len(screened) < budget:
+        improved = False
+        for site in rng.permutation(L):
+            screen([best[:site] + a + best[site + 1 :] for a in letters])
+            top = land.variants[max(screened, key=lambda i: land.fitness[i])]
+            if top != best:
+                best, improved = str(top), True
+        if not improved:
+            break
+    while len(screened) < budget:  # converged: random double mutants of the best
+        a, b = sorted(rng.choice(L, 2, replace=False))
+        v = list(best)
+        v[a], v[b] = rng.choice(list(letters)), rng.choice(list(letters))
+        before = len(screened)
+        screen(["".join(v)])
+        if len(screened) == before and len(seen) >= len(land.fitness):
+            break
+    return screened
+
+
+def run_one(task: tuple[str, str, int, Setup]) -> dict[str, Any]:
+    """One campaign: ``(landscape, method, seed, setup)`` -> its record."""
+    name, method, seed, setup = task
+    land = landscape(name, setup)
+    t0 = time.perf_counter()
+    preds: list[tuple[float, float, float]] = []
+    if method == "random":
+        chosen = _random(land, seed, setup)
+    elif method == "greedy-de":
+        chosen = _greedy_de(land, seed, setup)
+    elif method == "mlde":
+        chosen = _mlde(land, seed, setup)
+    elif method == "alde-boost-ucb":
+        chosen, preds = _active(land, seed, lambda: VariantRecommender("trees", "ucb"), setup)
+    elif method == "biofab":
+        space = land.space()
+        chosen, preds = _active(land, seed, lambda: default_recommender(space, 1), setup)
+    elif method == FOCUSED:
+        space = land.space()
+        make = lambda: default_recommender(space, 1)  # noqa: E731
+        chosen, preds = _active(land, seed, make, setup, focused=True)
+    elif method in VARIANTS:
+        options = VARIANTS[method]
+        chosen, preds = _active(land, seed, lambda: VariantRecommender(**options), setup)
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    best = float(land.fitness[chosen].max())
+    return {
+        "landscape": name,
+        "method": method,
+        "seed": seed,
+        "n": len(set(chosen)),
+        "best": best,
+        "best_fraction": best / land.global_max,
+        "found_max": bool(best >= land.global_max),
+        "found_top": bool(best >= land.top_threshold(0.001)),
+        "coverage68": _coverage(preds, 1.0),
+        "coverage95": _coverage(preds, 1.96),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _mlde(land: Landscape, seed: int, setup: Setup) -> list[int]:
+    """One-shot MLDE: the first batch and one more random batch train, the rest is built."""
+    rng = np.random.default_rng(seed)
+    first = list(rng.choice(len(land.fitness), setup.first, replace=False))
+    rest = np.setdiff1d(np.arange(len(land.fitness)), first)
+    train = first + list(rng.choice(rest, setup.batch, replace=False))
+    table = land.designs()
+    rec = VariantRecommender("trees", "greedy").recommend(
+        land.space(),
+        table.iloc[train].reset_index(drop=True),
+        land.fitness[train],
+        setup.budget - len(train),
+        candidates=table,
+        seed=seed,
+    )
+    row_of = {v: i for i, v in enumerate(land.variants)}
+    return train + [row_of["".join(map(str, v))] for v in rec.designs[list(land.sites)].to_numpy()]
+
+
+def _coverage(preds: list[tuple[float, float, float]], z: float) -> float | None:
+    if not preds:
+        return None
+    p = np.array(preds)
+    return float((np.abs(p[:, 0] - p[:, 1]) <= z * p[:, 2]).mean())
+
+
+# -- summary and records ----------------------------------------------------------------
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """landscape -> method -> mean best fraction (and sd), found-max and found-top rates."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for r in runs:
+        out.setdefault(r["landscape"], {}).setdefault(r["method"], {})
+    for name, methods in out.items():
+        for method in methods:
+            rs = [r for r in runs if r["landscape"] == name and r["method"] == method]
+            frac = np.array([r["best_fraction"] for r in rs])
+            cov68 = [r["coverage68"] for r in rs if r["coverage68"] is not None]
+            cov95 = [r["coverage95"] for r in rs if r["coverage95"] is not None]
+            methods[method] = {
+                "best_fraction": float(frac.mean()),
+                "best_fraction_sd": float(frac.std()),
+                "found_max": float(np.mean([r["found_max"] for r in rs])),
+                "found_top": float(np.mean([r["found_top"] for r in rs])),
+                "coverage68": float(np.mean(cov68)) if cov68 else float("nan"),
+                "coverage95": float(np.mean(cov95)) if cov95 else float("nan"),
+                "seconds_median": float(np.median([r["seconds"] for r in rs])),
+                "runs": len(rs),
+            }
+    return out
+
+
+METRICS = {
+    "best_fitness_fraction_of_max": "best_fraction",
+    "fraction_runs_global_max": "found_max",
+    "fraction_runs_top_0.1pct": "found_top",
+}
+
+
+def records(
+    summary: dict[str, dict[str, dict[str, float]]],
+    seeds: int,
+    jobs: int,
+    command: str,
+    setup: Setup,
+) -> list[dict[str, Any]]:
+    recs = []
+    for name, methods in summary.items():
+        if "biofab" not in methods:
+            continue
+        dataset = (
+            "GB1 (Wu 2016, 4 sites)"
+            if name == "gb1"
+            else f"NK (L={setup.nk_sites}, k={setup.nk_k}, seed 0)"
+        )
+        for metric, key in METRICS.items():
+            for peer in PEERS:
+                if peer not in methods:
+                    continue
+                b, p = methods["biofab"][key], methods[peer][key]
+                recs.append(
+                    {
+                        "metric": metric,
+                        "dataset": dataset,
+                        "biofab": round(b, 4),
+                        "peer": peer,
+                        "peer_value": round(p, 4),
+                        "ratio": round(b / p, 3) if p > 0 else None,
+                        "better": "higher",
+                        "target_ratio": 1.0,
+                        "seeds": seeds,
+                        "repeats": 1,
+                        "cores": jobs,
+                        "command": command,
+                        "date": date.today().isoformat(),
+                    }
+                )
+    return recs
+
+
+def table(summary: dict[str, dict[str, dict[str, float]]]) -> str:
+    lines = [
+        "| landscape | method | best / global max (mean ± sd) | runs finding the max "
+        "| runs finding a top-0.1 % | 68 % / 95 % coverage | s per run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, methods in summary.items():
+        for method in [*METHODS, *VARIANTS, FOCUSED]:
+            if method not in methods:
+                continue
+            m = methods[method]
+            cov = (
+                f"{m['coverage68']:.2f} / {m['coverage95']:.2f}"
+                if np.isfinite(m["coverage68"])
+                else "-"
+            )
+            lines.append(
+                f"| {name} | {method} | {m['best_fraction']:.3f} ± {m['best_fraction_sd']:.3f} "
+                f"| {m['found_max']:.2f} | {m['found_top']:.2f} | {cov} "
+                f"| {m['seconds_median']:.1f} |"
+            )
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=int, default=50, help="number of paired seeds (default 50)")
+    p.add_argument("--first-seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--landscapes", default="gb1,nk", help="gb1,nk")
+    p.add_argument("--methods", default=",".join(METHODS), help=",".join(METHODS))
+    p.add_argument("--nk-k", type=int, default=2, help="NK epistasis partners per site")
+    p.add_argument("--nk-sites", type=int, default=4, help="NK landscape's sites (20 letters)")
+    p.add_argument("--first", type=int, default=96, help="random variants first (96)")
+    p.add_argument("--batch", type=int, default=96, help="variants per round (96)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds after the first (3)")
+    p.add_argument("--gb1", default=None, help="GB1 table (default: the shared data folder)")
+    p.add_argument("--jobs", type=int, default=2, help="worker processes (1 thread each)")
+    p.add_argument("--quick", action="store_true", help="2 seeds (a smoke test)")
+    p.add_argument("--out", default=str(RESULTS), help="folder for protein_evolution.json")
+    p.add_argument(
+        "--combine",
+        nargs="+",
+        default=None,
+        help="summarise saved protein_evolution_runs.json files (disjoint seeds), run nothing",
+    )
+    return p.parse_args(argv)
+
+
+def _run(tasks: list[tuple[str, str, int, Setup]], jobs: int) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    with progress("protein evolution campaigns", len(tasks)) as steps:
+        if jobs > 1:
+            with ProcessPoolExecutor(jobs) as pool:
+                for r in pool.map(run_one, tasks):
+                    runs.append(r)
+                    steps.advance(1, f"{r['landscape']} {r['method']} seed {r['seed']}")
+        else:
+            for task in tasks:
+                r = run_one(task)
+                runs.append(r)
+                steps.advance(1, f"{r['landscape']} {r['method']} seed {r['seed']}")
+    return runs
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    args = parse_args(argv)
+    seeds = 2 if args.quick else args.seeds
+    names = [s.strip() for s in args.landscapes.split(",") if s.strip()]
+    methods = [s.strip() for s in args.methods.split(",") if s.strip()]
+    for bad in [n for n in names if n not in ("gb1", "nk")] + [
+        m for m in methods if m not in METHODS and m not in VARIANTS and m != FOCUSED
+    ]:
+        raise SystemExit(f"error: unknown landscape or method {bad!r}")
+    setup = Setup(args.first, args.batch, args.rounds, args.nk_sites, args.nk_k, args.gb1)
+    tasks = [
+        (name, method, s, setup)
+        for name in names
+        for s in range(args.first_seed, args.first_seed + seeds)
+        for method in methods
+        if method != FOCUSED or name == "gb1"  # a zero-shot prior needs a real protein
+    ]
+    runs: list[dict[str, Any]] = []
+    if args.combine:
+        for path in args.combine:
+            runs += json.loads(Path(path).read_text())
+        keys = [(r["landscape"], r["method"], r["seed"]) for r in runs]
+        if len(set(keys)) != len(keys):
+            raise SystemExit("error: the runs files share a (landscape, method, seed)")
+        seeds = len({r["seed"] for r in runs})
+    else:
+        runs = _run(tasks, args.jobs)
+    summary = summarise(runs)
+    given = list(argv if argv is not None else sys.argv[1:])
+    if "--out" in given:  # where the files went is not part of what was measured
+        i = given.index("--out")
+        del given[i : i + 2]
+    command = "python benchmarks/protein_evolution.py " + " ".join(given)
+    recs = records(summary, seeds, args.jobs, command.strip(), setup)
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    (out / "protein_evolution.json").write_text(json.dumps(recs, indent=2) + "\n")
+    (out / "protein_evolution_runs.json").write_text(json.dumps(runs) + "\n")
+    print(table(summary))
+    for rec in recs:
+        if rec["metric"] == "fraction_runs_global_max":
+            print(f"{rec['dataset']}: biofab/{rec['peer']} finding the max = {rec['ratio']}")
+    return recs
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main()

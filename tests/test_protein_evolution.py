@@ -1,0 +1,271 @@
+"""Active learning over site libraries: the epistatic GP, the variant recommender, the
+landscapes, a campaign round trip with 96-well results files, and a short benchmark run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from biofab.core import Categorical, Continuous, Space
+from biofab.core.errors import InputError
+from biofab.learn import EpistaticGP, VariantRecommender, default_recommender, make_recommender
+from biofab.learn.state import dumps, loads
+from biofab.parts.landscapes import load_gb1, nk_landscape
+
+ROOT = Path(__file__).resolve().parents[1]
+GB1 = Path(os.environ.get("BIOFAB_SHARED_DATA", ROOT.parent / "shared" / "data")) / (
+    "parts/protein_landscapes/gb1_wu2016_4site.csv"
+)
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[Space, pd.DataFrame, np.ndarray]:
+    """A complete NK landscape of 3 sites x 20 residues (8,000 variants)."""
+    land = nk_landscape(3, 1, seed=3)
+    return land.space(), land.designs(), land.fitness
+
+
+# -- the model ---------------------------------------------------------------------------
+
+
+def test_epistatic_gp_weight_space_equals_its_kernel() -> None:
+    """Mean and std by table look-ups equal the kernel formulas k(m) = sum s_o C(m,o)/C(L,o);
+    the Thompson draws are samples of that posterior (their mean and spread agree)."""
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 6, (400, 4))
+    y = codes[:, 0] * 0.5 + (codes[:, 1] == codes[:, 2]) + rng.normal(0, 0.1, 400)
+    model = EpistaticGP((6, 6, 6, 6), order=2).fit_codes(codes[:60], y[:60])
+    test = codes[60:]
+    mu, sd = model.predict_codes(test)
+    k = np.array(
+        [
+            model.shares_[0]
+            + sum(model.shares_[o] * math.comb(m, o) / math.comb(4, o) for o in (1, 2))
+            for m in range(5)
+        ]
+    )
+    cross = k[(test[:, None, :] == model.codes_[None, :, :]).sum(2)]
+    train = k[(model.codes_[:, None, :] == model.codes_[None, :, :]).sum(2)]
+    K = train + model.noise_ * np.eye(60)
+    ref_mu = model.y_mean_ + model.y_std_ * cross @ np.linalg.solve(K, model.z_)
+    ref_var = k[4] - np.einsum("ij,ji->i", cross, np.linalg.solve(K, cross.T))
+    assert np.allclose(mu, ref_mu) and np.allclose(sd, model.y_std_ * np.sqrt(ref_var))
+    draws = model.sample_codes(test, 2000, np.random.default_rng(1))
+    assert draws.shape == (340, 2000)
+    assert np.abs(draws.mean(1) - mu).max() < 0.1 * sd.mean() + 0.05
+    assert np.abs(draws.std(1) / sd - 1).mean() < 0.1
+    # the pairwise term is what explains codes 1 == 2: out-of-sample rank correlation
+    assert np.corrcoef(mu, y[60:])[0, 1] > 0.6
+    # saved state (no pickle) predicts the same
+    again = loads(dumps(model))
+    assert np.allclose(again.predict_codes(test)[0], mu)
+
+
+def test_epistatic_gp_one_hot_contract_and_rank_transform(small) -> None:
+    space, designs, fitness = small
+    X = space.encode(designs.iloc[:50])
+    model = EpistaticGP((20, 20, 20), transform="rank").fit(X, fitness[:50])
+    mu, sd = model.predict(space.encode(designs.iloc[50:60]))
+    assert mu.shape == sd.shape == (10,) and (sd > 0).all()
+    with pytest.raises(ValueError, match="transform"):
+        EpistaticGP((20, 20, 20), transform="log").fit(X, fitness[:50])
+
+
+# -- the recommender ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("surrogate", "acquisition", "distance"),
+    [("epistatic", "thompson", 1), ("epistatic", "ucb", 2), ("trees", "thompson", 1)],
+)
+def test_variant_recommender_batches(small, surrogate, acquisition, distance) -> None:
+    space, designs, fitness = small
+    seen = designs.iloc[:40]
+    pending = designs.iloc[40:45]
+    rec = VariantRecommender(surrogate, acquisition, min_distance=distance, n_members=3).recommend(
+        space, seen, fitness[:40], 24, seed=5, pending=pending
+    )
+    assert len(rec) == 24 and rec.mean.shape == (24, 1) and np.isfinite(rec.std).all()
+    keys = set(space.keys(rec.designs))
+    assert len(keys) == 24 and not keys & set(space.keys(designs.iloc[:45]))
+    letters = rec.designs.to_numpy()
+    if distance > 1:
+        d = (letters[:, None, :] != letters[None, :, :]).sum(2) + np.eye(24, dtype=int) * 9
+        assert d.min() >= distance
+    again = VariantRecommender(surrogate, acquisition, min_distance=distance, n_members=3)
+    same = again.recommend(space, seen, fitness[:40], 24, seed=5, pending=pending)
+    assert same.designs.equals(rec.designs)  # same seed, same batch
+
+
+def test_variant_recommender_pool_and_bad_input(small) -> None:
+    space, designs, fitness = small
+    pool = designs.iloc[100:130]
+    rec = VariantRecommender().recommend(
+        space, designs.iloc[:20], fitness[:20], 50, candidates=pool
+    )
+    assert len(rec) == 30 and set(space.keys(rec.designs)) == set(space.keys(pool))
+    bad = pool.copy()
+    bad.iloc[3, 1] = "B"
+    with pytest.raises(InputError, match=r"row 4.*B") as err:
+        VariantRecommender().recommend(space, designs.iloc[:20], fitness[:20], 5, candidates=bad)
+    assert "\n" not in str(err.value)
+    with pytest.raises(InputError, match="categorical parameters only"):
+        VariantRecommender().recommend(
+            Space({"a": Categorical(list("ACD")), "x": Continuous(0, 1)}),
+            pd.DataFrame({"a": ["A", "C"], "x": [0.1, 0.2]}),
+            np.array([1.0, 2.0]),
+            2,
+        )
+
+
+def test_site_spaces_get_the_variant_recommender(small) -> None:
+    space = small[0]
+    assert isinstance(default_recommender(space, 1), VariantRecommender)
+    plain = Space({"strain": Categorical(["a", "b"]), "buffer": Categorical(["x", "y", "z"])})
+    assert not isinstance(default_recommender(plain, 1), VariantRecommender)
+    trees = make_recommender("variants-ucb")
+    assert isinstance(trees, VariantRecommender) and trees.surrogate == "trees"
+
+
+# -- landscapes --------------------------------------------------------------------------
+
+
+def test_nk_landscape_is_seeded_and_shaped_like_a_measured_one() -> None:
+    a, b = nk_landscape(3, 2, seed=1), nk_landscape(3, 2, seed=1)
+    assert np.array_equal(a.fitness, b.fitness) and len(a.fitness) == 20**3
+    assert a.fitness[list(a.variants).index(a.parent)] == pytest.approx(1.0)
+    above = (a.fitness > 1).mean()
+    assert 0.015 < above < 0.035  # the parent sits where GB1's wild type does
+    assert a.global_max > 3 and np.median(a.fitness) < 0.5
+    assert not np.array_equal(nk_landscape(3, 0, seed=1).fitness, a.fitness)
+    with pytest.raises(InputError, match="0 <= k < n_sites"):
+        nk_landscape(3, 3)
+
+
+@pytest.mark.skipif(not GB1.is_file(), reason="GB1 table not in the shared data folder")
+def test_gb1_loads_with_its_known_landmarks() -> None:
+    gb1 = load_gb1()
+    assert len(gb1.fitness) == 149_361 and gb1.best_variant == "FWAA"
+    assert gb1.global_max == pytest.approx(8.76, abs=0.01)
+    assert gb1.fitness[list(gb1.variants).index("VDGV")] == pytest.approx(1.0)
+    assert (gb1.fitness >= gb1.top_threshold()).sum() == 150
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Variants,Fitness\nVDGV,1\nVDGB,2\n", r"row 2.*Variants.*VDGB"),
+        ("Variants,Fitness\nVDGV,1\nVDGV,2\n", r"row 2.*listed twice.*VDGV"),
+        ("Variants,Fitness\nVDGV,1\nADGV,-1\n", r"row 2.*Fitness"),
+        ("Variant,Fitness\nVDGV,1\n", r"missing column.*Variants"),
+    ],
+)
+def test_gb1_loader_refuses_bad_tables_in_one_line(tmp_path: Path, text: str, message: str):
+    path = tmp_path / "land.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message) as err:
+        load_gb1(path)
+    assert "\n" not in str(err.value) and "land.csv" in str(err.value)
+
+
+# -- a campaign through the CLI with 96-well files ----------------------------------------
+
+
+def _biofab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "biofab.cli", *args],
+        cwd=cwd,
+        env={**os.environ, "BIOFAB_DB": f"sqlite:///{cwd / 'biofab.db'}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _plate(batch: pd.DataFrame, land) -> pd.DataFrame:
+    """A screening plate's results: well, the variant's sites and its measured fitness."""
+    fitness = dict(zip(land.variants, land.fitness, strict=True))
+    out = batch[list(land.sites)].copy()
+    out.insert(0, "well", [f"{'ABCDEFGH'[i // 12]}{i % 12 + 1}" for i in range(len(out))])
+    out["fitness"] = [fitness["".join(r)] for r in out[list(land.sites)].to_numpy()]
+    return out
+
+
+def test_campaign_recommend_ingest_round_trip_with_96_well_plates(tmp_path: Path) -> None:
+    """Plate 1 (the space-filling start) through the Python API, plate 2 through the
+    `biofab` command: the site space gets the variant recommender, 96-well files go in."""
+    from biofab.campaign import Campaign
+
+    land = nk_landscape(3, 1, seed=3)
+    campaign = Campaign.create(
+        "gb", land.space(), ["fitness:max"], store=f"sqlite:///{tmp_path / 'biofab.db'}"
+    )
+    first = campaign.recommend(96, seed=1)
+    batch = first.designs.astype(str)
+    _plate(batch, land).to_csv(tmp_path / "results1.csv", index=False)
+    assert campaign.ingest(tmp_path / "results1.csv", progress=False).added_measurements == 96
+    r = _biofab(
+        "campaign", "recommend", "gb", "-n", "96", "--seed", "2", "--out", "plate2.csv",
+        "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["recommender"].startswith("variants (epistatic")
+    batch = pd.read_csv(tmp_path / "plate2.csv", dtype=str)
+    assert len(batch) == 96 and not set(land.space().keys(batch)) & set(
+        land.space().keys(first.designs)
+    )
+    plate = _plate(batch, land)
+    # a plate listing one variant twice: one line, exit 2, nothing stored
+    twice = plate.copy()
+    twice.iloc[5, 1:4] = twice.iloc[4, 1:4]
+    twice.to_csv(tmp_path / "twice.csv", index=False)
+    r = _biofab("campaign", "ingest", "gb", "twice.csv", cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "duplicate design" in r.stderr
+    plate.to_csv(tmp_path / "results2.csv", index=False)
+    r = _biofab("campaign", "ingest", "gb", "results2.csv", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["added_measurements"] == 96
+    assert Campaign.load("gb", store=campaign.store).status()["measured"] == 192
+
+
+# -- the benchmark, small --------------------------------------------------------------
+
+
+def _load_benchmark() -> ModuleType:
+    path = ROOT / "benchmarks" / "protein_evolution.py"
+    spec = importlib.util.spec_from_file_location("bench_protein_evolution", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_protein_evolution"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_short_run_writes_records(tmp_path: Path) -> None:
+    bench = _load_benchmark()
+    argv = ["--landscapes", "nk", "--nk-sites", "3", "--seeds", "2", "--first", "24",
+            "--batch", "24", "--rounds", "2", "--jobs", "1", "--out", str(tmp_path)]  # fmt: skip
+    records = bench.main(argv)
+    saved = json.loads((tmp_path / "protein_evolution.json").read_text())
+    assert saved == json.loads(json.dumps(records))
+    assert len(saved) == 3 * 4  # three metrics x four peers
+    for rec in saved:
+        assert rec["better"] == "higher" and rec["seeds"] == 2
+        assert rec["command"].startswith("python benchmarks/protein_evolution.py --landscapes nk")
+        assert 0 <= rec["biofab"] <= 1 and 0 <= rec["peer_value"] <= 1
+        if rec["peer_value"] > 0:
+            assert rec["ratio"] == round(rec["biofab"] / rec["peer_value"], 3)
+    runs = json.loads((tmp_path / "protein_evolution_runs.json").read_text())
+    assert len(runs) == 2 * len(bench.METHODS)
+    assert all(r["n"] == 24 + 2 * 24 for r in runs)  # the same budget for every method
