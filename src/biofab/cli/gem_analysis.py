@@ -38,7 +38,7 @@ def _ids(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(t.strip() for t in text.split(","))
 
 
-LOOP_BOUND = 999.999  # |flux| at the customary +-1000 bound: a loop, not a pathway
+LOOP_BOUND = 990.0  # |flux| within 1 % of the customary +-1000 bound: a loop, not a pathway
 
 
 def _shown_fluxes(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -51,10 +51,10 @@ def _shown_fluxes(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         ["loop", "size"], kind="stable"
     )
     n_loop = int((size >= LOOP_BOUND).sum())
-    title = f"non-zero fluxes ({len(active)}), mmol/gDW/h, largest first"
-    if n_loop:
-        title += f"; {n_loop} at the +-1000 bound (loops) last"
-    return active.loc[order.index], title
+    note = (
+        f"{n_loop} fluxes within 1 % of the +-1000 bound (loops) are listed last" if n_loop else ""
+    )
+    return active.loc[order.index], note
 
 
 def register(app: typer.Typer) -> None:
@@ -85,8 +85,11 @@ def register(app: typer.Typer) -> None:
         out.print(f"objective {r.objective_value:.6g} ({r.status}, {r.method})")
         if r.total_flux is not None:
             out.print(f"total flux {r.total_flux:.6g} mmol/gDW/h")
-        active, title = _shown_fluxes(r.to_frame())
+        active, note = _shown_fluxes(r.to_frame())
+        title = f"non-zero fluxes ({len(active)}), mmol/gDW/h, largest first"
         print_frame(active, title=title, limit=25)
+        if note:
+            out.print(note, soft_wrap=True)
         wrote(r.files)
 
     @app.command("fva")

@@ -65,7 +65,7 @@ def _default_table(model: str, command: str, given: Path | None, json_out: bool)
 def warn(lines: list[str]) -> None:
     """Each warning on its own line, user text escaped."""
     for line in lines:
-        out.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+        out.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -108,6 +108,7 @@ def register(app: typer.Typer) -> None:
             f"{res['genes_in_model']}, table {res['genes_in_truth']}); essential when growth "
             f"< {threshold:g} × {res['wild_type_growth']:.4g} 1/h",
             highlight=False,
+            soft_wrap=True,
         )
         print_scores(res["scores"])
         _disagreements(r.table(), "genes")
@@ -159,8 +160,9 @@ def register(app: typer.Typer) -> None:
             f"without an exchange (predicted no growth); growth when > {threshold:g} × "
             f"{res['base_growth']:.4g} 1/h on {escape(medium)}",
             highlight=False,
+            soft_wrap=True,
         )
-        out.print(f"  replaced sources: {escape(replaced)}", highlight=False)
+        out.print(f"  replaced sources: {escape(replaced)}", highlight=False, soft_wrap=True)
         print_scores(res["scores"])
         _disagreements(r.table(), "wells")
         wrote(r.files)
