@@ -144,8 +144,15 @@ def _read(path: Path, suffix: str, label: str) -> cobra.Model:
 
     try:
         if suffix in _SBML:
-            _require_fbc(path, label)
+            doc = _require_fbc(path, label)
+            # The document is already parsed: hand it to COBRApy's converter instead of
+            # reading the file a second time (its public reader only takes a file).
+            from cobra.io import sbml as cobra_sbml
+
+            convert = getattr(cobra_sbml, "_sbml_to_model", None)
             with _quiet_cobra():
+                if convert is not None:
+                    return convert(doc)
                 return cobra.io.read_sbml_model(str(path))
         if suffix == ".json":
             return cobra.io.load_json_model(str(path))
@@ -159,8 +166,9 @@ def _read(path: Path, suffix: str, label: str) -> cobra.Model:
         raise ModelError(f"cannot read model: {first}", file=label) from None
 
 
-def _require_fbc(path: Path, label: str) -> None:
-    """SBML without the FBC package has no flux bounds or objective COBRApy can trust."""
+def _require_fbc(path: Path, label: str) -> Any:
+    """The parsed SBML document; refused without the FBC package (flux bounds and
+    objective COBRApy can trust)."""
     import libsbml
 
     doc = libsbml.readSBML(str(path))
@@ -173,6 +181,7 @@ def _require_fbc(path: Path, label: str) -> None:
             expected="SBML Level 3 with fbc",
             found=f"SBML Level {doc.getLevel()} without fbc",
         )
+    return doc
 
 
 @contextlib.contextmanager
