@@ -1,4 +1,4 @@
-"""Speed of biofab's analysis engine (HiGHS) against COBRApy + GLPK on iJO1366.
+"""Speed of biofab's analysis engine (HiGHS) against COBRApy + GLPK and COBRApy + HiGHS on iJO1366.
 
 Same process, same model object, same machine, one run:
 
@@ -12,6 +12,21 @@ Same process, same model object, same machine, one run:
   model.genes)``, all 5,050 unordered pairs (including ``{a, a}``) as COBRApy
   enumerates them; ``double_deletions(model, genes, workers=1)`` vs
   ``double_gene_deletion(model, genes, processes=1)``.
+
+A second peer is COBRApy with HiGHS (``model.solver = "hybrid"``: optlang 1.9's only HiGHS
+interface, HiGHS for LPs and OSQP for QPs, so ``osqp`` must be importable), so the ratio
+shows the algorithm and not only the solver. optlang's hybrid interface rebuilds the
+problem for HiGHS on every solve (about 40 ms an LP on iJO1366), so the full scans would
+take hours; this peer runs on the first ``--highs-subset`` reactions / genes (FVA, single
+deletions) and on the pairs of the first ``--highs-pairs`` genes, and biofab is timed on
+the same subsets for its row.
+
+``--sections oneoff`` times what a user running one command at a time sees: a fresh
+``python -m biofab.cli gem fba iJO1366 --fba --json`` (the SBML parsed, or the parsed model
+read from the cache of :mod:`biofab.metabolism.io`: an empty cache folder = first run, a
+filled one = every later run) against a fresh ``python -c`` that reads the same SBML with
+``cobra.io.read_sbml_model`` and calls ``optimize()`` (GLPK), interleaved, ``--repeats``
+times each.
 
 Headline ratios are same-cores: one process each (COBRApy ``processes=1``,
 biofab ``workers=1``). biofab with 2 worker processes is an extra line. Each
@@ -32,7 +47,9 @@ import json
 import os
 import shlex
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
@@ -48,6 +65,7 @@ from biofab.metabolism.deletions import double_deletions, single_deletions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PEER = "cobrapy+glpk"
+PEER_HIGHS = "cobrapy+highs (optlang hybrid)"
 N_DOUBLE = 100
 
 
@@ -95,9 +113,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 repeat (a smoke run)")
     parser.add_argument("--no-parallel", action="store_true", help="skip the 2-worker line")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for gem_speed.json")
+    parser.add_argument(
+        "--sections", default="glpk,highs,oneoff", help="comma-separated: glpk, highs, oneoff"
+    )
+    parser.add_argument("--highs-subset", type=int, default=200, help="reactions/genes, HiGHS peer")
+    parser.add_argument("--highs-pairs", type=int, default=20, help="genes whose pairs, HiGHS peer")
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else max(1, args.repeats)
     cores = os.cpu_count() or 1
+    sections = set(args.sections.split(","))
+    if not sections <= {"glpk", "highs", "oneoff"}:
+        parser.error(f"unknown section in {args.sections!r}")
+    command = "python benchmarks/gem_speed.py" + (
+        " " + shlex.join(sys.argv[1:]) if argv is None and sys.argv[1:] else ""
+    )
+    records: list[dict[str, Any]] = []
+    if sections & {"glpk", "highs"}:
+        records += analysis(args, sections, repeats, cores, command)
+    if "oneoff" in sections:
+        records += oneoff(repeats, cores, command)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "gem_speed.json"
+    kept = []
+    if path.exists() and sections != {"glpk", "highs", "oneoff"}:
+        # A partial run replaces only its own records.
+        new = {(r["metric"], r["peer"], r["cores"]) for r in records}
+        kept = [
+            r for r in json.loads(path.read_text())
+            if (r["metric"], r["peer"], r["cores"]) not in new
+        ]  # fmt: skip
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(kept + records, indent=2) + "\n")
+    os.replace(tmp, path)
+    print(f"wrote {path}")
+    return 0
+
+
+def analysis(
+    args: argparse.Namespace, sections: set[str], repeats: int, cores: int, command: str
+) -> list[dict[str, Any]]:
+    """FVA and deletion scans: biofab against COBRApy + GLPK (full) and + HiGHS (subsets)."""
 
     model = load_model("iJO1366")
     model.solver = "glpk"
@@ -154,10 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     ]
 
     today = date.today().isoformat()
-    command = "python benchmarks/gem_speed.py" + (
-        " " + shlex.join(sys.argv[1:]) if argv is None and sys.argv[1:] else ""
-    )
-    records, rows = [], []
+    records: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    from cobra.util.solver import solvers
+
+    if "highs" in sections and "hybrid" not in solvers:
+        print("skipping the COBRApy + HiGHS peer: optlang has no hybrid interface here "
+              "(it needs both highspy and osqp importable; pip install osqp)")  # fmt: skip
+    elif "highs" in sections:
+        records += highs_peer(model, tasks, args, repeats, cores, command)
+    if "glpk" not in sections:
+        return records
     for task in tasks:
         for warm in task["warm"]:
             warm()
@@ -234,15 +296,184 @@ def main(argv: list[str] | None = None) -> int:
         f"\nlethal genes (< 1 % of wild type): biofab {single['lethal_biofab']}, "
         f"COBRApy {single['lethal_peer']}, same set: {single['lethal_sets_equal']}"
     )
-    heads = [r for r in records if r["cores"] == 1]
+    heads = [r for r in records if r["cores"] == 1 and r["peer"] == PEER]
     print("headline (same cores): " + ", ".join(f"{r['metric']} {r['ratio']}x" for r in heads))
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "gem_speed.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(records, indent=2) + "\n")
-    os.replace(tmp, path)
-    print(f"wrote {path}")
-    return 0
+    return records
+
+
+def highs_peer(
+    model: Any,
+    tasks: list[dict[str, Any]],
+    args: argparse.Namespace,
+    repeats: int,
+    cores: int,
+    command: str,
+) -> list[dict[str, Any]]:
+    """COBRApy + HiGHS (optlang hybrid) on subsets; biofab timed on the same subsets."""
+    from cobra.flux_analysis import (
+        double_gene_deletion,
+        flux_variability_analysis,
+        single_gene_deletion,
+    )
+
+    holder: dict[str, Any] = {}
+
+    def fresh_peer() -> float:
+        """A new copy on HiGHS: a deletion scan leaves optlang's hybrid model 'aborted'
+        for the next scan, so each task starts from its own copy."""
+        t0 = time.perf_counter()
+        holder["peer"] = model.copy()
+        holder["peer"].solver = "hybrid"  # HiGHS for LPs (optlang 1.9); needs osqp
+        return time.perf_counter() - t0
+
+    k, kp = args.highs_subset, args.highs_pairs
+    genes = sorted(g.id for g in model.genes)
+    rxns = [r.id for r in model.reactions][:k]
+    subsets = {
+        "single_gene_deletion_time_s": (
+            f"single-gene deletion, first {k} genes by id",
+            lambda: single_deletions(model, "gene", genes[:k], workers=1),
+            lambda: single_gene_deletion(holder["peer"], genes[:k], processes=1),
+            lambda: single_gene_deletion(model, genes[:k], processes=1),
+        ),
+        "fva_time_s": (
+            f"FVA, fraction 1.0, first {len(rxns)} reactions",
+            lambda: flux_variability(model, rxns, fraction_of_optimum=1.0, workers=1),
+            lambda: flux_variability_analysis(
+                holder["peer"], rxns, fraction_of_optimum=1.0, processes=1
+            ),
+            lambda: flux_variability_analysis(model, rxns, fraction_of_optimum=1.0, processes=1),
+        ),
+        "double_gene_deletion_100_time_s": (
+            f"double-gene deletion, first {kp} genes by id ({kp * (kp + 1) // 2} pairs)",
+            lambda: double_deletions(model, genes[:kp], workers=1),
+            lambda: double_gene_deletion(holder["peer"], genes[:kp], processes=1),
+            lambda: double_gene_deletion(model, genes[:kp], processes=1),
+        ),
+    }
+    print("\nCOBRApy + HiGHS (optlang hybrid), same subsets for both sides")
+    print("| task | biofab s, median (min-max) | COBRApy+HiGHS s, median (min-max) | ratio "
+          "| COBRApy+GLPK s, same subset | max abs diff |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|")
+    out = []
+    for task in tasks:
+        what, ours_fn, peer_fn, glpk_fn = subsets[task["metric"]]
+        peer_t: list[float] = []
+        for _ in range(repeats):  # the peer first, on a fresh copy each time
+            switch_s = fresh_peer()
+            t, ref = timed(peer_fn, 1)
+            peer_t += t
+        ours_fn()  # warm-up
+        ours_t, ours = timed(ours_fn, repeats)
+        glpk_t, _ = timed(glpk_fn, repeats)  # COBRApy's default solver on the same subset
+        g = summary(glpk_t)
+        not_optimal = int((ref["status"] != "optimal").sum()) if "status" in ref else 0
+        diff = task["diff"](ours, ref)
+        b, p = summary(ours_t), summary(peer_t)
+        ratio = p["median"] / b["median"]
+        print(
+            f"| {what} | {b['median']:.3f} ({b['min']:.3f}-{b['max']:.3f}) "
+            f"| {p['median']:.2f} ({p['min']:.2f}-{p['max']:.2f}) | **{ratio:.1f}x** "
+            f"| {g['median']:.2f} | {diff:.1e} |"
+            + (f" peer: {not_optimal} not optimal" if not_optimal else ""),
+            flush=True,
+        )
+        metric = (
+            task["metric"].replace("_100_", "_") if "double" in task["metric"] else task["metric"]
+        )
+        out.append(
+            {
+                "metric": metric.replace("_time_s", "_subset_time_s"),
+                "dataset": f"iJO1366 (COBRApy's shipped model, default medium); {what}",
+                "biofab": round(b["median"], 4),
+                "peer": PEER_HIGHS,
+                "peer_value": round(p["median"], 4),
+                "ratio": round(ratio, 2),
+                "better": "lower",
+                "seeds": 1,
+                "repeats": repeats,
+                "cores": 1,
+                "command": command,
+                "date": date.today().isoformat(),
+                "biofab_range": [round(b["min"], 4), round(b["max"], 4)],
+                "peer_range": [round(p["min"], 4), round(p["max"], 4)],
+                "machine_cores": cores,
+                "max_abs_diff": diff,
+                "peer_solver_switch_s": round(switch_s, 2),
+                "peer_not_optimal": not_optimal,
+                "cobrapy_glpk_same_subset_s": round(g["median"], 4),
+            }
+        )
+    return out
+
+
+_COBRA_ONEOFF = (
+    "import sys, cobra; m = cobra.io.read_sbml_model(sys.argv[1]); "
+    "print(m.optimize().objective_value)"
+)
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+    t = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, timeout=600)
+    return time.perf_counter() - t, res.stdout
+
+
+def oneoff(repeats: int, cores: int, command: str) -> list[dict[str, Any]]:
+    """A fresh process per command: biofab (cache empty / filled) vs COBRApy read + optimize."""
+    import cobra
+
+    sbml = Path(cobra.__file__).parent / "data" / "iJO1366.xml.gz"
+    ours = [sys.executable, "-m", "biofab.cli", "gem", "fba", "iJO1366", "--fba", "--json"]
+    peer = [sys.executable, "-c", _COBRA_ONEOFF, str(sbml)]
+    times: dict[str, list[float]] = {"peer": [], "cold": [], "warm": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        warm_env = {**os.environ, "BIOFAB_CACHE": str(Path(tmp) / "warm")}
+        _run(ours, warm_env)  # fills the warm cache (and warms the OS file cache)
+        for i in range(repeats):
+            cold_env = {**os.environ, "BIOFAB_CACHE": str(Path(tmp) / f"cold{i}")}
+            t, peer_out = _run(peer, dict(os.environ))
+            times["peer"].append(t)
+            t, cold_out = _run(ours, cold_env)
+            times["cold"].append(t)
+            t, warm_out = _run(ours, warm_env)
+            times["warm"].append(t)
+    values = {float(peer_out)} | {json.loads(o)["objective_value"] for o in (cold_out, warm_out)}
+    diff = max(values) - min(values)
+    p = summary(times["peer"])
+    out = []
+    print("\none-off command (fresh process each): gem fba iJO1366 --fba --json vs "
+          "cobra.io.read_sbml_model + optimize")  # fmt: skip
+    print("| biofab | biofab s, median (min-max) | COBRApy s, median (min-max) | ratio |")
+    print("|---|---:|---:|---:|")
+    for key, label in (("cold", "first run (cache empty)"), ("warm", "later runs (cache filled)")):
+        b = summary(times[key])
+        ratio = p["median"] / b["median"]
+        print(
+            f"| {label} | {b['median']:.2f} ({b['min']:.2f}-{b['max']:.2f}) "
+            f"| {p['median']:.2f} ({p['min']:.2f}-{p['max']:.2f}) | **{ratio:.2f}x** |"
+        )
+        out.append(
+            {
+                "metric": f"oneoff_fba_{key}_cache_time_s",
+                "dataset": "iJO1366 SBML (COBRApy's shipped iJO1366.xml.gz), one fresh process",
+                "biofab": round(b["median"], 3),
+                "peer": PEER + " (cobra.io.read_sbml_model + optimize)",
+                "peer_value": round(p["median"], 3),
+                "ratio": round(ratio, 2),
+                "better": "lower",
+                "seeds": 1,
+                "repeats": repeats,
+                "cores": 1,
+                "command": command,
+                "date": date.today().isoformat(),
+                "biofab_range": [round(b["min"], 3), round(b["max"], 3)],
+                "peer_range": [round(p["min"], 3), round(p["max"], 3)],
+                "machine_cores": cores,
+                "max_abs_diff": diff,
+            }
+        )
+    return out
 
 
 if __name__ == "__main__":

@@ -54,10 +54,11 @@ def bsub_faa() -> Path:
 
 
 def _app() -> typer.Typer:
-    from biofab.cli.gem_reconstruct import register
+    from biofab.cli import gem_phenotypes, gem_reconstruct
 
     app = typer.Typer()
-    register(app)
+    gem_reconstruct.register(app)
+    gem_phenotypes.register(app)
 
     @app.callback()
     def _root() -> None:  # keeps sub-command names on a one-command app

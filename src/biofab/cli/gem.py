@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -49,12 +50,13 @@ def print_json(data: Any) -> None:
 
 
 def print_frame(frame: pd.DataFrame, title: str | None = None, limit: int = 40) -> None:
-    """A Rich table of the first ``limit`` rows of ``frame``."""
-    t = Table(title=title)
+    """A Rich table of the first ``limit`` rows of ``frame`` (cells are text, not markup:
+    ``M9[succ]`` or a gene list prints as written)."""
+    t = Table(title=escape(title) if title else None)
     for c in frame.columns:  # fold, not ellipsis: a knockout list must stay readable
-        t.add_column(str(c), justify="right", overflow="fold")
+        t.add_column(escape(str(c)), justify="right", overflow="fold")
     for row in frame.head(limit).itertuples(index=False):
-        t.add_row(*[f"{v:.6g}" if isinstance(v, float) else str(v) for v in row])
+        t.add_row(*[escape(f"{v:.6g}" if isinstance(v, float) else str(v)) for v in row])
     out.print(t)
     if len(frame) > limit:
         out.print(f"... {len(frame) - limit} more rows (use --json or --out for all)")
@@ -69,7 +71,12 @@ def print_result(result: Any, json_out: bool) -> bool:
 
 def wrote(files: list[str]) -> None:
     for f in files:
-        out.print(f"wrote {f}")
+        out.print(f"wrote {escape(str(f))}", highlight=False)
+
+
+def line(key: str, value: Any, width: int = 14) -> None:
+    """``  key  value`` with the value as plain text (no markup, at least one space)."""
+    out.print(f"  {key:<{max(width, len(key) + 1)}}{escape(str(value))}", highlight=False)
 
 
 @gem_app.command("info")
@@ -86,15 +93,16 @@ def info(
     if print_result(r, json_out):
         return
     data = r.info
-    out.print(f"[bold]{data['id']}[/] {data['name']}")
+    out.print(f"[bold]{escape(str(data['id']))}[/] {escape(str(data['name']))}")
     for key in ("reactions", "metabolites", "genes", "exchanges"):
-        out.print(f"  {key:<12}{data[key]}")
-    comps = ", ".join(f"{k} ({v})" if v else k for k, v in data["compartments"].items())
-    out.print(f"  {'compartments':<12}{comps}")
+        line(key, data[key])
+    line(
+        "compartments", ", ".join(f"{k} ({v})" if v else k for k, v in data["compartments"].items())
+    )
     obj = " + ".join(f"{c:g} {r}" for r, c in data["objective"].items())
-    out.print(f"  {'objective':<12}{data['objective_direction']} {obj}")
+    line("objective", f"{data['objective_direction']} {obj}")
     value = data["objective_value"]
-    out.print(f"  {'optimum':<12}{data['status'] if value is None else f'{value:.6g}'}")
+    line("optimum", data["status"] if value is None else f"{value:.6g}")
 
 
 @gem_app.command("convert")

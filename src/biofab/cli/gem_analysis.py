@@ -7,7 +7,7 @@ through a temporary file and renamed, so a failed run never leaves half a file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,9 @@ from biofab.cli.gem import (
     wrote,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 OutOption = Annotated[
     Path | None, typer.Option("--out", help="Write the table as CSV (atomically).")
 ]
@@ -35,6 +38,25 @@ def _ids(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(t.strip() for t in text.split(","))
 
 
+LOOP_BOUND = 990.0  # |flux| within 1 % of the customary +-1000 bound: a loop, not a pathway
+
+
+def _shown_fluxes(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Non-zero fluxes, largest first, those at the +-1000 bound (loops) last."""
+    import pandas as pd
+
+    active = table[table["flux"].abs() > 1e-9]
+    size = active["flux"].abs()
+    order = pd.DataFrame({"loop": size >= LOOP_BOUND, "size": -size}).sort_values(
+        ["loop", "size"], kind="stable"
+    )
+    n_loop = int((size >= LOOP_BOUND).sum())
+    note = (
+        f"{n_loop} fluxes within 1 % of the +-1000 bound (loops) are listed last" if n_loop else ""
+    )
+    return active.loc[order.index], note
+
+
 def register(app: typer.Typer) -> None:
     """Add ``fba``, ``fva`` and ``deletions`` to the ``gem`` command group."""
 
@@ -44,8 +66,13 @@ def register(app: typer.Typer) -> None:
         medium: MediumOption = None,
         media_db: MediaDbOption = None,
         use_pfba: Annotated[
-            bool, typer.Option("--pfba", help="Least total flux at the optimum (pFBA).")
-        ] = False,
+            bool,
+            typer.Option(
+                "--pfba/--fba",
+                help="Fluxes of least total flux at the optimum (pFBA, default: no loops) "
+                "or any optimal vertex (plain FBA).",
+            ),
+        ] = True,
         output: OutOption = None,
         json_out: JsonOption = False,
     ) -> None:
@@ -55,13 +82,14 @@ def register(app: typer.Typer) -> None:
         r = wf.fba(wf.FbaRequest(model, medium, media_db, pfba=use_pfba, out=output))
         if print_result(r, json_out):
             return
-        out.print(f"objective {r.objective_value:.6g} ({r.status})")
+        out.print(f"objective {r.objective_value:.6g} ({r.status}, {r.method})")
         if r.total_flux is not None:
             out.print(f"total flux {r.total_flux:.6g} mmol/gDW/h")
-        table = r.to_frame()
-        active = table[table["flux"].abs() > 1e-9]
-        active = active.reindex(active["flux"].abs().sort_values(ascending=False).index)
-        print_frame(active, title=f"non-zero fluxes ({len(active)}), mmol/gDW/h", limit=25)
+        active, note = _shown_fluxes(r.to_frame())
+        title = f"non-zero fluxes ({len(active)}), mmol/gDW/h, largest first"
+        print_frame(active, title=title, limit=25)
+        if note:
+            out.print(note, soft_wrap=True)
         wrote(r.files)
 
     @app.command("fva")

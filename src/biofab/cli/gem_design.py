@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from biofab.cli.gem import (
     JsonOption,
@@ -157,7 +158,8 @@ def register(app: typer.Typer) -> None:
         res = r.result
         lo, hi = res.wild_type_production
         out.print(
-            f"[bold]{target}[/] on {model}: wild type growth {res.wild_type_growth:.4g} 1/h, "
+            f"[bold]{escape(target)}[/] on {escape(model)}: wild type growth "
+            f"{res.wild_type_growth:.4g} 1/h, "
             f"production {lo:.4g}..{hi:.4g} mmol/gDW/h at max growth"
         )
         n = res.candidate_counts

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from biofab.cli.gem import JsonOption, out, print_frame, print_result, wrote
 
@@ -40,11 +41,11 @@ def register(app: typer.Typer) -> None:
             return
         res = r.result
         colour = "green" if res.status == "completed" else "yellow"
-        out.print(f"[{colour}]{res.status}[/]: {res.message}", highlight=False)
+        out.print(f"[{colour}]{escape(res.status)}[/]: {escape(res.message)}", highlight=False)
         print_frame(res.events, title="events")
         for k, v in res.final().items():
             if k != "phase":
-                out.print(f"  {k:<28}{v:.6g}")
+                out.print(f"  {escape(k):<28}{v:.6g}", highlight=False)
         out.print(
             f"{res.method}: {res.runtime_s:.2f} s, {res.n_lp} LP solves, {len(res.trajectory)} rows"
         )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from biofab.cli.gem import JsonOption, MediaDbOption, MediumOption, ModelArg, out
 
@@ -49,7 +50,7 @@ def _show(summary: dict[str, Any], json_out: bool, hide: tuple[str, ...] = ()) -
         return
     for k, v in summary.items():
         if k not in (*hide, "files"):
-            out.print(f"  {k:<22}{v}")
+            out.print(f"  {k:<22}{escape(str(v))}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,6 @@
-"""``biofab gem reconstruct | essentiality | biolog``: draft models for new organisms
-and their scoring against measured phenotypes. Argument parsing and printing only: the work
-is :mod:`biofab.metabolism.workflows`."""
+"""``biofab gem reconstruct``: draft models for new organisms (their scoring against
+measured phenotypes is :mod:`biofab.cli.gem_phenotypes`). Argument parsing and printing
+only: the work is :mod:`biofab.metabolism.workflows`."""
 
 from __future__ import annotations
 
@@ -8,15 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from biofab.cli.gem import JsonOption, MediaDbOption, ModelArg, out, print_result
-
-ThresholdOption = Annotated[
-    float,
-    typer.Option(
-        "--threshold", help="Growth below (essentiality) / above (Biolog) this × reference."
-    ),
-]
+from biofab.cli.gem import JsonOption, MediaDbOption, out, print_result
 
 
 def register(app: typer.Typer) -> None:
@@ -107,8 +101,6 @@ def register(app: typer.Typer) -> None:
         if print_result(r, json_out):
             return
         data = r.to_dict()
-        from rich.markup import escape
-
         out.print(f"[bold]{escape(str(data['id']))}[/] -> {escape(str(output))}")
         for key in ("reactions", "metabolites", "genes", "mapped_target_genes", "carried_over"):
             out.print(f"  {key:<22}{data[key]}")
@@ -123,73 +115,3 @@ def register(app: typer.Typer) -> None:
         out.print(f"  {'runtime_s':<22}{data['runtime_s']:.1f}")
         for stage, sec in data["timings_s"].items():
             out.print(f"    {escape(stage):<32}{sec:8.1f} s")
-
-    @app.command("essentiality")
-    def essentiality_cmd(
-        model: ModelArg,
-        truth: Annotated[Path, typer.Option("--truth", help="TSV: bigg_id, phenotype (E/NE).")],
-        medium: Annotated[
-            str | None, typer.Option("--medium", help="Medium name or file; default: model's.")
-        ] = None,
-        media_db: MediaDbOption = None,
-        threshold: ThresholdOption = 0.01,
-        unlisted_nonessential: Annotated[
-            bool,
-            typer.Option(
-                "--unlisted-nonessential",
-                help="Count model genes absent from the table as non-essential.",
-            ),
-        ] = False,
-        json_out: JsonOption = False,
-    ) -> None:
-        """Predict gene essentiality (growth < threshold × wild type) and score it."""
-        from biofab.metabolism import workflows as wf
-
-        r = wf.essentiality(
-            wf.EssentialityRequest(model, truth, medium, media_db, threshold, unlisted_nonessential)
-        )
-        if print_result(r, json_out):
-            return
-        res = r.report
-        out.print(
-            f"{model}: {res['genes_scored']} genes scored (model {res['genes_in_model']}, "
-            f"table {res['genes_in_truth']}); essential when growth < {threshold:g} × "
-            f"{res['wild_type_growth']:.4g} 1/h"
-        )
-        _print_scores(res["scores"])
-
-    @app.command("biolog")
-    def biolog_cmd(
-        model: ModelArg,
-        truth: Annotated[
-            Path, typer.Option("--truth", help="Folder of biolog_{carbon,nitrogen,...}.tsv.")
-        ],
-        medium: Annotated[str, typer.Option("--medium", help="Base medium.")] = "M9",
-        media_db: MediaDbOption = None,
-        threshold: ThresholdOption = 0.01,
-        json_out: JsonOption = False,
-    ) -> None:
-        """Predict Biolog growth (tested compound replaces the base medium's C/N/P/S source)."""
-        from biofab.metabolism import workflows as wf
-
-        r = wf.biolog(wf.BiologRequest(model, truth, medium, media_db, threshold))
-        if print_result(r, json_out):
-            return
-        res = r.report
-        out.print(
-            f"{model}: {res['tests']} wells, {res['without_exchange']} compounds without an "
-            f"exchange (predicted no growth); growth when > {threshold:g} × "
-            f"{res['base_growth']:.4g} 1/h on {medium}"
-        )
-        _print_scores(res["scores"])
-
-
-def _print_scores(s: dict[str, float]) -> None:
-    out.print(
-        f"  n {int(s['n'])}  TP {int(s['tp'])}  FP {int(s['fp'])}  TN {int(s['tn'])}  "
-        f"FN {int(s['fn'])}"
-    )
-    out.print(
-        f"  accuracy {s['accuracy']:.3f}  precision {s['precision']:.3f}  "
-        f"recall {s['recall']:.3f}  MCC {s['mcc']:.3f}"
-    )

@@ -7,10 +7,19 @@ open), the convention of CarveMe's benchmark (Machado et al. 2018, Nucleic
 Acids Res 46:7542).
 
 Media come by name from a table with columns ``medium`` and ``compound``
-(tab- or comma-separated, the layout of CarveMe's ``media_db.tsv``): the file
-given, else ``$BIOFAB_MEDIA_DB``, else ``media_db.tsv`` of the CarveMe benchmark
-under ``$BIOFAB_SHARED_DATA``; ``M9`` and ``M9[-O2]`` are built in so that a bare
-machine can still name them.
+(tab- or comma-separated, the layout of CarveMe's ``media_db.tsv``). The table is
+searched in this order (:func:`media_search_path`), never relative to the working
+directory:
+
+1. the file given (``--media-db``), else ``$BIOFAB_MEDIA_DB``;
+2. ``$XDG_CONFIG_HOME/biofab/media_db.tsv`` (``~/.config/biofab/media_db.tsv``), a
+   user's own table;
+3. ``metabolism/carveme_benchmark/media_db.tsv`` under ``$BIOFAB_SHARED_DATA``, else
+   under the ``shared/data`` folder beside the checkout the package runs from.
+
+``M9``, ``M9[-O2]`` and M9 with another carbon source (``M9[glyc]``, ``M9[succ]``,
+``M9[DL-lac]``, ``M9[ac]``, ``M9[fru]``) are built in, so a bare machine can still
+name them; a table's medium of the same name wins.
 """
 
 from __future__ import annotations
@@ -32,7 +41,16 @@ DEFAULT_UPTAKE = 10.0  # mmol/gDW/h, the customary cap on each medium compound
 # (Sambrook & Russell, Molecular Cloning, 3rd ed., A2.2).
 _M9: tuple[str, ...] = ("ca2", "cl", "cobalt2", "cu2", "fe2", "fe3", "glc__D", "h2o", "h", "k")
 _M9 += ("mg2", "mn2", "mobd", "na1", "nh4", "ni2", "o2", "pi", "so4", "zn2")
-BUILTIN = {"M9": _M9, "M9[-O2]": tuple(c for c in _M9 if c != "o2")}
+_M9_C = tuple(c for c in _M9 if c != "glc__D")
+BUILTIN = {
+    "M9": _M9,
+    "M9[-O2]": tuple(c for c in _M9 if c != "o2"),
+    "M9[glyc]": (*_M9_C, "glyc"),
+    "M9[succ]": (*_M9_C, "succ"),
+    "M9[DL-lac]": (*_M9_C, "lac__D", "lac__L"),
+    "M9[ac]": (*_M9_C, "ac"),
+    "M9[fru]": (*_M9_C, "fru"),
+}
 
 
 @dataclass(frozen=True)
@@ -64,14 +82,27 @@ class Medium:
         return dict(self.overrides).get(compound, self.uptake)
 
 
-def default_media_path() -> Path | None:
-    """The media table used when none is given (see the module docstring)."""
+def media_search_path() -> list[Path]:
+    """Where a media table is looked for when none is given, first wins (module doc)."""
+    paths = []
     env = os.environ.get("BIOFAB_MEDIA_DB")
     if env:
-        return Path(env)
-    shared = Path(os.environ.get("BIOFAB_SHARED_DATA", Path.cwd().parent / "shared" / "data"))
-    path = shared / "metabolism" / "carveme_benchmark" / "media_db.tsv"
-    return path if path.exists() else None
+        paths.append(Path(env))
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    paths.append(config / "biofab" / "media_db.tsv")
+    checkout = Path(__file__).resolve().parents[3]  # <checkout>/src/biofab/metabolism
+    shared = os.environ.get("BIOFAB_SHARED_DATA") or checkout.parent / "shared" / "data"
+    paths.append(Path(shared) / "metabolism" / "carveme_benchmark" / "media_db.tsv")
+    return paths
+
+
+def default_media_path() -> Path | None:
+    """The first existing table of :func:`media_search_path` (``$BIOFAB_MEDIA_DB`` is
+    returned even when missing, so that a wrong setting fails loudly)."""
+    paths = media_search_path()
+    if os.environ.get("BIOFAB_MEDIA_DB"):
+        return paths[0]
+    return next((p for p in paths if p.is_file()), None)
 
 
 def load_media(path: str | os.PathLike[str]) -> dict[str, Medium]:
@@ -111,9 +142,14 @@ def get_medium(name: str, table: str | os.PathLike[str] | None = None) -> Medium
     if path is not None:
         known.update(load_media(path))
     if name not in known:
+        if table is not None:
+            where = f"read {table}"
+        else:
+            searched = ", ".join(str(p) for p in media_search_path())
+            where = f"searched {searched}; " + (f"read {path}" if path else "none exists")
         raise InputError(
-            "unknown medium",
-            file=str(path) if path else None,
+            f"unknown medium; {where}; name a table with --media-db (columns medium, "
+            "compound) or give a medium file",
             expected=", ".join(sorted(known)),
             found=name,
         )

@@ -27,6 +27,7 @@ pillar = Pillar(
         "biofab.cli.gem_design:register",
         "biofab.cli.gem_dfba:register",
         "biofab.cli.gem_ec:register",
+        "biofab.cli.gem_phenotypes:register",
         "biofab.cli.gem_reconstruct:register",
     ),
     testbeds={

@@ -1187,7 +1187,7 @@ class EssentialityRequest:
     """Predict gene essentiality of ``model`` (growth < ``threshold`` x wild type on
     ``medium``, None: the model's) and score it against ``truth`` (TSV: bigg_id,
     phenotype E/NE); ``unlisted_nonessential``: model genes absent from it count as
-    non-essential."""
+    non-essential; ``out``: the per-gene table (CSV)."""
 
     model: str
     truth: Path
@@ -1195,17 +1195,36 @@ class EssentialityRequest:
     media_db: Path | None = None
     threshold: float = 0.01
     unlisted_nonessential: bool = False
+    out: Path | None = None
 
 
 @dataclass
 class ScoreResult(_Result):
-    """A phenotype benchmark: counts, confusion matrix and scores (``scores``)."""
+    """A phenotype benchmark: counts, confusion matrix and scores (``scores``), one
+    line per problem found on the way (``warnings``), and the per-gene / per-well rows."""
 
     report: dict[str, Any]
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.report.get("warnings", []))
 
     def to_frame(self) -> pd.DataFrame:
         """One row: n, tp, fp, tn, fn, accuracy, precision, recall, mcc."""
         return pd.DataFrame([self.report["scores"]])
+
+    def table(self) -> pd.DataFrame:
+        """One row per scored gene (essentiality) or well (Biolog), with ``agree``."""
+        rows = self.report.get("genes") or self.report.get("wells") or []
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return frame
+        truth, pred = (
+            ("essential", "predicted_essential")
+            if "genes" in self.report
+            else ("growth", "predicted")
+        )
+        return frame.assign(agree=frame[truth] == frame[pred])
 
     def summary(self) -> dict[str, Any]:
         return dict(self.report)
@@ -1217,6 +1236,16 @@ def _threshold(value: float) -> float:
     return value
 
 
+def _only_essential(table: Mapping[str, bool], path: Path) -> list[str]:
+    if table and all(table.values()):
+        return [
+            f"{path} lists only essential genes: no non-essential gene is scored, so MCC is 0 "
+            "whatever the model predicts; pass --unlisted-nonessential (unlisted_nonessential"
+            "=True) to count the model's other genes as non-essential"
+        ]
+    return []
+
+
 def essentiality(request: EssentialityRequest) -> ScoreResult:
     """Knock out every scored gene, call essential ones, score against the table."""
     from biofab.metabolism.io import load_model
@@ -1224,26 +1253,39 @@ def essentiality(request: EssentialityRequest) -> ScoreResult:
     from biofab.metabolism.phenotypes import essentiality_benchmark, read_essentiality
 
     threshold = _threshold(request.threshold)
-    m = load_model(request.model)
     table = read_essentiality(request.truth)
+    m = load_model(request.model)
+    notes = [] if request.unlisted_nonessential else _only_essential(table, request.truth)
     if request.unlisted_nonessential:
         table = {g.id: False for g in m.genes} | table
     med = get_medium(request.medium, request.media_db) if request.medium else None
     report = essentiality_benchmark(m, table, med, threshold=threshold, label=request.model)
-    return ScoreResult(report)
+    result = ScoreResult(report | {"warnings": notes})
+    return _write_table(result, request.out)
+
+
+def _write_table(result: ScoreResult, out: Path | None) -> ScoreResult:
+    if out is not None:
+        result.files = [_write_text(out, result.table().to_csv(index=False))]
+    return result
 
 
 @dataclass(frozen=True)
 class BiologRequest:
     """Predict Biolog growth of ``model`` (growth > ``threshold`` x growth on the base
-    ``medium``; the tested compound replaces its C/N/P/S source) and score it against the
-    ``truth`` folder of ``biolog_{carbon,nitrogen,...}.tsv``."""
+    ``medium``; the tested compound replaces the medium's own source of the plate's
+    element, found from its composition unless ``sources`` names them: plate
+    (carbon, nitrogen, phosphorus, sulfur) -> compounds) and score it against the
+    ``truth`` folder of ``biolog_{carbon,nitrogen,...}.tsv``; ``out``: the per-well
+    table (CSV)."""
 
     model: str
     truth: Path
     medium: str = "M9"
     media_db: Path | None = None
     threshold: float = 0.01
+    sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    out: Path | None = None
 
 
 def biolog(request: BiologRequest) -> ScoreResult:
@@ -1253,7 +1295,10 @@ def biolog(request: BiologRequest) -> ScoreResult:
     from biofab.metabolism.phenotypes import biolog_benchmark, read_biolog
 
     threshold = _threshold(request.threshold)
-    m = load_model(request.model)
     tests = read_biolog(request.truth)
     base = get_medium(request.medium, request.media_db)
-    return ScoreResult(biolog_benchmark(m, tests, base, threshold=threshold))
+    m = load_model(request.model)
+    report = biolog_benchmark(
+        m, tests, base, threshold=threshold, sources=request.sources, label=request.model
+    )
+    return _write_table(ScoreResult(report), request.out)
