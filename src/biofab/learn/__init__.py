@@ -15,12 +15,21 @@ if TYPE_CHECKING:
     from biofab.learn.acquisition import (
         UCB,
         Acquisition,
+        BelieverUCB,
         QLogNEHVI,
         QLogNEI,
         Scorer,
         SpaceFillingPick,
     )
-    from biofab.learn.calibration import CalibrationReport, calibration_report, coverage
+    from biofab.learn.calibration import (
+        CalibrationReport,
+        OutOfFoldCalibration,
+        calibrate_out_of_fold,
+        calibration_report,
+        coverage,
+        out_of_fold,
+        std_scale,
+    )
     from biofab.learn.candidates import (
         CandidateGenerator,
         CandidateSearch,
@@ -38,6 +47,7 @@ if TYPE_CHECKING:
         BayesianOptimization,
         ComposedRecommender,
         EnsembleUCB,
+        GPBelieverUCB,
         MultiObjective,
         SpaceFilling,
         SurrogateFactory,
@@ -55,13 +65,22 @@ if TYPE_CHECKING:
 _WHERE = {
     "biofab.learn.acquisition": (
         "Acquisition",
+        "BelieverUCB",
         "QLogNEHVI",
         "QLogNEI",
         "Scorer",
         "SpaceFillingPick",
         "UCB",
     ),
-    "biofab.learn.calibration": ("CalibrationReport", "calibration_report", "coverage"),
+    "biofab.learn.calibration": (
+        "CalibrationReport",
+        "OutOfFoldCalibration",
+        "calibrate_out_of_fold",
+        "calibration_report",
+        "coverage",
+        "out_of_fold",
+        "std_scale",
+    ),
     "biofab.learn.candidates": (
         "CandidateGenerator",
         "CandidateSearch",
@@ -79,6 +98,7 @@ _WHERE = {
         "BayesianOptimization",
         "ComposedRecommender",
         "EnsembleUCB",
+        "GPBelieverUCB",
         "MultiObjective",
         "SpaceFilling",
         "SurrogateFactory",
@@ -101,6 +121,7 @@ __all__ = [
     "AutoRecommender",
     "BatchRequest",
     "BayesianOptimization",
+    "BelieverUCB",
     "CalibrationReport",
     "CandidateGenerator",
     "CandidateSearch",
@@ -108,9 +129,11 @@ __all__ = [
     "CrossValidation",
     "EnsembleSurrogate",
     "EnsembleUCB",
+    "GPBelieverUCB",
     "GPSurrogate",
     "MLPEnsemble",
     "MultiObjective",
+    "OutOfFoldCalibration",
     "PointMutator",
     "QLogNEHVI",
     "QLogNEI",
@@ -126,6 +149,7 @@ __all__ = [
     "Surrogate",
     "SurrogateFactory",
     "TreeEnsemble",
+    "calibrate_out_of_fold",
     "calibration_report",
     "candidate_set",
     "clone",
@@ -135,10 +159,12 @@ __all__ = [
     "diverse_pick",
     "initial_batch_size",
     "make_recommender",
+    "out_of_fold",
     "pareto_mask",
     "permutation_importance",
     "recommender_names",
     "register_recommender",
+    "std_scale",
     "unmeasured",
 ]
 
