@@ -18,6 +18,7 @@ from rich.table import Table
 
 from biofab.cli.jobs import jobs_app
 from biofab.cli.pillars import PillarGroup
+from biofab.cli.replay import replay, space_infer
 from biofab.cli.serve import serve
 from biofab.core.errors import BiofabError
 from biofab.learn.registry import make_recommender, recommender_names
@@ -35,6 +36,8 @@ app.add_typer(campaign_app, name="campaign")
 app.add_typer(space_app, name="space")
 app.command("serve")(serve)
 app.add_typer(jobs_app, name="jobs")
+app.command("replay")(replay)
+space_app.command("infer")(space_infer)
 
 out = Console()
 err = Console(stderr=True)

@@ -100,6 +100,9 @@ class ReplayTestbed:
                     expected="a number",
                     found=self.table[o.name].iloc[i],
                 )
+            std_col = f"{o.name}_std"
+            if std_col in self.table.columns:
+                self.table[std_col] = _spreads(self.table[std_col], std_col)
 
     @classmethod
     def from_data(
@@ -162,3 +165,25 @@ class ReplayTestbed:
             out[o.name] = value
             out[std_col] = std
         return out
+
+
+_MISSING = {"", "nan", "none", "<na>", "na"}
+
+
+def _spreads(column: pd.Series, name: str) -> pd.Series:
+    """A ``_std`` column as floats: empty or NaN cells are missing (NaN); text or a
+    negative number is an InputError naming the row, never a bare ``ValueError`` later."""
+    text = column.astype(str).str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    missing = text.str.lower().isin(_MISSING) | column.isna()
+    bad = (numbers.isna() & ~missing) | (numbers < 0)
+    if bad.any():
+        i = int(np.argmax(bad.to_numpy()))
+        raise InputError(
+            "not a valid spread",
+            row=i + 1,
+            column=name,
+            expected="a number >= 0, or an empty cell for a missing one",
+            found=column.iloc[i],
+        )
+    return numbers.astype(float)
