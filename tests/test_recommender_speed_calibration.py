@@ -137,3 +137,18 @@ def test_qlognei_preselects_a_short_list_on_large_pools() -> None:
         space, X, y, 4, candidates=pool, seed=0
     )
     assert rec.notes["preselected"] == 40 and len(rec) == 4
+
+
+def test_multiobjective_short_list_is_the_first_ucb_front() -> None:
+    from biofab.learn.acquisition import pareto_mask, ucb_front_score
+
+    space = _space(3)
+    X, U, y = _data(space, 20, noise=0.01)
+    gp = GPSurrogate(seed=0).fit(U, np.c_[y, -U[:, 0]])
+    pool = space.sample(200, seed=5, exclude=space.keys(X))
+    score = ucb_front_score(gp, space, pool)
+    mean, std = gp.predict(space.encode(pool))
+    first = pareto_mask(mean + std)
+    # Every design of the first front outranks every design behind it.
+    assert score[first].min() > score[~first].max()
+    assert np.all(score[first] >= 0) and np.all(score[~first] < 0)

@@ -348,7 +348,7 @@ class MultiObjective(ComposedRecommender):
         max_batch_size: int = 128,
         n_global: int = 1024,
         surrogate: GPSurrogate | SurrogateFactory | None = None,
-        preselect: int | None = 128,
+        preselect: int | None = 64,
     ) -> None:
         self.preselect = preselect
         self.n_mc = n_mc
