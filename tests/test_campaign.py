@@ -74,6 +74,9 @@ def test_loop_recommends_legal_new_designs_and_improves(store: Store, space: Spa
     cal = c.calibration()
     assert list(cal["surrogate"]) == ["GP", "tree ensemble"]
     assert cal["coverage_95"].between(0, 1).all() and (cal["n_test"] > 0).all()
+    # Out-of-fold coverage, raw and recalibrated (the factor from the other folds).
+    assert cal["oof_coverage_68"].between(0, 1).all() and (cal["std_scale"] > 0).all()
+    assert cal["oof_coverage_68_raw"].between(0, 1).all()
 
 
 def test_pending_designs_are_not_recommended_again(store: Store, space: Space) -> None:

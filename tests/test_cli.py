@@ -84,6 +84,7 @@ def test_campaign_round_trip(workdir: Path) -> None:
     explained = json.loads(r.stdout)
     assert {d["parameter"] for d in explained["importance"]} == {"mg", "ntp", "lysate"}
     assert [d["surrogate"] for d in explained["calibration"]] == ["GP", "tree ensemble"]
+    assert all(0 <= d["oof_coverage_68"] <= 1 for d in explained["calibration"])
     r = biofab("campaign", "report", "cf1", "--out", "report.html", cwd=workdir)
     assert r.returncode == 0, r.stderr
     assert "Best so far per round" in (workdir / "report.html").read_text()

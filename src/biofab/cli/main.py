@@ -293,7 +293,13 @@ def campaign_explain(
     if calibration is None:
         out.print(f"calibration skipped: {skipped}")
     else:
-        out.print(_table(calibration, title="calibration on 25 % held out (nominal 0.68 / 0.95)"))
+        out.print(
+            _table(
+                calibration,
+                title="calibration: 25 % held out, then out-of-fold (5 folds) before and "
+                "after recalibration (nominal 0.68 / 0.95)",
+            )
+        )
 
 
 @campaign_app.command("report")

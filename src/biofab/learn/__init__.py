@@ -15,12 +15,21 @@ if TYPE_CHECKING:
     from biofab.learn.acquisition import (
         UCB,
         Acquisition,
+        BelieverUCB,
         QLogNEHVI,
         QLogNEI,
         Scorer,
         SpaceFillingPick,
     )
-    from biofab.learn.calibration import CalibrationReport, calibration_report, coverage
+    from biofab.learn.calibration import (
+        CalibrationReport,
+        OutOfFoldCalibration,
+        calibrate_out_of_fold,
+        calibration_report,
+        coverage,
+        out_of_fold,
+        std_scale,
+    )
     from biofab.learn.candidates import (
         CandidateGenerator,
         CandidateSearch,
@@ -40,6 +49,7 @@ if TYPE_CHECKING:
         BayesianOptimization,
         ComposedRecommender,
         EnsembleUCB,
+        GPBelieverUCB,
         MultiObjective,
         SpaceFilling,
         SurrogateFactory,
@@ -57,13 +67,22 @@ if TYPE_CHECKING:
 _WHERE = {
     "biofab.learn.acquisition": (
         "Acquisition",
+        "BelieverUCB",
         "QLogNEHVI",
         "QLogNEI",
         "Scorer",
         "SpaceFillingPick",
         "UCB",
     ),
-    "biofab.learn.calibration": ("CalibrationReport", "calibration_report", "coverage"),
+    "biofab.learn.calibration": (
+        "CalibrationReport",
+        "OutOfFoldCalibration",
+        "calibrate_out_of_fold",
+        "calibration_report",
+        "coverage",
+        "out_of_fold",
+        "std_scale",
+    ),
     "biofab.learn.candidates": (
         "CandidateGenerator",
         "CandidateSearch",
@@ -83,6 +102,7 @@ _WHERE = {
         "BayesianOptimization",
         "ComposedRecommender",
         "EnsembleUCB",
+        "GPBelieverUCB",
         "MultiObjective",
         "SpaceFilling",
         "SurrogateFactory",
@@ -105,6 +125,7 @@ __all__ = [
     "AutoRecommender",
     "BatchRequest",
     "BayesianOptimization",
+    "BelieverUCB",
     "CalibrationReport",
     "CandidateGenerator",
     "CandidateSearch",
@@ -113,9 +134,11 @@ __all__ = [
     "EnsembleSurrogate",
     "EnsembleUCB",
     "EpistaticGP",
+    "GPBelieverUCB",
     "GPSurrogate",
     "MLPEnsemble",
     "MultiObjective",
+    "OutOfFoldCalibration",
     "PointMutator",
     "QLogNEHVI",
     "QLogNEI",
@@ -132,6 +155,7 @@ __all__ = [
     "SurrogateFactory",
     "TreeEnsemble",
     "VariantRecommender",
+    "calibrate_out_of_fold",
     "calibration_report",
     "candidate_set",
     "clone",
@@ -141,10 +165,12 @@ __all__ = [
     "diverse_pick",
     "initial_batch_size",
     "make_recommender",
+    "out_of_fold",
     "pareto_mask",
     "permutation_importance",
     "recommender_names",
     "register_recommender",
+    "std_scale",
     "unmeasured",
 ]
 

@@ -15,7 +15,7 @@ then the candidate generator. The same seed therefore gives the same batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -79,13 +79,23 @@ class Acquisition(Protocol):
 @dataclass
 class _BoTorchScorer:
     """Scores with a BoTorch acquisition; picks the q-batch greedily (each pick is
-    pending for the next), over the discrete pool."""
+    pending for the next), over the discrete pool.
+
+    With ``preselect`` set, the greedy pass runs over the ``max(preselect, 4 q)``
+    rows of the pool that score best one at a time. Each greedy step evaluates
+    the joint posterior of every candidate with all measured designs, so its
+    cost grows with pool size times batch size; a design that is poor on its
+    own rarely becomes a good batch member, so the short list loses little.
+    """
 
     acq: AcquisitionFunction
     space: Space
     max_batch_size: int
     detail: str = ""
     notes: dict[str, object] = field(default_factory=dict)
+    preselect: int | None = None
+    #: Ranks the pool for the short list (higher better); None: ``score`` itself.
+    prescore: Callable[[pd.DataFrame], np.ndarray] | None = None
 
     def score(self, designs: pd.DataFrame) -> np.ndarray:
         import torch
@@ -99,15 +109,20 @@ class _BoTorchScorer:
         import torch
         from botorch.optim import optimize_acqf_discrete
 
-        choices = torch.as_tensor(self.space.encode(pool), dtype=torch.double)
         q = min(n, len(pool))
         if q == 0:
             return [], np.zeros(0)
+        keep = np.arange(len(pool))
+        if self.preselect is not None and len(pool) > max(self.preselect, 4 * q):
+            one_at_a_time = (self.prescore or self.score)(pool)
+            keep = np.sort(np.argsort(-one_at_a_time, kind="stable")[: max(self.preselect, 4 * q)])
+            self.notes["preselected"] = len(keep)
+        choices = torch.as_tensor(self.space.encode(pool.iloc[keep]), dtype=torch.double)
         with torch.no_grad():
             chosen, values = optimize_acqf_discrete(
                 self.acq, q=q, choices=choices, max_batch_size=self.max_batch_size, unique=True
             )
-        rows = [int(i) for i in torch.cdist(chosen, choices).argmin(dim=1)]
+        rows = [int(keep[i]) for i in torch.cdist(chosen, choices).argmin(dim=1)]
         return rows, values.reshape(-1).numpy()
 
 
@@ -135,7 +150,9 @@ class QLogNEI:
     """q-log noisy expected improvement (one utility), ``n_mc`` quasi-MC samples.
 
     Needs a GP surrogate (:class:`~biofab.learn.GPSurrogate`); pending designs
-    are conditioned on as already in flight.
+    are conditioned on as already in flight. ``preselect``: the greedy batch
+    is built from this many best single-point candidates (None: the whole pool;
+    see :class:`_BoTorchScorer`).
     """
 
     name = "qLogNEI"
@@ -143,9 +160,12 @@ class QLogNEI:
     supports_pending = True
     needs_model = True
 
-    def __init__(self, n_mc: int = 128, max_batch_size: int = 512) -> None:
+    def __init__(
+        self, n_mc: int = 128, max_batch_size: int = 512, preselect: int | None = 256
+    ) -> None:
         self.n_mc = n_mc
         self.max_batch_size = max_batch_size
+        self.preselect = preselect
 
     def seed_global(self, rng: np.random.Generator) -> None:
         _seed_torch(rng)
@@ -161,7 +181,7 @@ class QLogNEI:
         sampler = SobolQMCNormalSampler(torch.Size([self.n_mc]), seed=seed)
         acq = qLogNoisyExpectedImprovement(gp, X_baseline=X, sampler=sampler)
         _set_pending(acq, req)
-        return _BoTorchScorer(acq, req.space, self.max_batch_size)
+        return _BoTorchScorer(acq, req.space, self.max_batch_size, preselect=self.preselect)
 
 
 class QLogNEHVI:
@@ -169,6 +189,7 @@ class QLogNEHVI:
 
     The reference point sits 10 % of each objective's observed range below
     its worst observed utility. Needs a (multi-output) GP surrogate.
+    ``preselect`` as in :class:`QLogNEI`.
     """
 
     name = "qLogNEHVI"
@@ -176,9 +197,12 @@ class QLogNEHVI:
     supports_pending = True
     needs_model = True
 
-    def __init__(self, n_mc: int = 64, max_batch_size: int = 128) -> None:
+    def __init__(
+        self, n_mc: int = 64, max_batch_size: int = 128, preselect: int | None = 256
+    ) -> None:
         self.n_mc = n_mc
         self.max_batch_size = max_batch_size
+        self.preselect = preselect
 
     def seed_global(self, rng: np.random.Generator) -> None:
         _seed_torch(rng)
@@ -203,7 +227,38 @@ class QLogNEHVI:
             gp, ref_point=ref.tolist(), X_baseline=X, sampler=sampler, prune_baseline=True
         )
         _set_pending(acq, req)
-        return _BoTorchScorer(acq, req.space, self.max_batch_size, notes={"pareto": pareto_mask(y)})
+        return _BoTorchScorer(
+            acq,
+            req.space,
+            self.max_batch_size,
+            notes={"pareto": pareto_mask(y)},
+            preselect=self.preselect,
+            prescore=lambda designs: ucb_front_score(model, req.space, designs),
+        )
+
+
+def ucb_front_score(model: Surrogate | None, space: Space, designs: pd.DataFrame) -> np.ndarray:
+    """A cheap one-point score for several utilities: minus the non-dominated front
+    (0, 1, ...) of each design's per-objective ``mean + std``, plus a tie-break in
+    [0, 1) from their normalised sum. Scoring thousands of candidates with
+    qLogNEHVI itself costs a joint posterior with every measured design each."""
+    if model is None or len(designs) == 0:
+        return np.zeros(len(designs))
+    mean, std = model.predict(space.encode(designs))
+    u = np.asarray(mean, dtype=float) + np.asarray(std, dtype=float)
+    u = u[:, None] if u.ndim == 1 else u
+    span = np.ptp(u, axis=0)
+    z = (u - u.min(axis=0)) / np.where(span > 0, span, 1.0)
+    front = np.full(len(u), -1)
+    left = np.arange(len(u))
+    rank = 0
+    while len(left) and rank < 8:  # the short list rarely needs deeper fronts
+        on = pareto_mask(u[left])
+        front[left[on]] = rank
+        left = left[~on]
+        rank += 1
+    front[front < 0] = rank
+    return -front + z.sum(axis=1) / (z.shape[1] + 1e-9) * 0.999
 
 
 def pareto_mask(utilities: np.ndarray) -> np.ndarray:
@@ -276,6 +331,108 @@ class UCB:
             raise TypeError("UCB needs a fitted surrogate")
         kappa = self.kappa(req.round_index)
         return _UCBScorer(req.space, model, kappa, f"kappa={kappa:g}", {"kappa": kappa})
+
+
+@dataclass
+class _BelieverScorer:
+    """UCB whose batch comes from the model's joint posterior over the pool: after
+    each pick the pool's covariance is conditioned on that pick having been
+    measured at its predicted mean (the kriging believer), which shrinks the std
+    of its neighbours and so spreads the batch."""
+
+    space: Space
+    model: Surrogate
+    kappa: float
+    preselect: int
+    detail: str = ""
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def score(self, designs: pd.DataFrame) -> np.ndarray:
+        if len(designs) == 0:
+            return np.zeros(0)
+        mean, std = self.model.predict(self.space.encode(designs))
+        return np.ravel(mean) + self.kappa * np.ravel(std)
+
+    def select(self, pool: pd.DataFrame, n: int) -> tuple[list[int], np.ndarray]:
+        scores = self.score(pool)
+        keep = np.argsort(-scores, kind="stable")[: max(self.preselect, 4 * n)]
+        if not hasattr(self.model, "posterior_model") or n <= 1:
+            return [int(i) for i in keep[:n]], scores[keep[:n]]
+        mean, cov, noise = _joint_posterior(self.model, self.space.encode(pool.iloc[keep]))
+        picked: list[int] = []
+        values: list[float] = []
+        for _ in range(min(n, len(keep))):
+            ucb = mean + self.kappa * np.sqrt(np.clip(np.diag(cov), 0.0, None))
+            ucb[picked] = -np.inf
+            j = int(np.argmax(ucb))
+            picked.append(j)
+            values.append(float(ucb[j]))
+            # Believe y_j = mean_j: the mean is unchanged, the covariance loses rank one.
+            c = cov[:, j].copy()
+            cov -= np.outer(c, c) / (c[j] + noise)
+        return [int(keep[j]) for j in picked], np.asarray(values)
+
+
+def _joint_posterior(model: Surrogate, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Mean ``(k,)``, latent covariance ``(k, k)`` and the observation-noise
+    variance of a new measurement (in ``y``'s units) of a GP at ``X``."""
+    import torch
+
+    gp = model.posterior_model  # type: ignore[attr-defined]
+    Xt = torch.as_tensor(X, dtype=torch.double)
+    with torch.no_grad():
+        post = gp.posterior(Xt)
+        mean = post.mean[..., 0].numpy().astype(float)
+        cov = post.mvn.covariance_matrix.numpy().astype(float).copy()
+        first = gp.posterior(Xt[:1], observation_noise=True)
+        noise = float(first.variance[0, 0] - post.variance[0, 0])
+    jitter = 1e-9 * max(float(np.mean(np.diag(cov))), 1e-12)
+    return mean, cov, max(noise, jitter)
+
+
+class BelieverUCB:
+    """Upper confidence bound ``mean + kappa * std`` with a kriging-believer batch.
+
+    ``kappa`` anneals as in :class:`UCB`. With a GP (a model exposing
+    ``posterior_model``) the batch is built greedily from the joint posterior
+    over the ``preselect`` best single-point candidates: each pick is believed
+    measured at its predicted mean, which lowers the std around it, so the
+    next pick goes elsewhere unless its mean alone earns it (Ginsbourger et al.
+    2010, "Kriging is well-suited to parallelize optimization"). This costs one
+    ``k x k`` posterior covariance and ``n`` rank-one updates, against ``n``
+    Monte-Carlo passes over the pool for qLogNEI. Other models get the top ``n``.
+    Pending designs are excluded, not conditioned on.
+    """
+
+    name = "UCB (kriging believer)"
+    outputs: Outputs = "single"
+    supports_pending = False
+    needs_model = True
+
+    def __init__(
+        self,
+        kappa_schedule: Sequence[float] = (2.0, 1.41, 1.0),
+        horizon: int = 10,
+        preselect: int = 1024,
+    ) -> None:
+        self.kappa_schedule = tuple(kappa_schedule)
+        self.horizon = horizon
+        self.preselect = preselect
+
+    def kappa(self, round_index: int) -> float:
+        """The exploration weight of round ``round_index`` (0-based)."""
+        return UCB(self.kappa_schedule, self.horizon).kappa(round_index)
+
+    def seed_global(self, rng: np.random.Generator) -> None:
+        return None
+
+    def bind(self, model: Surrogate | None, req: BatchRequest) -> Scorer:
+        if model is None:
+            raise TypeError("BelieverUCB needs a fitted surrogate")
+        kappa = self.kappa(req.round_index)
+        return _BelieverScorer(
+            req.space, model, kappa, self.preselect, f"kappa={kappa:g}", {"kappa": kappa}
+        )
 
 
 # -- no model: space filling --------------------------------------------------------

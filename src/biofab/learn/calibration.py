@@ -149,3 +149,132 @@ def calibration_report(
         z=z,
         test_index=test,
     )
+
+
+# -- out-of-fold calibration and recalibration ------------------------------------
+
+
+@dataclass
+class OutOfFold:
+    """Out-of-fold predictions: each row predicted by a model fitted without its fold.
+
+    ``mean`` and ``std`` ``(n,)`` are in ``y``'s units (``std`` is the model's
+    own, without observation noise); ``fold`` ``(n,)`` gives each row's fold.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    fold: np.ndarray
+
+
+def fold_labels(n: int, folds: int, seed: int | None = 0) -> np.ndarray:
+    """A seeded assignment of ``n`` rows to ``max(2, min(folds, n // 4))`` folds."""
+    k = max(2, min(folds, n // 4))
+    return np.random.default_rng(seed).permutation(n) % k
+
+
+def out_of_fold(
+    surrogate_factory: Callable[[], Surrogate],
+    X: np.ndarray,
+    y: np.ndarray,
+    yvar: np.ndarray | None = None,
+    *,
+    folds: int = 5,
+    seed: int | None = 0,
+) -> OutOfFold:
+    """K-fold predictions of ``surrogate_factory()`` on ``X`` ``(n, d)``, ``y`` ``(n,)``."""
+    Xa, ya = np.asarray(X, dtype=float), np.asarray(y, dtype=float).reshape(-1)
+    va = None if yvar is None else np.asarray(yvar, dtype=float).reshape(-1)
+    if len(ya) < 4:
+        raise NotEnoughDataError(f"out-of-fold predictions need at least 4 rows, got {len(ya)}")
+    fold = fold_labels(len(ya), folds, seed)
+    mean, std = np.empty(len(ya)), np.empty(len(ya))
+    for f in np.unique(fold):
+        test, train = fold == f, fold != f
+        model = surrogate_factory().fit(Xa[train], ya[train], None if va is None else va[train])
+        m, s = model.predict(Xa[test])
+        mean[test], std[test] = np.ravel(m), np.ravel(s)
+    return OutOfFold(mean, std, fold)
+
+
+def std_scale(
+    y: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    yvar: np.ndarray | None = None,
+    *,
+    level: float = ONE_SIGMA,
+    limits: tuple[float, float] = (0.05, 20.0),
+) -> float:
+    """The factor ``s`` on the model's std that makes ``mean ± sqrt((s·std)² + yvar)``
+    cover a fraction ``level`` of ``y`` (a split-conformal quantile of the
+    scale each row needs; Vovk et al. 2005, Angelopoulos & Bates 2023).
+
+    ``yvar`` is each value's known noise variance (None: 0). The finite-sample
+    quantile ``ceil((n + 1)·level) / n`` keeps the coverage at or above
+    ``level`` for exchangeable rows; the result is clipped to ``limits`` so one
+    odd fold cannot switch the error bars off or blow them up.
+    """
+    r2 = (np.asarray(y, dtype=float) - np.asarray(mean, dtype=float)) ** 2
+    s2 = np.asarray(std, dtype=float) ** 2
+    v = np.zeros_like(r2) if yvar is None else np.asarray(yvar, dtype=float).reshape(r2.shape)
+    excess = np.clip(r2 - v, 0.0, None)
+    # The factor each row needs; a zero std needs infinity unless the noise covers it.
+    ratio = np.sqrt(excess / np.where(s2 > 0, s2, 1.0))
+    need = np.where(s2 > 0, ratio, np.where(excess > 0, np.inf, 0.0))
+    n = len(need)
+    if n == 0:
+        return 1.0
+    rank = min(n, math.ceil((n + 1) * level))
+    s = float(np.sort(need)[rank - 1])
+    return float(np.clip(s, *limits))
+
+
+@dataclass
+class OutOfFoldCalibration:
+    """Out-of-fold coverage of a surrogate's intervals, raw and recalibrated.
+
+    ``coverage_68_raw``/``coverage_95_raw``: fractions of ``y`` inside
+    ``mean ± q·sqrt(std² + yvar)`` (q = 1, 1.96) with the model's std as it is.
+    ``coverage_68``/``coverage_95``: the same with the std scaled by a factor
+    estimated on the *other* folds' residuals (cross-conformal), so no row
+    calibrates its own interval. ``std_scale`` is the factor estimated on all
+    rows, the one a recommender applies to new predictions.
+    """
+
+    coverage_68_raw: float
+    coverage_95_raw: float
+    coverage_68: float
+    coverage_95: float
+    std_scale: float
+    rmse: float
+    n: int
+    folds: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def calibrate_out_of_fold(
+    y: np.ndarray, oof: OutOfFold, yvar: np.ndarray | None = None
+) -> OutOfFoldCalibration:
+    """Coverage of ``oof``'s intervals on ``y`` ``(n,)``, raw and recalibrated."""
+    ya = np.asarray(y, dtype=float).reshape(-1)
+    va = np.zeros_like(ya) if yvar is None else np.asarray(yvar, dtype=float).reshape(-1)
+    scaled = np.empty_like(ya)
+    for f in np.unique(oof.fold):
+        rest = oof.fold != f
+        s = std_scale(ya[rest], oof.mean[rest], oof.std[rest], va[rest])
+        scaled[~rest] = s * oof.std[~rest]
+    raw = np.sqrt(oof.std**2 + va)
+    cal = np.sqrt(scaled**2 + va)
+    return OutOfFoldCalibration(
+        coverage_68_raw=coverage(ya, oof.mean, raw, ONE_SIGMA),
+        coverage_95_raw=coverage(ya, oof.mean, raw, 0.95),
+        coverage_68=coverage(ya, oof.mean, cal, ONE_SIGMA),
+        coverage_95=coverage(ya, oof.mean, cal, 0.95),
+        std_scale=std_scale(ya, oof.mean, oof.std, va),
+        rmse=float(np.sqrt(np.mean((ya - oof.mean) ** 2))),
+        n=len(ya),
+        folds=len(np.unique(oof.fold)),
+    )

@@ -35,11 +35,13 @@ from biofab.core import Sequence as SeqParam
 from biofab.learn.acquisition import (
     UCB,
     Acquisition,
+    BelieverUCB,
     QLogNEHVI,
     QLogNEI,
     SpaceFillingPick,
     pareto_mask,
 )
+from biofab.learn.calibration import calibrate_out_of_fold
 from biofab.learn.candidates import CandidateGenerator, CandidateSearch, SpaceFillingDesign
 from biofab.learn.gp import GPSurrogate
 from biofab.learn.recommendation import (
@@ -60,6 +62,7 @@ __all__ = [
     "BayesianOptimization",
     "ComposedRecommender",
     "EnsembleUCB",
+    "GPBelieverUCB",
     "MultiObjective",
     "SpaceFilling",
     "SurrogateFactory",
@@ -75,9 +78,16 @@ __all__ = [
 SurrogateFactory = Callable[[int | None], Surrogate]
 
 
+#: Optimiser iterations of a recommender's GP fit, and of fits warm-started from one:
+#: in 50+ dimensions an uncapped fit takes 500-900 iterations (10+ s at 200 rows)
+#: for no gain in out-of-sample rank correlation (BENCHMARKS.md, recommender speed).
+GP_MAX_ITER = 200
+WARM_MAX_ITER = 20
+
+
 def gp_factory(seed: int | None) -> Surrogate:
     """The default GP (:class:`GPSurrogate`), seeded with the request's seed."""
-    return GPSurrogate(seed=seed)
+    return GPSurrogate(seed=seed, max_iter=GP_MAX_ITER)
 
 
 def trees_factory(seed: int | None) -> Surrogate:
@@ -328,7 +338,8 @@ class MultiObjective(ComposedRecommender):
     """Multi-objective batch BO: one GP per objective, q-log noisy expected
     hypervolume improvement (see :class:`~biofab.learn.acquisition.QLogNEHVI`),
     over a global candidate set of ``n_global`` Sobol points plus local moves
-    (no refinement) or a given pool."""
+    (no refinement) or a given pool; the greedy batch is built from the
+    ``preselect`` best single-point candidates."""
 
     def __init__(
         self,
@@ -337,7 +348,9 @@ class MultiObjective(ComposedRecommender):
         max_batch_size: int = 128,
         n_global: int = 1024,
         surrogate: GPSurrogate | SurrogateFactory | None = None,
+        preselect: int | None = 64,
     ) -> None:
+        self.preselect = preselect
         self.n_mc = n_mc
         self.max_batch_size = max_batch_size
         self.n_global = n_global
@@ -347,7 +360,7 @@ class MultiObjective(ComposedRecommender):
     def parts(self) -> tuple[SurrogateFactory, Acquisition, CandidateGenerator]:
         return (
             surrogate_factory(self.surrogate, gp_factory),
-            QLogNEHVI(self.n_mc, self.max_batch_size),
+            QLogNEHVI(self.n_mc, self.max_batch_size, self.preselect),
             CandidateSearch(n_global=self.n_global, refine=False),
         )
 
@@ -385,16 +398,53 @@ class EnsembleUCB(ComposedRecommender):
         )
 
 
-class AutoRecommender(RecommenderFront):
-    """Single-objective default: each round, pick the surrogate by cross-validation.
+class GPBelieverUCB(ComposedRecommender):
+    """A GP with UCB and a kriging-believer batch (:class:`~biofab.learn.acquisition.BelieverUCB`).
 
-    The GP (with qLogNEI) and the tree ensemble (with annealed UCB) are scored
-    by out-of-fold Spearman correlation on the measured designs
-    (:func:`biofab.learn.selection.cross_validate`); the better one chooses the
-    batch. The GP is the default: it is used below ``min_rows`` measurements,
-    and above them unless the trees rank clearly better (by more than the
-    selection margin). The choice and the scores are recorded in the
-    recommendation's ``notes`` and its ``recommender`` label.
+    ``kappa_schedule`` anneals over ``horizon`` rounds as in :class:`EnsembleUCB`.
+    Cheaper than :class:`BayesianOptimization` (one joint posterior and rank-one
+    updates instead of Monte-Carlo passes per pick), and in the replay suite
+    it needed fewer experiments (BENCHMARKS.md, "Recommender development log").
+    """
+
+    def __init__(
+        self,
+        surrogate: GPSurrogate | SurrogateFactory | None = None,
+        *,
+        kappa_schedule: Sequence[float] = (2.0, 1.41, 1.0),
+        horizon: int = 10,
+    ) -> None:
+        self.surrogate = surrogate
+        self.kappa_schedule = tuple(kappa_schedule)
+        self.horizon = horizon
+        self.name = "bo (GP, UCB kriging believer)"
+
+    def parts(self) -> tuple[SurrogateFactory, Acquisition, CandidateGenerator]:
+        return (
+            surrogate_factory(self.surrogate, gp_factory),
+            BelieverUCB(self.kappa_schedule, self.horizon),
+            CandidateSearch(),
+        )
+
+
+class AutoRecommender(RecommenderFront):
+    """Single-objective default: each round, pick the surrogate by cross-validation
+    and calibrate its error bars on the same out-of-fold predictions.
+
+    The GP (UCB with a kriging-believer batch, :class:`GPBelieverUCB`) and a tree
+    ensemble (annealed UCB) are scored by out-of-fold Spearman correlation on
+    the measured designs (:func:`biofab.learn.selection.cross_validate`); the
+    better one chooses the batch. The GP is the default: it is used below
+    ``min_rows`` measurements, and above them unless the trees rank clearly
+    better (by more than the selection margin).
+
+    From ``min_calibration`` measurements on, the chosen model's out-of-fold
+    residuals give a factor on its std (:func:`biofab.learn.calibration.std_scale`)
+    so that ``mean ± sqrt(std² + yvar)`` covers 68 % of measurements; the batch's
+    reported std carries it. The acquisition ranks with the model's own std
+    (a common factor would only rescale kappa). The choice, the scores, the
+    factor and the out-of-fold coverage before and after it are in the
+    recommendation's ``notes``; the choice also in its ``recommender`` label.
     """
 
     name = "auto"
@@ -404,33 +454,63 @@ class AutoRecommender(RecommenderFront):
     needs_model = True
     min_data = 2
 
-    def __init__(self, *, folds: int = 5, horizon: int = 10, min_rows: int = 30) -> None:
+    def __init__(
+        self,
+        *,
+        folds: int = 5,
+        horizon: int = 10,
+        min_rows: int = 30,
+        min_calibration: int = 8,
+    ) -> None:
         self.folds = folds
         self.horizon = horizon
         self.min_rows = min_rows
+        self.min_calibration = min_calibration
 
     def run(self, req: BatchRequest) -> Recommendation:
-        """Cross-validate the two surrogates on ``req`` and let the better one choose."""
+        """Cross-validate the surrogates on ``req``; the better one chooses the batch."""
         s = 0 if req.seed is None else req.seed
-        chosen: ComposedRecommender = BayesianOptimization()
+        y = req.y[:, 0]
+        v = None if req.yvar is None else req.yvar[:, 0]
+        chosen: ComposedRecommender = GPBelieverUCB(horizon=self.horizon)
         cv = None
         with torch_threads(1):
-            if len(req.y) >= self.min_rows:
-                cv = cross_validate(
-                    {"gp": lambda: GPSurrogate(seed=s), "trees": lambda: TreeEnsemble(seed=s)},
-                    req.space.encode(req.designs),
-                    req.y[:, 0],
-                    None if req.yvar is None else req.yvar[:, 0],
-                    folds=self.folds,
-                    seed=s,
-                )
-                if cv.best != "gp":
-                    chosen = EnsembleUCB(horizon=self.horizon)
+            if len(y) >= self.min_calibration:
+                X = req.space.encode(req.designs)
+                # One full fit; the folds and the batch's model start from its
+                # hyper-parameters, which costs a fraction of a cold fit each.
+                full = GPSurrogate(seed=s, max_iter=GP_MAX_ITER).fit(X, y, v)
+                warm = full.hyperparameters()
+
+                def gp(seed: int | None = s) -> Surrogate:
+                    return GPSurrogate(seed=seed, warm_start=warm, max_iter=WARM_MAX_ITER)
+
+                factories: dict[str, Callable[[], Surrogate]] = {"gp": gp}
+                if len(y) >= self.min_rows:
+                    factories["trees"] = lambda: auto_trees(s)
+                cv = cross_validate(factories, X, y, v, folds=self.folds, seed=s)
+                if cv.best == "gp":
+                    chosen = GPBelieverUCB(gp, horizon=self.horizon)
+                else:
+                    chosen = EnsembleUCB(auto_trees, horizon=self.horizon)
             rec = chosen.run(req)
         if cv is not None:
-            rec.notes["cv_spearman"] = cv.scores
-            rec.recommender = f"auto -> {rec.recommender}"
+            cal = calibrate_out_of_fold(y, cv.oof[cv.best], v)
+            rec.std = rec.std * cal.std_scale
+            rec.notes["calibration"] = cal.to_dict()
+            if len(cv.scores) > 1:
+                rec.notes["cv_spearman"] = cv.scores
+                rec.recommender = f"auto -> {rec.recommender}"
         return rec
+
+
+def auto_trees(seed: int | None) -> TreeEnsemble:
+    """The tree ensemble of :class:`AutoRecommender`: 5 bootstrap members of 100
+    trees (learning rate 0.1), a quarter of the default's cost, since it is
+    cross-validated every round."""
+    return TreeEnsemble(
+        n_members=5, n_estimators=100, learning_rate=0.1, seed=0 if seed is None else seed
+    )
 
 
 def default_recommender(space: Space, n_objectives: int = 1) -> Recommender:

@@ -9,21 +9,24 @@ better, which is what choosing the next batch depends on.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import spearmanr
 
+from biofab.learn.calibration import OutOfFold, out_of_fold
 from biofab.learn.surrogate import Surrogate
 
 
 @dataclass(frozen=True)
 class CrossValidation:
-    """Out-of-fold Spearman correlation per candidate model, and the winner."""
+    """Out-of-fold Spearman correlation per candidate model, the winner, and each
+    model's out-of-fold predictions (which also calibrate its error bars)."""
 
     scores: dict[str, float]
     best: str
     folds: int
+    oof: dict[str, OutOfFold] = field(default_factory=dict, repr=False)
 
 
 def cross_validate(
@@ -43,20 +46,16 @@ def cross_validate(
     default by more than ``margin`` (out-of-fold scores on small data are
     noisy, and a wrong switch costs a whole batch).
     """
-    n = len(y)
-    k = max(2, min(folds, n // 4))
-    fold = np.random.default_rng(seed).permutation(n) % k
     scores: dict[str, float] = {}
+    oof: dict[str, OutOfFold] = {}
     for name, make in factories.items():
-        pred = np.empty(n)
-        for f in range(k):
-            test, train = fold == f, fold != f
-            model = make().fit(X[train], y[train], None if yvar is None else yvar[train])
-            pred[test] = np.asarray(model.predict(X[test])[0]).reshape(-1)
+        oof[name] = out_of_fold(make, X, y, yvar, folds=folds, seed=seed)
+        pred = oof[name].mean
         rho = spearmanr(pred, y).statistic if np.ptp(pred) > 0 else 0.0
         scores[name] = float(np.nan_to_num(rho))
     default = next(iter(scores))
     best = max(scores, key=lambda m: scores[m])
     if scores[best] <= scores[default] + margin:
         best = default
-    return CrossValidation(scores, best, k)
+    k = len(np.unique(next(iter(oof.values())).fold))
+    return CrossValidation(scores, best, k, oof)
