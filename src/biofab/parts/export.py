@@ -461,18 +461,22 @@ def genbank_records(
             description=f"{spec.label} {pid}",
             features=features,
         )
-        annotations: dict[str, Any] = {
-            "molecule_type": "DNA" if dna else "protein",
-            "topology": "linear",
-            "data_file_division": "SYN",
-            "date": today,
-            "source": "synthetic construct",
-            "organism": "synthetic construct",
-            "taxonomy": ["other sequences", "artificial sequences"],
-        }
-        rec.annotations.update(annotations)
+        rec.annotations.update(synthetic_annotations(dna=dna, date=today))
         records.append(rec)
     return records
+
+
+def synthetic_annotations(*, dna: bool, date: str) -> dict[str, Any]:
+    """GenBank header fields of a synthetic construct (division SYN, linear)."""
+    return {
+        "molecule_type": "DNA" if dna else "protein",
+        "topology": "linear",
+        "data_file_division": "SYN",
+        "date": date,
+        "source": "synthetic construct",
+        "organism": "synthetic construct",
+        "taxonomy": ["other sequences", "artificial sequences"],
+    }
 
 
 def write_genbank(

@@ -569,6 +569,8 @@ def variant_records(
     from Bio.SeqFeature import SeqFeature, SimpleLocation
     from Bio.SeqRecord import SeqRecord
 
+    from biofab.parts.export import synthetic_annotations
+
     codes = library.codes(designs)
     unique_variants(codes)
     dna = None if cds is None else check_cds(cds, library.parent)
@@ -624,16 +626,7 @@ def variant_records(
             description=description,
             features=features,
         )
-        annotations: dict[str, Any] = {
-            "molecule_type": "DNA" if nt else "protein",
-            "topology": "linear",
-            "data_file_division": "SYN",
-            "date": today,
-            "source": "synthetic construct",
-            "organism": "synthetic construct",
-            "taxonomy": ["other sequences", "artificial sequences"],
-        }
-        rec.annotations.update(annotations)
+        rec.annotations.update(synthetic_annotations(dna=nt, date=today))
         records.append(rec)
     return records
 
