@@ -354,3 +354,12 @@ def test_page_of_predicted_designs_not_yet_measured(web: Site) -> None:
     assert "No measurements yet: upload a results file." in page.text
     assert "Predicted vs measured" not in page.text
     assert "Round 1: 2 designs, 2 not measured yet." in page.text
+
+
+def test_serving_freezes_the_loaded_libraries(web: Site) -> None:
+    """Mounting the dashboard takes the objects alive after loading (libraries, app) out
+    of the cyclic collector's full passes, which otherwise walked them during every
+    large page build (BENCHMARKS.md, dashboard: server answer)."""
+    import gc
+
+    assert gc.get_freeze_count() > 10_000
