@@ -42,6 +42,10 @@ moved here, load and draw under 3 s and the next page of rounds under 3 s).
 Output: a table on stdout, ``benchmarks/results/dashboard.json`` (the records) and
 ``benchmarks/results/dashboard_runs.json`` (every repetition's raw measurements).
 Usage: ``python benchmarks/dashboard.py [--repeats 7] [--rounds 50] [--designs 96]``.
+``--server-only``: no browser and no peer; the wall time of the server's whole answers
+for the big page over HTTP (a cold view, then the next page of rounds, then the kept
+view), printed only: the server's build alone, comparable between two versions of the
+code (e.g. ``PYTHONPATH=<an older src>``) on a busy machine.
 """
 
 from __future__ import annotations

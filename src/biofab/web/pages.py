@@ -8,9 +8,9 @@ or a bad input is shown as its one line on the page, with the API's status code.
 
 from __future__ import annotations
 
-import functools
 import gc
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -61,7 +61,6 @@ def mount(app: FastAPI) -> None:
     """Add the dashboard to the service's app (``/ui``; ``/`` redirects there)."""
     from biofab.web import jobs
 
-    _settle()
     app.include_router(router)
     app.include_router(jobs.router)
 
@@ -76,21 +75,43 @@ def mount(app: FastAPI) -> None:
         return RedirectResponse(f"{PATH}/login?next={err.next_url}", status_code=303)
 
 
-@functools.cache  # once per process
-def _settle() -> None:
-    """Load what a campaign page needs, then take every object alive now (modules,
-    libraries: some 150,000) out of the cyclic collector's reach (``gc.freeze``).
+class _Builds:
+    """Builds of a large view in flight; the cyclic collector waits while there are any.
 
-    Building a large campaign's page allocates thousands of records, which sets off
-    full collections; each one walked all those long-lived objects, about half the
-    build of a 50 x 96 page. Frozen objects are still freed by reference counting; only
-    a cycle among them outlives its use. Done once per process, after a collection, so
-    no garbage is frozen.
+    A build allocates thousands of short-lived records, which sets off full
+    collections that walk every object the process holds (torch and the model
+    libraries too, once a page has fitted a model): about half of a cold build. Most
+    records are freed by reference counting when the build returns and any cycle among
+    them once the collector resumes, with the last build in flight (unless it was off
+    before), so waiting leaks nothing.
     """
-    import biofab.report.campaign  # noqa: F401  (the plots; else the first page imports it)
 
-    gc.collect()
-    gc.freeze()
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._was_enabled = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._running == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._running += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0 and self._was_enabled:
+                gc.enable()
+
+
+_BUILDS = _Builds()
+
+
+def _quietly(build: Callable[..., T], *args: Any) -> T:
+    """``build(*args)`` with the cyclic collector waiting (see :class:`_Builds`)."""
+    with _BUILDS:
+        return build(*args)
 
 
 # ---------------------------------------------------------------------------------------
@@ -589,7 +610,7 @@ class _View:
 def _campaign_view(who: Caller, record: CampaignRecord, rounds_page: int) -> str:
     """Summary, plots, rounds and the latest batch: all but the rounds table are kept
     once per version, so the next page of rounds reads the rounds alone."""
-    view = _kept(who, record, "view", lambda: _build_view(who, record))
+    view = _kept(who, record, "view", lambda: _quietly(_build_view, who, record))
     page = min(max(rounds_page, 1), _pages(view.table_rows))  # a few keys, whatever is asked
     table = _kept(
         who,
