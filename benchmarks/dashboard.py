@@ -42,6 +42,10 @@ moved here, load and draw under 3 s and the next page of rounds under 3 s).
 Output: a table on stdout, ``benchmarks/results/dashboard.json`` (the records) and
 ``benchmarks/results/dashboard_runs.json`` (every repetition's raw measurements).
 Usage: ``python benchmarks/dashboard.py [--repeats 7] [--rounds 50] [--designs 96]``.
+``--server-only``: no browser and no peer; the wall time of the server's whole answers
+for the big page over HTTP (a cold view, then the next page of rounds, then the kept
+view), printed only: the server's build alone, comparable between two versions of the
+code (e.g. ``PYTHONPATH=<an older src>``) on a busy machine.
 """
 
 from __future__ import annotations
@@ -369,13 +373,52 @@ def measure(web: Site, folder: Path, args: argparse.Namespace) -> list[dict[str,
     return reps
 
 
+def server_only(args: argparse.Namespace) -> None:
+    """The server's side alone: wall time of whole answers for the big page (a cold view,
+    then the next page of rounds, then the kept view), httpx on localhost, no browser."""
+    load_start = round(os.getloadavg()[0], 2)
+    times: dict[str, list[float]] = {"cold view": [], "next page of rounds": [], "kept view": []}
+    urls = {"cold view": "/ui/campaigns/big", "next page of rounds": "/ui/campaigns/big?rounds=2"}
+    urls["kept view"] = urls["cold view"]
+    with tempfile.TemporaryDirectory(prefix="biofab-dashboard-") as tmp, site(Path(tmp)) as web:
+        big_campaign(web.store_url, "big", "alpha", rounds=args.rounds, n=args.designs)
+        client = web.browser_client(web.viewer)  # signed in already
+        try:
+            client.get(urls["cold view"]).raise_for_status()  # warm-up: imports
+            for _ in range(args.repeats):
+                VIEWS.clear()  # as after a write to the campaign
+                for what, url in urls.items():
+                    start = time.perf_counter()
+                    client.get(url).raise_for_status()
+                    times[what].append(1000 * (time.perf_counter() - start))
+        finally:
+            client.close()
+    load = round(os.getloadavg()[0], 2)
+    print(f"\n{'server answer, ' + str(args.rounds) + ' x ' + str(args.designs):36} "
+          f"{'median ms':>10} {'p95':>8} {'min':>8} {'max':>8}")  # fmt: skip
+    for what, values in times.items():
+        got = summary(values)
+        print(
+            f"{what:36} {got['median']:10.1f} {got['p95']:8.1f} {got['min']:8.1f} {got['max']:8.1f}"
+        )
+    print(f"{args.repeats} repetitions; load average (1 min) {load_start} at start, {load} at end")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="counted repetitions (>= 5)")
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--designs", type=int, default=96)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--server-only",
+        action="store_true",
+        help="time the server's whole answers over HTTP, no browser (print only)",
+    )
     args = parser.parse_args()
+    if args.server_only:
+        server_only(args)
+        return
     if not CHROMIUM.exists():
         sys.exit(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     load_start = round(os.getloadavg()[0], 2)

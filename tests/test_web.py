@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -266,3 +267,109 @@ def test_parts_library_page(web: Site) -> None:
     assert "144 protein variants" in page.text
     bad = eve.get("/ui/pillars/parts/library", params={"run": "1", "budget": "many"})
     assert bad.status_code == 422 and "budget is not a whole number" in bad.text
+
+
+def _rounds_of_two(store_url: str, name: str, rounds: int, measured: int) -> None:
+    """``rounds`` rounds of 2 predicted designs; the first ``measured`` rounds measured."""
+
+    from biofab.store.accounts import Accounts
+
+    with Store(store_url) as store:
+        project_id = Accounts(store).project("alpha").id
+        objectives = [{"name": "yield", "direction": "max"}]
+        store.create_campaign(name, SPACE_YAML, objectives, "setup", project_id=project_id)
+        for r in range(1, rounds + 1):
+            params = [{"temp": 20.0 + r / 2, "ph": 5.0 + i} for i in range(2)]
+            designs = [
+                {"key": f"r{r}d{i}", "params": p, "predicted": {"yield": [r + i / 2, 0.5]}}
+                for i, p in enumerate(params)
+            ]
+            store.add_round(name, "gp-ei", designs)
+            if r <= measured:
+                _measure(store, name, r, params)
+
+
+def _measure(store: Store, name: str, r: int, params: list[dict[str, float]]) -> None:
+    import hashlib
+
+    rows = [
+        {"key": f"r{r}d{i}", "params": p, "objective": "yield", "value": r + i, "source": "f"}
+        for i, p in enumerate(params)
+    ]
+    store.ingest(name, f"round{r}.csv", hashlib.sha256(f"{name}{r}".encode()).hexdigest(), rows)
+
+
+def test_next_page_of_rounds_reads_the_rounds_alone(web: Site) -> None:
+    """The summary, plots and batch are kept once per campaign version: page 2 of the
+    rounds issues no query on measurements or designs, shows the same summary as page 1,
+    a page number out of range shows the nearest page, and a write shows at once."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    _rounds_of_two(web.store_url, "paged", rounds=25, measured=24)
+    vic = web.browser_client(web.viewer)
+    first = vic.get("/ui/campaigns/paged")
+    assert first.status_code == 200 and "page 1 of 2" in first.text
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        statements.append(sql.lower())
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        second = vic.get("/ui/campaigns/paged", params={"rounds": 2})
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert second.status_code == 200 and "page 2 of 2" in second.text
+    assert any("from rounds" in s for s in statements)  # it did read the rounds
+    # neither the measurements nor the designs table (its rounds query counts designs)
+    assert not [s for s in statements if "measurements" in s or "designs.params" in s]
+    assert "<tr><td>5</td><td>gp-ei</td><td>2</td><td>2</td><td>6</td><td>6</td>" in second.text
+    assert "<tr><td>6</td>" not in second.text  # newest first: rounds 25-6 are on page 1
+
+    def summary(page: str) -> str:
+        start = page.index("<ul class='stats'")
+        return page[start : page.index("</ul>", start)]
+
+    assert summary(first.text) == summary(second.text)
+    assert "<li>measured<b>48</b></li><li>pending<b>2</b></li>" in summary(first.text)
+    assert "Round 25: 2 designs, 2 not measured yet." in second.text
+    assert vic.get("/ui/campaigns/paged", params={"rounds": 99}).text == second.text
+    assert vic.get("/ui/campaigns/paged", params={"rounds": -3}).text == first.text
+    bad = vic.get("/ui/campaigns/paged", params={"rounds": "two"})
+    assert bad.status_code == 422
+    with Store(web.store_url) as store:  # a write: the next view is built afresh
+        _measure(store, "paged", 25, [{"temp": 32.5, "ph": 5.0 + i} for i in range(2)])
+    after = vic.get("/ui/campaigns/paged", params={"rounds": 2}).text
+    assert "<li>measured<b>50</b></li><li>pending<b>0</b></li>" in after
+    assert "Round 25: 2 designs, 0 not measured yet." in after
+
+
+def test_page_of_predicted_designs_not_yet_measured(web: Site) -> None:
+    """A round recommended with predictions and nothing measured yet (this page used to
+    fail with a 500 there): no plots but the empty note, the batch all pending."""
+    _rounds_of_two(web.store_url, "unmeasured", rounds=1, measured=0)
+    page = web.browser_client(web.viewer).get("/ui/campaigns/unmeasured")
+    assert page.status_code == 200, page.text
+    assert "No measurements yet: upload a results file." in page.text
+    assert "Predicted vs measured" not in page.text
+    assert "Round 1: 2 designs, 2 not measured yet." in page.text
+
+
+def test_collector_waits_only_while_a_view_builds() -> None:
+    """A view builds with the cyclic collector waiting (full collections walked every
+    object of the loaded libraries: half a cold 50 x 96 build); it resumes afterwards,
+    and one that was off stays off."""
+    import gc
+
+    from biofab.web.pages import _quietly
+
+    assert _quietly(gc.isenabled) is False and gc.isenabled()
+    with pytest.raises(ZeroDivisionError):
+        _quietly(lambda: 1 / 0)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert _quietly(lambda: 2) == 2 and not gc.isenabled()
+    finally:
+        gc.enable()

@@ -8,9 +8,12 @@ or a bad input is shown as its one line on the page, with the API's status code.
 
 from __future__ import annotations
 
+import gc
 import math
+import threading
 from collections.abc import Callable
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -27,9 +30,10 @@ from biofab.api.errors import one_line, status_of
 from biofab.api.models import CampaignIn, LoginIn, RecommendIn
 from biofab.api.service import app_service
 from biofab.campaign import Campaign
+from biofab.campaign.measured import best_so_far
 from biofab.core import plugins
 from biofab.core.errors import BiofabError, NotEnoughDataError
-from biofab.store import CampaignRecord
+from biofab.store import CampaignRecord, Store
 from biofab.web import assets, render
 from biofab.web.render import e
 from biofab.web.session import (
@@ -44,6 +48,7 @@ from biofab.web.session import (
 )
 
 router = APIRouter(prefix=PATH, include_in_schema=False)
+T = TypeVar("T")
 
 ROUNDS_PER_PAGE = 20
 CAMPAIGNS_PER_PAGE = 50
@@ -68,6 +73,45 @@ def mount(app: FastAPI) -> None:
         if _request.headers.get("X-Fragment"):
             return HTMLResponse("<p class='error'>Signed out: reload the page.</p>", 401)
         return RedirectResponse(f"{PATH}/login?next={err.next_url}", status_code=303)
+
+
+class _Builds:
+    """Builds of a large view in flight; the cyclic collector waits while there are any.
+
+    A build allocates thousands of short-lived records, which sets off full
+    collections that walk every object the process holds (torch and the model
+    libraries too, once a page has fitted a model): about half of a cold build. Most
+    records are freed by reference counting when the build returns and any cycle among
+    them once the collector resumes, with the last build in flight (unless it was off
+    before), so waiting leaks nothing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._was_enabled = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._running == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._running += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0 and self._was_enabled:
+                gc.enable()
+
+
+_BUILDS = _Builds()
+
+
+def _quietly(build: Callable[..., T], *args: Any) -> T:
+    """``build(*args)`` with the cyclic collector waiting (see :class:`_Builds`)."""
+    with _BUILDS:
+        return build(*args)
 
 
 # ---------------------------------------------------------------------------------------
@@ -392,10 +436,13 @@ def _batch_frame(campaign: Campaign, batch: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+Measured = dict[int, dict[str, Any]]  # design id -> its measured record (Campaign.measured)
+
+
 def _figures(
-    campaign: Campaign, history: list[dict[str, Any]], designs: pd.DataFrame, data: pd.DataFrame
+    campaign: Campaign, history: list[dict[str, Any]], designs: pd.DataFrame, measured: Measured
 ) -> str:
-    """Best so far per round, and predicted vs measured (``data``: the measured designs)."""
+    """Best so far per round, and predicted vs measured."""
     from biofab.report.campaign import best_so_far_figure
 
     label = campaign.objectives[0].name if len(campaign.objectives) == 1 else "weighted score"
@@ -414,10 +461,9 @@ def _figures(
         )
     predicted = designs.dropna(subset=["predicted"])
     if len(predicted):
-        by_id = data.set_index("design_id")
-        recent = predicted[predicted["design_id"].isin(by_id.index)].tail(SCATTER_POINTS)
+        recent = predicted[predicted["design_id"].isin(list(measured))].tail(SCATTER_POINTS)
         for obj in campaign.objective_names:
-            fig = _predicted_vs_measured(recent, by_id, obj)
+            fig = _predicted_vs_measured(recent, measured, obj)
             if fig is None:
                 continue
             note = ""
@@ -434,7 +480,7 @@ def _figures(
 
 
 def _predicted_vs_measured(
-    designs: pd.DataFrame, data: pd.DataFrame, objective: str
+    designs: pd.DataFrame, measured: Measured, objective: str
 ) -> go.Figure | None:
     """Each design's prediction when recommended against its measurement (SVG: WebGL
     falls back to a slow software renderer on machines without a GPU)."""
@@ -445,7 +491,7 @@ def _predicted_vs_measured(
     ids = designs.loc[keep, "design_id"]
     pred = np.array([p[0] for p in pairs[keep]], dtype=float)
     sd = np.array([p[1] for p in pairs[keep]], dtype=float)
-    meas = data.loc[ids, objective].to_numpy(dtype=float)
+    meas = np.array([measured[i][objective] for i in ids], dtype=float)
     rounds = designs.loc[keep, "round"].astype("float").to_numpy()
     lo = float(np.nanmin([pred.min(), meas.min()]))
     hi = float(np.nanmax([pred.max(), meas.max()]))
@@ -484,8 +530,9 @@ def _predicted_vs_measured(
     return fig
 
 
-def _rounds_table(campaign: Campaign, history: list[dict[str, Any]], page: int) -> str:
-    rounds = campaign.store.rounds(campaign.name)
+def _rounds_table(store: Store, name: str, history: list[dict[str, Any]], page: int) -> str:
+    """One page of the rounds, newest first (``page`` already within the pages)."""
+    rounds = store.rounds(name)
     best = {int(h["round"]): h for h in history}
     rows = []
     for r in rounds.to_dict("records"):
@@ -508,15 +555,19 @@ def _rounds_table(campaign: Campaign, history: list[dict[str, Any]], page: int) 
         rows.insert(0, (0, "import", h["n"], h["n"], h["best"], h["best_so_far"], "", ""))
     columns = ["round", "recommender", "designs", "measured", "best", "best so far"]
     frame = pd.DataFrame(rows, columns=[*columns, "created (UTC)", "by"])
-    pages = max(1, math.ceil(len(frame) / ROUNDS_PER_PAGE))
-    page = min(max(page, 1), pages)
-    newest_first = frame.iloc[::-1]
-    shown = newest_first.iloc[(page - 1) * ROUNDS_PER_PAGE : page * ROUNDS_PER_PAGE]
     if len(frame) == 0:
         return "<p>No rounds yet.</p>"
+    pages = _pages(len(frame))
+    newest_first = frame.iloc[::-1]
+    shown = newest_first.iloc[(page - 1) * ROUNDS_PER_PAGE : page * ROUNDS_PER_PAGE]
     return render.table(shown, caption=f"{len(frame)} rounds, newest first") + render.pager(
-        f"/ui/campaigns/{campaign.name}", page, pages, "rounds"
+        f"/ui/campaigns/{name}", page, pages, "rounds"
     )
+
+
+def _pages(rows: int) -> int:
+    """Pages of the rounds table for ``rows`` rows (at least one)."""
+    return max(1, math.ceil(rows / ROUNDS_PER_PAGE))
 
 
 def _exports(campaign: Campaign, number: int) -> str:
@@ -540,62 +591,87 @@ def _exports(campaign: Campaign, number: int) -> str:
     return f"<p>{''.join(links)}</p>{extra}"
 
 
-def _kept(who: Caller, record: CampaignRecord, part: str, build: Callable[[], str]) -> str:
+def _kept(who: Caller, record: CampaignRecord, part: str, build: Callable[[], T]) -> T:
     """A part of a campaign's page that every member sees alike, kept per campaign
     version (never stale: the version counts the campaign's writes)."""
     return VIEWS.get(who.store.url, record.name, record.version, part, build)
 
 
+@dataclass(frozen=True)
+class _View:
+    """What every rounds page of a campaign shows alike at one version (HTML, escaped)."""
+
+    head: str  # the summary and the plots
+    batch: str  # the next batch section, open: the page adds its form and closes it
+    history: list[dict[str, Any]]  # per round: n, best, best_so_far (the rounds table's)
+    table_rows: int  # rows of the rounds table (rounds, plus round 0 for imports)
+
+
 def _campaign_view(who: Caller, record: CampaignRecord, rounds_page: int) -> str:
-    """Summary, plots, rounds and the latest batch."""
-    return _kept(who, record, f"page {rounds_page}", lambda: _build_view(who, record, rounds_page))
-
-
-def _build_view(who: Caller, record: CampaignRecord, rounds_page: int) -> str:
-    name = record.name
-    campaign = Campaign.load(name, store=who.store)
-    status = campaign.status(history=True)
-    history = status["history"]
-    number, batch, designs = _latest_batch(campaign)
-    body = (
-        "<ul class='stats' aria-label='Summary'>"
-        f"<li>rounds<b>{status['rounds']}</b></li><li>designs<b>{status['designs']}</b></li>"
-        f"<li>measured<b>{status['measured']}</b></li><li>pending<b>{status['pending']}</b></li>"
-        f"<li>objectives<b>{e(', '.join(status['objectives']))}</b></li>"
-        f"<li>version<b>{record.version}</b></li></ul>"
+    """Summary, plots, rounds and the latest batch: all but the rounds table are kept
+    once per version, so the next page of rounds reads the rounds alone."""
+    view = _kept(who, record, "view", lambda: _quietly(_build_view, who, record))
+    page = min(max(rounds_page, 1), _pages(view.table_rows))  # a few keys, whatever is asked
+    table = _kept(
+        who,
+        record,
+        f"rounds {page}",
+        lambda: _rounds_table(who.store, record.name, view.history, page),
     )
-    data = campaign.data()  # read once: the plots and the batch's pending count use it
-    body += _figures(campaign, history, designs, data)
-    body += "<div class='grid'>"
-    body += (
-        "<section class='card' aria-labelledby='rounds'><h2 id='rounds'>Rounds</h2>"
-        f"{_rounds_table(campaign, history, rounds_page)}</section>"
-    )
-    fragment = f"/ui/campaigns/{e(name)}/importance"
-    body += (
-        "<section class='card' aria-labelledby='imp'><h2 id='imp'>Parameter importance</h2>"
+    fragment = f"/ui/campaigns/{e(record.name)}/importance"
+    return (
+        view.head
+        + "<div class='grid'>"
+        + "<section class='card' aria-labelledby='rounds'><h2 id='rounds'>Rounds</h2>"
+        + f"{table}</section>"
+        + "<section class='card' aria-labelledby='imp'><h2 id='imp'>Parameter importance</h2>"
         f"<div data-load='{fragment}'><p><a href='{fragment}'>Compute parameter importance</a> "
         "(permutation importance of the current model)</p></div></section>"
+        "</div>" + view.batch
     )
-    body += "</div>"
-    # the next batch
-    body += "<section class='card' aria-labelledby='batch' id='next'><h2 id='batch'>Next batch</h2>"
+
+
+def _build_view(who: Caller, record: CampaignRecord) -> _View:
+    campaign = Campaign.of(record, who.store)
+    counts = who.store.counts(record.name)
+    # The measurements are read once (the costliest read of the page) for the summary,
+    # the history, the plots and the pending count; Campaign.status and Campaign.data
+    # would read them once each.
+    rows = campaign.measured()
+    history = best_so_far([r["round"] for r in rows], campaign.score(rows)) if rows else []
+    measured = {int(r["design_id"]): r for r in rows}
+    number, batch, designs = _latest_batch(campaign)
+    objectives = ", ".join(str(o) for o in campaign.objectives)
+    head = (
+        "<ul class='stats' aria-label='Summary'>"
+        f"<li>rounds<b>{counts['rounds']}</b></li><li>designs<b>{counts['designs']}</b></li>"
+        f"<li>measured<b>{len(rows)}</b></li>"
+        f"<li>pending<b>{max(counts['designs'] - len(rows), 0)}</b></li>"
+        f"<li>objectives<b>{e(objectives)}</b></li>"
+        f"<li>version<b>{record.version}</b></li></ul>"
+    ) + _figures(campaign, history, designs, measured)
+    table_rows = counts["rounds"] + (1 if history and history[0]["round"] == 0 else 0)
+    return _View(head, _next_batch(campaign, number, batch, measured), history, table_rows)
+
+
+def _next_batch(
+    campaign: Campaign, number: int | None, batch: pd.DataFrame, measured: Measured
+) -> str:
+    out = "<section class='card' aria-labelledby='batch' id='next'><h2 id='batch'>Next batch</h2>"
     if number is None:
-        body += "<p>No batch recommended yet.</p>"
-    else:
-        frame = _batch_frame(campaign, batch)
-        measured = set(data["design_id"]) if len(data) else set()
-        pending = int((~batch["design_id"].isin(measured)).sum())
-        body += (
-            f"<p>Round {number}: {len(frame)} designs, {pending} not measured yet.</p>"
-            + _exports(campaign, number)
-            + render.table(
-                frame.head(BATCH_ROWS),
-                caption=f"Round {number} designs with predictions (±1 sd)"
-                + (f", first {BATCH_ROWS} of {len(frame)}" if len(frame) > BATCH_ROWS else ""),
-            )
+        return out + "<p>No batch recommended yet.</p>"
+    frame = _batch_frame(campaign, batch)
+    pending = int((~batch["design_id"].isin(list(measured))).sum())
+    return (
+        out
+        + f"<p>Round {number}: {len(frame)} designs, {pending} not measured yet.</p>"
+        + _exports(campaign, number)
+        + render.table(
+            frame.head(BATCH_ROWS),
+            caption=f"Round {number} designs with predictions (±1 sd)"
+            + (f", first {BATCH_ROWS} of {len(frame)}" if len(frame) > BATCH_ROWS else ""),
         )
-    return body
+    )
 
 
 def _campaign_body(
