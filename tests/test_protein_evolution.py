@@ -21,11 +21,9 @@ from biofab.core.errors import InputError
 from biofab.learn import EpistaticGP, VariantRecommender, default_recommender, make_recommender
 from biofab.learn.state import dumps, loads
 from biofab.parts.landscapes import load_gb1, nk_landscape
+from conftest import shared_data
 
 ROOT = Path(__file__).resolve().parents[1]
-GB1 = Path(os.environ.get("BIOFAB_SHARED_DATA", ROOT.parent / "shared" / "data")) / (
-    "parts/protein_landscapes/gb1_wu2016_4site.csv"
-)
 
 
 @pytest.fixture(scope="module")
@@ -152,9 +150,9 @@ def test_nk_landscape_is_seeded_and_shaped_like_a_measured_one() -> None:
         nk_landscape(3, 3)
 
 
-@pytest.mark.skipif(not GB1.is_file(), reason="GB1 table not in the shared data folder")
 def test_gb1_loads_with_its_known_landmarks() -> None:
-    gb1 = load_gb1()
+    # The real table: missing shared data fails the test (conftest.shared_data).
+    gb1 = load_gb1(shared_data("parts/protein_landscapes/gb1_wu2016_4site.csv"))
     assert len(gb1.fitness) == 149_361 and gb1.best_variant == "FWAA"
     assert gb1.global_max == pytest.approx(8.76, abs=0.01)
     assert gb1.fitness[list(gb1.variants).index("VDGV")] == pytest.approx(1.0)
