@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import typer
+from cobra.io import model_to_dict
 from typer.testing import CliRunner
 
 from biofab.core.errors import BiofabError
@@ -154,12 +155,14 @@ def test_parsed_model_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     )
     # A load reads the entry, not the file: plant another valid model there.
     other = load_model("mini")
-    with entry.open("wb") as fh:
-        pickle.dump(other, fh)
+    entry.write_text(json.dumps(model_to_dict(other)))
     assert load_model(src).id == other.id
-    # A corrupt entry is dropped and the file parsed again.
-    entry.write_bytes(b"not a pickle")
-    assert len(load_model(src).reactions) == 95 and entry.stat().st_size > 1000
+    # A corrupt entry, or JSON that is not a model, is dropped and the file parsed again;
+    # an entry is data (JSON), never code: a pickled object is not a readable entry.
+    for junk in (b"not json", b"[1, 2]", pickle.dumps(other)):
+        entry.write_bytes(junk)
+        assert len(load_model(src).reactions) == 95 and entry.stat().st_size > 1000
+        assert json.loads(entry.read_text())["id"] == load_model(src).id
     # Changed bytes: another key, so the old entry can never be served for them.
     model = load_model(src)
     model.reactions.ATPM.lower_bound = 0.0

@@ -6,23 +6,23 @@ A model is named by a path (SBML-FBC ``.xml``/``.sbml`` optionally gzipped,
 network: a shipped model is read from COBRApy's own data folder.
 
 Parsed models are cached (:func:`cache_dir`): reading SBML dominates a one-off
-command on a genome-scale model (about 3 s of iJO1366's 3.5 s), so the first load of
-a file stores the parsed model as a pickle keyed by the SHA-256 of the file's bytes
-(plus the COBRApy version and a cache format number), and later loads of the same
-bytes read the pickle instead. A changed file has another hash, so an entry is never
-stale; an entry that cannot be read (truncated, another Python) is deleted and the
-file parsed again. The cache is the user's own folder and is trusted like the rest of
-their home directory (a pickle runs code when read): set ``BIOFAB_CACHE`` to another
-folder, or to ``off`` to parse every time.
+command on a genome-scale model (about 2.6 s for iJO1366), so the first load of a
+file stores the parsed model in COBRApy's JSON form keyed by the SHA-256 of the file's
+bytes (plus the COBRApy version and a cache format number), and later loads of the
+same bytes read that instead (about 1.3 s). JSON, not pickle: reading a cache entry
+never runs code, whoever wrote the folder. A changed file has another hash, so an entry
+is never stale; an entry that cannot be read (truncated, not a model) is deleted and the
+file parsed again. Set ``BIOFAB_CACHE`` to another folder, or to ``off`` to parse every
+time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
-import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ SHIPPED = {
     "mini": "mini_cobra.xml",
 }
 _SBML = (".xml", ".sbml", ".xml.gz", ".sbml.gz")
-CACHE_FORMAT = 1  # bump when what a cache entry holds changes
+CACHE_FORMAT = 2  # bump when what a cache entry holds changes
 _log = logging.getLogger(__name__)
 _FORMATS = (*_SBML, ".json", ".mat", ".yml", ".yaml")
 
@@ -106,12 +106,12 @@ def cache_entry(path: Path) -> Path | None:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     name = f"{digest.hexdigest()}-{_suffix(path).lstrip('.')}-cobra{cobra.__version__}"
-    return root / "models" / f"{name}-v{CACHE_FORMAT}.pickle"
+    return root / "models" / f"{name}-v{CACHE_FORMAT}.json"
 
 
 def _cached_read(path: Path, suffix: str, label: str) -> cobra.Model:
     """:func:`_read` through the cache (module docstring); the cache never fails a load."""
-    import cobra
+    from cobra.io import model_from_dict, model_to_dict
 
     try:
         entry = cache_entry(path)
@@ -119,11 +119,11 @@ def _cached_read(path: Path, suffix: str, label: str) -> cobra.Model:
         entry = None
     if entry is not None and entry.is_file():
         try:
-            with entry.open("rb") as fh:
-                model = pickle.load(fh)
-            if isinstance(model, cobra.Model):
-                return model
-            raise TypeError(f"not a model: {type(model).__name__}")
+            with entry.open(encoding="utf-8") as fh:
+                data = json.load(fh)
+            if not isinstance(data, dict):
+                raise TypeError(f"not a model: {type(data).__name__}")
+            return model_from_dict(data)
         except Exception as e:  # truncated, foreign or corrupt: parse the file again
             _log.warning("dropping unreadable model cache entry %s (%s)", entry, e)
             with contextlib.suppress(OSError):
@@ -132,8 +132,8 @@ def _cached_read(path: Path, suffix: str, label: str) -> cobra.Model:
     if entry is not None:
         try:
             entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with atomic_path(entry, suffix=".pickle") as tmp, tmp.open("wb") as fh:
-                pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            with atomic_path(entry, suffix=".json") as tmp, tmp.open("w", encoding="utf-8") as fh:
+                json.dump(model_to_dict(model), fh)
         except Exception as e:  # a read-only or full disk costs speed, never the load
             _log.info("model cache not written: %s", e)
     return model
