@@ -334,24 +334,13 @@ class UCB:
 
 
 @dataclass
-class _BelieverScorer:
+class _BelieverScorer(_UCBScorer):
     """UCB whose batch comes from the model's joint posterior over the pool: after
     each pick the pool's covariance is conditioned on that pick having been
     measured at its predicted mean (the kriging believer), which shrinks the std
-    of its neighbours and so spreads the batch."""
+    of its neighbours and so spreads the batch (among the ``preselect`` best by UCB)."""
 
-    space: Space
-    model: Surrogate
-    kappa: float
-    preselect: int
-    detail: str = ""
-    notes: dict[str, object] = field(default_factory=dict)
-
-    def score(self, designs: pd.DataFrame) -> np.ndarray:
-        if len(designs) == 0:
-            return np.zeros(0)
-        mean, std = self.model.predict(self.space.encode(designs))
-        return np.ravel(mean) + self.kappa * np.ravel(std)
+    preselect: int = 0
 
     def select(self, pool: pd.DataFrame, n: int) -> tuple[list[int], np.ndarray]:
         scores = self.score(pool)
@@ -431,7 +420,7 @@ class BelieverUCB:
             raise TypeError("BelieverUCB needs a fitted surrogate")
         kappa = self.kappa(req.round_index)
         return _BelieverScorer(
-            req.space, model, kappa, self.preselect, f"kappa={kappa:g}", {"kappa": kappa}
+            req.space, model, kappa, f"kappa={kappa:g}", {"kappa": kappa}, self.preselect
         )
 
 
