@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import anyio.to_thread
 import httpx
+import psutil
+from fastapi.testclient import TestClient
 
 from api_server import free_port
+from biofab.api import create_app
 from test_cli_first_contact import imported_modules
 
 
@@ -35,7 +41,7 @@ def serve(db: str, port: int, *options: str) -> Iterator[list[str]]:
             if not line:
                 raise AssertionError(f"biofab serve exited: {''.join(lines)}")
             lines.append(line)
-            if "Uvicorn running on" in line:
+            if "Uvicorn running on" in line or "server processes (one socket each)" in line:
                 break
         else:
             raise AssertionError(f"biofab serve did not start: {''.join(lines)}")
@@ -92,26 +98,66 @@ def test_serve_runs_submitted_jobs_in_its_job_runner(tmp_path: Path) -> None:
 
 
 def test_serve_with_two_server_processes(tmp_path: Path) -> None:
-    """--workers 2: both processes answer from the same settings and store."""
+    """--workers 2: both processes answer from the same settings and store, and
+    connections opened at once are spread over both (each has its own socket)."""
     db = f"sqlite:///{tmp_path / 'service.db'}"
     port = free_port()
     with serve(db, port, "--workers", "2", "--job-workers", "0") as printed:
         token = next(ln.strip() for ln in printed if ln.strip().startswith("bfk_"))
         headers = {"Authorization": f"Bearer {token}"}
+        url = f"http://127.0.0.1:{port}/api/v1/me"
         deadline = time.monotonic() + 60
-        while True:  # the parent listens first; the workers come up behind it
-            try:
-                me = httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers=headers)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
-        assert me.status_code == 200 and me.json()["user"]["username"] == "admin"
-        answers = [
-            httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers=headers).status_code
-            for _ in range(20)
-        ]
-        assert answers == [200] * 20
+        while len(server_processes(port)) < 2:  # the processes come up one by one
+            assert time.monotonic() < deadline, "two server processes never listened"
+            time.sleep(0.2)
+        clients = [httpx.Client(headers=headers) for _ in range(20)]
+        try:
+            with ThreadPoolExecutor(20) as pool:
+                answers = list(pool.map(lambda c: c.get(url), clients))
+            assert [r.status_code for r in answers] == [200] * 20
+            assert answers[0].json()["user"]["username"] == "admin"
+            # Kept-alive connections, by the process that accepted them. With the
+            # kernel's hash split, all 20 on one of two processes has odds 2 in 2**20.
+            held = connections_by_process(port)
+            assert sum(held.values()) == 20 and len(held) == 2, held
+        finally:
+            for c in clients:
+                c.close()
+
+
+def test_serve_refuses_a_port_in_use_with_two_processes(tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "biofab.cli", "serve", "--db", f"sqlite:///{tmp_path / 's.db'}",
+             "--port", str(port), "--workers", "2", "--job-workers", "0"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        taken.close()
+    assert r.returncode == 1, r.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr
+
+
+def server_processes(port: int) -> set[int]:
+    """Pids listening on ``port`` on this machine."""
+    return {
+        c.pid
+        for c in psutil.net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid is not None
+    }
+
+
+def connections_by_process(port: int) -> dict[int, int]:
+    """Established connections accepted on ``port``, counted by the pid holding them."""
+    held: dict[int, int] = {}
+    for c in psutil.net_connections("tcp"):
+        if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port and c.pid is not None:
+            held[c.pid] = held.get(c.pid, 0) + 1
+    return held
 
 
 def test_serve_refuses_a_missing_job_data_folder(tmp_path: Path) -> None:
@@ -133,4 +179,26 @@ def test_serve_refuses_a_negative_auth_cache_time(tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "--auth-cache" in r.stderr and "-1" in r.stderr
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_request_handlers_run_on_the_configured_number_of_threads(tmp_path: Path) -> None:
+    """``threads`` sizes the pool that runs blocking handlers (FastAPI's default is 40)."""
+    app = create_app(f"sqlite:///{tmp_path / 's.db'}", threads=3)
+    with TestClient(app) as client:
+        tokens = client.portal.call(
+            lambda: anyio.to_thread.current_default_thread_limiter().total_tokens
+        )
+        assert tokens == 3
+        assert client.get("/api/v1/health").status_code == 200
+
+
+def test_serve_refuses_zero_threads(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "biofab.cli", "serve", "--db", f"sqlite:///{tmp_path / 's.db'}",
+         "--threads", "0"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "--threads" in r.stderr and "0" in r.stderr
     assert not (tmp_path / "s.db").exists()

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from biofab.api import accounts, campaigns, errors, jobs, pillars
@@ -34,6 +35,9 @@ def create_app(store_url: str | None = None, **settings: Any) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Blocking handlers run on this event loop's default thread pool; see
+        # ServiceSettings.threads for why it is small.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.threads
         yield
         svc.store.close()
 

@@ -54,6 +54,15 @@ def serve(
             "this time.",
         ),
     ] = 2.0,
+    threads: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Threads per server process running request handlers: Python runs one at "
+            "a time, so a few answer fastest; each slow request (a recommendation) holds one.",
+        ),
+    ] = 4,
     job_workers: Annotated[
         int,
         typer.Option(
@@ -79,6 +88,7 @@ def serve(
 
     from biofab.api import create_app
     from biofab.api.app import SETTINGS_ENV
+    from biofab.api.processes import run_processes
     from biofab.core.errors import InputError
     from biofab.store import DEFAULT_URL
     from biofab.store.accounts import Accounts
@@ -90,6 +100,7 @@ def serve(
         "store_url": url,
         "max_upload_bytes": int(max_upload_mb * 1024 * 1024),
         "auth_cache_s": auth_cache,
+        "threads": threads,
         "job_data_dir": None if job_data_dir is None else str(job_data_dir.resolve()),
     }
     app = create_app(**settings)  # migrates the store once, before any worker starts
@@ -110,15 +121,17 @@ def serve(
             )
         else:  # each worker process builds its own app from the same settings
             os.environ[SETTINGS_ENV] = json.dumps({**settings, "store_url": store.full_url})
-            uvicorn.run(
-                "biofab.api.app:app_from_environment",
-                factory=True,
-                workers=workers,
-                host=host,
-                port=port,
-                log_level="info",
-                ws="none",
-                access_log=access_log,
+            run_processes(
+                uvicorn.Config(
+                    "biofab.api.app:app_from_environment",
+                    factory=True,
+                    workers=workers,
+                    host=host,
+                    port=port,
+                    log_level="info",
+                    ws="none",
+                    access_log=access_log,
+                )
             )
     finally:
         for proc in runners:
