@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from biofab.core import Space
+from biofab.learn import hypervolume
 from biofab.learn.recommendation import BatchRequest, Outputs
 from biofab.learn.surrogate import Surrogate
 
@@ -112,11 +113,7 @@ class _BoTorchScorer:
         q = min(n, len(pool))
         if q == 0:
             return [], np.zeros(0)
-        keep = np.arange(len(pool))
-        if self.preselect is not None and len(pool) > max(self.preselect, 4 * q):
-            one_at_a_time = (self.prescore or self.score)(pool)
-            keep = np.sort(np.argsort(-one_at_a_time, kind="stable")[: max(self.preselect, 4 * q)])
-            self.notes["preselected"] = len(keep)
+        keep = _short_list(pool, q, self.preselect, self.prescore or self.score, self.notes)
         choices = torch.as_tensor(self.space.encode(pool.iloc[keep]), dtype=torch.double)
         with torch.no_grad():
             chosen, values = optimize_acqf_discrete(
@@ -124,6 +121,23 @@ class _BoTorchScorer:
             )
         rows = [int(keep[i]) for i in torch.cdist(chosen, choices).argmin(dim=1)]
         return rows, values.reshape(-1).numpy()
+
+
+def _short_list(
+    pool: pd.DataFrame,
+    q: int,
+    preselect: int | None,
+    score: Callable[[pd.DataFrame], np.ndarray],
+    notes: dict[str, object],
+) -> np.ndarray:
+    """Row positions of ``pool`` a greedy batch of ``q`` is picked from: all of them,
+    or with ``preselect`` set, the ``max(preselect, 4 q)`` that ``score`` ranks best
+    one at a time (counted in ``notes["preselected"]``)."""
+    size = max(preselect, 4 * q) if preselect is not None else len(pool)
+    if len(pool) <= size:
+        return np.arange(len(pool))
+    notes["preselected"] = size
+    return np.sort(np.argsort(-score(pool), kind="stable")[:size])
 
 
 def _seed_torch(rng: np.random.Generator) -> None:
@@ -190,6 +204,16 @@ class QLogNEHVI:
     The reference point sits 10 % of each objective's observed range below
     its worst observed utility. Needs a (multi-output) GP surrogate.
     ``preselect`` as in :class:`QLogNEI`.
+
+    With two utilities the batch comes from one joint posterior draw of the
+    measured, pending and short-listed designs, picked greedily on the draws
+    (:mod:`biofab.learn.hypervolume`; the same estimate without the log
+    smoothing, which only gradients need): about 3x less time per round at 69
+    factors than BoTorch's greedy pass, which draws again at every pick. Three
+    or more utilities, or ``draw_once=False``, use BoTorch's
+    ``qLogNoisyExpectedHypervolumeImprovement`` with its greedy pass and ``n_mc``
+    samples; the single draw takes ``n_draws`` (more, as they are cheap here: small
+    improvements are rare events in late rounds).
     """
 
     name = "qLogNEHVI"
@@ -198,30 +222,49 @@ class QLogNEHVI:
     needs_model = True
 
     def __init__(
-        self, n_mc: int = 64, max_batch_size: int = 128, preselect: int | None = 256
+        self,
+        n_mc: int = 64,
+        max_batch_size: int = 128,
+        preselect: int | None = 256,
+        draw_once: bool = True,
+        n_draws: int = 256,
     ) -> None:
         self.n_mc = n_mc
         self.max_batch_size = max_batch_size
         self.preselect = preselect
+        self.draw_once = draw_once
+        self.n_draws = n_draws
 
     def seed_global(self, rng: np.random.Generator) -> None:
         _seed_torch(rng)
 
     def bind(self, model: Surrogate | None, req: BatchRequest) -> Scorer:
         import torch
-        from botorch.acquisition.multi_objective.logei import (
-            qLogNoisyExpectedHypervolumeImprovement,
-        )
-        from botorch.sampling import SobolQMCNormalSampler
 
         gp = _botorch_model(model, self.name)
         y = req.y
         X = torch.as_tensor(req.space.encode(req.designs), dtype=torch.double)
         span = np.ptp(y, axis=0)
-        ref = torch.as_tensor(
-            y.min(axis=0) - 0.1 * np.where(span > 0, span, 1.0), dtype=torch.double
-        )
+        ref = y.min(axis=0) - 0.1 * np.where(span > 0, span, 1.0)
         seed = int(req.rng.integers(2**31))
+        notes: dict[str, object] = {"pareto": pareto_mask(y)}
+
+        def prescore(designs: pd.DataFrame) -> np.ndarray:
+            return ucb_front_score(model, req.space, designs)
+
+        if y.shape[1] == 2 and self.draw_once:
+            # Two utilities: sample once, pick greedily on the samples (hypervolume.py).
+            pending = req.pending if req.pending is not None else req.designs.iloc[:0]
+            seen = torch.cat([X, torch.as_tensor(req.space.encode(pending), dtype=torch.double)])
+            return _SampledHVIScorer(
+                gp, req.space, seen, ref, self.n_draws, seed, self.max_batch_size, notes=notes,
+                preselect=self.preselect, prescore=prescore,
+            )  # fmt: skip
+        from botorch.acquisition.multi_objective.logei import (
+            qLogNoisyExpectedHypervolumeImprovement,
+        )
+        from botorch.sampling import SobolQMCNormalSampler
+
         sampler = SobolQMCNormalSampler(torch.Size([self.n_mc]), seed=seed)
         acq = qLogNoisyExpectedHypervolumeImprovement(
             gp, ref_point=ref.tolist(), X_baseline=X, sampler=sampler, prune_baseline=True
@@ -231,10 +274,63 @@ class QLogNEHVI:
             acq,
             req.space,
             self.max_batch_size,
-            notes={"pareto": pareto_mask(y)},
+            notes=notes,
             preselect=self.preselect,
-            prescore=lambda designs: ucb_front_score(model, req.space, designs),
+            prescore=prescore,
         )
+
+
+@dataclass
+class _SampledHVIScorer:
+    """Noisy expected hypervolume improvement for two utilities from one joint
+    posterior draw per call (:mod:`biofab.learn.hypervolume`); the batch is picked
+    greedily on those draws. ``seen``: encoded measured + pending designs
+    ``(n, d)``; ``ref``: ``(2,)``; ``preselect`` and ``prescore`` as in
+    :class:`_BoTorchScorer` (``prescore`` also breaks ties between picks that
+    improve no sample)."""
+
+    gp: Any
+    space: Space
+    seen: Any  # torch.Tensor (n, d)
+    ref: np.ndarray
+    n_mc: int
+    seed: int
+    max_batch_size: int
+    detail: str = ""
+    notes: dict[str, object] = field(default_factory=dict)
+    preselect: int | None = None
+    prescore: Callable[[pd.DataFrame], np.ndarray] | None = None
+
+    def _draw(self, designs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Joint draws ``(S, n, 2)`` of the seen designs and ``(S, c, 2)`` of ``designs``."""
+        import torch
+        from botorch.sampling import SobolQMCNormalSampler
+
+        Xc = torch.as_tensor(self.space.encode(designs), dtype=torch.double)
+        sampler = SobolQMCNormalSampler(torch.Size([self.n_mc]), seed=self.seed)
+        with torch.no_grad():
+            draws = sampler(self.gp.posterior(torch.cat([self.seen, Xc]))).numpy()
+        n = len(self.seen)
+        return draws[:, :n, :], draws[:, n:, :]
+
+    def score(self, designs: pd.DataFrame) -> np.ndarray:
+        out = []
+        for start in range(0, len(designs), self.max_batch_size):
+            seen, cand = self._draw(designs.iloc[start : start + self.max_batch_size])
+            front = seen[:, hypervolume.sample_front(seen), :]
+            out.append(hypervolume.improvement_2d(cand, front, self.ref).mean(axis=0))
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def select(self, pool: pd.DataFrame, n: int) -> tuple[list[int], np.ndarray]:
+        q = min(n, len(pool))
+        if q == 0:
+            return [], np.zeros(0)
+        keep = _short_list(pool, q, self.preselect, self.prescore or self.score, self.notes)
+        short = pool.iloc[keep]
+        seen, cand = self._draw(short)
+        tie = None if self.prescore is None else self.prescore(short)
+        picks, gains = hypervolume.greedy_batch(seen, cand, self.ref, q, tie)
+        return [int(keep[i]) for i in picks], gains
 
 
 def ucb_front_score(model: Surrogate | None, space: Space, designs: pd.DataFrame) -> np.ndarray:

@@ -339,7 +339,9 @@ class MultiObjective(ComposedRecommender):
     hypervolume improvement (see :class:`~biofab.learn.acquisition.QLogNEHVI`),
     over a global candidate set of ``n_global`` Sobol points plus local moves
     (no refinement) or a given pool; the greedy batch is built from the
-    ``preselect`` best single-point candidates."""
+    ``preselect`` best single-point candidates. ``draw_once`` (two objectives):
+    pick the batch on one joint posterior draw instead of BoTorch's per-pick
+    draws (see :class:`~biofab.learn.acquisition.QLogNEHVI`)."""
 
     def __init__(
         self,
@@ -349,8 +351,10 @@ class MultiObjective(ComposedRecommender):
         n_global: int = 1024,
         surrogate: GPSurrogate | SurrogateFactory | None = None,
         preselect: int | None = 64,
+        draw_once: bool = True,
     ) -> None:
         self.preselect = preselect
+        self.draw_once = draw_once
         self.n_mc = n_mc
         self.max_batch_size = max_batch_size
         self.n_global = n_global
@@ -360,7 +364,7 @@ class MultiObjective(ComposedRecommender):
     def parts(self) -> tuple[SurrogateFactory, Acquisition, CandidateGenerator]:
         return (
             surrogate_factory(self.surrogate, gp_factory),
-            QLogNEHVI(self.n_mc, self.max_batch_size, self.preselect),
+            QLogNEHVI(self.n_mc, self.max_batch_size, self.preselect, self.draw_once),
             CandidateSearch(n_global=self.n_global, refine=False),
         )
 
