@@ -124,6 +124,10 @@ def test_unreadable_entry_is_dropped_and_rewritten(
         arrays = dict(npz)
     wrong_shape = tmp_path / "wrong.npz"
     np.savez(wrong_shape, **{**arrays, "lb": arrays["lb"][:-1]})
+    repeated = tmp_path / "repeated.npz"  # one stoichiometry entry twice in a column
+    indices = arrays["indices"].copy()
+    indices[1] = indices[0]
+    np.savez(repeated, **{**arrays, "indices": indices})
     objects = tmp_path / "objects.npz"
     np.savez(objects, **{**arrays, "lb": np.array([None] * len(compiled.lb), dtype=object)})
     junk = (
@@ -131,6 +135,7 @@ def test_unreadable_entry_is_dropped_and_rewritten(
         b"not an npz",
         pickle.dumps(compiled),  # an entry is data, never code
         wrong_shape.read_bytes(),
+        repeated.read_bytes(),
         objects.read_bytes(),  # loading it would need pickle
     )
     for data in junk:

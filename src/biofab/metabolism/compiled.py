@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 FORMAT = 1  # bump when the arrays or the JSON fields change
 _ARRAYS = ("indptr", "indices", "data", "lb", "ub", "c")
 TOLERANCE = 1e-9  # HiGHS primal and dual feasibility tolerance, as LinearProgram's default
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,9 +76,9 @@ class CompiledModel:
     @classmethod
     def from_program(cls, model: cobra.Model, lp: LinearProgram) -> CompiledModel | None:
         """The arrays of ``lp`` (the LP of ``model``), or None when it has extra rows."""
-        if lp.extra_rows:
-            return None
         S = lp.S
+        if lp.extra_rows or not S.has_canonical_format:  # check() wants canonical CSC
+            return None
         return cls(
             model_id=str(model.id or ""),
             name=str(model.name or ""),
@@ -158,6 +160,17 @@ class CompiledModel:
             raise ValueError("column pointers do not match the entries")
         if len(ix) and (ix.min() < 0 or ix.max() >= m):
             raise ValueError("row index out of range")
+        # Canonical CSC (as compiled): rows strictly increase within each column, so no
+        # entry is repeated (HiGHS would take a repeated one silently).
+        rising = np.diff(ix) > 0
+        new_column = p[1:-1][(p[1:-1] > 0) & (p[1:-1] < len(ix))] - 1
+        rising[new_column] = True
+        if not rising.all():
+            raise ValueError("row indices repeat or fall within a column")
+        if not (np.isfinite(self.c).all() and np.isfinite(self.data).all()):
+            raise ValueError("objective or stoichiometry not finite")
+        if np.isnan(self.lb).any() or np.isnan(self.ub).any():
+            raise ValueError("NaN flux bound")
         if self.sense not in ("max", "min") or len(self.gprs) != n:
             raise ValueError("bad sense or gene rules")
         if len(self.reaction_names) != n or len(self.metabolite_names) != m:
@@ -331,7 +344,11 @@ def quick_fba(model: str, *, pfba: bool, out: Path | None = None) -> QuickFba | 
     compiled = load_compiled(model)
     if compiled is None:
         return None
-    sol = solve(compiled, pfba=pfba)
+    try:
+        sol = solve(compiled, pfba=pfba)
+    except Exception as e:  # HiGHS refusing the arrays: the cache never fails a command
+        _log.warning("compiled model of %s not solvable here (%s); reading the model", model, e)
+        return None
     if sol is None:
         return None
     method = "pfba" if pfba else "fba"
