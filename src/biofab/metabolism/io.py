@@ -107,15 +107,23 @@ def cache_dir() -> Path | None:
 def cache_entry(path: Path) -> Path | None:
     """Where the parsed model of the file ``path`` is (or would be) cached."""
     stem = _entry_stem(path)
-    return None if stem is None else stem.with_name(f"{stem.name}-v{CACHE_FORMAT}.json")
+    return None if stem is None else _json_path(stem)
 
 
 def compiled_entry(path: Path) -> Path | None:
     """Where the compiled model (:mod:`.compiled`) of the file ``path`` is (or would be)."""
+    stem = _entry_stem(path)
+    return None if stem is None else _compiled_path(stem)
+
+
+def _json_path(stem: Path) -> Path:
+    return stem.with_name(f"{stem.name}-v{CACHE_FORMAT}.json")
+
+
+def _compiled_path(stem: Path) -> Path:
     from biofab.metabolism.compiled import FORMAT
 
-    stem = _entry_stem(path)
-    return None if stem is None else stem.with_name(f"{stem.name}-lp{FORMAT}.npz")
+    return stem.with_name(f"{stem.name}-lp{FORMAT}.npz")
 
 
 @functools.cache
@@ -144,9 +152,10 @@ def _cached_read(path: Path, suffix: str, label: str) -> cobra.Model:
     from cobra.io import model_from_dict, model_to_dict
 
     try:
-        entry = cache_entry(path)
+        stem = _entry_stem(path)
     except OSError:
-        entry = None
+        stem = None
+    entry = None if stem is None else _json_path(stem)
     model = None
     if entry is not None and entry.is_file():
         try:
@@ -164,8 +173,8 @@ def _cached_read(path: Path, suffix: str, label: str) -> cobra.Model:
         if entry is not None:
             text = json.dumps(model_to_dict(model))
             _write_entry(entry, lambda fh: fh.write(text.encode("utf-8")))
-    if entry is not None:
-        _compile_once(path, model)
+    if stem is not None:
+        _compile_once(_compiled_path(stem), model)
     return model
 
 
@@ -179,15 +188,11 @@ def _write_entry(entry: Path, write: Callable[[BinaryIO], object]) -> None:
         _log.info("model cache not written: %s", e)
 
 
-def _compile_once(path: Path, model: cobra.Model) -> None:
-    """Store ``model``'s compiled form beside its JSON entry unless it is there already."""
+def _compile_once(target: Path, model: cobra.Model) -> None:
+    """Store ``model``'s compiled form at ``target`` (beside its JSON entry) unless there."""
     from biofab.metabolism.compiled import compile_model
 
-    try:
-        target = compiled_entry(path)
-    except OSError:
-        return
-    if target is None or target.is_file():
+    if target.is_file():
         return
     compiled = compile_model(model)
     if compiled is not None:
