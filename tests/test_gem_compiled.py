@@ -164,9 +164,15 @@ def test_what_needs_cobrapy_takes_the_cobrapy_path(
     assert load_compiled(src) is not None  # cached, yet not answered from the arrays
     assert cli("fba", src) == first
     assert first[0] == 2 and "infeasible" in first[1]
+    # A medium edits the model: COBRApy's path, though the unedited model is compiled.
+    load_model("textbook")
+    assert load_compiled("textbook") is not None
+    anaerobic = tmp_path / "anaerobic.txt"
+    anaerobic.write_text("glc__D\nnh4\npi\nh2o\nh\nco2\n")
+    code, text = cli("fba", "textbook", "--medium", anaerobic, "--json")
+    assert code == 0 and abs(json.loads(text)["objective_value"] - 0.2117) < 1e-3, text
     # Bad input: an unknown model, an output folder that does not exist.
     code, text = cli("fba", "no_such_model")
     assert code == 2 and "unknown model name" in text
-    load_model("textbook")
     code, text = cli("fba", "textbook", "--out", tmp_path / "missing" / "f.csv")
     assert code == 2 and "missing" in text and not (tmp_path / "missing").exists()
