@@ -22,11 +22,13 @@ deletions) and on the pairs of the first ``--highs-pairs`` genes, and biofab is 
 the same subsets for its row.
 
 ``--sections oneoff`` times what a user running one command at a time sees: a fresh
-``python -m biofab.cli gem fba iJO1366 --fba --json`` (the SBML parsed, or the parsed model
-read from the cache of :mod:`biofab.metabolism.io`: an empty cache folder = first run, a
-filled one = every later run) against a fresh ``python -c`` that reads the same SBML with
-``cobra.io.read_sbml_model`` and calls ``optimize()`` (GLPK), interleaved, ``--repeats``
-times each.
+``python -m biofab.cli gem fba iJO1366 --fba --json`` (the SBML parsed, or the compiled
+model read from the cache of :mod:`biofab.metabolism.io`: an empty cache folder = first
+run, a filled one = every later run) against a fresh ``python -c`` that reads the same SBML
+with ``cobra.io.read_sbml_model`` and calls ``optimize()`` (GLPK), and the default pFBA
+(``gem fba iJO1366 --json``) against ``cobra.flux_analysis.pfba``, interleaved,
+``--repeats`` times each; wall and CPU seconds of each child, and where a later run's time
+goes, phase by phase.
 
 Headline ratios are same-cores: one process each (COBRApy ``processes=1``,
 biofab ``workers=1``). biofab with 2 worker processes is an extra line. Each
@@ -45,6 +47,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import statistics
 import subprocess
@@ -407,61 +410,142 @@ def highs_peer(
     return out
 
 
-_COBRA_ONEOFF = (
-    "import sys, cobra; m = cobra.io.read_sbml_model(sys.argv[1]); "
-    "print(m.optimize().objective_value)"
-)
+_COBRA_ONEOFF = {
+    "fba": (
+        "import sys, json, cobra; m = cobra.io.read_sbml_model(sys.argv[1]); "
+        "print(json.dumps({'growth': m.optimize().objective_value}))"
+    ),
+    "pfba": (
+        "import sys, json, cobra; from cobra.flux_analysis import pfba; "
+        "from cobra.util.solver import linear_reaction_coefficients as obj; "
+        "m = cobra.io.read_sbml_model(sys.argv[1]); s = pfba(m); "
+        "print(json.dumps({'growth': sum(c * s.fluxes[r.id] for r, c in obj(m).items()), "
+        "'total_flux': s.objective_value}))"
+    ),
+}
+# Where a later (cache filled) one-off run spends its time, phase by phase, in one fresh
+# process that does what ``biofab gem fba MODEL --json`` does (wall and CPU seconds).
+_PHASES = """
+import json, sys, time
+clock = [(time.perf_counter(), time.process_time())]
+def mark(name):
+    clock.append((time.perf_counter(), time.process_time()))
+    names.append(name)
+names = []
+import biofab.cli.main
+mark("import CLI (typer, click, rich, biofab.cli)")
+from biofab.core import plugins
+from biofab.cli.pillars import pillar_command
+pillar_command(next(p for p in plugins.pillars() if p.command == "gem"))
+mark("build the gem command group")
+import numpy, highspy
+mark("import numpy + highspy")
+from biofab.metabolism.io import load_compiled
+from biofab.metabolism.compiled import QuickFba, solve
+model = load_compiled(sys.argv[1])
+assert model is not None
+mark("find, hash and read the compiled entry")
+sol = solve(model, pfba=sys.argv[2] == "pfba")
+mark("solve")
+q = QuickFba(sys.argv[1], sys.argv[2], sol.objective_value, sol.total_flux, model.reactions,
+             sol.fluxes)
+text = json.dumps(q.to_dict(), indent=2)
+mark("JSON text")
+print(json.dumps([[n, b[0] - a[0], b[1] - a[1]] for n, a, b in zip(names, clock, clock[1:])]))
+"""
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall and CPU (user + system) seconds of one child process, and its stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, timeout=600)
-    return time.perf_counter() - t, res.stdout
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu, res.stdout
 
 
 def oneoff(repeats: int, cores: int, command: str) -> list[dict[str, Any]]:
-    """A fresh process per command: biofab (cache empty / filled) vs COBRApy read + optimize."""
+    """A fresh process per command: biofab (cache empty / filled) vs COBRApy read + solve.
+
+    Rows: ``gem fba iJO1366 --fba --json`` with an empty cache folder (first run) and a
+    filled one (later runs: the compiled entry of :mod:`biofab.metabolism.compiled`)
+    against ``read_sbml_model`` + ``optimize()``; and the default pFBA, ``gem fba iJO1366
+    --json``, later runs, against ``read_sbml_model`` + ``cobra.flux_analysis.pfba``. All
+    sides interleaved, each ``repeats`` times after one warm-up run each.
+    """
     import cobra
 
     sbml = Path(cobra.__file__).parent / "data" / "iJO1366.xml.gz"
-    ours = [sys.executable, "-m", "biofab.cli", "gem", "fba", "iJO1366", "--fba", "--json"]
-    peer = [sys.executable, "-c", _COBRA_ONEOFF, str(sbml)]
-    times: dict[str, list[float]] = {"peer": [], "cold": [], "warm": []}
+    base = [sys.executable, "-m", "biofab.cli", "gem", "fba", "iJO1366", "--json"]
+    runs = {
+        "fba_cold": [*base, "--fba"],
+        "fba_warm": [*base, "--fba"],
+        "pfba_warm": base,
+        "peer_fba": [sys.executable, "-c", _COBRA_ONEOFF["fba"], str(sbml)],
+        "peer_pfba": [sys.executable, "-c", _COBRA_ONEOFF["pfba"], str(sbml)],
+    }
+    wall: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
+    outputs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        warm_env = {**os.environ, "BIOFAB_CACHE": str(Path(tmp) / "warm")}
-        _run(ours, warm_env)  # fills the warm cache (and warms the OS file cache)
+        warm = {**os.environ, "BIOFAB_CACHE": str(Path(tmp) / "warm")}
+        for key, cmd in runs.items():  # warm-up: fills the cache and the OS file cache
+            env = (
+                {**warm, "BIOFAB_CACHE": str(Path(tmp) / "cold_warmup")} if "cold" in key else warm
+            )
+            _run(cmd, env)
         for i in range(repeats):
-            cold_env = {**os.environ, "BIOFAB_CACHE": str(Path(tmp) / f"cold{i}")}
-            t, peer_out = _run(peer, dict(os.environ))
-            times["peer"].append(t)
-            t, cold_out = _run(ours, cold_env)
-            times["cold"].append(t)
-            t, warm_out = _run(ours, warm_env)
-            times["warm"].append(t)
-    values = {float(peer_out)} | {json.loads(o)["objective_value"] for o in (cold_out, warm_out)}
-    diff = max(values) - min(values)
-    p = summary(times["peer"])
+            for key, cmd in runs.items():
+                env = (
+                    {**warm, "BIOFAB_CACHE": str(Path(tmp) / f"cold{i}")} if "cold" in key else warm
+                )
+                w, c, text = _run(cmd, env)
+                wall[key].append(w)
+                cpu[key].append(c)
+                outputs[key] = json.loads(text)
+        phases = {
+            m: json.loads(_run([sys.executable, "-c", _PHASES, "iJO1366", m], warm)[2])
+            for m in ("fba", "pfba")
+        }
+        python_start = statistics.median(
+            _run([sys.executable, "-c", "pass"], warm)[0] for _ in range(5)
+        )
+    growths = [outputs[k].get("objective_value", outputs[k].get("growth")) for k in runs]
+    diff = max(growths) - min(growths)
+    total_diff = abs(outputs["pfba_warm"]["total_flux"] - outputs["peer_pfba"]["total_flux"])
+    print("\none-off command (fresh process each), iJO1366: biofab gem fba vs COBRApy (GLPK) "
+          "reading the same SBML; wall s (CPU s), median (min-max)")  # fmt: skip
+    print("| biofab command | biofab s | COBRApy s | ratio | CPU ratio |")
+    print("|---|---:|---:|---:|---:|")
     out = []
-    print("\none-off command (fresh process each): gem fba iJO1366 --fba --json vs "
-          "cobra.io.read_sbml_model + optimize")  # fmt: skip
-    print("| biofab | biofab s, median (min-max) | COBRApy s, median (min-max) | ratio |")
-    print("|---|---:|---:|---:|")
-    for key, label in (("cold", "first run (cache empty)"), ("warm", "later runs (cache filled)")):
-        b = summary(times[key])
+    rows = (
+        ("fba_cold", "peer_fba", "`--fba`, first run (cache empty)"),
+        ("fba_warm", "peer_fba", "`--fba`, later runs (cache filled)"),
+        ("pfba_warm", "peer_pfba", "pFBA (default), later runs"),
+    )
+    for key, peer_key, label in rows:
+        metric = f"oneoff_{key}_cache_time_s"
+        b, p = summary(wall[key]), summary(wall[peer_key])
+        bc, pc = statistics.median(cpu[key]), statistics.median(cpu[peer_key])
         ratio = p["median"] / b["median"]
         print(
-            f"| {label} | {b['median']:.2f} ({b['min']:.2f}-{b['max']:.2f}) "
-            f"| {p['median']:.2f} ({p['min']:.2f}-{p['max']:.2f}) | **{ratio:.2f}x** |"
+            f"| {label} | {b['median']:.2f} ({b['min']:.2f}-{b['max']:.2f}; CPU {bc:.2f}) "
+            f"| {p['median']:.2f} ({p['min']:.2f}-{p['max']:.2f}; CPU {pc:.2f}) "
+            f"| **{ratio:.2f}x** | {pc / bc:.2f}x |"
         )
+        peer_call = "optimize" if peer_key == "peer_fba" else "cobra.flux_analysis.pfba"
         out.append(
             {
-                "metric": f"oneoff_fba_{key}_cache_time_s",
+                "metric": metric,
                 "dataset": "iJO1366 SBML (COBRApy's shipped iJO1366.xml.gz), one fresh process",
                 "biofab": round(b["median"], 3),
-                "peer": PEER + " (cobra.io.read_sbml_model + optimize)",
+                "peer": f"{PEER} (cobra.io.read_sbml_model + {peer_call})",
                 "peer_value": round(p["median"], 3),
                 "ratio": round(ratio, 2),
                 "better": "lower",
+                "target_ratio": 10,
                 "seeds": 1,
                 "repeats": repeats,
                 "cores": 1,
@@ -469,10 +553,28 @@ def oneoff(repeats: int, cores: int, command: str) -> list[dict[str, Any]]:
                 "date": date.today().isoformat(),
                 "biofab_range": [round(b["min"], 3), round(b["max"], 3)],
                 "peer_range": [round(p["min"], 3), round(p["max"], 3)],
+                "biofab_cpu_s": round(bc, 3),
+                "peer_cpu_s": round(pc, 3),
+                "cpu_ratio": round(pc / bc, 2),
                 "machine_cores": cores,
+                "load_average": [round(x, 2) for x in os.getloadavg()],
                 "max_abs_diff": diff,
+                **({"total_flux_abs_diff": total_diff} if key == "pfba_warm" else {}),
             }
         )
+    print(f"growth agrees to {diff:.1e} 1/h; pFBA total flux to {total_diff:.1e} mmol/gDW/h")
+    print(
+        f"\nwhere a later run's time goes (one process; python start-up {python_start:.3f} s wall):"
+    )
+    print("| phase | --fba wall s | --fba CPU s | pFBA wall s | pFBA CPU s |")
+    print("|---|---:|---:|---:|---:|")
+    for (name, w1, c1), (_, w2, c2) in zip(phases["fba"], phases["pfba"], strict=True):
+        print(f"| {name} | {w1:.3f} | {c1:.3f} | {w2:.3f} | {c2:.3f} |")
+    for record, m in zip(out[1:], ("fba", "pfba"), strict=True):
+        record["breakdown_s"] = {
+            "python start-up": round(python_start, 4),
+            **{name: round(w, 4) for name, w, _ in phases[m]},
+        }
     return out
 
 

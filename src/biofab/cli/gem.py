@@ -9,8 +9,10 @@ here; this module holds what they share: options and printing. The work is
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -52,14 +54,27 @@ def print_json(data: Any) -> None:
 def print_frame(frame: pd.DataFrame, title: str | None = None, limit: int = 40) -> None:
     """A Rich table of the first ``limit`` rows of ``frame`` (cells are text, not markup:
     ``M9[succ]`` or a gene list prints as written)."""
+    rows = frame.head(limit).itertuples(index=False)
+    print_table([str(c) for c in frame.columns], rows, len(frame), title=title, limit=limit)
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    n_rows: int,
+    title: str | None = None,
+    limit: int = 40,
+) -> None:
+    """:func:`print_frame` for plain rows (``n_rows`` in all; the first ``limit`` shown),
+    so a command that needs no pandas does not import it."""
     t = Table(title=escape(title) if title else None)
-    for c in frame.columns:  # fold, not ellipsis: a knockout list must stay readable
-        t.add_column(escape(str(c)), justify="right", overflow="fold")
-    for row in frame.head(limit).itertuples(index=False):
+    for c in columns:  # fold, not ellipsis: a knockout list must stay readable
+        t.add_column(escape(c), justify="right", overflow="fold")
+    for row in itertools.islice(rows, limit):
         t.add_row(*[escape(f"{v:.6g}" if isinstance(v, float) else str(v)) for v in row])
     out.print(t)
-    if len(frame) > limit:
-        out.print(f"... {len(frame) - limit} more rows (use --json or --out for all)")
+    if n_rows > limit:
+        out.print(f"... {n_rows - limit} more rows (use --json or --out for all)")
 
 
 def print_result(result: Any, json_out: bool) -> bool:

@@ -6,6 +6,7 @@ through a temporary file and renamed, so a failed run never leaves half a file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,12 +19,17 @@ from biofab.cli.gem import (
     ModelArg,
     out,
     print_frame,
+    print_json,
     print_result,
+    print_table,
     wrote,
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import numpy as np
+
+    from biofab.metabolism.compiled import QuickFba
+    from biofab.metabolism.workflows import FbaResult
 
 OutOption = Annotated[
     Path | None, typer.Option("--out", help="Write the table as CSV (atomically).")
@@ -41,20 +47,32 @@ def _ids(text: str | None) -> tuple[str, ...] | None:
 LOOP_BOUND = 990.0  # |flux| within 1 % of the customary +-1000 bound: a loop, not a pathway
 
 
-def _shown_fluxes(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Non-zero fluxes, largest first, those at the +-1000 bound (loops) last."""
-    import pandas as pd
+def _shown_fluxes(fluxes: np.ndarray) -> tuple[list[int], str]:
+    """Positions of the non-zero fluxes, largest first, those at the +-1000 bound (loops)
+    last (ties in input order), and a note counting the loops."""
+    import numpy as np
 
-    active = table[table["flux"].abs() > 1e-9]
-    size = active["flux"].abs()
-    order = pd.DataFrame({"loop": size >= LOOP_BOUND, "size": -size}).sort_values(
-        ["loop", "size"], kind="stable"
-    )
-    n_loop = int((size >= LOOP_BOUND).sum())
+    size = np.abs(np.asarray(fluxes, dtype=float))
+    active = np.flatnonzero(size > 1e-9).tolist()
+    order = sorted(active, key=lambda j: (bool(size[j] >= LOOP_BOUND), -size[j]))
+    n_loop = int((size[active] >= LOOP_BOUND).sum())
     note = (
         f"{n_loop} fluxes within 1 % of the +-1000 bound (loops) are listed last" if n_loop else ""
     )
-    return active.loc[order.index], note
+    return order, note
+
+
+def _print_fba(r: FbaResult | QuickFba, reactions: Sequence[str], fluxes: np.ndarray) -> None:
+    out.print(f"objective {r.objective_value:.6g} ({r.status}, {r.method})")
+    if r.total_flux is not None:
+        out.print(f"total flux {r.total_flux:.6g} mmol/gDW/h")
+    order, note = _shown_fluxes(fluxes)
+    title = f"non-zero fluxes ({len(order)}), mmol/gDW/h, largest first"
+    rows = ((reactions[j], float(fluxes[j])) for j in order)
+    print_table(["reaction", "flux"], rows, len(order), title=title, limit=25)
+    if note:
+        out.print(note, soft_wrap=True)
+    wrote(r.files)
 
 
 def register(app: typer.Typer) -> None:
@@ -77,20 +95,21 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOption = False,
     ) -> None:
         """Flux balance analysis (HiGHS): the optimum and its fluxes (mmol/gDW/h)."""
+        if medium is None:  # nothing needs COBRApy: answer from the compiled model if cached
+            from biofab.metabolism.compiled import quick_fba
+
+            quick = quick_fba(model, pfba=use_pfba, out=output)
+            if quick is not None:
+                if json_out:
+                    print_json(quick.to_dict())
+                else:
+                    _print_fba(quick, quick.reactions, quick.fluxes)
+                return
         from biofab.metabolism import workflows as wf
 
         r = wf.fba(wf.FbaRequest(model, medium, media_db, pfba=use_pfba, out=output))
-        if print_result(r, json_out):
-            return
-        out.print(f"objective {r.objective_value:.6g} ({r.status}, {r.method})")
-        if r.total_flux is not None:
-            out.print(f"total flux {r.total_flux:.6g} mmol/gDW/h")
-        active, note = _shown_fluxes(r.to_frame())
-        title = f"non-zero fluxes ({len(active)}), mmol/gDW/h, largest first"
-        print_frame(active, title=title, limit=25)
-        if note:
-            out.print(note, soft_wrap=True)
-        wrote(r.files)
+        if not print_result(r, json_out):
+            _print_fba(r, list(r.fluxes.index), r.fluxes.to_numpy(dtype=float))
 
     @app.command("fva")
     def fva_cmd(

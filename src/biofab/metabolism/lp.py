@@ -14,8 +14,6 @@ be shipped to worker processes by :func:`biofab.compute.parallel_map`.
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,15 +23,13 @@ import numpy.typing as npt
 from scipy import sparse
 
 from biofab.core.errors import ModelError
+from biofab.metabolism.highs import new_highs
 
 if TYPE_CHECKING:
     import cobra
     import highspy
 
 INF = float("inf")
-
-
-_BANNER_SHOWN = False
 
 
 def _objective_vector(model: cobra.Model) -> np.ndarray:
@@ -134,34 +130,6 @@ def _net_row(
     hi = INF if con.ub is None else float(con.ub) - offset
     idx = np.array([j for j, v in net.items() if v != 0.0], dtype=np.int32)
     return idx, np.array([net[j] for j in idx.tolist()], dtype=float), lo, hi
-
-
-def new_highs() -> highspy.Highs:
-    """A silent HiGHS instance.
-
-    HiGHS writes its banner to the C-level stdout when the first instance is
-    made, which would corrupt ``--json`` output; that one construction runs with
-    file descriptor 1 pointed at /dev/null.
-    """
-    import highspy
-
-    global _BANNER_SHOWN
-    if _BANNER_SHOWN:
-        h = highspy.Highs()
-    else:
-        sys.stdout.flush()
-        saved = os.dup(1)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 1)
-            h = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            os.close(devnull)
-        _BANNER_SHOWN = True
-    h.setOptionValue("output_flag", False)
-    return h
 
 
 @dataclass
