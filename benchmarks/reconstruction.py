@@ -94,7 +94,8 @@ def run_one(org: str, args: argparse.Namespace) -> dict[str, Any]:
     rec = reconstruct(
         target, [template], [m9, lb], model_id=f"{org}_draft", cpus=args.cpus,
         cache=args.cache, seed=args.seed, medium_uptake=args.medium_uptake,
-        training=args.training, universe_score=args.universe_score,
+        training=args.training, universe_score=args.universe_score, connect=args.connect,
+        time_limit=args.time_limit,
     )  # fmt: skip
     runtime = time.perf_counter() - t_start
     if args.drafts:
@@ -113,6 +114,9 @@ def run_one(org: str, args: argparse.Namespace) -> dict[str, Any]:
           f"{info['free_no_gpr']}, gap-filled {info['n_gapfilled']}; runtime {runtime:.0f} s "
           f"(searches cached: {len(rec.searches_cached)})")  # fmt: skip
     print("  stages: " + ", ".join(f"{k} {v:.0f} s" for k, v in rec.timings.items()))
+    print("  MILPs: " + "; ".join(
+        f"{g.goal} {len(g.added)} added, cost {g.cost:.2f}, {g.status}, gap {g.gap:.2g}"
+        for g in rec.gapfilled))  # fmt: skip
     for test, res in (("essentiality", ess), ("biolog", bio)):
         s = res["scores"]
         print(f"  {test:<13} n {int(s['n']):>4}  TP {int(s['tp']):>3} FP {int(s['fp']):>3} "
@@ -193,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--training", default="divergence", choices=("divergence", "paralogs"))
     ap.add_argument("--universe-score", type=float, default=0.0)
     ap.add_argument("--medium-uptake", action="store_true")
+    ap.add_argument(
+        "--connect",
+        action="store_true",
+        help="add what lets blocked reactions with evidence carry flux first",
+    )
+    ap.add_argument("--time-limit", type=float, default=120.0, help="per MILP, s")
     args = ap.parse_args(argv)
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     orgs = [o.strip() for o in args.organisms.split(",") if o.strip()]

@@ -187,6 +187,25 @@ def test_universe_reconstruction_reuses_hits_and_reports_stages(tmp_path, small_
     again = reconstruct(bsub_small, [tpl], [lb], model_id="small", cpus=1, cache=cache)
     assert len(again.searches_cached) == 3
     assert set(again.carried) == set(rec.carried)
+    # Connecting first (CarveMe's carving objective): what it adds is in the draft,
+    # and each reaction it reports unblocked carries flux there (exchanges open).
+    conn = reconstruct(
+        bsub_small, [tpl], [m9], model_id="small", cpus=1, cache=cache, connect=True,
+        show_progress=False,
+    )  # fmt: skip
+    step = conn.gapfilled[0]
+    assert step.goal == "connect" and [g.goal for g in conn.gapfilled[1:]] == ["growth"]
+    assert set(step.added) <= {r.id for r in conn.model.reactions}
+    assert set(step.targets) <= set(conn.carried)
+    from cobra.flux_analysis import flux_variability_analysis
+
+    with conn.model as m:
+        for ex in m.exchanges:
+            ex.bounds = (-1000.0, 1000.0)
+        fva = flux_variability_analysis(m, step.targets[:20], fraction_of_optimum=0.0)
+        assert ((fva["maximum"] > 1e-6) | (fva["minimum"] < -1e-6)).all()
+        apply_medium(m, m9, strict=False)
+        assert m.slim_optimize(error_value=0.0) >= 0.1 - 1e-6
 
 
 def test_two_templates_over_one_universe(tmp_path, small_case, bsub_small):
@@ -287,6 +306,8 @@ def test_cli_universe_reconstruct_json_and_bad_template(tmp_path, small_case, bs
     assert code == 0, text
     # (Rich wraps a long temporary path; the name must survive whole, brackets included.)
     assert "M9[glc].tsv" in "".join(text.split()) and "search_target_core" in text
+    code, text = _invoke([*base, "--out", str(out), "--connect"])
+    assert code == 0 and "connected" in text and "unblocked" in text, text
     # A template the table does not have: one line, nothing written.
     bad_out = tmp_path / "bad.json"
     code, text = _invoke(

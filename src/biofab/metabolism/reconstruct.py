@@ -106,7 +106,12 @@ import numpy as np
 
 from biofab.core.errors import InputError, ModelError
 from biofab.core.progress import progress
-from biofab.metabolism.gapfill import GapfillResult, gapfill_media, gapfill_uptake
+from biofab.metabolism.gapfill import (
+    GapfillResult,
+    gapfill_connect,
+    gapfill_media,
+    gapfill_uptake,
+)
 from biofab.metabolism.homology import (
     Hit,
     best_hits,
@@ -567,7 +572,9 @@ class Reconstruction:
                     "cost": g.cost,
                     "growth": g.growth,
                     "status": g.status,
-                    "uptake_of": g.targets,
+                    "gap": g.gap,
+                    "goal": g.goal,
+                    "targets": g.targets,
                 }
                 for g in self.gapfilled
             ],
@@ -655,6 +662,7 @@ def reconstruct(
     in_paralogs: bool = True,
     medium_uptake: bool = False,
     min_uptake: float = 0.01,
+    connect: bool = False,
     training: str = "divergence",
     seed: int = 0,
     cache: str | os.PathLike[str] | None = None,
@@ -689,7 +697,7 @@ def reconstruct(
         )  # fmt: skip
     given = target_hits is not None and self_hits is not None
     n_search = 0 if given else len(templates) * (3 if training == "divergence" else 2)
-    stages = n_search + 1 + len(media) + (len(media) if medium_uptake else 0) + 1
+    stages = n_search + 1 + int(connect) + len(media) + (len(media) if medium_uptake else 0) + 1
     timings: dict[str, float] = {}
     cached: list[str] = []
     with progress(f"reconstruct {model_id}", total=stages, enabled=show_progress) as bar:
@@ -737,6 +745,7 @@ def reconstruct(
             min_growth=min_growth, no_gpr_score=no_gpr_score, universe_score=universe_score,
             free_outer_membrane=free_outer_membrane, periplasm=periplasm,
             time_limit=time_limit, medium_uptake=medium_uptake, min_uptake=min_uptake,
+            connect=connect,
         )  # fmt: skip
     rec.searches_cached = cached
     return rec
@@ -759,6 +768,7 @@ def _assemble(
     time_limit: float,
     medium_uptake: bool,
     min_uptake: float,
+    connect: bool = False,
 ) -> Reconstruction:
     """Carry-over, free reactions, weighted gap-filling and the draft model."""
     import cobra
@@ -861,6 +871,21 @@ def _assemble(
     # Exchanges are free boundaries; everything else outside the draft is a candidate.
     gf: list[GapfillResult] = []
     pending = dict(candidates)
+    if connect:
+        # CarveMe's carving objective on what the draft lacks: candidates that let
+        # blocked reactions with homology evidence carry flux, when their scores
+        # outweigh the candidates' costs (exchanges open, as CarveMe carves).
+        t1 = time.perf_counter()
+        rewards = {rid: scores[rid] for rid in carried if rid not in exchanges and scores[rid] > 0}
+        res = gapfill_connect(universal, pending, rewards, time_limit=time_limit, label=model_id)
+        for r in res.added:
+            pending.pop(r, None)
+        gf.append(res)
+        dt = time.perf_counter() - t1
+        timings["connect"] = dt
+        bar.advance(
+            note=f"connect: {len(res.added)} added, {len(res.targets)} unblocked, {dt:.0f} s"
+        )
     for med in media:
         t1 = time.perf_counter()
         res = gapfill_media(
