@@ -13,8 +13,13 @@ benchmark and universe (Machado et al. 2018, Nucleic Acids Res 46:7542; Apache-2
 
 Method (``biofab.metabolism.reconstruct.reconstruct``): phmmer hits of the template's
 genes in the target, reaction scores learned from the template against a diverged copy of
-itself (no target label, no phenotype table), carry-over of satisfied GPRs, weighted MILP
-gap-filling from the universe until the draft grows (>= 0.1 1/h) on M9 and on LB.
+itself (no target label, no phenotype table), carry-over of satisfied GPRs, then (default;
+``--no-connect`` turns it off) CarveMe's carving objective on what the draft lacks: universe
+reactions that let blocked reactions with homology evidence carry flux, where their scores
+outweigh the costs; weighted MILP gap-filling from the universe until the draft grows
+(>= 0.1 1/h) on M9 and on LB; then (default; ``--no-medium-uptake``) the cheapest additions
+that let every M9 and LB compound enter the cell (a cell given amino acids, nucleosides and
+vitamins takes them up; transporters are what homology maps worst).
 Homology hits are cached (``--cache``) so reruns skip the searches.
 
 Protocol (fixed before any result): essentiality on LB (B. subtilis) / M9 (E. coli), a
@@ -196,11 +201,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the diverged template copy")
     ap.add_argument("--training", default="divergence", choices=("divergence", "paralogs"))
     ap.add_argument("--universe-score", type=float, default=0.0)
-    ap.add_argument("--medium-uptake", action="store_true")
+    ap.add_argument(
+        "--medium-uptake",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="make every M9/LB compound importable (on by default)",
+    )
     ap.add_argument(
         "--connect",
-        action="store_true",
-        help="add what lets blocked reactions with evidence carry flux first",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="first unblock reactions with evidence (CarveMe's carving objective)",
     )
     ap.add_argument("--time-limit", type=float, default=120.0, help="per MILP, s")
     args = ap.parse_args(argv)
@@ -239,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
             "biolog_without_exchange": r["biolog"]["without_exchange"],
             "biolog_by_source": r["biolog"]["by_source"],
             "score_check_template_only": r["score_check"],
+            "config": {"connect": args.connect, "medium_uptake": args.medium_uptake,
+                       "time_limit_s": args.time_limit, "seed": args.seed,
+                       "training": args.training},
         })  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "reconstruction.json"

@@ -132,6 +132,7 @@ def _milp(
     flux_cap: float,
     rewards: Sequence[tuple[int, float]] = (),
     eps: float = 1e-3,
+    rel_gap: float = 1e-4,
 ) -> tuple[highspy.Highs, str, float]:
     """Build and solve ``min sum c_j y_j - sum w_r z_r`` over ``S v = 0`` within
     ``lb``/``ub``; a closed candidate (``y_j = 0``) carries no flux, an open one at most
@@ -148,7 +149,7 @@ def _milp(
     n, k = lp.n_reactions, len(cand)
     h = new_highs()
     h.setOptionValue("time_limit", float(time_limit))
-    h.setOptionValue("mip_rel_gap", 1e-4)
+    h.setOptionValue("mip_rel_gap", float(rel_gap))
     h.setOptionValue("mip_feasibility_tolerance", 1e-9)
     h.setOptionValue("primal_feasibility_tolerance", 1e-9)
     inf = highspy.kHighsInf
@@ -368,7 +369,8 @@ def gapfill_connect(
     medium: Medium | None = None,
     eps: float = 1e-3,
     flux_cap: float = FLUX_CAP,
-    time_limit: float = 120.0,
+    time_limit: float = 600.0,
+    rel_gap: float = 1e-4,
     label: str | None = None,
 ) -> GapfillResult:
     """Candidates worth adding so that reactions with evidence can carry flux.
@@ -389,7 +391,10 @@ def gapfill_connect(
     ``medium`` (if given) bounds the exchanges; by default the model's own bounds
     (for a CarveMe universe: every exchange open, as CarveMe carves). The system is
     homogeneous then, so capping every flux at ``flux_cap`` loses nothing and keeps
-    the relaxation tight. ``targets`` of the result lists the reactions unblocked.
+    the relaxation tight. The search stops at a relative gap of ``rel_gap`` or after
+    ``time_limit`` s (generous by default: a proved optimum is the same answer on a
+    busy machine, a time-limited one is not; ``gap`` of the result says which).
+    ``targets`` of the result lists the reactions unblocked.
     """
     with model:
         if medium is not None:
@@ -413,8 +418,9 @@ def gapfill_connect(
         return GapfillResult([], 0.0, float("nan"), "optimal", targets=[])
     pairs = [(j, float(rewards[lp.reaction_ids[j]])) for j in reachable]
     h, status, gap = _milp(
-        lp, cand, cost, lb, ub, time_limit=time_limit, flux_cap=flux_cap, rewards=pairs, eps=eps
-    )
+        lp, cand, cost, lb, ub, time_limit=time_limit, flux_cap=flux_cap, rewards=pairs,
+        eps=eps, rel_gap=rel_gap,
+    )  # fmt: skip
     if h.getInfo().primal_solution_status != 2:
         raise ModelError("connecting the draft found no solution", file=label, found=status)
     n, k = lp.n_reactions, len(cand)

@@ -17,10 +17,15 @@ Pipeline (:func:`reconstruct`):
    rewritten in the target's gene ids with unmapped alternatives dropped.
 3. **Scores.** Every template reaction gets a score in [0, 1], the estimated
    probability that the target carries it out (see *Learning the scores*).
-4. **Weighted gap-filling.** Reactions left out are candidates with cost
+4. **Connecting** (optional, ``connect=True``). CarveMe's carving objective on
+   what the draft lacks (:func:`~biofab.metabolism.gapfill.gapfill_connect`):
+   carried-over reactions that cannot carry flux in the draft (every exchange
+   open) are unblocked where their scores outweigh the costs of the candidates
+   they need, e.g. the transporter of a catabolic pathway found by homology.
+5. **Weighted gap-filling.** Reactions left out are candidates with cost
    ``1 - score`` (:mod:`biofab.metabolism.gapfill`); the cheapest set that lets
    the draft grow (>= ``min_growth`` 1/h) is added, medium after medium.
-5. **Medium uptake** (optional, ``medium_uptake=True``; off by default because it
+6. **Medium uptake** (optional, ``medium_uptake=True``; off by default because it
    lowered essentiality agreement in the B. subtilis benchmark). Then, per
    medium, the cheapest candidates that make every medium compound *usable* (it
    can enter the cell: uptake >= ``min_uptake``) are added, for the compounds
@@ -877,7 +882,9 @@ def _assemble(
         # outweigh the candidates' costs (exchanges open, as CarveMe carves).
         t1 = time.perf_counter()
         rewards = {rid: scores[rid] for rid in carried if rid not in exchanges and scores[rid] > 0}
-        res = gapfill_connect(universal, pending, rewards, time_limit=time_limit, label=model_id)
+        res = gapfill_connect(
+            universal, pending, rewards, time_limit=max(time_limit, 600.0), label=model_id
+        )
         for r in res.added:
             pending.pop(r, None)
         gf.append(res)
