@@ -66,6 +66,15 @@ def test_connect_leaves_a_connected_or_unreachable_draft_alone():
     assert res.added == [] and res.targets == []
 
 
+def test_connect_ignores_forced_fluxes_and_blocked_rewards_stay_blocked():
+    m = _toy()
+    # A maintenance-like forced flux on a candidate must not force it (or its route)
+    # in: connecting asks what *can* carry flux.
+    m.reactions.Tx.bounds = (5.0, 1000.0)
+    res = gapfill_connect(m, {"Ta": 1.0, "Tx": 0.5, "R4": 0.5}, {"R1": 0.9, "R2": 0.9})
+    assert res.added == ["Ta"]
+
+
 def test_capped_gapfill_is_proved_optimal_and_matches_uncapped():
     core = load_model("textbook")
     m9 = get_medium("M9")

@@ -187,25 +187,18 @@ def test_universe_reconstruction_reuses_hits_and_reports_stages(tmp_path, small_
     again = reconstruct(bsub_small, [tpl], [lb], model_id="small", cpus=1, cache=cache)
     assert len(again.searches_cached) == 3
     assert set(again.carried) == set(rec.carried)
-    # Connecting first (CarveMe's carving objective): what it adds is in the draft,
-    # and each reaction it reports unblocked carries flux there (exchanges open).
+    # Connecting first (CarveMe's carving objective; its own cases are in
+    # test_reconstruct_connect.py): on this small draft no blocked reaction with
+    # evidence is worth a universe-only candidate (cost 1), so the step is reported,
+    # proved, and changes nothing.
     conn = reconstruct(
         bsub_small, [tpl], [m9], model_id="small", cpus=1, cache=cache, connect=True,
         show_progress=False,
     )  # fmt: skip
     step = conn.gapfilled[0]
     assert step.goal == "connect" and [g.goal for g in conn.gapfilled[1:]] == ["growth"]
-    assert set(step.added) <= {r.id for r in conn.model.reactions}
-    assert set(step.targets) <= set(conn.carried)
-    from cobra.flux_analysis import flux_variability_analysis
-
-    with conn.model as m:
-        for ex in m.exchanges:
-            ex.bounds = (-1000.0, 1000.0)
-        fva = flux_variability_analysis(m, step.targets[:20], fraction_of_optimum=0.0)
-        assert ((fva["maximum"] > 1e-6) | (fva["minimum"] < -1e-6)).all()
-        apply_medium(m, m9, strict=False)
-        assert m.slim_optimize(error_value=0.0) >= 0.1 - 1e-6
+    assert step.added == [] and step.status == "optimal"
+    assert {r.id for r in conn.model.reactions} == {r.id for r in rec.model.reactions}
 
 
 def test_two_templates_over_one_universe(tmp_path, small_case, bsub_small):

@@ -404,11 +404,11 @@ def gapfill_connect(
     lp.set_objective(c0, "max")
     cand = [lp.index[r] for r in candidates if r in lp.index]
     cost = np.array([max(float(candidates[lp.reaction_ids[j]]), 0.0) for j in cand])
-    lb = np.clip(lp.lb, -flux_cap, flux_cap)
-    ub = np.clip(lp.ub, -flux_cap, flux_cap)
-    if np.any(lb > 0) or np.any(ub < 0):  # a forced flux (maintenance): not homogeneous
-        lb = np.clip(lp.lb, -_BIG, _BIG)
-        ub = np.clip(lp.ub, -_BIG, _BIG)
+    # A forced flux (a maintenance lower bound) is a growth-time demand, not part of
+    # "can this reaction carry flux": bounds are relaxed to include zero, which keeps
+    # the system homogeneous (a cone), so the cap costs nothing.
+    lb = np.clip(np.minimum(lp.lb, 0.0), -flux_cap, 0.0)
+    ub = np.clip(np.maximum(lp.ub, 0.0), 0.0, flux_cap)
     want = [lp.index[r] for r, w in rewards.items() if r in lp.index and w > 0]
     closed_lb, closed_ub = lb.copy(), ub.copy()
     closed_lb[cand], closed_ub[cand] = 0.0, 0.0
