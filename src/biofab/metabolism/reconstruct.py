@@ -25,8 +25,10 @@ Pipeline (:func:`reconstruct`):
 5. **Weighted gap-filling.** Reactions left out are candidates with cost
    ``1 - score`` (:mod:`biofab.metabolism.gapfill`); the cheapest set that lets
    the draft grow (>= ``min_growth`` 1/h) is added, medium after medium.
-6. **Medium uptake** (optional, ``medium_uptake=True``; off by default because it
-   lowered essentiality agreement in the B. subtilis benchmark). Then, per
+6. **Medium uptake** (optional, ``medium_uptake=True``; off by default: over the
+   single E. coli template it lowered B. subtilis essentiality agreement, over
+   CarveMe's universe with ``connect`` it raised it, so the cross-species benchmark
+   turns it on; see BENCHMARKS.md). Then, per
    medium, the cheapest candidates that make every medium compound *usable* (it
    can enter the cell: uptake >= ``min_uptake``) are added, for the compounds
    the template can take up at all. Growth alone does not ask for this: a draft
