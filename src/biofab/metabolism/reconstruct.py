@@ -683,7 +683,10 @@ def reconstruct(
     ``templates``: one or more :class:`Template`; ``media``: gap-fill until the
     draft grows (>= ``min_growth`` 1/h) on each, in order; with ``medium_uptake``,
     then also until every compound of each medium that the template can take up is
-    usable (uptake >= ``min_uptake`` mmol/gDW/h). ``training``: how the reaction
+    usable (uptake >= ``min_uptake`` mmol/gDW/h). ``connect``: before gap-filling,
+    unblock carried-over reactions where their scores outweigh the candidates they
+    need (step 4 of the module docstring; its MILP gets at least 600 s so that it
+    ends proved). ``training``: how the reaction
     scorer learns, ``"divergence"`` (the template against a diverged copy of
     itself, :mod:`biofab.metabolism.reaction_scores`; ``seed`` draws the copy) or
     ``"paralogs"`` (the template against itself). ``universe_score``: the score of
