@@ -59,7 +59,7 @@ def test_connect_leaves_a_connected_or_unreachable_draft_alone():
     m = _toy()
     # Ta is part of the draft here (not a candidate): nothing is blocked.
     res = gapfill_connect(m, {"Td": 1.0}, {"R1": 0.9, "R2": 0.9})
-    assert res.added == [] and res.targets == []
+    assert res.added == [] and res.targets == [] and res.goal == "connect"
     # R3 cannot carry flux whatever is added (no transporter of d offered).
     m.reactions.Td.bounds = (0.0, 0.0)
     res = gapfill_connect(m, {"Ta": 0.1}, {"R3": 5.0})

@@ -415,7 +415,7 @@ def gapfill_connect(
     blocked = sorted(set(want) - _can_carry(lp, closed_lb, closed_ub, want, eps))
     reachable = sorted(_can_carry(lp, lb, ub, blocked, eps)) if blocked else []
     if not reachable:
-        return GapfillResult([], 0.0, float("nan"), "optimal", targets=[])
+        return GapfillResult([], 0.0, float("nan"), "optimal", targets=[], goal="connect")
     pairs = [(j, float(rewards[lp.reaction_ids[j]])) for j in reachable]
     h, status, gap = _milp(
         lp, cand, cost, lb, ub, time_limit=time_limit, flux_cap=flux_cap, rewards=pairs,
