@@ -13,8 +13,13 @@ benchmark and universe (Machado et al. 2018, Nucleic Acids Res 46:7542; Apache-2
 
 Method (``biofab.metabolism.reconstruct.reconstruct``): phmmer hits of the template's
 genes in the target, reaction scores learned from the template against a diverged copy of
-itself (no target label, no phenotype table), carry-over of satisfied GPRs, weighted MILP
-gap-filling from the universe until the draft grows (>= 0.1 1/h) on M9 and on LB.
+itself (no target label, no phenotype table), carry-over of satisfied GPRs, then (default;
+``--no-connect`` turns it off) CarveMe's carving objective on what the draft lacks: universe
+reactions that let blocked reactions with homology evidence carry flux, where their scores
+outweigh the costs; weighted MILP gap-filling from the universe until the draft grows
+(>= 0.1 1/h) on M9 and on LB; then (default; ``--no-medium-uptake``) the cheapest additions
+that let every M9 and LB compound enter the cell (a cell given amino acids, nucleosides and
+vitamins takes them up; transporters are what homology maps worst).
 Homology hits are cached (``--cache``) so reruns skip the searches.
 
 Protocol (fixed before any result): essentiality on LB (B. subtilis) / M9 (E. coli), a
@@ -94,7 +99,8 @@ def run_one(org: str, args: argparse.Namespace) -> dict[str, Any]:
     rec = reconstruct(
         target, [template], [m9, lb], model_id=f"{org}_draft", cpus=args.cpus,
         cache=args.cache, seed=args.seed, medium_uptake=args.medium_uptake,
-        training=args.training, universe_score=args.universe_score,
+        training=args.training, universe_score=args.universe_score, connect=args.connect,
+        time_limit=args.time_limit,
     )  # fmt: skip
     runtime = time.perf_counter() - t_start
     if args.drafts:
@@ -113,6 +119,9 @@ def run_one(org: str, args: argparse.Namespace) -> dict[str, Any]:
           f"{info['free_no_gpr']}, gap-filled {info['n_gapfilled']}; runtime {runtime:.0f} s "
           f"(searches cached: {len(rec.searches_cached)})")  # fmt: skip
     print("  stages: " + ", ".join(f"{k} {v:.0f} s" for k, v in rec.timings.items()))
+    print("  MILPs: " + "; ".join(
+        f"{g.goal} {len(g.added)} added, cost {g.cost:.2f}, {g.status}, gap {g.gap:.2g}"
+        for g in rec.gapfilled))  # fmt: skip
     for test, res in (("essentiality", ess), ("biolog", bio)):
         s = res["scores"]
         print(f"  {test:<13} n {int(s['n']):>4}  TP {int(s['tp']):>3} FP {int(s['fp']):>3} "
@@ -192,7 +201,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the diverged template copy")
     ap.add_argument("--training", default="divergence", choices=("divergence", "paralogs"))
     ap.add_argument("--universe-score", type=float, default=0.0)
-    ap.add_argument("--medium-uptake", action="store_true")
+    ap.add_argument(
+        "--medium-uptake",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="make every M9/LB compound importable (on by default)",
+    )
+    ap.add_argument(
+        "--connect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="first unblock reactions with evidence (CarveMe's carving objective)",
+    )
+    ap.add_argument("--time-limit", type=float, default=120.0, help="per MILP, s")
     args = ap.parse_args(argv)
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     orgs = [o.strip() for o in args.organisms.split(",") if o.strip()]
@@ -229,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
             "biolog_without_exchange": r["biolog"]["without_exchange"],
             "biolog_by_source": r["biolog"]["by_source"],
             "score_check_template_only": r["score_check"],
+            "config": {"connect": args.connect, "medium_uptake": args.medium_uptake,
+                       "time_limit_s": args.time_limit, "seed": args.seed,
+                       "training": args.training},
         })  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "reconstruction.json"

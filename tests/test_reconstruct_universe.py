@@ -187,6 +187,18 @@ def test_universe_reconstruction_reuses_hits_and_reports_stages(tmp_path, small_
     again = reconstruct(bsub_small, [tpl], [lb], model_id="small", cpus=1, cache=cache)
     assert len(again.searches_cached) == 3
     assert set(again.carried) == set(rec.carried)
+    # Connecting first (CarveMe's carving objective; its own cases are in
+    # test_reconstruct_connect.py): on this small draft no blocked reaction with
+    # evidence is worth a universe-only candidate (cost 1), so the step is reported,
+    # proved, and changes nothing.
+    conn = reconstruct(
+        bsub_small, [tpl], [m9], model_id="small", cpus=1, cache=cache, connect=True,
+        show_progress=False,
+    )  # fmt: skip
+    step = conn.gapfilled[0]
+    assert step.goal == "connect" and [g.goal for g in conn.gapfilled[1:]] == ["growth"]
+    assert step.added == [] and step.status == "optimal"
+    assert {r.id for r in conn.model.reactions} == {r.id for r in rec.model.reactions}
 
 
 def test_two_templates_over_one_universe(tmp_path, small_case, bsub_small):
@@ -287,6 +299,8 @@ def test_cli_universe_reconstruct_json_and_bad_template(tmp_path, small_case, bs
     assert code == 0, text
     # (Rich wraps a long temporary path; the name must survive whole, brackets included.)
     assert "M9[glc].tsv" in "".join(text.split()) and "search_target_core" in text
+    code, text = _invoke([*base, "--out", str(out), "--connect"])
+    assert code == 0 and "connected" in text and "unblocked" in text, text
     # A template the table does not have: one line, nothing written.
     bad_out = tmp_path / "bad.json"
     code, text = _invoke(

@@ -51,6 +51,14 @@ def register(app: typer.Typer) -> None:
                 help="Also gap-fill until every medium compound can be taken up.",
             ),
         ] = False,
+        connect: Annotated[
+            bool,
+            typer.Option(
+                "--connect/--no-connect",
+                help="First add what lets blocked reactions with homology evidence carry "
+                "flux when their scores outweigh the cost (CarveMe's carving objective).",
+            ),
+        ] = False,
         universe: Annotated[
             Path | None,
             typer.Option(help="Universal model (SBML); templates come from --gpr-table."),
@@ -95,7 +103,7 @@ def register(app: typer.Typer) -> None:
                 proteome, tuple(zip(template, template_proteome, strict=True)), output,
                 tuple(medium), media_db, model_id, min_growth, evalue, cpus, in_paralogs,
                 medium_uptake, universe, gpr_table, biomass, biomass_db, hits_cache, use_cache,
-                training, show_progress=not json_out,
+                training, show_progress=not json_out, connect=connect,
             )
         )  # fmt: skip
         if print_result(r, json_out):
@@ -104,6 +112,12 @@ def register(app: typer.Typer) -> None:
         out.print(f"[bold]{escape(str(data['id']))}[/] -> {escape(str(output))}")
         for key in ("reactions", "metabolites", "genes", "mapped_target_genes", "carried_over"):
             out.print(f"  {key:<22}{data[key]}")
+        for g in r.reconstruction.gapfilled:
+            if g.goal == "connect":
+                out.print(
+                    f"  connected              {len(g.added)} reactions added, "
+                    f"{len(g.targets)} unblocked (cost {g.cost:.3g})"
+                )
         for row in r.to_frame().itertuples():
             if row.step == "growth":
                 out.print(

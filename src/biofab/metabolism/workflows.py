@@ -1052,7 +1052,9 @@ class ReconstructRequest:
     FASTA whose ids are its gene ids) by homology (``evalue`` cut-off; ``in_paralogs``:
     orthologs and their in-paralogs only) and weighted gap-filling until it grows at
     ``min_growth`` 1/h on each of ``media`` (names of ``media_db`` or files; with
-    ``medium_uptake`` until every medium compound can be taken up too); write ``out``.
+    ``medium_uptake`` until every medium compound can be taken up too; with ``connect``
+    first adding what lets blocked reactions with evidence carry flux, as CarveMe
+    carves); write ``out``.
 
     With ``universe`` (a CarveMe universal model, SBML), a template whose name is a
     model of ``gpr_table`` (BiGG GPRs, e.g. iML1515) is that model's gene-reaction
@@ -1081,6 +1083,7 @@ class ReconstructRequest:
     use_cache: bool = True
     training: str = "divergence"
     show_progress: bool = True
+    connect: bool = False
 
 
 @dataclass
@@ -1095,11 +1098,12 @@ class ReconstructResult(_Result):
         """One row per gap-filling: ``medium``, ``step`` (growth | uptake), ``added``
         (reactions), ``cost``, ``targets`` (compounds an uptake step made reachable)."""
         rows, n = [], len(self.media)
-        for i, g in enumerate(self.reconstruction.gapfilled):
+        medium_steps = [g for g in self.reconstruction.gapfilled if g.goal != "connect"]
+        for i, g in enumerate(medium_steps):
             rows.append(
                 {
                     "medium": self.media[i % n] if n else "",
-                    "step": "growth" if i < n else "uptake",
+                    "step": g.goal,
                     "added": len(g.added),
                     "cost": g.cost,
                     "targets": ", ".join(getattr(g, "targets", ()) or ()),
@@ -1138,6 +1142,7 @@ def reconstruct(request: ReconstructRequest) -> ReconstructResult:
         cpus=request.cpus,
         in_paralogs=request.in_paralogs,
         medium_uptake=request.medium_uptake,
+        connect=request.connect,
         training=request.training,
         cache=cache,
         show_progress=request.show_progress,
