@@ -13,14 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from biofab.core.errors import BiofabError
 from biofab.metabolism import LinearProgram, load_model, save_model
 from biofab.metabolism.analysis import fba, pfba, split_program
 from biofab.metabolism.compiled import CompiledModel, compile_model, quick_fba, solve
 from biofab.metabolism.io import cache_entry, compiled_entry, load_compiled
+from test_gem_cli_edges import cli  # the gem app with its commands, errors as the CLI prints
 
 
 @pytest.fixture(scope="module")
@@ -30,23 +28,6 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BIOFAB_CACHE", str(root))
         yield root
-
-
-def _app() -> typer.Typer:
-    from biofab.cli import gem, gem_analysis
-
-    gem_analysis.register(gem.gem_app)
-    return gem.gem_app
-
-
-def cli(*args: str | Path) -> tuple[int, str]:
-    """Exit code and output (an error: its one line, code 2, as the real CLI prints)."""
-    res = CliRunner().invoke(_app(), [str(a) for a in args])
-    if isinstance(res.exception, BiofabError):
-        return 2, str(res.exception)
-    if res.exception is not None and not isinstance(res.exception, SystemExit):
-        raise res.exception
-    return res.exit_code, res.output
 
 
 @pytest.mark.parametrize("name", ["textbook", "iJO1366"])
