@@ -75,6 +75,17 @@ VARIANTS = {
     "biofab-ucb": {"acquisition": "ucb"},
     "biofab-additive": {"order": 1},
     "biofab-rank": {"transform": "rank"},
+    "biofab-exploit25": {"exploit": 0.25},
+    "biofab-exploit50": {"exploit": 0.5},
+    "biofab-last": {"last_round": 3},
+    "biofab-ucb-last": {"acquisition": "ucb", "last_round": 3},
+    "biofab-order3": {"order": 3},
+    "biofab-ucb1": {"acquisition": "ucb", "kappa": 1.0},
+    "biofab-ucb3": {"acquisition": "ucb", "kappa": 3.0},
+    "biofab-ucb-d2": {"acquisition": "ucb", "min_distance": 2},
+    "biofab-ucb-believer": {"acquisition": "ucb", "batch": "believer"},
+    "biofab-ucb-believer-last": {"acquisition": "ucb", "batch": "believer", "last_round": 3},
+    "biofab-order3-last": {"order": 3, "last_round": 3},
 }
 #: GB1 only: the first batch drawn from the top 10 % by biofab's zero-shot prior (ftMLDE,
 #: :func:`biofab.parts.protein_features.focused_sample`), then biofab's default.

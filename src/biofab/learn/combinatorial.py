@@ -26,6 +26,7 @@ the enumeration.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -119,6 +120,17 @@ class VariantRecommender(RecommenderFront):
         :class:`EpistaticGP`'s highest order and target transform.
     min_distance:
         Fewest substitutions between two picks of one batch (1: only distinct).
+    exploit:
+        Share of each Thompson batch given to the highest posterior means
+        (the rest are Thompson draws); 0 is pure Thompson sampling.
+    last_round:
+        The campaign's last planned round (``round_index``), if known: that
+        round's whole batch exploits the posterior mean (nothing is learnt
+        from it any more, so exploring no longer pays).
+    batch:
+        How UCB fills a batch: ``"top"`` (the highest scores, ``min_distance``
+        apart) or ``"believer"`` (the epistatic GP's kriging believer: each pick
+        is assumed measured at its mean before the next, which spreads the batch).
     max_pool:
         Largest library enumerated; a larger one is sampled to this size.
     """
@@ -138,6 +150,9 @@ class VariantRecommender(RecommenderFront):
         transform: str = "none",
         n_members: int = 10,
         min_distance: int = 1,
+        exploit: float = 0.0,
+        last_round: int | None = None,
+        batch: str = "top",
         max_pool: int = 1_000_000,
     ) -> None:
         if surrogate not in ("epistatic", "trees"):
@@ -151,6 +166,13 @@ class VariantRecommender(RecommenderFront):
         self.transform = transform
         self.n_members = n_members
         self.min_distance = min_distance
+        if not 0.0 <= exploit <= 1.0:
+            raise ValueError(f"exploit must be a share in [0, 1], got {exploit!r}")
+        self.exploit = exploit
+        self.last_round = last_round
+        if batch not in ("top", "believer"):
+            raise ValueError(f"batch must be 'top' or 'believer', got {batch!r}")
+        self.batch = batch
         self.max_pool = max_pool
         self.name = f"variants ({surrogate}, {acquisition})"
 
@@ -180,7 +202,11 @@ class VariantRecommender(RecommenderFront):
         )
         notes: dict[str, object] = {"pool": len(pool)}
         if isinstance(model, EpistaticGP):
-            notes |= {"kernel_shares": model.shares_.round(4).tolist(), "noise": model.noise_}
+            notes |= {
+                "kernel_shares": model.shares_.round(4).tolist(),
+                "noise": model.noise_,
+                "interval_scale": round(model.interval_scale_, 4),
+            }
         return Recommendation(
             designs,
             mean[:, None],
@@ -222,7 +248,7 @@ class VariantRecommender(RecommenderFront):
         self, model: Surrogate, codes: np.ndarray, sizes: tuple[int, ...]
     ) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(model, EpistaticGP):
-            return model.predict_codes(codes)
+            return model.predict_interval(codes)
         mu, sd = model.predict(_onehot(codes, sizes))
         return np.asarray(mu, float).ravel(), np.asarray(sd, float).ravel()
 
@@ -230,15 +256,30 @@ class VariantRecommender(RecommenderFront):
         self, model: EpistaticGP | TreeEnsemble, pool: np.ndarray, req: BatchRequest
     ) -> tuple[list[int], np.ndarray]:
         n = min(req.n, len(pool))
-        if self.acquisition == "thompson":
-            draws = self._draws(model, pool, n, req.rng, _sizes(req.space))  # (N, n)
-            return _thompson_batch(draws, pool, n, self.min_distance)
-        if isinstance(model, EpistaticGP):
-            mu, sd = model.predict_codes(pool, std=self.acquisition == "ucb")
-        else:
-            mu, sd = self._predict(model, pool, _sizes(req.space))
-        score = mu + self.kappa * sd if self.acquisition == "ucb" else mu
+        final = self.last_round is not None and req.round_index >= self.last_round
+        if self.acquisition == "thompson" and not final:
+            greedy = round(self.exploit * n)
+            first: list[int] = []
+            first_values = np.zeros(0)
+            if greedy:
+                mu, _ = self._predict_pool(model, pool, req, std=False)
+                first, first_values = _diverse_top(mu, pool, greedy, self.min_distance)
+            draws = self._draws(model, pool, n - greedy, req.rng, _sizes(req.space))  # (N, k)
+            rest, values = _thompson_batch(draws, pool, n - greedy, self.min_distance, first)
+            return first + rest, np.concatenate([first_values, values])
+        ucb = self.acquisition == "ucb" and not final
+        if ucb and self.batch == "believer" and isinstance(model, EpistaticGP):
+            return model.believer_ucb(pool, n, self.kappa)
+        mu, sd = self._predict_pool(model, pool, req, std=ucb)
+        score = mu + self.kappa * sd if ucb else mu
         return _diverse_top(score, pool, n, self.min_distance)
+
+    def _predict_pool(
+        self, model: EpistaticGP | TreeEnsemble, pool: np.ndarray, req: BatchRequest, *, std: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(model, EpistaticGP):
+            return model.predict_codes(pool, std=std)
+        return self._predict(model, pool, _sizes(req.space))
 
     def _draws(
         self,
@@ -298,18 +339,18 @@ def _diverse_top(
 
 
 def _thompson_batch(
-    draws: np.ndarray, pool: np.ndarray, n: int, min_distance: int
+    draws: np.ndarray, pool: np.ndarray, n: int, min_distance: int, before: Sequence[int] = ()
 ) -> tuple[list[int], np.ndarray]:
     """Slot ``s`` takes the best row of draw ``s`` not taken yet (and ``min_distance``
-    from the picks when possible)."""
+    from the picks, ``before`` included, when possible)."""
     picks: list[int] = []
     values: list[float] = []
-    taken: set[int] = set()
+    taken: set[int] = set(before)
     for s in range(draws.shape[1]):
         column = draws[:, s]
         top = np.argpartition(-column, min(len(column) - 1, 4 * n))[: 4 * n + 1]
         top = top[np.argsort(-column[top], kind="stable")]
-        chosen = [pool[i] for i in picks]
+        chosen = [pool[i] for i in [*before, *picks]]
         pick = next(
             (
                 int(i)
