@@ -151,7 +151,7 @@ def test_exploit_share_and_last_round_take_the_posterior_mean(small) -> None:
     the whole batch is (nothing more will be learnt from it)."""
     space, designs, fitness = small
     args = (space, designs.iloc[:60], fitness[:60], 12)
-    model = VariantRecommender().recommend(*args, seed=1).model
+    model = VariantRecommender(acquisition="thompson").recommend(*args, seed=1).model
     assert isinstance(model, EpistaticGP)
     pool = np.array(np.meshgrid(*[np.arange(20)] * 3, indexing="ij")).reshape(3, -1).T
     pool = pool[~np.isin(pool @ [400, 20, 1], model.codes_ @ [400, 20, 1])]
@@ -162,12 +162,13 @@ def test_exploit_share_and_last_round_take_the_posterior_mean(small) -> None:
 
         return model.predict_codes(space_codes(space, rec.designs), std=False)[0]
 
-    half = VariantRecommender(exploit=0.5).recommend(*args, seed=1)
+    half = VariantRecommender(acquisition="thompson", exploit=0.5).recommend(*args, seed=1)
     assert np.allclose(picked_means(half)[:6], means[:6]) and len(half) == 12
     assert picked_means(half)[6:].min() < means[11]  # the rest are Thompson draws
-    final = VariantRecommender(last_round=2).recommend(*args, seed=1, round_index=2)
+    thompson = VariantRecommender(acquisition="thompson", last_round=2)
+    final = thompson.recommend(*args, seed=1, round_index=2)
     assert np.allclose(np.sort(picked_means(final))[::-1], means[:12])
-    early = VariantRecommender(last_round=2).recommend(*args, seed=1, round_index=1)
+    early = thompson.recommend(*args, seed=1, round_index=1)
     assert not np.allclose(np.sort(picked_means(early))[::-1], means[:12])
     with pytest.raises(ValueError, match="exploit"):
         VariantRecommender(exploit=1.5)

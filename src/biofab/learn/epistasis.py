@@ -263,7 +263,9 @@ class EpistaticGP:
         B = _tri_solve(self.chol_, A * lam[None, :])
         return np.diag(lam) - B.T @ B
 
-    def believer_ucb(self, codes: np.ndarray, n: int, kappa: float) -> tuple[list[int], np.ndarray]:
+    def believer_ucb(
+        self, codes: np.ndarray, n: int, kappa: float, min_distance: int = 1
+    ) -> tuple[list[int], np.ndarray]:
         """A batch of ``n`` rows of ``codes`` by UCB with the kriging believer.
 
         Each pick is the row of highest ``mean + kappa * std``; it is then treated
@@ -272,6 +274,7 @@ class EpistaticGP:
         that shares its features, so the next picks spread out by themselves. The
         update is exact and rank-one in weight space (``Sigma`` and the pool's
         variances), so a batch over 10^5 variants costs ``n`` feature look-ups.
+        Picks stay ``min_distance`` substitutions apart while the pool allows it.
         Returns the rows and their UCB scores (``y``'s units) at pick time.
         """
         if self.n_features > MAX_DENSE_FEATURES:
@@ -286,11 +289,14 @@ class EpistaticGP:
         var = np.maximum(var, 0.0)
         picks: list[int] = []
         scores: list[float] = []
+        near = np.zeros(len(F), dtype=bool)  # closer than min_distance to a pick
         for _ in range(min(n, len(F))):
             score = mean + kappa * np.sqrt(var)
-            if picks:
-                score[picks] = -np.inf
-            p = int(np.argmax(score))
+            score[picks] = -np.inf
+            free = np.where(near, -np.inf, score)
+            p = int(np.argmax(free if np.isfinite(free).any() else score))
+            if min_distance > 1:
+                near |= (codes != codes[p]).sum(1) < min_distance
             picks.append(p)
             scores.append(self.y_mean_ + self.y_std_ * float(score[p]))
             s = sigma[:, F[p]].sum(1)  # Sigma phi_p
