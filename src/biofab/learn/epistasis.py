@@ -290,6 +290,7 @@ class EpistaticGP:
         picks: list[int] = []
         scores: list[float] = []
         near = np.zeros(len(F), dtype=bool)  # closer than min_distance to a pick
+        low = np.zeros((self.n_features, min(n, len(F))))
         for _ in range(min(n, len(F))):
             score = mean + kappa * np.sqrt(var)
             score[picks] = -np.inf
@@ -299,11 +300,14 @@ class EpistaticGP:
                 near |= (codes != codes[p]).sum(1) < min_distance
             picks.append(p)
             scores.append(self.y_mean_ + self.y_std_ * float(score[p]))
-            s = sigma[:, F[p]].sum(1)  # Sigma phi_p
+            # Sigma phi_p under the believed picks: Sigma_0 phi_p minus the rank-one
+            # updates so far (held as the columns of ``low``), never a dense update.
+            k = len(picks) - 1
+            s = sigma[:, F[p]].sum(1) - low[:, :k] @ low[F[p], :k].sum(0)
             denom = float(s[F[p]].sum()) + self.noise_
             cov = s[F].sum(1)  # phi_x^T Sigma phi_p for every row
             var = np.maximum(var - cov * cov / denom, 0.0)
-            sigma -= np.outer(s, s) / denom
+            low[:, len(picks) - 1] = s / math.sqrt(denom)
         return picks, np.array(scores)
 
     def _variance(self, F: np.ndarray) -> np.ndarray:
