@@ -411,6 +411,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="summarise saved protein_evolution_runs.json files (disjoint seeds), run nothing",
     )
+    p.add_argument(
+        "--record-command",
+        default=None,
+        help="with --combine: the one-run command the chunks add up to, for the records",
+    )
     return p.parse_args(argv)
 
 
@@ -463,6 +468,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         i = given.index("--out")
         del given[i : i + 2]
     command = "python benchmarks/protein_evolution.py " + " ".join(given)
+    if args.combine and args.record_command:
+        command = args.record_command
     recs = records(summary, seeds, args.jobs, command.strip(), setup)
     out = Path(args.out)
     out.mkdir(exist_ok=True)

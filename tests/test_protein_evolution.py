@@ -338,3 +338,14 @@ def test_benchmark_short_run_writes_records(tmp_path: Path) -> None:
     runs = json.loads((tmp_path / "protein_evolution_runs.json").read_text())
     assert len(runs) == 2 * len(bench.METHODS)
     assert all(r["n"] == 24 + 2 * 24 for r in runs)  # the same budget for every method
+    # chunks of seeds add up: --combine re-summarises saved runs, refuses overlaps
+    runs_file = tmp_path / "protein_evolution_runs.json"
+    chunk = tmp_path / "chunk.json"
+    chunk.write_text(runs_file.read_text())
+    full = "python benchmarks/protein_evolution.py --seeds 2"
+    argv = ["--combine", str(chunk), "--record-command", full, "--out", str(tmp_path)]
+    combined = bench.main(argv)
+    assert [r["biofab"] for r in combined] == [r["biofab"] for r in records]
+    assert all(r["command"] == full for r in combined)
+    with pytest.raises(SystemExit, match="share"):
+        bench.main(["--combine", str(chunk), str(chunk), "--out", str(tmp_path)])
