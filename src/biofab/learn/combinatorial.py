@@ -142,6 +142,9 @@ class VariantRecommender(RecommenderFront):
         How UCB fills a batch: ``"top"`` (the highest scores, ``min_distance``
         apart) or ``"believer"`` (the epistatic GP's kriging believer: each pick
         is assumed measured at its mean before the next, which spreads the batch).
+    grid:
+        :class:`EpistaticGP`'s ML-II grids by name (``noise_grid``,
+        ``pair_share_grid``, ``amplitude_grid``); ``None`` keeps the model's.
     max_pool:
         Largest library enumerated; a larger one is sampled to this size.
     """
@@ -164,6 +167,7 @@ class VariantRecommender(RecommenderFront):
         exploit: float = 0.0,
         last_round: int | None = None,
         batch: str = "believer",
+        grid: dict[str, tuple[float, ...]] | None = None,
         max_pool: int = 1_000_000,
     ) -> None:
         if surrogate not in ("epistatic", "trees"):
@@ -184,6 +188,7 @@ class VariantRecommender(RecommenderFront):
         if batch not in ("top", "believer"):
             raise ValueError(f"batch must be 'top' or 'believer', got {batch!r}")
         self.batch = batch
+        self.grid = grid
         self.max_pool = max_pool
         self.name = f"variants ({surrogate}, {acquisition})"
 
@@ -248,9 +253,8 @@ class VariantRecommender(RecommenderFront):
         y = req.y[:, 0]
         v = None if req.yvar is None else req.yvar[:, 0]
         if self.surrogate == "epistatic":
-            return EpistaticGP(sizes, order=self.order, transform=self.transform).fit_codes(
-                train, y, v
-            )
+            gp = EpistaticGP(sizes, order=self.order, transform=self.transform, **(self.grid or {}))
+            return gp.fit_codes(train, y, v)
         seed = 0 if req.seed is None else req.seed
         trees = TreeEnsemble(n_members=self.n_members, seed=seed)
         return trees.fit(_onehot(train, sizes), y, v)

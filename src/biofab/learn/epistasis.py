@@ -61,7 +61,9 @@ class EpistaticGP:
     noise_grid, pair_share_grid, amplitude_grid:
         ML-II grid (y standardised): observation noise variance, the share of
         the highest order in the prior variance (the rest split evenly over the
-        lower orders), and the total prior variance.
+        lower orders), and the total prior variance. The grids reach past where
+        GB1 fits chose their edges (pair share 0.8, amplitude 0.5, noise 0.5 in
+        most early rounds of the narrower first grid), so ML-II is not clipped.
     transform:
         ``"none"`` models ``y``; ``"rank"`` models the normal scores of ``y``'s
         ranks (robust to a few huge values; ``predict`` then answers in that scale).
@@ -80,9 +82,9 @@ class EpistaticGP:
         self,
         sizes: tuple[int, ...],
         order: int = 2,
-        noise_grid: tuple[float, ...] = (0.01, 0.05, 0.2, 0.5),
-        pair_share_grid: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8),
-        amplitude_grid: tuple[float, ...] = (0.5, 1.0, 2.0),
+        noise_grid: tuple[float, ...] = (0.01, 0.05, 0.2, 0.5, 0.8),
+        pair_share_grid: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 0.9, 0.95),
+        amplitude_grid: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0),
         transform: str = "none",
     ) -> None:
         self.sizes = tuple(int(s) for s in sizes)
