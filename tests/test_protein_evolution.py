@@ -199,7 +199,9 @@ def test_variant_recommender_pool_and_bad_input(small) -> None:
 
 def test_site_spaces_get_the_variant_recommender(small) -> None:
     space = small[0]
-    assert isinstance(default_recommender(space, 1), VariantRecommender)
+    default = default_recommender(space, 1)
+    assert isinstance(default, VariantRecommender)
+    assert (default.acquisition, default.batch) == ("ucb", "believer")
     plain = Space({"strain": Categorical(["a", "b"]), "buffer": Categorical(["x", "y", "z"])})
     assert not isinstance(default_recommender(plain, 1), VariantRecommender)
     trees = make_recommender("variants-ucb")
