@@ -17,7 +17,8 @@ screened in all). Methods:
 
 * ``biofab``: the recommender biofab picks for a variant space
   (``default_recommender``: :class:`biofab.learn.VariantRecommender`, the
-  epistatic GP with batch Thompson sampling over the whole pool).
+  epistatic GP with UCB over the whole pool, the batch spread by the kriging
+  believer).
 * ``random``: 384 random variants.
 * ``greedy-de``: directed evolution by site-saturation: from the parent (VDGV),
   screen all 19 substitutions at one site, fix the best, move to the next site
@@ -70,11 +71,35 @@ RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("biofab", "random", "greedy-de", "mlde", "alde-boost-ucb")
 PEERS = METHODS[1:]
 #: Other settings of biofab's recommender, run only when named in ``--methods`` (logged,
-#: never reported as the default): UCB (kappa 2) instead of Thompson, additive only.
-VARIANTS = {
-    "biofab-ucb": {"acquisition": "ucb"},
-    "biofab-additive": {"order": 1},
-    "biofab-rank": {"transform": "rank"},
+#: never reported as the default). Every option is spelt out, so a later change of the
+#: defaults does not change what a name means: all were run with the first, narrower
+#: ML-II grid of :class:`biofab.learn.EpistaticGP` (``_NARROW``). ``biofab-thompson`` is
+#: the default before issue 17's second pass, ``biofab-ucb-believer`` the default of
+#: that pass before the grid was widened.
+_NARROW: dict[str, tuple[float, ...]] = {
+    "noise_grid": (0.01, 0.05, 0.2, 0.5),
+    "pair_share_grid": (0.2, 0.4, 0.6, 0.8),
+    "amplitude_grid": (0.5, 1.0, 2.0),
+}
+_GP: dict[str, Any] = {"acquisition": "ucb", "batch": "believer", "grid": _NARROW}
+_TS: dict[str, Any] = {"acquisition": "thompson", "grid": _NARROW}
+_TOP: dict[str, Any] = {"acquisition": "ucb", "batch": "top", "grid": _NARROW}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "biofab-thompson": _TS,
+    "biofab-ucb": _TOP,
+    "biofab-additive": {**_TS, "order": 1},
+    "biofab-rank": {**_TS, "transform": "rank"},
+    "biofab-exploit25": {**_TS, "exploit": 0.25},
+    "biofab-exploit50": {**_TS, "exploit": 0.5},
+    "biofab-last": {**_TS, "last_round": 3},
+    "biofab-ucb-last": {**_TOP, "last_round": 3},
+    "biofab-order3": {**_TS, "order": 3},
+    "biofab-order3-last": {**_TS, "order": 3, "last_round": 3},
+    "biofab-ucb1": {**_TOP, "kappa": 1.0},
+    "biofab-ucb3": {**_TOP, "kappa": 3.0},
+    "biofab-ucb-d2": {**_TOP, "min_distance": 2},
+    "biofab-ucb-believer": _GP,
+    "biofab-ucb-believer-last": {**_GP, "last_round": 3},
 }
 #: GB1 only: the first batch drawn from the top 10 % by biofab's zero-shot prior (ftMLDE,
 #: :func:`biofab.parts.protein_features.focused_sample`), then biofab's default.
@@ -395,6 +420,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="summarise saved protein_evolution_runs.json files (disjoint seeds), run nothing",
     )
+    p.add_argument(
+        "--record-command",
+        default=None,
+        help="with --combine: the one-run command the chunks add up to, for the records",
+    )
     return p.parse_args(argv)
 
 
@@ -447,6 +477,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         i = given.index("--out")
         del given[i : i + 2]
     command = "python benchmarks/protein_evolution.py " + " ".join(given)
+    if args.combine and args.record_command:
+        command = args.record_command
     recs = records(summary, seeds, args.jobs, command.strip(), setup)
     out = Path(args.out)
     out.mkdir(exist_ok=True)

@@ -69,6 +69,47 @@ def test_epistatic_gp_weight_space_equals_its_kernel() -> None:
     assert np.allclose(again.predict_codes(test)[0], mu)
 
 
+def test_believer_batch_is_the_gp_conditioned_on_its_own_picks() -> None:
+    """Pick 1 is the UCB maximum; pick 2 maximises UCB under the posterior that also
+    holds pick 1 as a (noisy) measurement at its mean, by the kernel formulas."""
+    rng = np.random.default_rng(2)
+    codes = rng.integers(0, 5, (300, 4))
+    y = codes[:, 0] * 0.3 + (codes[:, 1] == codes[:, 3]) + rng.normal(0, 0.2, 300)
+    model = EpistaticGP((5, 5, 5, 5), order=2).fit_codes(codes[:50], y[:50])
+    pool = np.unique(codes[50:], axis=0)
+    picks, scores = model.believer_ucb(pool, 3, kappa=2.0)
+    mu, sd = model.predict_codes(pool)
+    assert picks[0] == int(np.argmax(mu + 2 * sd)) and len(set(picks)) == 3
+    k = model._kernel_by_matches(model.shares_)
+    train = np.vstack([model.codes_, pool[picks[:1]]])
+    K = k[model._matches(train, train)] + model.noise_ * np.eye(len(train))
+    cross = k[model._matches(pool, train)]
+    var = k[4] - np.einsum("ij,ji->i", cross, np.linalg.solve(K, cross.T))
+    z = (mu - model.y_mean_) / model.y_std_ + 2 * np.sqrt(np.maximum(var, 0))
+    z[picks[0]] = -np.inf
+    assert picks[1] == int(np.argmax(z))
+    assert scores[1] == pytest.approx(model.y_mean_ + model.y_std_ * z.max())
+    # the believer spreads the batch: later picks share fewer sites with the first
+    top3 = np.argsort(-(mu + 2 * sd))[:3]
+    assert (pool[picks[1:]] == pool[picks[0]]).sum() <= (pool[top3[1:]] == pool[top3[0]]).sum()
+
+
+def test_interval_is_calibrated_and_wider_than_the_function_std() -> None:
+    """The reported interval covers a measurement (noise included), scaled by the
+    leave-one-out factor (>= 1), and the factor survives a saved state."""
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 6, (600, 4))
+    y = codes[:, 0] * 0.5 + (codes[:, 1] == codes[:, 2]) + rng.standard_t(2, 600) * 0.3
+    model = EpistaticGP((6, 6, 6, 6)).fit_codes(codes[:150], y[:150])
+    mu, sd = model.predict_codes(codes[150:])
+    mu2, band = model.predict_interval(codes[150:])
+    assert np.array_equal(mu, mu2) and (band > sd).all() and model.interval_scale_ >= 1.0
+    held = np.abs(y[150:] - mu) <= band
+    assert 0.6 < held.mean() < 0.95  # heavy-tailed noise, yet about 68 % or wider
+    again = loads(dumps(model))
+    assert again.interval_scale_ == model.interval_scale_
+
+
 def test_epistatic_gp_one_hot_contract_and_rank_transform(small) -> None:
     space, designs, fitness = small
     X = space.encode(designs.iloc[:50])
@@ -105,6 +146,36 @@ def test_variant_recommender_batches(small, surrogate, acquisition, distance) ->
     assert same.designs.equals(rec.designs)  # same seed, same batch
 
 
+def test_exploit_share_and_last_round_take_the_posterior_mean(small) -> None:
+    """With ``exploit`` the first slots are the best posterior means; in ``last_round``
+    the whole batch is (nothing more will be learnt from it)."""
+    space, designs, fitness = small
+    args = (space, designs.iloc[:60], fitness[:60], 12)
+    model = VariantRecommender(acquisition="thompson").recommend(*args, seed=1).model
+    assert isinstance(model, EpistaticGP)
+    pool = np.array(np.meshgrid(*[np.arange(20)] * 3, indexing="ij")).reshape(3, -1).T
+    pool = pool[~np.isin(pool @ [400, 20, 1], model.codes_ @ [400, 20, 1])]
+    means = np.sort(model.predict_codes(pool, std=False)[0])[::-1]
+
+    def picked_means(rec) -> np.ndarray:
+        from biofab.learn.combinatorial import space_codes
+
+        return model.predict_codes(space_codes(space, rec.designs), std=False)[0]
+
+    half = VariantRecommender(acquisition="thompson", exploit=0.5).recommend(*args, seed=1)
+    assert np.allclose(picked_means(half)[:6], means[:6]) and len(half) == 12
+    assert picked_means(half)[6:].min() < means[11]  # the rest are Thompson draws
+    thompson = VariantRecommender(acquisition="thompson", last_round=2)
+    final = thompson.recommend(*args, seed=1, round_index=2)
+    assert np.allclose(np.sort(picked_means(final))[::-1], means[:12])
+    early = thompson.recommend(*args, seed=1, round_index=1)
+    assert not np.allclose(np.sort(picked_means(early))[::-1], means[:12])
+    with pytest.raises(ValueError, match="exploit"):
+        VariantRecommender(exploit=1.5)
+    with pytest.raises(ValueError, match="batch"):
+        VariantRecommender(batch="liar")
+
+
 def test_variant_recommender_pool_and_bad_input(small) -> None:
     space, designs, fitness = small
     pool = designs.iloc[100:130]
@@ -128,7 +199,9 @@ def test_variant_recommender_pool_and_bad_input(small) -> None:
 
 def test_site_spaces_get_the_variant_recommender(small) -> None:
     space = small[0]
-    assert isinstance(default_recommender(space, 1), VariantRecommender)
+    default = default_recommender(space, 1)
+    assert isinstance(default, VariantRecommender)
+    assert (default.acquisition, default.batch) == ("ucb", "believer")
     plain = Space({"strain": Categorical(["a", "b"]), "buffer": Categorical(["x", "y", "z"])})
     assert not isinstance(default_recommender(plain, 1), VariantRecommender)
     trees = make_recommender("variants-ucb")
@@ -267,3 +340,14 @@ def test_benchmark_short_run_writes_records(tmp_path: Path) -> None:
     runs = json.loads((tmp_path / "protein_evolution_runs.json").read_text())
     assert len(runs) == 2 * len(bench.METHODS)
     assert all(r["n"] == 24 + 2 * 24 for r in runs)  # the same budget for every method
+    # chunks of seeds add up: --combine re-summarises saved runs, refuses overlaps
+    runs_file = tmp_path / "protein_evolution_runs.json"
+    chunk = tmp_path / "chunk.json"
+    chunk.write_text(runs_file.read_text())
+    full = "python benchmarks/protein_evolution.py --seeds 2"
+    argv = ["--combine", str(chunk), "--record-command", full, "--out", str(tmp_path)]
+    combined = bench.main(argv)
+    assert [r["biofab"] for r in combined] == [r["biofab"] for r in records]
+    assert all(r["command"] == full for r in combined)
+    with pytest.raises(SystemExit, match="share"):
+        bench.main(["--combine", str(chunk), str(chunk), "--out", str(tmp_path)])

@@ -11,12 +11,23 @@ recommender should look at every buildable variant each round. This one:
    (site + pair terms, calibrated posterior, default) or a bootstrap XGBoost
    ensemble on one-hot columns (:class:`~biofab.learn.TreeEnsemble`, the
    "boosting ensemble" of ALDE, Yang et al. 2025, npj Comput. Mater.);
-2. scores the pool with one acquisition: ``"thompson"`` (each batch slot is
-   the best variant of its own posterior draw, or of a random ensemble member
-   for trees), ``"ucb"`` (``mean + kappa * std``) or ``"greedy"`` (mean);
-3. fills the batch greedily, keeping at least ``min_distance`` substitutions
-   between any two picks (Hamming diversity; relaxed step by step only when
-   the pool cannot fill the batch). Thompson draws are diverse by themselves.
+2. scores the pool with one acquisition: ``"ucb"`` (``mean + kappa * std``,
+   default), ``"thompson"`` (each batch slot is the best variant of its own
+   posterior draw, or of a random ensemble member for trees) or ``"greedy"``
+   (mean);
+3. fills the batch: UCB by default with the kriging believer (each pick is
+   taken as measured at its predicted mean before the next, which shrinks the
+   uncertainty of its neighbours, so the batch spreads out;
+   :meth:`EpistaticGP.believer_ucb`), otherwise greedily by score, keeping at
+   least ``min_distance`` substitutions between any two picks (relaxed step by
+   step only when the pool cannot fill the batch). Thompson draws are diverse
+   by themselves.
+
+Why UCB with a believer by default: on GB1 development seeds 100-119 (never
+reported as results) it found the global maximum in 11 of 20 campaigns (best
+fitness 0.926 of the maximum), UCB's plain top-96 also 11 (0.913), batch
+Thompson sampling 8 (0.871); on the NK landscape it was ahead of both (0.455,
+0.445, 0.398). Every setting tried is logged in BENCHMARKS.md.
 
 Designs measured or pending are never proposed again. A pool given by the
 caller (``candidates``: e.g. only the variants that can be built) replaces
@@ -26,6 +37,7 @@ the enumeration.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -33,7 +45,7 @@ import pandas as pd
 
 from biofab.core import Categorical, Space
 from biofab.core.errors import InputError
-from biofab.learn.epistasis import EpistaticGP
+from biofab.learn.epistasis import MAX_DENSE_FEATURES, EpistaticGP
 from biofab.learn.recommendation import BatchRequest, Outputs, Recommendation
 from biofab.learn.recommenders import RecommenderFront
 from biofab.learn.surrogate import Surrogate
@@ -119,6 +131,20 @@ class VariantRecommender(RecommenderFront):
         :class:`EpistaticGP`'s highest order and target transform.
     min_distance:
         Fewest substitutions between two picks of one batch (1: only distinct).
+    exploit:
+        Share of each Thompson batch given to the highest posterior means
+        (the rest are Thompson draws); 0 is pure Thompson sampling.
+    last_round:
+        The campaign's last planned round (``round_index``), if known: that
+        round's whole batch exploits the posterior mean (nothing is learnt
+        from it any more, so exploring no longer pays).
+    batch:
+        How UCB fills a batch: ``"top"`` (the highest scores, ``min_distance``
+        apart) or ``"believer"`` (the epistatic GP's kriging believer: each pick
+        is assumed measured at its mean before the next, which spreads the batch).
+    grid:
+        :class:`EpistaticGP`'s ML-II grids by name (``noise_grid``,
+        ``pair_share_grid``, ``amplitude_grid``); ``None`` keeps the model's.
     max_pool:
         Largest library enumerated; a larger one is sampled to this size.
     """
@@ -131,13 +157,17 @@ class VariantRecommender(RecommenderFront):
     def __init__(
         self,
         surrogate: SurrogateName = "epistatic",
-        acquisition: AcquisitionName = "thompson",
+        acquisition: AcquisitionName = "ucb",
         *,
         kappa: float = 2.0,
         order: int = 2,
         transform: str = "none",
         n_members: int = 10,
         min_distance: int = 1,
+        exploit: float = 0.0,
+        last_round: int | None = None,
+        batch: str = "believer",
+        grid: dict[str, tuple[float, ...]] | None = None,
         max_pool: int = 1_000_000,
     ) -> None:
         if surrogate not in ("epistatic", "trees"):
@@ -151,6 +181,14 @@ class VariantRecommender(RecommenderFront):
         self.transform = transform
         self.n_members = n_members
         self.min_distance = min_distance
+        if not 0.0 <= exploit <= 1.0:
+            raise ValueError(f"exploit must be a share in [0, 1], got {exploit!r}")
+        self.exploit = exploit
+        self.last_round = last_round
+        if batch not in ("top", "believer"):
+            raise ValueError(f"batch must be 'top' or 'believer', got {batch!r}")
+        self.batch = batch
+        self.grid = grid
         self.max_pool = max_pool
         self.name = f"variants ({surrogate}, {acquisition})"
 
@@ -180,7 +218,11 @@ class VariantRecommender(RecommenderFront):
         )
         notes: dict[str, object] = {"pool": len(pool)}
         if isinstance(model, EpistaticGP):
-            notes |= {"kernel_shares": model.shares_.round(4).tolist(), "noise": model.noise_}
+            notes |= {
+                "kernel_shares": model.shares_.round(4).tolist(),
+                "noise": model.noise_,
+                "interval_scale": round(model.interval_scale_, 4),
+            }
         return Recommendation(
             designs,
             mean[:, None],
@@ -211,9 +253,8 @@ class VariantRecommender(RecommenderFront):
         y = req.y[:, 0]
         v = None if req.yvar is None else req.yvar[:, 0]
         if self.surrogate == "epistatic":
-            return EpistaticGP(sizes, order=self.order, transform=self.transform).fit_codes(
-                train, y, v
-            )
+            gp = EpistaticGP(sizes, order=self.order, transform=self.transform, **(self.grid or {}))
+            return gp.fit_codes(train, y, v)
         seed = 0 if req.seed is None else req.seed
         trees = TreeEnsemble(n_members=self.n_members, seed=seed)
         return trees.fit(_onehot(train, sizes), y, v)
@@ -222,7 +263,7 @@ class VariantRecommender(RecommenderFront):
         self, model: Surrogate, codes: np.ndarray, sizes: tuple[int, ...]
     ) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(model, EpistaticGP):
-            return model.predict_codes(codes)
+            return model.predict_interval(codes)
         mu, sd = model.predict(_onehot(codes, sizes))
         return np.asarray(mu, float).ravel(), np.asarray(sd, float).ravel()
 
@@ -230,15 +271,35 @@ class VariantRecommender(RecommenderFront):
         self, model: EpistaticGP | TreeEnsemble, pool: np.ndarray, req: BatchRequest
     ) -> tuple[list[int], np.ndarray]:
         n = min(req.n, len(pool))
-        if self.acquisition == "thompson":
-            draws = self._draws(model, pool, n, req.rng, _sizes(req.space))  # (N, n)
-            return _thompson_batch(draws, pool, n, self.min_distance)
-        if isinstance(model, EpistaticGP):
-            mu, sd = model.predict_codes(pool, std=self.acquisition == "ucb")
-        else:
-            mu, sd = self._predict(model, pool, _sizes(req.space))
-        score = mu + self.kappa * sd if self.acquisition == "ucb" else mu
+        final = self.last_round is not None and req.round_index >= self.last_round
+        if self.acquisition == "thompson" and not final:
+            greedy = round(self.exploit * n)
+            first: list[int] = []
+            first_values = np.zeros(0)
+            if greedy:
+                mu, _ = self._predict_pool(model, pool, req, std=False)
+                first, first_values = _diverse_top(mu, pool, greedy, self.min_distance)
+            draws = self._draws(model, pool, n - greedy, req.rng, _sizes(req.space))  # (N, k)
+            rest, values = _thompson_batch(draws, pool, n - greedy, self.min_distance, first)
+            return first + rest, np.concatenate([first_values, values])
+        ucb = self.acquisition == "ucb" and not final
+        if (
+            ucb
+            and self.batch == "believer"
+            and isinstance(model, EpistaticGP)
+            and model.n_features <= MAX_DENSE_FEATURES  # else: the top scores
+        ):
+            return model.believer_ucb(pool, n, self.kappa, self.min_distance)
+        mu, sd = self._predict_pool(model, pool, req, std=ucb)
+        score = mu + self.kappa * sd if ucb else mu
         return _diverse_top(score, pool, n, self.min_distance)
+
+    def _predict_pool(
+        self, model: EpistaticGP | TreeEnsemble, pool: np.ndarray, req: BatchRequest, *, std: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(model, EpistaticGP):
+            return model.predict_codes(pool, std=std)
+        return self._predict(model, pool, _sizes(req.space))
 
     def _draws(
         self,
@@ -298,18 +359,18 @@ def _diverse_top(
 
 
 def _thompson_batch(
-    draws: np.ndarray, pool: np.ndarray, n: int, min_distance: int
+    draws: np.ndarray, pool: np.ndarray, n: int, min_distance: int, before: Sequence[int] = ()
 ) -> tuple[list[int], np.ndarray]:
     """Slot ``s`` takes the best row of draw ``s`` not taken yet (and ``min_distance``
-    from the picks when possible)."""
+    from the picks, ``before`` included, when possible)."""
     picks: list[int] = []
     values: list[float] = []
-    taken: set[int] = set()
+    taken: set[int] = set(before)
     for s in range(draws.shape[1]):
         column = draws[:, s]
         top = np.argpartition(-column, min(len(column) - 1, 4 * n))[: 4 * n + 1]
         top = top[np.argsort(-column[top], kind="stable")]
-        chosen = [pool[i] for i in picks]
+        chosen = [pool[i] for i in [*before, *picks]]
         pick = next(
             (
                 int(i)

@@ -118,7 +118,8 @@ register_recommender(
 register_recommender(
     "variants",
     "biofab.learn.combinatorial:VariantRecommender",
-    "site libraries (all-categorical spaces): epistatic GP + batch Thompson over every variant",
+    "site libraries (all-categorical spaces): epistatic GP + UCB with a kriging-believer batch "
+    "over every variant",
 )
 register_recommender(
     "variants-ucb",
