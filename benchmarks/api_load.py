@@ -33,7 +33,7 @@ installed, with ``wrk`` (a C load generator whose clients take almost no CPU fro
 the server on a small machine); the rest with one process.
 
 Usage: ``python benchmarks/api_load.py [--clients 20] [--seconds 10] [--repeats 3]
-[--workers 1 2] [--no-postgres] [--no-write]``.
+[--workers 1 2] [--threads N] [--no-postgres] [--no-write]``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -100,6 +101,8 @@ class Server:
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
     workers: int = 1
+    #: ``biofab serve --threads`` (None: the command's default)
+    threads: int | None = None
     token: str | None = None
     proc: subprocess.Popen[str] | None = None
     url: str = ""
@@ -111,6 +114,8 @@ class Server:
         self.log = self.workdir / f"serve-{port}.log"
         cmd = [sys.executable, "-m", "biofab.cli", "serve", "--db", self.db, "--port", str(port),
                "--workers", str(self.workers)]  # fmt: skip
+        if self.threads is not None:
+            cmd += ["--threads", str(self.threads)]
         env = {**os.environ, **self.env}
         env.pop("BIOFAB_DB", None)
         with self.log.open("w") as err:
@@ -274,7 +279,7 @@ def store_counts(db: str, name: str) -> tuple[int, int]:
 
 def bench_store(label: str, db: str, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"store": label}
-    server = Server(db, workdir).start()
+    server = Server(db, workdir, threads=args.threads).start()
     try:
         assert server.token, "the first start prints the admin token"
         with client(server, server.token) as c:
@@ -289,7 +294,11 @@ def bench_store(label: str, db: str, workdir: Path, args: argparse.Namespace) ->
 
         for workers in args.workers:
             # A server of `workers` processes on the same store (1: the one started above).
-            load = server if workers == 1 else Server(db, workdir, workers=workers).start()
+            load = (
+                server
+                if workers == 1
+                else Server(db, workdir, workers=workers, threads=args.threads).start()
+            )
             try:
                 for path in ("/campaigns/load/status", "/campaigns?limit=50"):
                     route = "status" if "status" in path else "list"
@@ -426,9 +435,10 @@ def records(results: list[dict[str, Any]], args: argparse.Namespace) -> list[dic
     base = {
         "seeds": 1,
         "cores": os.cpu_count(),
-        "command": "python benchmarks/api_load.py",
+        "command": shlex.join(["python", "benchmarks/api_load.py", *sys.argv[1:]]),
         "date": date.today().isoformat(),
         "clients": args.clients,
+        "threads": args.threads or "serve default",
         "load_average_1min": round(os.getloadavg()[0], 2),
     }
     out = []
@@ -493,6 +503,10 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[1, 2], help="API server processes to try."
     )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="handler threads per server process "
+        "(`biofab serve --threads`; default: the command's)"
+    )  # fmt: skip
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()

@@ -50,8 +50,8 @@ def one(pool: Any, rows: int, seed: int, batch: int) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     measured = np.sort(rng.choice(len(pool.designs), size=rows, replace=False))
     rest = np.setdiff1d(np.arange(len(pool.designs)), measured)
-    std = None if pool.std is None else pool.std
-    full_var = None if std is None or not np.isfinite(std).all() else std**2
+    # The replay protocol's rule: yvar only when every design has a finite std.
+    full_var = None if pool.std is None or not np.isfinite(pool.std).all() else pool.std**2
     rec = default_recommender(pool.space).recommend(
         pool.space,
         pool.designs.iloc[measured].reset_index(drop=True),

@@ -208,8 +208,9 @@ class QLogNEHVI:
     With two utilities the batch comes from one joint posterior draw of the
     measured, pending and short-listed designs, picked greedily on the draws
     (:mod:`biofab.learn.hypervolume`; the same estimate without the log
-    smoothing, which only gradients need): about 3x less time per round at 69
-    factors than BoTorch's greedy pass, which draws again at every pick. Three
+    smoothing, which only gradients need): 1.8x less CPU per round at 69 factors
+    than BoTorch's greedy pass, which draws again at every pick (BENCHMARKS.md,
+    "Recommender speed"; fronts level within about 2 %, ``benchmarks/mobo_batch.py``). Three
     or more utilities, or ``draw_once=False``, use BoTorch's
     ``qLogNoisyExpectedHypervolumeImprovement`` with its greedy pass and ``n_mc``
     samples; the single draw takes ``n_draws`` (more, as they are cheap here: small
