@@ -175,6 +175,8 @@ def test_fit_and_predict_a_new_batch_with_bands(runs: dict[str, Path]) -> None:
     assert fit["parameters"]["qS_crit"] == pytest.approx(0.6, rel=0.15)
     assert fit["parameters"]["YxS"] == pytest.approx(0.49, rel=0.1)
     assert set(fit["discrepancy"]) == {"X", "S", "E"}
+    scores = fit["discrepancy"]["X"]["scores"]  # |relative residual| of each X sample
+    assert len(scores) == 9 and scores == sorted(scores) and scores[0] >= 0
     pred_csv = d / "pred.csv"
     code, out = run(
         "predict", runs["run2"], "--model", saved, "--out", pred_csv, "--report", report,
@@ -213,6 +215,47 @@ def test_bad_overrides_and_saved_models_are_refused(runs: dict[str, Path], tmp_p
     bad.write_text("{not json")
     code, out = run("predict", runs["run2"], "--model", bad)
     refused(code, out, "bad.json", "JSON")
+
+
+def test_forecast_calibration_adds_held_out_errors(runs: dict[str, Path]) -> None:
+    d = runs["dir"]
+    args = [
+        "fit", runs["run1"], "--model", "kinetics", "--kinetics", d / "model.yaml",
+        "--params", "qS_crit,YxS", "--set", "qS_crit=0.45", "--set", "YxS=0.42",
+        "--set", "Sf=400",
+    ]  # fmt: skip
+    saved = d / "fit_forecast.json"
+    code, out = run(*args, "--save", saved, "--calibration-holdout", "0.3")
+    assert code == 0, out
+    disc = json.loads(saved.read_text())["discrepancy"]["X"]
+    # 9 in-sample X residuals plus the forecast's on the last 30 % (t > 16.8 h: 18, 21, 24 h)
+    assert len(disc["scores"]) == 12
+    code, out = run(*args, "--save", d / "never.json", "--calibration-holdout", "1.5")
+    refused(code, out, "calibration holdout", "1.5")
+    assert not (d / "never.json").exists()
+
+
+def test_model_discrepancy_is_a_conformal_quantile_and_old_files_still_read() -> None:
+    from scipy.stats import norm
+
+    from biofab.learn.calibration import conformal_quantile
+    from biofab.process.saved import SavedFit, model_sd
+
+    scores = [0.01 * k for k in range(1, 20)]  # 19 scores: the 95 % rank is the largest
+    assert conformal_quantile(np.array(scores), 0.95) == pytest.approx(0.19)
+    assert conformal_quantile(np.array(scores), 0.5) == pytest.approx(0.10)
+    y = np.array([0.0, 2.0, 10.0])
+    sd = model_sd({"relative": 0.3, "floor": 1.0, "scores": scores}, y, 0.95)
+    np.testing.assert_allclose(sd, 0.19 / norm.ppf(0.975) * np.array([1.0, 2.0, 10.0]))
+    # a file written before scores were saved: the RMS scale, as before
+    np.testing.assert_allclose(model_sd({"relative": 0.3, "floor": 1.0}, y, 0.95), [0.3, 0.6, 3])
+    base = {"format": "biofab.process.saved-fit/1", "model": "ecoli", "parameters": {"a": 1.0},
+            "fitted": ["a"], "cov_log": [[0.01]]}  # fmt: skip
+    SavedFit.from_dict({**base, "discrepancy": {"X": {"relative": 0.1, "floor": 0.5}}})
+    with pytest.raises(InputError, match="scores"):
+        SavedFit.from_dict(
+            {**base, "discrepancy": {"X": {"relative": 0.1, "floor": 0.5, "scores": [-1]}}}
+        )
 
 
 # -- vendor units -------------------------------------------------------------------------------

@@ -178,6 +178,14 @@ def fit_command(
     input_step: Annotated[
         float, typer.Option("--input-step", help="Grid (h) logged inputs are averaged onto.")
     ] = 0.25,
+    calibration_holdout: Annotated[
+        float,
+        typer.Option(
+            "--calibration-holdout",
+            help="With --save: refit on all but this last fraction of each batch's time and "
+            "widen the saved bands by the forecast errors on it (0: in-sample residuals).",
+        ),
+    ] = 0.0,
     json_out: JsonOption = False,
 ) -> None:
     """Estimate model parameters (with 95 % CIs and identifiability flags) from DATA, or train
@@ -236,6 +244,7 @@ def fit_command(
             save=save,
             input_step=input_step,
             progress=not json_out,
+            calibration_holdout=calibration_holdout,
         )
     )
     if _done(r, json_out):

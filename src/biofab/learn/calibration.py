@@ -222,12 +222,21 @@ def std_scale(
     # The factor each row needs; a zero std needs infinity unless the noise covers it.
     ratio = np.sqrt(excess / np.where(s2 > 0, s2, 1.0))
     need = np.where(s2 > 0, ratio, np.where(excess > 0, np.inf, 0.0))
-    n = len(need)
-    if n == 0:
+    if len(need) == 0:
         return 1.0
-    rank = min(n, math.ceil((n + 1) * level))
-    s = float(np.sort(need)[rank - 1])
-    return float(np.clip(s, *limits))
+    return float(np.clip(conformal_quantile(need, level), *limits))
+
+
+def conformal_quantile(scores: np.ndarray, level: float) -> float:
+    """The split-conformal quantile of nonconformity ``scores``: the
+    ``ceil((n + 1)·level)``-th smallest (the largest when that rank passes ``n``), so a
+    new exchangeable score falls at or below it with probability >= ``level``
+    (Angelopoulos & Bates 2023). NaN for no scores."""
+    v = np.sort(np.asarray(scores, dtype=float).ravel())
+    if v.size == 0:
+        return math.nan
+    rank = min(v.size, math.ceil((v.size + 1) * level))
+    return float(v[rank - 1])
 
 
 @dataclass

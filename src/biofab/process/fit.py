@@ -29,7 +29,7 @@ import contextlib
 import copy
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,7 @@ from biofab.core.errors import BiofabError, InputError, NotEnoughDataError
 from biofab.process.models import ProcessModel
 from biofab.process.simulate import Event, SimulationError, simulate
 
-__all__ = ["Experiment", "FitResult", "fit"]
+__all__ = ["Experiment", "FitResult", "fit", "forecast_residuals"]
 
 Array = NDArray[np.float64]
 
@@ -389,6 +389,40 @@ def fit(
         nfev_=int(res.nfev),
         experiments=exps,
     )
+
+
+def forecast_residuals(
+    model: ProcessModel,
+    experiments: Sequence[Experiment],
+    params: Sequence[str],
+    holdout: float,
+    **fit_kwargs: Any,
+) -> pd.DataFrame:
+    """Errors of a *forecast*: ``params`` refitted (from ``model``'s own values, as the
+    main fit starts) on each batch's samples before the last fraction ``holdout`` of its
+    time, then the whole batch simulated with its logged inputs and compared with the
+    held-out samples. The rows (``batch, time_h, variable, observed, predicted, std``)
+    measure what predicting beyond the data looks like, which in-sample residuals of the
+    full fit cannot (they were minimised). Empty if too few samples remain to refit.
+    """
+    if not 0 < holdout < 1:
+        raise InputError("calibration holdout must lie in (0, 1)", found=holdout)
+    short, cuts = [], {}
+    for e in experiments:
+        t_end = float(e.t_end if e.t_end is not None else e.data["time_h"].max())
+        cut = (1.0 - holdout) * t_end
+        cuts[e.name] = cut
+        short.append(replace(e, data=e.data[e.data["time_h"] <= cut], t_end=t_end))
+    try:
+        refit = fit(model, short, params, **fit_kwargs)
+    except NotEnoughDataError:
+        return pd.DataFrame()
+    blocks = [_block(refit.model_, e, fit_kwargs.get("sigma") or {}, 0.05) for e in experiments]
+    frame = _residual_frame(refit.model_, blocks)
+    if not len(frame):
+        return frame
+    late = frame["time_h"] > frame["batch"].map(cuts)
+    return frame[late].reset_index(drop=True)
 
 
 @contextlib.contextmanager

@@ -11,14 +11,24 @@ Bands (``level``, default 95 %) combine two sources of error, assumed independen
 
     σ_param(t)  from simulations with log θ ~ N(log θ̂, Cov) (the fit's Jacobian,
                 Bates & Watts 1988), as half the central-interval width / z
-    σ_model(t)  = b_v · max(|ŷ(t)|, f_v)       b_v: RMS of (y - ŷ)/max(|ŷ|, f_v) over the
-                                                fit's samples of v; f_v = 5 % of the
-                                                largest sample of v (floor near zero)
+    σ_model(t)  = b_v · max(|ŷ(t)|, f_v)       r = |y - ŷ|/max(|ŷ|, f_v) over the fit's
+                                                samples of v; f_v = 5 % of the largest
+                                                sample of v (floor near zero);
+                                                b_v = q_level(r) / z, the split-conformal
+                                                quantile of r at the band's level
+                                                (files without ``scores``: the RMS of r)
     band        = ŷ ± z √(σ_param² + σ_model²)
 
 The discrepancy term holds what the parameters cannot: measurement noise and structural
-error seen on the fitting run. :func:`coverage` reports the share of a new run's samples
-inside their band, so a user sees whether the stated rate holds.
+error seen on the fitting run. Its scale is a quantile of the residuals, not their RMS,
+because they are far from Gaussian: one relative scale with a floor must hold samples
+near zero, dominated by the assay's absolute noise, and large ones, dominated by
+relative error, and the RMS of that mixture under-covers both at 95 %.
+``process fit --calibration-holdout H`` adds *forecast* residuals: the parameters refitted
+on the samples before the last fraction H of each batch, and their errors on the held-out
+end, which is what predicting a new batch beyond the fitted one looks like.
+:func:`coverage` reports the share of a new run's samples inside their band, so a user
+sees whether the stated rate holds.
 """
 
 from __future__ import annotations
@@ -36,7 +46,14 @@ import pandas as pd
 from biofab.core.errors import BiofabError, InputError
 from biofab.process.models import ProcessModel
 
-__all__ = ["FORMAT", "SavedFit", "coverage", "discrepancy_from_residuals", "predict_bands"]
+__all__ = [
+    "FORMAT",
+    "SavedFit",
+    "coverage",
+    "discrepancy_from_residuals",
+    "model_sd",
+    "predict_bands",
+]
 
 FORMAT = "biofab.process.saved-fit/1"
 FLOOR_FRACTION = 0.05
@@ -50,7 +67,7 @@ class SavedFit:
     parameters: dict[str, float]
     fitted: list[str]
     cov_log: list[list[float]]
-    discrepancy: dict[str, dict[str, float]] = field(default_factory=dict)
+    discrepancy: dict[str, dict[str, Any]] = field(default_factory=dict)
     kinetics: dict[str, Any] | None = None
     input_step: float = 0.25
     batches: list[str] = field(default_factory=list)
@@ -117,7 +134,13 @@ class SavedFit:
         if not isinstance(disc, dict) or not all(
             isinstance(v, dict) and {"relative", "floor"} <= set(v) for v in disc.values()
         ):
-            raise bad("discrepancy", "variable -> {relative, floor}", disc)
+            raise bad("discrepancy", "variable -> {relative, floor[, scores]}", disc)
+        for v in disc.values():
+            sc = v.get("scores", [])
+            if not isinstance(sc, list) or not all(
+                isinstance(x, int | float) and math.isfinite(x) and x >= 0 for x in sc
+            ):
+                raise bad("discrepancy", "scores: a list of numbers >= 0", sc)
         step = data.get("input_step", 0.25)
         if not isinstance(step, int | float) or not step > 0:
             raise bad("input_step", "a number > 0 (h)", step)
@@ -127,7 +150,11 @@ class SavedFit:
             fitted=[str(k) for k in fitted],
             cov_log=[[math.inf if v is None else float(v) for v in r] for r in cov],
             discrepancy={
-                str(k): {"relative": float(v["relative"]), "floor": float(v["floor"])}
+                str(k): {
+                    "relative": float(v["relative"]),
+                    "floor": float(v["floor"]),
+                    **({"scores": [float(x) for x in v["scores"]]} if v.get("scores") else {}),
+                }
                 for k, v in disc.items()
             },
             kinetics=data.get("kinetics"),
@@ -155,10 +182,11 @@ class SavedFit:
         return cls_({**self.parameters, **dict(overrides or {})})
 
 
-def discrepancy_from_residuals(residuals: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Per variable ``{relative: b_v, floor: f_v}`` from a fit's residual table
-    (``variable, observed, predicted``; see the module docstring)."""
-    out: dict[str, dict[str, float]] = {}
+def discrepancy_from_residuals(residuals: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per variable ``{relative: RMS of r, floor: f_v, scores: sorted r}`` from a fit's
+    residual table (``variable, observed, predicted``; see the module docstring). The
+    floor comes from every row; the scores from every row too, forecast ones included."""
+    out: dict[str, dict[str, Any]] = {}
     if not len(residuals):
         return out
     for v, g in residuals.groupby("variable", sort=False):
@@ -169,8 +197,30 @@ def discrepancy_from_residuals(residuals: pd.DataFrame) -> dict[str, dict[str, f
             continue
         floor = FLOOR_FRACTION * max(float(np.max(np.abs(obs[ok]))), 1e-9)
         rel = (obs[ok] - pred[ok]) / np.maximum(np.abs(pred[ok]), floor)
-        out[str(v)] = {"relative": float(np.sqrt(np.mean(rel**2))), "floor": floor}
+        out[str(v)] = {
+            "relative": float(np.sqrt(np.mean(rel**2))),
+            "floor": floor,
+            "scores": [round(float(x), 6) for x in np.sort(np.abs(rel))],
+        }
     return out
+
+
+def model_sd(d: Mapping[str, Any], y: np.ndarray, level: float) -> np.ndarray:
+    """σ_model(t) of one variable at predictions ``y`` (same units as ``y``) for a band
+    at ``level``: the conformal quantile of the saved scores over z, or their RMS in
+    files written before scores were saved (see the module docstring)."""
+    from scipy.stats import norm
+
+    from biofab.learn.calibration import conformal_quantile
+
+    scores = d.get("scores")
+    if scores:
+        b = conformal_quantile(np.asarray(scores, dtype=float), level) / float(
+            norm.ppf(0.5 + level / 2)
+        )
+    else:
+        b = float(d["relative"])
+    return b * np.maximum(np.abs(y), float(d["floor"]))
 
 
 def predict_bands(
@@ -180,7 +230,7 @@ def predict_bands(
     *,
     fitted: Sequence[str] = (),
     cov_log: Any = None,
-    discrepancy: Mapping[str, Mapping[str, float]] | None = None,
+    discrepancy: Mapping[str, Mapping[str, Any]] | None = None,
     n_samples: int = 30,
     level: float = 0.95,
     seed: int = 0,
@@ -235,7 +285,7 @@ def predict_bands(
         y = base[n].to_numpy(dtype=float)
         d = (discrepancy or {}).get(n)
         if d is not None:
-            var[:, j] += (d["relative"] * np.maximum(np.abs(y), d["floor"])) ** 2
+            var[:, j] += model_sd(d, y, level) ** 2
         sd = np.sqrt(var[:, j])
         out[f"{n}_sd"] = sd
         out[f"{n}_lo"] = y - z * sd

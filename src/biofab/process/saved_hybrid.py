@@ -30,6 +30,7 @@ from biofab.core.errors import InputError
 from biofab.process.batchdata import LoggedInput
 from biofab.process.fit import Experiment
 from biofab.process.models import ProcessModel
+from biofab.process.saved import model_sd
 from biofab.process.simulate import (
     Constant,
     Exponential,
@@ -236,7 +237,7 @@ def predict_hybrid_bands(
     hybrid: Any,
     experiment: Experiment,
     times: np.ndarray,
-    discrepancy: Mapping[str, Mapping[str, float]],
+    discrepancy: Mapping[str, Mapping[str, Any]],
     level: float,
 ) -> pd.DataFrame:
     """Ensemble mean with ``<v>_sd``, ``<v>_lo``, ``<v>_hi`` (see the module docstring)."""
@@ -250,7 +251,7 @@ def predict_hybrid_bands(
         var = std[v].to_numpy(dtype=float) ** 2
         d = discrepancy.get(v)
         if d is not None:
-            var = var + (d["relative"] * np.maximum(np.abs(y), d["floor"])) ** 2
+            var = var + model_sd(d, y, level) ** 2
         sd = np.sqrt(var)
         out[f"{v}_sd"] = sd
         out[f"{v}_lo"] = y - z * sd

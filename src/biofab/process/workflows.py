@@ -399,7 +399,10 @@ class FitRequest:
 
     ``mapping``: column-mapping YAML of the data; ``scenario``: initial state, recipe and
     noise model; ``x0``: initial values over the scenario's or the t = 0 readings;
-    ``bands``: simulations drawn for the report's prediction bands; ``out``: result JSON.
+    ``bands``: simulations drawn for the report's prediction bands; ``out``: result JSON;
+    ``calibration_holdout``: with ``save``, also refit on all but the last fraction of each
+    batch's time and add the forecast errors on that end to the saved discrepancy (0: the
+    full fit's residuals only; see :mod:`biofab.process.saved`).
     """
 
     data: Path
@@ -417,6 +420,7 @@ class FitRequest:
     save: Path | None = None
     input_step: float = 0.25
     progress: bool = True
+    calibration_holdout: float = 0.0
 
 
 @dataclass
@@ -454,6 +458,7 @@ class FitResult:
 def fit(request: FitRequest) -> FitResult:
     """Weighted least squares of the twin's parameters over every batch in the data."""
     from biofab.process.fit import fit as fit_parameters
+    from biofab.process.fit import forecast_residuals
     from biofab.process.report import Run, fit_page
     from biofab.process.saved import SavedFit, discrepancy_from_residuals
 
@@ -464,6 +469,12 @@ def fit(request: FitRequest) -> FitResult:
     if not names:
         raise InputError("name at least one parameter to estimate", column="params")
     _distinct(request.out, request.report, request.save)
+    if not 0 <= request.calibration_holdout < 1:
+        raise InputError(
+            "calibration holdout must be a fraction of the batch time in [0, 1)",
+            column="calibration_holdout",
+            found=request.calibration_holdout,
+        )
     _check_scenario_model(s, kind)
     twin = _with_overrides(_twin(s, kind) if declared is None else declared, request.set)
     twin.param_vector(dict.fromkeys(names, 1.0))  # unknown names fail before reading data
@@ -492,13 +503,21 @@ def fit(request: FitRequest) -> FitResult:
     if request.out is not None:
         files[request.out] = _record(result)
     if request.save is not None:
+        residuals = res.residuals_
+        if request.calibration_holdout > 0:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                late = forecast_residuals(
+                    twin, exps, names, request.calibration_holdout, progress=request.progress
+                )
+            residuals = pd.concat([residuals, late], ignore_index=True)
         decl = getattr(twin, "declaration", None)
         files[request.save] = SavedFit(
             model=kind,
             parameters=dict(res.model_.params),
             fitted=list(res.params_),
             cov_log=np.asarray(res.cov_log_, dtype=float).tolist(),
-            discrepancy=discrepancy_from_residuals(res.residuals_),
+            discrepancy=discrepancy_from_residuals(residuals),
             kinetics=decl.to_dict() if decl is not None else None,
             input_step=request.input_step,
             batches=[e.name for e in exps],
