@@ -68,3 +68,12 @@ def test_transporter_in_the_draft_already_adds_nothing():
     # XYLt is part of the draft (not a candidate): xylose is usable already.
     res = gapfill_catabolic(m, {}, get_medium("M9"), SOURCES, {"XYLK"}, time_limit=30)
     assert res.added == [] and res.targets == []
+
+
+def test_no_source_of_any_element_means_no_target():
+    # A medium whose sources are unknown (or named but absent from the model) gives no
+    # role to test a compound in: nothing is a target, nothing is added, no error.
+    m = _draft()
+    m9 = get_medium("M9")
+    for sources in ({}, {"C": ["no_such_compound"]}, {"C": []}):
+        assert catabolic_targets(m, {"XYLt": 1.0}, m9, sources, {"XYLK"}) == []
