@@ -19,7 +19,10 @@ reactions that let blocked reactions with homology evidence carry flux, where th
 outweigh the costs; weighted MILP gap-filling from the universe until the draft grows
 (>= 0.1 1/h) on M9 and on LB; then (default; ``--no-medium-uptake``) the cheapest additions
 that let every M9 and LB compound enter the cell (a cell given amino acids, nucleosides and
-vitamins takes them up; transporters are what homology maps worst).
+vitamins takes them up; transporters are what homology maps worst); then (default;
+``--no-catabolic-uptake``) the cheapest additions that let the draft import each compound
+it carries a homology-backed degradation route for (ending in growth as the sole C, N, P
+or S source on M9) but cannot make itself (catabolic genes come with their transporters).
 Homology hits are cached (``--cache``) so reruns skip the searches.
 
 Protocol (fixed before any result): essentiality on LB (B. subtilis) / M9 (E. coli), a
@@ -100,7 +103,7 @@ def run_one(org: str, args: argparse.Namespace) -> dict[str, Any]:
         target, [template], [m9, lb], model_id=f"{org}_draft", cpus=args.cpus,
         cache=args.cache, seed=args.seed, medium_uptake=args.medium_uptake,
         training=args.training, universe_score=args.universe_score, connect=args.connect,
-        time_limit=args.time_limit,
+        time_limit=args.time_limit, catabolic_uptake=args.catabolic_uptake,
     )  # fmt: skip
     runtime = time.perf_counter() - t_start
     if args.drafts:
@@ -213,6 +216,12 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="first unblock reactions with evidence (CarveMe's carving objective)",
     )
+    ap.add_argument(
+        "--catabolic-uptake",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="import what the draft catabolises by homology but cannot make (on by default)",
+    )
     ap.add_argument("--time-limit", type=float, default=120.0, help="per MILP, s")
     args = ap.parse_args(argv)
     args.cache.parent.mkdir(parents=True, exist_ok=True)
@@ -251,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             "biolog_by_source": r["biolog"]["by_source"],
             "score_check_template_only": r["score_check"],
             "config": {"connect": args.connect, "medium_uptake": args.medium_uptake,
+                       "catabolic_uptake": args.catabolic_uptake,
                        "time_limit_s": args.time_limit, "seed": args.seed,
                        "training": args.training},
         })  # fmt: skip

@@ -199,6 +199,21 @@ def test_universe_reconstruction_reuses_hits_and_reports_stages(tmp_path, small_
     assert step.goal == "connect" and [g.goal for g in conn.gapfilled[1:]] == ["growth"]
     assert step.added == [] and step.status == "optimal"
     assert {r.id for r in conn.model.reactions} == {r.id for r in rec.model.reactions}
+    # Catabolic uptake (its own cases are in test_reconstruct_catabolic.py) runs last,
+    # is reported and timed, and whatever it targets the draft can then take up.
+    cat = reconstruct(
+        bsub_small, [tpl], [m9], model_id="small", cpus=1, cache=cache,
+        catabolic_uptake=True, show_progress=False,
+    )  # fmt: skip
+    step = cat.gapfilled[-1]
+    assert step.goal == "catabolic" and "catabolic" in cat.timings
+    assert {r.id for r in rec.model.reactions} <= {r.id for r in cat.model.reactions}
+    for cpd in step.targets:
+        with cat.model:
+            apply_medium(cat.model, m9.plus(cpd), strict=False)
+            cat.model.objective = {cat.model.reactions.get_by_id(f"EX_{cpd}_e"): 1.0}
+            cat.model.objective_direction = "min"  # the most uptake (negative flux)
+            assert cat.model.slim_optimize(error_value=0.0) <= -0.01 + 1e-9
 
 
 def test_two_templates_over_one_universe(tmp_path, small_case, bsub_small):

@@ -20,7 +20,7 @@ grows only through the MILP's integrality tolerance is not accepted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -271,8 +271,10 @@ def gapfill_uptake(
     min_uptake: float = 0.01,
     time_limit: float = 120.0,
     label: str | None = None,
+    only: Collection[str] | None = None,
 ) -> GapfillResult:
-    """The cheapest candidates that let ``model`` take up every compound of ``medium``.
+    """The cheapest candidates that let ``model`` take up every compound of ``medium``
+    (of ``only``, when given: the rest of the medium is background).
 
     A compound is *usable* when its exchange can run at an uptake of at least
     ``min_uptake`` mmol/gDW/h in steady state, its cytosolic form (same id in the
@@ -287,7 +289,7 @@ def gapfill_uptake(
 
     cyto = _cytosol(model)
     exchanges = exchange_map(model)
-    wanted = [c for c in medium.compounds if c in exchanges]
+    wanted = [c for c in medium.compounds if c in exchanges and (only is None or c in only)]
     with model:
         apply_medium(model, medium, strict=False, label=label)
         for c in wanted:
@@ -434,3 +436,149 @@ def gapfill_connect(
         ids, float(sum(costs.values())), float("nan"), status, costs,
         targets=sorted(unblocked), gap=gap, goal="connect",
     )  # fmt: skip
+
+
+def _formula_elements(met: cobra.Metabolite) -> dict[str, float]:
+    """Atom counts of ``met``'s formula; empty when it has none or it cannot be parsed."""
+    import warnings
+
+    if not met.formula:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # COBRApy warns on odd formulas: "unknown" here
+        try:
+            return dict(met.elements or {})
+        except Exception:  # any parse failure means "formula unknown"
+            return {}
+
+
+def catabolic_targets(
+    model: cobra.Model,
+    candidates: Mapping[str, float],
+    medium: Medium,
+    sources: Mapping[str, Sequence[str]],
+    evidence: Collection[str],
+    *,
+    min_growth: float = 0.1,
+    min_uptake: float = 0.01,
+    label: str | None = None,
+) -> list[str]:
+    """Compounds the draft can catabolise but not import: the targets of
+    :func:`gapfill_catabolic`.
+
+    ``model`` holds the draft and the ``candidates`` (closed here: the draft alone is
+    asked); ``medium`` is a defined medium and ``sources`` (element symbol, e.g.
+    ``"C"``, -> compounds of ``medium``) its sources of each element. A compound ``x``
+    with an exchange in ``model``, not in ``medium``, is a target when, in the draft:
+
+    1. *evidence*: its cytosolic form (``x`` in the growth reaction's compartment) takes
+       part in a non-transport reaction named in ``evidence`` (carried over by
+       homology);
+    2. *a route to biomass*: supplied in the cytosol at ``medium``'s uptake rate, it
+       replaces ``medium``'s sources of some element it contains (C, N, P or S) with
+       growth >= ``min_growth`` 1/h;
+    3. *not the cell's own*: the draft cannot make it on ``medium`` (at
+       ``min_uptake`` mmol/gDW/h or more). A degradation enzyme for a compound the
+       cell makes anyway says nothing about uptake; one for a compound it cannot
+       make exists for a compound that comes from outside.
+    """
+    from biofab.metabolism.media import exchange_map
+
+    cyto = _cytosol(model)
+    if cyto is None:
+        return []
+    exchanges = exchange_map(model)
+    in_medium = set(medium.compounds)
+    closed_ids = set(candidates)
+    elements = {el: [c for c in cpds if c in exchanges] for el, cpds in sources.items()}
+    picked: dict[str, tuple[cobra.Metabolite, dict[str, float]]] = {}
+    for cpd in sorted(exchanges):
+        met_id = f"{cpd}_{cyto}"
+        if cpd in in_medium or met_id not in model.metabolites:
+            continue
+        met = model.metabolites.get_by_id(met_id)
+        counts = _formula_elements(met)
+        if not any(counts.get(el, 0) > 0 and elements.get(el) for el in elements):
+            continue
+        if any(
+            r.id in evidence and r.id not in closed_ids and len(r.compartments) == 1
+            for r in met.reactions
+        ):
+            picked[cpd] = (met, counts)
+    if not picked:
+        return []
+    with model:
+        apply_medium(model, medium, strict=False, label=label)
+        sinks = {
+            cpd: model.add_boundary(met, type="sink", reaction_id=f"SK_catabolic_{cpd}",
+                                    lb=0.0, ub=0.0).id
+            for cpd, (met, _) in picked.items()
+        }  # fmt: skip
+        lp = LinearProgram.from_model(model)
+    growth_c = lp.c.copy()
+    cand = [lp.index[r] for r in candidates if r in lp.index]
+    lp.set_bounds(np.asarray(cand, dtype=np.int32), 0.0, 0.0)
+    out = []
+    for cpd, (_, counts) in picked.items():
+        j = lp.index[sinks[cpd]]
+        c = np.zeros(lp.n_reactions)
+        c[j] = 1.0
+        with lp.bounds([j], 0.0, _BIG), lp.objective(c, "max"):
+            made = lp.solve()
+        if made.ok and made.objective >= min_uptake:
+            continue  # the cell makes it: no evidence that it comes from outside
+        for el, src in elements.items():
+            if counts.get(el, 0) <= 0 or not src:
+                continue
+            closed = lp.indices([exchanges[s].id for s in src])
+            with (
+                lp.bounds(closed, 0.0, lp.ub[closed]),
+                lp.bounds([j], -medium.uptake, 0.0),
+                lp.objective(growth_c, "max"),
+            ):
+                sol = lp.solve()
+            if sol.ok and sol.objective >= min_growth:
+                out.append(cpd)
+                break
+    return out
+
+
+def gapfill_catabolic(
+    model: cobra.Model,
+    candidates: Mapping[str, float],
+    medium: Medium,
+    sources: Mapping[str, Sequence[str]],
+    evidence: Collection[str],
+    *,
+    min_growth: float = 0.1,
+    min_uptake: float = 0.01,
+    time_limit: float = 120.0,
+    label: str | None = None,
+) -> GapfillResult:
+    """The cheapest candidates that let the draft take up each compound it can
+    catabolise by homology evidence but not import (:func:`catabolic_targets`).
+
+    Catabolic genes and their uptake systems go together (sugar and polyol operons
+    carry their transporters), but transporters are what homology maps worst: large
+    paralogous families whose substrate specificity is rarely conserved. So a draft
+    that carries a degradation route for a compound it cannot make, ending in
+    biomass, gets the transporter that route implies; a compound without such a
+    route gets nothing. The additions are chosen by the weighted MILP of
+    :func:`gapfill_uptake` (targets made usable at >= ``min_uptake`` mmol/gDW/h
+    together); ``targets`` of the result lists the compounds, ``goal`` is
+    ``"catabolic"``.
+    """
+    todo = catabolic_targets(
+        model, candidates, medium, sources, evidence, min_growth=min_growth,
+        min_uptake=min_uptake, label=label,
+    )  # fmt: skip
+    if not todo:
+        return GapfillResult([], 0.0, float("nan"), "optimal", targets=[], goal="catabolic")
+    # The defined medium plus the targets, so that uptake may use what the medium offers
+    # (protons for symport, ATP from its carbon source for ABC transport).
+    res = gapfill_uptake(
+        model, candidates, medium.plus(*todo), min_uptake=min_uptake, time_limit=time_limit,
+        label=label, only=todo,
+    )  # fmt: skip
+    res.goal = "catabolic"
+    return res

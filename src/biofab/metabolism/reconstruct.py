@@ -38,6 +38,15 @@ Pipeline (:func:`reconstruct`):
    conserved), while the medium itself is evidence that the compound is there
    to be used (CarveMe likewise gap-fills on the media a model is meant for;
    Machado et al. 2018).
+7. **Catabolic uptake** (optional, ``catabolic_uptake=True``): the cheapest
+   candidates that let the draft import each compound it can catabolise but not
+   import (:func:`~biofab.metabolism.gapfill.gapfill_catabolic`): its cytosolic
+   form takes part in a carried-over (homology) reaction, supplied in the cytosol
+   it replaces the first medium's source of C, N, P or S with growth >=
+   ``min_growth``, and the draft cannot make it. Catabolic genes travel with their
+   uptake systems (sugar and polyol operons carry their transporters), and a
+   degradation enzyme for a compound the cell cannot make exists for a compound
+   that comes from outside; the transporter is what homology misses.
 
 **Learning the scores without the answer.** No label from the target organism
 (nor any benchmark table) is used. By default (``training="divergence"``) the
@@ -115,6 +124,7 @@ from biofab.core.errors import InputError, ModelError
 from biofab.core.progress import progress
 from biofab.metabolism.gapfill import (
     GapfillResult,
+    gapfill_catabolic,
     gapfill_connect,
     gapfill_media,
     gapfill_uptake,
@@ -670,6 +680,7 @@ def reconstruct(
     medium_uptake: bool = False,
     min_uptake: float = 0.01,
     connect: bool = False,
+    catabolic_uptake: bool = False,
     training: str = "divergence",
     seed: int = 0,
     cache: str | os.PathLike[str] | None = None,
@@ -686,7 +697,8 @@ def reconstruct(
     usable (uptake >= ``min_uptake`` mmol/gDW/h). ``connect``: before gap-filling,
     unblock carried-over reactions where their scores outweigh the candidates they
     need (step 4 of the module docstring; its MILP gets at least 600 s so that it
-    ends proved). ``training``: how the reaction
+    ends proved). ``catabolic_uptake``: last, make importable what the draft
+    catabolises by homology but cannot make (step 7). ``training``: how the reaction
     scorer learns, ``"divergence"`` (the template against a diverged copy of
     itself, :mod:`biofab.metabolism.reaction_scores`; ``seed`` draws the copy) or
     ``"paralogs"`` (the template against itself). ``universe_score``: the score of
@@ -707,7 +719,10 @@ def reconstruct(
         )  # fmt: skip
     given = target_hits is not None and self_hits is not None
     n_search = 0 if given else len(templates) * (3 if training == "divergence" else 2)
-    stages = n_search + 1 + int(connect) + len(media) + (len(media) if medium_uptake else 0) + 1
+    stages = (
+        n_search + 1 + int(connect) + len(media) + (len(media) if medium_uptake else 0)
+        + int(catabolic_uptake and bool(media)) + 1
+    )  # fmt: skip
     timings: dict[str, float] = {}
     cached: list[str] = []
     with progress(f"reconstruct {model_id}", total=stages, enabled=show_progress) as bar:
@@ -755,7 +770,7 @@ def reconstruct(
             min_growth=min_growth, no_gpr_score=no_gpr_score, universe_score=universe_score,
             free_outer_membrane=free_outer_membrane, periplasm=periplasm,
             time_limit=time_limit, medium_uptake=medium_uptake, min_uptake=min_uptake,
-            connect=connect,
+            connect=connect, catabolic_uptake=catabolic_uptake,
         )  # fmt: skip
     rec.searches_cached = cached
     return rec
@@ -779,6 +794,7 @@ def _assemble(
     medium_uptake: bool,
     min_uptake: float,
     connect: bool = False,
+    catabolic_uptake: bool = False,
 ) -> Reconstruction:
     """Carry-over, free reactions, weighted gap-filling and the draft model."""
     import cobra
@@ -926,6 +942,29 @@ def _assemble(
             dt = time.perf_counter() - t1
             timings[f"uptake_{med.name}"] = dt
             bar.advance(note=f"uptake {med.name}: {len(res.added)} added, {dt:.0f} s")
+    if catabolic_uptake and media:
+        # Uptake of what the draft can catabolise by homology evidence but not import
+        # (and cannot make): catabolic genes come with their transporters, which
+        # homology maps worst. Roles are read on the first (defined) medium.
+        from biofab.metabolism.phenotypes import PLATE_ELEMENT, base_sources
+
+        t1 = time.perf_counter()
+        med = media[0]
+        found, _ = base_sources(universal, med, label=model_id)
+        sources = {PLATE_ELEMENT[p]: cpds for p, cpds in found.items()}
+        res = gapfill_catabolic(
+            universal, pending, med, sources, set(carried), min_growth=min_growth,
+            min_uptake=min_uptake, time_limit=time_limit, label=model_id,
+        )  # fmt: skip
+        for r in res.added:
+            pending.pop(r, None)
+        gf.append(res)
+        dt = time.perf_counter() - t1
+        timings["catabolic"] = dt
+        bar.advance(
+            note=f"catabolic uptake: {len(res.targets)} compounds, {len(res.added)} added, "
+            f"{dt:.0f} s"
+        )
     timings["gapfill"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
