@@ -325,10 +325,21 @@ def test_reconstruct_a_small_draft(tmp_path: Path) -> None:
     out = tmp_path / "draft.json"
     r = wf.reconstruct(wf.ReconstructRequest(small, (("textbook", ecoli),), out, cpus=1))
     assert r.files == [str(out)] and load_model(str(out)).id == "bsub_small"
+    # The benchmark's configuration is the default: connect, growth, medium and
+    # catabolic uptake (connect is listed in the summary, not in this table).
     frame = r.to_frame()
-    assert frame["step"].tolist() == ["growth"] and frame["medium"].tolist() == ["M9"]
+    assert frame["step"].tolist() == ["growth", "uptake", "catabolic"]
+    assert frame["medium"].tolist() == ["M9"] * 3
+    assert any(g.goal == "connect" for g in r.reconstruction.gapfilled)
     summary = r.to_dict()
     assert summary["out"] == str(out) and summary["reactions"] > 0
+    plain = wf.reconstruct(
+        wf.ReconstructRequest(
+            small, (("textbook", ecoli),), tmp_path / "plain.json", cpus=1,
+            medium_uptake=False, connect=False, catabolic_uptake=False,
+        )
+    )  # fmt: skip
+    assert plain.to_frame()["step"].tolist() == ["growth"]
 
 
 def test_reconstruct_bad_inputs(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
                 "--medium-uptake/--no-medium-uptake",
                 help="Also gap-fill until every medium compound can be taken up.",
             ),
-        ] = False,
+        ] = True,
         connect: Annotated[
             bool,
             typer.Option(
@@ -58,7 +58,15 @@ def register(app: typer.Typer) -> None:
                 help="First add what lets blocked reactions with homology evidence carry "
                 "flux when their scores outweigh the cost (CarveMe's carving objective).",
             ),
-        ] = False,
+        ] = True,
+        catabolic_uptake: Annotated[
+            bool,
+            typer.Option(
+                "--catabolic-uptake/--no-catabolic-uptake",
+                help="Last, make importable what the draft can catabolise by homology "
+                "but can neither import nor make.",
+            ),
+        ] = True,
         universe: Annotated[
             Path | None,
             typer.Option(help="Universal model (SBML); templates come from --gpr-table."),
@@ -104,6 +112,7 @@ def register(app: typer.Typer) -> None:
                 tuple(medium), media_db, model_id, min_growth, evalue, cpus, in_paralogs,
                 medium_uptake, universe, gpr_table, biomass, biomass_db, hits_cache, use_cache,
                 training, show_progress=not json_out, connect=connect,
+                catabolic_uptake=catabolic_uptake,
             )
         )  # fmt: skip
         if print_result(r, json_out):
@@ -123,6 +132,11 @@ def register(app: typer.Typer) -> None:
                 out.print(
                     f"  gap-filled on {escape(str(row.medium)):<8}{row.added} reactions "
                     f"(cost {row.cost:.3g})"
+                )
+            elif row.step == "catabolic":
+                out.print(
+                    f"  catabolic uptake       {row.added} reactions "
+                    f"({escape(str(row.targets)) or 'no compound'})"
                 )
             else:
                 out.print(f"  uptake on {escape(str(row.medium)):<12}{row.added} reactions")
