@@ -10,7 +10,6 @@ from biofab.core import Continuous, Space
 from biofab.learn import (
     AutoRecommender,
     BelieverUCB,
-    EnsembleUCB,
     GPBelieverUCB,
     GPSurrogate,
     calibrate_out_of_fold,
@@ -18,7 +17,6 @@ from biofab.learn import (
     out_of_fold,
     std_scale,
 )
-from biofab.learn.acquisition import KAPPA_SCHEDULE
 from biofab.learn.calibration import ONE_SIGMA, OutOfFold
 
 
@@ -104,13 +102,6 @@ def test_believer_ucb_kappa_anneals_and_needs_a_model() -> None:
     assert [acq.kappa(r) for r in (0, 1, 2, 3, 9)] == [2.0, 2.0, 1.0, 1.0, 1.0]
     with pytest.raises(TypeError, match="needs a fitted surrogate"):
         acq.bind(None, None)  # type: ignore[arg-type]
-
-
-def test_the_gp_and_the_tree_arm_share_one_exploration_schedule() -> None:
-    # The default's two arms explore alike; the GP's weight falls 1.41 -> 1.0 -> 0.5.
-    gp_arm, tree_arm = GPBelieverUCB(), EnsembleUCB()
-    assert gp_arm.kappa_schedule == tree_arm.kappa_schedule == KAPPA_SCHEDULE
-    assert [BelieverUCB().kappa(r) for r in (0, 3, 4, 7, 20)] == [1.41, 1.41, 1.0, 0.5, 0.5]
 
 
 def test_gp_predict_in_blocks_matches_row_by_row() -> None:

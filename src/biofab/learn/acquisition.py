@@ -373,13 +373,6 @@ def pareto_mask(utilities: np.ndarray) -> np.ndarray:
 
 # -- upper confidence bound ---------------------------------------------------------
 
-#: The default exploration weights of every UCB here, one per third of the horizon.
-#: One schedule for the GP (:class:`BelieverUCB`) and the trees (:class:`UCB`): in the
-#: replay suite a first model batch ranked by a smaller weight held a top design more
-#: often on every pool measured, and the GP's former (2.0, 1.41, 1.0) needed more
-#: experiments on METIS TX-TL (BENCHMARKS.md, "Exploration weight of the default").
-KAPPA_SCHEDULE: tuple[float, ...] = (1.41, 1.0, 0.5)
-
 
 @dataclass
 class _UCBScorer:
@@ -416,7 +409,9 @@ class UCB:
     supports_pending = False
     needs_model = True
 
-    def __init__(self, kappa_schedule: Sequence[float] = KAPPA_SCHEDULE, horizon: int = 10) -> None:
+    def __init__(
+        self, kappa_schedule: Sequence[float] = (1.41, 1.0, 0.5), horizon: int = 10
+    ) -> None:
         self.kappa_schedule = tuple(kappa_schedule)
         self.horizon = horizon
 
@@ -502,7 +497,7 @@ class BelieverUCB:
 
     def __init__(
         self,
-        kappa_schedule: Sequence[float] = KAPPA_SCHEDULE,
+        kappa_schedule: Sequence[float] = (2.0, 1.41, 1.0),
         horizon: int = 10,
         preselect: int = 1024,
     ) -> None:

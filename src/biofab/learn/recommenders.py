@@ -33,7 +33,6 @@ import pandas as pd
 from biofab.core import Categorical, NotEnoughDataError, Space
 from biofab.core import Sequence as SeqParam
 from biofab.learn.acquisition import (
-    KAPPA_SCHEDULE,
     UCB,
     Acquisition,
     BelieverUCB,
@@ -383,7 +382,7 @@ class EnsembleUCB(ComposedRecommender):
         self,
         surrogate: EnsembleSurrogate | SurrogateFactory | None = None,
         *,
-        kappa_schedule: Sequence[float] = KAPPA_SCHEDULE,
+        kappa_schedule: Sequence[float] = (1.41, 1.0, 0.5),
         horizon: int = 10,
     ) -> None:
         self.surrogate = surrogate
@@ -406,8 +405,7 @@ class EnsembleUCB(ComposedRecommender):
 class GPBelieverUCB(ComposedRecommender):
     """A GP with UCB and a kriging-believer batch (:class:`~biofab.learn.acquisition.BelieverUCB`).
 
-    ``kappa_schedule`` anneals over ``horizon`` rounds as in :class:`EnsembleUCB`, and by
-    default is the same schedule (:data:`~biofab.learn.acquisition.KAPPA_SCHEDULE`).
+    ``kappa_schedule`` anneals over ``horizon`` rounds as in :class:`EnsembleUCB`.
     Cheaper than :class:`BayesianOptimization` (one joint posterior and rank-one
     updates instead of Monte-Carlo passes per pick), and in the replay suite
     it needed fewer experiments (BENCHMARKS.md, "Recommender development log").
@@ -417,7 +415,7 @@ class GPBelieverUCB(ComposedRecommender):
         self,
         surrogate: GPSurrogate | SurrogateFactory | None = None,
         *,
-        kappa_schedule: Sequence[float] = KAPPA_SCHEDULE,
+        kappa_schedule: Sequence[float] = (2.0, 1.41, 1.0),
         horizon: int = 10,
     ) -> None:
         self.surrogate = surrogate
