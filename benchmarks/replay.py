@@ -148,7 +148,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help=f"comma-separated, of {','.join(POOLS)} (default: {','.join(PUBLISHED)})",
     )
-    p.add_argument("--seeds", type=int, default=20, help="paired seeds 0..N-1 (default 20)")
+    p.add_argument("--seeds", type=int, default=20, help="how many paired seeds (default 20)")
+    p.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="first paired seed (default 0: the reported seeds 0..N-1; use e.g. 100 to "
+        "develop on seeds the report never uses)",
+    )
     p.add_argument("--methods", default=",".join(rs.METHODS), help="biofab,gp,metis,random")
     p.add_argument("--data", default=default_data, help="shared data folder")
     p.add_argument("--quick", action="store_true", help="3 seeds, for a smoke test")
@@ -158,6 +165,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.seeds = 3
+    if args.seeds < 1 or args.first_seed < 0:
+        p.error("--seeds must be at least 1 and --first-seed at least 0")
     return args
 
 
@@ -175,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     if unknown:
         raise SystemExit(f"unknown pool: {unknown}; choose from {list(POOLS)}")
     methods = rs.check_methods(args.methods.split(","))
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     pools = [POOLS[k](Path(args.data), args.budget) for k in keys]
     cores = max(1, min(args.jobs, os.cpu_count() or 1))
     shown = ["python", "benchmarks/replay.py", *(sys.argv[1:] if argv is None else argv)]

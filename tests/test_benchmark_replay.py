@@ -60,3 +60,22 @@ def test_replay_benchmark_quick_metis(metis_dir: Path, tmp_path: Path) -> None:
     # every method x 3 seeds
     assert len(runs["runs"]) == 3 * len(bench.rs.METHODS)
     assert sorted({r["seed"] for r in runs["runs"]}) == [0, 1, 2]
+
+
+def test_replay_benchmark_first_seed_and_bad_seed_options(metis_dir: Path, tmp_path: Path) -> None:
+    bench = _load_script()
+    data = metis_dir.parents[1]
+    argv = ["--pools", "metis", "--methods", "random", "--seeds", "2", "--first-seed", "100"]
+    bench.main(
+        [*argv, "--budget", "60", "--jobs", "1", "--data", str(data), "--out", str(tmp_path)]
+    )
+    runs = json.loads((tmp_path / "replay_runs.json").read_text())
+    # development seeds, never the reported 0..N-1
+    assert sorted({r["seed"] for r in runs["runs"]}) == [100, 101]
+    for bad in (["--first-seed", "-1"], ["--seeds", "0"]):
+        try:
+            bench.parse_args(bad)
+        except SystemExit as exit_:
+            assert exit_.code == 2
+        else:
+            raise AssertionError(f"{bad} was accepted")
