@@ -897,6 +897,16 @@ def _assemble(
     # Exchanges are free boundaries; everything else outside the draft is a candidate.
     gf: list[GapfillResult] = []
     pending = dict(candidates)
+
+    def done(res: GapfillResult, stage: str, t1: float, what: str) -> None:
+        """Take a step's additions out of the candidates; time and report the step."""
+        for r in res.added:
+            pending.pop(r, None)
+        gf.append(res)
+        dt = time.perf_counter() - t1
+        timings[stage] = dt
+        bar.advance(note=f"{what} {len(res.added)} added, {dt:.0f} s")
+
     if connect:
         # CarveMe's carving objective on what the draft lacks: candidates that let
         # blocked reactions with homology evidence carry flux, when their scores
@@ -906,26 +916,14 @@ def _assemble(
         res = gapfill_connect(
             universal, pending, rewards, time_limit=max(time_limit, 600.0), label=model_id
         )
-        for r in res.added:
-            pending.pop(r, None)
-        gf.append(res)
-        dt = time.perf_counter() - t1
-        timings["connect"] = dt
-        bar.advance(
-            note=f"connect: {len(res.added)} added, {len(res.targets)} unblocked, {dt:.0f} s"
-        )
+        done(res, "connect", t1, f"connect: {len(res.targets)} unblocked,")
     for med in media:
         t1 = time.perf_counter()
         res = gapfill_media(
             universal, pending, [med], min_growth=min_growth, time_limit=time_limit,
             label=model_id,
         )[0]  # fmt: skip
-        for r in res.added:
-            pending.pop(r, None)
-        gf.append(res)
-        dt = time.perf_counter() - t1
-        timings[f"gapfill_{med.name}"] = dt
-        bar.advance(note=f"gap-fill {med.name}: {len(res.added)} added, {dt:.0f} s")
+        done(res, f"gapfill_{med.name}", t1, f"gap-fill {med.name}:")
     if medium_uptake:
         # Make each medium compound usable where the template offers a route: uptake
         # systems are the genes homology maps worst (large paralogous families of
@@ -936,12 +934,7 @@ def _assemble(
                 universal, pending, med, min_uptake=min_uptake, time_limit=time_limit,
                 label=model_id,
             )  # fmt: skip
-            for r in res.added:
-                pending.pop(r, None)
-            gf.append(res)
-            dt = time.perf_counter() - t1
-            timings[f"uptake_{med.name}"] = dt
-            bar.advance(note=f"uptake {med.name}: {len(res.added)} added, {dt:.0f} s")
+            done(res, f"uptake_{med.name}", t1, f"uptake {med.name}:")
     if catabolic_uptake and media:
         # Uptake of what the draft can catabolise by homology evidence but not import
         # (and cannot make): catabolic genes come with their transporters, which
@@ -956,15 +949,7 @@ def _assemble(
             universal, pending, med, sources, set(carried), min_growth=min_growth,
             min_uptake=min_uptake, time_limit=time_limit, label=model_id,
         )  # fmt: skip
-        for r in res.added:
-            pending.pop(r, None)
-        gf.append(res)
-        dt = time.perf_counter() - t1
-        timings["catabolic"] = dt
-        bar.advance(
-            note=f"catabolic uptake: {len(res.targets)} compounds, {len(res.added)} added, "
-            f"{dt:.0f} s"
-        )
+        done(res, "catabolic", t1, f"catabolic uptake: {len(res.targets)} compounds,")
     timings["gapfill"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
