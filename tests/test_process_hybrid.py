@@ -147,6 +147,28 @@ def test_quasi_steady_do_gives_the_oxygen_limited_overflow(train: list[Experimen
     assert np.allclose(m_q["DO"].to_numpy()[late], w["DO"].to_numpy()[late], atol=2.0)
 
 
+def test_finer_prediction_step_follows_the_base_model_under_oxygen_limitation(
+    train: list[Experiment],
+) -> None:
+    # Untrained, the settled-DO hybrid is the wrong model; at a feed 30 % beyond training,
+    # where the oxygen limitation switches on, a coarse fixed step misses that model and a
+    # finer prediction step (training step unchanged) follows it.
+    kw = dict(base=WRONG, epochs=0, physics_weight=0.0, features=("S", "A", "X"), **SMALL)
+    coarse = HybridModel(quasi_steady=("DO",), quasi_steady_fit=False, **kw).fit(train)
+    fine = HybridModel(quasi_steady=("DO",), quasi_steady_fit=False, predict_dt=0.0625, **kw).fit(
+        train
+    )
+    assert fine.dt == coarse.dt == 0.25
+    ev = [FeedStart(5.0, 1.3 * 0.013)]
+    w = simulate(WRONG, X0, 16.0, events=ev, t_eval=TIMES).frame
+    m_c, _ = coarse.predict(X0, t=TIMES, events=ev)
+    m_f, _ = fine.predict(X0, t=TIMES, events=ev)
+    assert fine.dt == 0.25  # prediction leaves the training step as it was
+    for s in ("X", "A"):
+        assert _rmse(m_f, w, s) < 0.5 * _rmse(m_c, w, s), s
+    assert _rmse(m_f, w, "X") < 0.05 * w["X"].max()
+
+
 def test_additive_correction_leaves_zero(train: list[Experiment]) -> None:
     # The base has no overflow (qS_of = 0, additive correction starting at exactly 0): a
     # few steps must move it, or acetate could never be learned.
@@ -224,6 +246,8 @@ def test_bad_input(train: list[Experiment]) -> None:
         HybridModel(base=ChoFedBatch(), epochs=1, **SMALL).fit(train)
     with pytest.raises(InputError, match="unknown parameters"):
         HybridModel(base={"qZ": 1.0}, epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="predict_dt"):
+        HybridModel(predict_dt=0.0, epochs=1, **SMALL).fit(train)
     with pytest.raises(InputError, match="max_factor"):
         HybridModel(max_factor=0.5, epochs=1, **SMALL).fit(train)
     with pytest.raises(InputError, match="refit"):
