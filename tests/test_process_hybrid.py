@@ -169,6 +169,27 @@ def test_finer_prediction_step_follows_the_base_model_under_oxygen_limitation(
     assert _rmse(m_f, w, "X") < 0.05 * w["X"].max()
 
 
+def test_correction_penalty_shrinks_the_corrections(train: list[Experiment]) -> None:
+    # The same short training with and without the penalty on the network's outputs at the
+    # samples: the penalised corrections stay closer to the base model (zero output).
+    kw = dict(base=WRONG, learned=("qS", "qS_of"), epochs=8, features=("S", "A"), **SMALL)
+    free = HybridModel(**kw).fit(train)
+    shrunk = HybridModel(correction_penalty=100.0, **kw).fit(train)
+
+    d = pd.concat([e.data for e in train])
+    states = {s: d[s].to_numpy(float) for s in ("X", "S", "A")}
+    x = [states["X"], states["S"], states["A"], 0.0, 100.0, 1.0]
+    base_qs = WRONG.rates(0.0, x, [0.0, 37.0, 0.0], WRONG.param_vector())["qS"]
+
+    def size(h: HybridModel) -> float:  # overflow (the base has none) and log-factor on qS
+        r = h.learned_rates({**states, "DO": np.full(len(d), 100.0)})
+        qs = r["qS"].to_numpy()
+        ok = base_qs > 1e-6
+        return float(r["qS_of"].abs().mean() + np.abs(np.log(qs[ok] / base_qs[ok])).mean())
+
+    assert size(shrunk) < 0.5 * size(free)
+
+
 def test_additive_correction_leaves_zero(train: list[Experiment]) -> None:
     # The base has no overflow (qS_of = 0, additive correction starting at exactly 0): a
     # few steps must move it, or acetate could never be learned.
@@ -248,6 +269,8 @@ def test_bad_input(train: list[Experiment]) -> None:
         HybridModel(base={"qZ": 1.0}, epochs=1, **SMALL).fit(train)
     with pytest.raises(InputError, match="predict_dt"):
         HybridModel(predict_dt=0.0, epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="correction_penalty"):
+        HybridModel(correction_penalty=-1.0, epochs=1, **SMALL).fit(train)
     with pytest.raises(InputError, match="max_factor"):
         HybridModel(max_factor=0.5, epochs=1, **SMALL).fit(train)
     with pytest.raises(InputError, match="refit"):
