@@ -190,6 +190,22 @@ def test_correction_penalty_shrinks_the_corrections(train: list[Experiment]) -> 
     assert size(shrunk) < 0.5 * size(free)
 
 
+def test_additive_gate_keeps_overflow_out_of_the_fed_phase(train: list[Experiment]) -> None:
+    # Gated by the base's glucose uptake (open above 60 % of its peak), the learned overflow
+    # is exactly the base's (none) where glucose is limiting, and learned where it is not.
+    h = HybridModel(
+        base=WRONG,
+        learned=("qS_of",),
+        additive_gate=("qS", 0.6),
+        epochs=5,
+        features=("S", "A"),
+        **SMALL,
+    ).fit(train)
+    r = h.learned_rates({"X": [5.0, 1.0], "S": [0.02, 8.0], "A": [0.0, 0.0], "DO": [100.0] * 2})
+    assert float(r["qS_of"].iloc[0]) == 0.0
+    assert float(r["qS_of"].iloc[1]) > 0.0
+
+
 def test_additive_correction_leaves_zero(train: list[Experiment]) -> None:
     # The base has no overflow (qS_of = 0, additive correction starting at exactly 0): a
     # few steps must move it, or acetate could never be learned.
@@ -269,6 +285,10 @@ def test_bad_input(train: list[Experiment]) -> None:
         HybridModel(base={"qZ": 1.0}, epochs=1, **SMALL).fit(train)
     with pytest.raises(InputError, match="predict_dt"):
         HybridModel(predict_dt=0.0, epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="additive_gate"):
+        HybridModel(additive_gate=("qZ", 0.5), epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="additive_gate"):
+        HybridModel(additive_gate=("qS", 1.5), epochs=1, **SMALL).fit(train)
     with pytest.raises(InputError, match="correction_penalty"):
         HybridModel(correction_penalty=-1.0, epochs=1, **SMALL).fit(train)
     with pytest.raises(InputError, match="max_factor"):

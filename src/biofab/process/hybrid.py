@@ -951,6 +951,14 @@ class HybridModel(OdeEnsemble):
         jointly with the networks, on a log scale and per member, starting at their base
         values: once the networks add what the base model lacked, the parameters fitted to
         compensate for it can move back.
+    additive_gate:
+        Residual structure: ``(rate, fraction)``, e.g. ``('qS', 0.6)``: additive corrections of
+        positive rates are multiplied by ``clip((r - f p) / ((1 - f) p), 0, 1)``, ``r`` the
+        base model's ``rate`` at the current state and ``p`` its peak over the training
+        samples; closed where the base rate is below ``f p``. Overflow is added only where
+        glucose uptake nears saturation, never in the glucose-limited fed phase (where
+        the samples cannot tell it from a lower yield); the base's own, O2-limited overflow
+        is untouched.
     correction_penalty:
         Residual structure: weight of the mean squared network output at the training
         samples' states, added to the loss (shrinkage of the corrections toward the base
@@ -1028,6 +1036,7 @@ class HybridModel(OdeEnsemble):
         rate_features: Sequence[str] = (),
         refit: Sequence[str] = (),
         correction_penalty: float = 0.0,
+        additive_gate: Sequence[Any] | None = None,
         yields: bool = True,
         quasi_steady: Sequence[str] = (),
         quasi_steady_fit: bool = True,
@@ -1065,6 +1074,7 @@ class HybridModel(OdeEnsemble):
         self.rate_features = tuple(rate_features)
         self.refit = tuple(refit)
         self.correction_penalty = float(correction_penalty)
+        self.additive_gate = None if additive_gate is None else tuple(additive_gate)
         self.yields = bool(yields)
         self.quasi_steady = tuple(quasi_steady)
         self.quasi_steady_fit = bool(quasi_steady_fit)
@@ -1335,6 +1345,27 @@ class HybridModel(OdeEnsemble):
         mu = [float(np.nanmean(probe[r])) for r in names_rf]
         sd = [max(float(np.nanstd(probe[r])), 1e-6) for r in names_rf]
         self._rf_mu, self._rf_sd = mu, sd
+        self._gate = self._setup_gate(probe)
+
+    def _setup_gate(self, probe: dict[str, Array]) -> tuple[str, float, float] | None:
+        """``(rate, lower, width)`` of ``additive_gate`` in the rate's unit, or None."""
+        if self.additive_gate is None or self.structure != "residual":
+            return None
+        ok = len(self.additive_gate) == 2 and isinstance(self.additive_gate[0], str)
+        name, frac = (self.additive_gate[0], self.additive_gate[1]) if ok else ("", math.nan)
+        try:
+            frac = float(frac)
+        except (TypeError, ValueError):
+            frac = math.nan
+        if not ok or name not in probe or not (0.0 <= frac < 1.0):
+            raise InputError(
+                "additive_gate must be (rate of the base model, fraction in [0, 1))",
+                found=self.additive_gate,
+            )
+        peak = float(np.nanmax(probe[name], initial=0.0))
+        if not (peak > 0 and math.isfinite(peak)):
+            raise InputError(f"additive_gate rate '{name}' is never positive at the samples")
+        return name, frac * peak, (1.0 - frac) * peak
 
     def _extra_params(self) -> list[torch.Tensor]:
         names = self.refit if self.structure == "residual" else ()
@@ -1424,6 +1455,11 @@ class HybridModel(OdeEnsemble):
                     new[name] = r[name] * torch.exp(bound * torch.tanh(o / bound))
                     continue
                 s = self.rate_scale_[name]
+                gate = self._gate
+                if gate is not None and name not in _SIGNED_RATES:
+                    # Open only where the base rate ``gate[0]`` is near its peak (uptake near
+                    # saturation): the added rate (overflow) cannot spill where it is not.
+                    o = o * torch.clamp((r[gate[0]] - gate[1]) / gate[2], 0.0, 1.0)
                 z = o * s + r[name]
                 if name not in _SIGNED_RATES:
                     # Floor at 0 (exactly the base where the correction is 0) that keeps a
