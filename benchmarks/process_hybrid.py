@@ -179,6 +179,16 @@ VARIANTS.update(
             "correction_penalty": 0.1,
         },
         "overflow_gated_qAc3_refit_Yxs": {**_GATED_QAC, "max_factor": 3.0, "refit": ("Yxs",)},
+        # The 2026-12-04 choice with its overflow gated (and acetate uptake switchable).
+        "residual_qss_do_gated": {
+            **VARIANTS["residual_qss_do"],
+            "additive_gate": ("qS", 0.6),
+        },
+        "residual_qss_do_gated_qAc20": {
+            **VARIANTS["residual_qss_do"],
+            "additive_gate": ("qS", 0.6),
+            "max_factor": 20.0,
+        },
     }
 )
 VALIDATION_SPLITS = {  # name: (training feeds used, validation feed), all from TRAIN_F
