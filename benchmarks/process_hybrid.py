@@ -14,14 +14,18 @@ Protocol (fixed before looking at held-out numbers):
 - RMSE per state of each model's prediction against the noise-free plant at the hourly
   sample times of the held-out batches;
 - models: (1) ``HybridModel`` with the *residual* (parallel) structure around the fitted
-  wrong-kinetics model (2): its rates qS, qS_of, qA_cons corrected by an ensemble of 5 MLPs
-  on S, A, X whose last layer starts at zero (the untrained hybrid is model (2)), no
-  physics-informed term. Whether DO is frozen at 100 % or held at the root of its own
-  balance (``quasi_steady=('DO',)``, so the base model's O2 limitation caps respiration) is
-  chosen on a VALIDATION split of the training feeds only (``select``: train on 0.004-0.010
-  L/h, validate on 0.013 L/h, 30 % beyond, which mimics the extrapolation), never on the
-  held-out batches; the same validation fit calibrates the factor on the ensemble's ±2σ
-  band (``band_scale``), whose coverage of the held-out truth is reported beside the RMSE;
+  wrong-kinetics model (2): some of its rates (qS, qS_of, qA_cons) corrected by an ensemble
+  of 5 MLPs whose last layer starts at zero (the untrained hybrid is model (2)), no
+  physics-informed term, trained with DO frozen at 100 % (ROS2, 0.125 h steps) and
+  predicting with DO at the root of its own balance (``quasi_steady=('DO',)``, so the base
+  model's O2 limitation caps respiration; 0.0625 h steps). Which rates are learned, on which
+  features, and whether base parameters are refitted jointly (``VARIANTS``) is chosen on a
+  VALIDATION split of the training feeds only (``select``: train on 0.004-0.010 L/h,
+  validate on 0.013 L/h, 30 % beyond, which mimics the extrapolation), never on the
+  held-out batches: lowest worst-state RMSE ratio to the wrong model refitted on the same
+  three feeds (the target is to beat it on every state), ties by the mean scaled RMSE; the
+  same validation fit calibrates the factor on the ensemble's ±2σ band (``band_scale``),
+  whose coverage of the held-out truth is reported beside the RMSE;
   (2) the mechanistic model with WRONG kinetics: Monod uptake without glucose-driven
   overflow or inhibition (qS_crit = 1e4 g/g/h; Kis, Kia = 1e6 g/L), with its DO balance —
   at the extrapolated feed DO falls to ~1e-4 % so that qS_crit·DO/(K_DO + DO) caps
@@ -32,7 +36,8 @@ Protocol (fixed before looking at held-out numbers):
 
 Run: ``python benchmarks/process_hybrid.py`` (writes ``benchmarks/results/process_hybrid.json``).
 ``--device cuda`` trains on a GPU; ``--quick`` is a short smoke run; ``--variant NAME`` skips
-the selection (and the band calibration); ``--jobs N`` runs variants and seeds in N processes.
+the selection (and the band calibration); ``--candidates A B`` limits the selection to those
+variants; ``--jobs N`` runs variants and seeds in N processes.
 """
 
 from __future__ import annotations
@@ -69,30 +74,123 @@ STATES = ("X", "S", "A")
 # Candidate residual hybrids (all around the fitted wrong-kinetics model); ``select`` picks one
 # on validation splits of the training feeds.
 _RATES = ("qS", "qS_of", "qA_cons")
+# Every residual variant settles DO in prediction (quasi-steady, the base model's O2 limit
+# caps respiration) and trains with DO frozen (the loss through the settled balance is rough).
+_QSS = {"quasi_steady": ("DO",), "quasi_steady_fit": False}
 VARIANTS: dict[str, dict[str, Any]] = {
-    # The 2026-11-26 choice (DO frozen at 100 %), now with the additive correction's leak at
-    # exactly zero (before, the overflow correction never left zero: no gradient there).
-    "residual_frozen_do": {"learned": _RATES, "physics_weight": 0.0, "warmup": 0},
-    # DO at the root of its own balance every step (fast, unsampled): O2-limited overflow.
-    # Trained with DO frozen (the loss through the settled balance is rough), settled in
-    # prediction (ROS2 then takes the full Jacobian: the settled DO couples S and A).
-    "residual_qss_do": {
-        "learned": _RATES,
-        "physics_weight": 0.0,
-        "warmup": 0,
-        "quasi_steady": ("DO",),
-        "quasi_steady_fit": False,
+    # The 2026-12-04 choice: qS and qA_cons by bounded factors, the overflow added, on S, A, X.
+    "residual_qss_do": {"learned": _RATES, "features": ("S", "A", "X"), **_QSS},
+    # Only the overflow is learned (what the Monod base lacks), on S and A alone (features
+    # that the +30 % feed does not push beyond training, unlike X); qS_max and Yxs, fitted
+    # to compensate for the missing overflow, are refitted jointly (per member) so the
+    # oxidative yield goes back to its own value. O2-limited overflow stays the base's.
+    "overflow_refit": {
+        "learned": ("qS_of",),
+        "features": ("S", "A"),
+        "refit": ("qS_max", "Yxs"),
+        **_QSS,
     },
-    # As above without the overflow correction (the 2026-11-26 choice in effect: its
-    # correction never left zero): glucose-driven overflow stays unlearned.
+    # The 2026-11-26 choice in effect (its overflow correction never left zero).
     "residual_qss_do_no_overflow": {
         "learned": ("qS", "qA_cons"),
-        "physics_weight": 0.0,
-        "warmup": 0,
-        "quasi_steady": ("DO",),
-        "quasi_steady_fit": False,
+        "features": ("S", "A", "X"),
+        **_QSS,
+    },
+    # What the Monod base lacks, each on the features it depends on in the plant: uptake
+    # (Haldane, acetate inhibition) by a bounded factor and the glucose-driven overflow
+    # added, both on S and A only; acetate re-consumption stays the base's (under O2
+    # limitation the settled DO balance sets it).
+    "qS_overflow_SA": {"learned": ("qS", "qS_of"), "features": ("S", "A"), **_QSS},
+    # ... with the oxidative yield Yxs refitted jointly (per member): the base fitted it low
+    # to make up for the missing overflow in the batch phase.
+    "qS_overflow_SA_refit_Yxs": {
+        "learned": ("qS", "qS_of"),
+        "features": ("S", "A"),
+        "refit": ("Yxs",),
+        **_QSS,
+    },
+    # Shrinkage: the networks' outputs at the training samples penalised (the fed-phase
+    # overflow of qS_overflow_SA, 0.02-0.04 g/g/h where the plant has none, is seen by the
+    # samples only as a lower biomass yield).
+    "qS_overflow_SA_penalty_0.01": {
+        "learned": ("qS", "qS_of"),
+        "features": ("S", "A"),
+        "correction_penalty": 0.01,
+        **_QSS,
+    },
+    "qS_overflow_SA_penalty_0.1": {
+        "learned": ("qS", "qS_of"),
+        "features": ("S", "A"),
+        "correction_penalty": 0.1,
+        **_QSS,
+    },
+    # Gated: the added overflow only where the base's glucose uptake is above 60 % of its
+    # peak on the training samples (closed in the glucose-limited fed phase).
+    "qS_overflow_SA_gated": {
+        "learned": ("qS", "qS_of"),
+        "features": ("S", "A"),
+        "additive_gate": ("qS", 0.6),
+        **_QSS,
+    },
+    "qS_overflow_SA_gated_refit_Yxs": {
+        "learned": ("qS", "qS_of"),
+        "features": ("S", "A"),
+        "additive_gate": ("qS", 0.6),
+        "refit": ("Yxs",),
+        **_QSS,
+    },
+    "overflow_gated_refit_Yxs": {
+        "learned": ("qS_of",),
+        "features": ("S", "A"),
+        "additive_gate": ("qS", 0.6),
+        "refit": ("Yxs",),
+        **_QSS,
     },
 }
+# The Monod base also re-consumes acetate during the batch-phase overflow (its respiratory
+# capacity is unlimited; the plant's spare capacity is then zero), so the overflow learned
+# on it must be ~0.2 g/g/h too large, a futile cycle that costs biomass: let the acetate
+# uptake factor reach 1/20 (max_factor 20) so it can be switched off there.
+_GATED_QAC = {
+    "learned": ("qS_of", "qA_cons"),
+    "features": ("S", "A"),
+    "additive_gate": ("qS", 0.6),
+    "max_factor": 20.0,
+    **_QSS,
+}
+VARIANTS.update(
+    {
+        "overflow_gated_qAc20": _GATED_QAC,
+        "overflow_gated_qAc20_refit_Yxs": {**_GATED_QAC, "refit": ("Yxs",)},
+        "qS_overflow_gated_qAc20_refit_Yxs": {
+            **_GATED_QAC,
+            "learned": ("qS", "qS_of", "qA_cons"),
+            "refit": ("Yxs",),
+        },
+        # Shrinkage against the overflow/re-consumption trade-off the samples cannot see.
+        "overflow_gated_qAc20_refit_Yxs_penalty_0.01": {
+            **_GATED_QAC,
+            "refit": ("Yxs",),
+            "correction_penalty": 0.01,
+        },
+        "overflow_gated_qAc20_refit_Yxs_penalty_0.1": {
+            **_GATED_QAC,
+            "refit": ("Yxs",),
+            "correction_penalty": 0.1,
+        },
+        "overflow_gated_qAc3_refit_Yxs": {**_GATED_QAC, "max_factor": 3.0, "refit": ("Yxs",)},
+        # The 2026-12-04 choice with its overflow gated (and acetate uptake switchable).
+        "residual_qss_do_gated": {
+            **VARIANTS["residual_qss_do"],
+            "additive_gate": ("qS", 0.6),
+        },
+        "residual_qss_do_gated_qAc20": {
+            **VARIANTS["residual_qss_do"],
+            "additive_gate": ("qS", 0.6),
+            "max_factor": 20.0,
+        },
+    }
+)
 VALIDATION_SPLITS = {  # name: (training feeds used, validation feed), all from TRAIN_F
     # 0.013 L/h is 30 % beyond 0.010 L/h: the same step as the held-out extrapolation.
     "upper": ((0.004, 0.007, 0.010), 0.013),
@@ -102,6 +200,10 @@ VALIDATION_SPLITS = {  # name: (training feeds used, validation feed), all from 
 # networks would otherwise learn to cancel. The replace ablation and the neural ODE keep
 # the 0.25 h of the earlier runs.
 RESIDUAL_DT = 0.125
+# ... and predicts at 0.0625 h: with DO settled the rates are kinked where the O2 limitation
+# switches on; at 0.125 h the untrained hybrid (= the wrong model) missed that model itself
+# by 0.53 g/L X RMSE at +30 % feed (seed 0), at 0.0625 h by 0.002.
+RESIDUAL_PREDICT_DT = 0.0625
 
 
 def plant(F: float) -> pd.DataFrame:
@@ -153,18 +255,29 @@ def _kw(args: argparse.Namespace, seed: int) -> dict[str, Any]:
 
 def hybrid(variant: str, base: EColiFedBatch, args: argparse.Namespace, seed: int) -> HybridModel:
     opts: dict[str, Any] = {"physics_weight": 1.0, "warmup": args.warmup, **_kw(args, seed)}
+    opts["features"] = ("S", "A", "X")
     if variant == "replace":  # ablation: the networks ARE the rates (literature yields)
         opts.update(structure="replace", learned=("qS", "qS_of", "qA_cons"))
     else:
-        opts.update(structure="residual", base=base, dt=RESIDUAL_DT, **VARIANTS[variant])
-    return HybridModel(EColiFedBatch(), features=("S", "A", "X"), **opts)
+        opts.update(
+            structure="residual",
+            base=base,
+            dt=RESIDUAL_DT,
+            predict_dt=RESIDUAL_PREDICT_DT,
+            physics_weight=0.0,
+            warmup=0,
+            **VARIANTS[variant],
+        )
+    return HybridModel(EColiFedBatch(), **opts)
 
 
 def select(args: argparse.Namespace, seed: int = 0) -> tuple[str, dict[str, Any]]:
-    """Pick the residual variant with the lowest validation error, using training feeds
-    only: per split, fit on three training feeds (the wrong model too, as the base) and
-    score RMSE against the noisy samples of the fourth, per state divided by that state's
-    sample std; the score is the mean over states and splits."""
+    """Pick the residual variant on validation splits, using training feeds only: per
+    split, fit on three training feeds (the wrong model too, as the base) and take the RMSE
+    against the noisy samples of the fourth. Chosen: the lowest worst-state ratio of that
+    RMSE to the wrong model's; ties (to 3 decimals) by the score, the RMSE per state divided
+    by that state's sample std, mean over states and splits."""
+    names = list(args.candidates or VARIANTS)
     rng = np.random.default_rng(seed)
     exps = {F: experiment(F, rng) for F in TRAIN_F}
     table: dict[str, Any] = {}
@@ -177,21 +290,31 @@ def select(args: argparse.Namespace, seed: int = 0) -> tuple[str, dict[str, Any]
         w = simulate(wrong, X0, T_END, events=[FeedStart(T_FEED, val_f)], t_eval=TIMES).frame
         rows = {"wrong_mechanistic": {s: _rmse(w[s], val.data[s]) for s in STATES}}
         scales[split] = {}
-        jobs = [(name, wrong, train, val, args, seed) for name in VARIANTS]
-        for name, (r, sc) in zip(VARIANTS, _map(_fit_variant, jobs, args.jobs), strict=True):
+        jobs = [(name, wrong, train, val, args, seed) for name in names]
+        for name, (r, sc) in zip(names, _map(_fit_variant, jobs, args.jobs), strict=True):
             rows[name] = r
             scales[split][name] = sc
             print(f"  select {split:6s} {name:26s} " + _fmt(rows[name]), flush=True)
+        base = rows["wrong_mechanistic"]
         for r in rows.values():
             r["score"] = float(np.mean([r[s] / sd[s] for s in STATES]))
+            # The target is to beat the base on EVERY state: the worst state's ratio to it.
+            r["worst_ratio"] = float(max(r[s] / base[s] for s in STATES))
         table[split] = rows
-    scores = {n: float(np.mean([table[sp][n]["score"] for sp in table])) for n in VARIANTS}
-    best = min(scores, key=lambda n: scores[n])
+    scores = {n: float(np.mean([table[sp][n]["score"] for sp in table])) for n in names}
+    worst = {n: float(max(table[sp][n]["worst_ratio"] for sp in table)) for n in names}
+    # Chosen: lowest worst-state ratio to the fitted wrong model (the issue's target: beat it
+    # on every state), the mean scaled RMSE breaking ties. The 2026-12-04 rule (mean scaled
+    # RMSE alone) was dominated by acetate (its sample std is small) and picked a variant
+    # that lost X and S.
+    best = min(names, key=lambda n: (round(worst[n], 3), scores[n]))
     # Band scale of the chosen variant: the largest over the validation splits (per state).
     scale = {s: max(scales[sp][best][s] for sp in scales) for s in STATES}
     return best, {
         "splits": table,
         "scores": scores,
+        "worst_ratio": worst,
+        "rule": "min worst-state RMSE ratio to the wrong model, then mean scaled RMSE",
         "chosen": best,
         "seed": seed,
         "band_scales": scales,
@@ -340,6 +463,12 @@ def main() -> None:
         choices=["auto", *VARIANTS],
         help="residual hybrid variant; auto: chosen on the validation split of training feeds",
     )
+    parser.add_argument(
+        "--candidates",
+        nargs="+",
+        choices=list(VARIANTS),
+        help="variants the selection compares (default: all)",
+    )
     parser.add_argument("--quick", action="store_true", help="20 epochs, one seed (smoke)")
     parser.add_argument(
         "--jobs", type=int, default=1, help="worker processes (variants, seeds) in parallel"
@@ -359,7 +488,8 @@ def main() -> None:
         print("model selection on validation splits of the TRAINING feeds (seed 0):")
         variant, selection = select(args)
         for n, sc in selection["scores"].items():
-            print(f"  score {n:26s} {sc:.3f}")
+            wr = selection["worst_ratio"][n]
+            print(f"  score {n:26s} {sc:.3f}  worst ratio to wrong model {wr:.3f}")
         print(f"  chosen: {variant}")
     # Without the selection there is no validation fit to calibrate on: the raw band.
     scale = selection["band_scale"] if selection else {s: 1.0 for s in STATES}

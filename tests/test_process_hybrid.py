@@ -147,6 +147,65 @@ def test_quasi_steady_do_gives_the_oxygen_limited_overflow(train: list[Experimen
     assert np.allclose(m_q["DO"].to_numpy()[late], w["DO"].to_numpy()[late], atol=2.0)
 
 
+def test_finer_prediction_step_follows_the_base_model_under_oxygen_limitation(
+    train: list[Experiment],
+) -> None:
+    # Untrained, the settled-DO hybrid is the wrong model; at a feed 30 % beyond training,
+    # where the oxygen limitation switches on, a coarse fixed step misses that model and a
+    # finer prediction step (training step unchanged) follows it.
+    kw = dict(base=WRONG, epochs=0, physics_weight=0.0, features=("S", "A", "X"), **SMALL)
+    coarse = HybridModel(quasi_steady=("DO",), quasi_steady_fit=False, **kw).fit(train)
+    fine = HybridModel(quasi_steady=("DO",), quasi_steady_fit=False, predict_dt=0.0625, **kw).fit(
+        train
+    )
+    assert fine.dt == coarse.dt == 0.25
+    ev = [FeedStart(5.0, 1.3 * 0.013)]
+    w = simulate(WRONG, X0, 16.0, events=ev, t_eval=TIMES).frame
+    m_c, _ = coarse.predict(X0, t=TIMES, events=ev)
+    m_f, _ = fine.predict(X0, t=TIMES, events=ev)
+    assert fine.dt == 0.25  # prediction leaves the training step as it was
+    for s in ("X", "A"):
+        assert _rmse(m_f, w, s) < 0.5 * _rmse(m_c, w, s), s
+    assert _rmse(m_f, w, "X") < 0.05 * w["X"].max()
+
+
+def test_correction_penalty_shrinks_the_corrections(train: list[Experiment]) -> None:
+    # The same short training with and without the penalty on the network's outputs at the
+    # samples: the penalised corrections stay closer to the base model (zero output).
+    kw = dict(base=WRONG, learned=("qS", "qS_of"), epochs=8, features=("S", "A"), **SMALL)
+    free = HybridModel(**kw).fit(train)
+    shrunk = HybridModel(correction_penalty=100.0, **kw).fit(train)
+
+    d = pd.concat([e.data for e in train])
+    states = {s: d[s].to_numpy(float) for s in ("X", "S", "A")}
+    x = [states["X"], states["S"], states["A"], 0.0, 100.0, 1.0]
+    base_qs = WRONG.rates(0.0, x, [0.0, 37.0, 0.0], WRONG.param_vector())["qS"]
+
+    def size(h: HybridModel) -> float:  # overflow (the base has none) and log-factor on qS
+        r = h.learned_rates({**states, "DO": np.full(len(d), 100.0)})
+        qs = r["qS"].to_numpy()
+        ok = base_qs > 1e-6
+        return float(r["qS_of"].abs().mean() + np.abs(np.log(qs[ok] / base_qs[ok])).mean())
+
+    assert size(shrunk) < 0.5 * size(free)
+
+
+def test_additive_gate_keeps_overflow_out_of_the_fed_phase(train: list[Experiment]) -> None:
+    # Gated by the base's glucose uptake (open above 60 % of its peak), the learned overflow
+    # is exactly the base's (none) where glucose is limiting, and learned where it is not.
+    h = HybridModel(
+        base=WRONG,
+        learned=("qS_of",),
+        additive_gate=("qS", 0.6),
+        epochs=5,
+        features=("S", "A"),
+        **SMALL,
+    ).fit(train)
+    r = h.learned_rates({"X": [5.0, 1.0], "S": [0.02, 8.0], "A": [0.0, 0.0], "DO": [100.0] * 2})
+    assert float(r["qS_of"].iloc[0]) == 0.0
+    assert float(r["qS_of"].iloc[1]) > 0.0
+
+
 def test_additive_correction_leaves_zero(train: list[Experiment]) -> None:
     # The base has no overflow (qS_of = 0, additive correction starting at exactly 0): a
     # few steps must move it, or acetate could never be learned.
@@ -224,6 +283,14 @@ def test_bad_input(train: list[Experiment]) -> None:
         HybridModel(base=ChoFedBatch(), epochs=1, **SMALL).fit(train)
     with pytest.raises(InputError, match="unknown parameters"):
         HybridModel(base={"qZ": 1.0}, epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="predict_dt"):
+        HybridModel(predict_dt=0.0, epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="additive_gate"):
+        HybridModel(additive_gate=("qZ", 0.5), epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="additive_gate"):
+        HybridModel(additive_gate=("qS", 1.5), epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="correction_penalty"):
+        HybridModel(correction_penalty=-1.0, epochs=1, **SMALL).fit(train)
     with pytest.raises(InputError, match="max_factor"):
         HybridModel(max_factor=0.5, epochs=1, **SMALL).fit(train)
     with pytest.raises(InputError, match="refit"):
