@@ -37,7 +37,7 @@ the enumeration.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -51,7 +51,13 @@ from biofab.learn.recommenders import RecommenderFront
 from biofab.learn.surrogate import Surrogate
 from biofab.learn.trees import TreeEnsemble
 
-__all__ = ["VariantRecommender", "is_combinatorial", "library_codes", "space_codes"]
+__all__ = [
+    "VariantRecommender",
+    "is_combinatorial",
+    "library_codes",
+    "prior_table",
+    "space_codes",
+]
 
 AcquisitionName = Literal["thompson", "ucb", "greedy"]
 SurrogateName = Literal["epistatic", "trees"]
@@ -127,8 +133,13 @@ class VariantRecommender(RecommenderFront):
         ``"thompson"``, ``"ucb"`` (``kappa``) or ``"greedy"``.
     kappa:
         UCB's exploration weight (std units).
-    order, transform:
-        :class:`EpistaticGP`'s highest order and target transform.
+    order, transform, offset:
+        :class:`EpistaticGP`'s highest order, target transform and ``"log"`` offset.
+    prior:
+        A prior mean for the epistatic GP: ``{site: {choice: score}}`` for every
+        site and choice of the space (e.g. a zero-shot score per substitution,
+        :meth:`biofab.parts.ZeroShotPrior.site_table`; higher = fitter). Its weight
+        is fitted by marginal likelihood each round and may be 0. ``None``: none.
     min_distance:
         Fewest substitutions between two picks of one batch (1: only distinct).
     exploit:
@@ -162,6 +173,8 @@ class VariantRecommender(RecommenderFront):
         kappa: float = 2.0,
         order: int = 2,
         transform: str = "none",
+        offset: float = 0.1,
+        prior: Mapping[str, Mapping[str, float]] | None = None,
         n_members: int = 10,
         min_distance: int = 1,
         exploit: float = 0.0,
@@ -179,6 +192,8 @@ class VariantRecommender(RecommenderFront):
         self.kappa = kappa
         self.order = order
         self.transform = transform
+        self.offset = offset
+        self.prior = prior
         self.n_members = n_members
         self.min_distance = min_distance
         if not 0.0 <= exploit <= 1.0:
@@ -253,7 +268,14 @@ class VariantRecommender(RecommenderFront):
         y = req.y[:, 0]
         v = None if req.yvar is None else req.yvar[:, 0]
         if self.surrogate == "epistatic":
-            gp = EpistaticGP(sizes, order=self.order, transform=self.transform, **(self.grid or {}))
+            gp = EpistaticGP(
+                sizes,
+                order=self.order,
+                transform=self.transform,
+                offset=self.offset,
+                prior_table=None if self.prior is None else prior_table(req.space, self.prior),
+                **(self.grid or {}),
+            )
             return gp.fit_codes(train, y, v)
         seed = 0 if req.seed is None else req.seed
         trees = TreeEnsemble(n_members=self.n_members, seed=seed)
@@ -318,6 +340,32 @@ class VariantRecommender(RecommenderFront):
     def _empty(self, space: Space) -> Recommendation:
         empty = pd.DataFrame({name: pd.Series(dtype=object) for name in space.names})
         return Recommendation(empty, np.zeros((0, 1)), np.zeros((0, 1)), np.zeros(0), self.name)
+
+
+def prior_table(space: Space, prior: Mapping[str, Mapping[str, float]]) -> list[list[float]]:
+    """``{site: {choice: score}}`` -> one row of scores per site in the space's choice order.
+
+    A site or choice of the space that the mapping lacks, or a score that is not a
+    finite number, raises :class:`InputError` naming it.
+    """
+    table = []
+    for name, p in space.parameters.items():
+        assert isinstance(p, Categorical)
+        if name not in prior:
+            raise InputError("the prior has no scores for this site", column=name)
+        row = []
+        for c in p.choices:
+            value = prior[name].get(str(c))
+            if value is None or not math.isfinite(float(value)):
+                raise InputError(
+                    "the prior needs a finite score for every choice",
+                    column=name,
+                    expected="a number",
+                    found=f"{c}: {value}",
+                )
+            row.append(float(value))
+        table.append(row)
+    return table
 
 
 def _onehot(codes: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:
