@@ -116,6 +116,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "biofab-log05": {**_WIDE, "transform": "log", "offset": 0.5},
     "biofab-sqrt": {**_WIDE, "transform": "sqrt"},
     "biofab-prior": {**_WIDE, "zero_shot": True},
+    "biofab-local25": {**_WIDE, "local_share": 0.25, "local_parents": 3},
+    "biofab-local25p1": {**_WIDE, "local_share": 0.25, "local_parents": 1},
+    "biofab-kappa3": {**_WIDE, "kappa": 3.0},
+    "biofab-kappa421": {**_WIDE, "kappa": (4.0, 2.0, 1.0)},
 }
 #: GB1 only: the first batch drawn from the top 10 % by biofab's zero-shot prior (ftMLDE,
 #: :func:`biofab.parts.protein_features.focused_sample`), then biofab's default.

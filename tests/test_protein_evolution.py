@@ -257,6 +257,55 @@ def test_exploit_share_and_last_round_take_the_posterior_mean(small) -> None:
         VariantRecommender(batch="liar")
 
 
+@pytest.mark.parametrize("batch", ["believer", "top"])
+def test_local_share_screens_the_best_variants_neighbours_first(small, batch: str) -> None:
+    """With ``local_share`` the first slots are the unmeasured single substitutions of the
+    fittest measured variants with the highest posterior means, quota per parent; the rest
+    of the batch comes from the acquisition and repeats none of them."""
+    space, designs, fitness = small
+    rows = np.random.default_rng(0).choice(len(designs), 60, replace=False)
+    seen, y = designs.iloc[rows].reset_index(drop=True), fitness[rows]
+    rec = VariantRecommender(batch=batch, local_share=0.5, local_parents=2).recommend(
+        space, seen, y, 12, seed=1
+    )
+    model = rec.model
+    assert isinstance(model, EpistaticGP) and len(set(space.keys(rec.designs))) == 12
+    from biofab.learn.combinatorial import space_codes
+
+    picked = space_codes(space, rec.designs)
+    train = space_codes(space, seen)
+    pool = np.array(np.meshgrid(*[np.arange(20)] * 3, indexing="ij")).reshape(3, -1).T
+    pool = pool[~np.isin(pool @ [400, 20, 1], train @ [400, 20, 1])]
+    mu = model.predict_codes(pool, std=False)[0]
+    expected: list[int] = []
+    for parent in train[np.argsort(-y)[:2]]:
+        near = np.flatnonzero((pool != parent).sum(1) == 1)
+        ranked = near[np.argsort(-mu[near], kind="stable")]
+        expected += [int(i) for i in ranked if i not in expected][:3]
+    assert np.array_equal(picked[:6], pool[expected])
+    assert ((picked[:3] != train[np.argmax(y)]).sum(1) == 1).all()
+    plain = VariantRecommender(batch=batch).recommend(space, seen, y, 12, seed=1)
+    assert not plain.designs.equals(rec.designs)
+    with pytest.raises(ValueError, match="local_share"):
+        VariantRecommender(local_share=1.5)
+    with pytest.raises(ValueError, match="local_parents"):
+        VariantRecommender(local_parents=0)
+
+
+def test_kappa_schedule_by_round(small) -> None:
+    """A sequence ``kappa`` is UCB's weight per round; the last entry holds afterwards."""
+    space, designs, fitness = small
+    args = (space, designs.iloc[::97].reset_index(drop=True), fitness[::97], 6)
+
+    def batch(kappa, round_index: int) -> list[str]:
+        rec = VariantRecommender(kappa=kappa).recommend(*args, seed=2, round_index=round_index)
+        return list(space.keys(rec.designs))
+
+    assert batch((4.0, 0.5), 1) == batch(4.0, 1)
+    assert batch((4.0, 0.5), 2) == batch(0.5, 2) == batch((4.0, 0.5), 5)
+    assert batch(4.0, 1) != batch(0.5, 1)
+
+
 def test_variant_recommender_pool_and_bad_input(small) -> None:
     space, designs, fitness = small
     pool = designs.iloc[100:130]

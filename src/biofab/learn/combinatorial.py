@@ -132,7 +132,8 @@ class VariantRecommender(RecommenderFront):
     acquisition:
         ``"thompson"``, ``"ucb"`` (``kappa``) or ``"greedy"``.
     kappa:
-        UCB's exploration weight (std units).
+        UCB's exploration weight (std units); a sequence is a schedule by round
+        (``round_index`` 1 takes the first entry, the last one holds afterwards).
     order, transform, offset:
         :class:`EpistaticGP`'s highest order, target transform and ``"log"`` offset.
     prior:
@@ -153,6 +154,16 @@ class VariantRecommender(RecommenderFront):
         How UCB fills a batch: ``"top"`` (the highest scores, ``min_distance``
         apart) or ``"believer"`` (the epistatic GP's kriging believer: each pick
         is assumed measured at its mean before the next, which spreads the batch).
+    local_share, local_parents:
+        Share of each batch given to the neighbourhoods of the best measured
+        variants: the ``local_parents`` fittest measured variants, in order, each
+        contribute their unmeasured single substitutions of highest posterior mean
+        (an equal quota each). The rest of the batch is chosen by the acquisition,
+        around them (the believer takes them as picks first). Why: a peak is
+        usually surrounded by fit single mutants, and the global model's UCB ranks
+        an unmeasured neighbour of the best variant below far-away uncertain ones
+        (directed evolution's one good idea, kept inside the model-based batch).
+        0: off.
     grid:
         :class:`EpistaticGP`'s ML-II grids by name (``noise_grid``,
         ``pair_share_grid``, ``amplitude_grid``); ``None`` keeps the model's.
@@ -170,7 +181,7 @@ class VariantRecommender(RecommenderFront):
         surrogate: SurrogateName = "epistatic",
         acquisition: AcquisitionName = "ucb",
         *,
-        kappa: float = 2.0,
+        kappa: float | Sequence[float] = 2.0,
         order: int = 2,
         transform: str = "none",
         offset: float = 0.1,
@@ -181,6 +192,8 @@ class VariantRecommender(RecommenderFront):
         last_round: int | None = None,
         batch: str = "believer",
         grid: dict[str, tuple[float, ...]] | None = None,
+        local_share: float = 0.0,
+        local_parents: int = 3,
         max_pool: int = 1_000_000,
     ) -> None:
         if surrogate not in ("epistatic", "trees"):
@@ -204,6 +217,12 @@ class VariantRecommender(RecommenderFront):
             raise ValueError(f"batch must be 'top' or 'believer', got {batch!r}")
         self.batch = batch
         self.grid = grid
+        if not 0.0 <= local_share <= 1.0:
+            raise ValueError(f"local_share must be a share in [0, 1], got {local_share!r}")
+        if local_parents < 1:
+            raise ValueError(f"local_parents must be at least 1, got {local_parents!r}")
+        self.local_share = local_share
+        self.local_parents = local_parents
         self.max_pool = max_pool
         self.name = f"variants ({surrogate}, {acquisition})"
 
@@ -294,13 +313,19 @@ class VariantRecommender(RecommenderFront):
     ) -> tuple[list[int], np.ndarray]:
         n = min(req.n, len(pool))
         final = self.last_round is not None and req.round_index >= self.last_round
+        local = self._local(model, pool, req, n) if not final else []
+        if local:
+            mu_local, _ = self._predict_pool(model, pool[local], req, std=False)
         if self.acquisition == "thompson" and not final:
             greedy = round(self.exploit * n)
-            first: list[int] = []
-            first_values = np.zeros(0)
+            first: list[int] = list(local)
+            first_values = mu_local if local else np.zeros(0)
             if greedy:
                 mu, _ = self._predict_pool(model, pool, req, std=False)
-                first, first_values = _diverse_top(mu, pool, greedy, self.min_distance)
+                mu[local] = -np.inf
+                top, top_values = _diverse_top(mu, pool, greedy, self.min_distance)
+                first, first_values = first + top, np.concatenate([first_values, top_values])
+            greedy = len(first)
             draws = self._draws(model, pool, n - greedy, req.rng, _sizes(req.space))  # (N, k)
             rest, values = _thompson_batch(draws, pool, n - greedy, self.min_distance, first)
             return first + rest, np.concatenate([first_values, values])
@@ -311,10 +336,43 @@ class VariantRecommender(RecommenderFront):
             and isinstance(model, EpistaticGP)
             and model.n_features <= MAX_DENSE_FEATURES  # else: the top scores
         ):
-            return model.believer_ucb(pool, n, self.kappa, self.min_distance)
+            kappa = self._kappa(req.round_index)
+            return model.believer_ucb(pool, n, kappa, self.min_distance, first=local)
         mu, sd = self._predict_pool(model, pool, req, std=ucb)
-        score = mu + self.kappa * sd if ucb else mu
-        return _diverse_top(score, pool, n, self.min_distance)
+        score = mu + self._kappa(req.round_index) * sd if ucb else mu
+        score[local] = -np.inf
+        rest, values = _diverse_top(score, pool, n - len(local), self.min_distance)
+        if not local:
+            return rest, values
+        return local + rest, np.concatenate([mu_local, values])
+
+    def _kappa(self, round_index: int) -> float:
+        """UCB's weight for this round (see ``kappa``)."""
+        if isinstance(self.kappa, int | float):
+            return float(self.kappa)
+        schedule = [float(k) for k in self.kappa]
+        return schedule[min(max(round_index - 1, 0), len(schedule) - 1)]
+
+    def _local(
+        self, model: EpistaticGP | TreeEnsemble, pool: np.ndarray, req: BatchRequest, n: int
+    ) -> list[int]:
+        """Rows of ``pool`` for the neighbourhood share (see ``local_share``)."""
+        quota = round(self.local_share * n)
+        if quota == 0:
+            return []
+        train = space_codes(req.space, req.designs)
+        order = np.argsort(-req.y[:, 0], kind="stable")
+        parents = train[order[: self.local_parents]]
+        mu, _ = self._predict_pool(model, pool, req, std=False)
+        picks: list[int] = []
+        for j, parent in enumerate(parents):
+            # quotas as equal as possible, the fitter parents first
+            want = quota // len(parents) + (1 if j < quota % len(parents) else 0)
+            near = np.flatnonzero((pool != parent).sum(1) == 1)
+            near = near[np.argsort(-mu[near], kind="stable")]
+            taken = set(picks)
+            picks += [int(i) for i in near if int(i) not in taken][:want]
+        return picks
 
     def _predict_pool(
         self, model: EpistaticGP | TreeEnsemble, pool: np.ndarray, req: BatchRequest, *, std: bool

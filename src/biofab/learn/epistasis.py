@@ -349,7 +349,12 @@ class EpistaticGP:
         return np.diag(lam) - B.T @ B
 
     def believer_ucb(
-        self, codes: np.ndarray, n: int, kappa: float, min_distance: int = 1
+        self,
+        codes: np.ndarray,
+        n: int,
+        kappa: float,
+        min_distance: int = 1,
+        first: Sequence[int] = (),
     ) -> tuple[list[int], np.ndarray]:
         """A batch of ``n`` rows of ``codes`` by UCB with the kriging believer.
 
@@ -360,7 +365,9 @@ class EpistaticGP:
         update is exact and rank-one in weight space (``Sigma`` and the pool's
         variances), so a batch over 10^5 variants costs ``n`` feature look-ups.
         Picks stay ``min_distance`` substitutions apart while the pool allows it.
-        Returns the rows and their UCB scores (``y``'s units) at pick time.
+        ``first`` rows are taken first, in order, whatever their scores (chosen by
+        another rule), and believed like any pick, so the rest spread away from them.
+        Returns the rows and their UCB scores (model scale) at pick time.
         """
         if self.n_features > MAX_DENSE_FEATURES:
             raise ValueError("the believer batch needs order <= 2 (a dense weight covariance)")
@@ -376,11 +383,15 @@ class EpistaticGP:
         scores: list[float] = []
         near = np.zeros(len(F), dtype=bool)  # closer than min_distance to a pick
         low = np.zeros((self.n_features, min(n, len(F))))
-        for _ in range(min(n, len(F))):
+        forced = [int(i) for i in first][: min(n, len(F))]
+        for step in range(min(n, len(F))):
             score = mean + kappa * np.sqrt(var)
             score[picks] = -np.inf
             free = np.where(near, -np.inf, score)
-            p = int(np.argmax(free if np.isfinite(free).any() else score))
+            if step < len(forced):
+                p = forced[step]
+            else:
+                p = int(np.argmax(free if np.isfinite(free).any() else score))
             if min_distance > 1:
                 near |= (codes != codes[p]).sum(1) < min_distance
             picks.append(p)
