@@ -120,6 +120,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "biofab-local25p1": {**_WIDE, "local_share": 0.25, "local_parents": 1},
     "biofab-kappa3": {**_WIDE, "kappa": 3.0},
     "biofab-kappa421": {**_WIDE, "kappa": (4.0, 2.0, 1.0)},
+    "biofab-trees25": {**_WIDE, "trees_share": 0.25},
 }
 #: GB1 only: the first batch drawn from the top 10 % by biofab's zero-shot prior (ftMLDE,
 #: :func:`biofab.parts.protein_features.focused_sample`), then biofab's default.

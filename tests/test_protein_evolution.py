@@ -292,6 +292,20 @@ def test_local_share_screens_the_best_variants_neighbours_first(small, batch: st
         VariantRecommender(local_parents=0)
 
 
+def test_trees_share_takes_the_ensembles_ucb_picks_first(small) -> None:
+    """``trees_share``: the first slots are the boosting ensemble's UCB top (distinct),
+    the GP's believer fills the rest around them."""
+    space, designs, fitness = small
+    rows = np.random.default_rng(1).choice(len(designs), 60, replace=False)
+    seen, y = designs.iloc[rows].reset_index(drop=True), fitness[rows]
+    both = VariantRecommender(trees_share=0.5, n_members=3).recommend(space, seen, y, 8, seed=4)
+    trees = VariantRecommender("trees", "ucb", n_members=3).recommend(space, seen, y, 4, seed=4)
+    assert list(space.keys(both.designs))[:4] == list(space.keys(trees.designs))
+    assert len(set(space.keys(both.designs))) == 8 and isinstance(both.model, EpistaticGP)
+    with pytest.raises(ValueError, match="trees_share"):
+        VariantRecommender(trees_share=-0.1)
+
+
 def test_kappa_schedule_by_round(small) -> None:
     """A sequence ``kappa`` is UCB's weight per round; the last entry holds afterwards."""
     space, designs, fitness = small

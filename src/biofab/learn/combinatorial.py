@@ -164,6 +164,11 @@ class VariantRecommender(RecommenderFront):
         an unmeasured neighbour of the best variant below far-away uncertain ones
         (directed evolution's one good idea, kept inside the model-based batch).
         0: off.
+    trees_share:
+        With the epistatic GP and the believer: share of each batch chosen by a
+        second model, the bootstrap XGBoost ensemble (``n_members``) with UCB
+        (``kappa``), believed first like the ``local_share`` picks (a two-model
+        portfolio: the trees' errors are not the GP's). 0: off.
     grid:
         :class:`EpistaticGP`'s ML-II grids by name (``noise_grid``,
         ``pair_share_grid``, ``amplitude_grid``); ``None`` keeps the model's.
@@ -194,6 +199,7 @@ class VariantRecommender(RecommenderFront):
         grid: dict[str, tuple[float, ...]] | None = None,
         local_share: float = 0.0,
         local_parents: int = 3,
+        trees_share: float = 0.0,
         max_pool: int = 1_000_000,
     ) -> None:
         if surrogate not in ("epistatic", "trees"):
@@ -223,6 +229,9 @@ class VariantRecommender(RecommenderFront):
             raise ValueError(f"local_parents must be at least 1, got {local_parents!r}")
         self.local_share = local_share
         self.local_parents = local_parents
+        if not 0.0 <= trees_share <= 1.0:
+            raise ValueError(f"trees_share must be a share in [0, 1], got {trees_share!r}")
+        self.trees_share = trees_share
         self.max_pool = max_pool
         self.name = f"variants ({surrogate}, {acquisition})"
 
@@ -337,7 +346,8 @@ class VariantRecommender(RecommenderFront):
             and model.n_features <= MAX_DENSE_FEATURES  # else: the top scores
         ):
             kappa = self._kappa(req.round_index)
-            return model.believer_ucb(pool, n, kappa, self.min_distance, first=local)
+            first = local + self._tree_picks(pool, req, n, kappa, local)
+            return model.believer_ucb(pool, n, kappa, self.min_distance, first=first)
         mu, sd = self._predict_pool(model, pool, req, std=ucb)
         score = mu + self._kappa(req.round_index) * sd if ucb else mu
         score[local] = -np.inf
@@ -352,6 +362,23 @@ class VariantRecommender(RecommenderFront):
             return float(self.kappa)
         schedule = [float(k) for k in self.kappa]
         return schedule[min(max(round_index - 1, 0), len(schedule) - 1)]
+
+    def _tree_picks(
+        self, pool: np.ndarray, req: BatchRequest, n: int, kappa: float, taken: list[int]
+    ) -> list[int]:
+        """Rows of ``pool`` for the trees' share (see ``trees_share``): UCB's top scores."""
+        quota = round(self.trees_share * n)
+        if quota == 0:
+            return []
+        sizes = _sizes(req.space)
+        seed = 0 if req.seed is None else req.seed
+        trees = TreeEnsemble(n_members=self.n_members, seed=seed)
+        trees.fit(_onehot(space_codes(req.space, req.designs), sizes), req.y[:, 0])
+        mu, sd = trees.predict(_onehot(pool, sizes))
+        score = np.asarray(mu, float).ravel() + kappa * np.asarray(sd, float).ravel()
+        score[taken] = -np.inf
+        picks, _ = _diverse_top(score, pool, quota, self.min_distance)
+        return picks
 
     def _local(
         self, model: EpistaticGP | TreeEnsemble, pool: np.ndarray, req: BatchRequest, n: int
