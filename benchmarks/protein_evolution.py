@@ -84,6 +84,16 @@ _NARROW: dict[str, tuple[float, ...]] = {
 _GP: dict[str, Any] = {"acquisition": "ucb", "batch": "believer", "grid": _NARROW}
 _TS: dict[str, Any] = {"acquisition": "thompson", "grid": _NARROW}
 _TOP: dict[str, Any] = {"acquisition": "ucb", "batch": "top", "grid": _NARROW}
+_WIDE: dict[str, Any] = {
+    "acquisition": "ucb",
+    "batch": "believer",
+    "kappa": 2.0,
+    "grid": {
+        "noise_grid": (0.01, 0.05, 0.2, 0.5, 0.8),
+        "pair_share_grid": (0.2, 0.4, 0.6, 0.8, 0.9, 0.95),
+        "amplitude_grid": (0.125, 0.25, 0.5, 1.0, 2.0),
+    },
+}
 VARIANTS: dict[str, dict[str, Any]] = {
     "biofab-thompson": _TS,
     "biofab-ucb": _TOP,
@@ -100,6 +110,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "biofab-ucb-d2": {**_TOP, "min_distance": 2},
     "biofab-ucb-believer": _GP,
     "biofab-ucb-believer-last": {**_GP, "last_round": 3},
+    # Issue 17's third pass (helper mlde3): the second pass's default spelt out (wide grid)
+    # and the settings tried on it; "zero_shot" = biofab's zero-shot prior as a prior mean.
+    "biofab-log": {**_WIDE, "transform": "log", "offset": 0.1},
+    "biofab-log05": {**_WIDE, "transform": "log", "offset": 0.5},
+    "biofab-sqrt": {**_WIDE, "transform": "sqrt"},
+    "biofab-prior": {**_WIDE, "zero_shot": True},
+    "biofab-local25": {**_WIDE, "local_share": 0.25, "local_parents": 3},
+    "biofab-local25p1": {**_WIDE, "local_share": 0.25, "local_parents": 1},
+    "biofab-kappa3": {**_WIDE, "kappa": 3.0},
+    "biofab-kappa421": {**_WIDE, "kappa": (4.0, 2.0, 1.0)},
+    "biofab-trees25": {**_WIDE, "trees_share": 0.25},
 }
 #: GB1 only: the first batch drawn from the top 10 % by biofab's zero-shot prior (ftMLDE,
 #: :func:`biofab.parts.protein_features.focused_sample`), then biofab's default.
@@ -187,6 +208,23 @@ def _focused_first(land: Landscape, table: Any, seed: int, n: int) -> list[str]:
     return ["".join(r) for r in picked[list(land.sites)].to_numpy()]
 
 
+def zero_shot_table(land: Landscape) -> dict[str, dict[str, float]]:
+    """biofab's default zero-shot prior (:class:`biofab.parts.protein_features.ZeroShotPrior`)
+    of the landscape's sites, ``{site: {residue: score}}``: GB1's from its real parent
+    and positions; NK's from its parent variant at positions 1..L (letters with no protein
+    behind them, so the prior carries no information there: the honest check)."""
+    from biofab.parts.protein_features import ZeroShotPrior
+    from biofab.parts.variants import GB1_PARENT, GB1_POSITIONS, SiteLibrary
+
+    if land.name.startswith("GB1"):
+        lib = SiteLibrary(GB1_PARENT, GB1_POSITIONS)
+    else:
+        lib = SiteLibrary(land.parent, list(range(1, len(land.sites) + 1)))
+    table = ZeroShotPrior(lib).site_table()
+    assert list(table) == list(land.sites), (list(table), land.sites)
+    return table
+
+
 def _random(land: Landscape, seed: int, setup: Setup) -> list[int]:
     rng = np.random.default_rng(seed)
     first = list(rng.choice(len(land.fitness), setup.first, replace=False))
@@ -254,7 +292,9 @@ def run_one(task: tuple[str, str, int, Setup]) -> dict[str, Any]:
         make = lambda: default_recommender(space, 1)  # noqa: E731
         chosen, preds = _active(land, seed, make, setup, focused=True)
     elif method in VARIANTS:
-        options = VARIANTS[method]
+        options = dict(VARIANTS[method])
+        if options.pop("zero_shot", False):
+            options["prior"] = zero_shot_table(land)
         chosen, preds = _active(land, seed, lambda: VariantRecommender(**options), setup)
     else:
         raise ValueError(f"unknown method {method!r}")
@@ -268,6 +308,7 @@ def run_one(task: tuple[str, str, int, Setup]) -> dict[str, Any]:
         "best_fraction": best / land.global_max,
         "found_max": bool(best >= land.global_max),
         "found_top": bool(best >= land.top_threshold(0.001)),
+        "best_variant": str(land.variants[chosen[int(np.argmax(land.fitness[chosen]))]]),
         "coverage68": _coverage(preds, 1.0),
         "coverage95": _coverage(preds, 1.96),
         "seconds": time.perf_counter() - t0,

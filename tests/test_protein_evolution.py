@@ -15,12 +15,16 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 
 from biofab.core import Categorical, Continuous, Space
 from biofab.core.errors import InputError
 from biofab.learn import EpistaticGP, VariantRecommender, default_recommender, make_recommender
+from biofab.learn.combinatorial import space_codes
 from biofab.learn.state import dumps, loads
 from biofab.parts.landscapes import load_gb1, nk_landscape
+from biofab.parts.protein_features import ZeroShotPrior
+from biofab.parts.variants import SiteLibrary
 from conftest import shared_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,7 +121,84 @@ def test_epistatic_gp_one_hot_contract_and_rank_transform(small) -> None:
     mu, sd = model.predict(space.encode(designs.iloc[50:60]))
     assert mu.shape == sd.shape == (10,) and (sd > 0).all()
     with pytest.raises(ValueError, match="transform"):
-        EpistaticGP((20, 20, 20), transform="log").fit(X, fitness[:50])
+        EpistaticGP((20, 20, 20), transform="cube")
+
+
+@pytest.mark.parametrize("transform", ["log", "sqrt"])
+def test_log_and_sqrt_targets_answer_in_y_units(small, transform: str) -> None:
+    """The model is fitted on the compressed target; ``predict`` and ``predict_interval``
+    answer in y's units and rank as ``predict_codes`` does (a monotone transform)."""
+    space, designs, fitness = small
+    codes = space_codes(space, designs)
+    y = fitness - 0.05  # a few negative values: the shift keeps the target defined
+    model = EpistaticGP((20, 20, 20), transform=transform).fit_codes(codes[:300], y[:300])
+    assert model.shift_ >= -y[:300].min() > 0
+    raw, _ = model.predict_codes(codes[300:800])
+    mu, band = model.predict_interval(codes[300:800])
+    assert np.array_equal(np.argsort(raw), np.argsort(mu)) and (band > 0).all()
+    assert abs(np.median(mu) - np.median(y)) < 0.5 * y.std()  # y's units, not log units
+    assert np.allclose(model.predict(space.encode(designs.iloc[300:310]))[0], mu[:10])
+    # ranks held-out variants (the plain target's rank correlation here is about 0)
+    assert spearmanr(mu, y[300:800])[0] > 0.3
+    again = loads(dumps(model))
+    assert np.allclose(again.predict_interval(codes[300:310])[0], mu[:10])
+    with pytest.raises(ValueError, match="offset"):
+        EpistaticGP((20, 20, 20), transform="log", offset=0.0)
+
+
+def test_prior_mean_is_weighted_by_marginal_likelihood() -> None:
+    """A prior table that knows the additive part of y gets a positive weight and
+    predicts better from few variants; a prior against the data gets weight 0."""
+    rng = np.random.default_rng(7)
+    sizes = (8, 8, 8, 8)
+    effects = rng.normal(size=(4, 8))
+    codes = rng.integers(0, 8, (1500, 4))
+    y = effects[np.arange(4), codes].sum(1) + 0.3 * (codes[:, 0] == codes[:, 1])
+    y = y + rng.normal(0, 0.1, len(y))
+    plain = EpistaticGP(sizes).fit_codes(codes[:30], y[:30])
+    good = EpistaticGP(sizes, prior_table=effects).fit_codes(codes[:30], y[:30])
+    bad = EpistaticGP(sizes, prior_table=-effects).fit_codes(codes[:30], y[:30])
+    assert good.prior_scale_ > 0 and bad.prior_scale_ == 0
+    err = {
+        name: np.abs(m.predict_codes(codes[30:])[0] - y[30:]).mean()
+        for name, m in (("plain", plain), ("good", good))
+    }
+    assert err["good"] < 0.8 * err["plain"]
+    # the believer batch and the Thompson draws use the same mean as predict_codes
+    pool = np.unique(codes[30:200], axis=0)
+    mu, sd = good.predict_codes(pool)
+    picks, _ = good.believer_ucb(pool, 2, kappa=2.0)
+    assert picks[0] == int(np.argmax(mu + 2 * sd))
+    draws = good.sample_codes(pool, 500, np.random.default_rng(0))
+    assert np.abs(draws.mean(1) - mu).max() < 0.1 * sd.mean() + 0.05
+    again = loads(dumps(good))
+    assert np.allclose(again.predict_codes(pool)[0], mu)
+    with pytest.raises(ValueError, match="one score per choice"):
+        EpistaticGP(sizes, prior_table=effects[:, :5])
+
+
+def test_variant_recommender_takes_a_zero_shot_prior(small) -> None:
+    """``prior`` maps site -> choice -> score (e.g. ``ZeroShotPrior.site_table``); a
+    site or choice it lacks is one clear line."""
+    space, designs, fitness = small
+    land = nk_landscape(3, 1, seed=3)
+    lib = SiteLibrary(land.parent, [1, 2, 3])
+    table = ZeroShotPrior(lib).site_table()
+    assert list(table) == list(space.names)
+    scores = ZeroShotPrior(lib).score(designs.iloc[:20])
+    summed = [sum(table[s][a] for s, a in row.items()) for _, row in designs.iloc[:20].iterrows()]
+    assert np.allclose(scores, summed)
+    rec = VariantRecommender(prior=table).recommend(space, designs.iloc[:40], fitness[:40], 8)
+    assert len(rec) == 8 and isinstance(rec.model, EpistaticGP)
+    assert rec.model.prior_scale_ in rec.model.prior_scale_grid
+    lacking = {k: v for k, v in table.items() if k != space.names[1]}
+    with pytest.raises(InputError, match=rf"{space.names[1]}.*no scores for this site") as err:
+        VariantRecommender(prior=lacking).recommend(space, designs.iloc[:40], fitness[:40], 8)
+    assert "\n" not in str(err.value)
+    partial = {k: dict(v) for k, v in table.items()}
+    del partial[space.names[0]]["W"]
+    with pytest.raises(InputError, match=r"finite score for every choice.*W: None"):
+        VariantRecommender(prior=partial).recommend(space, designs.iloc[:40], fitness[:40], 8)
 
 
 # -- the recommender ---------------------------------------------------------------------
@@ -174,6 +255,69 @@ def test_exploit_share_and_last_round_take_the_posterior_mean(small) -> None:
         VariantRecommender(exploit=1.5)
     with pytest.raises(ValueError, match="batch"):
         VariantRecommender(batch="liar")
+
+
+@pytest.mark.parametrize("batch", ["believer", "top"])
+def test_local_share_screens_the_best_variants_neighbours_first(small, batch: str) -> None:
+    """With ``local_share`` the first slots are the unmeasured single substitutions of the
+    fittest measured variants with the highest posterior means, quota per parent; the rest
+    of the batch comes from the acquisition and repeats none of them."""
+    space, designs, fitness = small
+    rows = np.random.default_rng(0).choice(len(designs), 60, replace=False)
+    seen, y = designs.iloc[rows].reset_index(drop=True), fitness[rows]
+    rec = VariantRecommender(batch=batch, local_share=0.5, local_parents=2).recommend(
+        space, seen, y, 12, seed=1
+    )
+    model = rec.model
+    assert isinstance(model, EpistaticGP) and len(set(space.keys(rec.designs))) == 12
+    from biofab.learn.combinatorial import space_codes
+
+    picked = space_codes(space, rec.designs)
+    train = space_codes(space, seen)
+    pool = np.array(np.meshgrid(*[np.arange(20)] * 3, indexing="ij")).reshape(3, -1).T
+    pool = pool[~np.isin(pool @ [400, 20, 1], train @ [400, 20, 1])]
+    mu = model.predict_codes(pool, std=False)[0]
+    expected: list[int] = []
+    for parent in train[np.argsort(-y)[:2]]:
+        near = np.flatnonzero((pool != parent).sum(1) == 1)
+        ranked = near[np.argsort(-mu[near], kind="stable")]
+        expected += [int(i) for i in ranked if i not in expected][:3]
+    assert np.array_equal(picked[:6], pool[expected])
+    assert ((picked[:3] != train[np.argmax(y)]).sum(1) == 1).all()
+    plain = VariantRecommender(batch=batch).recommend(space, seen, y, 12, seed=1)
+    assert not plain.designs.equals(rec.designs)
+    with pytest.raises(ValueError, match="local_share"):
+        VariantRecommender(local_share=1.5)
+    with pytest.raises(ValueError, match="local_parents"):
+        VariantRecommender(local_parents=0)
+
+
+def test_trees_share_takes_the_ensembles_ucb_picks_first(small) -> None:
+    """``trees_share``: the first slots are the boosting ensemble's UCB top (distinct),
+    the GP's believer fills the rest around them."""
+    space, designs, fitness = small
+    rows = np.random.default_rng(1).choice(len(designs), 60, replace=False)
+    seen, y = designs.iloc[rows].reset_index(drop=True), fitness[rows]
+    both = VariantRecommender(trees_share=0.5, n_members=3).recommend(space, seen, y, 8, seed=4)
+    trees = VariantRecommender("trees", "ucb", n_members=3).recommend(space, seen, y, 4, seed=4)
+    assert list(space.keys(both.designs))[:4] == list(space.keys(trees.designs))
+    assert len(set(space.keys(both.designs))) == 8 and isinstance(both.model, EpistaticGP)
+    with pytest.raises(ValueError, match="trees_share"):
+        VariantRecommender(trees_share=-0.1)
+
+
+def test_kappa_schedule_by_round(small) -> None:
+    """A sequence ``kappa`` is UCB's weight per round; the last entry holds afterwards."""
+    space, designs, fitness = small
+    args = (space, designs.iloc[::97].reset_index(drop=True), fitness[::97], 6)
+
+    def batch(kappa, round_index: int) -> list[str]:
+        rec = VariantRecommender(kappa=kappa).recommend(*args, seed=2, round_index=round_index)
+        return list(space.keys(rec.designs))
+
+    assert batch((4.0, 0.5), 1) == batch(4.0, 1)
+    assert batch((4.0, 0.5), 2) == batch(0.5, 2) == batch((4.0, 0.5), 5)
+    assert batch(4.0, 1) != batch(0.5, 1)
 
 
 def test_variant_recommender_pool_and_bad_input(small) -> None:

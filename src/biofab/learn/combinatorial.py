@@ -27,7 +27,10 @@ Why UCB with a believer by default: on GB1 development seeds 100-119 (never
 reported as results) it found the global maximum in 11 of 20 campaigns (best
 fitness 0.926 of the maximum), UCB's plain top-96 also 11 (0.913), batch
 Thompson sampling 8 (0.871); on the NK landscape it was ahead of both (0.455,
-0.445, 0.398). Every setting tried is logged in BENCHMARKS.md.
+0.445, 0.398). A third pass (seeds 100-149) tried log and square-root targets, a
+zero-shot prior mean, a neighbourhood share, kappa schedules and a trees portfolio: none
+found the maximum more often (19-27 of 50 against the default's 26). Every setting tried
+is logged in BENCHMARKS.md.
 
 Designs measured or pending are never proposed again. A pool given by the
 caller (``candidates``: e.g. only the variants that can be built) replaces
@@ -37,7 +40,7 @@ the enumeration.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -51,7 +54,13 @@ from biofab.learn.recommenders import RecommenderFront
 from biofab.learn.surrogate import Surrogate
 from biofab.learn.trees import TreeEnsemble
 
-__all__ = ["VariantRecommender", "is_combinatorial", "library_codes", "space_codes"]
+__all__ = [
+    "VariantRecommender",
+    "is_combinatorial",
+    "library_codes",
+    "prior_table",
+    "space_codes",
+]
 
 AcquisitionName = Literal["thompson", "ucb", "greedy"]
 SurrogateName = Literal["epistatic", "trees"]
@@ -126,9 +135,15 @@ class VariantRecommender(RecommenderFront):
     acquisition:
         ``"thompson"``, ``"ucb"`` (``kappa``) or ``"greedy"``.
     kappa:
-        UCB's exploration weight (std units).
-    order, transform:
-        :class:`EpistaticGP`'s highest order and target transform.
+        UCB's exploration weight (std units); a sequence is a schedule by round
+        (``round_index`` 1 takes the first entry, the last one holds afterwards).
+    order, transform, offset:
+        :class:`EpistaticGP`'s highest order, target transform and ``"log"`` offset.
+    prior:
+        A prior mean for the epistatic GP: ``{site: {choice: score}}`` for every
+        site and choice of the space (e.g. a zero-shot score per substitution,
+        :meth:`biofab.parts.ZeroShotPrior.site_table`; higher = fitter). Its weight
+        is fitted by marginal likelihood each round and may be 0. ``None``: none.
     min_distance:
         Fewest substitutions between two picks of one batch (1: only distinct).
     exploit:
@@ -142,6 +157,21 @@ class VariantRecommender(RecommenderFront):
         How UCB fills a batch: ``"top"`` (the highest scores, ``min_distance``
         apart) or ``"believer"`` (the epistatic GP's kriging believer: each pick
         is assumed measured at its mean before the next, which spreads the batch).
+    local_share, local_parents:
+        Share of each batch given to the neighbourhoods of the best measured
+        variants: the ``local_parents`` fittest measured variants, in order, each
+        contribute their unmeasured single substitutions of highest posterior mean
+        (an equal quota each). The rest of the batch is chosen by the acquisition,
+        around them (the believer takes them as picks first). Why: a peak is
+        usually surrounded by fit single mutants, and the global model's UCB ranks
+        an unmeasured neighbour of the best variant below far-away uncertain ones
+        (directed evolution's one good idea, kept inside the model-based batch).
+        0: off.
+    trees_share:
+        With the epistatic GP and the believer: share of each batch chosen by a
+        second model, the bootstrap XGBoost ensemble (``n_members``) with UCB
+        (``kappa``), believed first like the ``local_share`` picks (a two-model
+        portfolio: the trees' errors are not the GP's). 0: off.
     grid:
         :class:`EpistaticGP`'s ML-II grids by name (``noise_grid``,
         ``pair_share_grid``, ``amplitude_grid``); ``None`` keeps the model's.
@@ -159,15 +189,20 @@ class VariantRecommender(RecommenderFront):
         surrogate: SurrogateName = "epistatic",
         acquisition: AcquisitionName = "ucb",
         *,
-        kappa: float = 2.0,
+        kappa: float | Sequence[float] = 2.0,
         order: int = 2,
         transform: str = "none",
+        offset: float = 0.1,
+        prior: Mapping[str, Mapping[str, float]] | None = None,
         n_members: int = 10,
         min_distance: int = 1,
         exploit: float = 0.0,
         last_round: int | None = None,
         batch: str = "believer",
         grid: dict[str, tuple[float, ...]] | None = None,
+        local_share: float = 0.0,
+        local_parents: int = 3,
+        trees_share: float = 0.0,
         max_pool: int = 1_000_000,
     ) -> None:
         if surrogate not in ("epistatic", "trees"):
@@ -179,6 +214,8 @@ class VariantRecommender(RecommenderFront):
         self.kappa = kappa
         self.order = order
         self.transform = transform
+        self.offset = offset
+        self.prior = prior
         self.n_members = n_members
         self.min_distance = min_distance
         if not 0.0 <= exploit <= 1.0:
@@ -189,6 +226,15 @@ class VariantRecommender(RecommenderFront):
             raise ValueError(f"batch must be 'top' or 'believer', got {batch!r}")
         self.batch = batch
         self.grid = grid
+        if not 0.0 <= local_share <= 1.0:
+            raise ValueError(f"local_share must be a share in [0, 1], got {local_share!r}")
+        if local_parents < 1:
+            raise ValueError(f"local_parents must be at least 1, got {local_parents!r}")
+        self.local_share = local_share
+        self.local_parents = local_parents
+        if not 0.0 <= trees_share <= 1.0:
+            raise ValueError(f"trees_share must be a share in [0, 1], got {trees_share!r}")
+        self.trees_share = trees_share
         self.max_pool = max_pool
         self.name = f"variants ({surrogate}, {acquisition})"
 
@@ -253,7 +299,14 @@ class VariantRecommender(RecommenderFront):
         y = req.y[:, 0]
         v = None if req.yvar is None else req.yvar[:, 0]
         if self.surrogate == "epistatic":
-            gp = EpistaticGP(sizes, order=self.order, transform=self.transform, **(self.grid or {}))
+            gp = EpistaticGP(
+                sizes,
+                order=self.order,
+                transform=self.transform,
+                offset=self.offset,
+                prior_table=None if self.prior is None else prior_table(req.space, self.prior),
+                **(self.grid or {}),
+            )
             return gp.fit_codes(train, y, v)
         seed = 0 if req.seed is None else req.seed
         trees = TreeEnsemble(n_members=self.n_members, seed=seed)
@@ -272,13 +325,19 @@ class VariantRecommender(RecommenderFront):
     ) -> tuple[list[int], np.ndarray]:
         n = min(req.n, len(pool))
         final = self.last_round is not None and req.round_index >= self.last_round
+        local = self._local(model, pool, req, n) if not final else []
+        if local:
+            mu_local, _ = self._predict_pool(model, pool[local], req, std=False)
         if self.acquisition == "thompson" and not final:
             greedy = round(self.exploit * n)
-            first: list[int] = []
-            first_values = np.zeros(0)
+            first: list[int] = list(local)
+            first_values = mu_local if local else np.zeros(0)
             if greedy:
                 mu, _ = self._predict_pool(model, pool, req, std=False)
-                first, first_values = _diverse_top(mu, pool, greedy, self.min_distance)
+                mu[local] = -np.inf
+                top, top_values = _diverse_top(mu, pool, greedy, self.min_distance)
+                first, first_values = first + top, np.concatenate([first_values, top_values])
+            greedy = len(first)
             draws = self._draws(model, pool, n - greedy, req.rng, _sizes(req.space))  # (N, k)
             rest, values = _thompson_batch(draws, pool, n - greedy, self.min_distance, first)
             return first + rest, np.concatenate([first_values, values])
@@ -289,10 +348,61 @@ class VariantRecommender(RecommenderFront):
             and isinstance(model, EpistaticGP)
             and model.n_features <= MAX_DENSE_FEATURES  # else: the top scores
         ):
-            return model.believer_ucb(pool, n, self.kappa, self.min_distance)
+            kappa = self._kappa(req.round_index)
+            first = local + self._tree_picks(pool, req, n, kappa, local)
+            return model.believer_ucb(pool, n, kappa, self.min_distance, first=first)
         mu, sd = self._predict_pool(model, pool, req, std=ucb)
-        score = mu + self.kappa * sd if ucb else mu
-        return _diverse_top(score, pool, n, self.min_distance)
+        score = mu + self._kappa(req.round_index) * sd if ucb else mu
+        score[local] = -np.inf
+        rest, values = _diverse_top(score, pool, n - len(local), self.min_distance)
+        if not local:
+            return rest, values
+        return local + rest, np.concatenate([mu_local, values])
+
+    def _kappa(self, round_index: int) -> float:
+        """UCB's weight for this round (see ``kappa``)."""
+        if isinstance(self.kappa, int | float):
+            return float(self.kappa)
+        schedule = [float(k) for k in self.kappa]
+        return schedule[min(max(round_index - 1, 0), len(schedule) - 1)]
+
+    def _tree_picks(
+        self, pool: np.ndarray, req: BatchRequest, n: int, kappa: float, taken: list[int]
+    ) -> list[int]:
+        """Rows of ``pool`` for the trees' share (see ``trees_share``): UCB's top scores."""
+        quota = round(self.trees_share * n)
+        if quota == 0:
+            return []
+        sizes = _sizes(req.space)
+        seed = 0 if req.seed is None else req.seed
+        trees = TreeEnsemble(n_members=self.n_members, seed=seed)
+        trees.fit(_onehot(space_codes(req.space, req.designs), sizes), req.y[:, 0])
+        mu, sd = trees.predict(_onehot(pool, sizes))
+        score = np.asarray(mu, float).ravel() + kappa * np.asarray(sd, float).ravel()
+        score[taken] = -np.inf
+        picks, _ = _diverse_top(score, pool, quota, self.min_distance)
+        return picks
+
+    def _local(
+        self, model: EpistaticGP | TreeEnsemble, pool: np.ndarray, req: BatchRequest, n: int
+    ) -> list[int]:
+        """Rows of ``pool`` for the neighbourhood share (see ``local_share``)."""
+        quota = round(self.local_share * n)
+        if quota == 0:
+            return []
+        train = space_codes(req.space, req.designs)
+        order = np.argsort(-req.y[:, 0], kind="stable")
+        parents = train[order[: self.local_parents]]
+        mu, _ = self._predict_pool(model, pool, req, std=False)
+        picks: list[int] = []
+        for j, parent in enumerate(parents):
+            # quotas as equal as possible, the fitter parents first
+            want = quota // len(parents) + (1 if j < quota % len(parents) else 0)
+            near = np.flatnonzero((pool != parent).sum(1) == 1)
+            near = near[np.argsort(-mu[near], kind="stable")]
+            taken = set(picks)
+            picks += [int(i) for i in near if int(i) not in taken][:want]
+        return picks
 
     def _predict_pool(
         self, model: EpistaticGP | TreeEnsemble, pool: np.ndarray, req: BatchRequest, *, std: bool
@@ -318,6 +428,32 @@ class VariantRecommender(RecommenderFront):
     def _empty(self, space: Space) -> Recommendation:
         empty = pd.DataFrame({name: pd.Series(dtype=object) for name in space.names})
         return Recommendation(empty, np.zeros((0, 1)), np.zeros((0, 1)), np.zeros(0), self.name)
+
+
+def prior_table(space: Space, prior: Mapping[str, Mapping[str, float]]) -> list[list[float]]:
+    """``{site: {choice: score}}`` -> one row of scores per site in the space's choice order.
+
+    A site or choice of the space that the mapping lacks, or a score that is not a
+    finite number, raises :class:`InputError` naming it.
+    """
+    table = []
+    for name, p in space.parameters.items():
+        assert isinstance(p, Categorical)
+        if name not in prior:
+            raise InputError("the prior has no scores for this site", column=name)
+        row = []
+        for c in p.choices:
+            value = prior[name].get(str(c))
+            if value is None or not math.isfinite(float(value)):
+                raise InputError(
+                    "the prior needs a finite score for every choice",
+                    column=name,
+                    expected="a number",
+                    found=f"{c}: {value}",
+                )
+            row.append(float(value))
+        table.append(row)
+    return table
 
 
 def _onehot(codes: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from typing import Self
 
 import numpy as np
@@ -38,6 +39,8 @@ from biofab.learn.state import SurrogateState
 CHUNK = 16384
 #: Largest feature count for which the posterior covariance of the weights is held densely.
 MAX_DENSE_FEATURES = 6000
+#: Target transforms of :class:`EpistaticGP`.
+TRANSFORMS = ("none", "rank", "log", "sqrt")
 
 
 def codes_from_onehot(X: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:
@@ -66,7 +69,25 @@ class EpistaticGP:
         most early rounds of the narrower first grid), so ML-II is not clipped.
     transform:
         ``"none"`` models ``y``; ``"rank"`` models the normal scores of ``y``'s
-        ranks (robust to a few huge values; ``predict`` then answers in that scale).
+        ranks (robust to a few huge values; ``predict`` then answers in that scale);
+        ``"log"`` models ``log(y - low + offset * sd(y))`` (``low`` = the smallest
+        ``y`` when it is negative, else 0): fitness effects that multiply become
+        additive, and a few huge values no longer dominate the fit; ``"sqrt"``
+        models ``sqrt(y - low)``, a milder compression. For ``"log"`` and ``"sqrt"``
+        :meth:`predict` and :meth:`predict_interval` answer in ``y``'s units
+        (the back-transformed median, the std by the delta method);
+        :meth:`predict_codes` in the model's scale (monotone, so rankings agree).
+    offset:
+        ``"log"``'s offset in units of the training ``y``'s standard deviation
+        (keeps the many near-zero values of a skewed landscape from spreading out
+        into a wide, noisy tail of large negative logs).
+    prior_table, prior_scale_grid:
+        A prior mean ``beta * p(x)``: ``prior_table[s][c]`` is the prior score of
+        choice ``c`` at site ``s`` (e.g. a zero-shot score; higher = fitter), ``p``
+        their sum over sites, standardised on the training variants; ``beta`` (in
+        standardised-target units per prior sd) is chosen with the kernel by
+        marginal likelihood from ``prior_scale_grid`` (0 included: a prior that
+        does not fit the data is switched off). ``None``: a constant mean.
 
     Attributes
     ----------
@@ -86,13 +107,34 @@ class EpistaticGP:
         pair_share_grid: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 0.9, 0.95),
         amplitude_grid: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0),
         transform: str = "none",
+        offset: float = 0.1,
+        prior_table: Sequence[Sequence[float]] | None = None,
+        prior_scale_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0),
     ) -> None:
         self.sizes = tuple(int(s) for s in sizes)
         self.order = order
         self.noise_grid = tuple(noise_grid)
         self.pair_share_grid = tuple(pair_share_grid)
         self.amplitude_grid = tuple(amplitude_grid)
+        if transform not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
         self.transform = transform
+        if not offset > 0:
+            raise ValueError(f"offset must be > 0, got {offset!r}")
+        self.offset = offset
+        if prior_table is not None:
+            if len(prior_table) != len(self.sizes) or any(
+                len(row) != size for row, size in zip(prior_table, self.sizes, strict=True)
+            ):
+                raise ValueError("prior_table needs one score per choice at every site")
+            if not all(math.isfinite(float(v)) for row in prior_table for v in row):
+                raise ValueError("prior_table holds a value that is not a finite number")
+        self.prior_table = (
+            None
+            if prior_table is None
+            else tuple(tuple(float(v) for v in row) for row in prior_table)
+        )
+        self.prior_scale_grid = tuple(prior_scale_grid)
 
     # -- kernel ----------------------------------------------------------------------
     @property
@@ -127,13 +169,39 @@ class EpistaticGP:
 
     # -- fitting ---------------------------------------------------------------------
     def _target(self, y: np.ndarray) -> np.ndarray:
+        """The modelled target; sets ``shift_`` (what is added to ``y`` first)."""
+        self.shift_ = 0.0
         if self.transform == "rank":
             from scipy.stats import norm, rankdata
 
             return np.asarray(norm.ppf((rankdata(y) - 0.5) / len(y)))
-        if self.transform != "none":
-            raise ValueError(f"transform must be 'none' or 'rank', got {self.transform!r}")
+        if self.transform in ("log", "sqrt"):
+            self.shift_ = -min(float(y.min()), 0.0)
+            if self.transform == "sqrt":
+                return np.sqrt(y + self.shift_)
+            # The offset scales with the data, so the transform does not depend on units.
+            self.shift_ += self.offset * (float(y.std()) or 1.0)
+            return np.log(y + self.shift_)
         return y
+
+    def _inverse(self, mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Model-scale mean and std -> ``y``'s units (median, delta-method std)."""
+        if self.transform == "log":
+            m = np.exp(mean)
+            return m - self.shift_, m * sd
+        if self.transform == "sqrt":
+            # Signed square: monotone, so the back-transformed ranking is the model's.
+            return mean * np.abs(mean) - self.shift_, 2.0 * np.abs(mean) * sd
+        return mean, sd
+
+    def _prior(self, codes: np.ndarray) -> np.ndarray:
+        """The standardised prior score ``p`` of codes ``(n, L)`` (zeros without a table)."""
+        if self.prior_table is None:
+            return np.zeros(len(codes))
+        raw = np.zeros(len(codes))
+        for s, row in enumerate(self.prior_table):
+            raw += np.asarray(row)[codes[:, s]]
+        return (raw - self.prior_center_) / self.prior_sd_
 
     def fit_codes(self, codes: np.ndarray, y: np.ndarray, yvar: np.ndarray | None = None) -> Self:
         """Fit on integer codes ``(n, L)`` and values ``(n,)``."""
@@ -144,24 +212,38 @@ class EpistaticGP:
         self.y_mean_ = float(t.mean())
         self.y_std_ = float(t.std()) or 1.0
         z = (t - self.y_mean_) / self.y_std_
-        extra = (
-            np.zeros(len(z)) if yvar is None else np.asarray(yvar, float).ravel() / (self.y_std_**2)
-        )
+        if yvar is None:
+            extra = np.zeros(len(z))
+        else:
+            v = np.asarray(yvar, float).ravel()
+            if self.transform == "log":  # delta method: var(log y) ~ var(y) / y^2
+                v = v / (np.asarray(y, float).ravel() + self.shift_) ** 2
+            elif self.transform == "sqrt":
+                v = v / (4.0 * np.maximum(np.asarray(y, float).ravel() + self.shift_, 1e-12))
+            extra = v / (self.y_std_**2)
+        self.prior_center_, self.prior_sd_ = 0.0, 1.0
+        if self.prior_table is not None:
+            raw = self._prior(C)  # centre 0, sd 1 so far: the raw sum
+            self.prior_center_ = float(raw.mean())
+            self.prior_sd_ = float(raw.std()) or 1.0
+        p = self._prior(C)
+        betas = self.prior_scale_grid if self.prior_table is not None else (0.0,)
         M = self._matches(C, C)
-        best: tuple[float, np.ndarray, float] | None = None
+        best: tuple[float, np.ndarray, float, float] | None = None
         for shares in self._share_options():
             K = self._kernel_by_matches(shares)[M]
             for noise in self.noise_grid:
-                ev = _log_evidence(K + np.diag(noise + extra), z)
-                if best is None or ev > best[0]:
-                    best = (ev, shares, noise)
+                for beta in betas:
+                    ev = _log_evidence(K + np.diag(noise + extra), z - beta * p)
+                    if best is None or ev > best[0]:
+                        best = (ev, shares, noise, beta)
         assert best is not None
-        self.log_evidence_, self.shares_, self.noise_ = best
+        self.log_evidence_, self.shares_, self.noise_, self.prior_scale_ = best
         K = self._kernel_by_matches(self.shares_)[M] + np.diag(self.noise_ + extra)
         self.chol_ = cho_factor(K, lower=True)[0]
         self.codes_ = C
-        self.z_ = z
-        self.alpha_ = cho_solve((self.chol_, True), z)
+        self.z_ = z - self.prior_scale_ * p  # the GP models what the prior mean leaves
+        self.alpha_ = cho_solve((self.chol_, True), self.z_)
         self._finish()
         self.interval_scale_ = self._interval_scale()
         return self
@@ -194,7 +276,7 @@ class EpistaticGP:
         is the 68 % interval, checked on held-out variants predicted high."""
         mean, sd = self.predict_codes(codes)
         noise_sd = self.y_std_ * math.sqrt(self.noise_)
-        return mean, self.interval_scale_ * np.sqrt(sd * sd + noise_sd * noise_sd)
+        return self._inverse(mean, self.interval_scale_ * np.sqrt(sd * sd + noise_sd * noise_sd))
 
     # -- weight space -----------------------------------------------------------------
     def _tuples(self) -> list[tuple[int, ...]]:
@@ -246,9 +328,10 @@ class EpistaticGP:
         self, codes: np.ndarray, *, std: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and std (of the function, no noise) for codes ``(N, L)``,
-        in ``y``'s units (the normal-score scale with ``transform="rank"``)."""
+        in the model's scale: ``y``'s units with ``transform="none"``, else the
+        transformed target's (monotone in ``y``)."""
         F = self.feature_index(codes)
-        mean = self.weights_[F].sum(1)
+        mean = self.weights_[F].sum(1) + self.prior_scale_ * self._prior(np.asarray(codes))
         sd = np.full(len(F), np.nan)
         if std:
             sd = np.sqrt(np.maximum(self._variance(F), 1e-12))
@@ -266,7 +349,12 @@ class EpistaticGP:
         return np.diag(lam) - B.T @ B
 
     def believer_ucb(
-        self, codes: np.ndarray, n: int, kappa: float, min_distance: int = 1
+        self,
+        codes: np.ndarray,
+        n: int,
+        kappa: float,
+        min_distance: int = 1,
+        first: Sequence[int] = (),
     ) -> tuple[list[int], np.ndarray]:
         """A batch of ``n`` rows of ``codes`` by UCB with the kriging believer.
 
@@ -277,12 +365,14 @@ class EpistaticGP:
         update is exact and rank-one in weight space (``Sigma`` and the pool's
         variances), so a batch over 10^5 variants costs ``n`` feature look-ups.
         Picks stay ``min_distance`` substitutions apart while the pool allows it.
-        Returns the rows and their UCB scores (``y``'s units) at pick time.
+        ``first`` rows are taken first, in order, whatever their scores (chosen by
+        another rule), and believed like any pick, so the rest spread away from them.
+        Returns the rows and their UCB scores (model scale) at pick time.
         """
         if self.n_features > MAX_DENSE_FEATURES:
             raise ValueError("the believer batch needs order <= 2 (a dense weight covariance)")
         F = self.feature_index(codes)
-        mean = self.weights_[F].sum(1)
+        mean = self.weights_[F].sum(1) + self.prior_scale_ * self._prior(np.asarray(codes))
         sigma = self.weight_covariance()
         var = np.zeros(len(F))
         for t in range(F.shape[1]):
@@ -293,11 +383,15 @@ class EpistaticGP:
         scores: list[float] = []
         near = np.zeros(len(F), dtype=bool)  # closer than min_distance to a pick
         low = np.zeros((self.n_features, min(n, len(F))))
-        for _ in range(min(n, len(F))):
+        forced = [int(i) for i in first][: min(n, len(F))]
+        for step in range(min(n, len(F))):
             score = mean + kappa * np.sqrt(var)
             score[picks] = -np.inf
             free = np.where(near, -np.inf, score)
-            p = int(np.argmax(free if np.isfinite(free).any() else score))
+            if step < len(forced):
+                p = forced[step]
+            else:
+                p = int(np.argmax(free if np.isfinite(free).any() else score))
             if min_distance > 1:
                 near |= (codes != codes[p]).sum(1) < min_distance
             picks.append(p)
@@ -360,6 +454,7 @@ class EpistaticGP:
         out = np.zeros((len(F), k), dtype=np.float32)
         for t in range(F.shape[1]):
             out += W[F[:, t]]
+        out += (self.prior_scale_ * self._prior(np.asarray(codes)))[:, None].astype(np.float32)
         return self.y_mean_ + self.y_std_ * out
 
     # -- the surrogate contract (one-hot encoding) -------------------------------------
@@ -368,8 +463,8 @@ class EpistaticGP:
         return self.fit_codes(codes_from_onehot(X, self.sizes), np.asarray(y).ravel(), yvar)
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std for one-hot rows ``X``."""
-        return self.predict_codes(codes_from_onehot(X, self.sizes))
+        """Mean and std for one-hot rows ``X`` (``y``'s units, except with ``"rank"``)."""
+        return self._inverse(*self.predict_codes(codes_from_onehot(X, self.sizes)))
 
     # -- saved state -----------------------------------------------------------------
     def get_state(self) -> SurrogateState:
@@ -380,8 +475,17 @@ class EpistaticGP:
             "pair_share_grid": list(self.pair_share_grid),
             "amplitude_grid": list(self.amplitude_grid),
             "transform": self.transform,
+            "offset": self.offset,
+            "prior_table": None
+            if self.prior_table is None
+            else [list(r) for r in self.prior_table],
+            "prior_scale_grid": list(self.prior_scale_grid),
         }
         fitted = {
+            "shift_": self.shift_,
+            "prior_scale_": self.prior_scale_,
+            "prior_center_": self.prior_center_,
+            "prior_sd_": self.prior_sd_,
             "y_mean_": self.y_mean_,
             "y_std_": self.y_std_,
             "noise_": float(self.noise_),
@@ -407,8 +511,13 @@ class EpistaticGP:
             tuple(p["pair_share_grid"]),
             tuple(p["amplitude_grid"]),
             str(p["transform"]),
+            float(p.get("offset", 0.1)),
+            p.get("prior_table"),
+            tuple(p.get("prior_scale_grid", (0.0, 0.25, 0.5, 1.0))),
         )
-        model.interval_scale_ = 1.0  # states saved before the calibration existed
+        # States saved before these existed: no calibration, shift or prior mean.
+        model.interval_scale_ = 1.0
+        model.shift_, model.prior_scale_, model.prior_center_, model.prior_sd_ = 0.0, 0.0, 0.0, 1.0
         for key, value in state.fitted.items():
             setattr(model, key, float(value))
         for key, arr in state.arrays.items():

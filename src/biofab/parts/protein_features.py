@@ -677,6 +677,15 @@ class ZeroShotPrior:
             total += weight * raw / (sd if sd > 0 else 1.0)
         return total
 
+    def site_table(self) -> dict[str, dict[str, float]]:
+        """``{site: {residue: score}}`` for the library's allowed residues: the prior
+        is the sum of one score per site, so this table is all of it (the form
+        :class:`biofab.learn.VariantRecommender` takes as a prior mean)."""
+        return {
+            site: {a: float(self.site_scores_[i, _INDEX[a]]) for a in letters}
+            for i, (site, letters) in enumerate(self.library.allowed.items())
+        }
+
     def score(self, designs: Any) -> np.ndarray:
         """Prior of each design (frame of site columns or variant codes); parent = 0."""
         idx, _ = residue_indices(designs, self.library.sites if _is_frame(designs) else None)
