@@ -82,8 +82,14 @@ def txtl_pool(key: str, inert: int, seed: int, budget: int, n: int = 1000) -> rs
         params[f"additive_{i + 1}"] = Continuous(0.0, 1.0, step=0.1)
     space = Space(params)
     rng = np.random.default_rng(seed)
-    rows, seen = [], set()
-    grids = [p.levels() for p in space.parameters.values()]
+    rows: list[tuple[float, ...]] = []
+    seen: set[tuple[float, ...]] = set()
+    grids: list[np.ndarray] = []
+    for name, p in space.parameters.items():
+        g = p.levels()
+        if g is None:  # every TX-TL component is dispensed on a grid
+            raise ValueError(f"{name} has no finite grid to draw a pool from")
+        grids.append(g)
     while len(rows) < n:
         row = tuple(float(g[rng.integers(len(g))]) for g in grids)
         if row not in seen:
