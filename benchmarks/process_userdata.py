@@ -90,7 +90,9 @@ def make_runs(seed: int, d: Path) -> dict[str, Any]:
     return out
 
 
-def fit_predict(d: Path, side: str, holdout: float = 0.0) -> dict[str, Any]:
+def fit_predict(
+    d: Path, side: str, holdout: float = 0.0, discrepancy: str = "quantile"
+) -> dict[str, Any]:
     if side == "biofab":
         req = w.FitRequest(
             d / "run1.csv",
@@ -117,6 +119,13 @@ def fit_predict(d: Path, side: str, holdout: float = 0.0) -> dict[str, Any]:
     t0 = time.perf_counter()
     fit = w.fit(req)
     fit_s = time.perf_counter() - t0
+    if discrepancy == "rms":
+        # The band before 2026-12-05: a saved file without the residual list reads as
+        # one RMS scale per variable (biofab.process.saved.model_sd).
+        saved = json.loads((d / f"{side}.json").read_text())
+        for v in saved["discrepancy"].values():
+            v.pop("scores", None)
+        (d / f"{side}.json").write_text(json.dumps(saved))
     pred = w.predict(
         w.PredictRequest(d / "run2.csv", d / f"{side}.json", x0=x0, out=d / f"{side}_pred.csv")
     )
@@ -156,6 +165,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=1, help="reported: 1; dev: 11")
     parser.add_argument("--calibration-holdout", type=float, default=0.0)
+    parser.add_argument(
+        "--discrepancy",
+        choices=("quantile", "rms"),
+        default="quantile",
+        help="band scale: conformal quantile (default) or the RMS used before 2026-12-05",
+    )
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument(
         "--skip-old",
@@ -175,7 +190,7 @@ def main() -> None:
             final_true = float(truth["run2_truth"]["X"].iloc[-1])
             for side in ("biofab", "ecoli"):
                 try:
-                    r = fit_predict(d, side, args.calibration_holdout)
+                    r = fit_predict(d, side, args.calibration_holdout, args.discrepancy)
                 except SimulationError as err:
                     # The fitted twin cannot simulate run 2 (e.g. the E. coli twin's DO
                     # balance crashes at yeast densities): a failed prediction, kept.
@@ -250,7 +265,10 @@ def main() -> None:
             "per_variable": {
                 v: float(b[f"coverage_{v}"].mean()) for v in ("X", "S", "E") if f"coverage_{v}" in b
             },
-            "discrepancy": "conformal quantile of run 1's relative residuals",
+            "discrepancy": {
+                "quantile": "conformal quantile of run 1's relative residuals",
+                "rms": "RMS of run 1's relative residuals",
+            }[args.discrepancy],
             **common,
         },
         {

@@ -233,6 +233,8 @@ def test_forecast_calibration_adds_held_out_errors(runs: dict[str, Path]) -> Non
     code, out = run(*args, "--save", d / "never.json", "--calibration-holdout", "1.5")
     refused(code, out, "calibration holdout", "1.5")
     assert not (d / "never.json").exists()
+    code, out = run(*args, "--calibration-holdout", "0.3")  # nothing saved to widen
+    refused(code, out, "calibration holdout", "--save")
 
 
 def test_model_discrepancy_is_a_conformal_quantile_and_old_files_still_read() -> None:

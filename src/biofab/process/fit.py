@@ -417,7 +417,8 @@ def forecast_residuals(
         refit = fit(model, short, params, **fit_kwargs)
     except NotEnoughDataError:
         return pd.DataFrame()
-    blocks = [_block(refit.model_, e, fit_kwargs.get("sigma") or {}, 0.05) for e in experiments]
+    sigma, rel = fit_kwargs.get("sigma") or {}, fit_kwargs.get("rel_sigma", 0.05)
+    blocks = [_block(refit.model_, e, sigma, rel) for e in experiments]
     frame = _residual_frame(refit.model_, blocks)
     if not len(frame):
         return frame

@@ -475,6 +475,14 @@ def fit(request: FitRequest) -> FitResult:
             column="calibration_holdout",
             found=request.calibration_holdout,
         )
+    if request.calibration_holdout > 0 and request.save is None:
+        # The forecast residuals only widen the saved bands: without a file they would
+        # cost a second fit and change nothing.
+        raise InputError(
+            "calibration holdout widens the saved model's bands: give --save too",
+            column="calibration_holdout",
+            found=request.calibration_holdout,
+        )
     _check_scenario_model(s, kind)
     twin = _with_overrides(_twin(s, kind) if declared is None else declared, request.set)
     twin.param_vector(dict.fromkeys(names, 1.0))  # unknown names fail before reading data
