@@ -775,6 +775,10 @@ class PhysicsResidual(SequenceModel):
     calculator's line by that factor. ``calibration_`` holds the out-of-fold coverage
     and Spearman(|error|, std) of the calibrated std, overall and per grouping.
 
+    ``line``: ``"total"`` (a line in ``dG_total``) or ``"terms"`` (the calculator's
+    seven terms reweighted by least squares; lost on LaFleur's grouped folds, see
+    BENCHMARKS.md).
+
     Units: the target's (any; e.g. LaFleur's ``log(TX/Txref)``). Kind:
     ``promoter`` only. ``upstream``: DNA placed before each sequence for the
     scan (default: the BioBrick prefix, as :class:`PromoterCalculator`).
@@ -793,6 +797,7 @@ class PhysicsResidual(SequenceModel):
         calibration_groups: str = "elements",
         error_model: str = "linear",
         trimmed_copies: float = 0.5,
+        line: str = "total",
         upstream: str | None = None,
         n_jobs: int = 1,
         min_length: int | None = None,
@@ -808,6 +813,7 @@ class PhysicsResidual(SequenceModel):
         self.calibration_groups = calibration_groups
         self.error_model = error_model
         self.trimmed_copies = trimmed_copies
+        self.line = line
         self.upstream = upstream
         self.n_jobs = n_jobs
 
@@ -965,9 +971,16 @@ class PhysicsResidual(SequenceModel):
             out.append({"group": key, "how": how, "mean": mean, "spread": spread, "D": D, "y": y})
         return out
 
+    def _line_columns(self) -> list[int]:
+        from biofab.parts.promoter_energy import TERMS
+
+        names = ("dG_total",) if self.line == "total" else TERMS
+        return [self.columns_.index(c) for c in names]
+
     def _base(self, X: np.ndarray) -> np.ndarray:
-        """The calculator's line: ``slope_ * dG_total + intercept_``."""
-        return self.slope_ * X[:, self.columns_.index("dG_total")] + self.intercept_
+        """The calculator's line: ``line_[0] + line_[1:] · terms`` (``dG_total`` alone,
+        or its seven terms reweighted with ``line="terms"``)."""
+        return self.line_[0] + X[:, self._line_columns()] @ self.line_[1:]
 
     def _descriptors(
         self, X: np.ndarray, mean: np.ndarray, spread: np.ndarray, elem: np.ndarray
@@ -997,8 +1010,10 @@ class PhysicsResidual(SequenceModel):
     ) -> None:
         from xgboost import XGBRegressor
 
-        dg = X[:, self.columns_.index("dG_total")]
-        self.slope_, self.intercept_ = (float(v) for v in np.polyfit(dg, y, 1))
+        if self.line not in ("total", "terms"):
+            raise InputError("unknown line", expected="total | terms", found=self.line)
+        A = np.column_stack([np.ones(len(y)), X[:, self._line_columns()]])
+        self.line_ = np.linalg.lstsq(A, y, rcond=None)[0]
         resid = y - self._base(X)
         if Xa is not None and len(Xa):
             # Trimmed copies: the line is the calculator's on the cut sequence; the boosters
@@ -1085,7 +1100,7 @@ class PhysicsResidual(SequenceModel):
     def _save_state(self, directory: Path) -> None:
         err = self.error_.state()
         nov = self.novelty_.state()
-        arrays: dict[str, Any] = {"line": np.array([self.slope_, self.intercept_])}
+        arrays: dict[str, Any] = {"line": self.line_}
         arrays.update({f"error_{k}": v for k, v in err.items()})
         arrays.update({f"novelty_{k}": v for k, v in nov.items()})
         arrays.update({f"elements_{k}": v for k, v in self.elements_.state().items()})
@@ -1102,7 +1117,7 @@ class PhysicsResidual(SequenceModel):
         from biofab.parts.promoter_features import ElementDistance
 
         with np.load(directory / "residual.npz") as z:
-            self.slope_, self.intercept_ = (float(v) for v in z["line"])
+            self.line_ = np.asarray(z["line"], dtype=float)
             self.error_ = ErrorScale.from_state(
                 {k[len("error_") :]: z[k] for k in z.files if k.startswith("error_")}
             )
