@@ -752,8 +752,8 @@ class PhysicsResidual(SequenceModel):
     A 5'-trimmed promoter has lost its UP element: with ``trimmed_copies`` > 0
     the UP columns of a sequence whose UP window lies mostly outside it are
     *missing* (NaN, with the ``up_visible`` fraction as a column), and the
-    boosters also learn from that share of the training rows 5'-trimmed to 3 nt
-    before their -35 (same measured strength), so without an UP they predict
+    boosters also learn from that share of the training rows 5'-cut right at their
+    -35 (same measured strength), so without an UP they predict
     what the rest of the promoter says rather than reading the flank as a weak UP.
 
     ``std`` is calibrated, not the members' spread: ``calibration_folds``
