@@ -392,6 +392,69 @@ SETTINGS_TRIED_SHIFT = [
     {"setting": "... and shrunk", "r": [0.697, 0.674, 0.571]},
 ]
 
+#: Third round (2026-12-05, issue 14 items 1-2), LaFleur only: GroupKFold(4) by h10, h35,
+#: UP and spacs (4 folds, not the reported 3, so the choice is not made on the reported
+#: folds), each held-out fold as is, 5'-trimmed to 60 and to 57 nt (57: the -35 at the
+#: sequence's first base, the geometry of a cut 3 nt deeper than 60 on LaFleur; Hossain's
+#: 78-nt promoters cut to 60 put their -35 2 nt from the end, which LaFleur's 60-nt cut
+#: never does) and padded to 150 nt (GC 0.5). Values: per-fold Pearson r [as is, trim60,
+#: trim57, pad150] averaged over the four elements, then pooled ±1 std coverage and
+#: pooled Spearman(|error|, std) per element [h10, h35, UP, spacs] (/tmp scratch runs,
+#: seed 0, never Hossain). Calculator dG_total on the same rows: r [0.681, 0.654, 0.248,
+#: 0.595]. The chosen one is marked.
+SETTINGS_TRIED_ROUND3 = [
+    {
+        "setting": "previous model (6 members, calibration folds by -10 only, 6 descriptors)",
+        "r": [0.705, 0.669, None, 0.565],
+        "coverage": [0.676, 0.673, 0.920, 0.668],
+        "spearman": [0.038, 0.164, 0.337, -0.107],
+    },
+    {
+        "setting": "calibration folds by -10, -35, UP, spacer in turn; + element distances "
+        "(nearest -35/-10/UP/spacer, hexamer log-odds, spacer-length rarity), |correction|; "
+        "UP missing (NaN + up_visible) below half a window; 50 % trimmed training copies",
+        "r": [0.706, 0.668, 0.270, 0.559],
+        "coverage": [0.723, 0.750, 0.901, 0.494],
+        "spearman": [0.041, 0.247, 0.293, 0.240],
+    },
+    {
+        "setting": "... + scan flank extended to a whole UP window (a -35 at the 5' end can "
+        "be found) (chosen)",
+        "r": [0.698, 0.685, 0.662, 0.562],
+        "coverage": [0.686, 0.739, 0.885, 0.527],
+        "spearman": [0.010, 0.208, 0.292, 0.039],
+    },
+    {
+        "setting": "... + boosted error model (depth-2 trees on the linear fit's residual)",
+        "r": [0.698, 0.685, 0.662, 0.562],
+        "coverage": [0.609, 0.716, 0.843, 0.467],
+        "spearman": [0.001, 0.245, 0.204, 0.043],
+    },
+    {
+        "setting": "chosen, but line='terms' (the calculator's seven dG terms reweighted by "
+        "least squares instead of a line in dG_total; tried after the reported run)",
+        "r": [0.676, 0.646, 0.630, 0.577],
+        "coverage": [0.652, 0.742, 0.868, 0.560],
+        "spearman": [-0.042, 0.185, 0.225, 0.011],
+    },
+]
+
+
+#: The Promoter Calculator's free-energy terms as LaFleur's file tabulates them.
+DG_COLUMNS = ("dG10", "dG35", "dGDisc", "dGITR", "dGEXT10", "dGSPAC", "dGUP")
+
+
+def refit_calculator(terms: np.ndarray, y: np.ndarray, folds: list[Any]) -> np.ndarray:
+    """Out-of-fold predictions of the calculator's own terms refitted per fold: least
+    squares of ``y`` on the ``dG*`` columns (plus intercept) of the training folds. The
+    fair peer on LaFleur splits, where the published column saw every row."""
+    out = np.zeros(len(y))
+    for tr, te in folds:
+        A = np.column_stack([np.ones(len(tr)), terms[tr]])
+        w = np.linalg.lstsq(A, y[tr], rcond=None)[0]
+        out[te] = np.column_stack([np.ones(len(te)), terms[te]]) @ w
+    return out
+
 
 def transfer_models(args: argparse.Namespace) -> dict[str, Callable[[int], SequenceModel]]:
     """Model name -> factory(seed) of the transfer section (CNN: see BENCHMARKS.md)."""
@@ -548,10 +611,13 @@ def transfer_section(args: argparse.Namespace) -> list[dict[str, Any]]:
                     **common,
                 )
             )
+    terms = raw[list(DG_COLUMNS)].to_numpy(dtype=float)
     for element in ELEMENTS:
         groups = raw[element].fillna("").astype(str).to_numpy()
         folds = list(GroupKFold(args.folds).split(lafleur, y_l, groups))
         calc_r = pearson(y_l, lafleur["calculator"].to_numpy())
+        refit = refit_calculator(terms, y_l, folds)
+        refit_fold = statistics.mean(pearson(y_l[te], refit[te]) for _, te in folds)
         for name in chosen:
             rs, ivs, fold_rs = [], [], []
             with progress(f"leave-{element}-out {name}", args.seeds * len(folds)) as steps:
@@ -572,7 +638,8 @@ def transfer_section(args: argparse.Namespace) -> list[dict[str, Any]]:
             )
             print(
                 f"{'leave_' + element + '_out':<22}{name:<18}{r:>8.3f}{calc_r:>8.3f}"
-                f"{cover:>8.2f}{rho:>8.3f}",
+                f"{cover:>8.2f}{rho:>8.3f}  per-fold {statistics.mean(fold_rs):.3f} vs "
+                f"calc {calc_fold:.3f}, refit {pearson(y_l, refit):.3f} ({refit_fold:.3f})",
                 flush=True,
             )
             records.append(
@@ -586,11 +653,15 @@ def transfer_section(args: argparse.Namespace) -> list[dict[str, Any]]:
                     " sequence, pooled out-of-fold",
                     per_fold_r_mean=round(statistics.mean(fold_rs), 4),
                     calculator_per_fold_r_mean=round(calc_fold, 4),
+                    calculator_refit_r=round(pearson(y_l, refit), 4),
+                    calculator_refit_per_fold_r_mean=round(refit_fold, 4),
                     coverage_1std=round(cover, 4),
                     spearman_abs_error_std=round(rho, 4),
                     coverage_target="0.60-0.76",
                     spearman_target="> 0.2",
-                    peer_note="published calculator column (fitted on this library)",
+                    peer_note="published calculator column (fitted on all of this library, "
+                    "so in-sample here); calculator_refit_*: its seven dG terms (the file's "
+                    "dG* columns) refitted by least squares on the training folds only",
                     **common,
                 )
             )
@@ -600,6 +671,7 @@ def transfer_section(args: argparse.Namespace) -> list[dict[str, Any]]:
             "better": None,
             "settings": SETTINGS_TRIED,
             "settings_shift": SETTINGS_TRIED_SHIFT,
+            "settings_round3": SETTINGS_TRIED_ROUND3,
             "note": "chosen on LaFleur leave-element-out only; Hossain evaluated once",
         }
     )

@@ -18,7 +18,7 @@ from biofab.parts.datasets import load_hossain, load_lafleur
 from biofab.parts.models import KmerRidge, PhysicsResidual, load_model, make_model
 from biofab.parts.physics import PromoterCalculator
 from biofab.parts.promoter_energy import EnergyScanner
-from biofab.parts.promoter_features import element_features
+from biofab.parts.promoter_features import ElementDistance, element_features, element_table
 from conftest import shared_data
 from test_parts_cli_edges import biofab
 
@@ -91,6 +91,70 @@ def test_physics_residual_calibrated_and_far_sequences_widened(
     np.testing.assert_allclose(std, table["std"].iloc[:10])
 
 
+def test_calibration_covers_each_kind_of_new_element(fitted: PhysicsResidual) -> None:
+    per = fitted.calibration_["per_grouping"]
+    assert set(per) == {"hex10", "hex35", "up_word", "spacer_word"}
+    for rep in per.values():
+        assert 0.4 <= rep["coverage_1std"] <= 0.95 and rep["n"] == fitted.n_train_
+    assert fitted.calibration_["n"] == 4 * fitted.n_train_
+
+
+def test_element_distance_measures_new_elements(lafleur: pd.DataFrame) -> None:
+    seqs = lafleur["sequence"].tolist()
+    _, site = element_table(seqs)
+    dist = ElementDistance().fit(site.iloc[:300])
+    seen = dist.describe(site.iloc[:300])
+    assert (seen[:, :4] == 0).all()  # every training element is its own nearest
+    new = dist.describe(site.iloc[300:])
+    unseen10 = ~site["hex10"].iloc[300:].isin(set(site["hex10"].iloc[:300])).to_numpy()
+    assert (new[unseen10, 1] >= 1).all() and (new[~unseen10, 1] == 0).all()
+    # consensus TATAAT scores above a hexamer unlike any training -10
+    probe = site.iloc[:2].copy()
+    probe["hex10"] = ["TATAAT", "GCGCGC"]
+    score = dist.describe(probe)[:, 5]
+    assert score[0] > score[1]
+    back = ElementDistance.from_state(dist.state())
+    np.testing.assert_array_equal(back.describe(site.iloc[300:]), new)
+
+
+def _plain_hex35(seq: str) -> str:
+    """The -35 the calculator's own scan (22-nt flank) finds, "" when it finds no site."""
+    try:
+        return str(EnergyScanner().scan([seq])["hex35"].iloc[0])
+    except InputError:
+        return ""
+
+
+def test_trimmed_promoter_keeps_its_minus35_and_marks_up_missing(
+    fitted: PhysicsResidual, lafleur: pd.DataFrame
+) -> None:
+    seqs = lafleur["sequence"].iloc[:50].tolist()
+    F, site = fitted._table(seqs)
+    cut = [s[max(0, a) :] for s, a in zip(seqs, site["h35_start"], strict=True)]
+    Ft, site_t = fitted._table(cut)
+    # cut right at the -35: the scan still finds that -35 (the flank reaches a whole UP
+    # window; without the UP another site wins now and then), where the calculator's own
+    # 22-nt flank cannot place it; and the UP is missing (NaN), not the flank read as weak
+    kept = (site_t["hex35"] == site["hex35"]).mean()
+    plain = np.mean([_plain_hex35(c) == h for c, h in zip(cut, site["hex35"], strict=True)])
+    assert kept > 0.75 and kept > plain + 0.3
+    same = (site_t["hex35"] == site["hex35"]).to_numpy()
+    assert (Ft["up_visible"][same] < 0.5).all() and Ft["up_at_0"][same].isna().all()
+    assert F["up_visible"].gt(0.5).mean() > 0.5
+    mean, std = fitted.predict(cut)
+    assert np.isfinite(mean).all() and (std > 0).all()
+
+
+def test_physics_residual_refuses_unknown_settings(lafleur: pd.DataFrame) -> None:
+    seqs, y = lafleur["sequence"].iloc[:60].tolist(), lafleur["target"].iloc[:60]
+    with pytest.raises(InputError, match="calibration_groups"):
+        PhysicsResidual(calibration_groups="UP", **SMALL).fit(seqs, y)
+    with pytest.raises(InputError, match="error model"):
+        PhysicsResidual(error_model="forest", **SMALL).fit(seqs, y)
+    with pytest.raises(InputError, match="unknown line"):
+        PhysicsResidual(line="dG_10", **SMALL).fit(seqs, y)
+
+
 def test_physics_residual_is_for_promoters() -> None:
     with pytest.raises(InputError, match="promoters only"):
         make_model("physics-residual", "rbs").fit(["ACGT" * 5] * 12, np.arange(12.0))
@@ -109,6 +173,14 @@ def test_error_scale_and_novelty() -> None:
     scale = ErrorScale().fit(d[:, None], err)
     rep = interval_report(np.zeros(2000), err, scale.std(d[:, None]))
     assert 0.66 <= rep["coverage_1std"] <= 0.70 and rep["spearman_abs_error_std"] > 0.3
+    # boosted: an error that grows only past a threshold; the state round-trips
+    step = np.where(d > 1.5, 1.0, 0.1)
+    err2 = np.abs(rng.normal(0, step))
+    boosted = ErrorScale("boosted").fit(d[:, None], err2)
+    rep2 = interval_report(np.zeros(2000), err2, boosted.std(d[:, None]))
+    assert 0.66 <= rep2["coverage_1std"] <= 0.70 and rep2["spearman_abs_error_std"] > 0.4
+    back = ErrorScale.from_state(boosted.state())
+    np.testing.assert_allclose(back.std(d[:50, None]), boosted.std(d[:50, None]), rtol=1e-6)
     seqs = ["".join(rng.choice(list("ACGT"), 80)) for _ in range(200)]
     nov = Novelty().fit(seqs)
     assert nov.warnings(seqs[:1]) == [""] or nov.score(seqs[:1])[0] > nov.threshold_

@@ -53,15 +53,22 @@ def interval_report(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[st
 
 
 class ErrorScale:
-    """``std = scale * exp(w · [1, z(descriptors)])``, fitted on out-of-fold residuals
+    """``std = scale * exp(f(z(descriptors)))``, fitted on out-of-fold residuals
     (``z`` clipped to ±4).
 
     ``fit(D, abs_error)``: ``D`` ``(n, p)`` descriptors, ``abs_error`` ``(n,)``
-    out-of-fold absolute errors. Least squares of ``log(|e| + eps)`` on the
+    out-of-fold absolute errors. ``f`` regresses ``log(|e| + eps)`` on the
     standardised descriptors (``eps`` = 5 % of the median error, so exact hits
-    do not dominate), then ``scale_`` = the 68.3 % quantile of
-    ``|e| / exp(fit)``: exactly nominal coverage on the fitting residuals.
+    do not dominate): ``method="linear"`` by (lightly ridged) least squares,
+    ``f = w · [1, z]``; ``method="boosted"`` by shallow gradient-boosted trees
+    (XGBoost, depth 2, 150 trees), which can read thresholds and interactions (an
+    error that grows only once two elements are both new). Then ``scale_`` = the
+    68.3 % quantile of ``|e| / exp(f)``: exactly nominal coverage on the fitting
+    residuals.
     """
+
+    def __init__(self, method: str = "linear") -> None:
+        self.method = method
 
     def fit(self, D: np.ndarray, abs_error: np.ndarray) -> ErrorScale:
         D = np.asarray(D, dtype=float)
@@ -74,6 +81,24 @@ class ErrorScale:
         reg = 1e-2 * len(e) * np.eye(A.shape[1])
         reg[0, 0] = 0.0
         self.w_ = np.linalg.solve(A.T @ A + reg, A.T @ np.log(e + eps))
+        self.booster_: Any = None
+        if self.method == "boosted":
+            from xgboost import XGBRegressor
+
+            target = np.log(e + eps) - A @ self.w_
+            # On top of the linear fit (the trees learn what it misses), shallow and slow.
+            self.booster_ = XGBRegressor(
+                n_estimators=150,
+                max_depth=2,
+                learning_rate=0.05,
+                subsample=0.8,
+                n_jobs=1,
+                random_state=0,
+            ).fit(A[:, 1:], target)
+        elif self.method != "linear":
+            from biofab.core.errors import InputError
+
+            raise InputError("unknown error model", expected="linear | boosted", found=self.method)
         self.scale_ = 1.0
         self.scale_ = float(np.quantile(e / self.raw(D), ONE_SIGMA))
         return self
@@ -84,20 +109,35 @@ class ErrorScale:
         # not extrapolate to absurd widths (distance from training is Novelty's job).
         Z = np.clip((np.asarray(D, float) - self.mu_) / self.sd_, -4.0, 4.0)
         A = np.column_stack([np.ones(len(D)), Z])
-        return np.exp(np.clip(A @ self.w_, -20, 20))
+        f = A @ self.w_
+        if getattr(self, "booster_", None) is not None:
+            f = f + self.booster_.predict(Z)
+        return np.exp(np.clip(f, -20, 20))
 
     def std(self, D: np.ndarray) -> np.ndarray:
         """Calibrated std ``(n,)`` in the target's units."""
         return self.scale_ * self.raw(D)
 
     def state(self) -> dict[str, Any]:
-        return {"mu": self.mu_, "sd": self.sd_, "w": self.w_, "scale": self.scale_}
+        """Arrays that :meth:`from_state` reads back (the trees as XGBoost's JSON bytes)."""
+        out = {"mu": self.mu_, "sd": self.sd_, "w": self.w_, "scale": self.scale_}
+        if getattr(self, "booster_", None) is not None:
+            raw = self.booster_.get_booster().save_raw("json")
+            out["trees"] = np.frombuffer(bytes(raw), dtype=np.uint8)
+        return out
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ErrorScale:
         out = cls()
         out.mu_, out.sd_, out.w_ = (np.asarray(state[k], float) for k in ("mu", "sd", "w"))
         out.scale_ = float(state["scale"])
+        out.booster_ = None
+        if state.get("trees") is not None:
+            from xgboost import XGBRegressor
+
+            out.method = "boosted"
+            out.booster_ = XGBRegressor()
+            out.booster_.load_model(bytearray(np.asarray(state["trees"], np.uint8).tobytes()))
         return out
 
 

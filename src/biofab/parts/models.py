@@ -728,6 +728,8 @@ def _hexamer_distance(query: np.ndarray, train: np.ndarray) -> np.ndarray:
 
 #: Feature views of :class:`PhysicsResidual`'s members: each member learns from one.
 RESIDUAL_VIEWS = ("all", "energy", "elements")
+#: Site words the calibration folds are grouped by, in turn (``calibration_groups="elements"``).
+CALIBRATION_GROUPS = ("hex10", "hex35", "up_word", "spacer_word")
 
 
 class PhysicsResidual(SequenceModel):
@@ -747,17 +749,35 @@ class PhysicsResidual(SequenceModel):
     view ``RESIDUAL_VIEWS[j % 3]`` -- all columns, the energies and lengths
     only, or the element bases only -- on its own bootstrap sample.
 
+    A 5'-trimmed promoter has lost its UP element: with ``trimmed_copies`` > 0
+    the UP columns of a sequence whose UP window lies mostly outside it are
+    *missing* (NaN, with the ``up_visible`` fraction as a column), and the
+    boosters also learn from that share of the training rows 5'-cut right at their
+    -35 (same measured strength), so without an UP they predict
+    what the rest of the promoter says rather than reading the flank as a weak UP.
+
     ``std`` is calibrated, not the members' spread: ``calibration_folds``
-    grouped folds of the training rows (grouped by the -10 hexamer the scan
-    finds, so each fold's rows carry -10s the other folds never saw) give
-    out-of-fold errors; :class:`biofab.parts.calibration.ErrorScale` learns
-    their size from the members' spread, the predicted strength and the site's
-    energy gap, scaled to 68.3 % coverage. Sequences far from training
+    grouped folds of the training rows give out-of-fold errors -- with
+    ``calibration_groups="elements"`` the folds are grouped by the -10, the -35,
+    the UP and the spacer the scan finds, in turn (four sets of folds, so the
+    errors include each kind of new element); ``"h10"``: by the -10 only.
+    :class:`biofab.parts.calibration.ErrorScale` (``error_model``: ``"linear"`` or
+    ``"boosted"``) learns their size from the
+    members' spread, the predicted strength, the correction's size
+    (``|prediction - calculator line|``), the site's energy gap and competing
+    sites, and each element's distance from the training ones
+    (:class:`biofab.parts.promoter_features.ElementDistance`: mismatches to the
+    nearest training -35, -10, UP and spacer, hexamer log-odds, spacer-length
+    rarity), scaled to 68.3 % coverage. Sequences far from training
     (length outside the training range, 3-mer composition beyond the 99th
     training percentile) get a wider std and a warning
     (:meth:`predict_table`), and their corrections shrink towards the
     calculator's line by that factor. ``calibration_`` holds the out-of-fold coverage
-    and Spearman(|error|, std) of the calibrated std.
+    and Spearman(|error|, std) of the calibrated std, overall and per grouping.
+
+    ``line``: ``"total"`` (a line in ``dG_total``) or ``"terms"`` (the calculator's
+    seven terms reweighted by least squares; lost on LaFleur's grouped folds, see
+    BENCHMARKS.md).
 
     Units: the target's (any; e.g. LaFleur's ``log(TX/Txref)``). Kind:
     ``promoter`` only. ``upstream``: DNA placed before each sequence for the
@@ -774,6 +794,10 @@ class PhysicsResidual(SequenceModel):
         max_depth: int = 3,
         learning_rate: float = 0.05,
         calibration_folds: int = 3,
+        calibration_groups: str = "elements",
+        error_model: str = "linear",
+        trimmed_copies: float = 0.5,
+        line: str = "total",
         upstream: str | None = None,
         n_jobs: int = 1,
         min_length: int | None = None,
@@ -786,17 +810,37 @@ class PhysicsResidual(SequenceModel):
         self.max_depth = max_depth
         self.learning_rate = learning_rate
         self.calibration_folds = calibration_folds
+        self.calibration_groups = calibration_groups
+        self.error_model = error_model
+        self.trimmed_copies = trimmed_copies
+        self.line = line
         self.upstream = upstream
         self.n_jobs = n_jobs
 
     # -- features -----------------------------------------------------------------------
-    def _table(self, seqs: list[str]) -> tuple[Any, Any]:
+    def _upstream(self) -> str:
+        """The flank the scan reads before each sequence: ``upstream`` (default: the
+        BioBrick prefix), extended 5' by repeating itself to a whole UP window plus its
+        spacer base, so a sequence cut right at its -35 still shows that -35 to the scan
+        (whose UP is then read from the flank and marked missing) instead of forcing the
+        scan onto a shifted, wrong site."""
         from biofab.parts.physics import BIOBRICK_PREFIX
+        from biofab.parts.promoter_energy import UP_LENGTH
+
+        up = BIOBRICK_PREFIX if self.upstream is None else self.upstream
+        if not up:
+            return up
+        need = UP_LENGTH + 1
+        while len(up) < need:
+            up = up[-(need - len(up)) :] + up
+        return up
+
+    def _table(self, seqs: list[str]) -> tuple[Any, Any]:
         from biofab.parts.promoter_energy import EnergyScanner
         from biofab.parts.promoter_features import element_table
 
-        up = BIOBRICK_PREFIX if self.upstream is None else self.upstream
-        return element_table(seqs, EnergyScanner(upstream=up))
+        scanner = EnergyScanner(upstream=self._upstream())
+        return element_table(seqs, scanner, mask_missing=self.trimmed_copies > 0)
 
     def _view(self, columns: list[str], view: str) -> list[int]:
         from biofab.parts.promoter_features import ENERGY_COLUMNS
@@ -813,88 +857,174 @@ class PhysicsResidual(SequenceModel):
             return [columns.index("dG_total"), *rest]
         return list(range(len(columns)))
 
+    def _trimmed(
+        self, seqs: list[str], site: Any, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Features, targets and source rows of a ``trimmed_copies`` share of the training
+        rows with everything 5' of the -35 cut off (but the few bases that, with the flank,
+        make a complete UP window, so the same site can be scanned); empty when none can be
+        cut or the cut sequences have no site."""
+        empty = (np.zeros((0, len(self.columns_))), np.zeros(0), np.zeros(0, dtype=int))
+        if self.trimmed_copies <= 0:
+            return empty
+        from biofab.parts.promoter_energy import UP_LENGTH
+
+        keep = max(0, UP_LENGTH + 1 - len(self._upstream()))
+        cut = site["h35_start"].to_numpy() - keep
+        lo = self.length_range[0]
+        rng = np.random.default_rng(self.seed + 7919)
+        pick = np.flatnonzero((cut > 0) & (np.array([len(s) for s in seqs]) - cut >= lo))
+        pick = pick[rng.random(len(pick)) < self.trimmed_copies]
+        if len(pick) == 0:
+            return empty
+        try:
+            F, _ = self._table([seqs[i][cut[i] :] for i in pick])
+        except InputError:
+            return empty
+        return F[self.columns_].to_numpy(dtype=float), y[pick], pick
+
     # -- fitting ------------------------------------------------------------------------
     def _fit(self, seqs: list[str], y: np.ndarray) -> None:
         from biofab.parts.calibration import ErrorScale, Novelty, interval_report
+        from biofab.parts.promoter_features import ElementDistance
 
         if self.kind != "promoter":
             raise InputError(
                 "physics-residual models promoters only", expected="promoter", found=self.kind
             )
+        if self.calibration_groups not in ("elements", "h10"):
+            raise InputError(
+                "unknown calibration_groups",
+                expected="elements | h10",
+                found=self.calibration_groups,
+            )
         F, site = self._table(seqs)
         self.columns_ = [str(c) for c in F.columns]
         X = F.to_numpy(dtype=float)
-        hexes = _hexamers(site)
-        oof_mean, oof_spread, oof_dist, how = self._out_of_fold(X, y, hexes)
-        D = self._descriptors(X, oof_mean, oof_spread, oof_dist)
-        self.error_ = ErrorScale().fit(D, np.abs(y - oof_mean))
-        std = self.error_.std(D)
+        Xa, ya, src = self._trimmed(seqs, site, y)
+        oof = self._out_of_fold(X, y, site, Xa, ya, src)
+        D = np.vstack([o["D"] for o in oof])
+        err = np.concatenate([np.abs(o["y"] - o["mean"]) for o in oof])
+        self.error_ = ErrorScale(self.error_model).fit(D, err)
+        per = {}
+        for o in oof:
+            per[o["group"]] = {
+                **interval_report(o["y"], o["mean"], self.error_.std(o["D"])),
+                "pearson_r": round(float(np.corrcoef(o["y"], o["mean"])[0, 1]), 4),
+            }
+        allm = np.concatenate([o["mean"] for o in oof])
+        ally = np.concatenate([o["y"] for o in oof])
         self.calibration_ = {
-            "split": how,
+            "split": oof[0]["how"],
             "folds": self.calibration_folds,
-            **interval_report(y, oof_mean, std),
-            "pearson_r": round(float(np.corrcoef(y, oof_mean)[0, 1]), 4),
-            "uncalibrated": interval_report(y, oof_mean, oof_spread),
+            **interval_report(ally, allm, self.error_.std(D)),
+            "pearson_r": round(float(np.corrcoef(ally, allm)[0, 1]), 4),
+            "uncalibrated": interval_report(ally, allm, np.concatenate([o["spread"] for o in oof])),
+            "per_grouping": per,
         }
-        self._fit_core(X, y, report=True)
+        self._fit_core(X, y, Xa, ya, report=True)
         self.novelty_ = Novelty().fit(seqs)
-        self.hexamers_ = np.unique(hexes, axis=0)
+        self.elements_ = ElementDistance().fit(site)
 
     def _out_of_fold(
-        self, X: np.ndarray, y: np.ndarray, hexes: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-        """Out-of-fold mean, member spread and hexamer distance to the fold's training rows,
-        from folds grouped by -10 hexamer (random when there are fewer distinct -10s than
-        folds)."""
-        groups = [bytes(h[6:]) for h in hexes]
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        site: Any,
+        Xa: np.ndarray,
+        ya: np.ndarray,
+        src: np.ndarray,
+    ) -> list[dict[str, Any]]:
+        """Out-of-fold mean, member spread and error descriptors, one record per grouping
+        (folds grouped by an element's word; random folds when there are fewer distinct
+        words than folds). ``Xa``/``ya``: trimmed copies of rows ``src``, used for fitting
+        in the folds that train on their row."""
         from sklearn.model_selection import GroupKFold, KFold
 
+        from biofab.parts.promoter_features import ElementDistance
+
         k = max(2, self.calibration_folds)
-        if len(set(groups)) >= k:
-            splits = list(GroupKFold(k).split(X, y, groups))
-            how = f"GroupKFold({k}) by the scanned -10 hexamer"
-        else:
-            splits = list(KFold(k, shuffle=True, random_state=self.seed).split(X))
-            how = f"KFold({k}) (fewer distinct -10 hexamers than folds)"
-        mean, spread = np.zeros(len(y)), np.zeros(len(y))
-        dist = np.zeros((len(y), 2))
-        for tr, te in splits:
-            dist[te] = _hexamer_distance(hexes[te], np.unique(hexes[tr], axis=0))
-            sub = PhysicsResidual(**self.get_params())
-            sub.columns_ = self.columns_
-            sub._fit_core(X[tr], y[tr])
-            P = sub._members_from_features(X[te])
-            mean[te], spread[te] = P.mean(axis=0), P.std(axis=0, ddof=1)
-        return mean, spread, dist, how
+        keys = CALIBRATION_GROUPS if self.calibration_groups == "elements" else ("hex10",)
+        out = []
+        for key in keys:
+            groups = site[key].astype(str).to_numpy()
+            if len(set(groups)) >= k:
+                splits = list(GroupKFold(k).split(X, y, groups))
+                how = f"GroupKFold({k}) by the scanned " + ", ".join(keys) + " in turn"
+            else:
+                splits = list(KFold(k, shuffle=True, random_state=self.seed).split(X))
+                how = f"KFold({k}) (fewer distinct {key} than folds)"
+            mean, spread = np.zeros(len(y)), np.zeros(len(y))
+            D = np.zeros((len(y), 0))
+            for tr, te in splits:
+                sub = PhysicsResidual(**self.get_params())
+                sub.columns_ = self.columns_
+                inside = np.isin(src, tr)
+                sub._fit_core(X[tr], y[tr], Xa[inside], ya[inside])
+                P = sub._members_from_features(X[te])
+                mean[te], spread[te] = P.mean(axis=0), P.std(axis=0, ddof=1)
+                elem = ElementDistance().fit(site.iloc[tr]).describe(site.iloc[te])
+                d = sub._descriptors(X[te], mean[te], spread[te], elem)
+                if D.shape[1] == 0:
+                    D = np.zeros((len(y), d.shape[1]))
+                D[te] = d
+            out.append({"group": key, "how": how, "mean": mean, "spread": spread, "D": D, "y": y})
+        return out
+
+    def _line_columns(self) -> list[int]:
+        from biofab.parts.promoter_energy import TERMS
+
+        names = ("dG_total",) if self.line == "total" else TERMS
+        return [self.columns_.index(c) for c in names]
+
+    def _base(self, X: np.ndarray) -> np.ndarray:
+        """The calculator's line: ``line_[0] + line_[1:] · terms`` (``dG_total`` alone,
+        or its seven terms reweighted with ``line="terms"``)."""
+        return self.line_[0] + X[:, self._line_columns()] @ self.line_[1:]
 
     def _descriptors(
-        self, X: np.ndarray, mean: np.ndarray, spread: np.ndarray, dist: np.ndarray
+        self, X: np.ndarray, mean: np.ndarray, spread: np.ndarray, elem: np.ndarray
     ) -> np.ndarray:
-        """What the error model reads: member spread, prediction, energy gap, competing
-        sites, and how many bases the -35 and -10 hexamers differ from the nearest
-        training ones."""
+        """What the error model reads: member spread, prediction, size of the correction to
+        the calculator's line, energy gap, competing sites, and the elements' distances
+        from the training ones (:class:`ElementDistance`)."""
         c = self.columns_
         return np.column_stack(
             [
                 np.log(spread + 1e-3),
                 mean,
+                np.log(np.abs(mean - self._base(X)) + 1e-2),
                 X[:, c.index("second_gap")],
                 np.log1p(X[:, c.index("n_sites_1kcal")]),
-                dist,
+                elem,
             ]
         )
 
-    def _fit_core(self, X: np.ndarray, y: np.ndarray, report: bool = False) -> None:
+    def _fit_core(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        Xa: np.ndarray | None = None,
+        ya: np.ndarray | None = None,
+        report: bool = False,
+    ) -> None:
         from xgboost import XGBRegressor
 
-        dg = X[:, self.columns_.index("dG_total")]
-        self.slope_, self.intercept_ = (float(v) for v in np.polyfit(dg, y, 1))
-        resid = y - (self.slope_ * dg + self.intercept_)
+        if self.line not in ("total", "terms"):
+            raise InputError("unknown line", expected="total | terms", found=self.line)
+        A = np.column_stack([np.ones(len(y)), X[:, self._line_columns()]])
+        self.line_ = np.linalg.lstsq(A, y, rcond=None)[0]
+        resid = y - self._base(X)
+        if Xa is not None and len(Xa):
+            # Trimmed copies: the line is the calculator's on the cut sequence; the boosters
+            # learn what it misses there with the UP columns missing.
+            X = np.vstack([X, Xa])
+            resid = np.concatenate([resid, ya - self._base(Xa)])
         rng = np.random.default_rng(self.seed)
         self.boosters_: list[Any] = []
         for j in range(max(1, self.n_members)):
             cols = self._view(self.columns_, RESIDUAL_VIEWS[j % len(RESIDUAL_VIEWS)])
-            idx = _bootstrap(rng, len(y))
+            idx = _bootstrap(rng, len(resid))
             booster = XGBRegressor(
                 n_estimators=self.n_estimators,
                 max_depth=self.max_depth,
@@ -911,7 +1041,7 @@ class PhysicsResidual(SequenceModel):
 
     # -- prediction ---------------------------------------------------------------------
     def _members_from_features(self, X: np.ndarray) -> np.ndarray:
-        base = self.slope_ * X[:, self.columns_.index("dG_total")] + self.intercept_
+        base = self._base(X)
         out = []
         for j, booster in enumerate(self.boosters_):
             cols = self._view(self.columns_, RESIDUAL_VIEWS[j % len(RESIDUAL_VIEWS)])
@@ -947,10 +1077,10 @@ class PhysicsResidual(SequenceModel):
         factor = self.novelty_.factor(seqs)
         # Far from training the corrections are trusted less: they shrink towards the
         # calculator's line by the same factor that widens the std.
-        base = self.slope_ * X[:, self.columns_.index("dG_total")] + self.intercept_
+        base = self._base(X)
         mean = base + (P.mean(axis=0) - base) / factor
-        dist = _hexamer_distance(_hexamers(site), self.hexamers_)
-        std = self.error_.std(self._descriptors(X, mean, spread, dist)) * factor
+        elem = self.elements_.describe(site)
+        std = self.error_.std(self._descriptors(X, mean, spread, elem)) * factor
         return pd.DataFrame(
             {
                 "prediction": mean,
@@ -970,13 +1100,11 @@ class PhysicsResidual(SequenceModel):
     def _save_state(self, directory: Path) -> None:
         err = self.error_.state()
         nov = self.novelty_.state()
-        np.savez(
-            directory / "residual.npz",
-            line=np.array([self.slope_, self.intercept_]),
-            hexamers=self.hexamers_,
-            **{f"error_{k}": v for k, v in err.items()},
-            **{f"novelty_{k}": v for k, v in nov.items()},
-        )
+        arrays: dict[str, Any] = {"line": self.line_}
+        arrays.update({f"error_{k}": v for k, v in err.items()})
+        arrays.update({f"novelty_{k}": v for k, v in nov.items()})
+        arrays.update({f"elements_{k}": v for k, v in self.elements_.state().items()})
+        np.savez(directory / "residual.npz", **arrays)
         (directory / "columns.json").write_text(json.dumps(self.columns_))
         (directory / "calibration.json").write_text(json.dumps(self.calibration_, indent=2))
         for j, b in enumerate(self.boosters_):
@@ -986,15 +1114,18 @@ class PhysicsResidual(SequenceModel):
         from xgboost import XGBRegressor
 
         from biofab.parts.calibration import ErrorScale, Novelty
+        from biofab.parts.promoter_features import ElementDistance
 
         with np.load(directory / "residual.npz") as z:
-            self.slope_, self.intercept_ = (float(v) for v in z["line"])
-            self.hexamers_ = z["hexamers"]
+            self.line_ = np.asarray(z["line"], dtype=float)
             self.error_ = ErrorScale.from_state(
-                {k: z[f"error_{k}"] for k in ("mu", "sd", "w", "scale")}
+                {k[len("error_") :]: z[k] for k in z.files if k.startswith("error_")}
             )
             self.novelty_ = Novelty.from_state(
                 {k: z[f"novelty_{k}"] for k in ("mu", "sd", "threshold", "lengths")}
+            )
+            self.elements_ = ElementDistance.from_state(
+                {k[len("elements_") :]: z[k] for k in z.files if k.startswith("elements_")}
             )
         self.columns_ = json.loads((directory / "columns.json").read_text())
         self.calibration_ = json.loads((directory / "calibration.json").read_text())

@@ -22,7 +22,16 @@ Columns (all numeric):
 * ``disc_<pos><base>`` -- the discriminator's first 3 bases; ``tss_<base>`` the +1 base;
 * ``up_at_<k>`` -- A/T fraction of each 6-nt quarter of the 24-nt UP element
   (distal to proximal; A-tracts bind the alpha subunit, Ross et al. 1993),
-  ``up_a_tract`` -- count of AAA/TTT trinucleotides in the UP element.
+  ``up_a_tract`` -- count of AAA/TTT trinucleotides in the UP element;
+* ``up_visible`` -- fraction (0-1) of the 24-nt UP window that lies in the sequence
+  itself rather than in the fixed upstream flank: a 5'-trimmed promoter has lost its UP
+  element, which is *unknown*, not weak. With ``mask_missing=True`` the UP columns of a
+  sequence whose window is less than :data:`UP_VISIBLE_MIN` inside it are NaN (missing,
+  which gradient-boosted trees route on their own), not the flank's bases.
+
+The site frame also carries each element's bases (``up_word``, ``spacer_word``, with
+``hex35`` and ``hex10`` from the scan) so a model can measure how far a query's elements
+lie from the training ones.
 """
 
 from __future__ import annotations
@@ -32,13 +41,26 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from biofab.parts.promoter_energy import DISCS, HEX_LENGTH, SPACERS, TERMS, EnergyScanner
+from biofab.parts.promoter_energy import (
+    DISCS,
+    HEX_LENGTH,
+    SPACERS,
+    TERMS,
+    UP_LENGTH,
+    EnergyScanner,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 LETTERS = "ACGT"
 ENERGY_COLUMNS = ("dG_total", *TERMS, "dG_bind", "n_sites_1kcal", "second_gap")
+#: UP feature columns (read from the 24-nt UP window).
+UP_COLUMNS = ("up_at_0", "up_at_1", "up_at_2", "up_at_3", "up_a_tract")
+#: Below this fraction of the UP window inside the sequence the UP is "missing": the
+#: LaFleur 2022 library's shortest UP (16 nt) fills 2/3 of the window, so only a 5'-trimmed
+#: sequence falls under it.
+UP_VISIBLE_MIN = 0.5
 
 
 def _onehot(frame: dict[str, np.ndarray], prefix: str, texts: list[str], width: int) -> None:
@@ -54,17 +76,18 @@ def _fractions(frame: dict[str, np.ndarray], prefix: str, texts: list[str]) -> N
 
 
 def element_features(
-    sequences: Sequence[str], scanner: EnergyScanner | None = None
+    sequences: Sequence[str], scanner: EnergyScanner | None = None, mask_missing: bool = False
 ) -> pd.DataFrame:
     """Feature table (one row per sequence, columns as in the module docstring)."""
-    return element_table(sequences, scanner)[0]
+    return element_table(sequences, scanner, mask_missing)[0]
 
 
 def element_table(
-    sequences: Sequence[str], scanner: EnergyScanner | None = None
+    sequences: Sequence[str], scanner: EnergyScanner | None = None, mask_missing: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(features, site)``: the feature table and the scan's best site per sequence
-    (:meth:`EnergyScanner.scan`, with the ``hex35``/``hex10`` words)."""
+    (:meth:`EnergyScanner.scan`, with the ``hex35``/``hex10`` words and the
+    ``up_word``/``spacer_word`` bases)."""
     import pandas as pd
 
     scanner = scanner or EnergyScanner()
@@ -106,4 +129,87 @@ def element_table(
     out["up_a_tract"] = np.array(
         [sum(u[i : i + 3] in ("AAA", "TTT") for i in range(len(u) - 2)) for u in up_el], dtype=float
     )
+    visible = np.clip((ups + UP_LENGTH) / UP_LENGTH, 0.0, 1.0)
+    out["up_visible"] = visible
+    if mask_missing:
+        for c in UP_COLUMNS:
+            out[c] = np.where(visible < UP_VISIBLE_MIN, np.nan, out[c])
+    site = site.assign(up_word=up_el, spacer_word=cut(h35s + HEX_LENGTH, spl))
     return pd.DataFrame(out), site
+
+
+#: Element words the distance descriptors compare: (site column, width).
+ELEMENT_WORDS = (("hex35", 6), ("hex10", 6), ("up_word", 24), ("spacer_word", 20))
+
+
+def _letters(words: Sequence[str], width: int) -> np.ndarray:
+    """``(n, width)`` uint8 letters, cut or padded with ``N`` (so a spacer length
+    difference counts as mismatches)."""
+    text = "".join((w + "N" * width)[:width] for w in words)
+    return np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(len(words), width)
+
+
+def _nearest(query: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Fewest mismatches of each query row to any ``ref`` row, ``(n,)``."""
+    out = np.zeros(len(query))
+    step = max(1, 2_000_000 // max(1, ref.size))
+    for s in range(0, len(query), step):
+        q = query[s : s + step]
+        out[s : s + step] = (q[:, None, :] != ref[None, :, :]).sum(axis=2).min(axis=1)
+    return out
+
+
+class ElementDistance:
+    """How far each promoter's elements lie from those of the training rows.
+
+    What predicts a model's error on a *new* element is how unlike the training
+    elements it is, element by element (issue 14). ``fit(site)`` keeps the distinct
+    -35, -10, UP and spacer words of the training sites (:func:`element_table`'s site
+    frame) and a position frequency matrix of each hexamer; ``describe(site)`` returns
+    ``(n, 7)``: the fewest mismatches (bases) of the -35, -10, UP (24 nt) and spacer
+    (length-padded to 20 nt) to any training word, the log-odds (nats, against uniform
+    bases) of the -35 and -10 under the training hexamers' matrix (pseudo-count 0.5), and
+    the rarity of the spacer length among training rows (-log of its share, nats).
+    """
+
+    def fit(self, site: pd.DataFrame) -> ElementDistance:
+        self.words_ = {
+            col: np.unique(_letters(site[col].astype(str).tolist(), w), axis=0)
+            for col, w in ELEMENT_WORDS
+        }
+        self.pfm_ = {}
+        for col in ("hex35", "hex10"):
+            hexes = _letters(site[col].astype(str).tolist(), HEX_LENGTH)
+            counts = np.stack([(hexes == ord(b)).sum(axis=0) for b in LETTERS], axis=1) + 0.5
+            self.pfm_[col] = np.log(counts / counts.sum(axis=1, keepdims=True) * 4)
+        lengths = site["spacer_length"].to_numpy()
+        self.spacer_share_ = np.array([(lengths == n).mean() for n in SPACERS])
+        return self
+
+    def describe(self, site: pd.DataFrame) -> np.ndarray:
+        cols = []
+        for col, w in ELEMENT_WORDS:
+            cols.append(_nearest(_letters(site[col].astype(str).tolist(), w), self.words_[col]))
+        for col in ("hex35", "hex10"):
+            hexes = _letters(site[col].astype(str).tolist(), HEX_LENGTH)
+            idx = np.full(hexes.shape, 0)
+            for k, b in enumerate(LETTERS):
+                idx[hexes == ord(b)] = k
+            cols.append(self.pfm_[col][np.arange(HEX_LENGTH)[None, :], idx].sum(axis=1))
+        pos = np.clip(site["spacer_length"].to_numpy() - SPACERS[0], 0, len(SPACERS) - 1)
+        cols.append(-np.log(self.spacer_share_[pos] + 1e-3))
+        return np.column_stack(cols)
+
+    def state(self) -> dict[str, np.ndarray]:
+        out = {f"words_{c}": v for c, v in self.words_.items()}
+        out.update({f"pfm_{c}": v for c, v in self.pfm_.items()})
+        out["spacer_share"] = self.spacer_share_
+        return out
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> ElementDistance:
+        out = cls()
+        out.words_ = {c: np.asarray(state[f"words_{c}"]) for c, _ in ELEMENT_WORDS}
+        out.pfm_ = {c: np.asarray(state[f"pfm_{c}"]) for c in ("hex35", "hex10")}
+        out.spacer_share_ = np.asarray(state["spacer_share"])
+        return out
