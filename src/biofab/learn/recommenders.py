@@ -83,11 +83,15 @@ SurrogateFactory = Callable[[int | None], Surrogate]
 #: for no gain in out-of-sample rank correlation (BENCHMARKS.md, recommender speed).
 GP_MAX_ITER = 200
 WARM_MAX_ITER = 20
+#: Kernel of the recommenders' GP (:class:`GPSurrogate`'s ``kernel``).
+GP_KERNEL = "rbf"
+#: Output warp of :class:`AutoRecommender`'s GP (:class:`GPSurrogate`'s ``output_warp``).
+GP_OUTPUT_WARP: str | None = None
 
 
 def gp_factory(seed: int | None) -> Surrogate:
     """The default GP (:class:`GPSurrogate`), seeded with the request's seed."""
-    return GPSurrogate(seed=seed, max_iter=GP_MAX_ITER)
+    return GPSurrogate(seed=seed, max_iter=GP_MAX_ITER, kernel=GP_KERNEL)
 
 
 def trees_factory(seed: int | None) -> Surrogate:
@@ -483,11 +487,19 @@ class AutoRecommender(RecommenderFront):
                 X = req.space.encode(req.designs)
                 # One full fit; the folds and the batch's model start from its
                 # hyper-parameters, which costs a fraction of a cold fit each.
-                full = GPSurrogate(seed=s, max_iter=GP_MAX_ITER).fit(X, y, v)
+                full = GPSurrogate(
+                    seed=s, max_iter=GP_MAX_ITER, kernel=GP_KERNEL, output_warp=GP_OUTPUT_WARP
+                ).fit(X, y, v)
                 warm = full.hyperparameters()
 
                 def gp(seed: int | None = s) -> Surrogate:
-                    return GPSurrogate(seed=seed, warm_start=warm, max_iter=WARM_MAX_ITER)
+                    return GPSurrogate(
+                        seed=seed,
+                        warm_start=warm,
+                        max_iter=WARM_MAX_ITER,
+                        kernel=GP_KERNEL,
+                        output_warp=GP_OUTPUT_WARP,
+                    )
 
                 factories: dict[str, Callable[[], Surrogate]] = {"gp": gp}
                 if len(y) >= self.min_rows:
