@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Self
 
 import numpy as np
@@ -11,8 +12,11 @@ from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+from gpytorch.constraints import GreaterThan
+from gpytorch.kernels import MaternKernel, RBFKernel
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import LogNormalPrior
 
 from biofab.core.errors import NotEnoughDataError
 from biofab.learn.state import SurrogateState
@@ -84,6 +88,15 @@ class GPSurrogate:
         with the same dimension-scaled length-scale prior. Matern-5/2 assumes a
         twice-differentiable response rather than an infinitely smooth one,
         so a few rows far apart are not extrapolated as a single smooth bump.
+    ard:
+        One length-scale per input (default, automatic relevance determination)
+        or a single one shared by all inputs (False). Both use the same
+        dimension-scaled prior: distances in the unit cube grow like
+        ``sqrt(d)`` whether or not the scales are shared. With few rows in
+        many dimensions (20 in 13), ``d`` length-scales fitted from ``n`` rows
+        over-fit, and one shared scale can rank unseen designs better; the
+        default recommender lets cross-validation choose (see
+        :class:`~biofab.learn.recommenders.AutoRecommender`).
     output_warp:
         None (default) or ``"yeo-johnson"``: each output is standardised and
         then Yeo-Johnson-transformed (the power ``lambda`` by maximum likelihood,
@@ -121,8 +134,10 @@ class GPSurrogate:
         max_iter: int | None = None,
         kernel: str = "rbf",
         output_warp: str | None = None,
+        ard: bool = True,
     ) -> None:
         self.kernel = kernel
+        self.ard = ard
         self.output_warp = output_warp
         self.extra_noise = extra_noise
         self.fixed_noise = fixed_noise
@@ -209,9 +224,11 @@ class GPSurrogate:
         """The unfitted model on ``train_X`` ``(n, d)``, ``train_Y``, ``train_Yvar`` ``(n, m)``."""
         d, m = train_X.shape[-1], train_Y.shape[-1]
         covar = None
-        if self.kernel == "matern52":
-            # One output: no batch; m outputs: SingleTaskGP batches the kernel over them.
-            batch = torch.Size([]) if m == 1 else torch.Size([m])
+        # One output: no batch; m outputs: SingleTaskGP batches the kernel over them.
+        batch = torch.Size([]) if m == 1 else torch.Size([m])
+        if not self.ard:
+            covar = _isotropic_kernel(d, batch, self.kernel)
+        elif self.kernel == "matern52":
             covar = get_covar_module_with_dim_scaled_prior(
                 ard_num_dims=d, batch_shape=batch, use_rbf_kernel=False
             )
@@ -272,6 +289,7 @@ class GPSurrogate:
             "max_iter": self.max_iter,
             "kernel": self.kernel,
             "output_warp": self.output_warp,
+            "ard": self.ard,
         }
         fitted = {
             "n_outputs_": self.n_outputs_,
@@ -364,6 +382,18 @@ class GPSurrogate:
             f"GPSurrogate(fixed_noise={self.fixed_noise!r}, seed={self.seed!r}, "
             f"noise_floor={self.noise_floor!r}, n_jobs={self.n_jobs!r}, kernel={self.kernel!r})"
         )
+
+
+def _isotropic_kernel(d: int, batch: torch.Size, kernel: str) -> RBFKernel | MaternKernel:
+    """One length-scale for all ``d`` inputs, with BoTorch's dimension-scaled
+    log-normal prior (Hvarfner et al. 2024) and its lower bound."""
+    prior = LogNormalPrior(loc=math.sqrt(2) + 0.5 * math.log(d), scale=math.sqrt(3))
+    constraint = GreaterThan(2.5e-2, transform=None, initial_value=prior.mode)
+    if kernel == "matern52":
+        return MaternKernel(
+            nu=2.5, batch_shape=batch, lengthscale_prior=prior, lengthscale_constraint=constraint
+        )
+    return RBFKernel(batch_shape=batch, lengthscale_prior=prior, lengthscale_constraint=constraint)
 
 
 def _load_hyperparameters(model: SingleTaskGP, values: dict[str, np.ndarray]) -> None:

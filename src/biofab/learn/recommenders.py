@@ -469,7 +469,9 @@ class AutoRecommender(RecommenderFront):
         horizon: int = 10,
         min_rows: int = 30,
         min_calibration: int = 8,
+        isotropic: bool = False,
     ) -> None:
+        self.isotropic = isotropic
         self.folds = folds
         self.horizon = horizon
         self.min_rows = min_rows
@@ -502,11 +504,18 @@ class AutoRecommender(RecommenderFront):
                     )
 
                 factories: dict[str, Callable[[], Surrogate]] = {"gp": gp}
+                gp_iso = None
+                if self.isotropic:
+                    gp_iso = _isotropic_arm(X, y, v, s)
+                    factories["gp-iso"] = gp_iso
                 if len(y) >= self.min_rows:
                     factories["trees"] = lambda: auto_trees(s)
                 cv = cross_validate(factories, X, y, v, folds=self.folds, seed=s)
                 if cv.best == "gp":
                     chosen = GPBelieverUCB(gp, horizon=self.horizon)
+                elif cv.best == "gp-iso" and gp_iso is not None:
+                    chosen = GPBelieverUCB(gp_iso, horizon=self.horizon)
+                    chosen.name = "bo (GP one length-scale, UCB kriging believer)"
                 else:
                     chosen = EnsembleUCB(auto_trees, horizon=self.horizon)
             rec = chosen.run(req)
@@ -518,6 +527,29 @@ class AutoRecommender(RecommenderFront):
                 rec.notes["cv_spearman"] = cv.scores
                 rec.recommender = f"auto -> {rec.recommender}"
         return rec
+
+
+def _isotropic_arm(
+    X: np.ndarray, y: np.ndarray, v: np.ndarray | None, seed: int
+) -> Callable[..., Surrogate]:
+    """A factory of GPs with one shared length-scale, warm-started from one full fit
+    on ``X`` ``(n, d)``, ``y`` ``(n,)`` (the folds and the batch's model)."""
+    full = GPSurrogate(
+        seed=seed, max_iter=GP_MAX_ITER, kernel=GP_KERNEL, output_warp=GP_OUTPUT_WARP, ard=False
+    ).fit(X, y, v)
+    warm = full.hyperparameters()
+
+    def gp_iso(s: int | None = seed) -> Surrogate:
+        return GPSurrogate(
+            seed=s,
+            warm_start=warm,
+            max_iter=WARM_MAX_ITER,
+            kernel=GP_KERNEL,
+            output_warp=GP_OUTPUT_WARP,
+            ard=False,
+        )
+
+    return gp_iso
 
 
 def auto_trees(seed: int | None) -> TreeEnsemble:
