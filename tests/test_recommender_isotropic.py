@@ -39,13 +39,13 @@ def test_auto_cross_validates_the_isotropic_arm_and_records_it() -> None:
     d, y = _measured(space, 20)
     rec = AutoRecommender(isotropic=True).recommend(space, d, y, 4, seed=0)
     scores = rec.notes["cv_spearman"]
-    assert set(scores) == {"gp", "gp-iso"}  # type: ignore[arg-type]
+    assert set(scores) == {"gp", "gp-iso"}  # type: ignore[call-overload]
     assert rec.recommender.startswith("auto -> ")
     assert len(rec.designs) == 4 and np.isfinite(rec.std).all()
     # From min_rows on, the trees join; the ARD GP stays the default arm.
     d40, y40 = _measured(space, 40)
     more = AutoRecommender(isotropic=True, min_rows=30).recommend(space, d40, y40, 4, seed=0)
-    assert set(more.notes["cv_spearman"]) == {"gp", "gp-iso", "trees"}  # type: ignore[arg-type]
+    assert set(more.notes["cv_spearman"]) == {"gp", "gp-iso", "trees"}  # type: ignore[call-overload]
 
 
 def test_without_the_isotropic_arm_nothing_changes() -> None:
