@@ -120,6 +120,12 @@ class GPSurrogate:
         Width ``d`` of ``X``.
     uses_yvar_ : bool
         Whether the fit treated ``yvar`` as known observation noise.
+    bic_ : float
+        Bayesian information criterion of the fit (lower is better):
+        ``-2 log p(y | theta) + k log n`` at the fitted hyper-parameters
+        ``theta`` (``k`` of them; on the standardised outputs), Schwarz's
+        approximation of ``-2`` log evidence. It compares models of the same
+        rows, e.g. ``ard=True`` against ``ard=False``.
     """
 
     def __init__(
@@ -202,6 +208,7 @@ class GPSurrogate:
                 if self.seed is not None:
                     torch.manual_seed(self.seed)
                 fit_gpytorch_mll(mll, optimizer_kwargs=options)
+            self.bic_ = _bic(model)
             model.eval()
 
         self.model_ = model
@@ -382,6 +389,20 @@ class GPSurrogate:
             f"GPSurrogate(fixed_noise={self.fixed_noise!r}, seed={self.seed!r}, "
             f"noise_floor={self.noise_floor!r}, n_jobs={self.n_jobs!r}, kernel={self.kernel!r})"
         )
+
+
+def _bic(model: SingleTaskGP) -> float:
+    """``-2 log p(y | theta) + k log n`` of a fitted model (see ``GPSurrogate.bic_``)."""
+    model.train()
+    with torch.no_grad():
+        X = model.transform_inputs(model.train_inputs[0])
+        # The likelihood alone: prior densities of different numbers of parameters are
+        # not comparable; the k log n term is what charges for the extra ones.
+        dist = model.likelihood(model(X), X)
+        loglik = float(dist.log_prob(model.train_targets).sum())
+    n = model.train_targets.shape[-1]
+    k = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return -2.0 * loglik + k * math.log(n)
 
 
 def _isotropic_kernel(d: int, batch: torch.Size, kernel: str) -> RBFKernel | MaternKernel:

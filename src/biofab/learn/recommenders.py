@@ -484,6 +484,7 @@ class AutoRecommender(RecommenderFront):
         v = None if req.yvar is None else req.yvar[:, 0]
         chosen: ComposedRecommender = GPBelieverUCB(horizon=self.horizon)
         cv = None
+        length_scales: dict[str, object] | None = None
         with torch_threads(1):
             if len(y) >= self.min_calibration:
                 X = req.space.encode(req.designs)
@@ -503,22 +504,33 @@ class AutoRecommender(RecommenderFront):
                         output_warp=GP_OUTPUT_WARP,
                     )
 
-                factories: dict[str, Callable[[], Surrogate]] = {"gp": gp}
-                gp_iso = None
+                arm: Callable[..., Surrogate] = gp
+                shared = False
                 if self.isotropic:
-                    gp_iso = _isotropic_arm(X, y, v, s)
-                    factories["gp-iso"] = gp_iso
+                    # One shared length-scale when the evidence (BIC) prefers it: with
+                    # few rows per input, d fitted length-scales over-fit.
+                    iso_full, gp_iso = _isotropic_arm(X, y, v, s)
+                    shared = iso_full.bic_ < full.bic_
+                    length_scales = {
+                        "shared": shared,
+                        "bic_per_input": full.bic_,
+                        "bic_shared": iso_full.bic_,
+                    }
+                    if shared:
+                        arm = gp_iso
+                factories: dict[str, Callable[[], Surrogate]] = {"gp": arm}
                 if len(y) >= self.min_rows:
                     factories["trees"] = lambda: auto_trees(s)
                 cv = cross_validate(factories, X, y, v, folds=self.folds, seed=s)
                 if cv.best == "gp":
-                    chosen = GPBelieverUCB(gp, horizon=self.horizon)
-                elif cv.best == "gp-iso" and gp_iso is not None:
-                    chosen = GPBelieverUCB(gp_iso, horizon=self.horizon)
-                    chosen.name = "bo (GP one length-scale, UCB kriging believer)"
+                    chosen = GPBelieverUCB(arm, horizon=self.horizon)
+                    if shared:
+                        chosen.name = "bo (GP one length-scale, UCB kriging believer)"
                 else:
                     chosen = EnsembleUCB(auto_trees, horizon=self.horizon)
             rec = chosen.run(req)
+        if length_scales is not None:
+            rec.notes["gp_length_scales"] = length_scales
         if cv is not None:
             cal = calibrate_out_of_fold(y, cv.oof[cv.best], v)
             rec.std = rec.std * cal.std_scale
@@ -531,9 +543,9 @@ class AutoRecommender(RecommenderFront):
 
 def _isotropic_arm(
     X: np.ndarray, y: np.ndarray, v: np.ndarray | None, seed: int
-) -> Callable[..., Surrogate]:
-    """A factory of GPs with one shared length-scale, warm-started from one full fit
-    on ``X`` ``(n, d)``, ``y`` ``(n,)`` (the folds and the batch's model)."""
+) -> tuple[GPSurrogate, Callable[..., Surrogate]]:
+    """A GP with one shared length-scale fitted on ``X`` ``(n, d)``, ``y`` ``(n,)``,
+    and a factory of such GPs warm-started from it (the folds and the batch's model)."""
     full = GPSurrogate(
         seed=seed, max_iter=GP_MAX_ITER, kernel=GP_KERNEL, output_warp=GP_OUTPUT_WARP, ard=False
     ).fit(X, y, v)
@@ -549,7 +561,7 @@ def _isotropic_arm(
             ard=False,
         )
 
-    return gp_iso
+    return full, gp_iso
 
 
 def auto_trees(seed: int | None) -> TreeEnsemble:
