@@ -1,5 +1,4 @@
-"""The default recommender's isotropic GP arm: one shared length-scale, chosen by
-out-of-fold cross-validation against the ARD GP (and the trees from ``min_rows``)."""
+"""One shared GP length-scale or one per input (ARD), chosen each round by BIC."""
 
 from __future__ import annotations
 
@@ -34,22 +33,36 @@ def test_isotropic_gp_has_one_length_scale_and_survives_its_state() -> None:
     np.testing.assert_allclose(again.predict(X[:5])[0], gp.predict(X[:5])[0], rtol=1e-10)
 
 
-def test_auto_cross_validates_the_isotropic_arm_and_records_it() -> None:
+def test_bic_prefers_shared_scales_when_every_input_matters_and_ard_when_few_do() -> None:
+    rng = np.random.default_rng(0)
+    # 20 rows, every input active: shared; 30 rows, 10 of 12 inputs inert: one per input.
+    for n, inert, ard_wins in ((20, 0, False), (30, 10, True)):
+        X = rng.random((n, 12))
+        w = np.r_[np.ones(12 - inert), np.zeros(inert)]
+        y = -((X - 0.4) ** 2 @ w) + 0.01 * rng.normal(size=n)
+        per_input = GPSurrogate(seed=0).fit(X, y)
+        shared = GPSurrogate(seed=0, ard=False).fit(X, y)
+        assert (per_input.bic_ < shared.bic_) is ard_wins
+
+
+def test_auto_picks_the_length_scales_by_bic_and_records_it() -> None:
     space = _space()
     d, y = _measured(space, 20)
     rec = AutoRecommender(isotropic=True).recommend(space, d, y, 4, seed=0)
-    scores = rec.notes["cv_spearman"]
-    assert set(scores) == {"gp", "gp-iso"}  # type: ignore[call-overload]
-    assert rec.recommender.startswith("auto -> ")
+    ls = rec.notes["gp_length_scales"]
+    assert isinstance(ls, dict)
+    assert ls["shared"] == (ls["bic_shared"] < ls["bic_per_input"])
+    assert ("one length-scale" in rec.recommender) == ls["shared"]
     assert len(rec.designs) == 4 and np.isfinite(rec.std).all()
-    # From min_rows on, the trees join; the ARD GP stays the default arm.
+    # From min_rows on, the trees are cross-validated against the chosen GP as before.
     d40, y40 = _measured(space, 40)
     more = AutoRecommender(isotropic=True, min_rows=30).recommend(space, d40, y40, 4, seed=0)
-    assert set(more.notes["cv_spearman"]) == {"gp", "gp-iso", "trees"}  # type: ignore[call-overload]
+    assert set(more.notes["cv_spearman"]) == {"gp", "trees"}  # type: ignore[call-overload]
+    assert "gp_length_scales" in more.notes
 
 
 def test_without_the_isotropic_arm_nothing_changes() -> None:
     space = _space()
     d, y = _measured(space, 20)
     a = AutoRecommender(isotropic=False).recommend(space, d, y, 4, seed=0)
-    assert "cv_spearman" not in a.notes
+    assert "cv_spearman" not in a.notes and "gp_length_scales" not in a.notes
