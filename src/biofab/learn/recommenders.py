@@ -446,6 +446,14 @@ class AutoRecommender(RecommenderFront):
     ``min_rows`` measurements, and above them unless the trees rank clearly
     better (by more than the selection margin).
 
+    The GP's length-scales: with ``isotropic`` (default) a GP with one length-scale
+    shared by all inputs is fitted next to the one with a length-scale per input
+    (ARD), and the one with the lower BIC (:attr:`GPSurrogate.bic_`) is the GP arm
+    of the round: with few rows per input (20 rows in 13 dimensions) ``d`` fitted
+    scales over-fit and one shared scale ranks unseen designs better; as rows
+    accumulate, the per-input scales win where inputs differ in relevance. The
+    choice and both BICs are in ``notes["gp_length_scales"]``.
+
     From ``min_calibration`` measurements on, the chosen model's out-of-fold
     residuals give a factor on its std (:func:`biofab.learn.calibration.std_scale`)
     so that ``mean ± sqrt(std² + yvar)`` covers 68 % of measurements; the batch's
@@ -469,7 +477,7 @@ class AutoRecommender(RecommenderFront):
         horizon: int = 10,
         min_rows: int = 30,
         min_calibration: int = 8,
-        isotropic: bool = False,
+        isotropic: bool = True,
     ) -> None:
         self.isotropic = isotropic
         self.folds = folds
