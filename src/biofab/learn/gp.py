@@ -395,10 +395,11 @@ def _bic(model: SingleTaskGP) -> float:
     """``-2 log p(y | theta) + k log n`` of a fitted model (see ``GPSurrogate.bic_``)."""
     model.train()
     with torch.no_grad():
-        X = model.transform_inputs(model.train_inputs[0])
+        # As the fit's own closure does: the model transforms its training inputs.
+        inputs = model.train_inputs
         # The likelihood alone: prior densities of different numbers of parameters are
         # not comparable; the k log n term is what charges for the extra ones.
-        dist = model.likelihood(model(X), X)
+        dist = model.likelihood(model(*inputs), *inputs)
         loglik = float(dist.log_prob(model.train_targets).sum())
     n = model.train_targets.shape[-1]
     k = sum(p.numel() for p in model.parameters() if p.requires_grad)
