@@ -87,3 +87,18 @@ def test_warped_gp_predicts_in_y_units_and_survives_its_state() -> None:
     np.testing.assert_allclose(again.predict(X[:6])[1], std, rtol=1e-10)
     with pytest.raises(ValueError, match="output_warp must be"):
         GPSurrogate(output_warp="box-cox").fit(X, y)
+
+
+def test_auto_recommender_passes_its_gp_options_on() -> None:
+    from biofab.core import Continuous, Space
+    from biofab.learn import AutoRecommender
+
+    space = Space({f"x{i}": Continuous(0, 1, step=0.1) for i in range(3)})
+    d = space.sample(16, seed=0)[space.names]
+    y = np.exp(d.to_numpy().sum(axis=1))[:, None]
+    rec = AutoRecommender(kernel="matern52", output_warp="yeo-johnson").recommend(
+        space, d, y, 3, seed=0
+    )
+    assert isinstance(rec.model, GPSurrogate)
+    assert rec.model.kernel == "matern52" and rec.model.output_warp == "yeo-johnson"
+    assert len(rec.designs) == 3 and np.isfinite(rec.mean).all()

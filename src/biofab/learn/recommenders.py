@@ -83,15 +83,11 @@ SurrogateFactory = Callable[[int | None], Surrogate]
 #: for no gain in out-of-sample rank correlation (BENCHMARKS.md, recommender speed).
 GP_MAX_ITER = 200
 WARM_MAX_ITER = 20
-#: Kernel of the recommenders' GP (:class:`GPSurrogate`'s ``kernel``).
-GP_KERNEL = "rbf"
-#: Output warp of :class:`AutoRecommender`'s GP (:class:`GPSurrogate`'s ``output_warp``).
-GP_OUTPUT_WARP: str | None = None
 
 
 def gp_factory(seed: int | None) -> Surrogate:
     """The default GP (:class:`GPSurrogate`), seeded with the request's seed."""
-    return GPSurrogate(seed=seed, max_iter=GP_MAX_ITER, kernel=GP_KERNEL)
+    return GPSurrogate(seed=seed, max_iter=GP_MAX_ITER)
 
 
 def trees_factory(seed: int | None) -> Surrogate:
@@ -452,7 +448,10 @@ class AutoRecommender(RecommenderFront):
     of the round: with few rows per input (20 rows in 13 dimensions) ``d`` fitted
     scales over-fit and one shared scale ranks unseen designs better; as rows
     accumulate, the per-input scales win where inputs differ in relevance. The
-    choice and both BICs are in ``notes["gp_length_scales"]``.
+    choice and both BICs are in ``notes["gp_length_scales"]``. ``kernel`` and
+    ``output_warp`` are passed to every :class:`GPSurrogate` it fits (RBF and no
+    warp by default; Matern-5/2 and a Yeo-Johnson warp were each worse on a
+    development pool of the replay suite, BENCHMARKS.md).
 
     From ``min_calibration`` measurements on, the chosen model's out-of-fold
     residuals give a factor on its std (:func:`biofab.learn.calibration.std_scale`)
@@ -478,8 +477,12 @@ class AutoRecommender(RecommenderFront):
         min_rows: int = 30,
         min_calibration: int = 8,
         isotropic: bool = True,
+        kernel: str = "rbf",
+        output_warp: str | None = None,
     ) -> None:
         self.isotropic = isotropic
+        self.kernel = kernel
+        self.output_warp = output_warp
         self.folds = folds
         self.horizon = horizon
         self.min_rows = min_rows
@@ -498,8 +501,9 @@ class AutoRecommender(RecommenderFront):
                 X = req.space.encode(req.designs)
                 # One full fit; the folds and the batch's model start from its
                 # hyper-parameters, which costs a fraction of a cold fit each.
+                kernel, warp_y = self.kernel, self.output_warp
                 full = GPSurrogate(
-                    seed=s, max_iter=GP_MAX_ITER, kernel=GP_KERNEL, output_warp=GP_OUTPUT_WARP
+                    seed=s, max_iter=GP_MAX_ITER, kernel=kernel, output_warp=warp_y
                 ).fit(X, y, v)
                 warm = full.hyperparameters()
 
@@ -508,8 +512,8 @@ class AutoRecommender(RecommenderFront):
                         seed=seed,
                         warm_start=warm,
                         max_iter=WARM_MAX_ITER,
-                        kernel=GP_KERNEL,
-                        output_warp=GP_OUTPUT_WARP,
+                        kernel=kernel,
+                        output_warp=warp_y,
                     )
 
                 arm: Callable[..., Surrogate] = gp
@@ -517,7 +521,7 @@ class AutoRecommender(RecommenderFront):
                 if self.isotropic:
                     # One shared length-scale when the evidence (BIC) prefers it: with
                     # few rows per input, d fitted length-scales over-fit.
-                    iso_full, gp_iso = _isotropic_arm(X, y, v, s)
+                    iso_full, gp_iso = _isotropic_arm(X, y, v, s, kernel, warp_y)
                     shared = iso_full.bic_ < full.bic_
                     length_scales = {
                         "shared": shared,
@@ -550,12 +554,17 @@ class AutoRecommender(RecommenderFront):
 
 
 def _isotropic_arm(
-    X: np.ndarray, y: np.ndarray, v: np.ndarray | None, seed: int
+    X: np.ndarray,
+    y: np.ndarray,
+    v: np.ndarray | None,
+    seed: int,
+    kernel: str,
+    warp_y: str | None,
 ) -> tuple[GPSurrogate, Callable[..., Surrogate]]:
     """A GP with one shared length-scale fitted on ``X`` ``(n, d)``, ``y`` ``(n,)``,
     and a factory of such GPs warm-started from it (the folds and the batch's model)."""
     full = GPSurrogate(
-        seed=seed, max_iter=GP_MAX_ITER, kernel=GP_KERNEL, output_warp=GP_OUTPUT_WARP, ard=False
+        seed=seed, max_iter=GP_MAX_ITER, ard=False, kernel=kernel, output_warp=warp_y
     ).fit(X, y, v)
     warm = full.hyperparameters()
 
@@ -564,9 +573,9 @@ def _isotropic_arm(
             seed=s,
             warm_start=warm,
             max_iter=WARM_MAX_ITER,
-            kernel=GP_KERNEL,
-            output_warp=GP_OUTPUT_WARP,
             ard=False,
+            kernel=kernel,
+            output_warp=warp_y,
         )
 
     return full, gp_iso
