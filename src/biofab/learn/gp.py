@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Self
 
 import numpy as np
@@ -10,8 +11,12 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
+from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+from gpytorch.constraints import GreaterThan
+from gpytorch.kernels import MaternKernel, RBFKernel
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import LogNormalPrior
 
 from biofab.core.errors import NotEnoughDataError
 from biofab.learn.state import SurrogateState
@@ -19,6 +24,10 @@ from biofab.learn.surrogate import check_xy
 from biofab.learn.torch_threads import torch_threads
 
 DTYPE = torch.float64
+#: Kernels ``GPSurrogate(kernel=...)`` accepts.
+KERNELS = ("rbf", "matern52")
+#: Output warps ``GPSurrogate(output_warp=...)`` accepts (None: no warp).
+OUTPUT_WARPS = ("yeo-johnson",)
 #: Rows per posterior call in ``predict``.
 PREDICT_BLOCK = 256
 
@@ -26,8 +35,9 @@ PREDICT_BLOCK = 256
 class GPSurrogate:
     """Exact GP regression with fitted hyper-parameters, one independent GP per output.
 
-    The model is BoTorch's ``SingleTaskGP`` (RBF kernel with BoTorch's default
-    dimension-scaled priors) with a ``Normalize`` input transform and a
+    The model is BoTorch's ``SingleTaskGP`` (an ARD kernel with BoTorch's default
+    dimension-scaled length-scale prior, Hvarfner et al. 2024) with a
+    ``Normalize`` input transform and a
     ``Standardize`` outcome transform; hyper-parameters maximise the exact
     marginal likelihood (``fit_gpytorch_mll``). Everything runs in float64 on
     the CPU, where exact GPs on a few hundred rows are fastest anyway.
@@ -73,6 +83,31 @@ class GPSurrogate:
         Cap on the optimiser's iterations (None: BoTorch's default). With
         inferred noise in 50+ dimensions an unbounded fit can take hundreds
         of iterations for a negligible gain in likelihood.
+    kernel:
+        ``"rbf"`` (default, BoTorch's) or ``"matern52"``: the Matern-5/2 kernel,
+        with the same dimension-scaled length-scale prior. Matern-5/2 assumes a
+        twice-differentiable response rather than an infinitely smooth one,
+        so a few rows far apart are not extrapolated as a single smooth bump.
+    ard:
+        One length-scale per input (default, automatic relevance determination)
+        or a single one shared by all inputs (False). Both use the same
+        dimension-scaled prior: distances in the unit cube grow like
+        ``sqrt(d)`` whether or not the scales are shared. With few rows in
+        many dimensions (20 in 13), ``d`` length-scales fitted from ``n`` rows
+        over-fit, and one shared scale can rank unseen designs better; the
+        default recommender lets cross-validation choose (see
+        :class:`~biofab.learn.recommenders.AutoRecommender`).
+    output_warp:
+        None (default) or ``"yeo-johnson"``: each output is standardised and
+        then Yeo-Johnson-transformed (the power ``lambda`` by maximum likelihood,
+        kept in [0, 2] so that the map is a bijection of the real line) before
+        the GP sees it, as HEBO does (Cowen-Rivers et al. 2022): a skewed
+        response (a few high yields among many low ones) becomes closer to the
+        Gaussian the GP assumes. ``yvar`` is mapped by the transform's slope
+        (delta method). ``posterior_model`` (what acquisitions rank with) stays
+        in warped units, which keeps the order of designs; ``predict`` maps
+        back: the mean is the back-transformed posterior mean (a median in
+        ``y``'s units) and the std is divided by the slope there.
 
     Attributes
     ----------
@@ -85,6 +120,12 @@ class GPSurrogate:
         Width ``d`` of ``X``.
     uses_yvar_ : bool
         Whether the fit treated ``yvar`` as known observation noise.
+    bic_ : float
+        Bayesian information criterion of the fit (lower is better):
+        ``-2 log p(y | theta) + k log n`` at the fitted hyper-parameters
+        ``theta`` (``k`` of them; on the standardised outputs), Schwarz's
+        approximation of ``-2`` log evidence. It compares models of the same
+        rows, e.g. ``ard=True`` against ``ard=False``.
     """
 
     def __init__(
@@ -97,7 +138,13 @@ class GPSurrogate:
         extra_noise: bool = True,
         warm_start: dict[str, np.ndarray] | None = None,
         max_iter: int | None = None,
+        kernel: str = "rbf",
+        output_warp: str | None = None,
+        ard: bool = True,
     ) -> None:
+        self.kernel = kernel
+        self.ard = ard
+        self.output_warp = output_warp
         self.extra_noise = extra_noise
         self.fixed_noise = fixed_noise
         self.seed = seed
@@ -120,9 +167,21 @@ class GPSurrogate:
         n, d = X2.shape
         if n < 2:
             raise NotEnoughDataError(f"a Gaussian process needs at least 2 measurements, got {n}")
+        if self.kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}, got {self.kernel!r}")
+        if self.output_warp is not None and self.output_warp not in OUTPUT_WARPS:
+            raise ValueError(
+                f"output_warp must be None or one of {OUTPUT_WARPS}, got {self.output_warp!r}"
+            )
         if self.fixed_noise is True and V2 is None:
             raise ValueError("fixed_noise=True needs yvar, the variance of each value")
         use_yvar = V2 is not None and self.fixed_noise is not False
+        warp = None
+        if self.output_warp is not None:
+            warp = fit_warp(Y2)
+            if V2 is not None:
+                V2 = V2 * (warp_slope(Y2, warp) ** 2)
+            Y2 = apply_warp(Y2, warp)
 
         train_X = torch.tensor(X2, dtype=DTYPE)
         train_Y = torch.tensor(Y2, dtype=DTYPE)
@@ -149,6 +208,7 @@ class GPSurrogate:
                 if self.seed is not None:
                     torch.manual_seed(self.seed)
                 fit_gpytorch_mll(mll, optimizer_kwargs=options)
+            self.bic_ = _bic(model)
             model.eval()
 
         self.model_ = model
@@ -156,6 +216,7 @@ class GPSurrogate:
         self.n_features_in_ = d
         self.uses_yvar_ = use_yvar
         self._y_ndim = np.ndim(y)
+        self.warp_ = warp
         # The exact training tensors: a saved GP is rebuilt from them (see get_state).
         self._train = (train_X, train_Y, train_Yvar, bounds)
         return self
@@ -169,10 +230,20 @@ class GPSurrogate:
     ) -> SingleTaskGP:
         """The unfitted model on ``train_X`` ``(n, d)``, ``train_Y``, ``train_Yvar`` ``(n, m)``."""
         d, m = train_X.shape[-1], train_Y.shape[-1]
+        covar = None
+        # One output: no batch; m outputs: SingleTaskGP batches the kernel over them.
+        batch = torch.Size([]) if m == 1 else torch.Size([m])
+        if not self.ard:
+            covar = _isotropic_kernel(d, batch, self.kernel)
+        elif self.kernel == "matern52":
+            covar = get_covar_module_with_dim_scaled_prior(
+                ard_num_dims=d, batch_shape=batch, use_rbf_kernel=False
+            )
         model = SingleTaskGP(
             train_X,
             train_Y,
             train_Yvar=train_Yvar,
+            covar_module=covar,
             input_transform=Normalize(d=d, bounds=torch.as_tensor(bounds, dtype=DTYPE)),
             outcome_transform=Standardize(m=m),
         )
@@ -208,6 +279,8 @@ class GPSurrogate:
         self._check_fitted()
         train_X, train_Y, train_Yvar, bounds = self._train
         arrays = {"train_X": train_X.numpy(), "train_Y": train_Y.numpy(), "fit_bounds": bounds}
+        if self.warp_ is not None:
+            arrays["warp"] = self.warp_
         if train_Yvar is not None:
             arrays["train_Yvar"] = train_Yvar.numpy()
         if self.bounds is not None:
@@ -221,6 +294,9 @@ class GPSurrogate:
             "n_jobs": self.n_jobs,
             "extra_noise": self.extra_noise,
             "max_iter": self.max_iter,
+            "kernel": self.kernel,
+            "output_warp": self.output_warp,
+            "ard": self.ard,
         }
         fitted = {
             "n_outputs_": self.n_outputs_,
@@ -257,6 +333,7 @@ class GPSurrogate:
         gp.uses_yvar_ = bool(state.fitted["uses_yvar_"])
         gp._y_ndim = int(state.fitted["y_ndim"])
         gp._train = (train_X, train_Y, train_Yvar, bounds)
+        gp.warp_ = None if "warp" not in a else np.asarray(a["warp"], dtype=float)
         return gp
 
     # -- prediction ----------------------------------------------------------
@@ -293,8 +370,11 @@ class GPSurrogate:
                 means.append(post.mean)
                 variances.append(post.variance.clamp_min(0.0))
         mean = torch.cat(means).numpy()
-        var = torch.cat(variances).numpy()
-        return self._shape(mean), self._shape(np.sqrt(var))
+        std = np.sqrt(torch.cat(variances).numpy())
+        if self.warp_ is not None:
+            mean = invert_warp(mean, self.warp_)
+            std = std / warp_slope(mean, self.warp_)
+        return self._shape(mean), self._shape(std)
 
     def _shape(self, a: np.ndarray) -> np.ndarray:
         """``(n, m)`` -> ``(n,)`` when the model was fitted on 1-D ``y``."""
@@ -307,8 +387,35 @@ class GPSurrogate:
     def __repr__(self) -> str:
         return (
             f"GPSurrogate(fixed_noise={self.fixed_noise!r}, seed={self.seed!r}, "
-            f"noise_floor={self.noise_floor!r}, n_jobs={self.n_jobs!r})"
+            f"noise_floor={self.noise_floor!r}, n_jobs={self.n_jobs!r}, kernel={self.kernel!r})"
         )
+
+
+def _bic(model: SingleTaskGP) -> float:
+    """``-2 log p(y | theta) + k log n`` of a fitted model (see ``GPSurrogate.bic_``)."""
+    model.train()
+    with torch.no_grad():
+        # As the fit's own closure does: the model transforms its training inputs.
+        inputs = model.train_inputs
+        # The likelihood alone: prior densities of different numbers of parameters are
+        # not comparable; the k log n term is what charges for the extra ones.
+        dist = model.likelihood(model(*inputs), *inputs)
+        loglik = float(dist.log_prob(model.train_targets).sum())
+    n = model.train_targets.shape[-1]
+    k = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return -2.0 * loglik + k * math.log(n)
+
+
+def _isotropic_kernel(d: int, batch: torch.Size, kernel: str) -> RBFKernel | MaternKernel:
+    """One length-scale for all ``d`` inputs, with BoTorch's dimension-scaled
+    log-normal prior (Hvarfner et al. 2024) and its lower bound."""
+    prior = LogNormalPrior(loc=math.sqrt(2) + 0.5 * math.log(d), scale=math.sqrt(3))
+    constraint = GreaterThan(2.5e-2, transform=None, initial_value=prior.mode)
+    if kernel == "matern52":
+        return MaternKernel(
+            nu=2.5, batch_shape=batch, lengthscale_prior=prior, lengthscale_constraint=constraint
+        )
+    return RBFKernel(batch_shape=batch, lengthscale_prior=prior, lengthscale_constraint=constraint)
 
 
 def _load_hyperparameters(model: SingleTaskGP, values: dict[str, np.ndarray]) -> None:
@@ -320,3 +427,82 @@ def _load_hyperparameters(model: SingleTaskGP, values: dict[str, np.ndarray]) ->
         if k in own and tuple(own[k].shape) == tuple(np.shape(v))
     }
     model.load_state_dict(matching, strict=False)
+
+
+# -- the Yeo-Johnson output warp ------------------------------------------------------
+# A warp is an array (3, m): per output, the centre and scale that standardise it and
+# the power lambda of the Yeo-Johnson transform of the standardised values.
+
+#: Range of the Yeo-Johnson power: inside [0, 2] the transform maps the real line onto
+#: itself, so every posterior mean has a pre-image in ``y``'s units.
+WARP_LAMBDA = (0.0, 2.0)
+
+
+def fit_warp(Y: np.ndarray) -> np.ndarray:
+    """Centre, scale and maximum-likelihood Yeo-Johnson power of each column of ``Y``
+    ``(n, m)``, as an array ``(3, m)``; a constant column gets power 1 (no warp)."""
+    from scipy.stats import yeojohnson_normmax
+
+    centre = Y.mean(axis=0)
+    scale = Y.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    lam = np.ones(Y.shape[1])
+    for j in range(Y.shape[1]):
+        z = (Y[:, j] - centre[j]) / scale[j]
+        if np.ptp(z) > 0:
+            lam[j] = float(np.clip(yeojohnson_normmax(z), *WARP_LAMBDA))
+    return np.vstack([centre, scale, lam])
+
+
+def _yj(z: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    pos = z >= 0
+    out = np.empty_like(z)
+    lp = np.broadcast_to(lam, z.shape)
+    a, la = z[pos], lp[pos]
+    out[pos] = np.where(
+        np.abs(la) < 1e-8, np.log1p(a), (np.power(a + 1.0, la) - 1.0) / np.where(la == 0, 1, la)
+    )
+    b, lb = -z[~pos], 2.0 - lp[~pos]
+    out[~pos] = -np.where(
+        np.abs(lb) < 1e-8, np.log1p(b), (np.power(b + 1.0, lb) - 1.0) / np.where(lb == 0, 1, lb)
+    )
+    return out
+
+
+def _yj_inverse(t: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    pos = t >= 0
+    out = np.empty_like(t)
+    lp = np.broadcast_to(lam, t.shape)
+    a, la = t[pos], lp[pos]
+    out[pos] = np.where(
+        np.abs(la) < 1e-8,
+        np.expm1(a),
+        np.power(np.maximum(a * la + 1.0, 0.0), 1.0 / np.where(la == 0, 1, la)) - 1.0,
+    )
+    b, lb = -t[~pos], 2.0 - lp[~pos]
+    out[~pos] = -np.where(
+        np.abs(lb) < 1e-8,
+        np.expm1(b),
+        np.power(np.maximum(b * lb + 1.0, 0.0), 1.0 / np.where(lb == 0, 1, lb)) - 1.0,
+    )
+    return out
+
+
+def apply_warp(Y: np.ndarray, warp: np.ndarray) -> np.ndarray:
+    """``Y`` ``(n, m)`` in warped units."""
+    return _yj((Y - warp[0]) / warp[1], warp[2])
+
+
+def invert_warp(T: np.ndarray, warp: np.ndarray) -> np.ndarray:
+    """Warped values ``T`` ``(n, m)`` back in ``y``'s units."""
+    return warp[0] + warp[1] * _yj_inverse(T, warp[2])
+
+
+def warp_slope(Y: np.ndarray, warp: np.ndarray) -> np.ndarray:
+    """Derivative of the warp at ``Y`` ``(n, m)`` (warped units per unit of ``y``)."""
+    z = (Y - warp[0]) / warp[1]
+    lam = np.broadcast_to(warp[2], z.shape)
+    slope = np.where(
+        z >= 0, np.power(np.abs(z) + 1.0, lam - 1.0), np.power(np.abs(z) + 1.0, 1.0 - lam)
+    )
+    return slope / warp[1]

@@ -442,6 +442,17 @@ class AutoRecommender(RecommenderFront):
     ``min_rows`` measurements, and above them unless the trees rank clearly
     better (by more than the selection margin).
 
+    The GP's length-scales: with ``isotropic`` (default) a GP with one length-scale
+    shared by all inputs is fitted next to the one with a length-scale per input
+    (ARD), and the one with the lower BIC (:attr:`GPSurrogate.bic_`) is the GP arm
+    of the round: with few rows per input (20 rows in 13 dimensions) ``d`` fitted
+    scales over-fit and one shared scale ranks unseen designs better; as rows
+    accumulate, the per-input scales win where inputs differ in relevance. The
+    choice and both BICs are in ``notes["gp_length_scales"]``. ``kernel`` and
+    ``output_warp`` are passed to every :class:`GPSurrogate` it fits (RBF and no
+    warp by default; Matern-5/2 and a Yeo-Johnson warp were each worse on a
+    development pool of the replay suite, BENCHMARKS.md).
+
     From ``min_calibration`` measurements on, the chosen model's out-of-fold
     residuals give a factor on its std (:func:`biofab.learn.calibration.std_scale`)
     so that ``mean ± sqrt(std² + yvar)`` covers 68 % of measurements; the batch's
@@ -465,7 +476,13 @@ class AutoRecommender(RecommenderFront):
         horizon: int = 10,
         min_rows: int = 30,
         min_calibration: int = 8,
+        isotropic: bool = True,
+        kernel: str = "rbf",
+        output_warp: str | None = None,
     ) -> None:
+        self.isotropic = isotropic
+        self.kernel = kernel
+        self.output_warp = output_warp
         self.folds = folds
         self.horizon = horizon
         self.min_rows = min_rows
@@ -478,26 +495,54 @@ class AutoRecommender(RecommenderFront):
         v = None if req.yvar is None else req.yvar[:, 0]
         chosen: ComposedRecommender = GPBelieverUCB(horizon=self.horizon)
         cv = None
+        length_scales: dict[str, object] | None = None
         with torch_threads(1):
             if len(y) >= self.min_calibration:
                 X = req.space.encode(req.designs)
                 # One full fit; the folds and the batch's model start from its
                 # hyper-parameters, which costs a fraction of a cold fit each.
-                full = GPSurrogate(seed=s, max_iter=GP_MAX_ITER).fit(X, y, v)
+                kernel, warp_y = self.kernel, self.output_warp
+                full = GPSurrogate(
+                    seed=s, max_iter=GP_MAX_ITER, kernel=kernel, output_warp=warp_y
+                ).fit(X, y, v)
                 warm = full.hyperparameters()
 
                 def gp(seed: int | None = s) -> Surrogate:
-                    return GPSurrogate(seed=seed, warm_start=warm, max_iter=WARM_MAX_ITER)
+                    return GPSurrogate(
+                        seed=seed,
+                        warm_start=warm,
+                        max_iter=WARM_MAX_ITER,
+                        kernel=kernel,
+                        output_warp=warp_y,
+                    )
 
-                factories: dict[str, Callable[[], Surrogate]] = {"gp": gp}
+                arm: Callable[..., Surrogate] = gp
+                shared = False
+                if self.isotropic:
+                    # One shared length-scale when the evidence (BIC) prefers it: with
+                    # few rows per input, d fitted length-scales over-fit.
+                    iso_full, gp_iso = _isotropic_arm(X, y, v, s, kernel, warp_y)
+                    shared = iso_full.bic_ < full.bic_
+                    length_scales = {
+                        "shared": shared,
+                        "bic_per_input": full.bic_,
+                        "bic_shared": iso_full.bic_,
+                    }
+                    if shared:
+                        arm = gp_iso
+                factories: dict[str, Callable[[], Surrogate]] = {"gp": arm}
                 if len(y) >= self.min_rows:
                     factories["trees"] = lambda: auto_trees(s)
                 cv = cross_validate(factories, X, y, v, folds=self.folds, seed=s)
                 if cv.best == "gp":
-                    chosen = GPBelieverUCB(gp, horizon=self.horizon)
+                    chosen = GPBelieverUCB(arm, horizon=self.horizon)
+                    if shared:
+                        chosen.name = "bo (GP one length-scale, UCB kriging believer)"
                 else:
                     chosen = EnsembleUCB(auto_trees, horizon=self.horizon)
             rec = chosen.run(req)
+        if length_scales is not None:
+            rec.notes["gp_length_scales"] = length_scales
         if cv is not None:
             cal = calibrate_out_of_fold(y, cv.oof[cv.best], v)
             rec.std = rec.std * cal.std_scale
@@ -506,6 +551,34 @@ class AutoRecommender(RecommenderFront):
                 rec.notes["cv_spearman"] = cv.scores
                 rec.recommender = f"auto -> {rec.recommender}"
         return rec
+
+
+def _isotropic_arm(
+    X: np.ndarray,
+    y: np.ndarray,
+    v: np.ndarray | None,
+    seed: int,
+    kernel: str,
+    warp_y: str | None,
+) -> tuple[GPSurrogate, Callable[..., Surrogate]]:
+    """A GP with one shared length-scale fitted on ``X`` ``(n, d)``, ``y`` ``(n,)``,
+    and a factory of such GPs warm-started from it (the folds and the batch's model)."""
+    full = GPSurrogate(
+        seed=seed, max_iter=GP_MAX_ITER, ard=False, kernel=kernel, output_warp=warp_y
+    ).fit(X, y, v)
+    warm = full.hyperparameters()
+
+    def gp_iso(s: int | None = seed) -> Surrogate:
+        return GPSurrogate(
+            seed=s,
+            warm_start=warm,
+            max_iter=WARM_MAX_ITER,
+            ard=False,
+            kernel=kernel,
+            output_warp=warp_y,
+        )
+
+    return full, gp_iso
 
 
 def auto_trees(seed: int | None) -> TreeEnsemble:
