@@ -337,6 +337,32 @@ def test_learned_capacity_is_the_capacity_inside_the_base_min(train: list[Experi
     assert np.all((cap > 0.9 * c0) & (cap <= c0 * 100.0 / 101.0 + 1e-9))
 
 
+def test_saved_capacity_hybrid_predicts_the_same(train: list[Experiment], tmp_path) -> None:
+    import json
+
+    from biofab.process.saved_hybrid import hybrid_to_files, load_hybrid
+
+    h = HybridModel(
+        base=WRONG,
+        learned=("capacity",),
+        features=("S",),
+        clip_features=True,
+        refit=("qS_max", "Yxs"),
+        epochs=2,
+        physics_weight=0.0,
+        **SMALL,
+    ).fit(train[:2])
+    text, state = hybrid_to_files(h, "ecoli", None, train[:2], {}, "h.pt")
+    (tmp_path / "h.json").write_text(text)
+    torch.save(state, tmp_path / "h.pt")
+    loaded = load_hybrid(json.loads(text), tmp_path / "h.json", EColiFedBatch())
+    assert loaded.capacity_start == 1.0 and loaded.clip_features
+    ev = [FeedStart(5.0, 0.015)]
+    m0, _ = h.predict(X0, t=TIMES, events=ev)
+    m1, _ = loaded.predict(X0, t=TIMES, events=ev)
+    np.testing.assert_allclose(m1.to_numpy(), m0.to_numpy(), rtol=1e-6, atol=1e-9)
+
+
 def test_clipped_features_do_not_extrapolate(train: list[Experiment]) -> None:
     h = HybridModel(
         base=WRONG, learned=("qS",), features=("S", "A"), epochs=0, clip_features=True, **SMALL
