@@ -60,6 +60,8 @@ from biofab.process.fit import Experiment, fit
 from biofab.process.hybrid import HybridModel
 from biofab.process.models import EColiFedBatch
 from biofab.process.neural import NeuralODE
+from biofab.process.saved import discrepancy_from_residuals
+from biofab.process.saved_hybrid import predict_hybrid_bands, residual_table
 from biofab.process.simulate import FeedStart, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,6 +193,30 @@ VARIANTS.update(
         },
     }
 )
+# Noise replicates of the validation batch (the same feed, fresh sampling noise): one batch
+# cannot see a few % of biomass bias under 3 % noise (round 3: validation X ties became clear
+# held-out losses); the mean over replicates can. The training batches stay one per feed.
+VAL_REPLICATES = 5
+BAND_LEVEL = 0.95
+# Round 4 (2026-12-05): the respiratory capacity learned inside the base's own min()
+# (overflow = uptake beyond it, acetate uptake only with spare capacity: no futile cycle),
+# on glucose alone (the plant's is a constant; with acetate as a feature the network used it
+# as a clock of the batch), clipped at the training range; qS_max and Yxs, which the base
+# fitted low to make up for its missing overflow, refitted jointly.
+VARIANTS["capacity_refit"] = {
+    "learned": ("capacity",),
+    "features": ("S",),
+    "clip_features": True,
+    "refit": ("qS_max", "Yxs"),
+    **_QSS,
+}
+# ... with the uptake corrected too (by a factor on S): validation X 0.718 (dev, single batch).
+VARIANTS["qS_capacity_refit"] = {**VARIANTS["capacity_refit"], "learned": ("qS", "capacity")}
+# The round-3 choice with its features clipped at the training range (acetate at +30 %).
+VARIANTS["residual_qss_do_no_overflow_clip"] = {
+    **VARIANTS["residual_qss_do_no_overflow"],
+    "clip_features": True,
+}
 VALIDATION_SPLITS = {  # name: (training feeds used, validation feed), all from TRAIN_F
     # 0.013 L/h is 30 % beyond 0.010 L/h: the same step as the held-out extrapolation.
     "upper": ((0.004, 0.007, 0.010), 0.013),
@@ -211,7 +237,7 @@ def plant(F: float) -> pd.DataFrame:
     return tr.frame
 
 
-def experiment(F: float, rng: np.random.Generator | None) -> Experiment:
+def experiment(F: float, rng: np.random.Generator | None, name: str = "") -> Experiment:
     f = plant(F)
     d = pd.DataFrame({"time_h": f["time_h"]})
     for s in STATES:
@@ -219,7 +245,7 @@ def experiment(F: float, rng: np.random.Generator | None) -> Experiment:
         if rng is not None:
             y = y * (1 + 0.03 * rng.standard_normal(y.size)) + 0.01 * rng.standard_normal(y.size)
         d[s] = np.clip(y, 0.0, None)
-    return Experiment(d, X0, events=[FeedStart(T_FEED, F)], name=f"F={F:g}", t_end=T_END)
+    return Experiment(d, X0, events=[FeedStart(T_FEED, F)], name=f"F={F:g}{name}", t_end=T_END)
 
 
 def wrong_mechanistic(train: list[Experiment]) -> tuple[EColiFedBatch, str]:
@@ -282,39 +308,68 @@ def select(args: argparse.Namespace, seed: int = 0) -> tuple[str, dict[str, Any]
     exps = {F: experiment(F, rng) for F in TRAIN_F}
     table: dict[str, Any] = {}
     scales: dict[str, dict[str, dict[str, float]]] = {}
+    discs: dict[str, dict[str, Any]] = {}
     for split, (feeds, val_f) in VALIDATION_SPLITS.items():
         train = [exps[F] for F in feeds]
-        val = exps[val_f]
+        # The training set's batch at the validation feed, then noise replicates of it.
+        rep_rng = np.random.default_rng([seed, 7919])
+        val = [exps[val_f]] + [
+            experiment(val_f, rep_rng, f" replicate {i}") for i in range(1, args.val_replicates)
+        ]
         wrong, _ = wrong_mechanistic(train)
-        sd = {s: float(val.data[s].std()) for s in STATES}
+        sd = {s: float(pd.concat([v.data[s] for v in val]).std()) for s in STATES}
         w = simulate(wrong, X0, T_END, events=[FeedStart(T_FEED, val_f)], t_eval=TIMES).frame
-        rows = {"wrong_mechanistic": {s: _rmse(w[s], val.data[s]) for s in STATES}}
+        # Errors at the validation samples, batch-major (the order of residual_table).
+        errs = {
+            "wrong_mechanistic": {
+                s: np.tile(w[s].to_numpy(), len(val))
+                - pd.concat([v.data[s] for v in val]).to_numpy(float)
+                for s in STATES
+            }
+        }
+        rows = {"wrong_mechanistic": {s: _rmse(errs["wrong_mechanistic"][s], 0.0) for s in STATES}}
         scales[split] = {}
         jobs = [(name, wrong, train, val, args, seed) for name in names]
-        for name, (r, sc) in zip(names, _map(_fit_variant, jobs, args.jobs), strict=True):
+        for name, (r, sc, dc, er) in zip(names, _map(_fit_variant, jobs, args.jobs), strict=True):
             rows[name] = r
+            errs[name] = er
             scales[split][name] = sc
+            discs.setdefault(name, {})[split] = dc
             print(f"  select {split:6s} {name:26s} " + _fmt(rows[name]), flush=True)
         base = rows["wrong_mechanistic"]
-        for r in rows.values():
+        for n, r in rows.items():
             r["score"] = float(np.mean([r[s] / sd[s] for s in STATES]))
             # The target is to beat the base on EVERY state: the worst state's ratio to it.
             r["worst_ratio"] = float(max(r[s] / base[s] for s in STATES))
+            r["worst_ratio_se"] = _worst_ratio_se(errs[n], errs["wrong_mechanistic"], seed)
         table[split] = rows
     scores = {n: float(np.mean([table[sp][n]["score"] for sp in table])) for n in names}
     worst = {n: float(max(table[sp][n]["worst_ratio"] for sp in table)) for n in names}
+    worst_se = {n: float(max(table[sp][n]["worst_ratio_se"] for sp in table)) for n in names}
     # Chosen: lowest worst-state ratio to the fitted wrong model (the issue's target: beat it
     # on every state), the mean scaled RMSE breaking ties. The 2026-12-04 rule (mean scaled
     # RMSE alone) was dominated by acetate (its sample std is small) and picked a variant
-    # that lost X and S.
-    best = min(names, key=lambda n: (round(worst[n], 3), scores[n]))
+    # that lost X and S. A tie is a worst ratio within two bootstrap standard errors of the
+    # lowest (round 4): biomass RMSE at 3 % noise resolves ratios only to ~0.03 even over
+    # five replicates, and the 3-decimal ties of round 3 chose on noise (1.040 vs 1.043).
+    low = min(names, key=lambda n: worst[n])
+    tied = [n for n in names if worst[n] <= worst[low] + 2.0 * worst_se[low]]
+    best = min(tied, key=lambda n: scores[n])
     # Band scale of the chosen variant: the largest over the validation splits (per state).
     scale = {s: max(scales[sp][best][s] for sp in scales) for s in STATES}
+    # Discrepancy term of the chosen variant: residuals of its validation fit on the
+    # validation batches (first split), as ``process fit --model hybrid`` saves it.
+    disc = discs[best][next(iter(VALIDATION_SPLITS))]
     return best, {
+        "discrepancy": disc,
+        "val_replicates": args.val_replicates,
         "splits": table,
         "scores": scores,
         "worst_ratio": worst,
-        "rule": "min worst-state RMSE ratio to the wrong model, then mean scaled RMSE",
+        "worst_ratio_se": worst_se,
+        "tied": tied,
+        "rule": "min worst-state RMSE ratio to the wrong model (ties: within 2 bootstrap SE "
+        "of the lowest), then mean scaled RMSE",
         "chosen": best,
         "seed": seed,
         "band_scales": scales,
@@ -323,12 +378,42 @@ def select(args: argparse.Namespace, seed: int = 0) -> tuple[str, dict[str, Any]
 
 
 def _fit_variant(
-    job: tuple[str, EColiFedBatch, list[Experiment], Experiment, argparse.Namespace, int],
-) -> tuple[dict[str, float], dict[str, float]]:
+    job: tuple[str, EColiFedBatch, list[Experiment], list[Experiment], argparse.Namespace, int],
+) -> tuple[dict[str, float], dict[str, float], dict[str, Any], dict[str, Any]]:
+    """RMSE on the validation batches (all replicates), the ensemble band factor and the
+    discrepancy term calibrated on them, and the errors at the samples per state."""
     name, wrong, train, val, args, seed = job
     h = hybrid(name, wrong, args, seed).fit(train)
-    r = h.rmse([val])
-    return {s: r[s] for s in STATES}, band_scale(h, val)
+    res = residual_table(h, val)
+    disc = discrepancy_from_residuals(res)
+    err = {
+        s: (
+            res.loc[res["variable"] == s, "predicted"] - res.loc[res["variable"] == s, "observed"]
+        ).to_numpy(float)
+        for s in STATES
+    }
+    r = {s: _rmse(err[s], 0.0) for s in STATES}
+    return r, band_scale(h, val), {s: disc[s] for s in STATES}, err
+
+
+def _worst_ratio_se(
+    err: dict[str, Any], base: dict[str, Any], seed: int, n_boot: int = 500
+) -> float:
+    """Bootstrap standard error of the worst-state RMSE ratio to the base model, resampling
+    the validation samples (paired: the same samples for both models)."""
+    if err is base:
+        return 0.0
+    rng = np.random.default_rng([seed, 104729])
+    n = len(base[STATES[0]])
+    idx = rng.integers(0, n, size=(n_boot, n))
+    ratios = np.max(
+        [
+            np.sqrt(np.mean(np.asarray(err[s])[idx] ** 2, 1) / np.mean(base[s][idx] ** 2, 1))
+            for s in STATES
+        ],
+        axis=0,
+    )
+    return float(np.std(ratios))
 
 
 def _map(fn: Any, jobs: list[Any], n_jobs: int) -> list[Any]:
@@ -341,43 +426,64 @@ def _map(fn: Any, jobs: list[Any], n_jobs: int) -> list[Any]:
         return list(pool.map(fn, jobs))
 
 
-def _run_seed_job(job: tuple[int, argparse.Namespace, str, dict[str, float]]) -> dict[str, Any]:
+def _run_seed_job(
+    job: tuple[int, argparse.Namespace, str, dict[str, float], dict[str, Any] | None],
+) -> dict[str, Any]:
     return run_seed(*job)
 
 
-def band_scale(h: HybridModel, val: Experiment) -> dict[str, float]:
-    """Factor on the ensemble's ±2σ band so that it holds 95 % of the validation batch's
+def band_scale(h: HybridModel, val: list[Experiment]) -> dict[str, float]:
+    """Factor on the ensemble's ±2σ band so that it holds 95 % of the validation batches'
     samples, per state (at least 1: the band is only ever widened). The samples carry
     measurement noise, so the band is one for the next *measurement*, a little wider than
     one for the noise-free truth."""
-    t = val.data["time_h"].to_numpy(float)
-    mean, std = h.predict(val.x0, val.inputs, t, val.events)
-    out = {}
-    for s in STATES:
-        y = val.data[s].to_numpy(float)
+    z: dict[str, list[float]] = {s: [] for s in STATES}
+    for v in val:
+        t = v.data["time_h"].to_numpy(float)
+        mean, std = h.predict(v.x0, v.inputs, t, v.events)
         keep = t > 0  # the initial state is given, not predicted
-        z = np.abs(y - mean[s].to_numpy())[keep] / np.maximum(std[s].to_numpy()[keep], 1e-12)
-        out[s] = float(max(1.0, np.quantile(z, 0.95) / 2.0))
-    return out
+        for s in STATES:
+            err = np.abs(v.data[s].to_numpy(float) - mean[s].to_numpy())[keep]
+            z[s].extend((err / np.maximum(std[s].to_numpy()[keep], 1e-12)).tolist())
+    return {s: float(max(1.0, np.quantile(z[s], 0.95) / 2.0)) for s in STATES}
 
 
-def coverage(h: HybridModel, tests: list[float], scale: dict[str, float]) -> dict[str, Any]:
-    """Fraction of the noise-free plant's hourly values (t > 0) inside mean ± 2σ (raw) and
-    mean ± 2·scale·σ (calibrated on the validation split), per state."""
+def coverage(
+    h: HybridModel,
+    tests: list[float],
+    scale: dict[str, float],
+    disc: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fraction of the noise-free plant's hourly values (t > 0) inside mean ± 2σ (raw),
+    mean ± 2·scale·σ (ensemble spread widened on the validation split) and, with ``disc``,
+    the 95 % band of ensemble spread plus the discrepancy term calibrated on the validation
+    split (``predict_hybrid_bands``, the band ``process predict`` gives a saved hybrid)."""
     raw: dict[str, list[bool]] = {s: [] for s in STATES}
     cal: dict[str, list[bool]] = {s: [] for s in STATES}
+    dis: dict[str, list[bool]] = {s: [] for s in STATES}
     for F in tests:
         mean, std = h.predict(X0, t=TIMES, events=[FeedStart(T_FEED, F)])
         truth = plant(F)
+        band = None
+        if disc is not None:
+            e = Experiment(pd.DataFrame({"time_h": TIMES}), X0, events=[FeedStart(T_FEED, F)])
+            band = predict_hybrid_bands(h, e, TIMES, disc, BAND_LEVEL)
         for s in STATES:
-            err = np.abs(truth[s].to_numpy() - mean[s].to_numpy())[1:]
+            y = truth[s].to_numpy()
+            err = np.abs(y - mean[s].to_numpy())[1:]
             sd = std[s].to_numpy()[1:]
             raw[s].extend((err <= 2 * sd).tolist())
             cal[s].extend((err <= 2 * scale[s] * sd).tolist())
-    return {
+            if band is not None:
+                lo, hi = band[f"{s}_lo"].to_numpy()[1:], band[f"{s}_hi"].to_numpy()[1:]
+                dis[s].extend(((y[1:] >= lo) & (y[1:] <= hi)).tolist())
+    out = {
         "raw": {s: float(np.mean(v)) for s, v in raw.items()},
         "calibrated": {s: float(np.mean(v)) for s, v in cal.items()},
     }
+    if disc is not None:
+        out["discrepancy"] = {s: float(np.mean(v)) for s, v in dis.items()}
+    return out
 
 
 def _rmse(a: Any, b: Any) -> float:
@@ -390,7 +496,11 @@ def _fmt(r: dict[str, float]) -> str:
 
 
 def run_seed(
-    seed: int, args: argparse.Namespace, variant: str, scale: dict[str, float]
+    seed: int,
+    args: argparse.Namespace,
+    variant: str,
+    scale: dict[str, float],
+    disc: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     train = [experiment(F, rng) for F in TRAIN_F]
@@ -437,7 +547,7 @@ def run_seed(
         }
         if rep is not None:
             out[split]["hybrid_replace"] = rmse_table(p_r, list(tests))
-        out[split]["hybrid_coverage_2sd"] = coverage(hyb, list(tests), scale)
+        out[split]["hybrid_coverage_2sd"] = coverage(hyb, list(tests), scale, disc)
     # Sanity of the extrapolation: finite, non-negative, X within a factor 2 of the plant.
     ext = p_h(EXTRA_F[0])
     truth = plant(EXTRA_F[0])
@@ -469,6 +579,12 @@ def main() -> None:
         choices=list(VARIANTS),
         help="variants the selection compares (default: all)",
     )
+    parser.add_argument(
+        "--val-replicates",
+        type=int,
+        default=VAL_REPLICATES,
+        help="noise replicates of the validation batch in the selection (>= 1)",
+    )
     parser.add_argument("--quick", action="store_true", help="20 epochs, one seed (smoke)")
     parser.add_argument(
         "--jobs", type=int, default=1, help="worker processes (variants, seeds) in parallel"
@@ -480,6 +596,8 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/process_hybrid.json")
     args = parser.parse_args()
+    if args.val_replicates < 1:
+        parser.error("--val-replicates must be >= 1")
     if args.quick:
         args.seeds, args.epochs, args.warmup = [0], 20, 100
     selection: dict[str, Any] | None = None
@@ -488,13 +606,16 @@ def main() -> None:
         print("model selection on validation splits of the TRAINING feeds (seed 0):")
         variant, selection = select(args)
         for n, sc in selection["scores"].items():
-            wr = selection["worst_ratio"][n]
-            print(f"  score {n:26s} {sc:.3f}  worst ratio to wrong model {wr:.3f}")
+            wr, se = selection["worst_ratio"][n], selection["worst_ratio_se"][n]
+            print(f"  score {n:26s} {sc:.3f}  worst ratio to wrong model {wr:.3f} ± {se:.3f}")
+        print(f"  tied (within 2 SE of the lowest worst ratio): {selection['tied']}")
         print(f"  chosen: {variant}")
     # Without the selection there is no validation fit to calibrate on: the raw band.
     scale = selection["band_scale"] if selection else {s: 1.0 for s in STATES}
+    disc = selection["discrepancy"] if selection else None
     print(f"  band scale (validation split): {scale}")
-    runs = _map(_run_seed_job, [(seed, args, variant, scale) for seed in args.seeds], args.jobs)
+    jobs = [(seed, args, variant, scale, disc) for seed in args.seeds]
+    runs = _map(_run_seed_job, jobs, args.jobs)
     for seed, r in zip(args.seeds, runs, strict=True):
         fit_s = {k: round(v, 1) for k, v in r["fit_s"].items()}
         print(f"seed {seed}: fit s {fit_s}, wrong model {r['wrong_fit']} {r['wrong_params']}")
@@ -545,7 +666,9 @@ def main() -> None:
         print(f"  {rec['metric']:32s} vs {rec['peer']:18s} {rec['ratio']:.2f}")
     print("\nhybrid ±2σ band: share of noise-free plant values inside (t > 0), mean over seeds")
     for split in ("inside", "extrapolated"):
-        for kind in ("raw", "calibrated"):
+        for kind in ("raw", "calibrated", "discrepancy"):
+            if kind not in runs[0][split]["hybrid_coverage_2sd"]:
+                continue
             cov = {
                 s: float(np.mean([r[split]["hybrid_coverage_2sd"][kind][s] for r in runs]))
                 for s in STATES
@@ -558,8 +681,13 @@ def main() -> None:
                         "dataset": f"held-out feeds {INSIDE_F if split == 'inside' else EXTRA_F}",
                         "variant": variant,
                         "biofab": cov[s],
-                        "band": "mean ± 2σ over the ensemble"
-                        + (f" × {scale[s]:.3g} (fitted on validation)" if kind != "raw" else ""),
+                        "band": (
+                            "95 % band: ensemble spread plus the discrepancy term calibrated "
+                            "on the validation batches (predict_hybrid_bands)"
+                            if kind == "discrepancy"
+                            else "mean ± 2σ over the ensemble"
+                            + (f" × {scale[s]:.3g} (fitted on validation)" if kind != "raw" else "")
+                        ),
                         "better": "closer to 0.95",
                         "target": 0.95,
                         "seeds": len(runs),

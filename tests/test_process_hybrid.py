@@ -306,6 +306,93 @@ def test_bad_input(train: list[Experiment]) -> None:
         )
 
 
+def test_learned_capacity_is_the_capacity_inside_the_base_min(train: list[Experiment]) -> None:
+    # Untrained, a learned respiratory capacity c0 around the Monod base is the twin whose
+    # qS_crit is c0: overflow above it and acetate uptake with spare capacity only, both
+    # from the same min() (no futile cycle), under the settled DO balance.
+    h = HybridModel(
+        base=WRONG,
+        learned=("capacity",),
+        features=("S",),
+        epochs=0,
+        physics_weight=0.0,
+        quasi_steady=("DO",),
+        quasi_steady_fit=False,
+        predict_dt=0.0625,
+        capacity_start=0.97,
+        **SMALL,
+    ).fit(train)
+    c0 = h.rate_scale_["capacity"]
+    qs = WRONG.params["qS_max"] * 8.0 / (WRONG.params["Ks"] + 8.0)  # peak: S = 8 g/L at t = 0
+    assert h.correction_ == {"capacity": "mul"} and np.isclose(c0, 0.97 * qs, rtol=1e-3)
+    twin = EColiFedBatch(qS_crit=c0, Kis=1e6, Kia=1e6)
+    ev = [FeedStart(5.0, 0.012)]
+    w = simulate(twin, X0, 16.0, events=ev, t_eval=TIMES).frame
+    assert w["A"].max() > 0.15  # the twin does overflow in the batch phase
+    m, _ = h.predict(X0, t=TIMES, events=ev)
+    for s in ("X", "S", "A"):
+        assert _rmse(m, w, s) < 0.03 * float(w[s].max()) + 0.02, s
+    # c0 fO, DO settled at the given state (below saturation: fO < 100/101)
+    cap = h.learned_rates({"S": [0.02, 8.0], "X": [5.0, 5.0]})["capacity"].to_numpy()
+    assert np.all((cap > 0.9 * c0) & (cap <= c0 * 100.0 / 101.0 + 1e-9))
+
+
+def test_saved_capacity_hybrid_predicts_the_same(train: list[Experiment], tmp_path) -> None:
+    import json
+
+    from biofab.process.saved_hybrid import hybrid_to_files, load_hybrid
+
+    h = HybridModel(
+        base=WRONG,
+        learned=("capacity",),
+        features=("S",),
+        clip_features=True,
+        refit=("qS_max", "Yxs"),
+        epochs=2,
+        physics_weight=0.0,
+        **SMALL,
+    ).fit(train[:2])
+    text, state = hybrid_to_files(h, "ecoli", None, train[:2], {}, "h.pt")
+    (tmp_path / "h.json").write_text(text)
+    torch.save(state, tmp_path / "h.pt")
+    loaded = load_hybrid(json.loads(text), tmp_path / "h.json", EColiFedBatch())
+    assert loaded.capacity_start == 1.0 and loaded.clip_features
+    ev = [FeedStart(5.0, 0.015)]
+    m0, _ = h.predict(X0, t=TIMES, events=ev)
+    m1, _ = loaded.predict(X0, t=TIMES, events=ev)
+    np.testing.assert_allclose(m1.to_numpy(), m0.to_numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_clipped_features_do_not_extrapolate(train: list[Experiment]) -> None:
+    h = HybridModel(
+        base=WRONG, learned=("qS",), features=("S", "A"), epochs=0, clip_features=True, **SMALL
+    ).fit(train)
+    with torch.no_grad():  # some correction that depends on the features
+        for p in h.params_:
+            p.add_(0.3 * torch.randn(p.shape, dtype=p.dtype, generator=torch.Generator()))
+    a_max = max(float(e.data["A"].max()) for e in train)
+    r = h.learned_rates(
+        {"S": [2.0, 2.0, 2.0], "A": [a_max, 3 * a_max, 0.5 * a_max], "X": [5.0] * 3}
+    )
+    q = r["qS"].to_numpy()
+    assert np.isclose(q[0], q[1]) and not np.isclose(q[0], q[2])
+
+
+def test_learned_capacity_bad_input(train: list[Experiment]) -> None:
+    with pytest.raises(InputError, match="either 'capacity' or 'qS_of'"):
+        HybridModel(base=WRONG, learned=("capacity", "qS_of"), epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="residual structure"):
+        HybridModel(learned=("capacity",), structure="replace", epochs=1, **SMALL).fit(train)
+    with pytest.raises(InputError, match="residual structure"):
+        HybridModel(ChoFedBatch(), learned=("capacity",))._check_structure()  # no capacity
+    with pytest.raises(InputError, match="capacity_start"):
+        HybridModel(base=WRONG, learned=("capacity",), capacity_start=0.0, epochs=1, **SMALL).fit(
+            train
+        )
+    with pytest.raises(InputError, match="yields=True"):
+        HybridModel(base=WRONG, learned=("capacity",), yields=False, epochs=1, **SMALL).fit(train)
+
+
 def test_respiration_of_changed_fluxes_matches_the_twin() -> None:
     # The hybrid recomputes OUR/CER from its own fluxes with ecoli_respiration: on the
     # twin's fluxes it must give the twin's OUR and CER (the DO balance depends on it).

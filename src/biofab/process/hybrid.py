@@ -66,13 +66,16 @@ from numpy.typing import NDArray
 from biofab.core.errors import InputError
 from biofab.learn.torch_threads import torch_threads
 from biofab.process.fit import Experiment
-from biofab.process.models import EColiFedBatch, ProcessModel, ecoli_respiration
+from biofab.process.models import EColiFedBatch, ProcessModel, _ctmi, ecoli_respiration
 from biofab.process.simulate import Bolus, Event, input_schedule
 
 __all__ = [
+    "CAPACITY",
+    "CAPACITY_RULES",
     "YIELD_RULES",
     "HybridModel",
     "OdeEnsemble",
+    "ecoli_capacity_factor",
     "ecoli_yield_rates",
     "torch_backend",
 ]
@@ -127,14 +130,20 @@ torch_backend = SimpleNamespace(
 """Backend (``xp``) that evaluates a :class:`ProcessModel`'s ``rates``/``rhs`` on tensors."""
 
 
-def _override_class(cls: type[ProcessModel], derive: Any) -> type[ProcessModel]:
+def _override_class(
+    cls: type[ProcessModel], derive: Any, capacity: Any = None
+) -> type[ProcessModel]:
     """Subclass of ``cls`` whose ``rates`` returns the mechanistic rates updated by the
     learned ones — the tensors in ``self._learned``, or ``self._transform(r)`` of the
     mechanistic rates ``r`` (residual structure) — then by ``derive``, the rates that follow
-    from them through yields: the twin's own ``rhs`` then closes the balances."""
+    from them through yields: the twin's own ``rhs`` then closes the balances. With
+    ``capacity`` (a :data:`CAPACITY_RULES` entry) and ``self._cap_start`` set, the rates
+    also hold the start value of the learned respiratory capacity, ``'capacity'``."""
 
     def rates(self: Any, t: Any, x: Any, u: Any, p: Any, xp: Any = np) -> dict[str, Any]:
         r = cls.rates(self, t, x, u, p, xp)
+        if capacity is not None and self._cap_start is not None:
+            r[CAPACITY] = self._cap_start * capacity(self, x, u, p, xp)
         learned = self._transform(r) if self._transform is not None else self._learned
         r.update(learned)
         if derive is not None and learned:
@@ -142,8 +151,25 @@ def _override_class(cls: type[ProcessModel], derive: Any) -> type[ProcessModel]:
         return r
 
     return type(
-        f"Hybrid{cls.__name__}", (cls,), {"rates": rates, "_learned": {}, "_transform": None}
+        f"Hybrid{cls.__name__}",
+        (cls,),
+        {"rates": rates, "_learned": {}, "_transform": None, "_cap_start": None},
     )
+
+
+# Name of the learned respiratory capacity (g/g/h), a quantity inside the base's kinetics
+# rather than one of its rates.
+CAPACITY = "capacity"
+
+
+def ecoli_capacity_factor(model: ProcessModel, x: Any, u: Any, p: Any, xp: Any) -> Any:
+    """Temperature and oxygen factors ``fT fO`` of :class:`EColiFedBatch`'s respiratory
+    capacity ``cap = qS_crit fT fO`` (dimensionless): a learned capacity is ``c fT fO``, so
+    the oxygen limitation (settled DO) and temperature still act on it as in the base."""
+    k = model._unpack(p, xp)
+    fT = _ctmi(u[1], k.T_min, k.T_opt, k.T_max, xp) / _ctmi(37.0, k.T_min, k.T_opt, k.T_max, xp)
+    DO = xp.fmax(x[4], 0.0)
+    return fT * DO / (k.K_DO + DO)
 
 
 def ecoli_yield_rates(
@@ -163,6 +189,13 @@ def ecoli_yield_rates(
 
     so a hybrid that learns ``('qS', 'qS_of', 'qA_cons')`` keeps the stoichiometry of
     growth on glucose, overflow and acetate (Xu et al. 1999) and learns only the kinetics.
+    With a learned respiratory ``capacity`` (``cap``, g/g/h, in ``r``) the overflow and the
+    acetate uptake follow from it inside the base's own ``min()``::
+
+        qS_of = qS - min(qS, cap),   qA_cons = min(qA_cons, max(cap - qS, 0))
+
+    so overflow (uptake beyond capacity) and acetate re-uptake (spare capacity only) come
+    together and cannot run as a futile cycle.
     The oxygen uptake and CO2 evolution follow from the same fluxes
     (:func:`~biofab.process.models.ecoli_respiration`), so the DO balance — quasi-steady or
     not — sees the hybrid's respiration, not the base model's.
@@ -170,7 +203,13 @@ def ecoli_yield_rates(
     k = model._unpack(p, xp)
     out: dict[str, Any] = {}
     qS = r["qS"]
-    qSof = xp.fmin(r["qS_of"], qS)  # a learned qS may fall below the overflow
+    if CAPACITY in learned:
+        cap = r[CAPACITY]
+        qSof = qS - xp.fmin(qS, cap)
+        out["qA_cons"] = xp.fmin(r["qA_cons"], xp.fmax(cap - qS, 0.0))
+        r = {**r, "qA_cons": out["qA_cons"]}
+    else:
+        qSof = xp.fmin(r["qS_of"], qS)  # a learned qS may fall below the overflow
     out["qS_of"] = qSof
     if "qS_ox" not in learned:
         out["qS_ox"] = qS - qSof
@@ -188,6 +227,8 @@ def ecoli_yield_rates(
 
 # Per model class: which rates follow from learned ones through yields.
 YIELD_RULES: dict[type[ProcessModel], Any] = {EColiFedBatch: ecoli_yield_rates}
+# Per model class: the factors of its respiratory capacity other than the learned value.
+CAPACITY_RULES: dict[type[ProcessModel], Any] = {EColiFedBatch: ecoli_capacity_factor}
 
 
 # ---------------------------------------------------------------------------------------
@@ -254,6 +295,7 @@ class OdeEnsemble:
         jacobian: str = "diag",
         frozen: Sequence[str] | None = None,
         features: Sequence[str] | None = None,
+        clip_features: bool = False,
         weight_decay: float = 1e-5,
         device: str | torch.device | None = None,
         check_every: int = 5,
@@ -274,6 +316,7 @@ class OdeEnsemble:
         self.jacobian = jacobian
         self.frozen = frozen
         self.features = features
+        self.clip_features = bool(clip_features)
         self.weight_decay = float(weight_decay)
         self.device = device
         self.seed = int(seed)
@@ -454,6 +497,8 @@ class OdeEnsemble:
                 v = u[..., j].expand(x.shape[0], -1)
             cols.append(v)
         f = (torch.stack(cols, dim=-1) - self._feat_mu) / self._feat_sd
+        if self.clip_features:
+            f = torch.minimum(torch.maximum(f, self._feat_lo), self._feat_hi)
         extra = self._extra_features(x, u)
         return torch.cat([f, torch.stack(extra, dim=-1)], dim=-1) if extra else f
 
@@ -739,6 +784,12 @@ class OdeEnsemble:
         sd = [max(float(np.std(c)), 1e-6) for c in cols]
         self._feat_mu = torch.tensor(mu, dtype=torch.float64, device=self.device_)
         self._feat_sd = torch.tensor(sd, dtype=torch.float64, device=self.device_)
+        # Training range of each standardised feature (clip_features): beyond it a network
+        # sees the edge of what it was trained on, never an extrapolated input.
+        lo = [(float(np.min(c)) - a) / b for c, a, b in zip(cols, mu, sd, strict=True)]
+        hi = [(float(np.max(c)) - a) / b for c, a, b in zip(cols, mu, sd, strict=True)]
+        self._feat_lo = torch.tensor(lo, dtype=torch.float64, device=self.device_)
+        self._feat_hi = torch.tensor(hi, dtype=torch.float64, device=self.device_)
 
     def _obs_tensors(self, prep: _Prepared) -> dict[str, torch.Tensor]:
         def t(a: Array, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -933,7 +984,12 @@ class HybridModel(OdeEnsemble):
     learned:
         Names of entries of ``mechanistic.rates(...)`` replaced or corrected by the networks
         (E. coli: ``qS``, ``qS_of``, ``qA_cons``, ``qA_prod``, ``qP`` g/g/h, ``mu`` 1/h).
-        ``mu`` and ``qLac`` are signed; the others positive.
+        ``mu`` and ``qLac`` are signed; the others positive. Residual structure, models with a
+        :data:`CAPACITY_RULES` entry (E. coli): ``'capacity'``, the respiratory capacity
+        (g/g/h) inside the base's own ``min()`` — overflow is the uptake beyond it, acetate
+        is taken up only with spare capacity (see :func:`ecoli_yield_rates`) — learned as
+        ``c0 exp(B tanh(NN / B)) fT fO`` around ``c0 = capacity_start`` times the base's peak
+        glucose uptake on the training samples (not with ``'qS_of'``).
     structure:
         ``'residual'`` (default) or ``'replace'``, see above.
     base:
@@ -941,6 +997,11 @@ class HybridModel(OdeEnsemble):
         parameters (yields, ``Sf``) close the balances — a fitted :class:`ProcessModel` of the
         same class as ``mechanistic``, or a mapping of parameter values applied over
         ``mechanistic``'s; None uses ``mechanistic`` as it is.
+    capacity_start:
+        Start of a learned ``'capacity'`` as a fraction of the base model's peak glucose
+        uptake on the training samples (1: the capacity starts where the batch phase's uptake
+        just reaches it, so the untrained hybrid has almost no overflow there and the
+        gradient can still see the ``min()``).
     max_factor:
         Residual structure: largest factor (and 1/factor) a multiplicative correction may
         apply to a base rate (bounded, so extrapolation cannot run away).
@@ -1010,6 +1071,10 @@ class HybridModel(OdeEnsemble):
     features:
         States/inputs the networks see (default: concentration states of
         ``mechanistic.diluted`` and inputs other than ``F``).
+    clip_features:
+        Clip each feature at its range over the training samples (a network then never
+        extrapolates in its inputs: at a higher feed, acetate three times the training
+        range is seen as the largest trained acetate).
     check_every:
         Steps between validation checks when ``fit`` is given validation batches.
     device, seed, n_jobs:
@@ -1033,6 +1098,7 @@ class HybridModel(OdeEnsemble):
         structure: str = "residual",
         base: ProcessModel | Mapping[str, float] | None = None,
         max_factor: float = 3.0,
+        capacity_start: float = 1.0,
         rate_features: Sequence[str] = (),
         refit: Sequence[str] = (),
         correction_penalty: float = 0.0,
@@ -1071,6 +1137,7 @@ class HybridModel(OdeEnsemble):
         self.structure = structure
         self.base = base
         self.max_factor = float(max_factor)
+        self.capacity_start = float(capacity_start)
         self.rate_features = tuple(rate_features)
         self.refit = tuple(refit)
         self.correction_penalty = float(correction_penalty)
@@ -1245,6 +1312,22 @@ class HybridModel(OdeEnsemble):
             raise InputError("max_factor must be a finite number > 1", found=self.max_factor)
         if not self.learned:
             raise InputError("learned must name at least one rate")
+        if CAPACITY in self.learned:
+            m = self.mechanistic
+            if self.structure != "residual" or type(m) not in CAPACITY_RULES:
+                raise InputError(
+                    f"a learned '{CAPACITY}' needs the residual structure and a model with a "
+                    "respiratory capacity",
+                    expected=", ".join(c.__name__ for c in CAPACITY_RULES),
+                    found=f"{self.structure}, {type(m).__name__}",
+                )
+            if "qS_of" in self.learned:
+                raise InputError(
+                    f"learn either '{CAPACITY}' or 'qS_of' (the overflow follows from the capacity)"
+                )
+            c0 = self.capacity_start
+            if not (c0 > 0 and math.isfinite(c0)):
+                raise InputError("capacity_start must be a finite number > 0", found=c0)
         if not (self.correction_penalty >= 0 and math.isfinite(self.correction_penalty)):
             raise InputError(
                 "correction_penalty must be a finite number >= 0", found=self.correction_penalty
@@ -1282,12 +1365,16 @@ class HybridModel(OdeEnsemble):
         m = self.mechanistic
         self.base_ = self._base_model()
         derive = YIELD_RULES.get(type(m)) if self.yields else None
-        proxy: Any = _override_class(type(m), derive)(params=self.base_.params)
+        cap_rule = CAPACITY_RULES.get(type(m)) if CAPACITY in self.learned else None
+        if cap_rule is not None and derive is None:
+            raise InputError(f"a learned '{CAPACITY}' needs yields=True (its rates follow)")
+        proxy: Any = _override_class(type(m), derive, cap_rule)(params=self.base_.params)
         self._proxy = proxy
         self._p = self.base_.param_vector().tolist()
         x = [float(v) for v in prep.x0[0]]
         uu = [float(v) for v in prep.u[0, 0]]
         names = m.rates(0.0, x, uu, self._p, xp=np)
+        names = {**names, CAPACITY: 0.0} if cap_rule is not None else names
         unknown = [r for r in (*self.learned, *self._rate_feature_names()) if r not in names]
         if unknown:
             raise InputError(
@@ -1328,12 +1415,21 @@ class HybridModel(OdeEnsemble):
                 self.correction_[r] = "replace"
                 self.rate_scale_[r] = float(scales.get(r, _default_rate_scale(m, prep, r)))
                 continue
+            if r == CAPACITY:
+                # Starts at the batch phase's uptake (the base, a Monod model, has none).
+                c0 = self.capacity_start * float(np.nanmax(probe["qS"], initial=0.0))
+                if not (c0 > 0 and math.isfinite(c0)):
+                    raise InputError("the base model's glucose uptake is never positive")
+                self.correction_[r] = "mul"
+                self.rate_scale_[r] = c0
+                continue
             peak = float(np.nanmax(np.abs(probe[r]), initial=0.0))
             # A factor cannot create a rate the base lacks (overflow in a Monod model).
             additive = r in _SIGNED_RATES or not (peak > 1e-9 and math.isfinite(peak))
             self.correction_[r] = "add" if additive else "mul"
             self.rate_scale_[r] = float(scales.get(r, max(peak if additive else 0.0, 0.1)))
         proxy._learned = {}
+        proxy._cap_start = self.rate_scale_.get(CAPACITY) if cap_rule is not None else None
         dev = self.device_
         self._rs = torch.tensor(
             [self.rate_scale_[r] for r in self.learned], dtype=torch.float64, device=dev

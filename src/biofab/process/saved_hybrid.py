@@ -137,7 +137,10 @@ def _unevent(d: Mapping[str, Any]) -> Any:
 
 
 def _experiment(e: Experiment) -> dict[str, Any]:
-    inputs = e.inputs if isinstance(e.inputs, Mapping) else {"F": e.inputs}
+    if e.inputs is None:  # the model's defaults (a recipe of events only)
+        inputs: Mapping[str, Any] = {}
+    else:
+        inputs = e.inputs if isinstance(e.inputs, Mapping) else {"F": e.inputs}
     return {
         "name": e.name,
         "t_end": e.t_end,
