@@ -121,6 +121,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "biofab-kappa3": {**_WIDE, "kappa": 3.0},
     "biofab-kappa421": {**_WIDE, "kappa": (4.0, 2.0, 1.0)},
     "biofab-trees25": {**_WIDE, "trees_share": 0.25},
+    # Issue 17's fourth pass (helper mlde4): "dayhoff" = residue classes shared in the kernel.
+    "biofab-groups": {**_WIDE, "dayhoff": True},
+    "biofab-ard": {**_WIDE, "ard": True},
 }
 #: GB1 only: the first batch drawn from the top 10 % by biofab's zero-shot prior (ftMLDE,
 #: :func:`biofab.parts.protein_features.focused_sample`), then biofab's default.
@@ -295,6 +298,10 @@ def run_one(task: tuple[str, str, int, Setup]) -> dict[str, Any]:
         options = dict(VARIANTS[method])
         if options.pop("zero_shot", False):
             options["prior"] = zero_shot_table(land)
+        if options.pop("dayhoff", False):
+            from biofab.parts.protein_features import DAYHOFF_CLASSES
+
+            options["groups"] = DAYHOFF_CLASSES
         chosen, preds = _active(land, seed, lambda: VariantRecommender(**options), setup)
     else:
         raise ValueError(f"unknown method {method!r}")

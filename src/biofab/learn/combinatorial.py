@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -172,6 +172,15 @@ class VariantRecommender(RecommenderFront):
         second model, the bootstrap XGBoost ensemble (``n_members``) with UCB
         (``kappa``), believed first like the ``local_share`` picks (a two-model
         portfolio: the trees' errors are not the GP's). 0: off.
+    groups:
+        For the epistatic GP: ``{choice: group}``, the same at every site (e.g.
+        amino-acid classes, :data:`biofab.parts.protein_features.DAYHOFF_CLASSES`):
+        choices of one group share strength (:class:`EpistaticGP` ``groups``; the
+        groups' weight is fitted by marginal likelihood each round and may be 0).
+        A choice the mapping lacks is a group of its own. ``None``: exact matches.
+    ard:
+        For the epistatic GP: refine one prior variance per site and per site pair
+        by marginal likelihood (:class:`EpistaticGP` ``ard``). ``False``: one per order.
     grid:
         :class:`EpistaticGP`'s ML-II grids by name (``noise_grid``,
         ``pair_share_grid``, ``amplitude_grid``); ``None`` keeps the model's.
@@ -203,6 +212,8 @@ class VariantRecommender(RecommenderFront):
         local_share: float = 0.0,
         local_parents: int = 3,
         trees_share: float = 0.0,
+        groups: Mapping[str, str] | None = None,
+        ard: bool = False,
         max_pool: int = 1_000_000,
     ) -> None:
         if surrogate not in ("epistatic", "trees"):
@@ -235,6 +246,8 @@ class VariantRecommender(RecommenderFront):
         if not 0.0 <= trees_share <= 1.0:
             raise ValueError(f"trees_share must be a share in [0, 1], got {trees_share!r}")
         self.trees_share = trees_share
+        self.groups = groups
+        self.ard = ard
         self.max_pool = max_pool
         self.name = f"variants ({surrogate}, {acquisition})"
 
@@ -299,13 +312,16 @@ class VariantRecommender(RecommenderFront):
         y = req.y[:, 0]
         v = None if req.yvar is None else req.yvar[:, 0]
         if self.surrogate == "epistatic":
+            grids: dict[str, Any] = dict(self.grid or {})  # ML-II grids by name
             gp = EpistaticGP(
                 sizes,
                 order=self.order,
                 transform=self.transform,
                 offset=self.offset,
                 prior_table=None if self.prior is None else prior_table(req.space, self.prior),
-                **(self.grid or {}),
+                groups=None if self.groups is None else group_table(req.space, self.groups),
+                ard=self.ard,
+                **grids,
             )
             return gp.fit_codes(train, y, v)
         seed = 0 if req.seed is None else req.seed
@@ -452,6 +468,21 @@ def prior_table(space: Space, prior: Mapping[str, Mapping[str, float]]) -> list[
                     found=f"{c}: {value}",
                 )
             row.append(float(value))
+        table.append(row)
+    return table
+
+
+def group_table(space: Space, groups: Mapping[str, str]) -> list[list[int]]:
+    """``{choice: group}`` -> per site, each choice's group index (in the space's
+    choice order; a choice the mapping lacks is a group of its own)."""
+    table = []
+    for p in space.parameters.values():
+        assert isinstance(p, Categorical)
+        index: dict[str, int] = {}
+        row = []
+        for c in p.choices:
+            key = groups.get(str(c), "\0" + str(c))  # unmapped: its own group
+            row.append(index.setdefault(key, len(index)))
         table.append(row)
     return table
 
