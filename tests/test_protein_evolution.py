@@ -596,3 +596,16 @@ def test_benchmark_short_run_writes_records(tmp_path: Path) -> None:
     assert all(r["command"] == full for r in combined)
     with pytest.raises(SystemExit, match="share"):
         bench.main(["--combine", str(chunk), str(chunk), "--out", str(tmp_path)])
+    # --trace: each biofab round's incumbent and the global maximum's rank by that model
+    argv = ["--landscapes", "nk", "--nk-sites", "3", "--seeds", "1", "--first", "24",
+            "--batch", "24", "--rounds", "2", "--methods", "biofab,biofab-ard", "--jobs", "1",
+            "--trace", "--out", str(tmp_path)]  # fmt: skip
+    bench.main(argv)
+    traced = json.loads((tmp_path / "protein_evolution_runs.json").read_text())
+    land = nk_landscape(3, 2, seed=0)
+    for run in traced:
+        assert len(run["rounds"]) == 2
+        first = run["rounds"][0]
+        assert first["incumbent_fitness"] <= land.global_max and first["distance_to_max"] <= 3
+        rank = first["max_rank_ucb"]
+        assert rank is None or 0 <= rank < len(land.fitness)
