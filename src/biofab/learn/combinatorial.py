@@ -29,8 +29,11 @@ fitness 0.926 of the maximum), UCB's plain top-96 also 11 (0.913), batch
 Thompson sampling 8 (0.871); on the NK landscape it was ahead of both (0.455,
 0.445, 0.398). A third pass (seeds 100-149) tried log and square-root targets, a
 zero-shot prior mean, a neighbourhood share, kappa schedules and a trees portfolio: none
-found the maximum more often (19-27 of 50 against the default's 26). Every setting tried
-is logged in BENCHMARKS.md.
+found the maximum more often (19-27 of 50 against the default's 26). A fourth pass
+(seeds 100-199) added residue classes (Dayhoff's) and ARD (one variance per site and
+site pair) to the GP: together they found it in 57 of 100 campaigns against 48 (classes
+alone 45, ARD alone 52), level on the NK landscape, so both are on by default. Every
+setting tried is logged in BENCHMARKS.md.
 
 Designs measured or pending are never proposed again. A pool given by the
 caller (``candidates``: e.g. only the variants that can be built) replaces
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
@@ -55,6 +59,7 @@ from biofab.learn.surrogate import Surrogate
 from biofab.learn.trees import TreeEnsemble
 
 __all__ = [
+    "DAYHOFF_CLASSES",
     "VariantRecommender",
     "is_combinatorial",
     "library_codes",
@@ -63,6 +68,24 @@ __all__ = [
 ]
 
 AcquisitionName = Literal["thompson", "ucb", "greedy"]
+
+#: Dayhoff's six amino-acid classes (Dayhoff, Schwartz & Orcutt 1978), residue -> class:
+#: the default ``groups`` of :class:`VariantRecommender` (read-only). A space whose
+#: choices are not one-letter residues gets no group terms from it.
+DAYHOFF_CLASSES: Mapping[str, str] = MappingProxyType(
+    {
+        a: name
+        for name, members in (
+            ("small", "AGPST"),
+            ("cysteine", "C"),
+            ("acid_amide", "DENQ"),
+            ("basic", "HKR"),
+            ("hydrophobic", "ILMV"),
+            ("aromatic", "FWY"),
+        )
+        for a in members
+    }
+)
 SurrogateName = Literal["epistatic", "trees"]
 
 
@@ -173,14 +196,16 @@ class VariantRecommender(RecommenderFront):
         (``kappa``), believed first like the ``local_share`` picks (a two-model
         portfolio: the trees' errors are not the GP's). 0: off.
     groups:
-        For the epistatic GP: ``{choice: group}``, the same at every site (e.g.
-        amino-acid classes, :data:`biofab.parts.protein_features.DAYHOFF_CLASSES`):
-        choices of one group share strength (:class:`EpistaticGP` ``groups``; the
-        groups' weight is fitted by marginal likelihood each round and may be 0).
-        A choice the mapping lacks is a group of its own. ``None``: exact matches.
+        For the epistatic GP: ``{choice: group}``, the same at every site; default
+        Dayhoff's amino-acid classes (:data:`DAYHOFF_CLASSES`): choices of one group
+        share strength (:class:`EpistaticGP` ``groups``; the groups' weight is fitted
+        by marginal likelihood each round and may be 0). A choice the mapping lacks
+        is a group of its own; a space where no two choices of a site share a group
+        (e.g. parts in slots) gets no group terms. ``None``: exact matches only.
     ard:
         For the epistatic GP: refine one prior variance per site and per site pair
-        by marginal likelihood (:class:`EpistaticGP` ``ard``). ``False``: one per order.
+        by marginal likelihood (:class:`EpistaticGP` ``ard``; default). ``False``: one
+        per order, from the grid.
     grid:
         :class:`EpistaticGP`'s ML-II grids by name (``noise_grid``,
         ``pair_share_grid``, ``amplitude_grid``); ``None`` keeps the model's.
@@ -212,8 +237,8 @@ class VariantRecommender(RecommenderFront):
         local_share: float = 0.0,
         local_parents: int = 3,
         trees_share: float = 0.0,
-        groups: Mapping[str, str] | None = None,
-        ard: bool = False,
+        groups: Mapping[str, str] | None = DAYHOFF_CLASSES,
+        ard: bool = True,
         max_pool: int = 1_000_000,
     ) -> None:
         if surrogate not in ("epistatic", "trees"):
@@ -472,9 +497,10 @@ def prior_table(space: Space, prior: Mapping[str, Mapping[str, float]]) -> list[
     return table
 
 
-def group_table(space: Space, groups: Mapping[str, str]) -> list[list[int]]:
+def group_table(space: Space, groups: Mapping[str, str]) -> list[list[int]] | None:
     """``{choice: group}`` -> per site, each choice's group index (in the space's
-    choice order; a choice the mapping lacks is a group of its own)."""
+    choice order; a choice the mapping lacks is a group of its own); ``None`` when no
+    two choices of any site share a group (the group terms would repeat the choices')."""
     table = []
     for p in space.parameters.values():
         assert isinstance(p, Categorical)
@@ -484,6 +510,8 @@ def group_table(space: Space, groups: Mapping[str, str]) -> list[list[int]]:
             key = groups.get(str(c), "\0" + str(c))  # unmapped: its own group
             row.append(index.setdefault(key, len(index)))
         table.append(row)
+    if all(len(set(row)) == len(row) for row in table):
+        return None
     return table
 
 
