@@ -17,8 +17,8 @@ screened in all). Methods:
 
 * ``biofab``: the recommender biofab picks for a variant space
   (``default_recommender``: :class:`biofab.learn.VariantRecommender`, the
-  epistatic GP, with Dayhoff residue classes and ARD since the fourth pass, and UCB
-  over the whole pool, the batch spread by the kriging believer).
+  epistatic GP with UCB over the whole pool, the batch spread by the kriging
+  believer).
 * ``random``: 384 random variants.
 * ``greedy-de``: directed evolution by site-saturation: from the parent (VDGV),
   screen all 19 substitutions at one site, fix the best, move to the next site
@@ -81,8 +81,8 @@ _NARROW: dict[str, tuple[float, ...]] = {
     "pair_share_grid": (0.2, 0.4, 0.6, 0.8),
     "amplitude_grid": (0.5, 1.0, 2.0),
 }
-#: Issue 17's fourth pass made residue classes and ARD the default; the settings before it
-#: had neither, spelt out here so their names keep their meaning.
+#: Issue 17's fourth pass added residue classes and ARD (off by default); every setting
+#: spells them out, so a later change of the defaults keeps its name's meaning.
 _PLAIN: dict[str, Any] = {"groups": None, "ard": False}
 _GP: dict[str, Any] = {"acquisition": "ucb", "batch": "believer", "grid": _NARROW, **_PLAIN}
 _TS: dict[str, Any] = {"acquisition": "thompson", "grid": _NARROW, **_PLAIN}
@@ -126,7 +126,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "biofab-kappa421": {**_WIDE, "kappa": (4.0, 2.0, 1.0)},
     "biofab-trees25": {**_WIDE, "trees_share": 0.25},
     # Issue 17's fourth pass (helper mlde4): "dayhoff" = residue classes shared in the kernel;
-    # biofab-groups-ard is the default since that pass, biofab-third the one before it.
+    # biofab-third is the default spelt out (unchanged by that pass).
     "biofab-third": _WIDE,
     "biofab-groups": {**_WIDE, "dayhoff": True},
     "biofab-ard": {**_WIDE, "ard": True},

@@ -195,6 +195,8 @@ class EpistaticGP:
         matches ``Mg``: ``s0 + (1 - g) k_res(M) + g k_res(Mg)`` (``k_res``: the
         site and pair terms, no constant)."""
         k = self._kernel_by_matches(shares)
+        if Mg is None or group_share == 0:
+            return np.asarray(k[M])  # exactly the plain kernel's arithmetic
         base = k - shares[0]
         out = shares[0] + (1.0 - group_share) * base[M]
         if Mg is not None and group_share > 0:
