@@ -63,7 +63,7 @@ import numpy as np
 
 from biofab.core.progress import progress
 from biofab.learn import default_recommender
-from biofab.learn.combinatorial import DAYHOFF_CLASSES, VariantRecommender
+from biofab.learn.combinatorial import VariantRecommender
 from biofab.learn.recommendation import Recommender
 from biofab.parts.landscapes import Landscape, load_gb1, nk_landscape
 
@@ -341,6 +341,8 @@ def run_one(task: tuple[str, str, int, Setup]) -> dict[str, Any]:
         if options.pop("zero_shot", False):
             options["prior"] = zero_shot_table(land)
         if options.pop("dayhoff", False):
+            from biofab.parts.protein_features import DAYHOFF_CLASSES
+
             options["groups"] = DAYHOFF_CLASSES
         chosen, preds = _active(
             land, seed, lambda: VariantRecommender(**options), setup, trace=trace

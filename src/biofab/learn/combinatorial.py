@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
@@ -60,7 +59,6 @@ from biofab.learn.surrogate import Surrogate
 from biofab.learn.trees import TreeEnsemble
 
 __all__ = [
-    "DAYHOFF_CLASSES",
     "VariantRecommender",
     "is_combinatorial",
     "library_codes",
@@ -69,24 +67,6 @@ __all__ = [
 ]
 
 AcquisitionName = Literal["thompson", "ucb", "greedy"]
-
-#: Dayhoff's six amino-acid classes (Dayhoff, Schwartz & Orcutt 1978), residue -> class,
-#: for :class:`VariantRecommender` ``groups`` (read-only). A space whose choices are not
-#: one-letter residues gets no group terms from it.
-DAYHOFF_CLASSES: Mapping[str, str] = MappingProxyType(
-    {
-        a: name
-        for name, members in (
-            ("small", "AGPST"),
-            ("cysteine", "C"),
-            ("acid_amide", "DENQ"),
-            ("basic", "HKR"),
-            ("hydrophobic", "ILMV"),
-            ("aromatic", "FWY"),
-        )
-        for a in members
-    }
-)
 SurrogateName = Literal["epistatic", "trees"]
 
 
@@ -198,7 +178,8 @@ class VariantRecommender(RecommenderFront):
         portfolio: the trees' errors are not the GP's). 0: off.
     groups:
         For the epistatic GP: ``{choice: group}``, the same at every site, e.g.
-        Dayhoff's amino-acid classes (:data:`DAYHOFF_CLASSES`): choices of one group
+        Dayhoff's amino-acid classes
+        (:data:`biofab.parts.protein_features.DAYHOFF_CLASSES`): choices of one group
         share strength (:class:`EpistaticGP` ``groups``; the groups' weight is fitted
         by marginal likelihood each round and may be 0). A choice the mapping lacks
         is a group of its own; a space where no two choices of a site share a group

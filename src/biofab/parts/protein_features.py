@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from biofab.core.errors import InputError
-from biofab.learn.combinatorial import DAYHOFF_CLASSES as _DAYHOFF_CLASSES
 from biofab.parts.variants import AMINO_ACIDS, SiteLibrary, letter_matrix
 
 if TYPE_CHECKING:
@@ -152,9 +151,21 @@ PHYSCHEM: dict[str, np.ndarray] = _table(
     _PHYSCHEM, ["hydrophobicity", "volume", "polarity", "charge"]
 )
 DESCRIPTOR_SETS = {"georgiev": GEORGIEV, "physchem": PHYSCHEM}
-#: Dayhoff's six amino-acid classes, residue -> class (defined with the variant
-#: recommender, whose default uses them; re-exported here with the other residue tables).
-DAYHOFF_CLASSES = _DAYHOFF_CLASSES
+#: Dayhoff's six amino-acid classes (Dayhoff, Schwartz & Orcutt 1978), residue -> class,
+#: for models that let residues of one class share strength
+#: (:class:`biofab.learn.VariantRecommender` ``groups``).
+DAYHOFF_CLASSES: dict[str, str] = {
+    a: name
+    for name, members in (
+        ("small", "AGPST"),
+        ("cysteine", "C"),
+        ("acid_amide", "DENQ"),
+        ("basic", "HKR"),
+        ("hydrophobic", "ILMV"),
+        ("aromatic", "FWY"),
+    )
+    for a in members
+}
 
 
 # -- reading variants -----------------------------------------------------------------------
