@@ -32,9 +32,9 @@ zero-shot prior mean, a neighbourhood share, kappa schedules and a trees portfol
 found the maximum more often (19-27 of 50 against the default's 26). A fourth pass
 (seeds 100-199) added residue classes (Dayhoff's) and ARD (one variance per site and
 site pair) to the GP: together they found it in 57 of 100 campaigns against 48 (classes
-alone 45, ARD alone 52), but not on the reported seeds (16 of 50 against 19) nor on 100
-fresh development seeds, and they were behind on the NK landscape, so neither is on by
-default. Every setting tried is logged in BENCHMARKS.md.
+alone 45, ARD alone 52), but not on the reported seeds (16 of 50 against 19) and barely
+on 100 fresh development seeds (47 against 44), and they were behind on the NK
+landscape, so neither is on by default. Every setting tried is logged in BENCHMARKS.md.
 
 Designs measured or pending are never proposed again. A pool given by the
 caller (``candidates``: e.g. only the variants that can be built) replaces
