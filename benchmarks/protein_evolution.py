@@ -81,10 +81,14 @@ _NARROW: dict[str, tuple[float, ...]] = {
     "pair_share_grid": (0.2, 0.4, 0.6, 0.8),
     "amplitude_grid": (0.5, 1.0, 2.0),
 }
-_GP: dict[str, Any] = {"acquisition": "ucb", "batch": "believer", "grid": _NARROW}
-_TS: dict[str, Any] = {"acquisition": "thompson", "grid": _NARROW}
-_TOP: dict[str, Any] = {"acquisition": "ucb", "batch": "top", "grid": _NARROW}
+#: Issue 17's fourth pass added residue classes and ARD (off by default); every setting
+#: spells them out, so a later change of the defaults keeps its name's meaning.
+_PLAIN: dict[str, Any] = {"groups": None, "ard": False}
+_GP: dict[str, Any] = {"acquisition": "ucb", "batch": "believer", "grid": _NARROW, **_PLAIN}
+_TS: dict[str, Any] = {"acquisition": "thompson", "grid": _NARROW, **_PLAIN}
+_TOP: dict[str, Any] = {"acquisition": "ucb", "batch": "top", "grid": _NARROW, **_PLAIN}
 _WIDE: dict[str, Any] = {
+    **_PLAIN,
     "acquisition": "ucb",
     "batch": "believer",
     "kappa": 2.0,
@@ -121,6 +125,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "biofab-kappa3": {**_WIDE, "kappa": 3.0},
     "biofab-kappa421": {**_WIDE, "kappa": (4.0, 2.0, 1.0)},
     "biofab-trees25": {**_WIDE, "trees_share": 0.25},
+    # Issue 17's fourth pass (helper mlde4): "dayhoff" = residue classes shared in the kernel;
+    # biofab-third is the default spelt out (unchanged by that pass).
+    "biofab-third": _WIDE,
+    "biofab-groups": {**_WIDE, "dayhoff": True},
+    "biofab-ard": {**_WIDE, "ard": True},
+    "biofab-groups-ard": {**_WIDE, "dayhoff": True, "ard": True},
 }
 #: GB1 only: the first batch drawn from the top 10 % by biofab's zero-shot prior (ftMLDE,
 #: :func:`biofab.parts.protein_features.focused_sample`), then biofab's default.
@@ -137,6 +147,7 @@ class Setup:
     nk_sites: int = 4
     nk_k: int = 2
     gb1: str | None = None
+    trace: bool = False  # record where the global maximum stood each round (``_trap_state``)
 
     @property
     def budget(self) -> int:
@@ -168,10 +179,11 @@ def _active(
     setup: Setup,
     *,
     focused: bool = False,
+    trace: list[dict[str, Any]] | None = None,
 ) -> tuple[list[int], list[tuple[float, float, float]]]:
     """The first batch (random, or zero-shot focused), then ``setup.rounds`` recommender
     batches; returns the pool rows chosen and (measured, predicted mean, std) of every
-    model-chosen variant."""
+    model-chosen variant. ``trace``: appended one :func:`_trap_state` per round."""
     rng = np.random.default_rng(seed)
     chosen = list(rng.choice(len(land.fitness), setup.first, replace=False))
     table = land.designs()
@@ -191,12 +203,43 @@ def _active(
             seed=seed * 1000 + r + 1,
         )
         rows = [row_of["".join(map(str, v))] for v in rec.designs[list(land.sites)].to_numpy()]
+        if trace is not None:
+            trace.append(_trap_state(land, chosen, rows, rec.model))
         preds += [
             (float(land.fitness[i]), float(m), float(s))
             for i, m, s in zip(rows, rec.mean[:, 0], rec.std[:, 0], strict=True)
         ]
         chosen += rows
     return chosen, preds
+
+
+def _trap_state(land: Landscape, chosen: list[int], rows: list[int], model: Any) -> dict[str, Any]:
+    """Where the global maximum stood in one round (``--trace``): the best variant measured
+    before the round, its distance to the maximum, and the maximum's rank among the
+    unmeasured variants (0 = first) by the round's model: in the whole pool by UCB
+    (``mean + 2 std``) and in the incumbent's two-substitution ball by the mean; and
+    whether the round's plate held it."""
+    top = int(np.argmax(land.fitness))
+    best = chosen[int(np.argmax(land.fitness[chosen]))]
+    codes = land.codes
+    mean, std = model.predict_codes(codes)
+    free = np.ones(len(codes), dtype=bool)
+    free[chosen] = False
+    ucb = np.where(free, mean + 2.0 * std, -np.inf)
+    dist = (codes != codes[best]).sum(1)
+    ball = np.where(free & (dist <= 2), mean, -np.inf)
+    return {
+        "incumbent": str(land.variants[best]),
+        "incumbent_fitness": float(land.fitness[best]),
+        "distance_to_max": int(dist[top]),
+        "max_rank_ucb": int((ucb > ucb[top]).sum()) if free[top] else None,
+        "max_rank_ball_mean": (
+            int((ball > ball[top]).sum()) if free[top] and dist[top] <= 2 else None
+        ),
+        "max_mean": float(mean[top]),
+        "max_std": float(std[top]),
+        "picked_max": top in rows,
+    }
 
 
 def _focused_first(land: Landscape, table: Any, seed: int, n: int) -> list[str]:
@@ -276,6 +319,7 @@ def run_one(task: tuple[str, str, int, Setup]) -> dict[str, Any]:
     land = landscape(name, setup)
     t0 = time.perf_counter()
     preds: list[tuple[float, float, float]] = []
+    trace: list[dict[str, Any]] | None = [] if setup.trace else None
     if method == "random":
         chosen = _random(land, seed, setup)
     elif method == "greedy-de":
@@ -286,7 +330,8 @@ def run_one(task: tuple[str, str, int, Setup]) -> dict[str, Any]:
         chosen, preds = _active(land, seed, lambda: VariantRecommender("trees", "ucb"), setup)
     elif method == "biofab":
         space = land.space()
-        chosen, preds = _active(land, seed, lambda: default_recommender(space, 1), setup)
+        make = lambda: default_recommender(space, 1)  # noqa: E731
+        chosen, preds = _active(land, seed, make, setup, trace=trace)
     elif method == FOCUSED:
         space = land.space()
         make = lambda: default_recommender(space, 1)  # noqa: E731
@@ -295,7 +340,13 @@ def run_one(task: tuple[str, str, int, Setup]) -> dict[str, Any]:
         options = dict(VARIANTS[method])
         if options.pop("zero_shot", False):
             options["prior"] = zero_shot_table(land)
-        chosen, preds = _active(land, seed, lambda: VariantRecommender(**options), setup)
+        if options.pop("dayhoff", False):
+            from biofab.parts.protein_features import DAYHOFF_CLASSES
+
+            options["groups"] = DAYHOFF_CLASSES
+        chosen, preds = _active(
+            land, seed, lambda: VariantRecommender(**options), setup, trace=trace
+        )
     else:
         raise ValueError(f"unknown method {method!r}")
     best = float(land.fitness[chosen].max())
@@ -312,7 +363,7 @@ def run_one(task: tuple[str, str, int, Setup]) -> dict[str, Any]:
         "coverage68": _coverage(preds, 1.0),
         "coverage95": _coverage(preds, 1.96),
         "seconds": time.perf_counter() - t0,
-    }
+    } | ({"rounds": trace} if trace else {})
 
 
 def _mlde(land: Landscape, seed: int, setup: Setup) -> list[int]:
@@ -454,6 +505,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--gb1", default=None, help="GB1 table (default: the shared data folder)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (1 thread each)")
     p.add_argument("--quick", action="store_true", help="2 seeds (a smoke test)")
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="biofab's campaigns: record each round's incumbent and the global maximum's "
+        "rank by the round's model (in the runs file, 'rounds')",
+    )
     p.add_argument("--out", default=str(RESULTS), help="folder for protein_evolution.json")
     p.add_argument(
         "--combine",
@@ -494,7 +551,9 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         m for m in methods if m not in METHODS and m not in VARIANTS and m != FOCUSED
     ]:
         raise SystemExit(f"error: unknown landscape or method {bad!r}")
-    setup = Setup(args.first, args.batch, args.rounds, args.nk_sites, args.nk_k, args.gb1)
+    setup = Setup(
+        args.first, args.batch, args.rounds, args.nk_sites, args.nk_k, args.gb1, args.trace
+    )
     tasks = [
         (name, method, s, setup)
         for name in names

@@ -177,6 +177,107 @@ def test_prior_mean_is_weighted_by_marginal_likelihood() -> None:
         EpistaticGP(sizes, prior_table=effects[:, :5])
 
 
+def _block_formulas(model: EpistaticGP, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std by the kernel written out block by block (site and pair terms on the
+    choices, then on their groups), for checking the weight-space look-ups."""
+    lam = model._prior_variance()
+    F_test, F_train = model.feature_index(test), model.feature_index(model.codes_)
+
+    def gram(Fa: np.ndarray, Fb: np.ndarray) -> np.ndarray:
+        return sum(
+            (Fa[:, t, None] == Fb[None, :, t]) * lam[Fa[:, t]][:, None] for t in range(Fa.shape[1])
+        )
+
+    K = gram(F_train, F_train) + np.diag(np.full(len(F_train), model.noise_))
+    cross = gram(F_test, F_train)
+    mu = model.y_mean_ + model.y_std_ * cross @ np.linalg.solve(K, model.z_)
+    var = lam[F_test].sum(1) - np.einsum("ij,ji->i", cross, np.linalg.solve(K, cross.T))
+    return mu, model.y_std_ * np.sqrt(np.maximum(var, 0))
+
+
+def test_groups_let_similar_choices_share_strength() -> None:
+    """With ``groups`` the kernel adds the same site and pair terms on the choices'
+    groups, weighted by a share chosen by marginal likelihood: on data where only the
+    group matters, the share is positive and held-out variants of unseen choices are
+    predicted better; weight space equals the kernel; the state round-trips."""
+    rng = np.random.default_rng(11)
+    sizes = (12, 12, 12, 12)
+    groups = [[c // 3 for c in range(12)]] * 4  # four groups of three choices
+    codes = rng.integers(0, 12, (1200, 4))
+    g = codes // 3
+    y = 0.8 * g[:, 0] - 0.6 * g[:, 1] + 1.0 * (g[:, 2] == g[:, 3]) + rng.normal(0, 0.1, 1200)
+    plain = EpistaticGP(sizes).fit_codes(codes[:80], y[:80])
+    grouped = EpistaticGP(sizes, groups=groups).fit_codes(codes[:80], y[:80])
+    assert grouped.group_scale_ > 0 and grouped.group_scale_ in grouped.group_share_grid
+    err = {
+        name: np.abs(m.predict_codes(codes[80:])[0] - y[80:]).mean()
+        for name, m in (("plain", plain), ("grouped", grouped))
+    }
+    assert err["grouped"] < 0.8 * err["plain"]
+    mu, sd = grouped.predict_codes(codes[80:300])
+    ref_mu, ref_sd = _block_formulas(grouped, codes[80:300])
+    assert np.allclose(mu, ref_mu) and np.allclose(sd, ref_sd)
+    again = loads(dumps(grouped))
+    assert np.allclose(again.predict_codes(codes[80:300])[1], sd)
+    with pytest.raises(ValueError, match="one group index per choice"):
+        EpistaticGP(sizes, groups=[[0] * 11] * 4)
+
+
+def test_ard_gives_the_epistatic_pair_the_larger_variance() -> None:
+    """``ard`` refines one variance per site and per site pair by marginal likelihood:
+    the one interacting pair gets more prior variance than every other pair, the
+    refined evidence is at least the grid's, the believer batch still starts at the
+    UCB maximum, and weight space equals the block kernel."""
+    rng = np.random.default_rng(12)
+    sizes = (8, 8, 8, 8)
+    codes = rng.integers(0, 8, (1000, 4))
+    table = rng.normal(0, 1.0, (8, 8))
+    y = 0.3 * codes[:, 0] + table[codes[:, 2], codes[:, 3]] + rng.normal(0, 0.1, 1000)
+    grid = EpistaticGP(sizes).fit_codes(codes[:200], y[:200])
+    model = EpistaticGP(sizes, ard=True).fit_codes(codes[:200], y[:200])
+    assert model.block_variance_ is not None and len(model.block_variance_) == 4 + 6
+    pairs = dict(zip(model._tuples()[4:], model.block_variance_[4:], strict=True))
+    assert pairs[(2, 3)] > 2 * max(v for k, v in pairs.items() if k != (2, 3))
+    assert model.log_evidence_ >= grid.log_evidence_ - 1e-6  # L-BFGS starts at the grid
+    mu, sd = model.predict_codes(codes[200:400])
+    ref_mu, ref_sd = _block_formulas(model, codes[200:400])
+    assert np.allclose(mu, ref_mu) and np.allclose(sd, ref_sd)
+    err = {
+        name: np.abs(m.predict_codes(codes[200:])[0] - y[200:]).mean()
+        for name, m in (("grid", grid), ("ard", model))
+    }
+    assert err["ard"] < err["grid"]
+    pool = np.unique(codes[200:], axis=0)
+    pmu, psd = model.predict_codes(pool)
+    picks, _ = model.believer_ucb(pool, 2, kappa=2.0)
+    assert picks[0] == int(np.argmax(pmu + 2 * psd))
+    again = loads(dumps(model))
+    assert np.allclose(again.predict_codes(codes[200:400])[1], sd)
+    with pytest.raises(ValueError, match="ard_prior_sd"):
+        EpistaticGP(sizes, ard=True, ard_prior_sd=0.0)
+
+
+def test_variant_recommender_groups_and_ard(small) -> None:
+    """``groups`` maps choice -> group (the same at every site; a choice it lacks is a
+    group of its own), ``ard`` refines the block variances; both reach the GP."""
+    from biofab.learn.combinatorial import group_table
+    from biofab.parts.protein_features import DAYHOFF_CLASSES
+
+    space, designs, fitness = small
+    table = group_table(space, {"A": "small", "G": "small", "W": "aromatic", "F": "aromatic"})
+    letters = [str(c) for c in space.parameters[space.names[0]].choices]
+    row = table[0]
+    assert row[letters.index("A")] == row[letters.index("G")]
+    assert row[letters.index("W")] == row[letters.index("F")] != row[letters.index("A")]
+    assert len(set(row)) == len(letters) - 2  # every other letter is a group of its own
+    rec = VariantRecommender(groups=DAYHOFF_CLASSES, ard=True).recommend(
+        space, designs.iloc[:60], fitness[:60], 8, seed=1
+    )
+    assert len(rec) == 8 and isinstance(rec.model, EpistaticGP)
+    assert rec.model.groups is not None and len(set(rec.model.groups[0])) == 6
+    assert rec.model.block_variance_ is not None
+
+
 def test_variant_recommender_takes_a_zero_shot_prior(small) -> None:
     """``prior`` maps site -> choice -> score (e.g. ``ZeroShotPrior.site_table``); a
     site or choice it lacks is one clear line."""
@@ -495,3 +596,16 @@ def test_benchmark_short_run_writes_records(tmp_path: Path) -> None:
     assert all(r["command"] == full for r in combined)
     with pytest.raises(SystemExit, match="share"):
         bench.main(["--combine", str(chunk), str(chunk), "--out", str(tmp_path)])
+    # --trace: each biofab round's incumbent and the global maximum's rank by that model
+    argv = ["--landscapes", "nk", "--nk-sites", "3", "--seeds", "1", "--first", "24",
+            "--batch", "24", "--rounds", "2", "--methods", "biofab,biofab-ard", "--jobs", "1",
+            "--trace", "--out", str(tmp_path)]  # fmt: skip
+    bench.main(argv)
+    traced = json.loads((tmp_path / "protein_evolution_runs.json").read_text())
+    land = nk_landscape(3, 2, seed=0)
+    for run in traced:
+        assert len(run["rounds"]) == 2
+        first = run["rounds"][0]
+        assert first["incumbent_fitness"] <= land.global_max and first["distance_to_max"] <= 3
+        rank = first["max_rank_ucb"]
+        assert rank is None or 0 <= rank < len(land.fitness)

@@ -29,8 +29,12 @@ fitness 0.926 of the maximum), UCB's plain top-96 also 11 (0.913), batch
 Thompson sampling 8 (0.871); on the NK landscape it was ahead of both (0.455,
 0.445, 0.398). A third pass (seeds 100-149) tried log and square-root targets, a
 zero-shot prior mean, a neighbourhood share, kappa schedules and a trees portfolio: none
-found the maximum more often (19-27 of 50 against the default's 26). Every setting tried
-is logged in BENCHMARKS.md.
+found the maximum more often (19-27 of 50 against the default's 26). A fourth pass
+(seeds 100-199) added residue classes (Dayhoff's) and ARD (one variance per site and
+site pair) to the GP: together they found it in 57 of 100 campaigns against 48 (classes
+alone 45, ARD alone 52), but not on the reported seeds (16 of 50 against 19) and barely
+on 100 fresh development seeds (47 against 44), and they were behind on the NK
+landscape, so neither is on by default. Every setting tried is logged in BENCHMARKS.md.
 
 Designs measured or pending are never proposed again. A pool given by the
 caller (``candidates``: e.g. only the variants that can be built) replaces
@@ -41,7 +45,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -172,6 +176,18 @@ class VariantRecommender(RecommenderFront):
         second model, the bootstrap XGBoost ensemble (``n_members``) with UCB
         (``kappa``), believed first like the ``local_share`` picks (a two-model
         portfolio: the trees' errors are not the GP's). 0: off.
+    groups:
+        For the epistatic GP: ``{choice: group}``, the same at every site, e.g.
+        Dayhoff's amino-acid classes
+        (:data:`biofab.parts.protein_features.DAYHOFF_CLASSES`): choices of one group
+        share strength (:class:`EpistaticGP` ``groups``; the groups' weight is fitted
+        by marginal likelihood each round and may be 0). A choice the mapping lacks
+        is a group of its own; a space where no two choices of a site share a group
+        (e.g. parts in slots) gets no group terms. ``None`` (default): exact matches only.
+    ard:
+        For the epistatic GP: refine one prior variance per site and per site pair
+        by marginal likelihood (:class:`EpistaticGP` ``ard``). ``False`` (default): one
+        per order, from the grid.
     grid:
         :class:`EpistaticGP`'s ML-II grids by name (``noise_grid``,
         ``pair_share_grid``, ``amplitude_grid``); ``None`` keeps the model's.
@@ -203,6 +219,8 @@ class VariantRecommender(RecommenderFront):
         local_share: float = 0.0,
         local_parents: int = 3,
         trees_share: float = 0.0,
+        groups: Mapping[str, str] | None = None,
+        ard: bool = False,
         max_pool: int = 1_000_000,
     ) -> None:
         if surrogate not in ("epistatic", "trees"):
@@ -235,6 +253,8 @@ class VariantRecommender(RecommenderFront):
         if not 0.0 <= trees_share <= 1.0:
             raise ValueError(f"trees_share must be a share in [0, 1], got {trees_share!r}")
         self.trees_share = trees_share
+        self.groups = groups
+        self.ard = ard
         self.max_pool = max_pool
         self.name = f"variants ({surrogate}, {acquisition})"
 
@@ -299,13 +319,16 @@ class VariantRecommender(RecommenderFront):
         y = req.y[:, 0]
         v = None if req.yvar is None else req.yvar[:, 0]
         if self.surrogate == "epistatic":
+            grids: dict[str, Any] = dict(self.grid or {})  # ML-II grids by name
             gp = EpistaticGP(
                 sizes,
                 order=self.order,
                 transform=self.transform,
                 offset=self.offset,
                 prior_table=None if self.prior is None else prior_table(req.space, self.prior),
-                **(self.grid or {}),
+                groups=None if self.groups is None else group_table(req.space, self.groups),
+                ard=self.ard,
+                **grids,
             )
             return gp.fit_codes(train, y, v)
         seed = 0 if req.seed is None else req.seed
@@ -453,6 +476,24 @@ def prior_table(space: Space, prior: Mapping[str, Mapping[str, float]]) -> list[
                 )
             row.append(float(value))
         table.append(row)
+    return table
+
+
+def group_table(space: Space, groups: Mapping[str, str]) -> list[list[int]] | None:
+    """``{choice: group}`` -> per site, each choice's group index (in the space's
+    choice order; a choice the mapping lacks is a group of its own); ``None`` when no
+    two choices of any site share a group (the group terms would repeat the choices')."""
+    table = []
+    for p in space.parameters.values():
+        assert isinstance(p, Categorical)
+        index: dict[str, int] = {}
+        row = []
+        for c in p.choices:
+            key = groups.get(str(c), "\0" + str(c))  # unmapped: its own group
+            row.append(index.setdefault(key, len(index)))
+        table.append(row)
+    if all(len(set(row)) == len(row) for row in table):
+        return None
     return table
 
 

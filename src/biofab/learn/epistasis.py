@@ -88,12 +88,31 @@ class EpistaticGP:
         standardised-target units per prior sd) is chosen with the kernel by
         marginal likelihood from ``prior_scale_grid`` (0 included: a prior that
         does not fit the data is switched off). ``None``: a constant mean.
+    groups, group_share_grid:
+        ``groups[s][c]``: the group (an index from 0) of choice ``c`` at site ``s``,
+        e.g. residue classes, so that similar choices share strength: the kernel
+        becomes ``s0 + (1 - g) k(m) + g k(m_g)``, ``m_g`` the number of sites whose
+        choices fall in the same group (the same site and pair terms on the
+        groups' labels: what the data say about A at a site also moves its
+        group-mates). ``g`` is chosen by marginal likelihood from
+        ``group_share_grid`` (0 included: groups the data contradict are dropped).
+        ``None``: exact matches only.
+    ard, ard_prior_sd:
+        After the grid, refine one prior variance per *block* (each site, each
+        site pair, and their group blocks) and the noise by maximising the
+        marginal likelihood times a log-normal hyper-prior of ``ard_prior_sd``
+        (natural-log units) around the grid's choice (type-II MAP, L-BFGS):
+        a site pair with strong epistasis gets a larger variance, so the model
+        stays uncertain about combinations it has not seen there. ``False``:
+        the grid's shares only.
 
     Attributes
     ----------
     codes_, alpha_, chol_, shares_, noise_, y_mean_, y_std_, log_evidence_:
         Training codes, dual weights, Cholesky factor, chosen kernel shares
         (order 0..order), noise variance, standardisation and the chosen evidence.
+    group_scale_:
+        The chosen group share ``g`` (0 without ``groups``).
     interval_scale_:
         Calibration factor of :meth:`predict_interval` (leave-one-out, on the
         training variants predicted highest).
@@ -110,6 +129,10 @@ class EpistaticGP:
         offset: float = 0.1,
         prior_table: Sequence[Sequence[float]] | None = None,
         prior_scale_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0),
+        groups: Sequence[Sequence[int]] | None = None,
+        group_share_grid: tuple[float, ...] = (0.0, 0.25, 0.5),
+        ard: bool = False,
+        ard_prior_sd: float = 1.0,
     ) -> None:
         self.sizes = tuple(int(s) for s in sizes)
         self.order = order
@@ -135,6 +158,21 @@ class EpistaticGP:
             else tuple(tuple(float(v) for v in row) for row in prior_table)
         )
         self.prior_scale_grid = tuple(prior_scale_grid)
+        if groups is not None:
+            if len(groups) != len(self.sizes) or any(
+                len(row) != size for row, size in zip(groups, self.sizes, strict=True)
+            ):
+                raise ValueError("groups needs one group index per choice at every site")
+            if any(int(g) < 0 for row in groups for g in row):
+                raise ValueError("group indices must be >= 0")
+        self.groups = None if groups is None else tuple(tuple(int(g) for g in r) for r in groups)
+        if not all(0.0 <= g <= 1.0 for g in group_share_grid) or not group_share_grid:
+            raise ValueError("group_share_grid holds shares in [0, 1]")
+        self.group_share_grid = tuple(group_share_grid)
+        self.ard = bool(ard)
+        if not ard_prior_sd > 0:
+            raise ValueError(f"ard_prior_sd must be > 0, got {ard_prior_sd!r}")
+        self.ard_prior_sd = float(ard_prior_sd)
 
     # -- kernel ----------------------------------------------------------------------
     @property
@@ -149,6 +187,31 @@ class EpistaticGP:
         for o in range(1, self.order + 1):
             k = k + shares[o] * np.array([math.comb(int(v), o) for v in m]) / math.comb(L, o)
         return k
+
+    def _gram(
+        self, shares: np.ndarray, group_share: float, M: np.ndarray, Mg: np.ndarray | None
+    ) -> np.ndarray:
+        """The kernel matrix from exact matches ``M`` and, with ``groups``, group
+        matches ``Mg``: ``s0 + (1 - g) k_res(M) + g k_res(Mg)`` (``k_res``: the
+        site and pair terms, no constant)."""
+        k = self._kernel_by_matches(shares)
+        if Mg is None or group_share == 0:
+            return np.asarray(k[M])  # exactly the plain kernel's arithmetic
+        base = k - shares[0]
+        out = shares[0] + (1.0 - group_share) * base[M]
+        if Mg is not None and group_share > 0:
+            out = out + group_share * base[Mg]
+        return np.asarray(out)
+
+    def _group_codes(self, codes: np.ndarray) -> np.ndarray:
+        """Codes ``(n, L)`` -> their groups' indices ``(n, L)`` (``groups`` must be set)."""
+        assert self.groups is not None
+        return np.stack([np.asarray(row)[codes[:, s]] for s, row in enumerate(self.groups)], 1)
+
+    @property
+    def _group_sizes(self) -> tuple[int, ...]:
+        assert self.groups is not None
+        return tuple(max(row) + 1 for row in self.groups)
 
     def _matches(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
         out = np.zeros((len(A), len(B)), dtype=np.int8)
@@ -229,24 +292,107 @@ class EpistaticGP:
         p = self._prior(C)
         betas = self.prior_scale_grid if self.prior_table is not None else (0.0,)
         M = self._matches(C, C)
-        best: tuple[float, np.ndarray, float, float] | None = None
+        Mg = None
+        group_grid: tuple[float, ...] = (0.0,)
+        if self.groups is not None:
+            G = self._group_codes(C)
+            Mg, group_grid = self._matches(G, G), self.group_share_grid
+        best: tuple[float, np.ndarray, float, float, float] | None = None
         for shares in self._share_options():
-            K = self._kernel_by_matches(shares)[M]
-            for noise in self.noise_grid:
-                for beta in betas:
-                    ev = _log_evidence(K + np.diag(noise + extra), z - beta * p)
-                    if best is None or ev > best[0]:
-                        best = (ev, shares, noise, beta)
+            for g in group_grid:
+                K = self._gram(shares, g, M, Mg)
+                for noise in self.noise_grid:
+                    for beta in betas:
+                        ev = _log_evidence(K + np.diag(noise + extra), z - beta * p)
+                        if best is None or ev > best[0]:
+                            best = (ev, shares, noise, beta, g)
         assert best is not None
-        self.log_evidence_, self.shares_, self.noise_, self.prior_scale_ = best
-        K = self._kernel_by_matches(self.shares_)[M] + np.diag(self.noise_ + extra)
-        self.chol_ = cho_factor(K, lower=True)[0]
+        self.log_evidence_, self.shares_, self.noise_, self.prior_scale_, g = best
+        self.group_scale_ = float(g)
         self.codes_ = C
+        self.block_variance_: np.ndarray | None = None
+        if self.ard:
+            self._refine(C, z - self.prior_scale_ * p, extra)
+            K = self._block_gram(C, C) + np.diag(self.noise_ + extra)
+        else:
+            K = self._gram(self.shares_, self.group_scale_, M, Mg) + np.diag(self.noise_ + extra)
+        self.chol_ = cho_factor(K, lower=True)[0]
         self.z_ = z - self.prior_scale_ * p  # the GP models what the prior mean leaves
         self.alpha_ = cho_solve((self.chol_, True), self.z_)
         self._finish()
         self.interval_scale_ = self._interval_scale()
         return self
+
+    def _block_matches(self, A: np.ndarray, B: np.ndarray) -> list[np.ndarray]:
+        """Per block, whether two designs share its feature ``(len(A), len(B))``."""
+        GA = self._group_codes(A) if self.groups is not None else A
+        GB = self._group_codes(B) if self.groups is not None else B
+        out = []
+        for sites, grouped in self._blocks():
+            a, b = (GA, GB) if grouped else (A, B)
+            same = np.ones((len(A), len(B)), dtype=bool)
+            for s in sites:
+                same &= a[:, s, None] == b[None, :, s]
+            out.append(same.astype(float))
+        return out
+
+    def _block_gram(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        """``s0 + sum_b v_b E_b`` with the refined block variances."""
+        assert self.block_variance_ is not None
+        out = np.full((len(A), len(B)), float(self.shares_[0]))
+        for v, E in zip(self.block_variance_, self._block_matches(A, B), strict=True):
+            out += v * E
+        return out
+
+    def _refine(self, C: np.ndarray, z: np.ndarray, extra: np.ndarray) -> None:
+        """Type-II MAP of the block variances and the noise (see ``ard``), from the
+        grid's choice; sets ``block_variance_``, ``noise_`` and ``log_evidence_`` (then
+        the log evidence plus the log hyper-prior, never below the grid's evidence)."""
+        from scipy.optimize import minimize
+
+        v0 = self._grid_block_variance()
+        on = np.flatnonzero(v0 > 0)  # a block the grid switched off (group share 0) stays off
+        E = np.stack(self._block_matches(C, C))[on]  # (n_on, n, n)
+        x0 = np.log(np.concatenate([v0[on], [self.noise_]]))
+        s0, n = float(self.shares_[0]), len(z)
+        tau = self.ard_prior_sd
+
+        def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+            v, noise = np.exp(x[:-1]), math.exp(x[-1])
+            K = s0 + np.tensordot(v, E, 1) + np.diag(noise + extra)
+            try:
+                c = cho_factor(K, lower=True, check_finite=False)
+            except np.linalg.LinAlgError:
+                return 1e10, np.zeros_like(x)
+            a = cho_solve(c, z, check_finite=False)
+            Kinv = cho_solve(c, np.eye(n), check_finite=False)
+            ev = -0.5 * z @ a - np.log(np.diag(c[0])).sum()
+            W = np.outer(a, a) - Kinv  # d ev / d K = W / 2
+            grad = np.empty_like(x)
+            grad[:-1] = 0.5 * v * np.einsum("ij,bij->b", W, E)
+            grad[-1] = 0.5 * noise * np.trace(W)
+            d = x - x0
+            return -(ev - 0.5 * float(d @ d) / tau**2), -(grad - d / tau**2)
+
+        bounds = [(x - 4 * tau, x + 4 * tau) for x in x0]  # keeps K well-conditioned
+        res = minimize(
+            objective, x0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 60}
+        )
+        x = res.x if res.fun < 1e10 else x0
+        self.block_variance_ = np.zeros(len(v0))
+        self.block_variance_[on] = np.exp(x[:-1])
+        self.noise_ = float(math.exp(x[-1]))
+        self.log_evidence_ = float(-res.fun - 0.5 * n * math.log(2 * math.pi))
+
+    def _grid_block_variance(self) -> np.ndarray:
+        """The grid's prior variance per block (one feature's variance in it)."""
+        g = self.group_scale_ if self.groups is not None else 0.0
+        return np.array(
+            [
+                (g if grouped else 1.0 - g) * self.shares_[len(t)] / math.comb(self.n_sites, len(t))
+                for t, grouped in self._blocks()
+            ]
+        )
 
     def _interval_scale(self) -> float:
         """The factor that makes the 68 % predictive interval hold 68 % of the
@@ -286,31 +432,51 @@ class EpistaticGP:
             for t in itertools.combinations(range(self.n_sites), o)
         ]
 
+    def _blocks(self) -> list[tuple[tuple[int, ...], bool]]:
+        """Feature blocks: every site tuple on the choices, then (with ``groups``)
+        every site tuple on the choices' groups (``True``)."""
+        blocks = [(t, False) for t in self._tuples()]
+        if self.groups is not None:
+            blocks += [(t, True) for t in self._tuples()]
+        return blocks
+
     def feature_index(self, codes: np.ndarray) -> np.ndarray:
-        """Column of each design's active feature per site tuple, ``(n, 1 + n_tuples)``
+        """Column of each design's active feature per block, ``(n, 1 + n_blocks)``
         (column 0 is the constant); the feature vector has ``n_features`` entries."""
         C = np.asarray(codes, dtype=np.int64)
+        G = self._group_codes(C) if self.groups is not None else C
+        gsizes = self._group_sizes if self.groups is not None else self.sizes
         cols = [np.zeros(len(C), dtype=np.int64)]
         offset = 1
-        for sites in self._tuples():
+        for sites, grouped in self._blocks():
+            src, sizes = (G, gsizes) if grouped else (C, self.sizes)
             idx = np.zeros(len(C), dtype=np.int64)
             for s in sites:
-                idx = idx * self.sizes[s] + C[:, s]
+                idx = idx * sizes[s] + src[:, s]
             cols.append(idx + offset)
-            offset += math.prod(self.sizes[s] for s in sites)
+            offset += math.prod(sizes[s] for s in sites)
         return np.stack(cols, 1)
 
     @property
     def n_features(self) -> int:
-        return 1 + sum(math.prod(self.sizes[s] for s in t) for t in self._tuples())
+        gsizes = self._group_sizes if self.groups is not None else self.sizes
+        return 1 + sum(
+            math.prod((gsizes if grouped else self.sizes)[s] for s in t)
+            for t, grouped in self._blocks()
+        )
 
     def _prior_variance(self) -> np.ndarray:
-        """Prior variance of each feature weight ``(n_features,)``."""
+        """Prior variance of each feature weight ``(n_features,)``: the order's share
+        over the tuples of that order, split ``1 - g`` / ``g`` between the choice
+        and the group blocks (``g`` = ``group_scale_``)."""
+        gsizes = self._group_sizes if self.groups is not None else self.sizes
+        block = getattr(self, "block_variance_", None)
+        if block is None:
+            block = self._grid_block_variance()
         v = [np.array([self.shares_[0]])]
-        for sites in self._tuples():
-            o = len(sites)
-            width = math.prod(self.sizes[s] for s in sites)
-            v.append(np.full(width, self.shares_[o] / math.comb(self.n_sites, o)))
+        for (sites, grouped), var in zip(self._blocks(), block, strict=True):
+            width = math.prod((gsizes if grouped else self.sizes)[s] for s in sites)
+            v.append(np.full(width, var))
         return np.concatenate(v)
 
     def _scatter(self, rows: np.ndarray) -> np.ndarray:
@@ -480,6 +646,10 @@ class EpistaticGP:
             if self.prior_table is None
             else [list(r) for r in self.prior_table],
             "prior_scale_grid": list(self.prior_scale_grid),
+            "groups": None if self.groups is None else [list(r) for r in self.groups],
+            "group_share_grid": list(self.group_share_grid),
+            "ard": self.ard,
+            "ard_prior_sd": self.ard_prior_sd,
         }
         fitted = {
             "shift_": self.shift_,
@@ -491,6 +661,7 @@ class EpistaticGP:
             "noise_": float(self.noise_),
             "log_evidence_": float(self.log_evidence_),
             "interval_scale_": float(self.interval_scale_),
+            "group_scale_": float(self.group_scale_),
         }
         arrays = {
             "codes_": self.codes_,
@@ -499,6 +670,8 @@ class EpistaticGP:
             "shares_": np.asarray(self.shares_),
             "z_": self.z_,
         }
+        if self.block_variance_ is not None:
+            arrays["block_variance_"] = self.block_variance_
         return SurrogateState(params, fitted, arrays)
 
     @classmethod
@@ -514,9 +687,14 @@ class EpistaticGP:
             float(p.get("offset", 0.1)),
             p.get("prior_table"),
             tuple(p.get("prior_scale_grid", (0.0, 0.25, 0.5, 1.0))),
+            p.get("groups"),
+            tuple(p.get("group_share_grid", (0.0, 0.25, 0.5))),
+            bool(p.get("ard", False)),
+            float(p.get("ard_prior_sd", 1.0)),
         )
+        model.block_variance_ = None
         # States saved before these existed: no calibration, shift or prior mean.
-        model.interval_scale_ = 1.0
+        model.interval_scale_, model.group_scale_ = 1.0, 0.0
         model.shift_, model.prior_scale_, model.prior_center_, model.prior_sd_ = 0.0, 0.0, 0.0, 1.0
         for key, value in state.fitted.items():
             setattr(model, key, float(value))

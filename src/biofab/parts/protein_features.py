@@ -151,6 +151,21 @@ PHYSCHEM: dict[str, np.ndarray] = _table(
     _PHYSCHEM, ["hydrophobicity", "volume", "polarity", "charge"]
 )
 DESCRIPTOR_SETS = {"georgiev": GEORGIEV, "physchem": PHYSCHEM}
+#: Dayhoff's six amino-acid classes (Dayhoff, Schwartz & Orcutt 1978), residue -> class,
+#: for models that let residues of one class share strength
+#: (:class:`biofab.learn.VariantRecommender` ``groups``).
+DAYHOFF_CLASSES: dict[str, str] = {
+    a: name
+    for name, members in (
+        ("small", "AGPST"),
+        ("cysteine", "C"),
+        ("acid_amide", "DENQ"),
+        ("basic", "HKR"),
+        ("hydrophobic", "ILMV"),
+        ("aromatic", "FWY"),
+    )
+    for a in members
+}
 
 
 # -- reading variants -----------------------------------------------------------------------
