@@ -502,26 +502,13 @@ class AutoRecommender(RecommenderFront):
                 # One full fit; the folds and the batch's model start from its
                 # hyper-parameters, which costs a fraction of a cold fit each.
                 kernel, warp_y = self.kernel, self.output_warp
-                full = GPSurrogate(
-                    seed=s, max_iter=GP_MAX_ITER, kernel=kernel, output_warp=warp_y
-                ).fit(X, y, v)
-                warm = full.hyperparameters()
-
-                def gp(seed: int | None = s) -> Surrogate:
-                    return GPSurrogate(
-                        seed=seed,
-                        warm_start=warm,
-                        max_iter=WARM_MAX_ITER,
-                        kernel=kernel,
-                        output_warp=warp_y,
-                    )
-
+                full, gp = _gp_arm(X, y, v, s, kernel, warp_y, ard=True)
                 arm: Callable[..., Surrogate] = gp
                 shared = False
                 if self.isotropic:
                     # One shared length-scale when the evidence (BIC) prefers it: with
                     # few rows per input, d fitted length-scales over-fit.
-                    iso_full, gp_iso = _isotropic_arm(X, y, v, s, kernel, warp_y)
+                    iso_full, gp_iso = _gp_arm(X, y, v, s, kernel, warp_y, ard=False)
                     shared = iso_full.bic_ < full.bic_
                     length_scales = {
                         "shared": shared,
@@ -553,32 +540,34 @@ class AutoRecommender(RecommenderFront):
         return rec
 
 
-def _isotropic_arm(
+def _gp_arm(
     X: np.ndarray,
     y: np.ndarray,
     v: np.ndarray | None,
     seed: int,
     kernel: str,
     warp_y: str | None,
+    ard: bool,
 ) -> tuple[GPSurrogate, Callable[..., Surrogate]]:
-    """A GP with one shared length-scale fitted on ``X`` ``(n, d)``, ``y`` ``(n,)``,
-    and a factory of such GPs warm-started from it (the folds and the batch's model)."""
+    """A GP fitted on ``X`` ``(n, d)``, ``y`` ``(n,)`` (one length-scale per input
+    with ``ard``, else one shared), and a factory of such GPs warm-started from its
+    hyper-parameters (the folds and the batch's model: a fraction of a cold fit each)."""
     full = GPSurrogate(
-        seed=seed, max_iter=GP_MAX_ITER, ard=False, kernel=kernel, output_warp=warp_y
+        seed=seed, max_iter=GP_MAX_ITER, ard=ard, kernel=kernel, output_warp=warp_y
     ).fit(X, y, v)
     warm = full.hyperparameters()
 
-    def gp_iso(s: int | None = seed) -> Surrogate:
+    def factory(s: int | None = seed) -> Surrogate:
         return GPSurrogate(
             seed=s,
             warm_start=warm,
             max_iter=WARM_MAX_ITER,
-            ard=False,
+            ard=ard,
             kernel=kernel,
             output_warp=warp_y,
         )
 
-    return full, gp_iso
+    return full, factory
 
 
 def auto_trees(seed: int | None) -> TreeEnsemble:
