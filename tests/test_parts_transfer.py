@@ -6,6 +6,7 @@ ensembles do not claim certainty. Small slices of the shared LaFleur and Hossain
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,12 @@ from biofab.parts.datasets import load_hossain, load_lafleur
 from biofab.parts.models import KmerRidge, PhysicsResidual, load_model, make_model
 from biofab.parts.physics import PromoterCalculator
 from biofab.parts.promoter_energy import EnergyScanner
-from biofab.parts.promoter_features import ElementDistance, element_features, element_table
+from biofab.parts.promoter_features import (
+    ElementDistance,
+    chassis_rows,
+    element_features,
+    element_table,
+)
 from conftest import shared_data
 from test_parts_cli_edges import biofab
 
@@ -95,8 +101,44 @@ def test_calibration_covers_each_kind_of_new_element(fitted: PhysicsResidual) ->
     per = fitted.calibration_["per_grouping"]
     assert set(per) == {"hex10", "hex35", "up_word", "spacer_word"}
     for rep in per.values():
-        assert 0.4 <= rep["coverage_1std"] <= 0.95 and rep["n"] == fitted.n_train_
-    assert fitted.calibration_["n"] == 4 * fitted.n_train_
+        # the rows carrying the library's default element always train: fewer tested rows
+        assert 0.4 <= rep["coverage_1std"] <= 0.95 and 0 < rep["n"] < fitted.n_train_
+    assert fitted.calibration_["n"] == sum(rep["n"] for rep in per.values())
+    assert "default element" in fitted.calibration_["split"]
+
+
+def test_calibration_folds_keep_the_default_element_in_training() -> None:
+    variants = ["TTCGCA", "TACGCA", "TTCTCA", "TTAGCA", "ATCGCA", "TTCGCT", "CTCGCA", "TGCGCA"]
+    words = np.array(["TTGACA"] * 30 + ["TGACAA"] * 5 + variants + ["TTCGGA"])
+    chassis = chassis_rows(words)
+    # the default and the default read one base off are the chassis; the variants are not
+    assert chassis[:35].all() and not chassis[35:].any()
+    model = PhysicsResidual(calibration_folds=3)
+    splits, how = model._calibration_splits(words, "hex35", ("hex35",))
+    assert len(splits) == 3 and "default element" in how
+    held = np.concatenate([te for _, te in splits])
+    assert sorted(held) == list(range(35, len(words)))
+    for tr, te in splits:
+        assert chassis[tr].sum() == 35 and not set(tr) & set(te)
+        assert not set(words[tr]) & set(words[te])
+    # too few variants for the folds: GroupKFold over every row, as before
+    few = np.array(["TTGACA"] * 30 + ["GGGGGG", "CCCCCC"])
+    splits, how = model._calibration_splits(few, "hex35", ("hex35",))
+    assert "default element" not in how and len(splits) == 3
+
+
+def test_benchmark_element_splits_hold_out_variants_and_default() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from parts import element_splits
+
+    groups = np.array(["D"] * 20 + [f"v{i}" for i in range(9)])
+    (name0, old, _), (name1, var, _), (name2, dflt, _) = element_splits(groups, "UP", 3)
+    assert (name0, name1, name2) == ("leave_UP_out", "leave_UP_variants_out", "UP_default_out")
+    assert any(set(range(20)) <= set(te) for _, te in old)  # the old split tests the block
+    for tr, te in var:
+        assert set(range(20)) <= set(tr) and set(te) <= set(range(20, 29))
+    assert sorted(np.concatenate([te for _, te in var])) == list(range(20, 29))
+    assert list(dflt[0][1]) == list(range(20)) and list(dflt[0][0]) == list(range(20, 29))
 
 
 def test_element_distance_measures_new_elements(lafleur: pd.DataFrame) -> None:

@@ -730,6 +730,8 @@ def _hexamer_distance(query: np.ndarray, train: np.ndarray) -> np.ndarray:
 RESIDUAL_VIEWS = ("all", "energy", "elements")
 #: Site words the calibration folds are grouped by, in turn (``calibration_groups="elements"``).
 CALIBRATION_GROUPS = ("hex10", "hex35", "up_word", "spacer_word")
+#: Feature columns the ``element_ridge`` terms read: one-hot bases of the -10 and extended -10.
+ELEMENT_RIDGE_PREFIXES: tuple[str, ...] = ("h10_", "ext10_")
 
 
 class PhysicsResidual(SequenceModel):
@@ -794,10 +796,11 @@ class PhysicsResidual(SequenceModel):
         max_depth: int = 3,
         learning_rate: float = 0.05,
         calibration_folds: int = 3,
-        calibration_groups: str = "elements",
+        calibration_groups: str = "variants",
         error_model: str = "linear",
         trimmed_copies: float = 0.5,
         line: str = "total",
+        element_ridge: float = 0.0,
         upstream: str | None = None,
         n_jobs: int = 1,
         min_length: int | None = None,
@@ -814,6 +817,7 @@ class PhysicsResidual(SequenceModel):
         self.error_model = error_model
         self.trimmed_copies = trimmed_copies
         self.line = line
+        self.element_ridge = element_ridge
         self.upstream = upstream
         self.n_jobs = n_jobs
 
@@ -892,10 +896,10 @@ class PhysicsResidual(SequenceModel):
             raise InputError(
                 "physics-residual models promoters only", expected="promoter", found=self.kind
             )
-        if self.calibration_groups not in ("elements", "h10"):
+        if self.calibration_groups not in ("variants", "elements", "h10"):
             raise InputError(
                 "unknown calibration_groups",
-                expected="elements | h10",
+                expected="variants | elements | h10",
                 found=self.calibration_groups,
             )
         F, site = self._table(seqs)
@@ -926,6 +930,42 @@ class PhysicsResidual(SequenceModel):
         self.novelty_ = Novelty().fit(seqs)
         self.elements_ = ElementDistance().fit(site)
 
+    def _calibration_splits(
+        self, groups: np.ndarray, key: str, keys: tuple[str, ...]
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+        """``(train rows, test rows)`` pairs of one grouping and how they were made.
+
+        ``calibration_groups="variants"``: the rows carrying the library's default element
+        (:func:`biofab.parts.promoter_features.chassis_rows`) always train; the other rows
+        are split by their word into ``calibration_folds`` groups, each held out in turn --
+        a new element beside a known chassis, as a next library looks. ``"elements"`` /
+        ``"h10"``: GroupKFold over every row (the default element's block is then one
+        fold). Random folds when there are fewer distinct words than folds."""
+        from sklearn.model_selection import GroupKFold, KFold
+
+        from biofab.parts.promoter_features import chassis_rows
+
+        k = max(2, self.calibration_folds)
+        rows = np.arange(len(groups))
+        if self.calibration_groups == "variants":
+            chassis = chassis_rows(groups)
+            var = rows[~chassis]
+            if len(set(groups[var])) >= k:
+                splits = [
+                    (np.sort(np.concatenate([rows[chassis], var[tr]])), var[te])
+                    for tr, te in GroupKFold(k).split(var, groups=groups[var])
+                ]
+                how = (
+                    f"GroupKFold({k}) over the rows not carrying the default element (which "
+                    "always trains), by the scanned " + ", ".join(keys) + " in turn"
+                )
+                return splits, how
+        if len(set(groups)) >= k:
+            how = f"GroupKFold({k}) by the scanned " + ", ".join(keys) + " in turn"
+            return list(GroupKFold(k).split(rows, groups=groups)), how
+        splits = list(KFold(k, shuffle=True, random_state=self.seed).split(rows))
+        return splits, f"KFold({k}) (fewer distinct {key} than folds)"
+
     def _out_of_fold(
         self,
         X: np.ndarray,
@@ -935,25 +975,18 @@ class PhysicsResidual(SequenceModel):
         ya: np.ndarray,
         src: np.ndarray,
     ) -> list[dict[str, Any]]:
-        """Out-of-fold mean, member spread and error descriptors, one record per grouping
-        (folds grouped by an element's word; random folds when there are fewer distinct
-        words than folds). ``Xa``/``ya``: trimmed copies of rows ``src``, used for fitting
-        in the folds that train on their row."""
-        from sklearn.model_selection import GroupKFold, KFold
-
+        """Out-of-fold mean, member spread and error descriptors of the held-out rows
+        (``rows``), one record per grouping (:meth:`_calibration_splits`). ``Xa``/``ya``:
+        trimmed copies of rows ``src``, used for fitting in the folds that train on their
+        row."""
         from biofab.parts.promoter_features import ElementDistance
 
-        k = max(2, self.calibration_folds)
-        keys = CALIBRATION_GROUPS if self.calibration_groups == "elements" else ("hex10",)
+        keys = CALIBRATION_GROUPS if self.calibration_groups != "h10" else ("hex10",)
         out = []
         for key in keys:
             groups = site[key].astype(str).to_numpy()
-            if len(set(groups)) >= k:
-                splits = list(GroupKFold(k).split(X, y, groups))
-                how = f"GroupKFold({k}) by the scanned " + ", ".join(keys) + " in turn"
-            else:
-                splits = list(KFold(k, shuffle=True, random_state=self.seed).split(X))
-                how = f"KFold({k}) (fewer distinct {key} than folds)"
+            splits, how = self._calibration_splits(groups, key, keys)
+            rows = np.concatenate([te for _, te in splits])
             mean, spread = np.zeros(len(y)), np.zeros(len(y))
             D = np.zeros((len(y), 0))
             for tr, te in splits:
@@ -968,7 +1001,17 @@ class PhysicsResidual(SequenceModel):
                 if D.shape[1] == 0:
                     D = np.zeros((len(y), d.shape[1]))
                 D[te] = d
-            out.append({"group": key, "how": how, "mean": mean, "spread": spread, "D": D, "y": y})
+            out.append(
+                {
+                    "group": key,
+                    "how": how,
+                    "rows": rows,
+                    "mean": mean[rows],
+                    "spread": spread[rows],
+                    "D": D[rows],
+                    "y": y[rows],
+                }
+            )
         return out
 
     def _line_columns(self) -> list[int]:
@@ -979,8 +1022,16 @@ class PhysicsResidual(SequenceModel):
 
     def _base(self, X: np.ndarray) -> np.ndarray:
         """The calculator's line: ``line_[0] + line_[1:] · terms`` (``dG_total`` alone,
-        or its seven terms reweighted with ``line="terms"``)."""
-        return self.line_[0] + X[:, self._line_columns()] @ self.line_[1:]
+        or its seven terms reweighted with ``line="terms"``), plus the ridge's
+        position-specific element terms when ``element_ridge`` > 0."""
+        out = self.line_[0] + X[:, self._line_columns()] @ self.line_[1:]
+        w = getattr(self, "element_w_", None)
+        if w is not None and len(w):
+            out = out + X[:, self._ridge_columns()] @ w
+        return out
+
+    def _ridge_columns(self) -> list[int]:
+        return [i for i, c in enumerate(self.columns_) if c.startswith(ELEMENT_RIDGE_PREFIXES)]
 
     def _descriptors(
         self, X: np.ndarray, mean: np.ndarray, spread: np.ndarray, elem: np.ndarray
@@ -1014,6 +1065,17 @@ class PhysicsResidual(SequenceModel):
             raise InputError("unknown line", expected="total | terms", found=self.line)
         A = np.column_stack([np.ones(len(y)), X[:, self._line_columns()]])
         self.line_ = np.linalg.lstsq(A, y, rcond=None)[0]
+        self.element_w_ = np.zeros(0)
+        if self.element_ridge > 0:
+            # Position-specific energy terms on the element bases, ridge-shrunk to zero, i.e.
+            # towards the calculator's own tables: additive in the bases, so a hexamer never
+            # seen as a word is still scored base by base.
+            Z = X[:, self._ridge_columns()]
+            zc = Z - Z.mean(axis=0)
+            r = y - self._base(X)
+            pen = self.element_ridge * np.eye(Z.shape[1])
+            self.element_w_ = np.linalg.solve(zc.T @ zc + pen, zc.T @ (r - r.mean()))
+            self.line_[0] -= float(Z.mean(axis=0) @ self.element_w_)
         resid = y - self._base(X)
         if Xa is not None and len(Xa):
             # Trimmed copies: the line is the calculator's on the cut sequence; the boosters

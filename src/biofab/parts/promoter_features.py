@@ -213,3 +213,36 @@ class ElementDistance:
         out.pfm_ = {c: np.asarray(state[f"pfm_{c}"]) for c in ("hex35", "hex10")}
         out.spacer_share_ = np.asarray(state["spacer_share"])
         return out
+
+
+#: A scanned word counts as the library's default ("chassis") element when it shares a
+#: common substring of at least this fraction of its length with the most common word: the
+#: scan may place an element a base or two off, which changes the word but not the part.
+CHASSIS_OVERLAP = 0.75
+
+
+def chassis_rows(words: Sequence[str] | np.ndarray, overlap: float = CHASSIS_OVERLAP) -> np.ndarray:
+    """``(n,)`` bool: rows whose word is the library's default element.
+
+    A library varies one element at a time on a fixed chassis (LaFleur et al. 2022: 4,917 of
+    5,193 promoters share one spacer, 4,055 one UP), so a *new* element is a variant beside
+    that chassis, not the chassis itself. The default is the most common word; a row carries
+    it when its word and the default share a common substring of ``overlap`` times the
+    shorter one's length (a scan shifted by a base still reads the same part).
+    """
+    from difflib import SequenceMatcher
+
+    texts = [str(w) for w in words]
+    if not texts:
+        return np.zeros(0, dtype=bool)
+    values, counts = np.unique(texts, return_counts=True)
+    mode = str(values[int(np.argmax(counts))])
+    same: dict[str, bool] = {}
+    for w in values:
+        w = str(w)
+        shorter = max(1, min(len(w), len(mode)))
+        match = SequenceMatcher(None, w, mode, autojunk=False).find_longest_match(
+            0, len(w), 0, len(mode)
+        )
+        same[w] = match.size >= overlap * shorter
+    return np.array([same[t] for t in texts], dtype=bool)
