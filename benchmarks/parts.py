@@ -440,6 +440,98 @@ SETTINGS_TRIED_ROUND3 = [
 ]
 
 
+#: Fifth round (2026-12-05, helper prom5), LaFleur only, on the new variants-out splits:
+#: development folds = the variants split with GroupKFold(4), model seed 0; fresh folds =
+#: GroupKFold(5), model seed 1 (the reported run uses 3 folds, seeds 0-1). Values per
+#: element [h10, h35, UP, spacs]: pooled ±1 std coverage and Spearman(|error|, std) over the
+#: variant folds; "r": per-fold Pearson r. Adoption rules were written before the fresh
+#: folds and the member-resampling run (BENCHMARKS.md, round 5). /tmp scratch, never Hossain.
+SETTINGS_TRIED_ROUND5 = [
+    {
+        "setting": "round-3 model (calibration folds over every row, 12 descriptors), dev",
+        "coverage": [0.638, 0.682, 0.692, 0.761],
+        "spearman": [-0.072, 0.184, -0.007, 0.052],
+        "r": [0.651, 0.629, 0.855, 0.470],
+        "default_out_coverage": [0.721, 0.782, 0.939, 0.514],
+    },
+    {
+        "setting": "calibration folds: variants held out, default element in training, dev",
+        "coverage": [0.618, 0.641, 0.650, 0.699],
+        "spearman": [-0.027, 0.146, -0.052, 0.104],
+        "default_out_coverage": [0.665, 0.646, 0.832, 0.605],
+    },
+    {
+        "setting": "... + boosted error model, dev",
+        "coverage": [0.604, 0.652, 0.679, 0.707],
+        "spearman": [-0.007, 0.216, -0.057, 0.101],
+    },
+    {
+        "setting": "... error model on log spread + prediction only, dev",
+        "coverage": [0.620, 0.669, 0.637, 0.757],
+        "spearman": [0.059, 0.242, -0.008, 0.110],
+    },
+    {
+        "setting": "... spread + prediction + |correction|, dev",
+        "coverage": [0.616, 0.668, 0.641, 0.754],
+        "spearman": [0.043, 0.239, -0.007, 0.114],
+    },
+    {
+        "setting": "... 12 descriptors without the element distances, dev",
+        "coverage": [0.614, 0.669, 0.640, 0.750],
+        "spearman": [-0.011, 0.220, -0.021, 0.088],
+    },
+    {
+        "setting": "members resampled by element (a third of one element's variant words "
+        "dropped per member, then a row bootstrap), dev; rule B failed (Spearman lower)",
+        "coverage": [0.634, 0.637, 0.645, 0.714],
+        "spearman": [-0.029, -0.011, -0.048, 0.144],
+        "spearman_spread_mean": [0.025, 0.138, 0.011, 0.116],
+        "r": [0.654, 0.628, 0.853, 0.474],
+    },
+    {
+        "setting": "variants calibration, 12 descriptors, fresh folds",
+        "coverage": [0.653, 0.638, 0.644, 0.717],
+        "spearman": [0.058, 0.001, -0.016, 0.030],
+        "r": [0.678, 0.631, 0.854, 0.474],
+    },
+    {
+        "setting": "... boosted error model, fresh folds",
+        "coverage": [0.633, 0.643, 0.664, 0.721],
+        "spearman": [0.005, 0.027, -0.014, 0.046],
+    },
+    {
+        "setting": "... log spread + prediction only, fresh folds (rule A passed: higher on "
+        "3 of 4, coverage in range; chosen, error_descriptors='spread')",
+        "coverage": [0.662, 0.667, 0.649, 0.754],
+        "spearman": [0.143, 0.135, 0.032, 0.022],
+    },
+    {
+        "setting": "... spread + prediction + |correction|, fresh folds (passed, lower mean)",
+        "coverage": [0.675, 0.667, 0.649, 0.754],
+        "spearman": [0.138, 0.135, 0.027, 0.020],
+    },
+    {
+        "setting": "... 12 descriptors without element distances, fresh folds",
+        "coverage": [0.657, 0.668, 0.647, 0.754],
+        "spearman": [0.136, 0.129, 0.028, 0.005],
+    },
+    {
+        "setting": "ridge position-specific -10 + extended -10 terms (one-hots, shrunk to the "
+        "calculator's) under the boosters, alpha 10 / 100 / 1000, dev folds, core fit only "
+        "(no calibration, no trimmed copies; alpha 0: r [0.655, 0.630, 0.856, 0.476])",
+        "r": [
+            [0.644, 0.620, 0.854, 0.444],
+            [0.650, 0.624, 0.855, 0.454],
+            [0.654, 0.627, 0.856, 0.471],
+        ],
+    },
+    {
+        "setting": "old leave-h10-out split, GroupKFold(4), core fit only: current 0.669 (refit "
+        "calculator 0.670); line='terms' 0.666; ridge alpha 300 0.667; depth 2 0.661; 150 trees "
+        "0.663 (none adopted)",
+    },
+]
+
 #: The Promoter Calculator's free-energy terms as LaFleur's file tabulates them.
 DG_COLUMNS = ("dG10", "dG35", "dGDisc", "dGITR", "dGEXT10", "dGSPAC", "dGUP")
 
@@ -748,6 +840,7 @@ def transfer_section(args: argparse.Namespace) -> list[dict[str, Any]]:
             "settings": SETTINGS_TRIED,
             "settings_shift": SETTINGS_TRIED_SHIFT,
             "settings_round3": SETTINGS_TRIED_ROUND3,
+            "settings_round5": SETTINGS_TRIED_ROUND5,
             "note": "chosen on LaFleur leave-element-out only; Hossain evaluated once",
         }
     )

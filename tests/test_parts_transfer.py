@@ -195,6 +195,8 @@ def test_physics_residual_refuses_unknown_settings(lafleur: pd.DataFrame) -> Non
         PhysicsResidual(error_model="forest", **SMALL).fit(seqs, y)
     with pytest.raises(InputError, match="unknown line"):
         PhysicsResidual(line="dG_10", **SMALL).fit(seqs, y)
+    with pytest.raises(InputError, match="error_descriptors"):
+        PhysicsResidual(error_descriptors="all", **SMALL).fit(seqs, y)
 
 
 def test_physics_residual_is_for_promoters() -> None:

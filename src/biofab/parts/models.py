@@ -730,8 +730,6 @@ def _hexamer_distance(query: np.ndarray, train: np.ndarray) -> np.ndarray:
 RESIDUAL_VIEWS = ("all", "energy", "elements")
 #: Site words the calibration folds are grouped by, in turn (``calibration_groups="elements"``).
 CALIBRATION_GROUPS = ("hex10", "hex35", "up_word", "spacer_word")
-#: Feature columns the ``element_ridge`` terms read: one-hot bases of the -10 and extended -10.
-ELEMENT_RIDGE_PREFIXES: tuple[str, ...] = ("h10_", "ext10_")
 
 
 class PhysicsResidual(SequenceModel):
@@ -800,7 +798,7 @@ class PhysicsResidual(SequenceModel):
         error_model: str = "linear",
         trimmed_copies: float = 0.5,
         line: str = "total",
-        element_ridge: float = 0.0,
+        error_descriptors: str = "spread",
         upstream: str | None = None,
         n_jobs: int = 1,
         min_length: int | None = None,
@@ -817,7 +815,7 @@ class PhysicsResidual(SequenceModel):
         self.error_model = error_model
         self.trimmed_copies = trimmed_copies
         self.line = line
-        self.element_ridge = element_ridge
+        self.error_descriptors = error_descriptors
         self.upstream = upstream
         self.n_jobs = n_jobs
 
@@ -901,6 +899,12 @@ class PhysicsResidual(SequenceModel):
                 "unknown calibration_groups",
                 expected="variants | elements | h10",
                 found=self.calibration_groups,
+            )
+        if self.error_descriptors not in ("spread", "full"):
+            raise InputError(
+                "unknown error_descriptors",
+                expected="spread | full",
+                found=self.error_descriptors,
             )
         F, site = self._table(seqs)
         self.columns_ = [str(c) for c in F.columns]
@@ -1022,28 +1026,24 @@ class PhysicsResidual(SequenceModel):
 
     def _base(self, X: np.ndarray) -> np.ndarray:
         """The calculator's line: ``line_[0] + line_[1:] · terms`` (``dG_total`` alone,
-        or its seven terms reweighted with ``line="terms"``), plus the ridge's
-        position-specific element terms when ``element_ridge`` > 0."""
-        out = self.line_[0] + X[:, self._line_columns()] @ self.line_[1:]
-        w = getattr(self, "element_w_", None)
-        if w is not None and len(w):
-            out = out + X[:, self._ridge_columns()] @ w
-        return out
-
-    def _ridge_columns(self) -> list[int]:
-        return [i for i, c in enumerate(self.columns_) if c.startswith(ELEMENT_RIDGE_PREFIXES)]
+        or its seven terms reweighted with ``line="terms"``)."""
+        return self.line_[0] + X[:, self._line_columns()] @ self.line_[1:]
 
     def _descriptors(
         self, X: np.ndarray, mean: np.ndarray, spread: np.ndarray, elem: np.ndarray
     ) -> np.ndarray:
-        """What the error model reads: member spread, prediction, size of the correction to
-        the calculator's line, energy gap, competing sites, and the elements' distances
-        from the training ones (:class:`ElementDistance`)."""
+        """What the error model reads. ``error_descriptors="spread"``: the members' spread
+        (log) and the prediction. ``"full"`` (round 3) adds the size of the correction to
+        the calculator's line, the energy gap, competing sites and the elements' distances
+        from the training ones (:class:`ElementDistance`); on LaFleur's variant folds those
+        extra columns ranked new elements' errors worse (BENCHMARKS.md, round 5)."""
+        first = [np.log(spread + 1e-3), mean]
+        if self.error_descriptors == "spread":
+            return np.column_stack(first)
         c = self.columns_
         return np.column_stack(
             [
-                np.log(spread + 1e-3),
-                mean,
+                *first,
                 np.log(np.abs(mean - self._base(X)) + 1e-2),
                 X[:, c.index("second_gap")],
                 np.log1p(X[:, c.index("n_sites_1kcal")]),
@@ -1065,17 +1065,6 @@ class PhysicsResidual(SequenceModel):
             raise InputError("unknown line", expected="total | terms", found=self.line)
         A = np.column_stack([np.ones(len(y)), X[:, self._line_columns()]])
         self.line_ = np.linalg.lstsq(A, y, rcond=None)[0]
-        self.element_w_ = np.zeros(0)
-        if self.element_ridge > 0:
-            # Position-specific energy terms on the element bases, ridge-shrunk to zero, i.e.
-            # towards the calculator's own tables: additive in the bases, so a hexamer never
-            # seen as a word is still scored base by base.
-            Z = X[:, self._ridge_columns()]
-            zc = Z - Z.mean(axis=0)
-            r = y - self._base(X)
-            pen = self.element_ridge * np.eye(Z.shape[1])
-            self.element_w_ = np.linalg.solve(zc.T @ zc + pen, zc.T @ (r - r.mean()))
-            self.line_[0] -= float(Z.mean(axis=0) @ self.element_w_)
         resid = y - self._base(X)
         if Xa is not None and len(Xa):
             # Trimmed copies: the line is the calculator's on the cut sequence; the boosters
@@ -1189,6 +1178,9 @@ class PhysicsResidual(SequenceModel):
             self.elements_ = ElementDistance.from_state(
                 {k[len("elements_") :]: z[k] for k in z.files if k.startswith("elements_")}
             )
+        if len(self.error_.mu_) > 2:
+            # saved before round 5 made the two-descriptor error model the default
+            self.error_descriptors = "full"
         self.columns_ = json.loads((directory / "columns.json").read_text())
         self.calibration_ = json.loads((directory / "calibration.json").read_text())
         self.boosters_ = []
