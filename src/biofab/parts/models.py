@@ -757,18 +757,20 @@ class PhysicsResidual(SequenceModel):
     what the rest of the promoter says rather than reading the flank as a weak UP.
 
     ``std`` is calibrated, not the members' spread: ``calibration_folds``
-    grouped folds of the training rows give out-of-fold errors -- with
-    ``calibration_groups="elements"`` the folds are grouped by the -10, the -35,
-    the UP and the spacer the scan finds, in turn (four sets of folds, so the
-    errors include each kind of new element); ``"h10"``: by the -10 only.
-    :class:`biofab.parts.calibration.ErrorScale` (``error_model``: ``"linear"`` or
-    ``"boosted"``) learns their size from the
-    members' spread, the predicted strength, the correction's size
-    (``|prediction - calculator line|``), the site's energy gap and competing
-    sites, and each element's distance from the training ones
-    (:class:`biofab.parts.promoter_features.ElementDistance`: mismatches to the
-    nearest training -35, -10, UP and spacer, hexamer log-odds, spacer-length
-    rarity), scaled to 68.3 % coverage. Sequences far from training
+    grouped folds of the training rows give out-of-fold errors, grouped by the -10, the
+    -35, the UP and the spacer the scan finds, in turn (four sets of folds, so the
+    errors include each kind of new element). ``calibration_groups="variants"``: the
+    rows carrying the library's default word of that element
+    (:func:`biofab.parts.promoter_features.chassis_rows`) always train and only the
+    other rows are held out -- new elements beside a known chassis, as a next library
+    looks; ``"elements"``: GroupKFold over every row (round 3); ``"h10"``: by the -10
+    only. :class:`biofab.parts.calibration.ErrorScale` (``error_model``: ``"linear"``
+    or ``"boosted"``) learns their size from the members' spread and the predicted
+    strength (``error_descriptors="spread"``), or with ``"full"`` also from the
+    correction's size (``|prediction - calculator line|``), the site's energy gap and
+    competing sites, and each element's distance from the training ones
+    (:class:`biofab.parts.promoter_features.ElementDistance`), scaled to 68.3 %
+    coverage. Sequences far from training
     (length outside the training range, 3-mer composition beyond the 99th
     training percentile) get a wider std and a warning
     (:meth:`predict_table`), and their corrections shrink towards the
