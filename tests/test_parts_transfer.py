@@ -271,3 +271,18 @@ def test_cli_single_member_says_it_has_no_std(lafleur: pd.DataFrame, tmp_path: P
     assert report["mean_std"] is None
     assert report["uncertainty"] == "none (single-member ensemble)"
     assert pd.read_csv(tmp_path / "p.csv")["std"].isna().all()
+
+
+def test_round3_model_directory_loads_with_its_twelve_descriptors(
+    lafleur: pd.DataFrame, tmp_path: Path
+) -> None:
+    seqs, y = lafleur["sequence"].iloc[:150].tolist(), lafleur["target"].iloc[:150]
+    model = PhysicsResidual(error_descriptors="full", **SMALL).fit(seqs, y)
+    model.save(tmp_path / "old.model")
+    # a directory saved before error_descriptors existed has no such parameter
+    manifest = json.loads((tmp_path / "old.model" / "manifest.json").read_text())
+    del manifest["params"]["error_descriptors"]
+    (tmp_path / "old.model" / "manifest.json").write_text(json.dumps(manifest))
+    back = load_model(tmp_path / "old.model")
+    assert back.error_descriptors == "full"  # type: ignore[attr-defined]
+    np.testing.assert_allclose(back.predict(seqs[:5])[1], model.predict(seqs[:5])[1])
