@@ -276,7 +276,7 @@ def test_cli_single_member_says_it_has_no_std(lafleur: pd.DataFrame, tmp_path: P
 def test_round3_model_directory_loads_with_its_twelve_descriptors(
     lafleur: pd.DataFrame, tmp_path: Path
 ) -> None:
-    seqs, y = lafleur["sequence"].iloc[:150].tolist(), lafleur["target"].iloc[:150]
+    seqs, y = lafleur["sequence"].iloc[:150].tolist(), lafleur["target"].iloc[:150].to_numpy()
     model = PhysicsResidual(error_descriptors="full", **SMALL).fit(seqs, y)
     model.save(tmp_path / "old.model")
     # a directory saved before error_descriptors existed has no such parameter
