@@ -360,6 +360,10 @@ class OdeEnsemble:
         """Trainable tensors beyond the network layers, without weight decay (hook)."""
         return []
 
+    def _extra_lr(self) -> float:
+        """Learning rate of the tensors of :meth:`_extra_params` (hook; default ``lr``)."""
+        return self.lr
+
     def _penalty(self) -> torch.Tensor | float:
         """Term added to the training loss through the ODE, summed over members (hook)."""
         return 0.0
@@ -736,7 +740,7 @@ class OdeEnsemble:
         opt = torch.optim.Adam(
             [
                 {"params": self.params_[:n_net], "weight_decay": self.weight_decay},
-                {"params": self.params_[n_net:], "weight_decay": 0.0},
+                {"params": self.params_[n_net:], "weight_decay": 0.0, "lr": self._extra_lr()},
             ],
             lr=self.lr,
         )
@@ -1093,6 +1097,27 @@ class HybridModel(OdeEnsemble):
         slopes of opposite sign either side, so gradient steps went uphill and 150 epochs
         left the networks at their start. False trains the smooth frozen-DO hybrid; where
         the data never reach the limitation both give the same model there.
+    quasi_steady_grad:
+        With ``quasi_steady_fit=True``: give each settled root the implicit-function gradient
+        ``-(∂g/∂θ)/(∂g/∂x_q)`` of its balance ``g`` (one Newton step from the detached root),
+        so a gradient step on a rate sees the oxygen balance move to compensate. It makes the
+        right-hand side's gradient exact; the loss through the fixed-step solver stayed
+        rough (its W-matrix depends strongly on the settled state), see BENCHMARKS.md round 5.
+    measured:
+        Frozen or quasi-steady states whose *online log* is read as an input while training
+        (e.g. ``('DO',)``): each training batch's data hold rows with the state's value (its
+        unit; DO in % sat) and nothing else, interpolated linearly in time. The log is not
+        fitted. Prediction has no log: the state settles (quasi-steady) or stays frozen. A
+        learned capacity then trains with the oxygen factor the batch really had, not with
+        DO frozen at saturation (which reads O2-limited overflow as a low capacity). Needs
+        ``quasi_steady_fit=False``.
+    smooth_min:
+        Width (g/g/h) of a softplus that replaces ``max(z, 0)`` in the overflow and spare
+        capacity of a learned ``'capacity'`` (0: the exact ``min``); used only on tensors
+        (training and prediction alike).
+    refit_lr:
+        Learning rate of the ``refit`` parameters (None: ``lr``). Adam moves each by about
+        the learning rate per step on its log scale.
     yields:
         Derive the rates that are not learned from the learned ones through the model's
         yields where a rule exists (:data:`YIELD_RULES`; E. coli: :func:`ecoli_yield_rates`),
@@ -1158,6 +1183,7 @@ class HybridModel(OdeEnsemble):
         quasi_steady_grad: bool = False,
         measured: Sequence[str] = (),
         smooth_min: float = 0.0,
+        refit_lr: float | None = None,
         rate_scale: Mapping[str, float] | None = None,
         hidden: Sequence[int] = (32, 32),
         ensemble: int = 5,
@@ -1200,6 +1226,7 @@ class HybridModel(OdeEnsemble):
         self.quasi_steady_grad = bool(quasi_steady_grad)
         self.measured = tuple(measured)
         self.smooth_min = float(smooth_min)
+        self.refit_lr = None if refit_lr is None else float(refit_lr)
         self.rate_scale = rate_scale
         self.model = self.mechanistic
 
@@ -1613,6 +1640,11 @@ class HybridModel(OdeEnsemble):
         x = self._pen_x.unsqueeze(0).expand(self.ensemble, -1, -1)
         out = self._net(self._phi(x, self._pen_u.unsqueeze(0)))
         return self.correction_penalty * (out**2).mean(dim=(1, 2)).sum()
+
+    def _extra_lr(self) -> float:
+        # Refitted parameters may need their own pace: Adam moves each by about lr per step
+        # (log scale), so at lr 2e-3 a parameter moves at most ~13 % in 60 steps.
+        return self.lr if self.refit_lr is None else self.refit_lr
 
     def _pv(self) -> list[Any]:
         """Parameter vector for the balances: the base values, with the refitted ones as
