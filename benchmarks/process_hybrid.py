@@ -19,13 +19,16 @@ Protocol (fixed before looking at held-out numbers):
   physics-informed term, trained with DO frozen at 100 % (ROS2, 0.125 h steps) and
   predicting with DO at the root of its own balance (``quasi_steady=('DO',)``, so the base
   model's O2 limitation caps respiration; 0.0625 h steps). Which rates are learned, on which
-  features, and whether base parameters are refitted jointly (``VARIANTS``) is chosen on a
-  VALIDATION split of the training feeds only (``select``: train on 0.004-0.010 L/h,
-  validate on 0.013 L/h, 30 % beyond, which mimics the extrapolation), never on the
-  held-out batches: lowest worst-state RMSE ratio to the wrong model refitted on the same
-  three feeds (the target is to beat it on every state), ties by the mean scaled RMSE; the
-  same validation fit calibrates the factor on the ensemble's ±2σ band (``band_scale``),
-  whose coverage of the held-out truth is reported beside the RMSE;
+  features, and whether base parameters are refitted jointly (``VARIANTS``) is chosen on
+  VALIDATION splits of the training feeds only (``select``, round 5: leave one of the four
+  training feeds out, errors on it and 4 noise replicates pooled over the splits), never on
+  the held-out batches: lowest worst-state RMSE ratio to the wrong model refitted on the same
+  three feeds (the target is to beat it on every state), ties (2 bootstrap SE) by the mean
+  ratio over states; the same validation fits calibrate the factor on the ensemble's ±2σ
+  band (``band_scale``) and the discrepancy term of the 95 % band (their pooled residuals),
+  whose coverage of the held-out truth is reported beside the RMSE. Variants with
+  ``measured=('DO',)`` also read each training batch's online DO log (``with_do_log``: the
+  plant's DO every 0.05 h with probe noise), which the other models never see;
   (2) the mechanistic model with WRONG kinetics: Monod uptake without glucose-driven
   overflow or inhibition (qS_crit = 1e4 g/g/h; Kis, Kia = 1e6 g/L), with its DO balance —
   at the extrapolated feed DO falls to ~1e-4 % so that qS_crit·DO/(K_DO + DO) caps
