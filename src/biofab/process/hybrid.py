@@ -773,7 +773,7 @@ class OdeEnsemble:
             opt.step()
             sched.step()
             hist.append(value / self.ensemble)
-            if self.verbose and step % 10 == 0:
+            if self.verbose and step % 50 == 0:
                 print(f"  step {step}: loss {value / self.ensemble:.4g}")
         if val_fn is not None and steps:
             self._keep_best_members(val_fn, v_best, v_params, steps)
