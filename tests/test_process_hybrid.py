@@ -405,3 +405,106 @@ def test_respiration_of_changed_fluxes_matches_the_twin() -> None:
         qo2, our, cer = ecoli_respiration(k, r["qS_ox"], r["qS_of"], r["qA_cons"], x[0])
         assert np.isclose(qo2, r["qO2"]) and np.isclose(our, r["OUR"])
         assert np.isclose(cer, r["CER"])
+
+
+def _with_do_log(e: Experiment, F: float, do: float | None = None) -> Experiment:
+    """``e`` plus an online DO log every 0.1 h (the plant's, or a constant ``do`` %)."""
+    t = np.arange(0.0, 16.01, 0.1)
+    y = (
+        simulate(EColiFedBatch(), X0, 16.0, events=[FeedStart(5.0, F)], t_eval=t).frame["DO"]
+        if do is None
+        else np.full(t.size, do)
+    )
+    log = pd.DataFrame({"time_h": t, "DO": np.asarray(y, dtype=float)})
+    d = pd.concat([e.data, log], ignore_index=True).sort_values("time_h", kind="stable")
+    return Experiment(d.reset_index(drop=True), e.x0, e.inputs, e.events, e.name, e.t_end)
+
+
+_CAP = dict(
+    base=WRONG,
+    learned=("capacity",),
+    features=("S",),
+    physics_weight=0.0,
+    quasi_steady=("DO",),
+    quasi_steady_fit=False,
+    **SMALL,
+)
+
+
+def test_measured_do_log_is_the_oxygen_seen_in_training(train: list[Experiment]) -> None:
+    # A log at a constant 100 % trains exactly as DO frozen at its initial 100 %; the plant's
+    # log (down to a few % at the end of the batch phase) changes what the rates see.
+    frozen = HybridModel(epochs=1, lr=1e-9, **_CAP).fit(train)
+    flat = [_with_do_log(e, F, 100.0) for e, F in zip(train, TRAIN_F, strict=True)]
+    logged = [_with_do_log(e, F) for e, F in zip(train, TRAIN_F, strict=True)]
+    h100 = HybridModel(epochs=1, lr=1e-9, measured=("DO",), **_CAP).fit(flat)
+    hlog = HybridModel(epochs=1, lr=1e-9, measured=("DO",), **_CAP).fit(logged)
+    assert np.isclose(h100.loss_history_[0], frozen.loss_history_[0], rtol=1e-9)
+    assert abs(hlog.loss_history_[0] - frozen.loss_history_[0]) > 1e-3
+    # (equal losses: the log is an input, not fitted observations, which would add zero
+    # residuals to the mean). Prediction settles DO, no log needed.
+    m, _ = hlog.predict(X0, t=TIMES, events=[FeedStart(5.0, 0.012)])
+    assert m["DO"].iloc[8] < 99.0
+
+
+def test_measured_do_trains_the_capacity(train: list[Experiment]) -> None:
+    logged = [_with_do_log(e, F) for e, F in zip(train, TRAIN_F, strict=True)]
+    h = HybridModel(epochs=15, lr=2e-3, measured=("DO",), refit=("qS_max", "Yxs"), **_CAP)
+    h.fit(logged)
+    assert min(h.loss_history_) < 0.8 * h.loss_history_[0]
+
+
+def test_measured_bad_input(train: list[Experiment]) -> None:
+    with pytest.raises(InputError, match="no online log of the measured state 'DO'"):
+        HybridModel(epochs=1, measured=("DO",), **_CAP).fit(train)
+    with pytest.raises(InputError, match="measured states need quasi_steady_fit=False"):
+        HybridModel(epochs=1, measured=("DO",), **{**_CAP, "quasi_steady_fit": True}).fit(train)
+    with pytest.raises(InputError, match="must be frozen or quasi-steady"):
+        HybridModel(epochs=1, measured=("S",), **_CAP).fit(train)
+    bad = [_with_do_log(e, F, -5.0) for e, F in zip(train, TRAIN_F, strict=True)]
+    with pytest.raises(InputError, match="online log of 'DO'"):
+        HybridModel(epochs=1, measured=("DO",), **_CAP).fit(bad)
+
+
+def test_implicit_root_gradient_is_exact(train: list[Experiment]) -> None:
+    # With quasi_steady_grad the settled DO carries dDO/dθ = -(∂g/∂θ)/(∂g/∂DO): the
+    # right-hand side's gradient then matches central differences (without it, it does not:
+    # under O2 limitation the root moves to compensate a change of the capacity).
+    def rhs_check(grad: bool) -> tuple[float, float]:
+        h = HybridModel(epochs=0, quasi_steady_grad=grad, **{**_CAP, "quasi_steady_fit": True}).fit(
+            train
+        )
+        gen = torch.Generator().manual_seed(1)
+        with torch.no_grad():
+            for p in h.params_:
+                p.add_(0.05 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+        v = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in h.params_]
+        x = torch.tensor([[[10.0, 0.5, 0.5, 0.0, 50.0, 1.05]]], dtype=torch.float64)
+        x = x.expand(2, 1, 6)  # an O2-limited state: X 10 g/L with glucose at 0.5 g/L
+        u = torch.tensor([[[0.012, 37.0, 0.0]]], dtype=torch.float64)
+        h._qs_active = True
+        f = h._f(x, u)[..., :3].sum()
+        f.backward()
+        auto = sum(float((p.grad * d).sum()) for p, d in zip(h.params_, v, strict=True))
+        eps = 1e-6
+        with torch.no_grad():
+            for p, d in zip(h.params_, v, strict=True):
+                p.add_(eps * d)
+            fp = float(h._f(x, u)[..., :3].sum())
+            for p, d in zip(h.params_, v, strict=True):
+                p.sub_(2 * eps * d)
+            fm = float(h._f(x, u)[..., :3].sum())
+        return auto, (fp - fm) / (2 * eps)
+
+    auto, fd = rhs_check(True)
+    assert np.isclose(auto, fd, rtol=1e-4, atol=1e-6)
+    auto0, fd0 = rhs_check(False)
+    assert not np.isclose(auto0, fd0, rtol=1e-2)
+
+
+def test_smooth_min_is_close_to_the_min(train: list[Experiment]) -> None:
+    h0 = HybridModel(epochs=0, **_CAP).fit(train)
+    h1 = HybridModel(epochs=0, smooth_min=0.01, **_CAP).fit(train)
+    states = {"S": [0.02, 0.3, 8.0], "A": [0.5, 0.5, 0.5], "X": [5.0, 5.0, 5.0], "DO": [3.0] * 3}
+    r0, r1 = h0.learned_rates(states), h1.learned_rates(states)
+    np.testing.assert_allclose(r1.to_numpy(), r0.to_numpy(), atol=0.02)

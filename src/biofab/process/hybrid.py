@@ -153,7 +153,13 @@ def _override_class(
     return type(
         f"Hybrid{cls.__name__}",
         (cls,),
-        {"rates": rates, "_learned": {}, "_transform": None, "_cap_start": None},
+        {
+            "rates": rates,
+            "_learned": {},
+            "_transform": None,
+            "_cap_start": None,
+            "_smooth": 0.0,
+        },
     )
 
 
@@ -205,8 +211,17 @@ def ecoli_yield_rates(
     qS = r["qS"]
     if CAPACITY in learned:
         cap = r[CAPACITY]
-        qSof = qS - xp.fmin(qS, cap)
-        out["qA_cons"] = xp.fmin(r["qA_cons"], xp.fmax(cap - qS, 0.0))
+        w = float(getattr(model, "_smooth", 0.0))
+        if w > 0 and isinstance(qS, torch.Tensor):
+            # Smooth max(z, 0) of width w (g/g/h): the training loss then has no jumps where
+            # the uptake crosses the capacity (see HybridModel(smooth_min=...)).
+            sp = lambda z: w * torch.nn.functional.softplus(z / w)  # noqa: E731
+            qSof = xp.fmin(sp(qS - cap), qS)
+            spare = sp(cap - qS)
+            out["qA_cons"] = xp.fmax(r["qA_cons"] - sp(r["qA_cons"] - spare), 0.0)
+        else:
+            qSof = qS - xp.fmin(qS, cap)
+            out["qA_cons"] = xp.fmin(r["qA_cons"], xp.fmax(cap - qS, 0.0))
         r = {**r, "qA_cons": out["qA_cons"]}
     else:
         qSof = xp.fmin(r["qS_of"], qS)  # a learned qS may fall below the overflow
@@ -345,6 +360,10 @@ class OdeEnsemble:
         """Trainable tensors beyond the network layers, without weight decay (hook)."""
         return []
 
+    def _extra_lr(self) -> float:
+        """Learning rate of the tensors of :meth:`_extra_params` (hook; default ``lr``)."""
+        return self.lr
+
     def _penalty(self) -> torch.Tensor | float:
         """Term added to the training loss through the ODE, summed over members (hook)."""
         return 0.0
@@ -395,6 +414,12 @@ class OdeEnsemble:
         start = np.arange(n_steps + 1) * self.dt
         u_start = np.stack([input_schedule(m, e.inputs, e.events, start) for e in exps], axis=1)
         u = np.concatenate([u, u_start])
+        measured = self._measuring()
+        if measured:
+            # Online logs of measured states ride along as extra input columns (same grid).
+            grid = np.concatenate([half, start])
+            logs = np.stack([self._online_log(e, measured, grid) for e in exps], axis=1)
+            u = np.concatenate([u, logs], axis=-1)
         ob: list[int] = []
         oi: list[int] = []
         ok: list[int] = []
@@ -412,7 +437,7 @@ class OdeEnsemble:
             if np.any(~np.isfinite(t)) or np.any(t < 0):
                 raise InputError(f"batch '{e.name}' has bad sample times (h)")
             for i, s in enumerate(m.states):
-                if s not in d.columns:
+                if s not in d.columns or s in measured:
                     continue
                 y = pd.to_numeric(d[s], errors="coerce").to_numpy(dtype=float)
                 for tj, yj in zip(t, y, strict=True):
@@ -436,6 +461,34 @@ class OdeEnsemble:
             n_steps,
             frames,
         )
+
+    def _measuring(self) -> list[str]:
+        """States whose online logs are inputs of the current fit (hook; none here)."""
+        return []
+
+    def _online_log(self, e: Experiment, names: list[str], grid: Array) -> Array:
+        """Online logs of the states ``names`` in batch ``e`` (columns of its data, rows
+        where they are finite) interpolated linearly on ``grid`` (h), shape
+        ``(len(grid), len(names))``; held at the first/last logged value outside."""
+        cols = []
+        for name in names:
+            d = e.data
+            if name not in d.columns or "time_h" not in d.columns:
+                raise InputError(
+                    f"batch '{e.name}' has no online log of the measured state '{name}'",
+                    expected=f"a column '{name}' with values over the batch",
+                )
+            t = pd.to_numeric(d["time_h"], errors="coerce").to_numpy(dtype=float)
+            y = pd.to_numeric(d[name], errors="coerce").to_numpy(dtype=float)
+            ok = np.isfinite(t) & np.isfinite(y)
+            if ok.sum() < 2 or np.any(y[ok] < 0):
+                raise InputError(
+                    f"online log of '{name}' in batch '{e.name}' needs >= 2 finite values >= 0",
+                    found=int(ok.sum()),
+                )
+            order = np.argsort(t[ok], kind="stable")
+            cols.append(np.interp(grid, t[ok][order], y[ok][order]))
+        return np.stack(cols, axis=-1)
 
     def _check_data(self, exps: list[Experiment], prep: _Prepared) -> None:
         m = self.model
@@ -687,7 +740,7 @@ class OdeEnsemble:
         opt = torch.optim.Adam(
             [
                 {"params": self.params_[:n_net], "weight_decay": self.weight_decay},
-                {"params": self.params_[n_net:], "weight_decay": 0.0},
+                {"params": self.params_[n_net:], "weight_decay": 0.0, "lr": self._extra_lr()},
             ],
             lr=self.lr,
         )
@@ -1044,6 +1097,27 @@ class HybridModel(OdeEnsemble):
         slopes of opposite sign either side, so gradient steps went uphill and 150 epochs
         left the networks at their start. False trains the smooth frozen-DO hybrid; where
         the data never reach the limitation both give the same model there.
+    quasi_steady_grad:
+        With ``quasi_steady_fit=True``: give each settled root the implicit-function gradient
+        ``-(∂g/∂θ)/(∂g/∂x_q)`` of its balance ``g`` (one Newton step from the detached root),
+        so a gradient step on a rate sees the oxygen balance move to compensate. It makes the
+        right-hand side's gradient exact; the loss through the fixed-step solver stayed
+        rough (its W-matrix depends strongly on the settled state), see BENCHMARKS.md round 5.
+    measured:
+        Frozen or quasi-steady states whose *online log* is read as an input while training
+        (e.g. ``('DO',)``): each training batch's data hold rows with the state's value (its
+        unit; DO in % sat) and nothing else, interpolated linearly in time. The log is not
+        fitted. Prediction has no log: the state settles (quasi-steady) or stays frozen. A
+        learned capacity then trains with the oxygen factor the batch really had, not with
+        DO frozen at saturation (which reads O2-limited overflow as a low capacity). Needs
+        ``quasi_steady_fit=False``.
+    smooth_min:
+        Width (g/g/h) of a softplus that replaces ``max(z, 0)`` in the overflow and spare
+        capacity of a learned ``'capacity'`` (0: the exact ``min``); used only on tensors
+        (training and prediction alike).
+    refit_lr:
+        Learning rate of the ``refit`` parameters (None: ``lr``). Adam moves each by about
+        the learning rate per step on its log scale.
     yields:
         Derive the rates that are not learned from the learned ones through the model's
         yields where a rule exists (:data:`YIELD_RULES`; E. coli: :func:`ecoli_yield_rates`),
@@ -1106,6 +1180,10 @@ class HybridModel(OdeEnsemble):
         yields: bool = True,
         quasi_steady: Sequence[str] = (),
         quasi_steady_fit: bool = True,
+        quasi_steady_grad: bool = False,
+        measured: Sequence[str] = (),
+        smooth_min: float = 0.0,
+        refit_lr: float | None = None,
         rate_scale: Mapping[str, float] | None = None,
         hidden: Sequence[int] = (32, 32),
         ensemble: int = 5,
@@ -1145,6 +1223,10 @@ class HybridModel(OdeEnsemble):
         self.yields = bool(yields)
         self.quasi_steady = tuple(quasi_steady)
         self.quasi_steady_fit = bool(quasi_steady_fit)
+        self.quasi_steady_grad = bool(quasi_steady_grad)
+        self.measured = tuple(measured)
+        self.smooth_min = float(smooth_min)
+        self.refit_lr = None if refit_lr is None else float(refit_lr)
         self.rate_scale = rate_scale
         self.model = self.mechanistic
 
@@ -1160,11 +1242,38 @@ class HybridModel(OdeEnsemble):
     ) -> Self:
         """As :meth:`OdeEnsemble.fit`; with ``quasi_steady_fit=False`` the quasi-steady
         states stay frozen while training (and validating) and settle only in prediction."""
+        m = self.model
+        bad = [q for q in self.measured if q not in self._frozen_names()]
+        if bad:
+            raise InputError(
+                f"measured states {bad} must be frozen or quasi-steady states of {m.name} "
+                "(an integrated state is predicted, not read from a log)"
+            )
+        if self.measured and self.quasi_steady_fit:
+            raise InputError("measured states need quasi_steady_fit=False (settled in prediction)")
         self._qs_active = self.quasi_steady_fit
+        self._meas_on = bool(self.measured)
         try:
             return super().fit(batches, validation)
         finally:
             self._qs_active = True
+            self._meas_on = False
+
+    _meas_on = False
+
+    def _measuring(self) -> list[str]:
+        return list(self.measured) if self._meas_on else []
+
+    def _f(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        k = len(self.model.inputs)
+        if u.shape[-1] > k:
+            # Training with online logs: the measured states take the logged values.
+            logged = u[..., k:].expand(*x.shape[:-1], -1)
+            x = x.clone()
+            for c, name in enumerate(self.measured):
+                x[..., self.model.states.index(name)] = logged[..., c]
+            u = u[..., :k]
+        return super()._f(x, u)
 
     def _frozen_names(self) -> list[str]:
         """Frozen states plus the quasi-steady ones: neither is integrated."""
@@ -1246,9 +1355,36 @@ class HybridModel(OdeEnsemble):
                     g_lo, g_hi = g.gather(0, k - 1)[0], g.gather(0, k)[0]
                 w = torch.nan_to_num(g_lo / (g_lo - g_hi), nan=0.0).clamp(0.0, 1.0)
                 d = lo + w * (hi - lo)
+                edge = above | below
                 d = torch.where(above, grid[-1], torch.where(below, grid[0], d))
+                # Slope of the balance in the state over the last (narrow) cell: < 0.
+                slope = ((g_hi - g_lo) / (hi - lo)).clamp(max=-1e-12)
+            if self.quasi_steady_grad and torch.is_grad_enabled():
+                d = self._implicit_root(x, u, j, d, slope, edge)
             x = torch.cat([x[..., :j], d.unsqueeze(-1), x[..., j + 1 :]], dim=-1)
         return x
+
+    def _implicit_root(
+        self,
+        x: torch.Tensor,
+        u: torch.Tensor,
+        j: int,
+        d: torch.Tensor,
+        slope: torch.Tensor,
+        edge: torch.Tensor,
+    ) -> torch.Tensor:
+        """The root ``d`` (its value unchanged) carrying the implicit-function gradient
+        ``∂d/∂θ = -(∂g/∂θ) / (∂g/∂d)`` of the balance ``g(d; x, θ) = 0`` in the other states
+        and the network's rates: one Newton step from the (detached) root, whose value is
+        zero. Without it the root is an input of the step, and a gradient step on the
+        respiratory capacity ignores that the oxygen balance moves the root to compensate
+        (under O2 limitation the oxidation is set by the transfer, not by the capacity):
+        training through the settled DO then went uphill (loss 0.23 -> 56 in 5 steps).
+        No gradient where the root sits at an edge of the grid (no sign change)."""
+        xd = torch.cat([x[..., :j], d.unsqueeze(-1), x[..., j + 1 :]], dim=-1)
+        g = self._balances(xd, u)[..., j]
+        step = (g - g.detach()) / slope
+        return d - torch.where(edge, torch.zeros_like(step), step)
 
     def _coupled(self) -> bool:
         # A settled state couples the balances (glucose uptake sets the spare respiration
@@ -1346,16 +1482,29 @@ class HybridModel(OdeEnsemble):
         """States ``(n_rows, n)`` and inputs ``(n_rows, m)`` at the training samples' times:
         sampled states as measured, the others at their initial values."""
         rows, ins = [], []
+        m = self.model
+        measured = self._measuring()
+        offline = [s for s in m.states if s not in measured]
         for b, d in enumerate(prep.frames):
+            # Offline sample rows only (an online log adds rows with nothing else).
+            keep = np.zeros(len(d), dtype=bool)
+            for s in offline:
+                if s in d.columns:
+                    keep |= np.isfinite(pd.to_numeric(d[s], errors="coerce").to_numpy(float))
+            d = d[keep]
             t = d["time_h"].to_numpy(dtype=float)
             x = np.repeat(prep.x0[b][None], t.size, axis=0)
-            for i, s in enumerate(self.model.states):
+            for s in offline:
                 if s in d.columns:
                     y = pd.to_numeric(d[s], errors="coerce").to_numpy(dtype=float)
-                    x[:, i] = np.where(np.isfinite(y), y, x[:, i])
+                    j = m.states.index(s)
+                    x[:, j] = np.where(np.isfinite(y), y, x[:, j])
             k = np.clip(np.floor(t / self.dt).astype(int), 0, prep.n_steps)
+            u = prep.u[2 * prep.n_steps + 1 + k, b, :]
+            for c, name in enumerate(measured):  # the logged value at the sample time
+                x[:, m.states.index(name)] = u[:, len(m.inputs) + c]
             rows.append(x)
-            ins.append(prep.u[2 * prep.n_steps + 1 + k, b, :])
+            ins.append(u[:, : len(m.inputs)])
         return np.concatenate(rows), np.concatenate(ins)
 
     def _setup(self, prep: _Prepared) -> None:
@@ -1430,6 +1579,7 @@ class HybridModel(OdeEnsemble):
             self.rate_scale_[r] = float(scales.get(r, max(peak if additive else 0.0, 0.1)))
         proxy._learned = {}
         proxy._cap_start = self.rate_scale_.get(CAPACITY) if cap_rule is not None else None
+        proxy._smooth = self.smooth_min
         dev = self.device_
         self._rs = torch.tensor(
             [self.rate_scale_[r] for r in self.learned], dtype=torch.float64, device=dev
@@ -1491,6 +1641,11 @@ class HybridModel(OdeEnsemble):
         out = self._net(self._phi(x, self._pen_u.unsqueeze(0)))
         return self.correction_penalty * (out**2).mean(dim=(1, 2)).sum()
 
+    def _extra_lr(self) -> float:
+        # Refitted parameters may need their own pace: Adam moves each by about lr per step
+        # (log scale), so at lr 2e-3 a parameter moves at most ~13 % in 60 steps.
+        return self.lr if self.refit_lr is None else self.refit_lr
+
     def _pv(self) -> list[Any]:
         """Parameter vector for the balances: the base values, with the refitted ones as
         ``(E, 1)`` tensors (one value per member)."""
@@ -1517,7 +1672,7 @@ class HybridModel(OdeEnsemble):
         return self.rate_features if self.structure == "residual" else ()
 
     def _balances(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        n, k = x.shape[-1], u.shape[-1]
+        n, k = x.shape[-1], len(self.model.inputs)
         xs = [x[..., i] for i in range(n)]
         us = [u[..., j].expand_as(xs[0]) for j in range(k)]
         dx = self._proxy.rhs(0.0, xs, us, self._pv(), xp=torch_backend)
