@@ -191,6 +191,15 @@ class VariantRecommender(RecommenderFront):
     grid:
         :class:`EpistaticGP`'s ML-II grids by name (``noise_grid``,
         ``pair_share_grid``, ``amplitude_grid``); ``None`` keeps the model's.
+    pair_cap:
+        With the believer batch: the largest share of a batch (or a per-round
+        schedule, as for ``kappa``; 1 = no cap) that may carry the
+        same pair of choices at any two sites (e.g. 0.125: at most 12 of 96 picks
+        with G41L + V54G), relaxed only when the pool cannot fill the batch
+        otherwise. Why: the believer shrinks the variance around each pick but not
+        its mean, so one pair the data rate high can fill a whole plate and the
+        campaign never measures the other pair modes (GB1's trap).
+        ``None`` (default): no cap.
     max_pool:
         Largest library enumerated; a larger one is sampled to this size.
     """
@@ -221,6 +230,7 @@ class VariantRecommender(RecommenderFront):
         trees_share: float = 0.0,
         groups: Mapping[str, str] | None = None,
         ard: bool = False,
+        pair_cap: float | Sequence[float] | None = None,
         max_pool: int = 1_000_000,
     ) -> None:
         if surrogate not in ("epistatic", "trees"):
@@ -255,6 +265,10 @@ class VariantRecommender(RecommenderFront):
         self.trees_share = trees_share
         self.groups = groups
         self.ard = ard
+        caps = [] if pair_cap is None else _as_schedule(pair_cap)
+        if not all(0.0 < c <= 1.0 for c in caps):
+            raise ValueError(f"pair_cap must be shares in (0, 1] or None, got {pair_cap!r}")
+        self.pair_cap = pair_cap
         self.max_pool = max_pool
         self.name = f"variants ({surrogate}, {acquisition})"
 
@@ -373,7 +387,8 @@ class VariantRecommender(RecommenderFront):
         ):
             kappa = self._kappa(req.round_index)
             first = local + self._tree_picks(pool, req, n, kappa, local)
-            return model.believer_ucb(pool, n, kappa, self.min_distance, first=first)
+            cap = self._pair_cap(req.round_index, n)
+            return model.believer_ucb(pool, n, kappa, self.min_distance, first=first, pair_cap=cap)
         mu, sd = self._predict_pool(model, pool, req, std=ucb)
         score = mu + self._kappa(req.round_index) * sd if ucb else mu
         score[local] = -np.inf
@@ -388,6 +403,14 @@ class VariantRecommender(RecommenderFront):
             return float(self.kappa)
         schedule = [float(k) for k in self.kappa]
         return schedule[min(max(round_index - 1, 0), len(schedule) - 1)]
+
+    def _pair_cap(self, round_index: int, n: int) -> int | None:
+        """Most picks of this round's batch of ``n`` on one pair of choices (``None``: no cap)."""
+        if self.pair_cap is None:
+            return None
+        caps = _as_schedule(self.pair_cap)
+        share = caps[min(max(round_index - 1, 0), len(caps) - 1)]
+        return None if share >= 1.0 else max(1, math.ceil(share * n))
 
     def _tree_picks(
         self, pool: np.ndarray, req: BatchRequest, n: int, kappa: float, taken: list[int]
@@ -495,6 +518,13 @@ def group_table(space: Space, groups: Mapping[str, str]) -> list[list[int]] | No
     if all(len(set(row)) == len(row) for row in table):
         return None
     return table
+
+
+def _as_schedule(value: float | Sequence[float]) -> list[float]:
+    """A number or a per-round sequence of numbers -> a list (one entry per round)."""
+    if isinstance(value, int | float):
+        return [float(value)]
+    return [float(v) for v in value]
 
 
 def _onehot(codes: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:
