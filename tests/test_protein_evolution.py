@@ -451,6 +451,32 @@ def test_pair_cap_schedule_and_bad_values(small) -> None:
             VariantRecommender(pair_cap=bad)
 
 
+def test_recombine_share_takes_children_of_the_best_variants_first(small) -> None:
+    """``recombine_share``: the first slots are unmeasured children of the best measured
+    variants (every site from one of two parents), ranked by UCB; the rest fills by UCB."""
+    space, designs, fitness = small
+    rows = np.random.default_rng(3).choice(len(designs), 80, replace=False)
+    seen, y = designs.iloc[rows].reset_index(drop=True), fitness[rows]
+    rec = VariantRecommender(recombine_share=0.5, recombine_parents=4).recommend(
+        space, seen, y, 8, seed=1
+    )
+    parents = space_codes(space, seen)[np.argsort(-y)[:4]]
+    chosen = space_codes(space, rec.designs)
+    seen_keys = set(space.keys(seen))
+    assert len(set(space.keys(rec.designs))) == 8
+    assert not seen_keys & set(space.keys(rec.designs))
+    for child in chosen[:4]:  # each site's choice comes from one of two parents
+        assert any(
+            ((child == a) | (child == b)).all()
+            for i, a in enumerate(parents)
+            for b in parents[i + 1 :]
+        )
+    with pytest.raises(ValueError, match="recombine_share"):
+        VariantRecommender(recombine_share=1.5)
+    with pytest.raises(ValueError, match="recombine_parents"):
+        VariantRecommender(recombine_parents=1)
+
+
 def test_kappa_schedule_by_round(small) -> None:
     """A sequence ``kappa`` is UCB's weight per round; the last entry holds afterwards."""
     space, designs, fitness = small
