@@ -34,7 +34,11 @@ found the maximum more often (19-27 of 50 against the default's 26). A fourth pa
 site pair) to the GP: together they found it in 57 of 100 campaigns against 48 (classes
 alone 45, ARD alone 52), but not on the reported seeds (16 of 50 against 19) and barely
 on 100 fresh development seeds (47 against 44), and they were behind on the NK
-landscape, so neither is on by default. Every setting tried is logged in BENCHMARKS.md.
+landscape, so neither is on by default. A fifth pass (seeds 100-199) capped the share of
+a plate on one pair of choices (``pair_cap``: 46 and 48 of 100 against 48) and added
+recombinants of the best measured variants (``recombine_share``: 50; with the cap, 54),
+short of its adoption rule (56), so neither is on by default. Every setting tried is
+logged in BENCHMARKS.md.
 
 Designs measured or pending are never proposed again. A pool given by the
 caller (``candidates``: e.g. only the variants that can be built) replaces
