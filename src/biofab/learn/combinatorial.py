@@ -37,8 +37,9 @@ on 100 fresh development seeds (47 against 44), and they were behind on the NK
 landscape, so neither is on by default. A fifth pass (seeds 100-199) capped the share of
 a plate on one pair of choices (``pair_cap``: 46 and 48 of 100 against 48) and added
 recombinants of the best measured variants (``recombine_share``: 50; with the cap, 54),
-short of its adoption rule (56), so neither is on by default. Every setting tried is
-logged in BENCHMARKS.md.
+short of its adoption rule (56; recombinants + cap found it 45 times against 44 on 100
+other seeds, and the cap was no better on fresh seeds of GB1 or NK), so neither is on by
+default. Every setting tried is logged in BENCHMARKS.md.
 
 Designs measured or pending are never proposed again. A pool given by the
 caller (``candidates``: e.g. only the variants that can be built) replaces
