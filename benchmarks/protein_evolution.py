@@ -83,7 +83,7 @@ _NARROW: dict[str, tuple[float, ...]] = {
 }
 #: Issue 17's fourth pass added residue classes and ARD (off by default); every setting
 #: spells them out, so a later change of the defaults keeps its name's meaning.
-_PLAIN: dict[str, Any] = {"groups": None, "ard": False}
+_PLAIN: dict[str, Any] = {"groups": None, "ard": False, "pair_cap": None, "recombine_share": 0.0}
 _GP: dict[str, Any] = {"acquisition": "ucb", "batch": "believer", "grid": _NARROW, **_PLAIN}
 _TS: dict[str, Any] = {"acquisition": "thompson", "grid": _NARROW, **_PLAIN}
 _TOP: dict[str, Any] = {"acquisition": "ucb", "batch": "top", "grid": _NARROW, **_PLAIN}
@@ -131,6 +131,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "biofab-groups": {**_WIDE, "dayhoff": True},
     "biofab-ard": {**_WIDE, "ard": True},
     "biofab-groups-ard": {**_WIDE, "dayhoff": True, "ard": True},
+    # Issue 17's fifth pass (helper mlde5): at most this share of a plate on one pair of
+    # choices at any two sites, every round or in rounds 1-2 only ("e": early; 1 = no cap).
+    "biofab-paircap12": {**_WIDE, "pair_cap": 0.125},
+    "biofab-paircap12e": {**_WIDE, "pair_cap": (0.125, 0.125, 1.0)},
+    "biofab-paircap24": {**_WIDE, "pair_cap": 0.25},
+    "biofab-paircap24e": {**_WIDE, "pair_cap": (0.25, 0.25, 1.0)},
+    # a quarter of each plate from recombinants of the 10 best measured variants
+    "biofab-recomb25": {**_WIDE, "recombine_share": 0.25},
+    "biofab-recomb25-cap24": {**_WIDE, "recombine_share": 0.25, "pair_cap": 0.25},
 }
 #: GB1 only: the first batch drawn from the top 10 % by biofab's zero-shot prior (ftMLDE,
 #: :func:`biofab.parts.protein_features.focused_sample`), then biofab's default.

@@ -407,6 +407,76 @@ def test_trees_share_takes_the_ensembles_ucb_picks_first(small) -> None:
         VariantRecommender(trees_share=-0.1)
 
 
+def test_pair_cap_limits_any_pair_of_choices_in_a_batch() -> None:
+    """``pair_cap``: no two sites carry the same pair of choices in more than ``cap`` picks
+    (the uncapped batch does, when one pair is clearly good); the first pick is UCB's
+    maximum either way, and a pool too small for the cap still fills the batch."""
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 6, (600, 4))
+    y = 3.0 * ((codes[:, 2] == 1) & (codes[:, 3] == 2)) + rng.normal(0, 0.1, 600)
+    model = EpistaticGP((6, 6, 6, 6), order=2).fit_codes(codes[:80], y[:80])
+    pool = np.unique(codes[80:], axis=0)
+
+    def most_shared(picks: list[int]) -> int:
+        chosen = pool[picks]
+        return max(
+            int(np.unique(chosen[:, [a, b]], axis=0, return_counts=True)[1].max())
+            for a in range(4)
+            for b in range(a + 1, 4)
+        )
+
+    free, _ = model.believer_ucb(pool, 24, kappa=1.0)
+    capped, _ = model.believer_ucb(pool, 24, kappa=1.0, pair_cap=3)
+    assert most_shared(free) > 3 and most_shared(capped) <= 3
+    assert capped[0] == free[0] and len(set(capped)) == 24
+    tiny = pool[(pool[:, 2] == 1) & (pool[:, 3] == 2)][:10]
+    picks, _ = model.believer_ucb(tiny, 10, kappa=1.0, pair_cap=2)
+    assert sorted(picks) == list(range(len(tiny)))
+
+
+def test_pair_cap_schedule_and_bad_values(small) -> None:
+    """``VariantRecommender(pair_cap=...)``: a share of the batch, or one per round (1 = no
+    cap); a cap of 1 (the whole batch) picks exactly what no cap picks."""
+    space, designs, fitness = small
+    args = (space, designs.iloc[::97].reset_index(drop=True), fitness[::97], 12)
+
+    def batch(cap, round_index: int = 1) -> list[str]:
+        rec = VariantRecommender(pair_cap=cap).recommend(*args, seed=2, round_index=round_index)
+        return list(space.keys(rec.designs))
+
+    assert batch(1.0) == batch(None) == batch((0.2, 1.0), 2)
+    assert batch((0.2, 1.0), 1) == batch(0.2)
+    for bad in (0.0, 1.5, (0.5, -1.0)):
+        with pytest.raises(ValueError, match="pair_cap"):
+            VariantRecommender(pair_cap=bad)
+
+
+def test_recombine_share_takes_children_of_the_best_variants_first(small) -> None:
+    """``recombine_share``: the first slots are unmeasured children of the best measured
+    variants (every site from one of two parents), ranked by UCB; the rest fills by UCB."""
+    space, designs, fitness = small
+    rows = np.random.default_rng(3).choice(len(designs), 80, replace=False)
+    seen, y = designs.iloc[rows].reset_index(drop=True), fitness[rows]
+    rec = VariantRecommender(recombine_share=0.5, recombine_parents=4).recommend(
+        space, seen, y, 8, seed=1
+    )
+    parents = space_codes(space, seen)[np.argsort(-y)[:4]]
+    chosen = space_codes(space, rec.designs)
+    seen_keys = set(space.keys(seen))
+    assert len(set(space.keys(rec.designs))) == 8
+    assert not seen_keys & set(space.keys(rec.designs))
+    for child in chosen[:4]:  # each site's choice comes from one of two parents
+        assert any(
+            ((child == a) | (child == b)).all()
+            for i, a in enumerate(parents)
+            for b in parents[i + 1 :]
+        )
+    with pytest.raises(ValueError, match="recombine_share"):
+        VariantRecommender(recombine_share=1.5)
+    with pytest.raises(ValueError, match="recombine_parents"):
+        VariantRecommender(recombine_parents=1)
+
+
 def test_kappa_schedule_by_round(small) -> None:
     """A sequence ``kappa`` is UCB's weight per round; the last entry holds afterwards."""
     space, designs, fitness = small

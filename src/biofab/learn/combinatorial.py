@@ -34,7 +34,12 @@ found the maximum more often (19-27 of 50 against the default's 26). A fourth pa
 site pair) to the GP: together they found it in 57 of 100 campaigns against 48 (classes
 alone 45, ARD alone 52), but not on the reported seeds (16 of 50 against 19) and barely
 on 100 fresh development seeds (47 against 44), and they were behind on the NK
-landscape, so neither is on by default. Every setting tried is logged in BENCHMARKS.md.
+landscape, so neither is on by default. A fifth pass (seeds 100-199) capped the share of
+a plate on one pair of choices (``pair_cap``: 46 and 48 of 100 against 48) and added
+recombinants of the best measured variants (``recombine_share``: 50; with the cap, 54),
+short of its adoption rule (56; recombinants + cap found it 45 times against 44 on 100
+other seeds, and the cap was no better on fresh seeds of GB1 or NK), so neither is on by
+default. Every setting tried is logged in BENCHMARKS.md.
 
 Designs measured or pending are never proposed again. A pool given by the
 caller (``candidates``: e.g. only the variants that can be built) replaces
@@ -191,6 +196,24 @@ class VariantRecommender(RecommenderFront):
     grid:
         :class:`EpistaticGP`'s ML-II grids by name (``noise_grid``,
         ``pair_share_grid``, ``amplitude_grid``); ``None`` keeps the model's.
+    pair_cap:
+        With the believer batch: the largest share of a batch (or a per-round
+        schedule, as for ``kappa``; 1 = no cap) that may carry the
+        same pair of choices at any two sites (e.g. 0.125: at most 12 of 96 picks
+        with G41L + V54G), relaxed only when the pool cannot fill the batch
+        otherwise. Why: the believer shrinks the variance around each pick but not
+        its mean, so one pair the data rate high can fill a whole plate and the
+        campaign never measures the other pair modes (GB1's trap).
+        ``None`` (default): no cap.
+    recombine_share, recombine_parents:
+        With the epistatic GP and the believer: share of each batch given to
+        recombinants of the ``recombine_parents`` best measured variants (every
+        child that takes some sites from one parent and the rest from another,
+        unmeasured and buildable), those of highest UCB, believed first. Why: a
+        campaign that has measured good halves of a peak in different variants
+        (e.g. F39 W40 in one, A41 A54 in another) has the peak among their
+        children, where the field's recombination step (DNA shuffling) looks.
+        0: off.
     max_pool:
         Largest library enumerated; a larger one is sampled to this size.
     """
@@ -221,6 +244,9 @@ class VariantRecommender(RecommenderFront):
         trees_share: float = 0.0,
         groups: Mapping[str, str] | None = None,
         ard: bool = False,
+        pair_cap: float | Sequence[float] | None = None,
+        recombine_share: float = 0.0,
+        recombine_parents: int = 10,
         max_pool: int = 1_000_000,
     ) -> None:
         if surrogate not in ("epistatic", "trees"):
@@ -255,6 +281,16 @@ class VariantRecommender(RecommenderFront):
         self.trees_share = trees_share
         self.groups = groups
         self.ard = ard
+        caps = [] if pair_cap is None else _as_schedule(pair_cap)
+        if not all(0.0 < c <= 1.0 for c in caps):
+            raise ValueError(f"pair_cap must be shares in (0, 1] or None, got {pair_cap!r}")
+        self.pair_cap = pair_cap
+        if not 0.0 <= recombine_share <= 1.0:
+            raise ValueError(f"recombine_share must be a share in [0, 1], got {recombine_share!r}")
+        if recombine_parents < 2:
+            raise ValueError(f"recombine_parents must be at least 2, got {recombine_parents!r}")
+        self.recombine_share = recombine_share
+        self.recombine_parents = recombine_parents
         self.max_pool = max_pool
         self.name = f"variants ({surrogate}, {acquisition})"
 
@@ -373,7 +409,9 @@ class VariantRecommender(RecommenderFront):
         ):
             kappa = self._kappa(req.round_index)
             first = local + self._tree_picks(pool, req, n, kappa, local)
-            return model.believer_ucb(pool, n, kappa, self.min_distance, first=first)
+            first += self._recombinants(model, pool, req, n, kappa, first)
+            cap = self._pair_cap(req.round_index, n)
+            return model.believer_ucb(pool, n, kappa, self.min_distance, first=first, pair_cap=cap)
         mu, sd = self._predict_pool(model, pool, req, std=ucb)
         score = mu + self._kappa(req.round_index) * sd if ucb else mu
         score[local] = -np.inf
@@ -388,6 +426,14 @@ class VariantRecommender(RecommenderFront):
             return float(self.kappa)
         schedule = [float(k) for k in self.kappa]
         return schedule[min(max(round_index - 1, 0), len(schedule) - 1)]
+
+    def _pair_cap(self, round_index: int, n: int) -> int | None:
+        """Most picks of this round's batch of ``n`` on one pair of choices (``None``: no cap)."""
+        if self.pair_cap is None:
+            return None
+        caps = _as_schedule(self.pair_cap)
+        share = caps[min(max(round_index - 1, 0), len(caps) - 1)]
+        return None if share >= 1.0 else max(1, math.ceil(share * n))
 
     def _tree_picks(
         self, pool: np.ndarray, req: BatchRequest, n: int, kappa: float, taken: list[int]
@@ -405,6 +451,45 @@ class VariantRecommender(RecommenderFront):
         score[taken] = -np.inf
         picks, _ = _diverse_top(score, pool, quota, self.min_distance)
         return picks
+
+    def _recombinants(
+        self,
+        model: EpistaticGP,
+        pool: np.ndarray,
+        req: BatchRequest,
+        n: int,
+        kappa: float,
+        taken: list[int],
+    ) -> list[int]:
+        """Rows of ``pool`` for the recombination share (see ``recombine_share``): children
+        of the best measured variants (sites from one parent, the rest from another),
+        those of highest UCB."""
+        quota = round(self.recombine_share * n)
+        if quota == 0:
+            return []
+        sizes = _sizes(req.space)
+        train = space_codes(req.space, req.designs)
+        parents = train[np.argsort(-req.y[:, 0], kind="stable")[: self.recombine_parents]]
+        L = len(sizes)
+        masks = [np.array([(m >> s) & 1 for s in range(L)], dtype=bool) for m in range(1, 2**L - 1)]
+        children = [
+            np.where(mask, a, b)
+            for i, a in enumerate(parents)
+            for j, b in enumerate(parents)
+            if i != j
+            for mask in masks
+        ]
+        if not children:
+            return []
+        keys = _keys(np.unique(np.stack(children), axis=0), sizes)
+        pool_keys = _keys(pool, sizes)
+        rows = np.flatnonzero(np.isin(pool_keys, keys))  # buildable, not measured
+        rows = rows[~np.isin(rows, taken)]
+        if len(rows) == 0:
+            return []
+        mu, sd = model.predict_codes(pool[rows])
+        picks, _ = _diverse_top(mu + kappa * sd, pool[rows], quota, self.min_distance)
+        return [int(rows[i]) for i in picks]
 
     def _local(
         self, model: EpistaticGP | TreeEnsemble, pool: np.ndarray, req: BatchRequest, n: int
@@ -495,6 +580,13 @@ def group_table(space: Space, groups: Mapping[str, str]) -> list[list[int]] | No
     if all(len(set(row)) == len(row) for row in table):
         return None
     return table
+
+
+def _as_schedule(value: float | Sequence[float]) -> list[float]:
+    """A number or a per-round sequence of numbers -> a list (one entry per round)."""
+    if isinstance(value, int | float):
+        return [float(value)]
+    return [float(v) for v in value]
 
 
 def _onehot(codes: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:
