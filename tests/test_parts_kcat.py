@@ -246,3 +246,27 @@ def test_far_priors_leave_relatives_out(
     # EC prior without relatives: a row whose only EC-class mates are relatives falls back
     assert np.isfinite(far[:, 4]).all()
     assert "grouped_coverage_68" not in model.calibration_
+
+
+def test_training_rows_ec_statistics_leave_themselves_out() -> None:
+    """The EC-class mean, std and match depth that describe a training row (calibration
+    rows of the std) come from the other rows only, exactly as ECMeanBaseline gives them
+    for a query: a row's own extreme value must not widen its own class std."""
+    from biofab.parts.kcat import TARGET, _ec_depth, _ec_stats_allowed
+
+    rng = np.random.default_rng(0)
+    ecs = [
+        str(rng.choice(["1.1.1.1", "1.1.1.2", "1.1.2.1", "2.7.1.1", "3.1.-.-", ""]))
+        for _ in range(30)
+    ]
+    y = rng.normal(size=30)
+    y[0] = 25.0  # an outlier in its class
+    allowed = ~np.eye(30, dtype=bool)
+    mean, std, depth = _ec_stats_allowed(ecs, y, allowed)
+    for i in range(30):
+        keep = allowed[i]
+        base = ECMeanBaseline().fit(pd.DataFrame({"ec": np.array(ecs)[keep], TARGET: y[keep]}))
+        m, s = base.predict(pd.DataFrame({"ec": [ecs[i]]}))
+        assert np.isclose(m[0], mean[i]) and np.isclose(s[0], std[i])
+        assert depth[i] == _ec_depth(base, [ecs[i]])[0]
+    assert std[0] < 5  # the outlier's own class std leaves it out

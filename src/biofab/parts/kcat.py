@@ -35,7 +35,9 @@ neighbours' kcats, the EC class's std and the distances of the mean and of the
 neighbours' kcat from the EC-class mean, fitted to pooled out-of-bag residuals and
 residuals of an internal cross-validation that holds out whole families (greedy
 3-mer families; relatives never train for a held-out family; priors computed
-without relatives), then scaled so mean ± std holds 68.3 % of them. So the std
+without relatives), then scaled so mean ± std holds 68.3 % of them. The EC-class
+statistics that describe a calibration row leave that row (and, for the grouped rows,
+its relatives) out, as they are for a query. So the std
 widens for an enzyme unlike the training rows; it is never below the members'
 spread. (Format 2 calibrated one residual term on out-of-bag rows only and was
 over-confident for new families.)
@@ -509,7 +511,8 @@ class ECMeanBaseline:
 _PARAMS = (
     "n_members", "n_estimators", "max_depth", "learning_rate", "subsample",
     "colsample_bytree", "min_child_weight", "max_bin", "priors", "n_neighbors",
-    "far_fraction", "family_similarity", "calibration_folds", "shrink", "n_jobs", "seed",
+    "far_fraction", "family_similarity", "calibration_folds", "shrink", "prior_weight",
+    "sequence_svd", "n_jobs", "seed",
 )  # fmt: skip
 
 _ONE_SIGMA = 0.682689
@@ -521,16 +524,29 @@ def _ec_depth(baseline: ECMeanBaseline, ecs: Iterable[str]) -> np.ndarray:
     return np.array([len(ec_levels(baseline.lookup(ec))) for ec in ecs], dtype=float)
 
 
-def _ec_prior_allowed(ecs: Sequence[str], y: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """For each row of ``allowed`` (``(n_rows, n_train)`` bool), the mean log10 kcat of
-    the allowed training rows sharing its longest EC prefix (global mean of the
-    allowed rows when none; NaN when no row is allowed). ``ecs`` are the training
-    rows' EC numbers; rows of ``allowed`` are training rows too (same order)."""
+def _ec_stats_allowed(
+    ecs: Sequence[str], y: np.ndarray, allowed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The EC-class statistics :class:`ECMeanBaseline` gives, computed for each row of
+    ``allowed`` (``(n_rows, n_train)`` bool) from the allowed training rows only:
+    mean and std (ddof 1) of log10 kcat of the rows sharing its longest EC prefix
+    and that prefix's depth (0-4). No shared prefix: the allowed rows' global mean and
+    depth 0; a class of one row: the global std. NaN when no row is allowed. ``ecs``
+    are the training rows' EC numbers; rows of ``allowed`` are training rows too (same
+    order). So a training row's own value never enters the class statistics that
+    describe it, as for a query."""
     n_rows = allowed.shape[0]
-    out = np.full(n_rows, np.nan)
-    cnt_all = allowed.sum(axis=1)
+    a = allowed.astype(float)
+    cnt_all = a.sum(axis=1)
     ok = cnt_all > 0
-    out[ok] = (allowed[ok].astype(float) @ y) / cnt_all[ok]
+    mean = np.full(n_rows, np.nan)
+    mean[ok] = (a[ok] @ y) / cnt_all[ok]
+    sq = np.full(n_rows, np.nan)
+    sq[ok] = (a[ok] @ y**2) / cnt_all[ok]
+    gvar = (sq - mean**2) * cnt_all / np.maximum(cnt_all - 1, 1)
+    gstd = np.where(cnt_all > 1, np.sqrt(np.clip(gvar, 0, None)), 1.0)
+    std = np.where(ok, gstd, np.nan)
+    depth_out = np.zeros(n_rows)
     done = np.zeros(n_rows, dtype=bool)
     levels = [ec_levels(ec) for ec in ecs]
     for depth in (4, 3, 2, 1):
@@ -542,12 +558,16 @@ def _ec_prior_allowed(ecs: Sequence[str], y: np.ndarray, allowed: np.ndarray) ->
             ]
         )
         mine = code[:n_rows]
-        same = (mine[:, None] == code[None, :]) & (mine[:, None] >= 0) & allowed
+        same = ((mine[:, None] == code[None, :]) & (mine[:, None] >= 0) & allowed).astype(float)
         cnt = same.sum(axis=1)
         use = (cnt > 0) & ~done
-        out[use] = (same[use].astype(float) @ y) / cnt[use]
+        m = (same[use] @ y) / cnt[use]
+        mean[use] = m
+        var = ((same[use] @ y**2) / cnt[use] - m**2) * cnt[use] / np.maximum(cnt[use] - 1, 1)
+        std[use] = np.where(cnt[use] > 1, np.sqrt(np.clip(var, 0, None)), gstd[use])
+        depth_out[use] = depth
         done |= use
-    return out
+    return mean, std, depth_out
 
 
 def _families(sim: np.ndarray, threshold: float) -> np.ndarray:
@@ -603,6 +623,13 @@ class KcatModel:
         when the nearest training enzyme is distant. Needs ``calibration_folds``.
         On by default: grouped CV inside CatPred's val file, r 0.343 vs 0.318
         without, random CV unchanged (0.493 vs 0.492; BENCHMARKS.md).
+    prior_weight:
+        How much likelier than any other column each of the five prior columns is
+        to be drawn for a tree (XGBoost ``feature_weights`` under
+        ``colsample_bytree``); 1 = uniform.
+    sequence_svd:
+        Add this many coordinates of a truncated SVD of the training enzymes' 3-mer
+        profiles (a dense sequence embedding); 0 = off.
     n_jobs:
         XGBoost threads per member.
 
@@ -628,6 +655,9 @@ class KcatModel:
     n_features_in_ : int
     """
 
+    # Keep the calibration rows' matrices after fit (large; for the std screen only).
+    _keep_fit_data = False
+
     def __init__(
         self,
         n_members: int = 8,
@@ -644,6 +674,8 @@ class KcatModel:
         family_similarity: float = 0.15,
         calibration_folds: int = 4,
         shrink: bool = True,
+        prior_weight: float = 1.0,
+        sequence_svd: int = 0,
         n_jobs: int = 1,
         seed: int = 0,
     ) -> None:
@@ -661,6 +693,8 @@ class KcatModel:
         self.family_similarity = family_similarity
         self.calibration_folds = calibration_folds
         self.shrink = shrink
+        self.prior_weight = prior_weight
+        self.sequence_svd = sequence_svd
         self.n_jobs = n_jobs
         self.seed = seed
 
@@ -715,13 +749,18 @@ class KcatModel:
         blank |= np.asarray([not q for q in frame["reactant_smiles"]])
         pknn[blank], pbest[blank] = np.nan, np.nan
         if exclude is None:
-            ecm = self.ec_baseline_.predict(frame)[0]
+            ecm, ec_std = self.ec_baseline_.predict(frame)
+            depth = _ec_depth(self.ec_baseline_, frame["ec"])
         else:
-            ecm = _ec_prior_allowed(list(self.ref_frame_["ec"]), self.ref_y_, ~exclude)
-        ec_std = self.ec_baseline_.predict(frame)[1]
-        return np.column_stack([knn, best, pknn, pbest, ecm, kspread, ec_std])
+            # Training rows: class statistics without the excluded rows (the row itself
+            # at least), or a row's own extreme value would widen the std it is
+            # calibrated against.
+            ecm, ec_std, depth = _ec_stats_allowed(
+                list(self.ref_frame_["ec"]), self.ref_y_, ~exclude
+            )
+        return np.column_stack([knn, best, pknn, pbest, ecm, kspread, ec_std, depth])
 
-    def _std_inputs(self, priors: np.ndarray, ecs: Iterable[str], mean: np.ndarray) -> np.ndarray:
+    def _std_inputs(self, priors: np.ndarray, mean: np.ndarray) -> np.ndarray:
         """``[1, best similarity, best pair similarity, shared EC levels / 4,
         neighbours' spread, EC class std, |mean - EC prior|, |kNN prior - EC prior|]``
         (log10 units; unknown -> 0 or the global std). The last two: where the model
@@ -733,7 +772,7 @@ class KcatModel:
                 np.ones(len(priors)),
                 np.nan_to_num(priors[:, 1], nan=0.0),
                 np.nan_to_num(priors[:, 3], nan=0.0),
-                _ec_depth(self.ec_baseline_, ecs) / 4,
+                priors[:, 7] / 4,
                 np.nan_to_num(priors[:, 5], nan=gstd),
                 np.nan_to_num(priors[:, 6], nan=gstd),
                 np.nan_to_num(np.abs(mean - ecm), nan=0.0),
@@ -741,6 +780,41 @@ class KcatModel:
             ]
         )
         return z
+
+    def _fit_svd(self, sequences: Iterable[str]) -> np.ndarray | None:
+        """``(sequence_svd, 8000)`` right singular vectors of the training enzymes'
+        3-mer profiles (each distinct sequence once), or None when off: a dense
+        sequence embedding the trees can split on, where 8000 sparse 3-mers cannot."""
+        if self.sequence_svd <= 0:
+            return None
+        from sklearn.decomposition import TruncatedSVD
+
+        uniq = sorted({s for s in sequences if s})
+        k = min(self.sequence_svd, max(len(uniq) - 1, 1))
+        svd = TruncatedSVD(n_components=k, random_state=self.seed)
+        svd.fit(kmer_profiles(uniq))
+        return np.asarray(svd.components_, dtype=float)
+
+    def _features(self, df: pd.DataFrame) -> np.ndarray:
+        """:func:`featurize` plus, with ``sequence_svd``, the 3-mer profile's SVD
+        coordinates (NaN for a blank sequence)."""
+        F = featurize(df)
+        comp = getattr(self, "svd_components_", None)
+        if comp is None:
+            return F
+        emb = np.asarray(kmer_profiles(df["sequence"]) @ comp.T)
+        emb[np.asarray([not q for q in df["sequence"]])] = np.nan
+        return np.hstack([F, emb])
+
+    def _fit_regressor(self, reg: Any, X: np.ndarray, y: np.ndarray) -> None:
+        """Fit one tree model; ``prior_weight`` sets how much likelier than any other
+        column each prior column is to be drawn for a tree (``colsample_bytree``)."""
+        if self.priors and self.prior_weight != 1.0:
+            w = np.ones(X.shape[1])
+            w[-_N_PRIORS:] = self.prior_weight
+            reg.fit(X, y, feature_weights=w)
+        else:
+            reg.fit(X, y)
 
     def _regressor(self, seed: int) -> Any:
         import xgboost as xgb
@@ -781,6 +855,7 @@ class KcatModel:
         self.ec_baseline_ = ECMeanBaseline().fit(df)
         self.ref_y_ = target
         self.ref_profiles_ = kmer_profiles(df["sequence"])
+        self.svd_components_ = self._fit_svd(df["sequence"])
         self.ref_fps_ = np.vstack([fingerprint_bits(s) for s in df["reactant_smiles"]])
         self.ref_frame_ = pd.DataFrame({"ec": df["ec"]})
         rng = np.random.default_rng(self.seed)
@@ -791,7 +866,7 @@ class KcatModel:
         far = self._priors_from(df, sim, tan, related)  # leave-relatives-out
         is_far = rng.random(n) < self.far_fraction
         mixed = np.where(is_far[:, None], far, near)
-        F = featurize(df)
+        F = self._features(df)
         X = np.hstack([F, mixed[:, :_N_PRIORS]]) if self.priors else F
         Xfar = np.hstack([F, far[:, :_N_PRIORS]]) if self.priors else F
         folds = self.calibration_folds if self.calibration_folds >= 2 else 0
@@ -801,7 +876,7 @@ class KcatModel:
             for _ in range(self.n_members):
                 idx = rng.integers(0, n, n)
                 reg = self._regressor(int(rng.integers(0, 2**31 - 1)))
-                reg.fit(X[idx], target[idx])
+                self._fit_regressor(reg, X[idx], target[idx])
                 self.members_.append(reg)
                 out = np.setdiff1d(np.arange(n), idx)
                 pred = reg.predict(X[out])
@@ -825,8 +900,14 @@ class KcatModel:
             oob_res = target[seen] - oob_mean
             grp_pred[ok] = _stack_inputs(grp_pred[ok], far[ok]) @ coef
         grp_res = target[ok] - grp_pred[ok]
-        z_oob = self._std_inputs(mixed[seen], df["ec"][seen], oob_mean)
-        z_grp = self._std_inputs(far[ok], df["ec"][ok], grp_pred[ok])
+        if self._keep_fit_data:  # for benchmarks/parts_kcat_std_screen.py only
+            self._fit_data = {
+                "sim": sim, "tan": tan, "related": related, "far": far, "F": F, "X": X,
+                "Xfar": Xfar, "ok": ok, "grp_pred": grp_pred, "target": target,
+                "ec": list(df["ec"]),
+            }  # fmt: skip
+        z_oob = self._std_inputs(mixed[seen], oob_mean)
+        z_grp = self._std_inputs(far[ok], grp_pred[ok])
         res = np.concatenate([oob_res, grp_res])
         Z = np.vstack([z_oob, z_grp])
         coef, *_ = np.linalg.lstsq(Z, np.abs(res), rcond=None)
@@ -870,12 +951,13 @@ class KcatModel:
             return pred
         fam = _families(sim, self.family_similarity)
         fold = rng.permutation(fam.max() + 1)[fam] % folds
+        self._calibration_fold = fold
         for k in range(folds):
             test = fold == k
             train = ~test & ~related[:, test].any(axis=1)
             if test.any() and train.sum() >= 10:
                 reg = self._regressor(int(rng.integers(0, 2**31 - 1)))
-                reg.fit(X[train], target[train])
+                self._fit_regressor(reg, X[train], target[train])
                 pred[test] = reg.predict(Xfar[test])
             steps.advance(note="calibration fold")
         return pred
@@ -904,14 +986,14 @@ class KcatModel:
         df = validate_frame(frame, allow_missing_sequence=allow_missing_sequence)
         sim, tan = self._similarities(df)
         prior = self._priors_from(df, sim, tan, None)
-        F = featurize(df)
+        F = self._features(df)
         X = np.hstack([F, prior[:, :_N_PRIORS]]) if self.priors else F
         preds = np.vstack([m.predict(X) for m in self.members_])
         mean = preds.mean(axis=0)
         spread = preds.std(axis=0)
         if self.shrink_coef_ is not None:
             mean = _stack_inputs(mean, prior) @ self.shrink_coef_
-        shape = self._std_shape(self._std_inputs(prior, df["ec"], mean))
+        shape = self._std_shape(self._std_inputs(prior, mean))
         return mean, np.maximum(self.std_scale_ * shape, spread)
 
     # persistence -------------------------------------------------------------
@@ -936,6 +1018,9 @@ class KcatModel:
                     indptr=prof.indptr,
                     ec=np.asarray(self.ref_frame_["ec"], dtype=str),
                     fps=np.packbits(self.ref_fps_.astype(np.uint8), axis=1),
+                    svd=np.zeros((0, 20**KMER))
+                    if self.svd_components_ is None
+                    else self.svd_components_,
                 )
         manifest = {
             "kind": KIND,
@@ -985,7 +1070,8 @@ class KcatModel:
                 expected=f"format_version {FORMAT_VERSION}",
                 found=manifest.get("format_version"),
             )
-        model = cls(**manifest["params"])
+        # Options added after a model was saved are off in it.
+        model = cls(**{"prior_weight": 1.0, "sequence_svd": 0, **manifest["params"]})
         model.members_ = []
         for i in range(model.n_members):
             reg = xgb.XGBRegressor()
@@ -998,6 +1084,8 @@ class KcatModel:
             )
             ecs = [str(e) for e in ref["ec"]]
             model.ref_fps_ = np.unpackbits(ref["fps"], axis=1, count=FP_BITS).astype(float)
+            svd = ref["svd"] if "svd" in ref.files else np.zeros((0, 20**KMER))
+            model.svd_components_ = np.asarray(svd, dtype=float) if len(svd) else None
         model.ref_frame_ = pd.DataFrame({"ec": ecs})
         model.ec_baseline_ = ECMeanBaseline().fit(pd.DataFrame({"ec": ecs, TARGET: model.ref_y_}))
         model.std_coef_ = np.asarray(manifest["std_coef"], dtype=float)
