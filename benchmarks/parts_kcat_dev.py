@@ -33,10 +33,17 @@ def data(args: argparse.Namespace) -> pd.DataFrame:
     return load_catpred(files)
 
 
-def cv(df: pd.DataFrame, params: dict, k: int, seed: int, frac: float = 1.0) -> dict[str, float]:
+def cv(
+    df: pd.DataFrame, params: dict, k: int, seed: int, frac: float = 1.0, grouped: bool = False
+) -> dict[str, float]:
     y = df[TARGET].to_numpy()
     rng = np.random.default_rng(seed)
-    fold = rng.permutation(len(df)) % k
+    if grouped:  # whole CatPred 40 % clusters to a fold, as parts_kcat.py's choice step
+        uniq = np.unique(df["sequence_40cluster"])
+        fold_of = dict(zip(rng.permutation(uniq), np.arange(len(uniq)) % k, strict=True))
+        fold = np.array([fold_of[g] for g in df["sequence_40cluster"]])
+    else:
+        fold = rng.permutation(len(df)) % k
     mean = np.empty(len(df))
     for f in range(k):
         te = np.flatnonzero(fold == f)
@@ -60,6 +67,7 @@ def main() -> None:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seeds", default="0", help="comma list of fold seeds")
     p.add_argument("--union", action="store_true", help="val + test (curve only)")
+    p.add_argument("--grouped", action="store_true", help="cv: folds of sequence_40cluster")
     p.add_argument("--fracs", default="0.25,0.5,0.75,1", help="curve: training fractions")
     args = p.parse_args()
     params = {"n_members": 2, **json.loads(args.params)}
@@ -69,10 +77,11 @@ def main() -> None:
     for frac in fracs:
         for seed in seeds:
             t0 = time.perf_counter()
-            res = cv(df, params, args.folds, seed, frac)
+            res = cv(df, params, args.folds, seed, frac, args.grouped)
             print(
                 json.dumps(
-                    {"what": args.what, "union": args.union, "frac": frac, "seed": seed,
+                    {"what": args.what, "union": args.union, "grouped": args.grouped,
+                     "frac": frac, "seed": seed,
                      "params": params, **res, "s": round(time.perf_counter() - t0)}
                 ),
                 flush=True,
