@@ -170,10 +170,9 @@ def run(args: argparse.Namespace) -> None:
         te_df = validate_frame_like(val.iloc[te])
         sim, tan = m._similarities(te_df)
         prior = m._priors_from(te_df, sim, tan, None)
-        from biofab.parts.kcat import featurize
 
-        Fq = featurize(te_df)
-        Xq = np.hstack([Fq, prior[:, :5]])
+        Fq = m._features(te_df)
+        Xq = np.hstack([Fq, m._tree_priors(prior)])
         dt = descriptors(
             list(te_df["ec"]), r_ec, r_y, tan, np.ones_like(tan, dtype=bool), mean, prior, Fq
         )
