@@ -6,8 +6,9 @@ Data (``--data``, default ``$BIOFAB_SHARED_DATA`` or ``../shared/data``):
 
 Protocol (fixed before looking at test numbers):
 
-0. Feature set (format 2, unchanged): screened by 5-fold CV inside the val file only
-   (CV table in BENCHMARKS.md).
+0. Feature set (format 2) plus, since round 4, the kernel ridge prior and blend:
+   screened by 5-fold CV inside the val file only, confirmed on fresh fold seeds
+   (``benchmarks/parts_kcat_dev.py``; CV tables in BENCHMARKS.md).
 1. Setting choice, on the val file only: 3-fold CV grouped by ``sequence_40cluster``
    inside val of the ``--grid`` settings (``far_fraction``: the share of training
    rows whose priors omit their relatives; ``shrink``: blend with the EC mean by
@@ -257,8 +258,10 @@ def main(argv: list[str] | None = None) -> None:
             "shrink": shrink,
             "members": args.members,
             "settings_tried_grouped_cv_val": cv,
-            "features": "v2 features; format 3: std from pooled out-of-bag and internal "
-            "grouped out-of-fold residuals; shrink = EC-mean blend by similarity",
+            "features": "v2 features + kernel ridge prior (3-mer cosine x Tanimoto + EC "
+            "agreement; leave-one-out for training rows) in the trees and the shrink blend; "
+            "format 3: std from pooled out-of-bag and internal grouped out-of-fold residuals, "
+            "calibration rows' EC statistics without the row itself",
         },
     }
     datasets = {

@@ -210,7 +210,9 @@ def test_calibration_from_grouped_folds(fitted: KcatModel, catpred: pd.DataFrame
         assert cal[f"{prefix}_rmse"] > 0
     assert cal["n_grouped"] > 100 and np.isfinite(cal["grouped_r"])
     # the mean is blended with the EC prior (shrink, on by default)
-    assert fitted.shrink_coef_ is not None and fitted.shrink_coef_.shape == (5,)
+    # (and, kernel_blend on by default, with the kernel ridge prior)
+    assert fitted.shrink_coef_ is not None and fitted.shrink_coef_.shape == (7,)
+    assert fitted.kernel_alpha_ is not None and len(fitted.kernel_alpha_) == 300
     # pooled calibration: ±1 std holds ~68 % of out-of-bag and grouped residuals together
     n_oob, n_grp = cal["n_oob"], cal["n_grouped"]
     pooled = (cal["oob_coverage_68"] * n_oob + cal["grouped_coverage_68"] * n_grp) / (n_oob + n_grp)
@@ -246,3 +248,60 @@ def test_far_priors_leave_relatives_out(
     # EC prior without relatives: a row whose only EC-class mates are relatives falls back
     assert np.isfinite(far[:, 4]).all()
     assert "grouped_coverage_68" not in model.calibration_
+
+
+def test_training_rows_ec_statistics_leave_themselves_out() -> None:
+    """The EC-class mean, std and match depth that describe a training row (calibration
+    rows of the std) come from the other rows only, exactly as ECMeanBaseline gives them
+    for a query: a row's own extreme value must not widen its own class std."""
+    from biofab.parts.kcat import TARGET, _ec_depth, _ec_stats_allowed
+
+    rng = np.random.default_rng(0)
+    ecs = [
+        str(rng.choice(["1.1.1.1", "1.1.1.2", "1.1.2.1", "2.7.1.1", "3.1.-.-", ""]))
+        for _ in range(30)
+    ]
+    y = rng.normal(size=30)
+    y[0] = 25.0  # an outlier in its class
+    allowed = ~np.eye(30, dtype=bool)
+    mean, std, depth = _ec_stats_allowed(ecs, y, allowed)
+    for i in range(30):
+        keep = allowed[i]
+        base = ECMeanBaseline().fit(pd.DataFrame({"ec": np.array(ecs)[keep], TARGET: y[keep]}))
+        m, s = base.predict(pd.DataFrame({"ec": [ecs[i]]}))
+        assert np.isclose(m[0], mean[i]) and np.isclose(s[0], std[i])
+        assert depth[i] == _ec_depth(base, [ecs[i]])[0]
+    assert std[0] < 5  # the outlier's own class std leaves it out
+
+
+def test_kernel_prior_leave_out_values_match_refits() -> None:
+    """The kernel ridge prior of a training row, leave-one-out and leave-relatives-out,
+    equals a fit that never saw those rows (closed forms, fixed mean)."""
+    rng = np.random.default_rng(1)
+    n = 25
+    model = KcatModel(kernel_prior=True, kernel_ridge=0.3)
+    model.ref_y_ = rng.normal(size=n)
+    ecs = [str(rng.choice(["1.1.1.1", "1.1.1.2", "2.7.1.1", ""])) for _ in range(n)]
+    model.ref_frame_ = pd.DataFrame({"ec": ecs})
+    A = rng.random((n, 6))
+    sim = (A @ A.T) / np.sqrt(np.outer((A * A).sum(1), (A * A).sum(1)))
+    tan = rng.random((n, n))
+    tan = (tan + tan.T) / 2
+    np.fill_diagonal(tan, 1.0)
+    loo, H = model._fit_kernel(ecs, sim, tan)
+    K = model._kernel(ecs, sim, tan)
+    K = (K + K.T) / 2
+    mu = model.kernel_mean_
+
+    def refit(keep: np.ndarray, i: int) -> float:
+        Kk = K[np.ix_(keep, keep)] + 0.3 * np.eye(keep.sum())
+        alpha = np.linalg.solve(Kk, model.ref_y_[keep] - mu)
+        return float(mu + K[i, keep] @ alpha)
+
+    for i in range(n):
+        np.testing.assert_allclose(loo[i], refit(np.arange(n) != i, i), rtol=1e-8)
+    related = sim >= 0.8
+    np.fill_diagonal(related, True)
+    far = model._kernel_leave_out(H, related)
+    for i in range(n):
+        np.testing.assert_allclose(far[i], refit(~related[i], i), rtol=1e-8)

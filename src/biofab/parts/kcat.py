@@ -15,7 +15,9 @@
   similarity; (b) the same for the most similar enzyme-substrate *pairs*, pair
   similarity = 3-mer cosine × Tanimoto of the reactant fingerprints (the same or a
   related enzyme acting on the same or a related substrate); (c) the leave-one-out
-  mean log10 kcat of the row's EC class. Training rows get leave-one-out values so
+  mean log10 kcat of the row's EC class; (d) a kernel ridge regression on a kernel of
+  3-mer cosine × reactant Tanimoto plus EC-class agreement (Allen's closed-form
+  leave-one-out for training rows). Training rows get leave-one-out values so
   that the trees see these priors as they will be at prediction time, where a
   novel enzyme has only distant neighbours.
 
@@ -26,7 +28,8 @@ temperature/pH, taxonomy and substrate target encodings, 4-/5-mer neighbours and
 other tree settings did not help and are not used.
 
 A bootstrap ensemble of XGBoost regressors gives a mean, which is then blended
-with the EC-class mean, weights linear in the best sequence similarity and fitted
+with the EC-class mean and the kernel ridge value, weights linear in the best
+sequence similarity and fitted
 on the same held-out residuals as the std (``shrink``): a distant enzyme leans on
 its EC class. The predictive std is
 a linear model of the expected |error| on the best sequence and enzyme-substrate
@@ -35,7 +38,9 @@ neighbours' kcats, the EC class's std and the distances of the mean and of the
 neighbours' kcat from the EC-class mean, fitted to pooled out-of-bag residuals and
 residuals of an internal cross-validation that holds out whole families (greedy
 3-mer families; relatives never train for a held-out family; priors computed
-without relatives), then scaled so mean ± std holds 68.3 % of them. So the std
+without relatives), then scaled so mean ± std holds 68.3 % of them. The EC-class
+statistics that describe a calibration row leave that row (and, for the grouped rows,
+its relatives) out, as they are for a query. So the std
 widens for an enzyme unlike the training rows; it is never below the members'
 spread. (Format 2 calibrated one residual term on out-of-bag rows only and was
 over-confident for new families.)
@@ -509,7 +514,9 @@ class ECMeanBaseline:
 _PARAMS = (
     "n_members", "n_estimators", "max_depth", "learning_rate", "subsample",
     "colsample_bytree", "min_child_weight", "max_bin", "priors", "n_neighbors",
-    "far_fraction", "family_similarity", "calibration_folds", "shrink", "n_jobs", "seed",
+    "far_fraction", "family_similarity", "calibration_folds", "shrink", "prior_weight",
+    "sequence_svd", "kernel_prior", "kernel_ridge", "kernel_ec_weight", "kernel_blend",
+    "n_jobs", "seed",
 )  # fmt: skip
 
 _ONE_SIGMA = 0.682689
@@ -521,16 +528,29 @@ def _ec_depth(baseline: ECMeanBaseline, ecs: Iterable[str]) -> np.ndarray:
     return np.array([len(ec_levels(baseline.lookup(ec))) for ec in ecs], dtype=float)
 
 
-def _ec_prior_allowed(ecs: Sequence[str], y: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """For each row of ``allowed`` (``(n_rows, n_train)`` bool), the mean log10 kcat of
-    the allowed training rows sharing its longest EC prefix (global mean of the
-    allowed rows when none; NaN when no row is allowed). ``ecs`` are the training
-    rows' EC numbers; rows of ``allowed`` are training rows too (same order)."""
+def _ec_stats_allowed(
+    ecs: Sequence[str], y: np.ndarray, allowed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The EC-class statistics :class:`ECMeanBaseline` gives, computed for each row of
+    ``allowed`` (``(n_rows, n_train)`` bool) from the allowed training rows only:
+    mean and std (ddof 1) of log10 kcat of the rows sharing its longest EC prefix
+    and that prefix's depth (0-4). No shared prefix: the allowed rows' global mean and
+    depth 0; a class of one row: the global std. NaN when no row is allowed. ``ecs``
+    are the training rows' EC numbers; rows of ``allowed`` are training rows too (same
+    order). So a training row's own value never enters the class statistics that
+    describe it, as for a query."""
     n_rows = allowed.shape[0]
-    out = np.full(n_rows, np.nan)
-    cnt_all = allowed.sum(axis=1)
+    a = allowed.astype(float)
+    cnt_all = a.sum(axis=1)
     ok = cnt_all > 0
-    out[ok] = (allowed[ok].astype(float) @ y) / cnt_all[ok]
+    mean = np.full(n_rows, np.nan)
+    mean[ok] = (a[ok] @ y) / cnt_all[ok]
+    sq = np.full(n_rows, np.nan)
+    sq[ok] = (a[ok] @ y**2) / cnt_all[ok]
+    gvar = (sq - mean**2) * cnt_all / np.maximum(cnt_all - 1, 1)
+    gstd = np.where(cnt_all > 1, np.sqrt(np.clip(gvar, 0, None)), 1.0)
+    std = np.where(ok, gstd, np.nan)
+    depth_out = np.zeros(n_rows)
     done = np.zeros(n_rows, dtype=bool)
     levels = [ec_levels(ec) for ec in ecs]
     for depth in (4, 3, 2, 1):
@@ -542,12 +562,16 @@ def _ec_prior_allowed(ecs: Sequence[str], y: np.ndarray, allowed: np.ndarray) ->
             ]
         )
         mine = code[:n_rows]
-        same = (mine[:, None] == code[None, :]) & (mine[:, None] >= 0) & allowed
+        same = ((mine[:, None] == code[None, :]) & (mine[:, None] >= 0) & allowed).astype(float)
         cnt = same.sum(axis=1)
         use = (cnt > 0) & ~done
-        out[use] = (same[use].astype(float) @ y) / cnt[use]
+        m = (same[use] @ y) / cnt[use]
+        mean[use] = m
+        var = ((same[use] @ y**2) / cnt[use] - m**2) * cnt[use] / np.maximum(cnt[use] - 1, 1)
+        std[use] = np.where(cnt[use] > 1, np.sqrt(np.clip(var, 0, None)), gstd[use])
+        depth_out[use] = depth
         done |= use
-    return out
+    return mean, std, depth_out
 
 
 def _families(sim: np.ndarray, threshold: float) -> np.ndarray:
@@ -603,6 +627,24 @@ class KcatModel:
         when the nearest training enzyme is distant. Needs ``calibration_folds``.
         On by default: grouped CV inside CatPred's val file, r 0.343 vs 0.318
         without, random CV unchanged (0.493 vs 0.492; BENCHMARKS.md).
+    prior_weight:
+        How much likelier than any other column each of the five prior columns is
+        to be drawn for a tree (XGBoost ``feature_weights`` under
+        ``colsample_bytree``); 1 = uniform.
+    sequence_svd:
+        Add this many coordinates of a truncated SVD of the training enzymes' 3-mer
+        profiles (a dense sequence embedding); 0 = off (16: CV r 0.517 vs 0.508).
+    kernel_prior, kernel_ridge, kernel_ec_weight:
+        Add a kernel ridge regression's prediction as a sixth prior (ridge
+        ``kernel_ridge``; kernel = 3-mer cosine × reactant Tanimoto +
+        ``kernel_ec_weight`` × shared EC levels / 4 × (1 + Tanimoto) / 2). Training
+        rows get its exact leave-one-out value (and, for the internal grouped folds,
+        its value without their relatives), like the other priors.
+    kernel_blend:
+        Also put the kernel ridge value (and its product with the best similarity)
+        into the ``shrink`` blend. Kernel prior + blend: random 5-fold CV r inside
+        CatPred's val file 0.540 vs 0.508 (fold seed 0, screened), 0.554 vs 0.516
+        (fresh fold seeds 1-2, confirmation; BENCHMARKS.md).
     n_jobs:
         XGBoost threads per member.
 
@@ -617,9 +659,12 @@ class KcatModel:
     std_scale_ : float
         Factor on that model so mean ± std holds 68.3 % of the calibration residuals
         (out-of-bag rows and internal grouped out-of-fold rows, pooled).
-    shrink_coef_ : ndarray (5,) or None
+    shrink_coef_ : ndarray (5,) or (7,) or None
         With ``shrink``: weights of ``[1, ensemble mean, EC prior, mean × best
-        similarity, EC prior × best similarity]`` giving the reported mean.
+        similarity, EC prior × best similarity]`` (with ``kernel_blend`` also
+        ``kernel ridge value, kernel value × best similarity``) giving the reported mean.
+    kernel_alpha_ : ndarray (n_train,) or None
+        Dual coefficients of the kernel ridge prior (``kernel_mean_`` its offset).
     calibration_ : dict
         Coverage of ±1 std and ±1.96 std, Spearman(|error|, std), Pearson r and RMSE
         on the internal grouped folds (``grouped_*``) and out-of-bag rows (``oob_*``).
@@ -627,6 +672,9 @@ class KcatModel:
     oob_rmse_ : float
     n_features_in_ : int
     """
+
+    # Keep the calibration rows' matrices after fit (large; for the std screen only).
+    _keep_fit_data = False
 
     def __init__(
         self,
@@ -644,6 +692,12 @@ class KcatModel:
         family_similarity: float = 0.15,
         calibration_folds: int = 4,
         shrink: bool = True,
+        prior_weight: float = 1.0,
+        sequence_svd: int = 0,
+        kernel_prior: bool = True,
+        kernel_ridge: float = 0.3,
+        kernel_ec_weight: float = 1.0,
+        kernel_blend: bool = True,
         n_jobs: int = 1,
         seed: int = 0,
     ) -> None:
@@ -661,6 +715,12 @@ class KcatModel:
         self.family_similarity = family_similarity
         self.calibration_folds = calibration_folds
         self.shrink = shrink
+        self.prior_weight = prior_weight
+        self.sequence_svd = sequence_svd
+        self.kernel_prior = kernel_prior
+        self.kernel_ridge = kernel_ridge
+        self.kernel_ec_weight = kernel_ec_weight
+        self.kernel_blend = kernel_blend
         self.n_jobs = n_jobs
         self.seed = seed
 
@@ -698,7 +758,12 @@ class KcatModel:
         return sim, tanimoto(fps, self.ref_fps_)
 
     def _priors_from(
-        self, frame: pd.DataFrame, sim: np.ndarray, tan: np.ndarray, exclude: np.ndarray | None
+        self,
+        frame: pd.DataFrame,
+        sim: np.ndarray,
+        tan: np.ndarray,
+        exclude: np.ndarray | None,
+        kernel: np.ndarray | None = None,
     ) -> np.ndarray:
         """Columns: kNN log10 kcat and best similarity by enzyme, the same by
         enzyme-substrate pair, EC-class mean (log10 kcat) -- the trees' priors
@@ -715,13 +780,89 @@ class KcatModel:
         blank |= np.asarray([not q for q in frame["reactant_smiles"]])
         pknn[blank], pbest[blank] = np.nan, np.nan
         if exclude is None:
-            ecm = self.ec_baseline_.predict(frame)[0]
+            ecm, ec_std = self.ec_baseline_.predict(frame)
+            depth = _ec_depth(self.ec_baseline_, frame["ec"])
         else:
-            ecm = _ec_prior_allowed(list(self.ref_frame_["ec"]), self.ref_y_, ~exclude)
-        ec_std = self.ec_baseline_.predict(frame)[1]
-        return np.column_stack([knn, best, pknn, pbest, ecm, kspread, ec_std])
+            # Training rows: class statistics without the excluded rows (the row itself
+            # at least), or a row's own extreme value would widen the std it is
+            # calibrated against.
+            ecm, ec_std, depth = _ec_stats_allowed(
+                list(self.ref_frame_["ec"]), self.ref_y_, ~exclude
+            )
+        if kernel is None:
+            kernel = self._kernel_predict(frame, sim, tan)
+        return np.column_stack([knn, best, pknn, pbest, ecm, kspread, ec_std, depth, kernel])
 
-    def _std_inputs(self, priors: np.ndarray, ecs: Iterable[str], mean: np.ndarray) -> np.ndarray:
+    # kernel ridge prior ---------------------------------------------------------
+    def _kernel(self, ecs: Sequence[str], sim: np.ndarray, tan: np.ndarray) -> np.ndarray:
+        """``(n_rows, n_train)`` kernel: 3-mer cosine × reactant Tanimoto plus
+        ``kernel_ec_weight`` × (shared EC levels / 4) × (1 + Tanimoto) / 2: the same
+        enzyme on the same substrate counts most, an enzyme of the same EC class
+        on a similar substrate next."""
+        shared = np.zeros(sim.shape)
+        ref = [ec_levels(e) for e in self.ref_frame_["ec"]]
+        mine = [ec_levels(e) for e in ecs]
+        for depth in (1, 2, 3, 4):
+            codes: dict[str, int] = {}
+            c = np.array(
+                [
+                    codes.setdefault(lv[depth - 1], len(codes)) if len(lv) >= depth else -1
+                    for lv in [*mine, *ref]
+                ]
+            )
+            q, r = c[: len(mine)], c[len(mine) :]
+            shared += (q[:, None] == r[None, :]) & (q[:, None] >= 0)
+        s = np.clip(sim, 0.0, None)
+        return s * tan + self.kernel_ec_weight * shared / 4 * (0.5 + 0.5 * tan)
+
+    def _fit_kernel(self, ecs: Sequence[str], sim: np.ndarray, tan: np.ndarray) -> Any:
+        """Fit the kernel ridge regression on the training rows; return their
+        leave-one-out predictions and the inverse ``(K + ridge I)^-1`` (for
+        leave-relatives-out values), or ``(None, None)`` when off."""
+        if not self.kernel_prior:
+            self.kernel_alpha_ = None
+            return None, None
+        K = self._kernel(ecs, sim, tan)
+        K = (K + K.T) / 2
+        self.kernel_mean_ = float(np.mean(self.ref_y_))
+        H = np.linalg.inv(K + self.kernel_ridge * np.eye(len(K)))
+        self.kernel_alpha_ = H @ (self.ref_y_ - self.kernel_mean_)
+        # Closed-form leave-one-out (Allen's PRESS): y_i - alpha_i / H_ii.
+        loo = self.ref_y_ - self.kernel_alpha_ / np.diag(H)
+        return loo, H
+
+    def _kernel_leave_out(self, H: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+        """Kernel ridge prediction of each training row from a fit without the rows
+        ``exclude`` marks for it (its relatives): ``y_B - (H_BB)^-1 alpha_B`` for the
+        left-out block B, exact for a fixed mean."""
+        alpha = self.kernel_alpha_
+        assert alpha is not None
+        y = self.ref_y_ - self.kernel_mean_
+        out = np.empty(len(y))
+        cache: dict[bytes, np.ndarray] = {}
+        for i in range(len(y)):
+            block = np.flatnonzero(exclude[i])
+            key = block.tobytes()
+            if key not in cache:
+                sol = np.linalg.solve(H[np.ix_(block, block)], alpha[block])
+                cache[key] = y[block] - sol
+            out[i] = cache[key][np.searchsorted(block, i)]
+        return out + self.kernel_mean_
+
+    def _kernel_predict(self, frame: pd.DataFrame, sim: np.ndarray, tan: np.ndarray) -> np.ndarray:
+        """Kernel ridge prediction (log10 kcat) for query rows; NaN when off."""
+        if getattr(self, "kernel_alpha_", None) is None:
+            return np.full(len(frame), np.nan)
+        K = self._kernel(list(frame["ec"]), sim, tan)
+        return np.asarray(self.kernel_mean_ + K @ self.kernel_alpha_)
+
+    def _tree_priors(self, priors: np.ndarray) -> np.ndarray:
+        """The prior columns the trees see: kNN, best similarity, pair kNN, best pair
+        similarity, EC-class mean, and with ``kernel_prior`` the kernel ridge value."""
+        cols = [0, 1, 2, 3, 4] + ([8] if self.kernel_prior else [])
+        return priors[:, cols]
+
+    def _std_inputs(self, priors: np.ndarray, mean: np.ndarray) -> np.ndarray:
         """``[1, best similarity, best pair similarity, shared EC levels / 4,
         neighbours' spread, EC class std, |mean - EC prior|, |kNN prior - EC prior|]``
         (log10 units; unknown -> 0 or the global std). The last two: where the model
@@ -733,7 +874,7 @@ class KcatModel:
                 np.ones(len(priors)),
                 np.nan_to_num(priors[:, 1], nan=0.0),
                 np.nan_to_num(priors[:, 3], nan=0.0),
-                _ec_depth(self.ec_baseline_, ecs) / 4,
+                priors[:, 7] / 4,
                 np.nan_to_num(priors[:, 5], nan=gstd),
                 np.nan_to_num(priors[:, 6], nan=gstd),
                 np.nan_to_num(np.abs(mean - ecm), nan=0.0),
@@ -741,6 +882,41 @@ class KcatModel:
             ]
         )
         return z
+
+    def _fit_svd(self, sequences: Iterable[str]) -> np.ndarray | None:
+        """``(sequence_svd, 8000)`` right singular vectors of the training enzymes'
+        3-mer profiles (each distinct sequence once), or None when off: a dense
+        sequence embedding the trees can split on, where 8000 sparse 3-mers cannot."""
+        if self.sequence_svd <= 0:
+            return None
+        from sklearn.decomposition import TruncatedSVD
+
+        uniq = sorted({s for s in sequences if s})
+        k = min(self.sequence_svd, max(len(uniq) - 1, 1))
+        svd = TruncatedSVD(n_components=k, random_state=self.seed)
+        svd.fit(kmer_profiles(uniq))
+        return np.asarray(svd.components_, dtype=float)
+
+    def _features(self, df: pd.DataFrame) -> np.ndarray:
+        """:func:`featurize` plus, with ``sequence_svd``, the 3-mer profile's SVD
+        coordinates (NaN for a blank sequence)."""
+        F = featurize(df)
+        comp = getattr(self, "svd_components_", None)
+        if comp is None:
+            return F
+        emb = np.asarray(kmer_profiles(df["sequence"]) @ comp.T)
+        emb[np.asarray([not q for q in df["sequence"]])] = np.nan
+        return np.hstack([F, emb])
+
+    def _fit_regressor(self, reg: Any, X: np.ndarray, y: np.ndarray) -> None:
+        """Fit one tree model; ``prior_weight`` sets how much likelier than any other
+        column each prior column is to be drawn for a tree (``colsample_bytree``)."""
+        if self.priors and self.prior_weight != 1.0:
+            w = np.ones(X.shape[1])
+            w[-(_N_PRIORS + int(self.kernel_prior)) :] = self.prior_weight
+            reg.fit(X, y, feature_weights=w)
+        else:
+            reg.fit(X, y)
 
     def _regressor(self, seed: int) -> Any:
         import xgboost as xgb
@@ -781,19 +957,22 @@ class KcatModel:
         self.ec_baseline_ = ECMeanBaseline().fit(df)
         self.ref_y_ = target
         self.ref_profiles_ = kmer_profiles(df["sequence"])
+        self.svd_components_ = self._fit_svd(df["sequence"])
         self.ref_fps_ = np.vstack([fingerprint_bits(s) for s in df["reactant_smiles"]])
         self.ref_frame_ = pd.DataFrame({"ec": df["ec"]})
         rng = np.random.default_rng(self.seed)
         sim, tan = self._similarities(df)
         related = sim >= self.family_similarity
         np.fill_diagonal(related, True)
-        near = self._priors_from(df, sim, tan, np.eye(n, dtype=bool))  # leave-one-out
-        far = self._priors_from(df, sim, tan, related)  # leave-relatives-out
+        loo, H = self._fit_kernel(list(df["ec"]), sim, tan)
+        kfar = None if H is None else self._kernel_leave_out(H, related)
+        near = self._priors_from(df, sim, tan, np.eye(n, dtype=bool), loo)  # leave-one-out
+        far = self._priors_from(df, sim, tan, related, kfar)  # leave-relatives-out
         is_far = rng.random(n) < self.far_fraction
         mixed = np.where(is_far[:, None], far, near)
-        F = featurize(df)
-        X = np.hstack([F, mixed[:, :_N_PRIORS]]) if self.priors else F
-        Xfar = np.hstack([F, far[:, :_N_PRIORS]]) if self.priors else F
+        F = self._features(df)
+        X = np.hstack([F, self._tree_priors(mixed)]) if self.priors else F
+        Xfar = np.hstack([F, self._tree_priors(far)]) if self.priors else F
         folds = self.calibration_folds if self.calibration_folds >= 2 else 0
         self.members_ = []
         oob_sum, oob_sq, oob_n = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -801,7 +980,7 @@ class KcatModel:
             for _ in range(self.n_members):
                 idx = rng.integers(0, n, n)
                 reg = self._regressor(int(rng.integers(0, 2**31 - 1)))
-                reg.fit(X[idx], target[idx])
+                self._fit_regressor(reg, X[idx], target[idx])
                 self.members_.append(reg)
                 out = np.setdiff1d(np.arange(n), idx)
                 pred = reg.predict(X[out])
@@ -816,17 +995,21 @@ class KcatModel:
         ok = np.isfinite(grp_pred)
         self.shrink_coef_ = None
         if self.shrink and ok.sum() > 10:
-            S = np.vstack(
-                [_stack_inputs(oob_mean, mixed[seen]), _stack_inputs(grp_pred[ok], far[ok])]
-            )
+            S = np.vstack([self._stack(oob_mean, mixed[seen]), self._stack(grp_pred[ok], far[ok])])
             coef, *_ = np.linalg.lstsq(S, np.concatenate([target[seen], target[ok]]), rcond=None)
             self.shrink_coef_ = coef
-            oob_mean = _stack_inputs(oob_mean, mixed[seen]) @ coef
+            oob_mean = self._stack(oob_mean, mixed[seen]) @ coef
             oob_res = target[seen] - oob_mean
-            grp_pred[ok] = _stack_inputs(grp_pred[ok], far[ok]) @ coef
+            grp_pred[ok] = self._stack(grp_pred[ok], far[ok]) @ coef
         grp_res = target[ok] - grp_pred[ok]
-        z_oob = self._std_inputs(mixed[seen], df["ec"][seen], oob_mean)
-        z_grp = self._std_inputs(far[ok], df["ec"][ok], grp_pred[ok])
+        if self._keep_fit_data:  # for benchmarks/parts_kcat_std_screen.py only
+            self._fit_data = {
+                "sim": sim, "tan": tan, "related": related, "far": far, "F": F, "X": X,
+                "Xfar": Xfar, "ok": ok, "grp_pred": grp_pred, "target": target,
+                "ec": list(df["ec"]),
+            }  # fmt: skip
+        z_oob = self._std_inputs(mixed[seen], oob_mean)
+        z_grp = self._std_inputs(far[ok], grp_pred[ok])
         res = np.concatenate([oob_res, grp_res])
         Z = np.vstack([z_oob, z_grp])
         coef, *_ = np.linalg.lstsq(Z, np.abs(res), rcond=None)
@@ -870,15 +1053,26 @@ class KcatModel:
             return pred
         fam = _families(sim, self.family_similarity)
         fold = rng.permutation(fam.max() + 1)[fam] % folds
+        self._calibration_fold = fold
         for k in range(folds):
             test = fold == k
             train = ~test & ~related[:, test].any(axis=1)
             if test.any() and train.sum() >= 10:
                 reg = self._regressor(int(rng.integers(0, 2**31 - 1)))
-                reg.fit(X[train], target[train])
+                self._fit_regressor(reg, X[train], target[train])
                 pred[test] = reg.predict(Xfar[test])
             steps.advance(note="calibration fold")
         return pred
+
+    def _stack(self, mean: np.ndarray, priors: np.ndarray) -> np.ndarray:
+        """Inputs of the ``shrink`` blend; with ``kernel_blend`` also the kernel ridge
+        value and its product with the best similarity."""
+        S = _stack_inputs(mean, priors)
+        if not self.kernel_blend:
+            return S
+        best = np.nan_to_num(priors[:, 1], nan=0.0)
+        kr = np.where(np.isfinite(priors[:, 8]), priors[:, 8], mean)
+        return np.column_stack([S, kr, kr * best])
 
     def _std_shape(self, z: np.ndarray) -> np.ndarray:
         """Expected |error| from the std inputs, floored at 0.2 log10 units."""
@@ -904,14 +1098,14 @@ class KcatModel:
         df = validate_frame(frame, allow_missing_sequence=allow_missing_sequence)
         sim, tan = self._similarities(df)
         prior = self._priors_from(df, sim, tan, None)
-        F = featurize(df)
-        X = np.hstack([F, prior[:, :_N_PRIORS]]) if self.priors else F
+        F = self._features(df)
+        X = np.hstack([F, self._tree_priors(prior)]) if self.priors else F
         preds = np.vstack([m.predict(X) for m in self.members_])
         mean = preds.mean(axis=0)
         spread = preds.std(axis=0)
         if self.shrink_coef_ is not None:
-            mean = _stack_inputs(mean, prior) @ self.shrink_coef_
-        shape = self._std_shape(self._std_inputs(prior, df["ec"], mean))
+            mean = self._stack(mean, prior) @ self.shrink_coef_
+        shape = self._std_shape(self._std_inputs(prior, mean))
         return mean, np.maximum(self.std_scale_ * shape, spread)
 
     # persistence -------------------------------------------------------------
@@ -936,6 +1130,11 @@ class KcatModel:
                     indptr=prof.indptr,
                     ec=np.asarray(self.ref_frame_["ec"], dtype=str),
                     fps=np.packbits(self.ref_fps_.astype(np.uint8), axis=1),
+                    kernel_alpha=np.zeros(0) if self.kernel_alpha_ is None else self.kernel_alpha_,
+                    kernel_mean=np.float64(getattr(self, "kernel_mean_", 0.0)),
+                    svd=np.zeros((0, 20**KMER))
+                    if self.svd_components_ is None
+                    else self.svd_components_,
                 )
         manifest = {
             "kind": KIND,
@@ -985,7 +1184,16 @@ class KcatModel:
                 expected=f"format_version {FORMAT_VERSION}",
                 found=manifest.get("format_version"),
             )
-        model = cls(**manifest["params"])
+        # Options added after a model was saved are off in it.
+        model = cls(
+            **{
+                "prior_weight": 1.0,
+                "sequence_svd": 0,
+                "kernel_prior": False,
+                "kernel_blend": False,
+                **manifest["params"],
+            }
+        )
         model.members_ = []
         for i in range(model.n_members):
             reg = xgb.XGBRegressor()
@@ -998,6 +1206,11 @@ class KcatModel:
             )
             ecs = [str(e) for e in ref["ec"]]
             model.ref_fps_ = np.unpackbits(ref["fps"], axis=1, count=FP_BITS).astype(float)
+            svd = ref["svd"] if "svd" in ref.files else np.zeros((0, 20**KMER))
+            model.svd_components_ = np.asarray(svd, dtype=float) if len(svd) else None
+            alpha = ref["kernel_alpha"] if "kernel_alpha" in ref.files else np.zeros(0)
+            model.kernel_alpha_ = np.asarray(alpha, dtype=float) if len(alpha) else None
+            model.kernel_mean_ = float(ref["kernel_mean"]) if "kernel_mean" in ref.files else 0.0
         model.ref_frame_ = pd.DataFrame({"ec": ecs})
         model.ec_baseline_ = ECMeanBaseline().fit(pd.DataFrame({"ec": ecs, TARGET: model.ref_y_}))
         model.std_coef_ = np.asarray(manifest["std_coef"], dtype=float)
