@@ -18,20 +18,13 @@ import numpy as np
 import pandas as pd
 
 from biofab.parts.kcat import TARGET, KcatModel, ec_levels, load_catpred
+from parts_kcat import grouped_folds  # the benchmark's own folds, one definition
 
 ROOT = Path(__file__).resolve().parents[1]
 P0 = 428 + 1029 + 192 + 1024  # first prior column in X
 SUB = slice(428, 428 + 1029)
 PROD = slice(428 + 1029 + 192, P0)
 PROT = slice(0, 428)
-
-
-def folds_of(groups: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
-    uniq = np.unique(groups)
-    rng = np.random.default_rng(seed)
-    fold_of = dict(zip(rng.permutation(uniq), np.arange(len(uniq)) % k, strict=True))
-    a = np.array([fold_of[g] for g in groups])
-    return [np.flatnonzero(a == f) for f in range(k)]
 
 
 def wknn(sim: np.ndarray, y: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -141,7 +134,7 @@ def run(args: argparse.Namespace) -> None:
     y = val[TARGET].to_numpy()
     recs_int: list[pd.DataFrame] = []
     recs_test: list[pd.DataFrame] = []
-    for f, te in enumerate(folds_of(groups, args.folds, args.seed)):
+    for f, te in enumerate(grouped_folds(groups, args.folds, args.seed)):
         t0 = time.perf_counter()
         tr = np.setdiff1d(np.arange(len(val)), te)
         m = KcatModel(n_members=args.members, seed=args.seed, n_jobs=1).fit(val.iloc[tr])

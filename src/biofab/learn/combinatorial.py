@@ -262,22 +262,19 @@ class VariantRecommender(RecommenderFront):
         self.prior = prior
         self.n_members = n_members
         self.min_distance = min_distance
-        if not 0.0 <= exploit <= 1.0:
-            raise ValueError(f"exploit must be a share in [0, 1], got {exploit!r}")
+        _check_share("exploit", exploit)
         self.exploit = exploit
         self.last_round = last_round
         if batch not in ("top", "believer"):
             raise ValueError(f"batch must be 'top' or 'believer', got {batch!r}")
         self.batch = batch
         self.grid = grid
-        if not 0.0 <= local_share <= 1.0:
-            raise ValueError(f"local_share must be a share in [0, 1], got {local_share!r}")
+        _check_share("local_share", local_share)
         if local_parents < 1:
             raise ValueError(f"local_parents must be at least 1, got {local_parents!r}")
         self.local_share = local_share
         self.local_parents = local_parents
-        if not 0.0 <= trees_share <= 1.0:
-            raise ValueError(f"trees_share must be a share in [0, 1], got {trees_share!r}")
+        _check_share("trees_share", trees_share)
         self.trees_share = trees_share
         self.groups = groups
         self.ard = ard
@@ -285,8 +282,7 @@ class VariantRecommender(RecommenderFront):
         if not all(0.0 < c <= 1.0 for c in caps):
             raise ValueError(f"pair_cap must be shares in (0, 1] or None, got {pair_cap!r}")
         self.pair_cap = pair_cap
-        if not 0.0 <= recombine_share <= 1.0:
-            raise ValueError(f"recombine_share must be a share in [0, 1], got {recombine_share!r}")
+        _check_share("recombine_share", recombine_share)
         if recombine_parents < 2:
             raise ValueError(f"recombine_parents must be at least 2, got {recombine_parents!r}")
         self.recombine_share = recombine_share
@@ -580,6 +576,12 @@ def group_table(space: Space, groups: Mapping[str, str]) -> list[list[int]] | No
     if all(len(set(row)) == len(row) for row in table):
         return None
     return table
+
+
+def _check_share(name: str, value: float) -> None:
+    """Raise unless ``value`` is a share of a plate, in [0, 1]."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a share in [0, 1], got {value!r}")
 
 
 def _as_schedule(value: float | Sequence[float]) -> list[float]:
