@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     # `biofab campaign status` summarise from plain records and start fast.
     import pandas as pd
 
+    from biofab.learn.calibration import RecordScale
+
     #: What :meth:`Campaign.score` reads: a frame, or records keyed by column name.
     Table = pd.DataFrame | list[dict[str, Any]]
 
@@ -160,6 +162,7 @@ class Campaign:
         candidates: pd.DataFrame | None = None,
         seed: int | None = None,
         expect_version: int | None = None,
+        record_calibration: bool = True,
     ) -> Recommendation:
         """Choose, store and return the next batch of ``n`` designs.
 
@@ -168,6 +171,14 @@ class Campaign:
         recommended earlier but not yet measured are never proposed again.
         ``expect_version``: store the round only if the campaign is still at
         this version (else ``StaleVersionError``, nothing stored).
+
+        ``record_calibration``: after the recommender has chosen, multiply the
+        batch's *reported* std by the factor that earlier rounds' measured
+        picks ask for (:meth:`record_scales`); the choice is not changed. A
+        batch is the recommender's top picks, whose errors are larger than the
+        out-of-fold errors the recommender calibrates on. The factor per output
+        is stored in the round's notes (``record_scale``), and every stored
+        ``predicted`` std carries it.
         """
         from biofab.learn import (
             SpaceFilling,
@@ -210,6 +221,11 @@ class Campaign:
                 "no unmeasured design is left to recommend", found="an exhausted space"
             )
         self._to_objective_units(rec)
+        factors = self.record_scales(data) if record_calibration else {}
+        for j, o in enumerate(rec.outputs):
+            if o in factors:
+                rec.std[:, j] = rec.std[:, j] * factors[o].scale
+        rec.notes["record_scale"] = {o: f.scale for o, f in factors.items()}
         keys = self.space.keys(rec.designs)
         designs = [
             {
@@ -231,7 +247,11 @@ class Campaign:
             self.name,
             rec.recommender,
             designs,
-            notes={"n": len(designs)},
+            notes={
+                "n": len(designs),
+                "record_scale": {o: f.scale for o, f in factors.items()},
+                "record_n": {o: f.n for o, f in factors.items()},
+            },
             expect_version=expect_version,
         )
         model = rec.model
@@ -254,6 +274,118 @@ class Campaign:
             )
         rec.notes["round"] = number
         return rec
+
+    def prediction_record(self, data: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+        """Every measured design that a round predicted: one entry per design and
+        predicted output with ``round``, ``output``, ``mean``, ``std`` (the std as
+        the recommender gave it, before that round's record factor), ``scale``
+        (that factor, 1.0 for rounds stored before it existed), ``measured`` and
+        ``yvar`` (the measurement's variance, NaN if unknown), in the output's units.
+
+        An output named after an objective compares with its measured value; a
+        target objective's ``<name>_score`` with its utility; a weighted
+        ``score`` of several objectives is left out (it is standardised on the
+        data of its day and cannot be recomputed).
+        """
+        import pandas as pd
+
+        data = self.data() if data is None else data
+        if len(data) == 0:
+            return []
+        rounds = self.store.rounds(self.name)
+        scales = {
+            int(r["number"]): (r["notes"] or {}).get("record_scale", {})
+            for r in rounds.to_dict("records")
+        }
+        table = self.store.design_table(self.name)
+        predicted = {
+            int(d): (p, int(r))
+            for d, p, r in zip(table["design_id"], table["predicted"], table["round"], strict=True)
+            if isinstance(p, dict) and pd.notna(r)
+        }
+        measured_of: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for o in self.objectives:
+            value = data[o.name].to_numpy(float)
+            var = data[f"{o.name}_std"].to_numpy(float) ** 2
+            measured_of[o.name] = (value, var)
+            if o.direction == "target":
+                # utility -|y - target|: its noise variance is the measurement's
+                measured_of[f"{o.name}_score"] = (o.utility(value), var)
+        out = []
+        for i, d in enumerate(data["design_id"].to_numpy()):
+            if int(d) not in predicted:
+                continue
+            pred, number = predicted[int(d)]
+            for output, (mean, std) in pred.items():
+                if output not in measured_of:
+                    continue
+                scale = float(scales.get(number, {}).get(output, 1.0))
+                value, var = measured_of[output]
+                out.append(
+                    {
+                        "round": number,
+                        "output": output,
+                        "mean": float(mean),
+                        "std": float(std) / scale if scale > 0 else float("nan"),
+                        "scale": scale,
+                        "measured": float(value[i]),
+                        "yvar": float(var[i]),
+                    }
+                )
+        return out
+
+    def record_scales(self, data: pd.DataFrame | None = None) -> dict[str, RecordScale]:
+        """Per predicted output, the factor earlier rounds' measured picks ask for
+        (:func:`~biofab.learn.calibration.record_scale` over
+        :meth:`prediction_record`, every round pooled); empty with no record."""
+        from biofab.learn.calibration import record_scale
+
+        by_output: dict[str, list[dict[str, Any]]] = {}
+        for r in self.prediction_record(data):
+            by_output.setdefault(r["output"], []).append(r)
+        return {
+            o: record_scale(
+                np.array([r["mean"] for r in rs]),
+                np.array([r["std"] for r in rs]),
+                np.array([r["measured"] for r in rs]),
+                np.array([r["yvar"] for r in rs]),
+            )
+            for o, rs in by_output.items()
+        }
+
+    def record_calibration(self) -> pd.DataFrame:
+        """How each round's error bars did on its own measured picks.
+
+        One row per round and predicted output: ``n`` measured picks,
+        ``factor_applied`` (the record factor the round's std carried, 1.0 for
+        none), ``coverage_68_raw`` (share of picks inside ``mean ± sqrt(std² +
+        yvar)`` with the std before the factor) and ``coverage_68`` (with the
+        std as reported); nominal 0.68. Empty before a predicted design is
+        measured. :meth:`record_scales` gives the factor the next batch gets.
+        """
+        import pandas as pd
+
+        columns = ["round", "output", "n", "factor_applied", "coverage_68_raw", "coverage_68"]
+        groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        for r in self.prediction_record():
+            groups.setdefault((r["round"], r["output"]), []).append(r)
+        rows = []
+        for (number, output), rs in sorted(groups.items()):
+            err = np.abs(np.array([r["measured"] - r["mean"] for r in rs]))
+            std = np.array([r["std"] for r in rs])
+            var = np.nan_to_num(np.array([r["yvar"] for r in rs]))
+            scale = rs[0]["scale"]
+            rows.append(
+                {
+                    "round": number,
+                    "output": output,
+                    "n": len(rs),
+                    "factor_applied": scale,
+                    "coverage_68_raw": float(np.mean(err <= np.sqrt(std**2 + var))),
+                    "coverage_68": float(np.mean(err <= np.sqrt((scale * std) ** 2 + var))),
+                }
+            )
+        return pd.DataFrame(rows, columns=columns)
 
     def _to_objective_units(self, rec: Recommendation) -> None:
         """Predictions of utilities -> predictions of the measured quantities.

@@ -287,3 +287,76 @@ def calibrate_out_of_fold(
         n=len(ya),
         folds=len(np.unique(oof.fold)),
     )
+
+
+@dataclass
+class RecordScale:
+    """A factor on the std learned from a campaign's own record (see :func:`record_scale`).
+
+    ``scale``: the factor to multiply the next batch's std by (dimensionless,
+    1.0 with no record). ``raw``: the unshrunk factor the records alone ask for
+    (NaN with no record). ``n``: records used; ``skipped``: records left out
+    (a NaN mean, std or measurement, or a std that is not positive).
+    """
+
+    scale: float
+    raw: float
+    n: int
+    skipped: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def record_scale(
+    mean: np.ndarray,
+    std: np.ndarray,
+    measured: np.ndarray,
+    yvar: np.ndarray | None = None,
+    *,
+    level: float = ONE_SIGMA,
+    prior_n: float = 10.0,
+    limits: tuple[float, float] = (0.2, 20.0),
+) -> RecordScale:
+    """The factor ``s`` such that ``mean ± sqrt((s·std)² + yvar)`` would have covered a
+    fraction ``level`` of earlier rounds' picks, shrunk toward 1 when the record is short.
+
+    ``mean`` and ``std`` are what the campaign predicted for designs it then
+    built (in the measured quantity's units, the std *before* any earlier
+    record factor), ``measured`` what was measured, ``yvar`` each measurement's
+    noise variance (None: 0); all one shape, one entry per record. A batch is
+    the recommender's top picks, so its errors are larger than a random row's
+    (the winner's curse): out-of-fold recalibration on measured rows cannot see
+    that, the campaign's record of its own picks can.
+
+    Rule: records with a non-finite mean, std or measurement, or ``std <= 0``,
+    are skipped (a zero std says nothing about scale). Each remaining record
+    needs the factor ``|measured - mean| / std`` (noise variance removed first,
+    as in :func:`std_scale`); ``raw`` is the split-conformal ``level`` quantile
+    of those needs. With ``n`` records the reported factor is
+    ``raw ** (n / (n + prior_n))``: a geometric shrinkage toward 1 with the
+    weight of ``prior_n`` records at 1, so a handful of records cannot swing the
+    error bars, and a full plate (96) moves them nearly all the way. The
+    factor is clipped to ``limits``.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if prior_n < 0:
+        raise ValueError(f"prior_n must be >= 0, got {prior_n}")
+    m = np.asarray(mean, dtype=float).reshape(-1)
+    s = np.asarray(std, dtype=float).reshape(-1)
+    y = np.asarray(measured, dtype=float).reshape(-1)
+    v = np.zeros_like(y) if yvar is None else np.asarray(yvar, dtype=float).reshape(-1)
+    if not m.shape == s.shape == y.shape == v.shape:
+        raise ValueError("mean, std, measured and yvar must have one entry per record")
+    v = np.where(np.isfinite(v), v, 0.0)  # an unknown noise variance counts as none
+    ok = np.isfinite(m) & np.isfinite(s) & np.isfinite(y) & (s > 0)
+    n = int(ok.sum())
+    if n == 0:
+        return RecordScale(scale=1.0, raw=math.nan, n=0, skipped=len(m))
+    excess = np.clip((y[ok] - m[ok]) ** 2 - v[ok], 0.0, None)
+    raw = max(conformal_quantile(np.sqrt(excess) / s[ok], level), 1e-12)
+    shrunk = math.exp(math.log(raw) * n / (n + prior_n))
+    return RecordScale(
+        scale=float(np.clip(shrunk, *limits)), raw=float(raw), n=n, skipped=len(m) - n
+    )
