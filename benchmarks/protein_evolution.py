@@ -37,7 +37,10 @@ Reported per landscape and method: the best fitness found / the landscape's
 global maximum (mean over seeds, with its standard deviation), the fraction of
 runs that found the global maximum and the fraction that found a top-0.1 %
 variant; for biofab also the coverage of its 68 % and 95 % intervals on the
-variants it chose (measured vs predicted, rounds 1-3). Records:
+variants it chose (measured vs predicted, rounds 1-3), raw and with each round's
+std scaled by the record factor of the campaign engine
+(:func:`biofab.learn.calibration.record_scale` on the earlier rounds' picks;
+the choices are not changed), also by round. Records:
 ``benchmarks/results/protein_evolution.json`` (ratio = biofab / peer, > 1 means
 biofab wins; null when the peer scored 0).
 
@@ -63,11 +66,14 @@ import numpy as np
 
 from biofab.core.progress import progress
 from biofab.learn import default_recommender
+from biofab.learn.calibration import record_scale
 from biofab.learn.combinatorial import VariantRecommender
 from biofab.learn.recommendation import Recommender
 from biofab.parts.landscapes import Landscape, load_gb1, nk_landscape
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: One model-chosen variant: (measured, predicted mean, std, round, record factor).
+Pred = tuple[float, float, float, int, float]
 METHODS = ("biofab", "random", "greedy-de", "mlde", "alde-boost-ucb")
 PEERS = METHODS[1:]
 #: Other settings of biofab's recommender, run only when named in ``--methods`` (logged,
@@ -189,10 +195,13 @@ def _active(
     *,
     focused: bool = False,
     trace: list[dict[str, Any]] | None = None,
-) -> tuple[list[int], list[tuple[float, float, float]]]:
+) -> tuple[list[int], list[Pred]]:
     """The first batch (random, or zero-shot focused), then ``setup.rounds`` recommender
-    batches; returns the pool rows chosen and (measured, predicted mean, std) of every
-    model-chosen variant. ``trace``: appended one :func:`_trap_state` per round."""
+    batches; returns the pool rows chosen and (measured, predicted mean, std, round,
+    record factor) of every model-chosen variant. The record factor is what
+    ``Campaign.recommend`` would put on the round's reported std (learned from the
+    earlier rounds' picks); it changes no choice. ``trace``: appended one
+    :func:`_trap_state` per round."""
     rng = np.random.default_rng(seed)
     chosen = list(rng.choice(len(land.fitness), setup.first, replace=False))
     table = land.designs()
@@ -200,7 +209,7 @@ def _active(
     if focused:
         chosen = [row_of[v] for v in _focused_first(land, table, seed, setup.first)]
     space = land.space()
-    preds: list[tuple[float, float, float]] = []
+    preds: list[Pred] = []
     for r in range(setup.rounds):
         rec = make().recommend(
             space,
@@ -214,8 +223,10 @@ def _active(
         rows = [row_of["".join(map(str, v))] for v in rec.designs[list(land.sites)].to_numpy()]
         if trace is not None:
             trace.append(_trap_state(land, chosen, rows, rec.model))
+        earlier = np.array([p[:3] for p in preds]).reshape(-1, 3)
+        factor = record_scale(earlier[:, 1], earlier[:, 2], earlier[:, 0]).scale
         preds += [
-            (float(land.fitness[i]), float(m), float(s))
+            (float(land.fitness[i]), float(m), float(s), r + 1, factor)
             for i, m, s in zip(rows, rec.mean[:, 0], rec.std[:, 0], strict=True)
         ]
         chosen += rows
@@ -327,7 +338,7 @@ def run_one(task: tuple[str, str, int, Setup]) -> dict[str, Any]:
     name, method, seed, setup = task
     land = landscape(name, setup)
     t0 = time.perf_counter()
-    preds: list[tuple[float, float, float]] = []
+    preds: list[Pred] = []
     trace: list[dict[str, Any]] | None = [] if setup.trace else None
     if method == "random":
         chosen = _random(land, seed, setup)
@@ -371,6 +382,7 @@ def run_one(task: tuple[str, str, int, Setup]) -> dict[str, Any]:
         "best_variant": str(land.variants[chosen[int(np.argmax(land.fitness[chosen]))]]),
         "coverage68": _coverage(preds, 1.0),
         "coverage95": _coverage(preds, 1.96),
+        **_record_coverage(preds),
         "seconds": time.perf_counter() - t0,
     } | ({"rounds": trace} if trace else {})
 
@@ -394,11 +406,31 @@ def _mlde(land: Landscape, seed: int, setup: Setup) -> list[int]:
     return train + [row_of["".join(map(str, v))] for v in rec.designs[list(land.sites)].to_numpy()]
 
 
-def _coverage(preds: list[tuple[float, float, float]], z: float) -> float | None:
+def _coverage(preds: list[Pred], z: float, *, record: bool = False) -> float | None:
+    """Share of ``preds`` inside ``mean ± z·std`` (with ``record``, the std times its
+    round's record factor)."""
     if not preds:
         return None
-    p = np.array(preds)
-    return float((np.abs(p[:, 0] - p[:, 1]) <= z * p[:, 2]).mean())
+    p = np.array(preds, dtype=float)
+    std = p[:, 2] * (p[:, 4] if record else 1.0)
+    return float((np.abs(p[:, 0] - p[:, 1]) <= z * std).mean())
+
+
+def _record_coverage(preds: list[Pred]) -> dict[str, Any]:
+    """Coverage with the record factor, overall and by round (raw beside it)."""
+    if not preds:
+        return {}
+    rounds = sorted({int(p[3]) for p in preds})
+    by = {k: [p for p in preds if int(p[3]) == k] for k in rounds}
+    return {
+        "coverage68_record": _coverage(preds, 1.0, record=True),
+        "coverage95_record": _coverage(preds, 1.96, record=True),
+        "coverage68_by_round": [_coverage(by[k], 1.0) for k in rounds],
+        "coverage68_record_by_round": [_coverage(by[k], 1.0, record=True) for k in rounds],
+        "coverage95_by_round": [_coverage(by[k], 1.96) for k in rounds],
+        "coverage95_record_by_round": [_coverage(by[k], 1.96, record=True) for k in rounds],
+        "record_factor_by_round": [float(by[k][0][4]) for k in rounds],
+    }
 
 
 # -- summary and records ----------------------------------------------------------------
@@ -415,6 +447,11 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float
             frac = np.array([r["best_fraction"] for r in rs])
             cov68 = [r["coverage68"] for r in rs if r["coverage68"] is not None]
             cov95 = [r["coverage95"] for r in rs if r["coverage95"] is not None]
+            extra = {
+                key: np.nanmean([r[key] for r in rs if key in r], axis=0).tolist()
+                for key in _RECORD_KEYS
+                if any(key in r for r in rs)
+            }
             methods[method] = {
                 "best_fraction": float(frac.mean()),
                 "best_fraction_sd": float(frac.std()),
@@ -424,9 +461,20 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float
                 "coverage95": float(np.mean(cov95)) if cov95 else float("nan"),
                 "seconds_median": float(np.median([r["seconds"] for r in rs])),
                 "runs": len(rs),
+                **extra,
             }
     return out
 
+
+_RECORD_KEYS = (
+    "coverage68_record",
+    "coverage95_record",
+    "coverage68_by_round",
+    "coverage68_record_by_round",
+    "coverage95_by_round",
+    "coverage95_record_by_round",
+    "record_factor_by_round",
+)
 
 METRICS = {
     "best_fitness_fraction_of_max": "best_fraction",
@@ -496,6 +544,31 @@ def table(summary: dict[str, dict[str, dict[str, float]]]) -> str:
                 f"| {name} | {method} | {m['best_fraction']:.3f} ± {m['best_fraction_sd']:.3f} "
                 f"| {m['found_max']:.2f} | {m['found_top']:.2f} | {cov} "
                 f"| {m['seconds_median']:.1f} |"
+            )
+    return "\n".join(lines)
+
+
+def coverage_table(summary: dict[str, dict[str, Any]]) -> str:
+    """Coverage of the 68 % / 95 % intervals by round: raw and record-scaled."""
+    lines = [
+        "| landscape | method | round | record factor (mean) | 68 % raw | 68 % record "
+        "| 95 % raw | 95 % record |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, methods in summary.items():
+        for method, m in methods.items():
+            if "coverage68_by_round" not in m:
+                continue
+            cols = [m[k] for k in _RECORD_KEYS[2:]]
+            for k, (c68, r68, c95, r95, f) in enumerate(zip(*cols, strict=True)):
+                lines.append(
+                    f"| {name} | {method} | {k + 1} | {f:.2f} | {c68:.2f} | {r68:.2f} "
+                    f"| {c95:.2f} | {r95:.2f} |"
+                )
+            lines.append(
+                f"| {name} | {method} | all | - | {m['coverage68']:.2f} "
+                f"| {m['coverage68_record']:.2f} | {m['coverage95']:.2f} "
+                f"| {m['coverage95_record']:.2f} |"
             )
     return "\n".join(lines)
 
@@ -594,6 +667,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     (out / "protein_evolution.json").write_text(json.dumps(recs, indent=2) + "\n")
     (out / "protein_evolution_runs.json").write_text(json.dumps(runs) + "\n")
     print(table(summary))
+    print(coverage_table(summary))
     for rec in recs:
         if rec["metric"] == "fraction_runs_global_max":
             print(f"{rec['dataset']}: biofab/{rec['peer']} finding the max = {rec['ratio']}")
