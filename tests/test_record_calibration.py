@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -100,3 +105,48 @@ def test_factor_comes_from_the_stored_record_and_leaves_choices_unchanged(db_url
     table_rows = on.record_calibration()
     assert list(table_rows["round"]) == [2, 3]
     assert table_rows["factor_applied"].iloc[1] == pytest.approx(expected.scale)
+
+
+def test_cli_shows_the_record_and_can_turn_the_factor_off(tmp_path: Path) -> None:
+    space = "parameters:\n  a: {type: continuous, lo: 0, hi: 4, step: 0.25}\n"
+    (tmp_path / "space.yaml").write_text(space)
+
+    def biofab(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "BIOFAB_DB": f"sqlite:///{tmp_path / 'biofab.db'}"}
+        return subprocess.run(
+            [sys.executable, "-m", "biofab.cli", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def measure(batch: str, results: str) -> None:
+        d = pd.read_csv(tmp_path / batch)[["a"]]
+        d["yield"] = np.sin(3 * d["a"]) + 0.3 * d["a"]
+        d.to_csv(tmp_path / results, index=False)
+
+    made = biofab("campaign", "create", "c", "--space", "space.yaml", "--objective", "yield:max")
+    assert made.returncode == 0, made.stderr
+    assert biofab("campaign", "recommend", "c", "-n", "8", "--out", "b1.csv").returncode == 0
+    measure("b1.csv", "r1.csv")
+    assert biofab("campaign", "ingest", "c", "r1.csv").returncode == 0
+    r = biofab("campaign", "recommend", "c", "-n", "4", "--out", "b2.csv", "--json", "--seed", "0")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["record_scale"] == {}  # nothing predicted before
+    measure("b2.csv", "r2.csv")
+    assert biofab("campaign", "ingest", "c", "r2.csv").returncode == 0
+    r = biofab("campaign", "explain", "c", "--json")
+    assert r.returncode == 0, r.stderr
+    explained = json.loads(r.stdout)
+    (row,) = explained["record_calibration"]
+    assert row["round"] == 2 and row["n"] == 4 and row["factor_applied"] == 1.0
+    nxt = explained["next_record_scale"]["yield"]
+    assert nxt["n"] == 4 and nxt["scale"] > 0
+    r = biofab("campaign", "recommend", "c", "-n", "4", "--json", "--no-record-calibration")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["record_scale"] == {}
+    r = biofab("campaign", "explain", "c")
+    assert r.returncode == 0, r.stderr
+    assert "own measured picks" in r.stdout and "next batch: std_yield x" in r.stdout

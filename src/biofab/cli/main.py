@@ -168,6 +168,14 @@ def campaign_recommend(
         Path | None,
         typer.Option(help="CSV of the only designs to choose from (e.g. premixed stocks)."),
     ] = None,
+    record_calibration: Annotated[
+        bool,
+        typer.Option(
+            "--record-calibration/--no-record-calibration",
+            help="Scale the batch's reported std by the factor earlier rounds' measured "
+            "picks ask for (the choice is not changed).",
+        ),
+    ] = True,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -182,7 +190,13 @@ def campaign_recommend(
     c = _campaign(name, db)
     pool = None if candidates is None else _read_candidates(c, candidates)
     with Status("fitting the model and choosing the batch...", console=err):
-        rec = c.recommend(n, recommender=rec_obj, seed=seed, candidates=pool)
+        rec = c.recommend(
+            n,
+            recommender=rec_obj,
+            seed=seed,
+            candidates=pool,
+            record_calibration=record_calibration,
+        )
     frame = rec.to_frame()
     if output is not None:
         write_atomic(output, frame.to_csv(index=False))
@@ -191,11 +205,14 @@ def campaign_recommend(
             {
                 "round": rec.notes["round"],
                 "recommender": rec.recommender,
+                "record_scale": rec.notes.get("record_scale", {}),
                 "designs": frame.to_dict("records"),
             }
         )
         return
     out.print(_table(frame, title=f"round {rec.notes['round']}: {rec.recommender}"))
+    for o, f in rec.notes.get("record_scale", {}).items():
+        out.print(f"std_{o} x {f:.2f}: the factor earlier rounds' measured picks ask for")
     if output is not None:
         out.print(f"wrote {len(frame)} designs to {output}")
 
@@ -280,12 +297,20 @@ def campaign_explain(
         calibration, skipped = c.calibration(), None
     except NotEnoughDataError as e:  # importance needs 2 designs, a held-out split 8
         calibration, skipped = None, str(e)
+    by_round = c.record_calibration()
+    # NaN (no usable record) is not JSON: None
+    factors = {
+        o: {k: None if isinstance(v, float) and v != v else v for k, v in f.to_dict().items()}
+        for o, f in c.record_scales().items()
+    }
     if json_out:
         _print_json(
             {
                 "importance": importance.to_dict("records"),
                 "calibration": [] if calibration is None else calibration.to_dict("records"),
                 **({"calibration_skipped": skipped} if skipped else {}),
+                "record_calibration": by_round.to_dict("records"),
+                "next_record_scale": factors,
             }
         )
         return
@@ -300,6 +325,20 @@ def campaign_explain(
                 "after recalibration (nominal 0.68 / 0.95)",
             )
         )
+    if len(by_round):
+        out.print(
+            _table(
+                by_round,
+                title="each round's error bars on its own measured picks, before and with "
+                "the record factor (nominal 0.68)",
+            )
+        )
+    for o, f in factors.items():
+        if f["n"]:
+            out.print(
+                f"next batch: std_{o} x {f['scale']:.2f} (from {f['n']} measured picks, "
+                f"{f['raw']:.2f} before shrinkage toward 1)"
+            )
 
 
 @campaign_app.command("report")
