@@ -16,6 +16,7 @@ import pytest
 from biofab import Campaign, Continuous, Space
 from biofab.learn import BayesianOptimization
 from biofab.learn.calibration import record_scale
+from biofab.report import write_report
 from biofab.store import Store
 
 
@@ -58,7 +59,9 @@ def _results(batch: pd.DataFrame, offset: float) -> pd.DataFrame:
     return out
 
 
-def test_factor_comes_from_the_stored_record_and_leaves_choices_unchanged(db_url: str) -> None:
+def test_factor_comes_from_the_stored_record_and_leaves_choices_unchanged(
+    db_url: str, tmp_path: Path
+) -> None:
     space = Space({"a": Continuous(0, 4, step=0.25), "b": Continuous(0, 4, step=0.25)})
     store = Store(db_url)
     on = Campaign.create("on", space, ["yield:max"], store=store)
@@ -105,6 +108,9 @@ def test_factor_comes_from_the_stored_record_and_leaves_choices_unchanged(db_url
     table_rows = on.record_calibration()
     assert list(table_rows["round"]) == [2, 3]
     assert table_rows["factor_applied"].iloc[1] == pytest.approx(expected.scale)
+    # The report shows it where the held-out calibration is.
+    write_report(on, tmp_path / "report.html")
+    assert "Error bars on each round" in (tmp_path / "report.html").read_text()
 
 
 def test_cli_shows_the_record_and_can_turn_the_factor_off(tmp_path: Path) -> None:

@@ -159,6 +159,18 @@ def campaign_report(campaign: Campaign, extra: Sequence[Section] = ()) -> str:
         )
     except NotEnoughDataError:
         pass
+    by_round = campaign.record_calibration()
+    if len(by_round):
+        sections.append(("Error bars on each round's own picks", by_round))
+        sections.append(
+            (
+                "",
+                "Share of each round's measured picks inside ±1 std, before "
+                "(coverage_68_raw) and with (coverage_68) the factor the campaign's "
+                "earlier rounds asked for (factor_applied; nominal 0.68). A batch is the "
+                "model's top picks, whose errors are larger than held-out errors.",
+            )
+        )
     if len(campaign.objectives) >= 2 and len(data):
         a, b = campaign.objective_names[:2]
         sections.append((f"Pareto front: {a} vs {b}", pareto_figure(data, campaign.pareto(), a, b)))
