@@ -89,10 +89,14 @@ def one(pool: Any, rows: int, seed: int, batch: int, rounds: int = 1) -> dict[st
             past = np.concatenate(record, axis=1)
             f = record_scale(past[0], past[1], past[2], past[3]).scale
             scaled = np.abs(u - mean) <= np.sqrt((f * std) ** 2 + v)
+            # the window screened after the first run: the latest batch's record only
+            g = record_scale(*record[-1]).scale
+            latest = np.abs(u - mean) <= np.sqrt((g * std) ** 2 + v)
             out |= {
                 f"batch{r + 1}_raw": float(inside.mean()),
                 f"batch{r + 1}_record": float(scaled.mean()),
                 f"batch{r + 1}_factor": float(f),
+                f"batch{r + 1}_record_latest": float(latest.mean()),
             }
         record.append(np.vstack([mean, std, u, v]))
         measured = np.sort(np.concatenate([measured, picked]))
@@ -106,6 +110,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=20)
     p.add_argument("--pools", default=",".join(POOLS))
     p.add_argument("--rounds", type=int, default=1, choices=(1, 2, 3))
+    p.add_argument("--first-seed", type=int, default=0, help="with --rounds: first seed")
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args()
     if args.rounds > 1:
@@ -148,17 +153,18 @@ def rounds_main(args: argparse.Namespace) -> None:
     data = Path(os.environ.get("BIOFAB_SHARED_DATA", str(ROOT.parent / "shared" / "data")))
     command = shlex.join(["python", "benchmarks/calibration_suite.py", *sys.argv[1:]])
     later = range(2, args.rounds + 1)
-    head = " | ".join(f"batch {b} raw | batch {b} record | factor" for b in later)
+    head = " | ".join(f"batch {b} raw | batch {b} record | factor | latest only" for b in later)
     print(f"pool | rows | first batch | {head}")
     records: list[dict[str, Any]] = []
     for key in args.pools.split(","):
         pool = POOLS[key](data, 500)
         for rows in args.rows:
-            got = [one(pool, rows, s, args.batch, args.rounds) for s in range(args.seeds)]
+            seeds = range(args.first_seed, args.first_seed + args.seeds)
+            got = [one(pool, rows, s, args.batch, args.rounds) for s in seeds]
             mean = {k: float(np.mean([g[k] for g in got])) for k in got[0]}
             cells = " | ".join(
                 f"{mean[f'batch{b}_raw']:.2f} | {mean[f'batch{b}_record']:.2f} | "
-                f"{mean[f'batch{b}_factor']:.2f}"
+                f"{mean[f'batch{b}_factor']:.2f} | {mean[f'batch{b}_record_latest']:.2f}"
                 for b in later
             )
             print(f"{pool.label} | {rows} | {mean['next_batch']:.2f} | {cells}", flush=True)
@@ -167,7 +173,7 @@ def rounds_main(args: argparse.Namespace) -> None:
                     "dataset": f"{pool.label}, {rows} measured, batch {args.batch}",
                     **{k: round(v, 3) for k, v in mean.items()},
                     "per_seed": got,
-                    "seeds": args.seeds,
+                    "seeds": list(seeds),
                     "command": command,
                     "date": date.today().isoformat(),
                 }

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from biofab import Campaign, Continuous, Space
+from biofab.core import InputError
 from biofab.learn import BayesianOptimization
 from biofab.learn.calibration import record_scale
 from biofab.report import write_report
@@ -105,6 +106,19 @@ def test_factor_comes_from_the_stored_record_and_leaves_choices_unchanged(
     r3 = [r for r in on.prediction_record() if r["round"] == 3]
     assert len(r3) == 6 and all(r["scale"] == pytest.approx(expected.scale) for r in r3)
     np.testing.assert_allclose(np.sort([r["std"] for r in r3]), np.sort(plain.std[:, 0]))
+    # A window keeps the latest rounds only; all rounds: 12 records.
+    assert on.record_scales()["yield"].n == 12
+    latest = on.record_scales(window=1)["yield"]
+    assert latest.n == 6
+    assert latest.scale == pytest.approx(
+        record_scale(
+            np.array([r["mean"] for r in r3]),
+            np.array([r["std"] for r in r3]),
+            np.array([r["measured"] for r in r3]),
+        ).scale
+    )
+    with pytest.raises(InputError, match="window"):
+        on.record_scales(window=0)
     table_rows = on.record_calibration()
     assert list(table_rows["round"]) == [2, 3]
     assert table_rows["factor_applied"].iloc[1] == pytest.approx(expected.scale)

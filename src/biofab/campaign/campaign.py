@@ -48,6 +48,10 @@ if TYPE_CHECKING:
     Table = pd.DataFrame | list[dict[str, Any]]
 
 
+#: How many of the latest measured rounds the record factor learns from (None: all).
+RECORD_WINDOW: int | None = None
+
+
 class Campaign:
     """One DBTL loop, stored.
 
@@ -163,6 +167,7 @@ class Campaign:
         seed: int | None = None,
         expect_version: int | None = None,
         record_calibration: bool = True,
+        record_window: int | None = RECORD_WINDOW,
     ) -> Recommendation:
         """Choose, store and return the next batch of ``n`` designs.
 
@@ -178,7 +183,8 @@ class Campaign:
         batch is the recommender's top picks, whose errors are larger than the
         out-of-fold errors the recommender calibrates on. The factor per output
         is stored in the round's notes (``record_scale``), and every stored
-        ``predicted`` std carries it.
+        ``predicted`` std carries it. ``record_window``: the factor from only
+        the latest rounds with measured picks (None: every earlier round).
         """
         from biofab.learn import (
             SpaceFilling,
@@ -221,7 +227,7 @@ class Campaign:
                 "no unmeasured design is left to recommend", found="an exhausted space"
             )
         self._to_objective_units(rec)
-        factors = self.record_scales(data) if record_calibration else {}
+        factors = self.record_scales(data, window=record_window) if record_calibration else {}
         for j, o in enumerate(rec.outputs):
             if o in factors:
                 rec.std[:, j] = rec.std[:, j] * factors[o].scale
@@ -334,15 +340,25 @@ class Campaign:
                 )
         return out
 
-    def record_scales(self, data: pd.DataFrame | None = None) -> dict[str, RecordScale]:
+    def record_scales(
+        self, data: pd.DataFrame | None = None, *, window: int | None = RECORD_WINDOW
+    ) -> dict[str, RecordScale]:
         """Per predicted output, the factor earlier rounds' measured picks ask for
         (:func:`~biofab.learn.calibration.record_scale` over
-        :meth:`prediction_record`, every round pooled); empty with no record."""
+        :meth:`prediction_record`); empty with no record. ``window``: only the
+        latest ``window`` rounds with measured picks (per output), None: every round
+        pooled."""
         from biofab.learn.calibration import record_scale
 
+        if window is not None and window < 1:
+            raise InputError("the record window must be at least one round", found=window)
         by_output: dict[str, list[dict[str, Any]]] = {}
         for r in self.prediction_record(data):
             by_output.setdefault(r["output"], []).append(r)
+        if window is not None:
+            for o, rs in by_output.items():
+                kept = sorted({r["round"] for r in rs})[-window:]
+                by_output[o] = [r for r in rs if r["round"] in kept]
         return {
             o: record_scale(
                 np.array([r["mean"] for r in rs]),
