@@ -117,6 +117,10 @@ def test_campaign_round_trip_with_etags_and_audit(api: Api) -> None:
     first = bo.json()["designs"][0]
     assert first["std_yield"] > 0 and 0 < first["pred_yield"] < 10  # predicted yield, its std
     assert batch["designs"][0]["pred_yield"] is None  # space-filling round: no model
+    # Round 1 was space-filling (no predictions), so no record scales round 2's std.
+    assert set(bo.json()["record_scale"].values()) <= {1.0}
+    bad = eve.post(f"/campaigns/{name}/recommend", json={"n": 1, "record_calibration": "maybe"})
+    assert bad.status_code == 422  # validated at the edge, nothing stored
     models = eve.get(f"/campaigns/{name}/models").json()
     assert len(models) == 1 and models[0]["round"] == 2 and models[0]["bytes"] > 0
     assert "blob" not in models[0] and models[0]["metrics"]["n_train"] == 6

@@ -190,7 +190,13 @@ def recommend(
     expect = expected_version(if_match, record)
     recommender = make_recommender(body.recommender)
     campaign = Campaign.load(name, store=caller.store)
-    rec = campaign.recommend(body.n, recommender=recommender, seed=body.seed, expect_version=expect)
+    rec = campaign.recommend(
+        body.n,
+        recommender=recommender,
+        seed=body.seed,
+        expect_version=expect,
+        record_calibration=body.record_calibration,
+    )
     version = caller.store.get_campaign(name).version
     response.headers["ETag"] = etag(version)
     frame = rec.to_frame()
@@ -200,6 +206,7 @@ def recommend(
         round=number,
         recommender=rec.recommender,
         designs=plain(frame.astype(object).to_dict("records")),
+        record_scale=rec.notes.get("record_scale", {}),
         version=version,
     )
 

@@ -145,6 +145,11 @@ class RecommendIn(Strict):
     n: int = Field(8, ge=1, le=1000, description="Batch size.")
     recommender: str = Field("auto", max_length=100)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    record_calibration: bool = Field(
+        True,
+        description="Scale the reported std by the factor earlier rounds' picks ask for "
+        "(the choice is unchanged).",
+    )
 
 
 class RecommendOut(BaseModel):
@@ -152,6 +157,10 @@ class RecommendOut(BaseModel):
     recommender: str
     designs: list[dict[str, Any]] = Field(
         description="Parameters, then predicted mean and std per objective."
+    )
+    record_scale: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per objective: the factor on the reported std (empty when off).",
     )
     version: int
 
