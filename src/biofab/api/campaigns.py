@@ -202,11 +202,13 @@ def recommend(
     frame = rec.to_frame()
     number = rec.notes["round"]
     assert isinstance(number, int)  # Campaign.recommend stores the round's number here
+    scale = rec.notes.get("record_scale", {})
+    assert isinstance(scale, dict)  # ... and the record factor per objective
     return RecommendOut(
         round=number,
         recommender=rec.recommender,
         designs=plain(frame.astype(object).to_dict("records")),
-        record_scale=rec.notes.get("record_scale", {}),
+        record_scale=scale,
         version=version,
     )
 
