@@ -146,7 +146,7 @@ class RecommendIn(Strict):
     recommender: str = Field("auto", max_length=100)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     record_calibration: bool = Field(
-        True,
+        default=True,
         description="Scale the reported std by the factor earlier rounds' picks ask for "
         "(the choice is unchanged).",
     )
