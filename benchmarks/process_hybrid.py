@@ -450,6 +450,8 @@ def _fit_variant(
     residual table on them (for the discrepancy term) and the errors per state."""
     name, wrong, train, val, args, seed = job
     h = hybrid(name, wrong, args, seed).fit(train)
+    # Training check (round 6): each member's best training loss against the start.
+    print(f"  {name} (validate {val[0].name}): {_training_line(h)}", flush=True)
     res = residual_table(h, val)
     err = {
         s: (
@@ -459,6 +461,12 @@ def _fit_variant(
     }
     r = {s: _rmse(err[s], 0.0) for s in STATES}
     return r, band_scale(h, val), res, err
+
+
+def _training_line(h: HybridModel) -> str:
+    """Start loss and each member's best training loss (mean squared scaled error)."""
+    best = " ".join(f"{v:.3g}" for v in h.train_best_)
+    return f"loss start {h.loss_history_[0]:.3g} -> per member {best}"
 
 
 def _worst_ratio_se(
@@ -605,6 +613,12 @@ def run_seed(
         "fit_s": {"hybrid": t_h, "hybrid_replace": t_r, "neural": t_n, "wrong": t_w},
     }
     out["wrong_fit"] = how
+    out["hybrid_training"] = {
+        "loss_start": float(hyb.loss_history_[0]),
+        "loss_best_per_member": [float(v) for v in hyb.train_best_],
+        "refit_params": {k: np.asarray(v).tolist() for k, v in hyb.refit_params_.items()},
+    }
+    print(f"seed {seed} hybrid: {_training_line(hyb)}", flush=True)
     out["wrong_params"] = {k: wrong.params[k] for k in ("qS_max", "Yxs")}
     for split, tests in (("inside", INSIDE_F), ("extrapolated", EXTRA_F)):
         out[split] = {
