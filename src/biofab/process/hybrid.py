@@ -663,7 +663,9 @@ class OdeEnsemble:
         early stopping: every ``check_every`` steps through the ODE each member's data loss on
         them is computed, and each member keeps the weights where it was lowest.
 
-        Returns ``self``; sets ``params_``, ``state_scale_``, ``loss_history_`` (and
+        Returns ``self``; sets ``params_``, ``state_scale_``, ``loss_history_`` (mean over
+        the members per step), ``train_best_`` (each member's lowest training loss; without
+        ``validation`` its weights are those of that loss or its final ones, if no worse) (and
         ``val_history_``, ``best_step_`` with ``validation``).
         """
         self._check_params()
@@ -827,6 +829,7 @@ class OdeEnsemble:
             with torch.no_grad():
                 for p, q in zip(self.params_, v_params, strict=True):
                     p.copy_(q)
+            self.train_best_ = best.cpu().numpy()
             return
         if not steps:
             return
@@ -1239,7 +1242,8 @@ class HybridModel(OdeEnsemble):
     params_: network weights; state_scale_: per-state loss scale (state units);
     rate_scale_: per learned rate (its unit); correction_: per learned rate ``'mul'``,
     ``'add'`` (residual) or ``'replace'``; base_: the base model; loss_history_;
-    val_history_; best_step_ (per member, with validation); features_; frozen_;
+    val_history_; best_step_ (per member, with validation); train_best_ (per member's lowest
+    training loss); features_; frozen_;
     quasi_steady_upper_ (upper bound of each quasi-steady state's root search).
     """
 
