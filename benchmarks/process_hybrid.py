@@ -233,6 +233,9 @@ VARIANTS["capacity_do"] = {
     "measured": ("DO",),
     "lr": 2e-3,
     "epochs": 60,
+    # Round 6: every weight's lr warms up over 10 steps (Adam's first steps threw members of
+    # a dev fit from 0.105 to 0.7); confirmed on fresh dev seeds 106-108 (BENCHMARKS.md).
+    "lr_warmup": 10,
 }
 # ... with the refitted parameters on their own pace (Adam moves a log-parameter by about lr
 # per step: at 2e-3, qS_max and Yxs could move ~13 % in 60 steps at most).

@@ -312,6 +312,7 @@ class OdeEnsemble:
         features: Sequence[str] | None = None,
         clip_features: bool = False,
         weight_decay: float = 1e-5,
+        lr_warmup: int = 0,
         device: str | torch.device | None = None,
         check_every: int = 5,
         seed: int = 0,
@@ -333,6 +334,7 @@ class OdeEnsemble:
         self.features = features
         self.clip_features = bool(clip_features)
         self.weight_decay = float(weight_decay)
+        self.lr_warmup = int(lr_warmup)
         self.device = device
         self.seed = int(seed)
         self.n_jobs = n_jobs
@@ -373,6 +375,8 @@ class OdeEnsemble:
     def _check_params(self) -> None:
         if self.ensemble < 1 or self.epochs < 0 or self.warmup < 0 or self.check_every < 1:
             raise InputError("ensemble, check_every must be >= 1 and epochs, warmup >= 0")
+        if self.lr_warmup < 0:
+            raise InputError("lr_warmup (steps) must be >= 0", found=self.lr_warmup)
         if not (self.dt > 0 and math.isfinite(self.dt)):
             raise InputError("dt (h) must be > 0", found=self.dt)
         pdt = self.predict_dt
@@ -766,8 +770,13 @@ class OdeEnsemble:
         total = max(steps, 1)
         warm = max(self._extra_warmup(), 0)
 
+        net_warm = self.lr_warmup
+
         def cosine(k: int) -> float:
-            return 0.5 * (1.0 + math.cos(math.pi * min(k, total) / total))
+            # Optional linear warm-up of every weight (lr_warmup): Adam's first steps move all
+            # weights at once by about lr each, which can throw a member far off.
+            w = min(1.0, (k + 1) / net_warm) if net_warm else 1.0
+            return w * 0.5 * (1.0 + math.cos(math.pi * min(k, total) / total))
 
         def warm_cosine(k: int) -> float:
             # Linear warm-up of the extra (refit) parameters: Adam's first steps move each
@@ -1214,6 +1223,8 @@ class HybridModel(OdeEnsemble):
         split of training feeds).
     epochs, lr, weight_decay:
         Adam steps through the ODE (full batch, cosine-decayed learning rate) and L2 penalty.
+    lr_warmup:
+        Steps over which every weight's learning rate rises linearly to ``lr`` (0: none).
     dt, solver:
         Fixed step (h) and ``'ros2'`` (stiff, default) or ``'rk4'``.
     predict_dt:
