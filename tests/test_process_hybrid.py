@@ -562,3 +562,10 @@ def test_refit_warmup_starts_the_refit_parameters_gently(train: list[Experiment]
     assert steps[10] == pytest.approx(2e-3, rel=0.2)
     with pytest.raises(InputError, match="refit_warmup"):
         HybridModel(EColiFedBatch(), refit_warmup=-1, **kw, **SMALL).fit(train)
+    with pytest.raises(InputError, match="lr_warmup"):
+        HybridModel(EColiFedBatch(), lr_warmup=-1, **kw, **SMALL).fit(train)
+    # lr_warmup slows every weight's first step the same way (10 steps: a tenth).
+    h = HybridModel(EColiFedBatch(), refit_lr=2e-2, refit_warmup=0, lr_warmup=10, **kw, **SMALL)
+    start = HybridModel(EColiFedBatch(), **{**kw, "epochs": 0}, **SMALL).fit(train)
+    step = float((h.fit(train).params_[-1] - start.params_[-1]).detach().abs().max())
+    assert step == pytest.approx(2e-3, rel=0.2)
