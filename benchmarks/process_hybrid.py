@@ -233,10 +233,9 @@ VARIANTS["capacity_do"] = {
     "measured": ("DO",),
     "lr": 2e-3,
     "epochs": 60,
-    # Round 6: every weight's lr warms up over 10 steps (Adam's first steps threw members of
-    # a dev fit from 0.105 to 0.7); confirmed on fresh dev seeds 106-108 (BENCHMARKS.md).
-    "lr_warmup": 10,
 }
+# Round 6: lr_warmup=10 (every weight) was tried and NOT adopted: on fresh dev seed 106 a
+# capacity_do member still ended at 0.67 of its start loss (rule: <= 0.5; BENCHMARKS.md).
 # ... with the refitted parameters on their own pace (Adam moves a log-parameter by about lr
 # per step: at 2e-3, qS_max and Yxs could move ~13 % in 60 steps at most).
 VARIANTS["capacity_do_rlr"] = {**VARIANTS["capacity_do"], "refit_lr": 2e-2}
