@@ -508,3 +508,64 @@ def test_smooth_min_is_close_to_the_min(train: list[Experiment]) -> None:
     states = {"S": [0.02, 0.3, 8.0], "A": [0.5, 0.5, 0.5], "X": [5.0, 5.0, 5.0], "DO": [3.0] * 3}
     r0, r1 = h0.learned_rates(states), h1.learned_rates(states)
     np.testing.assert_allclose(r1.to_numpy(), r0.to_numpy(), atol=0.02)
+
+
+class _OneMemberBlowsUp(HybridModel):
+    """Member 0's training loss jumps after the first step (finite: ``nan=False``, or NaN)
+    and stays there, as a member whose refitted yield blew up in its first Adam steps."""
+
+    nan = False
+
+    def _penalty(self, per_member: bool = False) -> torch.Tensor | float:
+        calls = getattr(self, "_calls", 0)
+        self._calls = calls + 1
+        bump = torch.zeros(self.ensemble, dtype=torch.float64)
+        if calls > 0:
+            bump[0] = float("nan") if self.nan else 1e3
+        return bump if per_member else bump.sum()
+
+
+@pytest.mark.parametrize("nan", [False, True])
+def test_one_member_that_blows_up_does_not_stop_the_others(
+    train: list[Experiment], nan: bool
+) -> None:
+    kw = {**SMALL, "ensemble": 3}
+    opts = dict(learned=("qS",), base=WRONG, features=("S", "X"), refit=("Yxs",), epochs=8)
+    h = _OneMemberBlowsUp(EColiFedBatch(), **opts, refit_lr=2e-2, **kw)
+    h.nan = nan
+    h.fit(train)
+    start = HybridModel(EColiFedBatch(), **{**opts, "epochs": 0}, **kw).fit(train)
+    for p in h.params_:
+        assert torch.isfinite(p).all()
+    moved = [
+        float((p - q).detach().abs().max()) for p, q in zip(h.params_, start.params_, strict=True)
+    ]
+    assert max(moved) > 0
+    for p, q in zip(h.params_, start.params_, strict=True):
+        assert torch.equal(p[0], q[0])  # the blown-up member kept its best: the start
+        assert not torch.equal(p[1:], q[1:]) or p.numel() == 0  # the others trained
+    # The others' training loss went down from the start (their own best, not the sum's).
+    first = h.loss_history_[0]
+    assert np.all(h.train_best_[1:] < first)
+
+
+def test_refit_warmup_starts_the_refit_parameters_gently(train: list[Experiment]) -> None:
+    kw = dict(learned=("qS",), base=WRONG, features=("S", "X"), refit=("Yxs",), epochs=1)
+    steps = {}
+    for warm in (0, 10):
+        h = HybridModel(EColiFedBatch(), refit_lr=2e-2, refit_warmup=warm, **kw, **SMALL)
+        h.fit(train)
+        start = HybridModel(EColiFedBatch(), **{**kw, "epochs": 0}, **SMALL).fit(train)
+        steps[warm] = float((h.params_[-1] - start.params_[-1]).abs().max())
+    # Adam's first step moves a log-parameter by about its lr: warmed up, a tenth of it.
+    assert steps[0] == pytest.approx(2e-2, rel=0.2)
+    assert steps[10] == pytest.approx(2e-3, rel=0.2)
+    with pytest.raises(InputError, match="refit_warmup"):
+        HybridModel(EColiFedBatch(), refit_warmup=-1, **kw, **SMALL).fit(train)
+    with pytest.raises(InputError, match="lr_warmup"):
+        HybridModel(EColiFedBatch(), lr_warmup=-1, **kw, **SMALL).fit(train)
+    # lr_warmup slows every weight's first step the same way (10 steps: a tenth).
+    h = HybridModel(EColiFedBatch(), refit_lr=2e-2, refit_warmup=0, lr_warmup=10, **kw, **SMALL)
+    start = HybridModel(EColiFedBatch(), **{**kw, "epochs": 0}, **SMALL).fit(train)
+    step = float((h.fit(train).params_[-1] - start.params_[-1]).detach().abs().max())
+    assert step == pytest.approx(2e-3, rel=0.2)

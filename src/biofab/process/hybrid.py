@@ -312,6 +312,7 @@ class OdeEnsemble:
         features: Sequence[str] | None = None,
         clip_features: bool = False,
         weight_decay: float = 1e-5,
+        lr_warmup: int = 0,
         device: str | torch.device | None = None,
         check_every: int = 5,
         seed: int = 0,
@@ -333,6 +334,7 @@ class OdeEnsemble:
         self.features = features
         self.clip_features = bool(clip_features)
         self.weight_decay = float(weight_decay)
+        self.lr_warmup = int(lr_warmup)
         self.device = device
         self.seed = int(seed)
         self.n_jobs = n_jobs
@@ -364,14 +366,17 @@ class OdeEnsemble:
         """Learning rate of the tensors of :meth:`_extra_params` (hook; default ``lr``)."""
         return self.lr
 
-    def _penalty(self) -> torch.Tensor | float:
-        """Term added to the training loss through the ODE, summed over members (hook)."""
+    def _penalty(self, per_member: bool = False) -> torch.Tensor | float:
+        """Term added to the training loss through the ODE, summed over members or one per
+        member with ``per_member`` (hook)."""
         return 0.0
 
     # -- checks and preparation -------------------------------------------------------------
     def _check_params(self) -> None:
         if self.ensemble < 1 or self.epochs < 0 or self.warmup < 0 or self.check_every < 1:
             raise InputError("ensemble, check_every must be >= 1 and epochs, warmup >= 0")
+        if self.lr_warmup < 0:
+            raise InputError("lr_warmup (steps) must be >= 0", found=self.lr_warmup)
         if not (self.dt > 0 and math.isfinite(self.dt)):
             raise InputError("dt (h) must be > 0", found=self.dt)
         pdt = self.predict_dt
@@ -662,7 +667,9 @@ class OdeEnsemble:
         early stopping: every ``check_every`` steps through the ODE each member's data loss on
         them is computed, and each member keeps the weights where it was lowest.
 
-        Returns ``self``; sets ``params_``, ``state_scale_``, ``loss_history_`` (and
+        Returns ``self``; sets ``params_``, ``state_scale_``, ``loss_history_`` (mean over
+        the members per step), ``train_best_`` (each member's lowest training loss; without
+        ``validation`` its weights are those of that loss or its final ones, if no worse) (and
         ``val_history_``, ``best_step_`` with ``validation``).
         """
         self._check_params()
@@ -715,13 +722,20 @@ class OdeEnsemble:
         self.val_history_: list[float] = []
         with torch_threads(self.n_jobs):
             if colloc is not None and self.warmup > 0:
-                self._train(lambda: self._physics_loss(colloc), self.warmup, history)
+                self._train(
+                    lambda: self._physics_loss(colloc, per_member=True), self.warmup, history
+                )
             if self.epochs > 0:
 
                 def loss_fn() -> torch.Tensor:
-                    loss = self._data_loss(self._integrate(x0, u), t_obs) + self._penalty()
+                    # Per member (shape (E,)): each member keeps its own best weights.
+                    traj = self._integrate(x0, u)
+                    loss = self._data_loss(traj, t_obs, per_member=True)
+                    loss = loss + self._penalty(per_member=True)
                     if colloc is not None:
-                        loss = loss + self.physics_weight * self._physics_loss(colloc)
+                        loss = loss + self.physics_weight * self._physics_loss(
+                            colloc, per_member=True
+                        )
                     return loss
 
                 self._train(loss_fn, self.epochs, history, val_fn)
@@ -736,6 +750,15 @@ class OdeEnsemble:
         hist: list[float],
         val_fn: Callable[[], torch.Tensor] | None = None,
     ) -> None:
+        """Adam on the summed loss of the members; ``loss_fn`` returns one loss per member.
+
+        The members share nothing but the optimiser call, so each is guarded on its own: its
+        gradient is clipped to its own norm, a member whose loss is not finite goes back to
+        its best weights and from then on takes half-size steps (its own step factor), and at
+        the end each member keeps the weights of its own lowest training loss (or its final
+        ones if no worse). One member that blows up therefore cannot pin the others near their
+        start, nor slow them down.
+        """
         n_net = 2 * (len(self.hidden) + 1)
         opt = torch.optim.Adam(
             [
@@ -744,49 +767,112 @@ class OdeEnsemble:
             ],
             lr=self.lr,
         )
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
-        best = math.inf
+        total = max(steps, 1)
+        warm = max(self._extra_warmup(), 0)
+
+        net_warm = self.lr_warmup
+
+        def cosine(k: int) -> float:
+            # Optional linear warm-up of every weight (lr_warmup): Adam's first steps move all
+            # weights at once by about lr each, which can throw a member far off.
+            w = min(1.0, (k + 1) / net_warm) if net_warm else 1.0
+            return w * 0.5 * (1.0 + math.cos(math.pi * min(k, total) / total))
+
+        def warm_cosine(k: int) -> float:
+            # Linear warm-up of the extra (refit) parameters: Adam's first steps move each
+            # by about its full lr whatever the gradient, so a large refit lr starts gently.
+            return cosine(k) * (min(1.0, (k + 1) / warm) if warm else 1.0)
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, [cosine, warm_cosine])
+        E = self.ensemble
+        dev = self.device_
+        best = torch.full((E,), math.inf, dtype=torch.float64, device=dev)
         best_params = [p.detach().clone() for p in self.params_]
         # Early stopping per member on the validation batches (members train independently).
-        v_best = torch.full((self.ensemble,), math.inf, dtype=torch.float64, device=self.device_)
+        v_best = torch.full((E,), math.inf, dtype=torch.float64, device=dev)
         v_params = [p.detach().clone() for p in self.params_]
-        self.best_step_ = torch.zeros(self.ensemble, dtype=torch.long)
+        self.best_step_ = torch.zeros(E, dtype=torch.long)
+        self.train_best_ = np.full(E, np.inf)
+        # Per-member step factor, halved each time that member's loss is not finite.
+        factor = torch.ones(E, dtype=torch.float64, device=dev)
         for step in range(steps):
             if val_fn is not None and step % self.check_every == 0:
                 self._keep_best_members(val_fn, v_best, v_params, step)
             opt.zero_grad()
-            loss = loss_fn()
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                # A trial that blew up: go back to the best weights and take smaller steps.
+            per = loss_fn()
+            vals = per.detach()
+            ok = torch.isfinite(vals)
+            if not bool(ok.any()):
+                self._restore(best_params, ~ok)
+                factor *= 0.5
+                sched.step()
+                continue
+            better = ok & (vals < best)
+            if bool(better.any()):
+                best[better] = vals[better]
                 with torch.no_grad():
                     for p, q in zip(self.params_, best_params, strict=True):
-                        p.copy_(q)
-                for g in opt.param_groups:
-                    g["lr"] *= 0.5
-                continue
-            if value < best:
-                best = value
-                best_params = [p.detach().clone() for p in self.params_]
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.params_, 10.0 * self.ensemble)
+                        q[better] = p[better]
+            per[ok].sum().backward()
+            with torch.no_grad():
+                self._clip_members(10.0, ~ok)
+                before = [p.detach().clone() for p in self.params_]
             opt.step()
+            with torch.no_grad():
+                if bool((factor < 1).any()):
+                    for p, q in zip(self.params_, before, strict=True):
+                        f = factor.view(-1, *([1] * (p.dim() - 1)))
+                        p.copy_(q + f * (p - q))
+            if not bool(ok.all()):
+                # A member that blew up: back to its best weights, smaller steps from now
+                # on; the others go on as they were.
+                self._restore(best_params, ~ok)
+                factor[~ok] *= 0.5
             sched.step()
-            hist.append(value / self.ensemble)
+            value = float(vals[ok].mean())
+            hist.append(value)
             if self.verbose and step % 50 == 0:
-                print(f"  step {step}: loss {value / self.ensemble:.4g}")
+                print(f"  step {step}: loss {value:.4g}")
         if val_fn is not None and steps:
             self._keep_best_members(val_fn, v_best, v_params, steps)
             with torch.no_grad():
                 for p, q in zip(self.params_, v_params, strict=True):
                     p.copy_(q)
+            self.train_best_ = best.cpu().numpy()
+            return
+        if not steps:
             return
         with torch.no_grad():
-            # Keep the final weights unless they are worse than the best seen (noisy end).
-            final = float(loss_fn().detach()) if steps else math.inf
-            if not math.isfinite(final) or final > best:
-                for p, q in zip(self.params_, best_params, strict=True):
-                    p.copy_(q)
+            # Each member keeps its final weights unless worse than its best seen.
+            final = torch.nan_to_num(loss_fn().detach(), nan=math.inf)
+            worse = ~(final <= best)
+            self._restore(best_params, worse)
+            self.train_best_ = torch.where(worse, best, final).cpu().numpy()
+
+    def _restore(self, saved: list[torch.Tensor], members: torch.Tensor) -> None:
+        """Copy the ``saved`` weights back into the members where ``members`` is True."""
+        if not bool(members.any()):
+            return
+        with torch.no_grad():
+            for p, q in zip(self.params_, saved, strict=True):
+                p[members] = q[members]
+
+    def _clip_members(self, max_norm: float, drop: torch.Tensor) -> None:
+        """Clip each member's gradient to ``max_norm`` (its own norm over all its weights,
+        so one member's large gradient does not shrink the others' steps); zero the
+        gradients of the members in ``drop``."""
+        grads = [p.grad for p in self.params_ if p.grad is not None]
+        if not grads:
+            return
+        sq = torch.stack([g.reshape(self.ensemble, -1).pow(2).sum(dim=1) for g in grads]).sum(0)
+        factor = (max_norm / (torch.sqrt(sq) + 1e-12)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(factor.view(-1, *([1] * (g.dim() - 1))))
+            g[drop] = 0.0  # after the product: a dropped member's gradient may hold NaN
+
+    def _extra_warmup(self) -> int:
+        """Steps of linear learning-rate warm-up of the extra parameters (none here)."""
+        return 0
 
     def _keep_best_members(
         self,
@@ -913,11 +999,12 @@ class OdeEnsemble:
         t = lambda a: torch.tensor(np.concatenate(a), dtype=torch.float64, device=dev)  # noqa: E731
         return {"x": t(xs), "u": t(us), "dx": t(ds), "m": t(ms)}
 
-    def _physics_loss(self, c: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _physics_loss(self, c: dict[str, torch.Tensor], per_member: bool = False) -> torch.Tensor:
         x = c["x"].unsqueeze(0).expand(self.ensemble, -1, -1)
         f = self._f(x, c["u"].unsqueeze(0))
         r = (f - c["dx"]) / self._scale_t * c["m"]
-        return (r**2).sum(dim=(1, 2)).div(c["m"].sum().clamp(min=1.0)).sum()
+        per = (r**2).sum(dim=(1, 2)).div(c["m"].sum().clamp(min=1.0))
+        return per if per_member else per.sum()
 
     def balance_residual(self, batches: Experiment | Sequence[Experiment]) -> float:
         """Mean squared residual of the balances on the collocation points of ``batches``
@@ -1118,6 +1205,10 @@ class HybridModel(OdeEnsemble):
     refit_lr:
         Learning rate of the ``refit`` parameters (None: ``lr``). Adam moves each by about
         the learning rate per step on its log scale.
+    refit_warmup:
+        Steps over which the ``refit`` parameters' learning rate rises linearly to its value
+        (0: none). Adam's first steps move a parameter by about its full learning rate
+        whatever the gradient; a member whose refitted yield jumps there can blow up.
     yields:
         Derive the rates that are not learned from the learned ones through the model's
         yields where a rule exists (:data:`YIELD_RULES`; E. coli: :func:`ecoli_yield_rates`),
@@ -1132,6 +1223,8 @@ class HybridModel(OdeEnsemble):
         split of training feeds).
     epochs, lr, weight_decay:
         Adam steps through the ODE (full batch, cosine-decayed learning rate) and L2 penalty.
+    lr_warmup:
+        Steps over which every weight's learning rate rises linearly to ``lr`` (0: none).
     dt, solver:
         Fixed step (h) and ``'ros2'`` (stiff, default) or ``'rk4'``.
     predict_dt:
@@ -1160,7 +1253,8 @@ class HybridModel(OdeEnsemble):
     params_: network weights; state_scale_: per-state loss scale (state units);
     rate_scale_: per learned rate (its unit); correction_: per learned rate ``'mul'``,
     ``'add'`` (residual) or ``'replace'``; base_: the base model; loss_history_;
-    val_history_; best_step_ (per member, with validation); features_; frozen_;
+    val_history_; best_step_ (per member, with validation); train_best_ (per member's lowest
+    training loss); features_; frozen_;
     quasi_steady_upper_ (upper bound of each quasi-steady state's root search).
     """
 
@@ -1184,6 +1278,7 @@ class HybridModel(OdeEnsemble):
         measured: Sequence[str] = (),
         smooth_min: float = 0.0,
         refit_lr: float | None = None,
+        refit_warmup: int = 10,
         rate_scale: Mapping[str, float] | None = None,
         hidden: Sequence[int] = (32, 32),
         ensemble: int = 5,
@@ -1227,6 +1322,7 @@ class HybridModel(OdeEnsemble):
         self.measured = tuple(measured)
         self.smooth_min = float(smooth_min)
         self.refit_lr = None if refit_lr is None else float(refit_lr)
+        self.refit_warmup = int(refit_warmup)
         self.rate_scale = rate_scale
         self.model = self.mechanistic
 
@@ -1251,6 +1347,8 @@ class HybridModel(OdeEnsemble):
             )
         if self.measured and self.quasi_steady_fit:
             raise InputError("measured states need quasi_steady_fit=False (settled in prediction)")
+        if self.refit_warmup < 0:
+            raise InputError("refit_warmup (steps) must be >= 0", found=self.refit_warmup)
         self._qs_active = self.quasi_steady_fit
         self._meas_on = bool(self.measured)
         try:
@@ -1631,7 +1729,7 @@ class HybridModel(OdeEnsemble):
         theta = torch.log(torch.tensor(vals, dtype=torch.float64, device=self.device_))
         return [theta.repeat(self.ensemble, 1).requires_grad_()]
 
-    def _penalty(self) -> torch.Tensor | float:
+    def _penalty(self, per_member: bool = False) -> torch.Tensor | float:
         """``correction_penalty`` times the mean squared network output (the corrections
         in their own scale: log-factor, or rate over ``rate_scale_``) at the training
         samples' states, per member, summed over members."""
@@ -1639,7 +1737,11 @@ class HybridModel(OdeEnsemble):
             return 0.0
         x = self._pen_x.unsqueeze(0).expand(self.ensemble, -1, -1)
         out = self._net(self._phi(x, self._pen_u.unsqueeze(0)))
-        return self.correction_penalty * (out**2).mean(dim=(1, 2)).sum()
+        per = self.correction_penalty * (out**2).mean(dim=(1, 2))
+        return per if per_member else per.sum()
+
+    def _extra_warmup(self) -> int:
+        return self.refit_warmup
 
     def _extra_lr(self) -> float:
         # Refitted parameters may need their own pace: Adam moves each by about lr per step
