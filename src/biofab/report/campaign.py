@@ -54,6 +54,8 @@ def predicted_vs_measured(
     if not rows:
         return None
     t = pd.DataFrame(rows, columns=["pred", "pred_std", "meas", "meas_std", "round"])
+    # An unknown measurement std (None / NA) draws no bar.
+    meas_std = pd.to_numeric(t["meas_std"]).to_numpy(dtype=float, na_value=0.0)
     lo = float(min(t["pred"].min(), t["meas"].min()))
     hi = float(max(t["pred"].max(), t["meas"].max()))
     fig = go.Figure()
@@ -66,7 +68,7 @@ def predicted_vs_measured(
         mode="markers",
         name="designs",
         error_y={"type": "data", "array": t["pred_std"], "visible": True},
-        error_x={"type": "data", "array": t["meas_std"].fillna(0), "visible": True},
+        error_x={"type": "data", "array": meas_std, "visible": True},
         marker={
             "color": t["round"],
             "colorscale": "Viridis",
