@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 START = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
+PUBLISH_MS = 20  # the subscription's publishing interval the map asks for
 NS_URI = "urn:biofab:test-reactor"
 # twin variable -> (node name, unit the controller publishes in)
 SIGNALS = {
@@ -40,7 +41,7 @@ def free_port() -> int:
 def node_map(ns: int = 2) -> dict[str, Any]:
     return {
         "start": START.isoformat(),
-        "publish_ms": 20,
+        "publish_ms": PUBLISH_MS,
         "end_node": f"ns={ns};s=Reactor.BatchEnded",
         "nodes": {
             var: {"node": f"ns={ns};s=Reactor.{name}", "unit": unit}
@@ -161,6 +162,9 @@ class Reactor:
             previous = t
             if outage is not None and outage[0] <= t < outage[1]:
                 if self.server is not None:
+                    # a crash loses what the server has not yet sent: let the values
+                    # published so far go out (a few publish cycles) before it goes down
+                    await asyncio.sleep(3 * PUBLISH_MS / 1000)
                     await self.stop()
                     await asyncio.sleep(down_s)
                 continue

@@ -273,10 +273,12 @@ class OpcUaSource:
                 reading = await asyncio.wait_for(self._queue.get(), timeout=self.check_s)
             except TimeoutError:
                 if self._finished():
-                    # the end flag may overtake the last values: one more publish cycle
-                    await asyncio.sleep(2 * self.map.publish_ms / 1000)
-                    while not self._queue.empty():
-                        yield self._queue.get_nowait()
+                    # the end flag may overtake the last values (each node's changes
+                    # come in their own notifications): drain until the link has been
+                    # quiet for a while, not for a fixed time a loaded client can miss
+                    quiet = max(2 * self.map.publish_ms / 1000, self.check_s)
+                    async for reading in self._drain_until_quiet(quiet):
+                        yield reading
                     return
                 # silent: probe the server (raises on a dead connection)
                 await asyncio.wait_for(
@@ -284,6 +286,14 @@ class OpcUaSource:
                 )
                 continue
             yield reading
+
+    async def _drain_until_quiet(self, quiet_s: float) -> AsyncIterator[Reading]:
+        """Yield queued and arriving readings until none has come for ``quiet_s`` s."""
+        while True:
+            try:
+                yield await asyncio.wait_for(self._queue.get(), timeout=quiet_s)
+            except TimeoutError:
+                return
 
     async def _drain_for(self, seconds: float) -> AsyncIterator[Reading]:
         loop = asyncio.get_running_loop()
