@@ -305,3 +305,20 @@ def test_kernel_prior_leave_out_values_match_refits() -> None:
     far = model._kernel_leave_out(H, related)
     for i in range(n):
         np.testing.assert_allclose(far[i], refit(~related[i], i), rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"kernel_ridge": 0.0}, "kernel_ridge must be > 0"),
+        ({"prior_weight": float("nan")}, "prior_weight must be > 0"),
+        ({"kernel_ec_weight": -1.0}, "kernel_ec_weight must be >= 0"),
+        ({"sequence_svd": 2.5}, "sequence_svd must be a whole number"),
+    ],
+)
+def test_bad_kernel_and_prior_settings_are_refused_before_any_work(
+    setting: dict[str, float], message: str
+) -> None:
+    frame = pd.DataFrame({"sequence": ["MKV"], "reactant_smiles": ["CCO"], "ec": ["1.1.1.1"]})
+    with pytest.raises(InputError, match=message):
+        KcatModel(**setting).fit(frame, [1.0])

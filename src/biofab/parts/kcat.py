@@ -934,6 +934,25 @@ class KcatModel:
             max_bin=self.max_bin,
         )
 
+    def _check_settings(self) -> None:
+        """The kernel prior's and the priors' settings, checked before any work."""
+        positive = {"kernel_ridge": self.kernel_ridge, "prior_weight": self.prior_weight}
+        for name, value in positive.items():
+            if not (math.isfinite(value) and value > 0):
+                raise InputError(f"KcatModel {name} must be > 0", expected="> 0", found=value)
+        if not (math.isfinite(self.kernel_ec_weight) and self.kernel_ec_weight >= 0):
+            raise InputError(
+                "KcatModel kernel_ec_weight must be >= 0",
+                expected=">= 0",
+                found=self.kernel_ec_weight,
+            )
+        if int(self.sequence_svd) != self.sequence_svd or self.sequence_svd < 0:
+            raise InputError(
+                "KcatModel sequence_svd must be a whole number >= 0 (0: off)",
+                expected="0, 1, 2, ...",
+                found=self.sequence_svd,
+            )
+
     def fit(
         self, frame: pd.DataFrame, y: Iterable[float] | None = None, *, progress: bool = False
     ) -> Self:
@@ -946,6 +965,7 @@ class KcatModel:
 
         from biofab.core.progress import progress as reporter
 
+        self._check_settings()
         df = frame.copy()
         if y is not None:
             df[TARGET] = list(y)
