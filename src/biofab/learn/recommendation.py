@@ -79,6 +79,10 @@ def seen_designs(designs: pd.DataFrame, pending: pd.DataFrame | None) -> pd.Data
 
     if pending is None or len(pending) == 0:
         return designs
+    if len(designs) == 0:
+        # Concatenating onto an empty frame is deprecated in pandas (its dtypes would
+        # start to count); the result is the pending rows on the designs' columns.
+        return pending.reindex(columns=designs.columns).reset_index(drop=True)
     return pd.concat(
         [designs, pending[designs.columns.intersection(pending.columns)]], ignore_index=True
     )
