@@ -668,10 +668,12 @@ class KcatModel:
     std_scale_ : float
         Factor on that model so mean ± std holds 68.3 % of the calibration residuals
         (out-of-bag rows and internal grouped out-of-fold rows, pooled).
-    shrink_coef_ : ndarray (5,) or (7,) or None
+    shrink_coef_ : ndarray (5,), (7,) or (11,), or None
         With ``shrink``: weights of ``[1, ensemble mean, EC prior, mean × best
         similarity, EC prior × best similarity]`` (with ``kernel_blend`` also
-        ``kernel ridge value, kernel value × best similarity``) giving the reported mean.
+        ``kernel ridge value, kernel value × best similarity``, with ``blend_neighbors``
+        also ``kNN prior, kNN × best similarity, pair kNN prior, pair kNN × best pair
+        similarity``) giving the reported mean.
     kernel_alpha_ : ndarray (n_train,) or None
         Dual coefficients of the kernel ridge prior (``kernel_mean_`` its offset).
     calibration_ : dict
