@@ -322,3 +322,22 @@ def test_bad_kernel_and_prior_settings_are_refused_before_any_work(
     frame = pd.DataFrame({"sequence": ["MKV"], "reactant_smiles": ["CCO"], "ec": ["1.1.1.1"]})
     with pytest.raises(InputError, match=message):
         KcatModel(**setting).fit(frame, [1.0])
+
+
+def test_kernel_margin_and_neighbour_blend_options(catpred: pd.DataFrame, tmp_path: Path) -> None:
+    small, rows = catpred.iloc[:200], catpred.iloc[200:230]
+    kw = {"n_members": 2, "n_estimators": 20, "max_depth": 3, "seed": 0}
+    m = KcatModel(kernel_margin=True, blend_neighbors=True, **kw).fit(small)
+    assert m.shrink_coef_ is not None and m.shrink_coef_.shape == (11,)
+    # with kernel_margin every tree model starts from the kernel ridge value: with no
+    # trees' correction (learning rate ~0) the members return exactly that value
+    flat = KcatModel(kernel_margin=True, shrink=False, **{**kw, "learning_rate": 1e-12})
+    flat.fit(small)
+    sim, tan = flat._similarities(rows)
+    kr = flat._kernel_predict(rows, sim, tan)
+    np.testing.assert_allclose(flat.predict(rows)[0], kr, atol=1e-5)
+    m.save(tmp_path / "m")
+    again = KcatModel.load(tmp_path / "m")
+    assert again.kernel_margin and again.blend_neighbors
+    for a, b in zip(m.predict(rows), again.predict(rows), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -516,7 +516,7 @@ _PARAMS = (
     "colsample_bytree", "min_child_weight", "max_bin", "priors", "n_neighbors",
     "far_fraction", "family_similarity", "calibration_folds", "shrink", "prior_weight",
     "sequence_svd", "kernel_prior", "kernel_ridge", "kernel_ec_weight", "kernel_blend",
-    "n_jobs", "seed",
+    "kernel_margin", "blend_neighbors", "n_jobs", "seed",
 )  # fmt: skip
 
 _ONE_SIGMA = 0.682689
@@ -645,6 +645,15 @@ class KcatModel:
         into the ``shrink`` blend. Kernel prior + blend: random 5-fold CV r inside
         CatPred's val file 0.540 vs 0.508 (fold seed 0, screened), 0.554 vs 0.516
         (fresh fold seeds 1-2, confirmation; BENCHMARKS.md).
+    kernel_margin:
+        With ``kernel_prior``: every tree model starts from the kernel ridge value
+        (XGBoost ``base_margin``) and learns the residual from it, instead of starting
+        from the training mean and using that value as one feature among many.
+    blend_neighbors:
+        With ``shrink`` and ``kernel_blend``: also put the enzyme and
+        enzyme-substrate-pair kNN priors, and their products with their best
+        similarities, into the blend (a second-level linear model over the trees,
+        the kernel ridge, the neighbours and the EC class).
     n_jobs:
         XGBoost threads per member.
 
@@ -659,10 +668,12 @@ class KcatModel:
     std_scale_ : float
         Factor on that model so mean ± std holds 68.3 % of the calibration residuals
         (out-of-bag rows and internal grouped out-of-fold rows, pooled).
-    shrink_coef_ : ndarray (5,) or (7,) or None
+    shrink_coef_ : ndarray (5,), (7,) or (11,), or None
         With ``shrink``: weights of ``[1, ensemble mean, EC prior, mean × best
         similarity, EC prior × best similarity]`` (with ``kernel_blend`` also
-        ``kernel ridge value, kernel value × best similarity``) giving the reported mean.
+        ``kernel ridge value, kernel value × best similarity``, with ``blend_neighbors``
+        also ``kNN prior, kNN × best similarity, pair kNN prior, pair kNN × best pair
+        similarity``) giving the reported mean.
     kernel_alpha_ : ndarray (n_train,) or None
         Dual coefficients of the kernel ridge prior (``kernel_mean_`` its offset).
     calibration_ : dict
@@ -698,6 +709,8 @@ class KcatModel:
         kernel_ridge: float = 0.3,
         kernel_ec_weight: float = 1.0,
         kernel_blend: bool = True,
+        kernel_margin: bool = False,
+        blend_neighbors: bool = False,
         n_jobs: int = 1,
         seed: int = 0,
     ) -> None:
@@ -721,6 +734,8 @@ class KcatModel:
         self.kernel_ridge = kernel_ridge
         self.kernel_ec_weight = kernel_ec_weight
         self.kernel_blend = kernel_blend
+        self.kernel_margin = kernel_margin
+        self.blend_neighbors = blend_neighbors
         self.n_jobs = n_jobs
         self.seed = seed
 
@@ -908,15 +923,22 @@ class KcatModel:
         emb[np.asarray([not q for q in df["sequence"]])] = np.nan
         return np.hstack([F, emb])
 
+    def _margin(self, X: np.ndarray) -> np.ndarray | None:
+        """The trees' starting value per row with ``kernel_margin`` (the kernel ridge
+        value, the last column of ``X``), else None (XGBoost's own base score)."""
+        if not (self.kernel_margin and self.kernel_prior and self.priors):
+            return None
+        return np.asarray(X[:, -1], dtype=float)
+
     def _fit_regressor(self, reg: Any, X: np.ndarray, y: np.ndarray) -> None:
         """Fit one tree model; ``prior_weight`` sets how much likelier than any other
         column each prior column is to be drawn for a tree (``colsample_bytree``)."""
+        kw: dict[str, Any] = {"base_margin": self._margin(X)}
         if self.priors and self.prior_weight != 1.0:
             w = np.ones(X.shape[1])
             w[-(_N_PRIORS + int(self.kernel_prior)) :] = self.prior_weight
-            reg.fit(X, y, feature_weights=w)
-        else:
-            reg.fit(X, y)
+            kw["feature_weights"] = w
+        reg.fit(X, y, **kw)
 
     def _regressor(self, seed: int) -> Any:
         import xgboost as xgb
@@ -1003,7 +1025,7 @@ class KcatModel:
                 self._fit_regressor(reg, X[idx], target[idx])
                 self.members_.append(reg)
                 out = np.setdiff1d(np.arange(n), idx)
-                pred = reg.predict(X[out])
+                pred = reg.predict(X[out], base_margin=self._margin(X[out]))
                 oob_sum[out] += pred
                 oob_sq[out] += pred**2
                 oob_n[out] += 1
@@ -1080,7 +1102,7 @@ class KcatModel:
             if test.any() and train.sum() >= 10:
                 reg = self._regressor(int(rng.integers(0, 2**31 - 1)))
                 self._fit_regressor(reg, X[train], target[train])
-                pred[test] = reg.predict(Xfar[test])
+                pred[test] = reg.predict(Xfar[test], base_margin=self._margin(Xfar[test]))
             steps.advance(note="calibration fold")
         return pred
 
@@ -1092,7 +1114,13 @@ class KcatModel:
             return S
         best = np.nan_to_num(priors[:, 1], nan=0.0)
         kr = np.where(np.isfinite(priors[:, 8]), priors[:, 8], mean)
-        return np.column_stack([S, kr, kr * best])
+        S = np.column_stack([S, kr, kr * best])
+        if not self.blend_neighbors:
+            return S
+        knn = np.where(np.isfinite(priors[:, 0]), priors[:, 0], mean)
+        pknn = np.where(np.isfinite(priors[:, 2]), priors[:, 2], mean)
+        pbest = np.nan_to_num(priors[:, 3], nan=0.0)
+        return np.column_stack([S, knn, knn * best, pknn, pknn * pbest])
 
     def _std_shape(self, z: np.ndarray) -> np.ndarray:
         """Expected |error| from the std inputs, floored at 0.2 log10 units."""
@@ -1120,7 +1148,8 @@ class KcatModel:
         prior = self._priors_from(df, sim, tan, None)
         F = self._features(df)
         X = np.hstack([F, self._tree_priors(prior)]) if self.priors else F
-        preds = np.vstack([m.predict(X) for m in self.members_])
+        margin = self._margin(X)
+        preds = np.vstack([m.predict(X, base_margin=margin) for m in self.members_])
         mean = preds.mean(axis=0)
         spread = preds.std(axis=0)
         if self.shrink_coef_ is not None:
@@ -1211,6 +1240,8 @@ class KcatModel:
                 "sequence_svd": 0,
                 "kernel_prior": False,
                 "kernel_blend": False,
+                "kernel_margin": False,
+                "blend_neighbors": False,
                 **manifest["params"],
             }
         )
