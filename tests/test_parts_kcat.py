@@ -341,3 +341,19 @@ def test_kernel_margin_and_neighbour_blend_options(catpred: pd.DataFrame, tmp_pa
     assert again.kernel_margin and again.blend_neighbors
     for a, b in zip(m.predict(rows), again.predict(rows), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_prior_weight_reaches_the_trees_without_a_deprecated_fit_argument(
+    catpred: pd.DataFrame,
+) -> None:
+    import warnings
+
+    small, rows = catpred.iloc[:200], catpred.iloc[200:230]
+    kw = {"n_members": 2, "n_estimators": 20, "max_depth": 3, "seed": 0}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        heavy = KcatModel(prior_weight=20.0, colsample_bytree=0.3, **kw).fit(small)
+    assert not [w for w in caught if "feature_weights" in str(w.message)]
+    plain = KcatModel(prior_weight=1.0, colsample_bytree=0.3, **kw).fit(small)
+    # the weights change which columns the trees draw, so the predictions differ
+    assert not np.allclose(heavy.predict(rows)[0], plain.predict(rows)[0])

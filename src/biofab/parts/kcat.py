@@ -937,7 +937,8 @@ class KcatModel:
         if self.priors and self.prior_weight != 1.0:
             w = np.ones(X.shape[1])
             w[-(_N_PRIORS + int(self.kernel_prior)) :] = self.prior_weight
-            kw["feature_weights"] = w
+            # A constructor setting since XGBoost 3 (passing it to fit is deprecated).
+            reg.set_params(feature_weights=w)
         reg.fit(X, y, **kw)
 
     def _regressor(self, seed: int) -> Any:
