@@ -294,6 +294,16 @@ def test_tilt_widens_the_pairs_of_good_choices() -> None:
         EpistaticGP(sizes, tilt_grid=(0.0, 1.0), ard=True)
 
 
+def test_variant_recommender_passes_the_tilt_grid(small) -> None:
+    """``grid={"tilt_grid": ...}`` reaches the GP, whose chosen tilt is one of the grid's."""
+    space, designs, fitness = small
+    rec = VariantRecommender(grid={"tilt_grid": (0.0, 1.0, 2.0)}).recommend(
+        space, designs.iloc[:60], fitness[:60], 8, seed=1
+    )
+    assert len(rec) == 8 and isinstance(rec.model, EpistaticGP)
+    assert rec.model.tilt_grid == (0.0, 1.0, 2.0) and rec.model.tilt_ in rec.model.tilt_grid
+
+
 def test_variant_recommender_groups_and_ard(small) -> None:
     """``groups`` maps choice -> group (the same at every site; a choice it lacks is a
     group of its own), ``ard`` refines the block variances; both reach the GP."""
