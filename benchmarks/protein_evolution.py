@@ -146,6 +146,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # a quarter of each plate from recombinants of the 10 best measured variants
     "biofab-recomb25": {**_WIDE, "recombine_share": 0.25},
     "biofab-recomb25-cap24": {**_WIDE, "recombine_share": 0.25, "pair_cap": 0.25},
+    # Issue 17's sixth pass (helper mlde6): pair weights' prior variance tilted towards
+    # choices with good site effects, the tilt chosen by marginal likelihood (0 included).
+    "biofab-tilt2": {**_WIDE, "grid": {**_WIDE["grid"], "tilt_grid": (0.0, 0.5, 1.0, 2.0)}},
+    "biofab-tilt4": {**_WIDE, "grid": {**_WIDE["grid"], "tilt_grid": (0.0, 1.0, 2.0, 4.0)}},
 }
 #: GB1 only: the first batch drawn from the top 10 % by biofab's zero-shot prior (ftMLDE,
 #: :func:`biofab.parts.protein_features.focused_sample`), then biofab's default.

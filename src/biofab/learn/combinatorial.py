@@ -195,7 +195,9 @@ class VariantRecommender(RecommenderFront):
         per order, from the grid.
     grid:
         :class:`EpistaticGP`'s ML-II grids by name (``noise_grid``,
-        ``pair_share_grid``, ``amplitude_grid``); ``None`` keeps the model's.
+        ``pair_share_grid``, ``amplitude_grid``, ``tilt_grid``: e.g. ``(0, 0.5, 1, 2)``
+        lets the pair weights' prior variance grow with the site effects); ``None``
+        keeps the model's.
     pair_cap:
         With the believer batch: the largest share of a batch (or a per-round
         schedule, as for ``kappa``; 1 = no cap) that may carry the

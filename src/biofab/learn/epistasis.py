@@ -105,6 +105,18 @@ class EpistaticGP:
         a site pair with strong epistasis gets a larger variance, so the model
         stays uncertain about combinations it has not seen there. ``False``:
         the grid's shares only.
+    tilt_grid:
+        Pair weights' prior variance that grows with the site effects (order 2 only,
+        no ``groups``, no ``ard``): after the grid's fit, every pair weight of choices
+        ``a`` at site ``s`` and ``b`` at ``t`` gets the prior variance
+        ``v_pair * exp(gamma * (u_s(a) + u_t(b)) / 2)`` (normalised to the pair block's
+        mean), ``u`` the fitted site effects in units of their root mean square, and
+        ``gamma`` is chosen with the shares and the noise by marginal likelihood from
+        this grid (0 included: the plain kernel, kept unless the data prefer the tilt).
+        Why: on a landscape where most variants are dead, the pair terms of choices that
+        are each good alone are the ones that matter (fitness effects that multiply),
+        so the model should stay unsure about their unmeasured combinations instead of
+        shrinking them like any other pair. ``(0.0,)`` (default): off.
 
     Attributes
     ----------
@@ -133,6 +145,7 @@ class EpistaticGP:
         group_share_grid: tuple[float, ...] = (0.0, 0.25, 0.5),
         ard: bool = False,
         ard_prior_sd: float = 1.0,
+        tilt_grid: tuple[float, ...] = (0.0,),
     ) -> None:
         self.sizes = tuple(int(s) for s in sizes)
         self.order = order
@@ -173,6 +186,13 @@ class EpistaticGP:
         if not ard_prior_sd > 0:
             raise ValueError(f"ard_prior_sd must be > 0, got {ard_prior_sd!r}")
         self.ard_prior_sd = float(ard_prior_sd)
+        if not tilt_grid or not all(math.isfinite(float(v)) and v >= 0 for v in tilt_grid):
+            raise ValueError(f"tilt_grid holds finite values >= 0, got {tilt_grid!r}")
+        self.tilt_grid = tuple(float(v) for v in tilt_grid)
+        if any(v > 0 for v in self.tilt_grid) and (
+            order != 2 or self.groups is not None or self.ard
+        ):
+            raise ValueError("tilt_grid needs order 2 and neither groups nor ard")
 
     # -- kernel ----------------------------------------------------------------------
     @property
@@ -319,9 +339,64 @@ class EpistaticGP:
         self.chol_ = cho_factor(K, lower=True)[0]
         self.z_ = z - self.prior_scale_ * p  # the GP models what the prior mean leaves
         self.alpha_ = cho_solve((self.chol_, True), self.z_)
+        self.feature_scale_: np.ndarray | None = None
+        self.tilt_ = 0.0
         self._finish()
+        if any(v > 0 for v in self.tilt_grid):
+            self._tilt(extra)
         self.interval_scale_ = self._interval_scale()
         return self
+
+    def _tilt_scale(self, gamma: float) -> np.ndarray:
+        """Per-feature prior variance multipliers for the tilt ``gamma`` (see
+        ``tilt_grid``), from the site effects of the current fit: 1 for the constant
+        and the site weights, ``exp(gamma (u_a + u_b) / 2)`` over each pair block's mean."""
+        starts = np.cumsum((1, *self.sizes))
+        u = self.weights_[1 : starts[-1]]
+        u = u / (float(np.sqrt(np.mean(u * u))) or 1.0)
+        site = [u[a - 1 : b - 1] for a, b in itertools.pairwise(starts)]
+        out = [np.ones(starts[-1])]
+        for s, t in itertools.combinations(range(self.n_sites), 2):
+            # Clipped so that one huge site effect cannot put a whole block on one pair.
+            e = np.clip(0.5 * gamma * (site[s][:, None] + site[t][None, :]), -6.0, 6.0)
+            m = np.exp(e).ravel()
+            out.append(m / m.mean())
+        return np.concatenate(out)
+
+    def _tilt(self, extra: np.ndarray) -> None:
+        """Choose ``gamma`` of ``tilt_grid`` with the shares and the noise by marginal
+        likelihood (the plain fit's evidence is the bar); refit if a tilt wins."""
+        F = self.train_index_
+        n = len(F)
+        site_cols = range(1, 1 + self.n_sites)
+        pair_cols = range(1 + self.n_sites, F.shape[1])
+        same = [F[:, c, None] == F[None, :, c] for c in range(F.shape[1])]
+        S = sum(same[c].astype(float) for c in site_cols)
+        L = self.n_sites
+        best: tuple[float, float, np.ndarray, float, np.ndarray] | None = None
+        for gamma in self.tilt_grid:
+            if gamma == 0:
+                continue
+            scale = self._tilt_scale(gamma)
+            P = np.zeros((n, n))
+            for c in pair_cols:
+                P += same[c] * scale[F[:, c]][:, None]
+            for shares in self._share_options():
+                K0 = shares[0] + shares[1] / L * S + shares[2] / math.comb(L, 2) * P
+                for noise in self.noise_grid:
+                    ev = _log_evidence(K0 + np.diag(noise + extra), self.z_)
+                    if ev > self.log_evidence_ and (best is None or ev > best[0]):
+                        best = (ev, gamma, shares, noise, scale)
+        if best is None:
+            return
+        self.log_evidence_, self.tilt_, self.shares_, self.noise_, self.feature_scale_ = best
+        lam = self._prior_variance()
+        K = np.diag(np.full(n, self.noise_) + extra)
+        for c in range(F.shape[1]):
+            K += same[c] * lam[F[:, c]][:, None]
+        self.chol_ = cho_factor(K, lower=True)[0]
+        self.alpha_ = cho_solve((self.chol_, True), self.z_)
+        self._finish()
 
     def _block_matches(self, A: np.ndarray, B: np.ndarray) -> list[np.ndarray]:
         """Per block, whether two designs share its feature ``(len(A), len(B))``."""
@@ -477,7 +552,9 @@ class EpistaticGP:
         for (sites, grouped), var in zip(self._blocks(), block, strict=True):
             width = math.prod((gsizes if grouped else self.sizes)[s] for s in sites)
             v.append(np.full(width, var))
-        return np.concatenate(v)
+        out = np.concatenate(v)
+        scale = getattr(self, "feature_scale_", None)
+        return out if scale is None else out * scale
 
     def _scatter(self, rows: np.ndarray) -> np.ndarray:
         """``Lambda Phi^T rows``: training-row values (n, k) -> weights (n_features, k)."""
@@ -676,6 +753,7 @@ class EpistaticGP:
             "group_share_grid": list(self.group_share_grid),
             "ard": self.ard,
             "ard_prior_sd": self.ard_prior_sd,
+            "tilt_grid": list(self.tilt_grid),
         }
         fitted = {
             "shift_": self.shift_,
@@ -688,6 +766,7 @@ class EpistaticGP:
             "log_evidence_": float(self.log_evidence_),
             "interval_scale_": float(self.interval_scale_),
             "group_scale_": float(self.group_scale_),
+            "tilt_": float(self.tilt_),
         }
         arrays = {
             "codes_": self.codes_,
@@ -698,6 +777,8 @@ class EpistaticGP:
         }
         if self.block_variance_ is not None:
             arrays["block_variance_"] = self.block_variance_
+        if self.feature_scale_ is not None:
+            arrays["feature_scale_"] = self.feature_scale_
         return SurrogateState(params, fitted, arrays)
 
     @classmethod
@@ -717,8 +798,9 @@ class EpistaticGP:
             tuple(p.get("group_share_grid", (0.0, 0.25, 0.5))),
             bool(p.get("ard", False)),
             float(p.get("ard_prior_sd", 1.0)),
+            tuple(p.get("tilt_grid", (0.0,))),
         )
-        model.block_variance_ = None
+        model.block_variance_, model.feature_scale_, model.tilt_ = None, None, 0.0
         # States saved before these existed: no calibration, shift or prior mean.
         model.interval_scale_, model.group_scale_ = 1.0, 0.0
         model.shift_, model.prior_scale_, model.prior_center_, model.prior_sd_ = 0.0, 0.0, 0.0, 1.0
