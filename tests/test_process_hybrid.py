@@ -363,6 +363,41 @@ def test_saved_capacity_hybrid_predicts_the_same(train: list[Experiment], tmp_pa
     np.testing.assert_allclose(m1.to_numpy(), m0.to_numpy(), rtol=1e-6, atol=1e-9)
 
 
+def test_saved_hybrid_with_refitted_inhibition_constants_predicts_the_same(
+    train: list[Experiment], tmp_path
+) -> None:
+    # Round 7's base: acetate (Kia) and glucose (Kis, Haldane) inhibition of uptake added to
+    # the Monod base and refitted per member with qS_max and Yxs; the save keeps each member's.
+    import json
+
+    from biofab.process.saved_hybrid import hybrid_to_files, load_hybrid
+
+    base = EColiFedBatch({**WRONG.params, "Kia": 20.0, "Kis": 100.0})
+    refit = ("qS_max", "Yxs", "Kia", "Kis")
+    h = HybridModel(
+        base=base,
+        learned=("capacity",),
+        features=("S",),
+        refit=refit,
+        refit_lr=2e-2,
+        epochs=3,
+        physics_weight=0.0,
+        **SMALL,
+    ).fit(train[:2])
+    p = h.refit_params_
+    assert set(p) == set(refit) and all(v.shape == (2,) and np.all(v > 0) for v in p.values())
+    assert not np.allclose(p["Kis"], 100.0)  # it trains (log scale, own pace)
+    text, state = hybrid_to_files(h, "ecoli", None, train[:2], {}, "h.pt")
+    (tmp_path / "h.json").write_text(text)
+    torch.save(state, tmp_path / "h.pt")
+    loaded = load_hybrid(json.loads(text), tmp_path / "h.json", EColiFedBatch())
+    np.testing.assert_allclose(loaded.refit_params_["Kia"], p["Kia"], rtol=1e-12)
+    ev = [FeedStart(5.0, 0.015)]
+    m0, _ = h.predict(X0, t=TIMES, events=ev)
+    m1, _ = loaded.predict(X0, t=TIMES, events=ev)
+    np.testing.assert_allclose(m1.to_numpy(), m0.to_numpy(), rtol=1e-6, atol=1e-9)
+
+
 def test_clipped_features_do_not_extrapolate(train: list[Experiment]) -> None:
     h = HybridModel(
         base=WRONG, learned=("qS",), features=("S", "A"), epochs=0, clip_features=True, **SMALL
@@ -569,3 +604,38 @@ def test_refit_warmup_starts_the_refit_parameters_gently(train: list[Experiment]
     start = HybridModel(EColiFedBatch(), **{**kw, "epochs": 0}, **SMALL).fit(train)
     step = float((h.fit(train).params_[-1] - start.params_[-1]).detach().abs().max())
     assert step == pytest.approx(2e-3, rel=0.2)
+
+
+class _OneMemberStuck(HybridModel):
+    """Member 0's loss is held up (a jump after its first step) during the first training
+    pass only, as a member that stopped on a plateau; a restart trains it normally."""
+
+    def _penalty(self, per_member: bool = False) -> torch.Tensor | float:
+        calls = getattr(self, "_calls", 0)
+        self._calls = calls + 1
+        bump = torch.zeros(self.ensemble, dtype=torch.float64)
+        if 0 < calls <= self.epochs:  # the first pass: epochs steps and the final check
+            bump[0] = 1e3
+        return bump if per_member else bump.sum()
+
+
+def test_a_stuck_member_is_restarted_and_the_others_kept(train: list[Experiment]) -> None:
+    kw = {**SMALL, "ensemble": 3}
+    opts = dict(learned=("qS",), base=WRONG, features=("S", "X"), refit=("Yxs",), epochs=6)
+    # (a few steps of a small net: "stuck" here is "not below 0.99 of the start")
+    once = _OneMemberStuck(EColiFedBatch(), **opts, stuck_ratio=0.99, **kw).fit(train)
+    assert once.restarted_.tolist() == [0, 0, 0]
+    assert once.train_best_[0] >= once.train_start_[0]  # stuck: kept its start
+    assert np.all(once.train_best_[1:] < 0.99 * once.train_start_[1:])
+    h = _OneMemberStuck(EColiFedBatch(), **opts, restarts=1, stuck_ratio=0.99, **kw).fit(train)
+    assert h.restarted_.tolist() == [1, 0, 0]
+    # The others are exactly as after the first pass; the stuck one trained from a fresh start.
+    for p, q in zip(h.params_, once.params_, strict=True):
+        assert torch.equal(p[1:], q[1:])
+    assert not torch.equal(h.params_[0][0], once.params_[0][0])  # new hidden weights
+    assert h.train_best_[0] < h.train_start_[0]
+    np.testing.assert_array_equal(h.train_best_[1:], once.train_best_[1:])
+    assert len(h.loss_history_) == 2 * len(once.loss_history_)
+    for bad in ({"restarts": -1}, {"stuck_ratio": 0.0}, {"stuck_ratio": 1.5}):
+        with pytest.raises(InputError, match=r"restarts|stuck_ratio"):
+            HybridModel(EColiFedBatch(), **{**opts, **bad}, **kw).fit(train)

@@ -294,6 +294,9 @@ class OdeEnsemble:
     """
 
     model: ProcessModel
+    train_best_: Array
+    train_start_: Array
+    restarted_: np.ndarray
 
     def __init__(
         self,
@@ -313,6 +316,8 @@ class OdeEnsemble:
         clip_features: bool = False,
         weight_decay: float = 1e-5,
         lr_warmup: int = 0,
+        restarts: int = 0,
+        stuck_ratio: float = 0.5,
         device: str | torch.device | None = None,
         check_every: int = 5,
         seed: int = 0,
@@ -335,6 +340,8 @@ class OdeEnsemble:
         self.clip_features = bool(clip_features)
         self.weight_decay = float(weight_decay)
         self.lr_warmup = int(lr_warmup)
+        self.restarts = int(restarts)
+        self.stuck_ratio = float(stuck_ratio)
         self.device = device
         self.seed = int(seed)
         self.n_jobs = n_jobs
@@ -377,6 +384,10 @@ class OdeEnsemble:
             raise InputError("ensemble, check_every must be >= 1 and epochs, warmup >= 0")
         if self.lr_warmup < 0:
             raise InputError("lr_warmup (steps) must be >= 0", found=self.lr_warmup)
+        if self.restarts < 0:
+            raise InputError("restarts must be >= 0", found=self.restarts)
+        if not (0.0 < self.stuck_ratio <= 1.0):
+            raise InputError("stuck_ratio must lie in (0, 1]", found=self.stuck_ratio)
         if not (self.dt > 0 and math.isfinite(self.dt)):
             raise InputError("dt (h) must be > 0", found=self.dt)
         pdt = self.predict_dt
@@ -703,6 +714,7 @@ class OdeEnsemble:
         gen = torch.Generator().manual_seed(self.seed)
         n_feat = len(self._feat_index) + self._n_extra_features()
         self.params_ = self._init_net(n_feat, self._n_outputs(), gen) + self._extra_params()
+        start_params = [p.detach().clone() for p in self.params_]
         t_obs = self._obs_tensors(prep)
         x0 = torch.tensor(prep.x0, dtype=dt64, device=dev)
         u = torch.tensor(prep.u, dtype=dt64, device=dev)
@@ -739,6 +751,13 @@ class OdeEnsemble:
                     return loss
 
                 self._train(loss_fn, self.epochs, history, val_fn)
+                self.restarted_ = np.zeros(self.ensemble, dtype=int)
+                for r in range(self.restarts if val_fn is None else 0):
+                    stuck = self.train_best_ > self.stuck_ratio * self.train_start_
+                    if not stuck.any():
+                        break
+                    self._restart(stuck, start_params, n_feat, r)
+                    self._train(loss_fn, self.epochs, history, keep=~stuck)
         self.loss_history_ = history
         self.n_batches_ = len(exps)
         return self
@@ -749,8 +768,10 @@ class OdeEnsemble:
         steps: int,
         hist: list[float],
         val_fn: Callable[[], torch.Tensor] | None = None,
+        keep: np.ndarray | None = None,
     ) -> None:
         """Adam on the summed loss of the members; ``loss_fn`` returns one loss per member.
+        Members marked in ``keep`` (a restart of the others) stay as they are.
 
         The members share nothing but the optimiser call, so each is guarded on its own: its
         gradient is clipped to its own norm, a member whose loss is not finite goes back to
@@ -792,6 +813,9 @@ class OdeEnsemble:
         v_best = torch.full((E,), math.inf, dtype=torch.float64, device=dev)
         v_params = [p.detach().clone() for p in self.params_]
         self.best_step_ = torch.zeros(E, dtype=torch.long)
+        kept = None if keep is None else torch.as_tensor(keep, dtype=torch.bool, device=dev)
+        old_best = None if keep is None else self.train_best_.copy()
+        old_start = None if keep is None else self.train_start_.copy()
         self.train_best_ = np.full(E, np.inf)
         # Per-member step factor, halved each time that member's loss is not finite.
         factor = torch.ones(E, dtype=torch.float64, device=dev)
@@ -801,6 +825,8 @@ class OdeEnsemble:
             opt.zero_grad()
             per = loss_fn()
             vals = per.detach()
+            if step == 0:
+                self.train_start_ = vals.cpu().numpy().copy()
             ok = torch.isfinite(vals)
             if not bool(ok.any()):
                 self._restore(best_params, ~ok)
@@ -819,6 +845,8 @@ class OdeEnsemble:
                 before = [p.detach().clone() for p in self.params_]
             opt.step()
             with torch.no_grad():
+                if kept is not None:  # weight decay would still move them
+                    self._restore(before, kept)
                 if bool((factor < 1).any()):
                     for p, q in zip(self.params_, before, strict=True):
                         f = factor.view(-1, *([1] * (p.dim() - 1)))
@@ -848,6 +876,21 @@ class OdeEnsemble:
             worse = ~(final <= best)
             self._restore(best_params, worse)
             self.train_best_ = torch.where(worse, best, final).cpu().numpy()
+        if keep is not None and old_best is not None and old_start is not None:
+            self.train_best_ = np.where(keep, old_best, self.train_best_)
+            self.train_start_ = np.where(keep, old_start, self.train_start_)
+
+    def _restart(
+        self, stuck: np.ndarray, start: list[torch.Tensor], n_feat: int, attempt: int
+    ) -> None:
+        """Members in ``stuck`` back to a fresh start: new random hidden weights (their own
+        generator, per attempt), the output layer and extra parameters as at the start."""
+        gen = torch.Generator().manual_seed(self.seed + 7919 * (attempt + 1))
+        fresh = self._init_net(n_feat, self._n_outputs(), gen)
+        fresh += [q.clone() for q in start[len(fresh) :]]
+        m = torch.as_tensor(stuck, dtype=torch.bool, device=self.device_)
+        self._restore(fresh, m)
+        self.restarted_ = self.restarted_ + np.asarray(stuck, dtype=int)
 
     def _restore(self, saved: list[torch.Tensor], members: torch.Tensor) -> None:
         """Copy the ``saved`` weights back into the members where ``members`` is True."""
@@ -1225,6 +1268,13 @@ class HybridModel(OdeEnsemble):
         Adam steps through the ODE (full batch, cosine-decayed learning rate) and L2 penalty.
     lr_warmup:
         Steps over which every weight's learning rate rises linearly to ``lr`` (0: none).
+    restarts, stuck_ratio:
+        After training, a member whose lowest training loss is still above ``stuck_ratio``
+        times its start loss (stopped on a plateau) goes back to a fresh start — new random
+        hidden weights, the output layer and refitted parameters as at the start — and
+        trains again (``epochs`` steps) while the other members stay as they are; at most
+        ``restarts`` times (0: never; not with ``validation``). ``restarted_`` counts the
+        restarts per member. Costs one more training pass whenever a member is stuck.
     dt, solver:
         Fixed step (h) and ``'ros2'`` (stiff, default) or ``'rk4'``.
     predict_dt:
@@ -1254,7 +1304,7 @@ class HybridModel(OdeEnsemble):
     rate_scale_: per learned rate (its unit); correction_: per learned rate ``'mul'``,
     ``'add'`` (residual) or ``'replace'``; base_: the base model; loss_history_;
     val_history_; best_step_ (per member, with validation); train_best_ (per member's lowest
-    training loss); features_; frozen_;
+    training loss); train_start_ (per member's first loss); restarted_; features_; frozen_;
     quasi_steady_upper_ (upper bound of each quasi-steady state's root search).
     """
 
