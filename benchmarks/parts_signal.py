@@ -106,6 +106,16 @@ def models(boost: bool) -> dict[str, Factory]:
         "ridge_family_composition": lambda: SequenceSecretionModel(
             estimator="ridge", enzyme="family", composition=True
         ),
+        # Issue 14 item 2 (helper sp6): the std from the enzyme's shape and measurement noise
+        # only, inner calibration folds restandardised; screened on fold seeds 100-104, not
+        # adopted (lost on two splits on the fresh seeds 200-209); logged, not the default.
+        "ridge_family_enzyme_std": lambda: SequenceSecretionModel(
+            estimator="ridge",
+            enzyme="family",
+            error_features=("enzyme_shape", "noise"),
+            restandardize=True,
+            loo_variance=True,
+        ),
     }
     if boost:
         out["boost_family"] = lambda: SequenceSecretionModel(
@@ -199,16 +209,30 @@ def run_split(
             # Each condition z-scored on the training cells only (see wu2020_activity).
             fold = wu2020_cells(readings, reference=cells.loc[tr, ["sp_id", "protein_id"]])
             assert (fold["sp_id"].to_numpy() == cells["sp_id"].to_numpy()).all()
-            fold = cells.assign(activity=fold["activity"].to_numpy())
+            fold = cells.assign(
+                activity=fold["activity"].to_numpy(), replicate_var=fold["replicate_var"].to_numpy()
+            )
             train, test = fold[tr], fold[te]
             truth[te] = test["activity"].to_numpy()
             base["sp_mean"][te] = sp_mean_train(train, test)
             base["nearest_sp"][te] = nearest_sp(train, test, ident)
             for name, make in factories.items():
                 model = make().fit(train, groups=labels[tr])
-                m, s = model.predict(test)
-                preds[name][0][te] = model.predict_standardized(test)[0]
+                # The std of a new cell of the enzyme's typical replication: the held-out
+                # cell's own number of cultures is not given (see _declared_n below).
+                blind = test.drop(columns="n_replicates")
+                m, s = model.predict(blind)
+                preds[name][0][te] = model.predict_standardized(blind)[0]
                 preds[name][1][te], preds[name][2][te] = m, s
+                if model.error_model and "noise" in model.error_features:
+                    # The same model told how many cultures the held-out cell was measured
+                    # in: the design of the measurement, fixed before it is made.
+                    key = f"{name}_declared_n"
+                    if key not in preds:
+                        preds[key] = tuple(np.full(n, np.nan) for _ in range(3))
+                    m, s = model.predict(test)
+                    preds[key][0][te] = preds[name][0][te]
+                    preds[key][1][te], preds[key][2][te] = m, s
             known = test["sp_id"].isin(set(train["sp_id"])).to_numpy()
             if known.any():
                 mat = SecretionMatrix(rank=2, n_boot=10, seed=seed).fit(train)
@@ -231,6 +255,13 @@ def run_split(
         rho = per_enzyme(cells, truth, p, scored)
         out[name] = {"rho": rho, "coverage": None, "rho_err_std": None}
     out["_scored"] = {"n": int(scored.sum())}
+    # Ceiling of a std that knew each enzyme's typical error exactly (the median |error| of
+    # the held-out cells of that enzyme: the errors themselves, unavailable at prediction).
+    z, m, s = preds[HEADLINE]
+    err = np.abs(truth - m)
+    enz = pd.Series(err[scored]).groupby(cells["protein_id"].to_numpy()[scored])
+    oracle = enz.transform("median").to_numpy()
+    out["_oracle_enzyme_error"] = {"rho_err_std": float(spearmanr(err[scored], oracle)[0])}
     return out
 
 
@@ -316,12 +347,14 @@ def main(argv: list[str] | None = None) -> None:
     print("settings run: " + ", ".join([*factories, "SecretionMatrix_rank2"]))
     results: dict[str, dict[str, dict[str, Any]]] = {}
     scored_n: dict[str, int] = {}
+    oracle: dict[str, list[float]] = {}
     for split in SPLITS:
         runs = [
             run_split(readings, cells, split, seed, factories, ident)
             for seed in range(args.repeats)
         ]
         scored_n[split] = runs[0]["_scored"]["n"]
+        oracle[split] = [r["_oracle_enzyme_error"]["rho_err_std"] for r in runs]
         names = [n for n in runs[0] if not n.startswith("_")]
         results[split] = {n: summarize(runs, n) for n in names}
         print(f"\n{split}: {scored_n[split]} scored cells, {args.repeats} fold seeds")
@@ -339,6 +372,10 @@ def main(argv: list[str] | None = None) -> None:
                 f"{n:<28}{s['n_enzymes']:>5}{s['median_rho']:>12.3f}{f'({lo:.2f}, {hi:.2f})':>16}"
                 f"{s['mean_rho']:>8.3f}{s['frac_rho_positive']:>7.2f}{cov:>7}{ru:>10}"
             )
+        print(
+            f"oracle std (each enzyme's own median |error| of {HEADLINE}): Spearman(|err|, "
+            f"std) {np.mean(oracle[split]):.2f}"
+        )
     elapsed = time.perf_counter() - t0
 
     date = datetime.date.today().isoformat()
@@ -386,6 +423,19 @@ def main(argv: list[str] | None = None) -> None:
         }
     )
     for split in SPLITS:
+        records.append(
+            {
+                "metric": "spearman_abs_error_std_oracle_enzyme",
+                "dataset": f"wu2020_{split}",
+                "model": HEADLINE,
+                "biofab": None,
+                "value": float(np.mean(oracle[split])),
+                "per_seed": oracle[split],
+                "note": "std = each enzyme's median |error| over its held-out cells "
+                "(the errors themselves): the ceiling of a per-enzyme std",
+                **common,
+            }
+        )
         peer = "sp_mean" if split != "unseen_sp_cluster" else "nearest_sp"
         pv = results[split][peer]["median_rho"]
         for n, s in results[split].items():

@@ -1,0 +1,282 @@
+"""Which numbers rank the errors of the signal-peptide model? A screen of error rankers.
+
+Issue 14 item 2 asks every parts model for a std whose order follows its errors:
+Spearman(|error|, std) > 0.2 on the grouped splits of ``benchmarks/parts_signal.py``, with
++-1 std still covering 60-76 % of them. This script runs the headline ``ridge_family``
+model out of fold on those three splits, for fold seeds given with ``--seeds`` (never the
+reported 0-2 when screening), and scores, one at a time, numbers known before the held-out
+cell is measured (each from the *training* cells of the fold only):
+
+* ``noise_design`` / ``noise_typical``: the measurement noise of the cell's conditions
+  (enzyme x dilution): pooled replicate variance of the condition's training cells over the
+  between-SP variance of their means (the condition's noise share), divided by the number of
+  readings (the held-out cell's own, a design choice; or the condition's median), in the
+  activity's units: :func:`biofab.parts.secretion.wu2020_noise`;
+* ``sp_other_n``, ``sp_other_sd``, ``sp_other_absmean``: the SP's training cells on other
+  enzymes (count, disagreement, how far from average); the same for its cluster;
+* ``enzyme_n``: training cells of the enzyme; ``nn_distance``: 1 - identity to the nearest
+  other training SP; ``nn_distance_enzyme``: the same among the enzyme's training SPs;
+* ``member_sd`` (bootstrap member spread), ``abs_prediction`` (|standardised prediction|),
+  ``std_current`` (the model's std as it stands); and candidate models' std.
+
+and, as a ceiling no model has at prediction time, ``oracle_noise`` (the cell's own
+replicate spread) and ``oracle_abs_truth``. Metric per split and seed: Spearman(|error|, r)
+over the scored cells (as the benchmark); the mean over seeds is what counts (with ~300
+cells one Spearman has a sampling sd near 0.06).
+
+Run: ``python benchmarks/parts_signal_std.py --seeds 100 101 102`` (prints a table; with
+``--out``, writes the per-seed values as JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import parts_signal as ps
+from biofab.parts.datasets import load_wu2020
+from biofab.parts.secretion import wu2020_cells, wu2020_noise
+from biofab.parts.secretion_sequence import SequenceSecretionModel
+from biofab.parts.signal_peptide import cluster_sequences, identity
+
+Factory = Callable[[], Any]
+
+
+def candidate_models() -> dict[str, Factory]:
+    """Model settings whose std is screened beside the single rankers (all reported)."""
+
+    def ridge(*features: str, honest: int = 0, floor: float = 1e-3) -> Factory:
+        # honest: 0 = inner folds as before; 1 = restandardized inner folds; 2 = 1 + the
+        # protein variance of each calibration cell without its own residual.
+        return lambda: SequenceSecretionModel(
+            estimator="ridge",
+            enzyme="family",
+            error_features=features,
+            restandardize=honest >= 1,
+            loo_variance=honest >= 2,
+            error_floor=floor,
+        )
+
+    return {
+        "ridge_family": ridge("spread", "descriptors"),
+        "rs_loo_shape_noise": ridge("spread", "descriptors", "enzyme_shape", "noise", honest=2),
+        "rs_loo_enzyme_only": ridge("enzyme_shape", "noise", honest=2),
+        "rs_desc_enzyme": ridge("descriptors", "enzyme_shape", "noise", honest=1),
+        "rs_desc": ridge("descriptors", honest=1),
+        "desc_enzyme": ridge("descriptors", "enzyme_shape", "noise"),
+        "rs_loo_enzyme_only_floor0.1": ridge("enzyme_shape", "noise", honest=2, floor=0.1),
+        "rs_loo_shape_noise_floor0.1": ridge(
+            "spread", "descriptors", "enzyme_shape", "noise", honest=2, floor=0.1
+        ),
+    }
+
+
+def screen(
+    readings: pd.DataFrame,
+    cells: pd.DataFrame,
+    split: str,
+    seed: int,
+    ident: dict[tuple[str, str], float],
+    models: dict[str, Factory],
+) -> pd.DataFrame:
+    labels = ps.fold_labels(cells, split)
+    fid = ps.deal(labels, ps.N_FOLDS, seed)
+    n = len(cells)
+    cols: dict[str, np.ndarray] = {}
+
+    def col(name: str) -> np.ndarray:
+        if name not in cols:
+            cols[name] = np.full(n, np.nan)
+        return cols[name]
+
+    for f in range(ps.N_FOLDS):
+        tr, te = fid != f, fid == f
+        ref = cells.loc[tr, ["sp_id", "protein_id"]]
+        fold = wu2020_cells(readings, reference=ref)
+        noise = wu2020_noise(readings, reference=ref)
+        by_reading = wu2020_noise(readings, reference=ref, unit="reading")
+        noise = noise.merge(by_reading, on=["sp_id", "protein_id"], suffixes=("", "_reading"))
+        nz = cells[["sp_id", "protein_id"]].merge(noise, on=["sp_id", "protein_id"], how="left")
+        fold = cells.assign(
+            activity=fold["activity"].to_numpy(), replicate_var=fold["replicate_var"].to_numpy()
+        )
+        train, test = fold[tr], fold[te]
+        idx = np.flatnonzero(te)
+        col("truth")[idx] = test["activity"].to_numpy()
+        col("sp_mean")[idx] = ps.sp_mean_train(train, test)
+        for name, make in models.items():
+            model = make().fit(train, groups=labels[tr])
+            # std: for a new cell of typical replication; std_n: for the held-out cell's
+            # own number of readings, declared as a planned design.
+            m, s = model.predict(test.drop(columns="n_replicates"))
+            col(f"{name}:mean")[idx] = m
+            col(f"{name}:std")[idx] = s
+            col(f"{name}:std_n")[idx] = model.predict(test)[1]
+            col(f"{name}:z")[idx] = model.predict_standardized(test)[0]
+            X = model._design(model._descriptor_matrix(test), model._group_of(test))
+            P = model._member_predictions(model._members, X)
+            col(f"{name}:member_sd")[idx] = P.std(axis=0, ddof=1)
+        for c in ("noise_design", "noise_typical", "oracle_noise", "noise_design_reading"):
+            col(c)[idx] = nz[c].to_numpy()[te]
+        # SP's training cells on other enzymes; its cluster's.
+        for i, (sp, prot, cl) in zip(
+            idx, test[["sp_id", "protein_id", "cluster"]].itertuples(index=False), strict=True
+        ):
+            other = train[(train["sp_id"] == sp) & (train["protein_id"] != prot)]["activity"]
+            col("sp_other_n")[i] = len(other)
+            col("sp_other_sd")[i] = other.std(ddof=1) if len(other) > 1 else np.nan
+            col("sp_other_absmean")[i] = abs(other.mean()) if len(other) else np.nan
+            col("sp_other_maxabs")[i] = other.abs().max() if len(other) else np.nan
+            clo = train[(train["cluster"] == cl) & (train["protein_id"] != prot)]["activity"]
+            col("cluster_other_n")[i] = len(clo)
+            col("cluster_other_sd")[i] = clo.std(ddof=1) if len(clo) > 1 else np.nan
+            col("enzyme_n")[i] = int((train["protein_id"] == prot).sum())
+            pa = train.loc[train["protein_id"] == prot, "activity"]
+            col("protein_mad")[i] = float(np.median(np.abs(pa - pa.mean()))) if len(pa) else np.nan
+            col("protein_sd")[i] = float(pa.std(ddof=0)) if len(pa) > 1 else np.nan
+            col("n_readings")[i] = float(cells["n_readings"].to_numpy()[i])
+            others = [s for s in train["sp_id"].unique() if s != sp]
+            col("nn_distance")[i] = 1 - max(ident[(sp, s)] for s in others)
+            same = [s for s in train.loc[train["protein_id"] == prot, "sp_id"] if s != sp]
+            col("nn_distance_enzyme")[i] = 1 - max(ident[(sp, s)] for s in same) if same else 1
+    out = pd.DataFrame(cols)
+    out["split"], out["seed"] = split, seed
+    out["protein_id"] = cells["protein_id"].to_numpy()
+    out["scored"] = (
+        np.isfinite(out["sp_mean"]) if split != "unseen_sp_cluster" else np.ones(n, dtype=bool)
+    )
+    return out
+
+
+def rankers(frame: pd.DataFrame, model: str) -> dict[str, np.ndarray]:
+    """Every single ranker, oriented so that larger should mean a larger error."""
+    f = frame
+    z = f[f"{model}:z"].to_numpy()
+    out = {
+        "std_current": f[f"{model}:std"].to_numpy(),
+        "std_declared_n": f[f"{model}:std_n"].to_numpy(),
+        "noise_design": f["noise_design"].to_numpy(),
+        "noise_typical": f["noise_typical"].to_numpy(),
+        "noise_design_reading": f["noise_design_reading"].to_numpy(),
+        "-sp_other_n": -f["sp_other_n"].to_numpy(),
+        "sp_other_sd": f["sp_other_sd"].to_numpy(),
+        "sp_other_absmean": f["sp_other_absmean"].to_numpy(),
+        "sp_other_maxabs": f["sp_other_maxabs"].to_numpy(),
+        "-cluster_other_n": -f["cluster_other_n"].to_numpy(),
+        "cluster_other_sd": f["cluster_other_sd"].to_numpy(),
+        "-enzyme_n": -f["enzyme_n"].to_numpy(),
+        "nn_distance": f["nn_distance"].to_numpy(),
+        "nn_distance_enzyme": f["nn_distance_enzyme"].to_numpy(),
+        "abs_prediction": np.abs(z),
+        "protein_mad": f["protein_mad"].to_numpy(),
+        "protein_sd": f["protein_sd"].to_numpy(),
+        "n_readings(design)": f["n_readings"].to_numpy(),
+        "oracle_protein_mean_abs_err": _protein_oracle(f, model),
+        "oracle_noise": f["oracle_noise"].to_numpy(),
+        "oracle_abs_truth": np.abs(f["truth"].to_numpy()),
+    }
+    if f"{model}:member_sd" in f:
+        out["member_sd"] = f[f"{model}:member_sd"].to_numpy()
+    return out
+
+
+def _protein_oracle(f: pd.DataFrame, model: str) -> np.ndarray:
+    """Ceiling of a per-enzyme ranker: the enzyme's mean |error| over these held-out cells."""
+    err = np.abs(f["truth"] - f[f"{model}:mean"])
+    return err.groupby(f["protein_id"].to_numpy()).transform("mean").to_numpy()
+
+
+def score(frame: pd.DataFrame, model: str) -> dict[str, float]:
+    f = frame[frame["scored"].to_numpy(dtype=bool)]
+    err = np.abs(f["truth"].to_numpy() - f[f"{model}:mean"].to_numpy())
+    res: dict[str, float] = {}
+    for name, r in rankers(f, model).items():
+        ok = np.isfinite(r) & np.isfinite(err)
+        spread = ok.sum() > 2 and np.ptp(r[ok]) > 0
+        res[name] = float(spearmanr(err[ok], r[ok])[0]) if spread else float("nan")
+        res[name + "#n"] = int(ok.sum())
+    s = f[f"{model}:std"].to_numpy()
+    res["coverage"] = float(np.mean(err <= s))
+    res["coverage_declared_n"] = float(np.mean(err <= f[f"{model}:std_n"].to_numpy()))
+    return res
+
+
+def load(data: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, str], float]]:
+    folder = data / "parts/signal_peptides"
+    readings = load_wu2020(
+        folder / "wu2020_tidy_processed_sps.csv",
+        sequences=folder / "wu2020_signal_peptides.csv",
+        proteins=folder / "wu2020_proteins.csv",
+    )
+    cells = wu2020_cells(readings)
+    seqs = dict(zip(cells["sp_id"], cells["sequence"], strict=False))
+    ids = sorted(seqs)
+    cells["cluster"] = cells["sp_id"].map(
+        dict(zip(ids, cluster_sequences([seqs[s] for s in ids]), strict=True))
+    )
+    ident = {(a, b): identity(seqs[a], seqs[b]) for a in ids for b in ids if a != b}
+    return readings, cells, ident
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ps.ROOT.parent / "shared" / "data")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102])
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--models", nargs="+", default=None, help="subset of the candidates")
+    parser.add_argument("--frames", type=Path, default=None, help="per-cell table (parquet/csv)")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    readings, cells, ident = load(args.data)
+    models = candidate_models()
+    if args.models:
+        models = {k: models[k] for k in args.models}
+    frames = []
+    for split in ps.SPLITS:
+        for seed in args.seeds:
+            frames.append(screen(readings, cells, split, seed, ident, models))
+            print(f"{split} seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    allf = pd.concat(frames, ignore_index=True)
+    if args.frames:
+        allf.to_csv(args.frames, index=False)
+    report: dict[str, Any] = {}
+    for model in models:
+        for split in ps.SPLITS:
+            per = [
+                score(allf[(allf["split"] == split) & (allf["seed"] == s)], model)
+                for s in args.seeds
+            ]
+            report[f"{model}|{split}"] = per
+    names = [k for k in report[next(iter(report))][0] if not k.endswith("#n")]
+    print(f"\nSpearman(|error|, ranker), mean over seeds {args.seeds} (min-max)")
+    for j, model in enumerate(models):
+        print(f"\nmodel {model}")
+        print(f"{'ranker':<22}" + "".join(f"{s[:24]:>26}" for s in ps.SPLITS))
+        for nm in (
+            names
+            if j == 0
+            else ["std_current", "coverage", "std_declared_n", "coverage_declared_n"]
+        ):
+            row = f"{nm:<22}"
+            for split in ps.SPLITS:
+                v = [p[nm] for p in report[f"{model}|{split}"]]
+                row += f"{np.nanmean(v):>10.3f} ({np.nanmin(v):.2f},{np.nanmax(v):.2f})  "
+            print(row)
+    if args.out:
+        args.out.write_text(json.dumps({"seeds": args.seeds, "report": report}, indent=1))
+    print(f"total {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
