@@ -3,34 +3,42 @@
 Issue 14 item 2 asks every parts model for a std whose order follows its errors:
 Spearman(|error|, std) > 0.2 on the grouped splits of ``benchmarks/parts_signal.py``, with
 +-1 std still covering 60-76 % of them. This script runs the headline ``ridge_family``
-model out of fold on those three splits, for fold seeds given with ``--seeds`` (never the
-reported 0-2 when screening), and scores, one at a time, numbers known before the held-out
-cell is measured (each from the *training* cells of the fold only):
+model and candidate std settings out of fold on those three splits, for the fold seeds
+given with ``--seeds`` (never the reported 0-2: those see only what was adopted), and
+scores, one at a time, numbers known before the held-out cell is measured (each from the
+*training* cells of the fold only):
 
-* ``noise_design`` / ``noise_typical``: the measurement noise of the cell's conditions
-  (enzyme x dilution): pooled replicate variance of the condition's training cells over the
-  between-SP variance of their means (the condition's noise share), divided by the number of
-  readings (the held-out cell's own, a design choice; or the condition's median), in the
-  activity's units: :func:`biofab.parts.secretion.wu2020_noise`;
-* ``sp_other_n``, ``sp_other_sd``, ``sp_other_absmean``: the SP's training cells on other
-  enzymes (count, disagreement, how far from average); the same for its cluster;
-* ``enzyme_n``: training cells of the enzyme; ``nn_distance``: 1 - identity to the nearest
-  other training SP; ``nn_distance_enzyme``: the same among the enzyme's training SPs;
+* ``noise_design`` / ``noise_typical``: the measurement noise of the cell
+  (:func:`biofab.parts.secretion.wu2020_noise`, replicate = culture): the replicate
+  variance of its conditions (enzyme x dilution) pooled over their training cells, over
+  the between-SP variance of the condition, divided by the cell's own number of cultures
+  (a design choice, fixed before measuring) or the condition's median;
+  ``noise_design_reading``: the same with single readings as replicates;
+* ``sp_other_n`` / ``_sd`` / ``_absmean`` / ``_maxabs``: the SP's training cells on other
+  enzymes (count, disagreement, how far from average); ``cluster_other_*``: its cluster's;
+* ``enzyme_n``: training cells of the enzyme; ``protein_mad`` / ``protein_sd``: spread of the
+  enzyme's training activities; ``n_readings(design)``: the cell's readings;
+* ``nn_distance``: 1 - identity to the nearest other training SP; ``nn_distance_enzyme``:
+  the same among the enzyme's training SPs;
 * ``member_sd`` (bootstrap member spread), ``abs_prediction`` (|standardised prediction|),
-  ``std_current`` (the model's std as it stands); and candidate models' std.
+  ``std_current`` (the model's std; ``std_declared_n`` the same model told the held-out
+  cell's number of cultures).
 
-and, as a ceiling no model has at prediction time, ``oracle_noise`` (the cell's own
-replicate spread) and ``oracle_abs_truth``. Metric per split and seed: Spearman(|error|, r)
-over the scored cells (as the benchmark); the mean over seeds is what counts (with ~300
-cells one Spearman has a sampling sd near 0.06).
+and, as ceilings no model has at prediction time, ``oracle_noise`` (the cell's own
+replicate spread, by reading), ``oracle_protein_mean_abs_err`` (the enzyme's mean |error|
+over its held-out cells) and ``oracle_abs_truth``. Metric per split and seed:
+Spearman(|error|, ranker) over the scored cells (as the benchmark); the mean over seeds is
+what counts (with ~300 cells one Spearman has a sampling sd near 0.06).
 
-Run: ``python benchmarks/parts_signal_std.py --seeds 100 101 102`` (prints a table; with
-``--out``, writes the per-seed values as JSON).
+Run: ``python benchmarks/parts_signal_std.py --seeds 100 101 102 103 104`` (the screen;
+``--models`` for a subset; ``--out`` appends records to a JSON file, e.g.
+``benchmarks/results/parts_signal_std.json``).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 import time
@@ -45,6 +53,7 @@ from scipy.stats import spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import parts_signal as ps
+from biofab.core.atomic import write_atomic
 from biofab.parts.datasets import load_wu2020
 from biofab.parts.secretion import wu2020_cells, wu2020_noise
 from biofab.parts.secretion_sequence import SequenceSecretionModel
@@ -127,8 +136,10 @@ def screen(
             X = model._design(model._descriptor_matrix(test), model._group_of(test))
             P = model._member_predictions(model._members, X)
             col(f"{name}:member_sd")[idx] = P.std(axis=0, ddof=1)
-        for c in ("noise_design", "noise_typical", "oracle_noise", "noise_design_reading"):
+        for c in ("noise_design", "noise_typical", "noise_design_reading"):
             col(c)[idx] = nz[c].to_numpy()[te]
+        # By culture, a cell measured in one culture has no replicate spread of its own.
+        col("oracle_noise")[idx] = nz["oracle_noise_reading"].to_numpy()[te]
         # SP's training cells on other enzymes; its cluster's.
         for i, (sp, prot, cl) in zip(
             idx, test[["sp_id", "protein_id", "cluster"]].itertuples(index=False), strict=True
@@ -212,6 +223,46 @@ def score(frame: pd.DataFrame, model: str) -> dict[str, float]:
     return res
 
 
+def write_records(args: argparse.Namespace, report: dict[str, Any], elapsed: float) -> None:
+    """Append this run's records (one per model, split and ranker) to ``args.out``: the
+    screen and the confirmation runs share one file, each record naming its seeds."""
+    date = datetime.date.today().isoformat()
+    seeds = " ".join(map(str, args.seeds))
+    command = f"python benchmarks/parts_signal_std.py --seeds {seeds}"
+    if args.models:
+        command += " --models " + " ".join(args.models)
+    old = json.loads(args.out.read_text()) if args.out.exists() else []
+    old = [r for r in old if r.get("command") != command]
+    records = []
+    for key, per in report.items():
+        model, split = key.split("|")
+        for name in per[0]:
+            if name.endswith("#n"):
+                continue
+            values = [p[name] for p in per]
+            records.append(
+                {
+                    "metric": "coverage_1sd"
+                    if name.startswith("coverage")
+                    else "spearman_abs_error_ranker",
+                    "dataset": f"wu2020_{split}",
+                    "model": model,
+                    "ranker": name,
+                    "value": float(np.nanmean(values)),
+                    "min_max": [float(np.nanmin(values)), float(np.nanmax(values))],
+                    "per_seed": values,
+                    "fold_seeds": args.seeds,
+                    "biofab": None,
+                    "better": "higher",
+                    "cores": 1,
+                    "command": command,
+                    "date": date,
+                    "elapsed_s": round(elapsed),
+                }
+            )
+    write_atomic(args.out, json.dumps(old + records, indent=1) + "\n")
+
+
 def load(data: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, str], float]]:
     folder = data / "parts/signal_peptides"
     readings = load_wu2020(
@@ -274,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
                 row += f"{np.nanmean(v):>10.3f} ({np.nanmin(v):.2f},{np.nanmax(v):.2f})  "
             print(row)
     if args.out:
-        args.out.write_text(json.dumps({"seeds": args.seeds, "report": report}, indent=1))
+        write_records(args, report, time.perf_counter() - t0)
     print(f"total {time.perf_counter() - t0:.0f} s")
 
 
