@@ -3,10 +3,10 @@
 Issue 14 item 2 asks every parts model for a std whose order follows its errors:
 Spearman(|error|, std) > 0.2 on the grouped splits of ``benchmarks/parts_signal.py``, with
 +-1 std still covering 60-76 % of them. This script runs the headline ``ridge_family``
-model and candidate std settings out of fold on those three splits, for the fold seeds
-given with ``--seeds`` (never the reported 0-2: those see only what was adopted), and
-scores, one at a time, numbers known before the held-out cell is measured (each from the
-*training* cells of the fold only):
+model (``previous_std``: its std before this screen) and candidate std settings out of
+fold on those three splits, for the fold seeds given with ``--seeds`` (never the
+reported 0-2: those see only what was adopted), and scores, one at a time, numbers known
+before the held-out cell is measured (each from the *training* cells of the fold only):
 
 * ``noise_design`` / ``noise_typical``: the measurement noise of the cell
   (:func:`biofab.parts.secretion.wu2020_noise`, replicate = culture): the replicate
@@ -78,7 +78,7 @@ def candidate_models() -> dict[str, Factory]:
         )
 
     return {
-        "ridge_family": ridge("spread", "descriptors"),
+        "previous_std": ridge("spread", "descriptors"),
         "rs_loo_shape_noise": ridge("spread", "descriptors", "enzyme_shape", "noise", honest=2),
         "rs_loo_enzyme_only": ridge("enzyme_shape", "noise", honest=2),
         "rs_desc_enzyme": ridge("descriptors", "enzyme_shape", "noise", honest=1),

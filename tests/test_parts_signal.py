@@ -578,13 +578,19 @@ def test_sequence_model_error_features_bad_input() -> None:
         SequenceSecretionModel(error_features=("distance",)).fit(cells)
     with pytest.raises(InputError, match="unknown error-model feature"):
         SequenceSecretionModel(error_features=()).fit(cells)
-    # Without the noise feature the columns are not needed, and a saved model from before
-    # the error features existed still loads.
+    # A table without replicate information: the default std leaves the noise feature out.
     plain = SequenceSecretionModel(n_members=2).fit(cells.drop(columns="replicate_var"))
-    state = plain.to_dict()
-    for key in ("enzyme_stats", "enzyme_pooled", "enzyme_norm"):
+    assert plain.error_features_ == ("descriptors", "enzyme_shape")
+    assert SequenceSecretionModel(n_members=2).fit(cells).error_features_[-1] == "noise"
+    # A model saved before the error features existed still loads and predicts alike.
+    previous = SequenceSecretionModel(
+        n_members=2, error_features=("spread", "descriptors"), restandardize=False
+    ).fit(cells)
+    state = previous.to_dict()
+    for key in ("enzyme_stats", "enzyme_pooled", "enzyme_norm", "error_features_used"):
         state.pop(key)
     for key in ("error_features", "restandardize", "loo_variance", "error_floor"):
         state["params"].pop(key)
     old = SequenceSecretionModel.from_dict(state)
-    np.testing.assert_allclose(old.predict(cells)[1], plain.predict(cells)[1])
+    np.testing.assert_allclose(old.predict(cells)[1], previous.predict(cells)[1])
+    assert old.get_params()["restandardize"] is False

@@ -22,15 +22,22 @@ is recalibrated on held-out folds of the *training* data (``calibration_folds``,
 by ``groups`` given to :meth:`fit`: SP, SP cluster or cell, to imitate the use):
 
     std^2 = c * (member_var + s2_protein)       (error_model=False)
-    std^2 = c * exp(g(log(member_var + s2_protein), descriptors))   (error_model=True)
+    std^2 = c * exp(g(error features))           (error_model=True)
 
 where ``s2_protein`` is a shrunken per-protein variance of the held-out residuals not
 explained by the member spread, ``g`` a ridge regression of the held-out log squared
 residuals (two-stage heteroscedastic fit) and ``c`` makes mean +- 1 std cover 68.3 % of
 those held-out residuals (variance scaling; Kuleshov et al. 2018, ICML, for recalibrating
-regression uncertainty on held-out data). Units: activity of the protein in the training
-data for known proteins; standard deviations of a protein's activities (unitless) for a
-protein the model has not seen.
+regression uncertainty on held-out data). The error features (:data:`ERROR_FEATURES`;
+default: the SP/junction descriptors, the enzyme's shape and the measurement noise of the
+cell, the last from replicates when the table gives ``replicate_var`` and
+``n_replicates``) were chosen on the Wu 2020 grouped splits (BENCHMARKS.md, "Signal
+peptides, std"): they rank held-out errors better than the member spread and the
+per-protein residual variance, which in inner folds carry the finite-sample artifact of a
+table standardised over the same cells. Each inner fold restandardises every protein on
+its own training cells (``restandardize``) for the same reason. Units: activity of the
+protein in the training data for known proteins; standard deviations of a protein's
+activities (unitless) for a protein the model has not seen.
 """
 
 from __future__ import annotations
@@ -97,15 +104,22 @@ class SequenceSecretionModel:
     value = fixed); ``n_members`` (bootstrap members for the std; >= 2);
     ``calibration_folds`` (held-out training folds for the std scale; 0 = no
     recalibration, the std is then the bare member spread, which is not a predictive
-    interval); ``error_model`` (let the std vary with the descriptors, learned on those
-    folds); ``n_estimators``, ``max_depth``, ``learning_rate`` (boost); ``seed``.
+    interval); ``error_model`` (let the std vary by pair, learned on those folds);
+    ``error_features`` (what it may use, :data:`ERROR_FEATURES`; ``noise`` is left out when
+    the training table has no ``replicate_var``/``n_replicates`` columns);
+    ``restandardize`` (inner folds re-centre and re-scale each protein on their own training
+    cells); ``loo_variance`` (the ``spread`` feature's protein variance leaves each cell's own
+    residual out); ``error_floor`` (added to squared residuals, times their pooled mean,
+    before the log); ``n_estimators``, ``max_depth``, ``learning_rate`` (boost); ``seed``.
 
     Fitted attributes: ``feature_names_``, ``groups_`` (enzyme groups seen),
     ``protein_ids_``, ``protein_center_``/``protein_scale_`` (activity units),
     ``alpha_`` (ridge penalty chosen), ``scale_`` (c above), ``residual_var_`` (per
     protein, standardized units squared), ``pooled_var_``, ``calibration_`` (held-out
     coverage of +-1 std before and after scaling, n), ``error_coef_``/``error_icpt_``/
-    ``error_range_`` (the error model; None without one), ``n_cells_``, ``sp_sequences_``
+    ``error_range_`` (the error model; None without one), ``error_features_`` (the error
+    features used), ``enzyme_stats_`` (per protein: log shape, log replicate variance,
+    median replicates, log scale), ``n_cells_``, ``sp_sequences_``
     (training SP id -> sequence), ``proteins_`` (protein id -> mature sequence, family).
     """
 
@@ -119,8 +133,8 @@ class SequenceSecretionModel:
         n_members: int = 20,
         calibration_folds: int = 5,
         error_model: bool = True,
-        error_features: tuple[str, ...] = ("spread", "descriptors"),
-        restandardize: bool = False,
+        error_features: tuple[str, ...] = ("descriptors", "enzyme_shape", "noise"),
+        restandardize: bool = True,
         loo_variance: bool = False,
         error_floor: float = 1e-3,
         n_estimators: int = 150,
@@ -228,7 +242,12 @@ class SequenceSecretionModel:
         first = frame.groupby(keys, sort=True).first().reset_index()
         first["activity"] = frame.groupby(keys, sort=True)["activity"].mean().to_numpy()
         cells = first
-        needs_noise = self.error_model and "noise" in self.error_features
+        has_noise = "replicate_var" in cells and "n_replicates" in cells
+        used = tuple(f for f in self.error_features if f != "noise" or has_noise)
+        # The noise feature needs replicate information; a table without it (any user's own
+        # SP x protein activities) still gets the other features. Asked for alone, it fails.
+        self.error_features_ = used if used else self.error_features
+        needs_noise = self.error_model and "noise" in self.error_features_
         if needs_noise:
             for col in ("replicate_var", "n_replicates"):
                 v = cells[col].to_numpy(dtype=float) if col in cells else None
@@ -460,15 +479,16 @@ class SequenceSecretionModel:
         """Columns of the error model: see :data:`ERROR_FEATURES`; ``enz`` ``(n, 2)`` holds
         the log enzyme shape, log noise and log scale (:func:`_enzyme_rows`)."""
         parts = []
-        if "spread" in self.error_features:
+        used = self.error_features_
+        if "spread" in used:
             parts.append(np.log(base)[:, None])
-        if "descriptors" in self.error_features:
+        if "descriptors" in used:
             parts.append(X[:, : len(self.feature_names_)])
-        if "enzyme_shape" in self.error_features:
+        if "enzyme_shape" in used:
             parts.append(enz[:, :1])
-        if "noise" in self.error_features:
+        if "noise" in used:
             parts.append(enz[:, 1:2])
-        if "enzyme_scale" in self.error_features:
+        if "enzyme_scale" in used:
             parts.append(enz[:, 2:3])
         return np.hstack(parts)
 
@@ -650,6 +670,7 @@ class SequenceSecretionModel:
             "error_coef": None if self.error_coef_ is None else self.error_coef_.tolist(),
             "error_icpt": self.error_icpt_,
             "error_range": list(self.error_range_),
+            "error_features_used": list(self.error_features_),
             "enzyme_stats": self.enzyme_stats_,
             "enzyme_pooled": list(self.enzyme_pooled_),
             "enzyme_norm": [list(self.enzyme_norm_[0]), list(self.enzyme_norm_[1])],
@@ -668,6 +689,7 @@ class SequenceSecretionModel:
         params["alphas"] = tuple(params["alphas"])
         # Models saved before the error features existed used these two.
         params["error_features"] = tuple(params.get("error_features", ("spread", "descriptors")))
+        params.setdefault("restandardize", False)
         model = cls(**params)
         model.feature_names_ = list(state["feature_names"])
         model.groups_ = list(state["groups"])
@@ -686,6 +708,7 @@ class SequenceSecretionModel:
         model.error_icpt_ = float(state["error_icpt"])
         lo, hi = state["error_range"]
         model.error_range_ = (float(lo), float(hi))
+        model.error_features_ = tuple(state.get("error_features_used", params["error_features"]))
         model.enzyme_stats_ = {
             str(k): [float(x) for x in v] for k, v in state.get("enzyme_stats", {}).items()
         }
