@@ -19,6 +19,7 @@ from biofab.parts.secretion import (
     replicate_agreement,
     wu2020_activity,
     wu2020_cells,
+    wu2020_noise,
 )
 from biofab.parts.secretion_sequence import SequenceSecretionModel
 from biofab.parts.signal_peptide import (
@@ -413,6 +414,7 @@ def test_cli_secretion_fit_from_sequences_ranks_unseen_sps(tmp_path, wu_cells) -
     summary = json.loads(res.stdout)
     assert summary["estimator"] == "ridge" and summary["cells"] == len(wu_cells)
     assert 0.55 < summary["calibration"]["coverage"] < 0.8
+    assert -1 <= summary["calibration"]["spearman_abs_error_std"] <= 1
     out = tmp_path / "known.csv"
     code, res = _invoke(
         ["secretion-predict", "--model", str(model), "--protein", "Arnold_001", "--out", str(out)]
@@ -493,3 +495,102 @@ def test_wu2020_activity_z_scores_on_the_reference_cells_only(wu_readings, wu_ce
         other["activity"].to_numpy(),
         wu_cells[wu_cells["protein_id"] == "Arnold_001"]["activity"].to_numpy(),
     )
+
+
+def test_wu2020_noise_per_cell_from_the_training_replicates(wu_readings, wu_cells) -> None:
+    noise = wu2020_noise(wu_readings)
+    cols = ["noise_design", "noise_typical", "oracle_noise", "n_replicates", "replicate_var"]
+    assert len(noise) == len(wu_cells) and np.isfinite(noise[cols].to_numpy()).all()
+    assert (noise[cols].to_numpy() >= 0).all()
+    np.testing.assert_allclose(
+        noise["replicate_var"], noise["noise_design"] * noise["n_replicates"]
+    )
+    # One condition (lipase): a cell's noise is the condition's replicate variance over its
+    # own cultures, so noise x cultures is one number for the whole enzyme.
+    lipase = noise[noise["protein_id"] == "Arnold_027"]
+    assert lipase["replicate_var"].nunique() == 1 and lipase["noise_typical"].nunique() == 1
+    # The cells carry what the sequence model's noise feature needs.
+    assert {"replicate_var", "n_replicates"} <= set(wu_cells.columns)
+    # With a reference, the condition's statistics come from those cells only.
+    train = wu_cells[wu_cells["protein_id"] == "Arnold_027"].iloc[:-3][["sp_id", "protein_id"]]
+    ref = wu2020_noise(wu_readings, reference=train)
+    mine = ref[ref["protein_id"] == "Arnold_027"]["replicate_var"]
+    assert mine.nunique() == 1 and mine.iloc[0] != lipase["replicate_var"].iloc[0]
+    other = ref[ref["protein_id"] == "Arnold_001"]["replicate_var"].to_numpy()
+    np.testing.assert_allclose(
+        other, noise[noise["protein_id"] == "Arnold_001"]["replicate_var"].to_numpy()
+    )
+    by_reading = wu2020_noise(wu_readings, unit="reading")
+    assert (by_reading["n_replicates"] >= noise["n_replicates"]).all()
+    with pytest.raises(InputError, match="unknown replicate unit"):
+        wu2020_noise(wu_readings, unit="plate")
+    with pytest.raises(InputError, match="run_index"):
+        wu2020_noise(wu_readings.drop(columns="run_index"))
+
+
+def _noisy_cells(seed: int) -> pd.DataFrame:
+    """Toy cells where three proteins are measured with 4x the noise of the other three."""
+    cells = _toy_cells(40, seed)
+    rng = np.random.default_rng(seed + 1)
+    p = cells["protein_id"].str[1:].astype(int)
+    sd = np.where(p % 2 == 0, 4.0, 0.5)
+    cells["activity"] += rng.normal(0, 1, len(cells)) * sd
+    cells["n_replicates"] = 4
+    cells["replicate_var"] = sd**2 * 4  # variance of one replicate
+    return cells
+
+
+def test_sequence_model_std_from_enzyme_shape_and_measurement_noise() -> None:
+    cells = _noisy_cells(3)
+    model = SequenceSecretionModel(
+        n_members=5,
+        error_features=("enzyme_shape", "noise"),
+        restandardize=True,
+        loo_variance=True,
+    ).fit(cells)
+    assert model.calibration_["coverage"] == pytest.approx(0.68, abs=0.05)
+    assert model.calibration_["spearman_abs_error_std"] is not None
+    test = cells.drop(columns="n_replicates")
+    _, std = model.predict_standardized(test)
+    noisy = (cells["protein_id"].str[1:].astype(int) % 2 == 0).to_numpy()
+    # In each protein's standardised units, noisy proteins leave more unexplained.
+    assert std[noisy].mean() > std[~noisy].mean()
+    # A measurement planned with more cultures gets a narrower std.
+    few = model.predict(cells.assign(n_replicates=1))[1]
+    many = model.predict(cells.assign(n_replicates=50))[1]
+    assert (many <= few).all() and (many < few).any()
+    again = SequenceSecretionModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    np.testing.assert_allclose(again.predict(test)[1], model.predict(test)[1])
+    # An unseen protein gets the pooled enzyme statistics.
+    new = model.rank_signal_peptides("new", mature_sequence=MATURE, family="lipase")
+    assert np.isfinite(new["std"]).all() and (new["std"] > 0).all()
+
+
+def test_sequence_model_error_features_bad_input() -> None:
+    cells = _noisy_cells(4)
+    with pytest.raises(InputError, match="replicate_var"):
+        SequenceSecretionModel(error_features=("noise",)).fit(cells.drop(columns="replicate_var"))
+    bad = cells.copy()
+    bad.loc[2, "n_replicates"] = -1
+    with pytest.raises(InputError, match="n_replicates"):
+        SequenceSecretionModel(error_features=("noise",)).fit(bad)
+    with pytest.raises(InputError, match="unknown error-model feature"):
+        SequenceSecretionModel(error_features=("distance",)).fit(cells)
+    with pytest.raises(InputError, match="unknown error-model feature"):
+        SequenceSecretionModel(error_features=()).fit(cells)
+    # A table without replicate information: the default std leaves the noise feature out.
+    plain = SequenceSecretionModel(n_members=2).fit(cells.drop(columns="replicate_var"))
+    assert plain.error_features_ == ("descriptors", "enzyme_shape")
+    assert SequenceSecretionModel(n_members=2).fit(cells).error_features_[-1] == "noise"
+    # A model saved before the error features existed still loads and predicts alike.
+    previous = SequenceSecretionModel(
+        n_members=2, error_features=("spread", "descriptors"), restandardize=False
+    ).fit(cells)
+    state = previous.to_dict()
+    for key in ("enzyme_stats", "enzyme_pooled", "enzyme_norm", "error_features_used"):
+        state.pop(key)
+    for key in ("error_features", "restandardize", "loo_variance", "error_floor"):
+        state["params"].pop(key)
+    old = SequenceSecretionModel.from_dict(state)
+    np.testing.assert_allclose(old.predict(cells)[1], previous.predict(cells)[1])
+    assert old.get_params()["restandardize"] is False

@@ -33,6 +33,11 @@ def _done(result: Any, json_out: bool) -> bool:
     return json_out
 
 
+def _rank_note(summary: dict[str, Any]) -> str:
+    rho = summary["calibration"].get("spearman_abs_error_std")
+    return "" if rho is None else f", Spearman(|error|, std) {rho:.2f}"
+
+
 def register(app: typer.Typer) -> None:
     """Add the signal-peptide and secretion commands to the ``biofab parts`` group."""
 
@@ -129,7 +134,7 @@ def register(app: typer.Typer) -> None:
             if s["estimator"] == "matrix"
             else f"SequenceSecretionModel ({s['estimator']}, enzyme {s['enzyme']}, "
             f"{s['members']} members; held-out ±1 std coverage "
-            f"{s['calibration']['coverage']:.0%} after recalibration)"
+            f"{s['calibration']['coverage']:.0%} after recalibration{_rank_note(s)})"
         )
         _echo(
             f"fitted {what} on {s['cells']} cells: {s['signal_peptides']} SPs x "

@@ -404,8 +404,11 @@ def enzyme_family(family: str) -> str:
 def wu2020_cells(readings: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
     """Wu 2020 readings with sequences -> one row per (SP, enzyme) with what a sequence
     model needs: ``sp_id, protein_id, activity, n_readings`` (as :func:`wu2020_activity`),
-    ``sequence`` (SP, aa), ``mature_sequence`` (aa) and ``family`` (the enzyme's family,
-    e.g. ``amylase``: the commonest among its readings).
+    ``sequence`` (SP, aa), ``mature_sequence`` (aa), ``family`` (the enzyme's family,
+    e.g. ``amylase``: the commonest among its readings), ``n_replicates`` and
+    ``replicate_var`` (cultures of the cell over its conditions, and the variance of one
+    culture's worth in activity units squared, from :func:`wu2020_noise`: the measurement
+    noise the sequence model's std may use).
 
     ``readings`` comes from :func:`biofab.parts.datasets.load_wu2020` called with
     ``sequences=`` and ``proteins=``; without them the missing column is named.
@@ -413,6 +416,8 @@ def wu2020_cells(readings: pd.DataFrame, reference: pd.DataFrame | None = None) 
     """
     _check_long(readings, ("sp_id", "protein_id", "family", "assay_value", "sequence"))
     _check_long(readings, ("mature_sequence",))
+    import pandas as pd
+
     cells = wu2020_activity(readings, reference=reference)
     sp_seq = readings.drop_duplicates("sp_id").set_index("sp_id")["sequence"]
     mature = readings.drop_duplicates("protein_id").set_index("protein_id")["mature_sequence"]
@@ -421,6 +426,12 @@ def wu2020_cells(readings: pd.DataFrame, reference: pd.DataFrame | None = None) 
     cells["sequence"] = sp_seq.loc[cells["sp_id"]].to_numpy()
     cells["mature_sequence"] = mature.loc[cells["protein_id"]].to_numpy()
     cells["family"] = family.loc[cells["protein_id"]].to_numpy()
+    unit = "run" if "run_index" in readings.columns else "reading"
+    noise = wu2020_noise(readings, reference=reference, unit=unit)
+    keys = pd.MultiIndex.from_arrays([cells["sp_id"], cells["protein_id"]])
+    noise = noise.set_index(["sp_id", "protein_id"]).reindex(keys)
+    cells["n_replicates"] = noise["n_replicates"].to_numpy()
+    cells["replicate_var"] = noise["replicate_var"].to_numpy()
     return cells
 
 
@@ -544,3 +555,84 @@ def _median_icc(data: pd.DataFrame) -> float:
         if denom > 0:
             iccs.append((msb - msw) / denom)
     return float(np.median(iccs)) if iccs else float("nan")
+
+
+def wu2020_noise(
+    readings: pd.DataFrame, reference: pd.DataFrame | None = None, unit: str = "run"
+) -> pd.DataFrame:
+    """Measurement-noise variance of each (SP, enzyme) cell of :func:`wu2020_activity`.
+
+    A cell's activity is the mean over its conditions c (enzyme x dilution) of
+    ``(mean reading - center_c) / sd_c``; its noise variance is about
+    ``sum_c s2_c / n_c / sd_c**2 / C**2``, with ``n_c`` the cell's replicates in condition
+    c and ``s2_c`` the variance of one replicate. A replicate is a culture (``unit="run"``:
+    readings of one ``run_index`` averaged first; repeated reads of one culture share its
+    growth and so are not independent) or a single reading (``unit="reading"``). Returned
+    per ``sp_id, protein_id`` (activity units squared, i.e. squared standard deviations of
+    the condition):
+
+    * ``noise_design``: ``s2_c`` pooled over the condition's ``reference`` cells, ``n_c``
+      the cell's own number of replicates (the experiment's design: how many cultures and
+      which dilutions, fixed before the readings come in);
+    * ``noise_typical``: the same with ``n_c`` the median over the reference cells;
+    * ``oracle_noise``: with the cell's own replicate variance (known only once it is
+      measured: a ceiling for error rankers, not a predictor);
+    * ``n_replicates``: the cell's replicates over all its conditions, and
+      ``replicate_var`` = ``noise_design * n_replicates``, the variance of one replicate's
+      worth (so a cell of ``n`` replicates has noise ``replicate_var / n``; two conditions
+      averaged count as twice the replicates): what
+      :class:`~biofab.parts.secretion_sequence.SequenceSecretionModel`'s ``noise`` error
+      feature uses.
+
+    ``reference``: as in :func:`wu2020_activity` (``sd_c``, ``s2_c`` from these cells;
+    a condition without any uses all its cells).
+    """
+    if unit not in ("run", "reading"):
+        raise InputError("unknown replicate unit", expected="run or reading", found=unit)
+    need = ("sp_id", "protein_id", "family", "assay_value")
+    data = _check_long(readings, (*need, "run_index") if unit == "run" else need)
+    data = data[~data["sp_id"].str.startswith("Neg")]
+    key = ["sp_id", "protein_id", "family"]
+    means = data.groupby(key)["assay_value"].mean().rename("mean")
+    if unit == "run":
+        data = data.groupby([*key, "run_index"])["assay_value"].mean().reset_index()
+    cells = data.groupby(key)["assay_value"].agg(["var", "size"]).join(means).reset_index()
+    cells["var"] = cells["var"].fillna(0.0)
+    cond = ["protein_id", "family"]
+    ref = cells
+    if reference is not None:
+        pairs = _check_long(reference, ("sp_id", "protein_id"))
+        keys = set(zip(pairs["sp_id"], pairs["protein_id"], strict=True))
+        inside = [k in keys for k in zip(cells["sp_id"], cells["protein_id"], strict=True)]
+        ref = cells[np.array(inside, dtype=bool)]
+
+    def condition_stats(frame: pd.DataFrame) -> pd.DataFrame:
+        dof = (frame["size"] - 1).clip(lower=0)
+        work = frame.assign(ss=frame["var"] * dof, dof=dof)
+        g = work.groupby(cond)
+        out = (
+            g["mean"]
+            .agg(sd=lambda v: v.std(ddof=0) if len(v) > 1 else 1.0)
+            .join(g[["ss", "dof"]].sum())
+        )
+        out["n_typical"] = g["size"].median()
+        out["s2"] = out["ss"] / out["dof"].where(out["dof"] > 0)
+        return out[["sd", "s2", "n_typical"]]
+
+    every = condition_stats(cells)
+    stats = condition_stats(ref).reindex(every.index).fillna(every)
+    stats["sd"] = stats["sd"].replace(0.0, 1.0)
+    # A condition whose cells have one replicate each has no replicate variance: pooled one.
+    pooled = float((stats["s2"] / stats["sd"] ** 2).median())
+    stats["s2"] = stats["s2"].fillna(pooled * stats["sd"] ** 2)
+    j = cells.join(stats, on=cond)
+    sd2 = j["sd"] ** 2
+    cells["noise_design"] = j["s2"] / j["size"] / sd2
+    cells["noise_typical"] = j["s2"] / j["n_typical"] / sd2
+    cells["oracle_noise"] = j["var"] / j["size"] / sd2
+    cols = ["noise_design", "noise_typical", "oracle_noise"]
+    g = cells.groupby(["sp_id", "protein_id"])
+    out = g[cols].sum().div(g.size() ** 2, axis=0)
+    out["n_replicates"] = g["size"].sum()
+    out["replicate_var"] = out["noise_design"] * out["n_replicates"]
+    return out.reset_index()

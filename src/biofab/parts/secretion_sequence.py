@@ -22,15 +22,22 @@ is recalibrated on held-out folds of the *training* data (``calibration_folds``,
 by ``groups`` given to :meth:`fit`: SP, SP cluster or cell, to imitate the use):
 
     std^2 = c * (member_var + s2_protein)       (error_model=False)
-    std^2 = c * exp(g(log(member_var + s2_protein), descriptors))   (error_model=True)
+    std^2 = c * exp(g(error features))           (error_model=True)
 
 where ``s2_protein`` is a shrunken per-protein variance of the held-out residuals not
 explained by the member spread, ``g`` a ridge regression of the held-out log squared
 residuals (two-stage heteroscedastic fit) and ``c`` makes mean +- 1 std cover 68.3 % of
 those held-out residuals (variance scaling; Kuleshov et al. 2018, ICML, for recalibrating
-regression uncertainty on held-out data). Units: activity of the protein in the training
-data for known proteins; standard deviations of a protein's activities (unitless) for a
-protein the model has not seen.
+regression uncertainty on held-out data). The error features (:data:`ERROR_FEATURES`;
+default: the SP/junction descriptors, the enzyme's shape and the measurement noise of the
+cell, the last from replicates when the table gives ``replicate_var`` and
+``n_replicates``) were chosen on the Wu 2020 grouped splits (BENCHMARKS.md, "Signal
+peptides, std"): they rank held-out errors better than the member spread and the
+per-protein residual variance, which in inner folds carry the finite-sample artifact of a
+table standardised over the same cells. Each inner fold restandardises every protein on
+its own training cells (``restandardize``) for the same reason. Units: activity of the
+protein in the training data for known proteins; standard deviations of a protein's
+activities (unitless) for a protein the model has not seen.
 """
 
 from __future__ import annotations
@@ -56,6 +63,16 @@ SHRINK_CELLS = 5.0
 ONE_SIGMA_COVERAGE = 0.6827
 #: Ridge penalty of the error model (standardised descriptors; fixed, not tuned).
 ERROR_ALPHA = 30.0
+#: What the error model may use: ``spread`` (log of member variance + the protein's residual
+#: variance), ``descriptors`` (the SP/junction descriptors), ``enzyme_shape`` (log of the median
+#: |standardised activity| of the enzyme's training cells: heavy-tailed enzymes, where most
+#: SPs sit near the middle, give small typical errors), ``noise`` (log of the measurement
+#: noise of the cell: the enzyme's variance of one replicate (e.g. a culture), from the training
+#: cells' replicates (the ``replicate_var`` column), over the cell's replicates
+#: (``n_replicates`` when the rows give it: the planned design; else the enzyme's median)),
+#: ``enzyme_scale`` (log sd of the enzyme's training activities, activity units: the std is
+#: that scale times a standardised std, and the error model may correct how much it counts).
+ERROR_FEATURES = ("spread", "descriptors", "enzyme_shape", "noise", "enzyme_scale")
 
 
 def _pairs(data: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -68,6 +85,11 @@ def _pairs(data: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
             frame[col] = check_sequences(frame[col].tolist(), "protein", column=col)
     if "family" in data.columns:
         frame["family"] = data["family"].astype(str).to_numpy()
+    for col in ("replicate_var", "n_replicates"):
+        if col in data.columns:
+            import pandas as pd
+
+            frame[col] = pd.to_numeric(data[col], errors="coerce").to_numpy()
     return frame.reset_index(drop=True)
 
 
@@ -82,15 +104,22 @@ class SequenceSecretionModel:
     value = fixed); ``n_members`` (bootstrap members for the std; >= 2);
     ``calibration_folds`` (held-out training folds for the std scale; 0 = no
     recalibration, the std is then the bare member spread, which is not a predictive
-    interval); ``error_model`` (let the std vary with the descriptors, learned on those
-    folds); ``n_estimators``, ``max_depth``, ``learning_rate`` (boost); ``seed``.
+    interval); ``error_model`` (let the std vary by pair, learned on those folds);
+    ``error_features`` (what it may use, :data:`ERROR_FEATURES`; ``noise`` is left out when
+    the training table has no ``replicate_var``/``n_replicates`` columns);
+    ``restandardize`` (inner folds re-centre and re-scale each protein on their own training
+    cells); ``loo_variance`` (the ``spread`` feature's protein variance leaves each cell's own
+    residual out); ``error_floor`` (added to squared residuals, times their pooled mean,
+    before the log); ``n_estimators``, ``max_depth``, ``learning_rate`` (boost); ``seed``.
 
     Fitted attributes: ``feature_names_``, ``groups_`` (enzyme groups seen),
     ``protein_ids_``, ``protein_center_``/``protein_scale_`` (activity units),
     ``alpha_`` (ridge penalty chosen), ``scale_`` (c above), ``residual_var_`` (per
     protein, standardized units squared), ``pooled_var_``, ``calibration_`` (held-out
     coverage of +-1 std before and after scaling, n), ``error_coef_``/``error_icpt_``/
-    ``error_range_`` (the error model; None without one), ``n_cells_``, ``sp_sequences_``
+    ``error_range_`` (the error model; None without one), ``error_features_`` (the error
+    features used), ``enzyme_stats_`` (per protein: log shape, log replicate variance,
+    median replicates, log scale), ``n_cells_``, ``sp_sequences_``
     (training SP id -> sequence), ``proteins_`` (protein id -> mature sequence, family).
     """
 
@@ -104,6 +133,10 @@ class SequenceSecretionModel:
         n_members: int = 20,
         calibration_folds: int = 5,
         error_model: bool = True,
+        error_features: tuple[str, ...] = ("descriptors", "enzyme_shape", "noise"),
+        restandardize: bool = True,
+        loo_variance: bool = False,
+        error_floor: float = 1e-3,
         n_estimators: int = 150,
         max_depth: int = 3,
         learning_rate: float = 0.05,
@@ -117,6 +150,10 @@ class SequenceSecretionModel:
         self.n_members = n_members
         self.calibration_folds = calibration_folds
         self.error_model = error_model
+        self.error_features = tuple(error_features)
+        self.restandardize = restandardize
+        self.loo_variance = loo_variance
+        self.error_floor = error_floor
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.learning_rate = learning_rate
@@ -135,6 +172,13 @@ class SequenceSecretionModel:
             raise InputError("n_members must be at least 2", found=self.n_members)
         if not self.alphas or min(self.alphas) <= 0:
             raise InputError("alphas must be positive", found=str(self.alphas))
+        unknown = [f for f in self.error_features if f not in ERROR_FEATURES]
+        if unknown or not self.error_features:
+            raise InputError(
+                "unknown error-model feature",
+                expected=", ".join(ERROR_FEATURES),
+                found=unknown[0] if unknown else "none",
+            )
 
     # -- features -------------------------------------------------------------------------
     def _group_of(self, frame: pd.DataFrame) -> np.ndarray:
@@ -198,6 +242,21 @@ class SequenceSecretionModel:
         first = frame.groupby(keys, sort=True).first().reset_index()
         first["activity"] = frame.groupby(keys, sort=True)["activity"].mean().to_numpy()
         cells = first
+        has_noise = "replicate_var" in cells and "n_replicates" in cells
+        used = tuple(f for f in self.error_features if f != "noise" or has_noise)
+        # The noise feature needs replicate information; a table without it (any user's own
+        # SP x protein activities) still gets the other features. Asked for alone, it fails.
+        self.error_features_ = used if used else self.error_features
+        needs_noise = self.error_model and "noise" in self.error_features_
+        if needs_noise:
+            for col in ("replicate_var", "n_replicates"):
+                v = cells[col].to_numpy(dtype=float) if col in cells else None
+                if v is None or not np.all(np.isfinite(v)) or np.any(v < 0):
+                    raise InputError(
+                        "the error model's noise feature needs replicate_var and n_replicates",
+                        column=col,
+                        expected="a finite number >= 0 per cell (wu2020_cells gives both)",
+                    )
         if len(cells) < 10 or cells["sp_id"].nunique() < 5:
             raise NotEnoughDataError(
                 f"SequenceSecretionModel needs >= 10 cells and >= 5 SPs, got {len(cells)} "
@@ -235,7 +294,19 @@ class SequenceSecretionModel:
             str(p): {"mature_sequence": str(m), "family": str(f)}
             for p, m, f in zip(cells["protein_id"], cells["mature_sequence"], fam, strict=True)
         }
-        self._calibrate(X, z, sp, folds, cells["protein_id"].to_numpy())
+        # Variance of one reading in each protein's standardised units (the model's z), and
+        # the replicates of each cell.
+        replicate_z = (
+            cells["replicate_var"].to_numpy(dtype=float) / scale[pi] ** 2
+            if needs_noise
+            else np.ones(len(z))
+        )
+        n_rep = (
+            np.maximum(cells["n_replicates"].to_numpy(dtype=float), 1.0)
+            if needs_noise
+            else np.ones(len(z))
+        )
+        self._calibrate(X, z, sp, folds, pid, replicate_z, n_rep)
         return self
 
     def _fold_ids(self, folds: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -301,10 +372,20 @@ class SequenceSecretionModel:
         return np.array([b.predict(dm) for b in members])
 
     def _calibrate(
-        self, X: np.ndarray, z: np.ndarray, sp: np.ndarray, folds: np.ndarray, pid: np.ndarray
+        self,
+        X: np.ndarray,
+        z: np.ndarray,
+        sp: np.ndarray,
+        folds: np.ndarray,
+        pid: np.ndarray,
+        replicate_z: np.ndarray,
+        n_rep: np.ndarray,
     ) -> None:
         """Variance scale and per-protein residual variance from held-out training folds."""
         self.scale_, self.pooled_var_ = 1.0, 0.0
+        unit = self.protein_scale_[np.searchsorted(self.protein_ids_, pid)]
+        self.enzyme_stats_, self.enzyme_pooled_ = _enzyme_stats(z, replicate_z, n_rep, pid, unit)
+        self.enzyme_norm_ = ([0.0] * 3, [1.0] * 3)
         self.residual_var_ = {str(p): 0.0 for p in self.protein_ids_}
         self.error_coef_: np.ndarray | None = None
         self.error_icpt_, self.error_range_ = 0.0, (0.0, 0.0)
@@ -319,43 +400,113 @@ class SequenceSecretionModel:
         fid = self._fold_ids(folds, k, self.seed + 13)
         resid = np.full(len(z), np.nan)
         mvar = np.full(len(z), np.nan)
+        enz = np.full((len(z), 3), np.nan)
         for f in range(k):
             tr, te = fid != f, fid == f
-            members = self._fit_members(X[tr], z[tr], sp[tr], self.alpha_, self.seed + 100 + f)
+            # restandardize: each protein re-centred and re-scaled on this fold's training
+            # cells, as the model does with its own training data, so that held-out cells
+            # relate to the training cells as a new measurement will (with the standardisation
+            # over every cell, a held-out outlier inflates its own protein's scale).
+            c, s = _fold_scale(z, pid, tr) if self.restandardize else (0.0, 1.0)
+            zf = (z - c) / s
+            members = self._fit_members(X[tr], zf[tr], sp[tr], self.alpha_, self.seed + 100 + f)
             P = self._member_predictions(members, X[te])
-            resid[te] = z[te] - P.mean(axis=0)
+            # Residuals stay in the fold's units, as a new cell's error is measured in the
+            # units of the data the model saw (back in the full data's units, a protein's
+            # residuals would again share a fixed sum of squares).
+            resid[te] = zf[te] - P.mean(axis=0)
             mvar[te] = P.var(axis=0, ddof=1)
+            # The enzyme's shape and noise from this fold's training cells only, as at use.
+            stats, pooled_stats = _enzyme_stats(
+                z[tr], replicate_z[tr], n_rep[tr], pid[tr], unit[tr]
+            )
+            enz[te] = _enzyme_rows(stats, pooled_stats, pid[te], n_rep[te])
         extra = resid**2 - mvar
         pooled = max(float(np.mean(extra)), 1e-6)
         per: dict[str, float] = {}
+        cell_var = np.empty(len(z))
         for p in self.protein_ids_:
             sel = pid == p
             n = int(sel.sum())
             own = float(np.mean(extra[sel])) if n else pooled
             per[str(p)] = max((n * own + SHRINK_CELLS * pooled) / (n + SHRINK_CELLS), 1e-6)
-        base = mvar + np.array([per[str(p)] for p in pid])
+            if self.loo_variance:
+                # Each cell's protein variance without its own residual: with it, the error
+                # model below would regress r^2 on a feature made of that very r^2.
+                rest = (extra[sel].sum() - extra[sel]) / max(n - 1, 1)
+                loo = ((n - 1) * rest + SHRINK_CELLS * pooled) / (n - 1 + SHRINK_CELLS)
+                cell_var[sel] = np.maximum(loo, 1e-6)
+            else:
+                cell_var[sel] = per[str(p)]
+        base = mvar + cell_var
         self.pooled_var_, self.residual_var_ = pooled, per
         self.error_coef_, self.error_icpt_, self.error_range_ = None, 0.0, (0.0, 0.0)
         if self.error_model:
             # log r^2 regressed on log(base variance) and the SP/junction descriptors: which
             # pairs the model tends to miss by more (a two-stage heteroscedastic fit).
-            E = self._error_features(X, base)
-            coef, icpt = _ridge(E, np.log(resid**2 + 1e-3 * pooled), ERROR_ALPHA)
+            # Standardised like the descriptors, so that the fixed penalty treats them alike.
+            sd = enz.std(axis=0)
+            self.enzyme_norm_ = (enz.mean(axis=0).tolist(), np.where(sd > 0, sd, 1.0).tolist())
+            E = self._error_features(X, base, self._enzyme_scaled(enz))
+            # The floor keeps near-zero residuals (log -> -inf) from dominating the fit.
+            target = np.log(resid**2 + self.error_floor * pooled)
+            coef, icpt = _ridge(E, target, ERROR_ALPHA)
             fitted = E @ coef + icpt
             self.error_coef_, self.error_icpt_ = coef, icpt
             self.error_range_ = (float(fitted.min()), float(fitted.max()))
+            # The same error model refitted without each calibration fold, for that fold:
+            # an honest (if slightly pessimistic) check of how well the std ranks errors.
+            crossed = np.empty(len(z))
+            for f in range(k):
+                c, i = _ridge(E[fid != f], target[fid != f], ERROR_ALPHA)
+                crossed[fid == f] = E[fid == f] @ c + i
+            rank_check = _spearman(np.abs(resid), crossed)
             base = np.exp(fitted)
+        else:
+            rank_check = _spearman(np.abs(resid), base)
         ratio = resid**2 / base
         self.scale_ = float(np.quantile(ratio, ONE_SIGMA_COVERAGE))
         self.calibration_ = {
             "n": len(z),
             "coverage_raw": float(np.mean(resid**2 <= mvar)),
             "coverage": float(np.mean(ratio <= self.scale_)),
+            # Spearman(|held-out residual|, std) on the calibration folds, the error model
+            # cross-fitted (each fold's std from a fit on the other folds).
+            "spearman_abs_error_std": rank_check,
         }
 
-    def _error_features(self, X: np.ndarray, base: np.ndarray) -> np.ndarray:
-        n_desc = len(self.feature_names_)
-        return np.hstack([np.log(base)[:, None], X[:, :n_desc]])
+    def _error_features(self, X: np.ndarray, base: np.ndarray, enz: np.ndarray) -> np.ndarray:
+        """Columns of the error model: see :data:`ERROR_FEATURES`; ``enz`` ``(n, 2)`` holds
+        the log enzyme shape, log noise and log scale (:func:`_enzyme_rows`)."""
+        parts = []
+        used = self.error_features_
+        if "spread" in used:
+            parts.append(np.log(base)[:, None])
+        if "descriptors" in used:
+            parts.append(X[:, : len(self.feature_names_)])
+        if "enzyme_shape" in used:
+            parts.append(enz[:, :1])
+        if "noise" in used:
+            parts.append(enz[:, 1:2])
+        if "enzyme_scale" in used:
+            parts.append(enz[:, 2:3])
+        return np.hstack(parts)
+
+    def _enzyme_columns(self, frame: pd.DataFrame) -> np.ndarray:
+        """Log enzyme shape and noise per row (the pooled values for an unseen protein),
+        standardised as in the calibration; the noise for the row's ``n_replicates`` when
+        given, else for the protein's median number of replicates."""
+        n = (
+            frame["n_replicates"].to_numpy(dtype=float)
+            if "n_replicates" in frame.columns
+            else np.full(len(frame), np.nan)
+        )
+        pid = frame["protein_id"].astype(str).to_numpy()
+        return self._enzyme_scaled(_enzyme_rows(self.enzyme_stats_, self.enzyme_pooled_, pid, n))
+
+    def _enzyme_scaled(self, enz: np.ndarray) -> np.ndarray:
+        mean, sd = self.enzyme_norm_
+        return (enz - np.asarray(mean)) / np.asarray(sd)
 
     # -- prediction -----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -380,7 +531,8 @@ class SequenceSecretionModel:
         )
         base = P.var(axis=0, ddof=1) + var_p
         if self.error_coef_ is not None:
-            g = self._error_features(X, base) @ self.error_coef_ + self.error_icpt_
+            enz = self._enzyme_columns(frame)
+            g = self._error_features(X, base, enz) @ self.error_coef_ + self.error_icpt_
             base = np.exp(np.clip(g, *self.error_range_))
         return P.mean(axis=0), np.sqrt(self.scale_ * base)
 
@@ -482,6 +634,10 @@ class SequenceSecretionModel:
             "n_members": self.n_members,
             "calibration_folds": self.calibration_folds,
             "error_model": self.error_model,
+            "error_features": list(self.error_features),
+            "restandardize": self.restandardize,
+            "loo_variance": self.loo_variance,
+            "error_floor": self.error_floor,
             "n_estimators": self.n_estimators,
             "max_depth": self.max_depth,
             "learning_rate": self.learning_rate,
@@ -514,6 +670,10 @@ class SequenceSecretionModel:
             "error_coef": None if self.error_coef_ is None else self.error_coef_.tolist(),
             "error_icpt": self.error_icpt_,
             "error_range": list(self.error_range_),
+            "error_features_used": list(self.error_features_),
+            "enzyme_stats": self.enzyme_stats_,
+            "enzyme_pooled": list(self.enzyme_pooled_),
+            "enzyme_norm": [list(self.enzyme_norm_[0]), list(self.enzyme_norm_[1])],
             "n_cells": self.n_cells_,
             "sp_sequences": self.sp_sequences_,
             "proteins": self.proteins_,
@@ -527,6 +687,9 @@ class SequenceSecretionModel:
             raise InputError("not a sequence secretion model", expected=FORMAT)
         params = dict(state["params"])
         params["alphas"] = tuple(params["alphas"])
+        # Models saved before the error features existed used these two.
+        params["error_features"] = tuple(params.get("error_features", ("spread", "descriptors")))
+        params.setdefault("restandardize", False)
         model = cls(**params)
         model.feature_names_ = list(state["feature_names"])
         model.groups_ = list(state["groups"])
@@ -545,6 +708,13 @@ class SequenceSecretionModel:
         model.error_icpt_ = float(state["error_icpt"])
         lo, hi = state["error_range"]
         model.error_range_ = (float(lo), float(hi))
+        model.error_features_ = tuple(state.get("error_features_used", params["error_features"]))
+        model.enzyme_stats_ = {
+            str(k): [float(x) for x in v] for k, v in state.get("enzyme_stats", {}).items()
+        }
+        model.enzyme_pooled_ = [float(x) for x in state.get("enzyme_pooled", [0.0, 0.0, 1.0, 0.0])]
+        norm = state.get("enzyme_norm", [[0.0] * 3, [1.0] * 3])
+        model.enzyme_norm_ = ([float(x) for x in norm[0]], [float(x) for x in norm[1]])
         model.n_cells_ = int(state["n_cells"])
         model.sp_sequences_ = {str(k): str(v) for k, v in state["sp_sequences"].items()}
         model.proteins_ = {str(k): dict(v) for k, v in state["proteins"].items()}
@@ -568,6 +738,71 @@ class SequenceSecretionModel:
         from biofab.core.atomic import write_atomic
 
         write_atomic(path, json.dumps(self.to_dict()) + "\n")
+
+
+def _fold_scale(z: np.ndarray, pid: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row centre and scale of its protein over the ``train`` rows (0 and 1 for a protein
+    with fewer than two of them)."""
+    c, s = np.zeros(len(z)), np.ones(len(z))
+    for p in np.unique(pid):
+        rows = pid == p
+        v = z[rows & train]
+        if len(v) >= 2 and v.std() > 0:
+            c[rows], s[rows] = v.mean(), v.std()
+        elif len(v):
+            c[rows] = v.mean()
+    return c, s
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
+    from scipy.stats import spearmanr
+
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return None
+    return float(spearmanr(a[ok], b[ok])[0])
+
+
+def _enzyme_stats(
+    z: np.ndarray, replicate_z: np.ndarray, n_rep: np.ndarray, pid: np.ndarray, unit: np.ndarray
+) -> tuple[dict[str, list[float]], list[float]]:
+    """Per protein, over these cells: [log shape, log median variance of one replicate,
+    median number of replicates, log scale]; and the same pooled over every cell (for
+    unseen proteins). ``z``: standardised activity; ``replicate_z`` in its units squared;
+    ``unit``: activity units per z unit of each row (the protein's training scale).
+
+    Shape: median |z - protein mean| over the sd of these z, small when a few SPs stand out
+    and the rest sit together (most held-out cells then miss by little). Scale: the sd of
+    these cells in activity units (two dilutions averaged give a smaller one).
+    """
+    floor = 1e-3
+
+    def row(v: np.ndarray, sel: np.ndarray) -> list[float]:
+        sd = float(v.std()) if len(v) > 1 and v.std() > 0 else 1.0
+        return [
+            float(np.log(max(np.median(np.abs(v - v.mean())) / sd, floor))),
+            float(np.log(max(np.median(replicate_z[sel]), floor))),
+            float(np.median(n_rep[sel])),
+            float(np.log(max(sd * float(np.median(unit[sel])), floor))),
+        ]
+
+    stats = {str(p): row(z[pid == p], pid == p) for p in np.unique(pid)}
+    # Pooled: the median protein (z of different proteins are not on one scale).
+    pooled = np.median(np.array(list(stats.values())), axis=0).tolist()
+    return stats, [float(x) for x in pooled]
+
+
+def _enzyme_rows(
+    stats: dict[str, list[float]], pooled: list[float], pid: np.ndarray, n: np.ndarray
+) -> np.ndarray:
+    """``(len(pid), 3)``: log shape, log noise (one replicate's variance over ``n``
+    replicates; the protein's median number where ``n`` is NaN) and log scale per row."""
+    out = np.empty((len(pid), 3))
+    for i, p in enumerate(pid):
+        shape, log_rep, n_typical, log_scale = stats.get(str(p), pooled)
+        k = n[i] if np.isfinite(n[i]) and n[i] >= 1 else n_typical
+        out[i] = shape, log_rep - np.log(max(k, 1.0)), log_scale
+    return out
 
 
 def _ridge(X: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
