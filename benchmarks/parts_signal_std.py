@@ -211,7 +211,7 @@ def rankers(frame: pd.DataFrame, model: str) -> dict[str, np.ndarray]:
 
 def _protein_oracle(f: pd.DataFrame, model: str) -> np.ndarray:
     """Ceiling of a per-enzyme ranker: the enzyme's mean |error| over these held-out cells."""
-    err = np.abs(f["truth"] - f[f"{model}:mean"])
+    err = (f["truth"] - f[f"{model}:mean"]).abs()
     return err.groupby(f["protein_id"].to_numpy()).transform("mean").to_numpy()
 
 
