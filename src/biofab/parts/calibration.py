@@ -15,6 +15,9 @@ std near 0). Three pieces turn it into a std one can act on:
   outside the training range and 3-mer composition (RMS z-score of 3-mer
   frequencies against the training rows, against its 99th training percentile);
   far sequences get their std multiplied and a warning;
+* :func:`composition_groups` -- clusters of sequences by k-mer composition, the
+  groups of the calibration folds of models that know nothing but the sequence
+  (a held-out cluster looks like a new library more than a random row does);
 * :func:`interval_report` -- coverage of ``mean ± 1 std`` and Spearman of
   ``|error|`` vs std, the two numbers issue 14 asks for.
 """
@@ -142,15 +145,21 @@ class ErrorScale:
 
 
 class Novelty:
-    """Distance of sequences from the training rows: length range and 3-mer composition.
+    """Distance of sequences from the training rows: length range and k-mer composition.
 
-    ``score`` = RMS over the 64 trinucleotides of the z-score of the sequence's
-    3-mer frequency against the training rows; ``threshold_`` = its 99th
+    ``score`` = RMS over the k-mers (``k`` = 3 by default: the 64 trinucleotides;
+    ``alphabet`` ``"dna"`` or ``"protein"``) of the z-score of the sequence's
+    k-mer frequency against the training rows; ``threshold_`` = its 99th
     percentile on the training rows. ``factor(seqs)`` multiplies std:
     ``max(1, score / threshold)``, times :data:`LENGTH_FACTOR` when the length
     lies outside the training range. ``warnings(seqs)`` says why, per sequence
     ("" when the sequence looks like the training rows).
     """
+
+    def __init__(self, alphabet: str = "dna", k: int = 3) -> None:
+        # k-mer models of protein use 2-mers (400 columns; 3-mers of amino acids make 8,000).
+        self.alphabet = alphabet
+        self.k = k
 
     def fit(self, seqs: Sequence[str]) -> Novelty:
         F = self._freqs(seqs)
@@ -161,9 +170,9 @@ class Novelty:
         self.lengths_ = (min(lengths), max(lengths))
         return self
 
-    @staticmethod
-    def _freqs(seqs: Sequence[str]) -> np.ndarray:
-        return np.asarray(kmer_counts(list(seqs), 3, "dna", normalize=True).todense())
+    def _freqs(self, seqs: Sequence[str]) -> np.ndarray:
+        alphabet, k = getattr(self, "alphabet", "dna"), getattr(self, "k", 3)
+        return np.asarray(kmer_counts(list(seqs), k, alphabet, normalize=True).todense())
 
     def score(self, seqs: Sequence[str]) -> np.ndarray:
         """Composition distance ``(n,)`` (unitless RMS z-score)."""
@@ -188,7 +197,7 @@ class Novelty:
                 why.append(f"length {len(s)} nt outside training {lo}-{hi} nt")
             if sc > self.threshold_:
                 why.append(
-                    f"3-mer composition far from training ({sc:.2f} > {self.threshold_:.2f})"
+                    f"{self.k}-mer composition far from training ({sc:.2f} > {self.threshold_:.2f})"
                 )
             out.append("; ".join(why))
         return out
@@ -199,13 +208,34 @@ class Novelty:
             "sd": self.sd_,
             "threshold": self.threshold_,
             "lengths": np.asarray(self.lengths_),
+            "k": np.asarray(self.k),
+            "alphabet": np.asarray(self.alphabet),
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Novelty:
-        out = cls()
+        # States written before ``alphabet``/``k`` existed are DNA 3-mers.
+        out = cls(str(state.get("alphabet", "dna")), int(state.get("k", 3)))
         out.mu_, out.sd_ = np.asarray(state["mu"], float), np.asarray(state["sd"], float)
         out.threshold_ = float(state["threshold"])
         lo, hi = (int(v) for v in np.asarray(state["lengths"]))
         out.lengths_ = (lo, hi)
         return out
+
+
+def composition_groups(
+    seqs: Sequence[str], n_clusters: int, alphabet: str = "dna", k: int = 3, seed: int = 0
+) -> np.ndarray:
+    """Cluster label ``(n,)`` of each sequence: k-means (``n_clusters``, at most one per
+    two sequences) on its k-mer frequencies (each column scaled to unit variance over
+    ``seqs``, so rare k-mers count as much as common ones). Grouped folds over these
+    labels hold out sequences unlike the training ones, as a new library is; generic
+    (no annotation), and cheap (seconds on thousands of sequences)."""
+    from sklearn.cluster import KMeans
+
+    F = np.asarray(kmer_counts(list(seqs), k, alphabet, normalize=True).todense())
+    sd = F.std(axis=0)
+    Z = (F - F.mean(axis=0)) / np.where(sd > 1e-12, sd, 1.0)
+    m = max(1, min(int(n_clusters), len(Z) // 2))
+    km = KMeans(n_clusters=m, n_init=3, random_state=seed).fit(Z)
+    return np.asarray(km.labels_, dtype=int)

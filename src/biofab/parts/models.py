@@ -312,7 +312,26 @@ def _bootstrap(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 class _KmerModel(SequenceModel):
-    """k-mer counts of sizes ``1..k`` as features (column-scaled to unit variance)."""
+    """k-mer counts of sizes ``1..k`` as features (column-scaled to unit variance).
+
+    ``std`` is calibrated, not the bootstrap spread (which covered 4-26 % of the
+    errors on LaFleur's new-element splits, BENCHMARKS.md): ``calibration_folds``
+    grouped folds of the training rows give out-of-fold errors of the same model;
+    ``calibration_groups="kmer-clusters"`` holds out whole clusters of k-mer
+    composition (:func:`biofab.parts.calibration.composition_groups`,
+    ``calibration_clusters`` k-means clusters of 3-mer frequencies on DNA, 2-mers on
+    protein), so the errors are those of sequences unlike the training ones;
+    ``"random"``: plain KFold. :class:`biofab.parts.calibration.ErrorScale` learns
+    their size from the members' spread (log) and the prediction
+    (``error_descriptors="spread"``; ``"distance"`` adds the composition distance
+    from the fold's training rows), scaled so ±1 std holds 68.3 % of them.
+    Sequences far from training (:class:`biofab.parts.calibration.Novelty`) get
+    their std multiplied and a warning (:meth:`predict_table`); the mean is never
+    changed. ``calibration_`` holds the out-of-fold coverage and
+    Spearman(|error|, std), calibrated and raw. ``calibration_folds=0``: no
+    calibration, std = the members' spread -- also what a model saved before
+    calibration existed reports when loaded.
+    """
 
     def __init__(
         self,
@@ -322,10 +341,18 @@ class _KmerModel(SequenceModel):
         min_length: int | None = None,
         max_length: int | None = None,
         seed: int = 0,
+        calibration_folds: int = 3,
+        calibration_groups: str = "kmer-clusters",
+        calibration_clusters: int = 10,
+        error_descriptors: str = "spread",
     ) -> None:
         super().__init__(kind, min_length, max_length, seed)
         self.k = k
         self.n_members = n_members
+        self.calibration_folds = calibration_folds
+        self.calibration_groups = calibration_groups
+        self.calibration_clusters = calibration_clusters
+        self.error_descriptors = error_descriptors
 
     @property
     def k_sizes(self) -> tuple[int, ...]:
@@ -348,6 +375,183 @@ class _KmerModel(SequenceModel):
             self.scale_ = np.where(std > 1e-12, 1.0 / np.where(std > 1e-12, std, 1.0), 0.0)
         return X.multiply(self.scale_[None, :]).tocsr()
 
+    # -- calibration --------------------------------------------------------------------
+    def _fit_members(self, seqs: list[str], y: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _novelty_k(self) -> int:
+        """Composition k-mer size of the novelty score and the clusters: 3 on DNA, 2 on
+        protein (8,000 amino-acid 3-mers would be mostly empty)."""
+        return 3 if self.alphabet == "dna" else 2
+
+    def _check_calibration(self) -> None:
+        if not isinstance(self.calibration_folds, int) or not (
+            self.calibration_folds == 0 or self.calibration_folds >= 2
+        ):
+            raise InputError(
+                "calibration_folds must be 0 (no calibration) or at least 2",
+                column="calibration_folds",
+                found=self.calibration_folds,
+            )
+        if self.calibration_groups not in ("kmer-clusters", "random"):
+            raise InputError(
+                "unknown calibration_groups",
+                expected="kmer-clusters | random",
+                found=self.calibration_groups,
+            )
+        if not isinstance(self.calibration_clusters, int) or self.calibration_clusters < 2:
+            raise InputError(
+                "calibration_clusters must be an integer >= 2",
+                column="calibration_clusters",
+                found=self.calibration_clusters,
+            )
+        if self.error_descriptors not in ("spread", "distance"):
+            raise InputError(
+                "unknown error_descriptors",
+                expected="spread | distance",
+                found=self.error_descriptors,
+            )
+
+    def _fit(self, seqs: list[str], y: np.ndarray) -> None:
+        self._check_calibration()
+        self.error_: Any = None
+        self.novelty_: Any = None
+        self.calibration_: dict[str, Any] | None = None
+        if self.calibration_folds:
+            self._calibrate(seqs, y)
+        if hasattr(self, "scale_"):
+            del self.scale_
+        self._fit_members(seqs, y)
+
+    def _calibration_splits(self, seqs: list[str]) -> tuple[list[Any], str]:
+        from sklearn.model_selection import GroupKFold, KFold
+
+        k = self.calibration_folds
+        rows = np.arange(len(seqs))
+        if self.calibration_groups == "kmer-clusters":
+            from biofab.parts.calibration import composition_groups
+
+            groups = composition_groups(
+                seqs, self.calibration_clusters, self.alphabet, self._novelty_k(), self.seed
+            )
+            if len(set(groups)) >= k:
+                how = (
+                    f"GroupKFold({k}) over {len(set(groups))} k-means clusters of "
+                    f"{self._novelty_k()}-mer composition"
+                )
+                return list(GroupKFold(k).split(rows, groups=groups)), how
+        splits = list(KFold(k, shuffle=True, random_state=self.seed).split(rows))
+        return splits, f"KFold({k}), shuffled"
+
+    def _descriptors(
+        self, seqs: list[str], mean: np.ndarray, spread: np.ndarray, novelty: Any
+    ) -> np.ndarray:
+        """What the error model reads: log spread and the prediction (``"spread"``), plus
+        the log composition distance from the training rows (``"distance"``)."""
+        cols = [np.log(spread + 1e-3), mean]
+        if self.error_descriptors == "distance":
+            cols.append(np.log(novelty.score(seqs) + 1e-3))
+        return np.column_stack(cols)
+
+    def _calibrate(self, seqs: list[str], y: np.ndarray) -> None:
+        """Out-of-fold errors of the same model on grouped folds -> ``error_``,
+        ``novelty_`` and ``calibration_``."""
+        from biofab.parts.calibration import ErrorScale, Novelty, interval_report
+
+        splits, how = self._calibration_splits(seqs)
+        params = {**self.get_params(), "calibration_folds": 0}
+        mean, spread = np.zeros(len(y)), np.zeros(len(y))
+        D = np.zeros((len(y), 3 if self.error_descriptors == "distance" else 2))
+        for tr, te in splits:
+            sub = type(self)(**params)
+            sub._fit_members([seqs[i] for i in tr], y[tr])
+            te_seqs = [seqs[i] for i in te]
+            P = sub._predict_members(te_seqs)
+            mean[te] = P.mean(axis=0)
+            spread[te] = P.std(axis=0, ddof=1) if len(P) > 1 else 0.0
+            nov = Novelty(self.alphabet, self._novelty_k()).fit([seqs[i] for i in tr])
+            D[te] = self._descriptors(te_seqs, mean[te], spread[te], nov)
+        err = np.abs(y - mean)
+        self.error_ = ErrorScale("linear").fit(D, err)
+        self.novelty_ = Novelty(self.alphabet, self._novelty_k()).fit(seqs)
+        r = np.corrcoef(y, mean)[0, 1] if np.ptp(mean) > 0 else float("nan")
+        self.calibration_ = {
+            "split": how,
+            "folds": self.calibration_folds,
+            **interval_report(y, mean, self.error_.std(D)),
+            "pearson_r": round(float(r), 4),
+            "uncalibrated": interval_report(y, mean, spread),
+        }
+
+    # -- prediction ---------------------------------------------------------------------
+    def predict(self, sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean ``(n,)`` (the members' mean) and std ``(n,)`` in ``y``'s units: calibrated
+        and widened far from training, or the members' spread when not calibrated."""
+        if getattr(self, "error_", None) is None:
+            return super().predict(sequences)
+        table = self.predict_table(sequences)
+        return table["prediction"].to_numpy(), table["std"].to_numpy()
+
+    def predict_table(self, sequences: Sequence[str]) -> Any:
+        """``prediction``, ``std``, ``ensemble_std`` (members' spread),
+        ``distance_factor`` (std multiplier for distance from training, >= 1; 1 when not
+        calibrated) and ``warning`` ("" or why a sequence is far from training)."""
+        import pandas as pd
+
+        if not hasattr(self, "n_train_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit first")
+        seqs = self.check(sequences)
+        P = self._predict_members(seqs)
+        mean = P.mean(axis=0)
+        spread = P.std(axis=0, ddof=1) if len(P) > 1 else np.full(len(seqs), np.nan)
+        if getattr(self, "error_", None) is None:
+            std, factor, warn = spread, np.ones(len(seqs)), [""] * len(seqs)
+        else:
+            factor = self.novelty_.factor(seqs)
+            D = self._descriptors(seqs, mean, spread, self.novelty_)
+            std, warn = self.error_.std(D) * factor, self.novelty_.warnings(seqs)
+        return pd.DataFrame(
+            {
+                "prediction": mean,
+                "std": std,
+                "ensemble_std": spread,
+                "distance_factor": factor,
+                "warning": warn,
+            }
+        )
+
+    # -- persistence --------------------------------------------------------------------
+    def manifest(self) -> dict[str, Any]:
+        out = super().manifest()
+        out["calibration"] = getattr(self, "calibration_", None)
+        return out
+
+    def _save_calibration(self, directory: Path) -> None:
+        if getattr(self, "error_", None) is None:
+            return
+        arrays = {f"error_{k}": v for k, v in self.error_.state().items()}
+        arrays.update({f"novelty_{k}": v for k, v in self.novelty_.state().items()})
+        np.savez(directory / "calibration.npz", **arrays)
+        (directory / "calibration.json").write_text(json.dumps(self.calibration_, indent=2))
+
+    def _load_calibration(self, directory: Path) -> None:
+        from biofab.parts.calibration import ErrorScale, Novelty
+
+        self.error_, self.novelty_, self.calibration_ = None, None, None
+        if not (directory / "calibration.npz").is_file():
+            # Saved before calibration existed (or with calibration_folds=0): the old
+            # behaviour, std = the members' spread.
+            self.calibration_folds = 0
+            return
+        with np.load(directory / "calibration.npz") as z:
+            self.error_ = ErrorScale.from_state(
+                {k[len("error_") :]: z[k] for k in z.files if k.startswith("error_")}
+            )
+            self.novelty_ = Novelty.from_state(
+                {k[len("novelty_") :]: z[k] for k in z.files if k.startswith("novelty_")}
+            )
+        self.calibration_ = json.loads((directory / "calibration.json").read_text())
+
 
 class KmerRidge(_KmerModel):
     """k-mer counts + ridge regression; std from a bootstrap ensemble of ridge fits.
@@ -364,11 +568,9 @@ class KmerRidge(_KmerModel):
     estimator = "kmer-ridge"
     ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
 
-    def _fit(self, seqs: list[str], y: np.ndarray) -> None:
+    def _fit_members(self, seqs: list[str], y: np.ndarray) -> None:
         from sklearn.linear_model import Ridge, RidgeCV
 
-        if hasattr(self, "scale_"):
-            del self.scale_
         X = self._features(seqs)
         Xd = X.toarray() if X.shape[1] <= 5000 else X
         self.alpha_ = float(RidgeCV(alphas=self.ALPHAS).fit(Xd, y).alpha_)
@@ -395,6 +597,7 @@ class KmerRidge(_KmerModel):
             scale=self.scale_,
             alpha=self.alpha_,
         )
+        self._save_calibration(directory)
 
     def _load_state(self, directory: Path) -> None:
         with np.load(directory / "ridge.npz") as z:
@@ -402,6 +605,7 @@ class KmerRidge(_KmerModel):
             self.intercept_ = z["intercept"]
             self.scale_ = z["scale"]
             self.alpha_ = float(z["alpha"])
+        self._load_calibration(directory)
 
 
 class KmerBoost(_KmerModel):
@@ -425,8 +629,23 @@ class KmerBoost(_KmerModel):
         min_length: int | None = None,
         max_length: int | None = None,
         seed: int = 0,
+        calibration_folds: int = 3,
+        calibration_groups: str = "kmer-clusters",
+        calibration_clusters: int = 10,
+        error_descriptors: str = "spread",
     ) -> None:
-        super().__init__(kind, k, n_members, min_length, max_length, seed)
+        super().__init__(
+            kind,
+            k,
+            n_members,
+            min_length,
+            max_length,
+            seed,
+            calibration_folds,
+            calibration_groups,
+            calibration_clusters,
+            error_descriptors,
+        )
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.learning_rate = learning_rate
@@ -446,9 +665,7 @@ class KmerBoost(_KmerModel):
             random_state=seed,
         )
 
-    def _fit(self, seqs: list[str], y: np.ndarray) -> None:
-        if hasattr(self, "scale_"):
-            del self.scale_
+    def _fit_members(self, seqs: list[str], y: np.ndarray) -> None:
         X = self._features(seqs)
         rng = np.random.default_rng(self.seed)
         self.boosters_ = []
@@ -465,8 +682,10 @@ class KmerBoost(_KmerModel):
         np.save(directory / "scale.npy", self.scale_)
         for j, b in enumerate(self.boosters_):
             b.save_model(directory / f"booster_{j}.json")
+        self._save_calibration(directory)
 
     def _load_state(self, directory: Path) -> None:
+        self._load_calibration(directory)
         self.scale_ = np.load(directory / "scale.npy")
         self.boosters_ = []
         for j in range(self.n_members):

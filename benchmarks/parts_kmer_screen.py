@@ -1,0 +1,101 @@
+"""Screen of the k-mer models' std calibration on LaFleur's variant splits (dev seeds only).
+
+For each setting: the leave-<element>-variants-out splits of ``benchmarks/parts.py``
+(the default element always trains, GroupKFold(3) over the variants), pooled ±1 std
+coverage and Spearman(|error|, std) of the held-out rows. Development seeds (100+) only;
+Hossain is never read. Prints one line per setting and split and writes
+``benchmarks/results/parts_kmer_screen.json``.
+
+    python benchmarks/parts_kmer_screen.py --model kmer-ridge --seed 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from parts import DATA, ELEMENTS, LAFLEUR, RESULTS, element_splits  # noqa: E402
+
+from biofab.parts.calibration import interval_report  # noqa: E402
+from biofab.parts.datasets import load_lafleur  # noqa: E402
+from biofab.parts.models import KmerBoost, KmerRidge  # noqa: E402
+
+SETTINGS = {
+    "none": {"calibration_folds": 0},
+    "clusters10_spread": {"calibration_groups": "kmer-clusters", "calibration_clusters": 10},
+    "clusters30_spread": {"calibration_groups": "kmer-clusters", "calibration_clusters": 30},
+    "random_spread": {"calibration_groups": "random"},
+    "clusters10_distance": {"calibration_clusters": 10, "error_descriptors": "distance"},
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="kmer-ridge")
+    ap.add_argument("--seed", type=int, default=100)
+    ap.add_argument("--settings", default=",".join(SETTINGS))
+    ap.add_argument("--elements", default=",".join(ELEMENTS))
+    args = ap.parse_args()
+    if args.seed < 100:
+        raise SystemExit("dev seeds only (>= 100)")
+    raw = pd.read_csv(DATA / LAFLEUR)
+    raw = raw[raw["high quality"].astype(str).str.strip().str.lower() == "yes"]
+    raw = raw.reset_index(drop=True)
+    lafleur = load_lafleur(DATA / LAFLEUR)
+    seqs, y = lafleur["sequence"].tolist(), lafleur["target"].to_numpy()
+    out = []
+    for name in args.settings.split(","):
+        for element in args.elements.split(","):
+            groups = raw[element].fillna("").astype(str).to_numpy()
+            split, folds, _ = element_splits(groups, element, 3)[1]
+            mean, std = np.zeros(len(y)), np.zeros(len(y))
+            t = time.perf_counter()
+            for tr, te in folds:
+                if args.model == "kmer-ridge":
+                    m = KmerRidge(kind="promoter", k=4, seed=args.seed, **SETTINGS[name])
+                else:
+                    m = KmerBoost(
+                        kind="promoter", k=4, n_members=3, n_jobs=1, seed=args.seed,
+                        **SETTINGS[name],
+                    )  # fmt: skip
+                m.fit([seqs[i] for i in tr], y[tr])
+                mean[te], std[te] = m.predict([seqs[i] for i in te])
+            rows = np.concatenate([te for _, te in folds])
+            rep = interval_report(y[rows], mean[rows], std[rows])
+            r = float(np.corrcoef(y[rows], mean[rows])[0, 1])
+            rec = {
+                "setting": name,
+                "model": args.model,
+                "seed": args.seed,
+                "split": split,
+                "pearson_r": round(r, 4),
+                **rep,
+                "seconds": round(time.perf_counter() - t, 1),
+            }
+            print(json.dumps(rec), flush=True)
+            out.append(rec)
+        sub = [o for o in out if o["setting"] == name]
+        print(
+            f"== {name}: coverage {statistics.mean(o['coverage_1std'] for o in sub):.3f} "
+            f"rho {statistics.mean(o['spearman_abs_error_std'] for o in sub):.3f}",
+            flush=True,
+        )
+    path = RESULTS / "parts_kmer_screen.json"
+    old = json.loads(path.read_text()) if path.is_file() else []
+    stamp = {"date": date.today().isoformat(), "command": "python " + " ".join(sys.argv)}
+    path.write_text(json.dumps(old + [{**o, **stamp} for o in out], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
