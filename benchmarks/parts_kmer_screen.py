@@ -18,19 +18,19 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from parts import DATA, ELEMENTS, LAFLEUR, RESULTS, element_splits  # noqa: E402
+from biofab.parts.calibration import interval_report
+from biofab.parts.datasets import load_lafleur
+from biofab.parts.models import KmerBoost, KmerRidge, SequenceModel
+from parts import DATA, ELEMENTS, LAFLEUR, RESULTS, element_splits
 
-from biofab.parts.calibration import interval_report  # noqa: E402
-from biofab.parts.datasets import load_lafleur  # noqa: E402
-from biofab.parts.models import KmerBoost, KmerRidge  # noqa: E402
-
-SETTINGS = {
+SETTINGS: dict[str, dict[str, Any]] = {
     "none": {"calibration_folds": 0},
     "clusters10_spread": {"calibration_groups": "kmer-clusters", "calibration_clusters": 10},
     "clusters30_spread": {"calibration_groups": "kmer-clusters", "calibration_clusters": 30},
@@ -61,6 +61,7 @@ def main() -> int:
             mean, std = np.zeros(len(y)), np.zeros(len(y))
             t = time.perf_counter()
             for tr, te in folds:
+                m: SequenceModel
                 if args.model == "kmer-ridge":
                     m = KmerRidge(kind="promoter", k=4, seed=args.seed, **SETTINGS[name])
                 else:

@@ -84,6 +84,7 @@ def test_save_load_and_old_model_without_calibration(tmp_path: Path) -> None:
         del manifest["params"]["error_descriptors"]
         (old / "manifest.json").write_text(json.dumps(manifest))
         prev = load_model(old)
+        assert isinstance(prev, KmerRidge | KmerBoost)
         mean, std = prev.predict(seqs[:10])
         members = prev.predict_members(seqs[:10])
         np.testing.assert_allclose(std, members.std(axis=0, ddof=1))  # old behaviour
