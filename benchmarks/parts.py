@@ -886,6 +886,13 @@ def main(argv: list[str] | None = None) -> int:
         help="transfer: k-mer boost members (x2 residual)",
     )
     ap.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+    ap.add_argument(
+        "--out",
+        default="",
+        help="results file name in benchmarks/results, without .json (default: parts_transfer "
+        "for --sections transfer, else parts); e.g. parts_transfer_kmer for the k-mer rows, so "
+        "a k-mer run leaves the physics-residual records alone",
+    )
     args = ap.parse_args(argv)
     import torch
 
@@ -898,7 +905,7 @@ def main(argv: list[str] | None = None) -> int:
             rec["command"] = cmd.strip()
             rec["date"] = date.today().isoformat()
             records.append(rec)
-    name = "parts_transfer" if args.sections == "transfer" else "parts"
+    name = args.out or ("parts_transfer" if args.sections == "transfer" else "parts")
     path = write_results(records, name)
     print(f"wrote {path}")
     return 0

@@ -36,6 +36,12 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "clusters30_spread": {"calibration_groups": "kmer-clusters", "calibration_clusters": 30},
     "random_spread": {"calibration_groups": "random"},
     "clusters10_distance": {"calibration_clusters": 10, "error_descriptors": "distance"},
+    # round 2 (after round 1 showed the prediction term flipping sign between splits)
+    "clusters20_spread": {"calibration_clusters": 20},
+    "clusters10_spreadonly": {"calibration_clusters": 10, "error_descriptors": "spread-only"},
+    "clusters20_spreadonly": {"calibration_clusters": 20, "error_descriptors": "spread-only"},
+    "clusters30_spreadonly": {"calibration_clusters": 30, "error_descriptors": "spread-only"},
+    "random_spreadonly": {"calibration_groups": "random", "error_descriptors": "spread-only"},
 }
 
 
@@ -45,6 +51,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=100)
     ap.add_argument("--settings", default=",".join(SETTINGS))
     ap.add_argument("--elements", default=",".join(ELEMENTS))
+    ap.add_argument("--folds", type=int, default=3, help="GroupKFold over the variants")
     args = ap.parse_args()
     if args.seed < 100:
         raise SystemExit("dev seeds only (>= 100)")
@@ -57,7 +64,7 @@ def main() -> int:
     for name in args.settings.split(","):
         for element in args.elements.split(","):
             groups = raw[element].fillna("").astype(str).to_numpy()
-            split, folds, _ = element_splits(groups, element, 3)[1]
+            split, folds, _ = element_splits(groups, element, args.folds)[1]
             mean, std = np.zeros(len(y)), np.zeros(len(y))
             t = time.perf_counter()
             for tr, te in folds:
@@ -79,6 +86,7 @@ def main() -> int:
                 "model": args.model,
                 "seed": args.seed,
                 "split": split,
+                "folds": args.folds,
                 "pearson_r": round(r, 4),
                 **rep,
                 "seconds": round(time.perf_counter() - t, 1),

@@ -323,8 +323,9 @@ class _KmerModel(SequenceModel):
     protein), so the errors are those of sequences unlike the training ones;
     ``"random"``: plain KFold. :class:`biofab.parts.calibration.ErrorScale` learns
     their size from the members' spread (log) and the prediction
-    (``error_descriptors="spread"``; ``"distance"`` adds the composition distance
-    from the fold's training rows), scaled so ±1 std holds 68.3 % of them.
+    (``error_descriptors="spread"``; ``"spread-only"``: the spread alone;
+    ``"distance"`` adds the composition distance from the fold's training rows),
+    scaled so ±1 std holds 68.3 % of them.
     Sequences far from training (:class:`biofab.parts.calibration.Novelty`) get
     their std multiplied and a warning (:meth:`predict_table`); the mean is never
     changed. ``calibration_`` holds the out-of-fold coverage and
@@ -405,10 +406,10 @@ class _KmerModel(SequenceModel):
                 column="calibration_clusters",
                 found=self.calibration_clusters,
             )
-        if self.error_descriptors not in ("spread", "distance"):
+        if self.error_descriptors not in ("spread", "spread-only", "distance"):
             raise InputError(
                 "unknown error_descriptors",
-                expected="spread | distance",
+                expected="spread | spread-only | distance",
                 found=self.error_descriptors,
             )
 
@@ -446,8 +447,11 @@ class _KmerModel(SequenceModel):
     def _descriptors(
         self, seqs: list[str], mean: np.ndarray, spread: np.ndarray, novelty: Any
     ) -> np.ndarray:
-        """What the error model reads: log spread and the prediction (``"spread"``), plus
-        the log composition distance from the training rows (``"distance"``)."""
+        """What the error model reads: log spread and the prediction (``"spread"``), log
+        spread alone (``"spread-only"``), or log spread, prediction and the log composition
+        distance from the training rows (``"distance"``)."""
+        if self.error_descriptors == "spread-only":
+            return np.log(spread + 1e-3)[:, None]
         cols = [np.log(spread + 1e-3), mean]
         if self.error_descriptors == "distance":
             cols.append(np.log(novelty.score(seqs) + 1e-3))
@@ -461,7 +465,7 @@ class _KmerModel(SequenceModel):
         splits, how = self._calibration_splits(seqs)
         params = {**self.get_params(), "calibration_folds": 0}
         mean, spread = np.zeros(len(y)), np.zeros(len(y))
-        D = np.zeros((len(y), 3 if self.error_descriptors == "distance" else 2))
+        D = np.zeros((len(y), {"spread-only": 1, "spread": 2}.get(self.error_descriptors, 3)))
         for tr, te in splits:
             sub = type(self)(**params)
             sub._fit_members([seqs[i] for i in tr], y[tr])
