@@ -42,6 +42,10 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "clusters20_spreadonly": {"calibration_clusters": 20, "error_descriptors": "spread-only"},
     "clusters30_spreadonly": {"calibration_clusters": 30, "error_descriptors": "spread-only"},
     "random_spreadonly": {"calibration_groups": "random", "error_descriptors": "spread-only"},
+    # round 3 (after the fresh-fold check showed the linear error model's ranking flipping)
+    "clusters10_scale": {"calibration_clusters": 10, "error_model": "scale"},
+    "clusters20_scale": {"calibration_clusters": 20, "error_model": "scale"},
+    "random_scale": {"calibration_groups": "random", "error_model": "scale"},
 }
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from biofab.cli.parts import parts_app
 from biofab.core.errors import InputError
-from biofab.parts.calibration import composition_groups
+from biofab.parts.calibration import ErrorScale, composition_groups
 from biofab.parts.models import KmerBoost, KmerRidge, load_model
 
 
@@ -99,6 +99,7 @@ def test_save_load_and_old_model_without_calibration(tmp_path: Path) -> None:
         ({"calibration_groups": "identity"}, "unknown calibration_groups"),
         ({"calibration_clusters": 1}, "calibration_clusters must be an integer >= 2"),
         ({"error_descriptors": "all"}, "unknown error_descriptors"),
+        ({"error_model": "boosted"}, "unknown error_model"),
     ],
 )
 def test_bad_calibration_settings_one_line(setting: dict[str, object], message: str) -> None:
@@ -122,3 +123,16 @@ def test_cli_train_json_reports_kmer_calibration(tmp_path: Path) -> None:
     res = runner.invoke(parts_app, [*args, "--out", str(tmp_path / "m2")])
     assert res.exit_code == 0, res.output
     assert "std calibrated on GroupKFold(3)" in res.output
+
+
+def test_error_scale_variance_scaling_keeps_the_ranking() -> None:
+    rng = np.random.default_rng(2)
+    spread = rng.uniform(0.1, 1.0, size=500)
+    err = np.abs(rng.normal(scale=3 * spread))
+    D = np.column_stack([np.log(spread), rng.normal(size=500)])
+    es = ErrorScale("scale").fit(D, err)
+    std = es.std(D)
+    np.testing.assert_allclose(std / spread, es.scale_)  # one factor on the spread
+    assert abs(np.mean(err <= std) - 0.683) < 0.01
+    back = ErrorScale.from_state(es.state())
+    np.testing.assert_allclose(back.std(D), std)

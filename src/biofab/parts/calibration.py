@@ -67,7 +67,9 @@ class ErrorScale:
     (XGBoost, depth 2, 150 trees), which can read thresholds and interactions (an
     error that grows only once two elements are both new). Then ``scale_`` = the
     68.3 % quantile of ``|e| / exp(f)``: exactly nominal coverage on the fitting
-    residuals.
+    residuals. ``method="scale"``: no regression, ``f`` = the first descriptor (a log
+    spread), so ``std = scale * spread`` -- pure variance scaling, which keeps the
+    spread's ranking of the errors and only sets its size.
     """
 
     def __init__(self, method: str = "linear") -> None:
@@ -79,12 +81,17 @@ class ErrorScale:
         self.mu_ = D.mean(axis=0)
         self.sd_ = np.where(D.std(axis=0) > 1e-12, D.std(axis=0), 1.0)
         A = np.column_stack([np.ones(len(e)), (D - self.mu_) / self.sd_])
+        self.booster_: Any = None
+        if self.method == "scale":
+            self.w_ = np.zeros(A.shape[1])
+            self.scale_ = 1.0
+            self.scale_ = float(np.quantile(e / self.raw(D), ONE_SIGMA))
+            return self
         eps = 0.05 * float(np.median(e)) + 1e-9
         # A little ridge keeps the weights tame when descriptors are collinear.
         reg = 1e-2 * len(e) * np.eye(A.shape[1])
         reg[0, 0] = 0.0
         self.w_ = np.linalg.solve(A.T @ A + reg, A.T @ np.log(e + eps))
-        self.booster_: Any = None
         if self.method == "boosted":
             from xgboost import XGBRegressor
 
@@ -101,13 +108,18 @@ class ErrorScale:
         elif self.method != "linear":
             from biofab.core.errors import InputError
 
-            raise InputError("unknown error model", expected="linear | boosted", found=self.method)
+            raise InputError(
+                "unknown error model", expected="linear | boosted | scale", found=self.method
+            )
         self.scale_ = 1.0
         self.scale_ = float(np.quantile(e / self.raw(D), ONE_SIGMA))
         return self
 
     def raw(self, D: np.ndarray) -> np.ndarray:
-        """Unscaled std shape ``exp(w · [1, z])``, ``(n,)``."""
+        """Unscaled std shape ``exp(w · [1, z])``, ``(n,)`` (``method="scale"``: the
+        exponential of the first descriptor)."""
+        if getattr(self, "method", "linear") == "scale":
+            return np.exp(np.asarray(D, float)[:, 0])
         # Descriptors beyond 4 training std are read as 4: an exponential error model must
         # not extrapolate to absurd widths (distance from training is Novelty's job).
         Z = np.clip((np.asarray(D, float) - self.mu_) / self.sd_, -4.0, 4.0)
@@ -124,6 +136,8 @@ class ErrorScale:
     def state(self) -> dict[str, Any]:
         """Arrays that :meth:`from_state` reads back (the trees as XGBoost's JSON bytes)."""
         out = {"mu": self.mu_, "sd": self.sd_, "w": self.w_, "scale": self.scale_}
+        if self.method == "scale":
+            out["method"] = np.asarray("scale")
         if getattr(self, "booster_", None) is not None:
             raw = self.booster_.get_booster().save_raw("json")
             out["trees"] = np.frombuffer(bytes(raw), dtype=np.uint8)
@@ -135,6 +149,8 @@ class ErrorScale:
         out.mu_, out.sd_, out.w_ = (np.asarray(state[k], float) for k in ("mu", "sd", "w"))
         out.scale_ = float(state["scale"])
         out.booster_ = None
+        if state.get("method") is not None:
+            out.method = str(state["method"])
         if state.get("trees") is not None:
             from xgboost import XGBRegressor
 

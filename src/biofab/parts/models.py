@@ -325,7 +325,8 @@ class _KmerModel(SequenceModel):
     their size from the members' spread (log) and the prediction
     (``error_descriptors="spread"``; ``"spread-only"``: the spread alone;
     ``"distance"`` adds the composition distance from the fold's training rows),
-    scaled so ±1 std holds 68.3 % of them.
+    scaled so ±1 std holds 68.3 % of them; ``error_model="scale"``: no error model,
+    ``std = factor * spread`` (variance scaling; keeps the spread's ranking).
     Sequences far from training (:class:`biofab.parts.calibration.Novelty`) get
     their std multiplied and a warning (:meth:`predict_table`); the mean is never
     changed. ``calibration_`` holds the out-of-fold coverage and
@@ -344,8 +345,9 @@ class _KmerModel(SequenceModel):
         seed: int = 0,
         calibration_folds: int = 3,
         calibration_groups: str = "kmer-clusters",
-        calibration_clusters: int = 10,
+        calibration_clusters: int = 20,
         error_descriptors: str = "spread",
+        error_model: str = "scale",
     ) -> None:
         super().__init__(kind, min_length, max_length, seed)
         self.k = k
@@ -354,6 +356,7 @@ class _KmerModel(SequenceModel):
         self.calibration_groups = calibration_groups
         self.calibration_clusters = calibration_clusters
         self.error_descriptors = error_descriptors
+        self.error_model = error_model
 
     @property
     def k_sizes(self) -> tuple[int, ...]:
@@ -405,6 +408,10 @@ class _KmerModel(SequenceModel):
                 "calibration_clusters must be an integer >= 2",
                 column="calibration_clusters",
                 found=self.calibration_clusters,
+            )
+        if self.error_model not in ("linear", "scale"):
+            raise InputError(
+                "unknown error_model", expected="linear | scale", found=self.error_model
             )
         if self.error_descriptors not in ("spread", "spread-only", "distance"):
             raise InputError(
@@ -476,7 +483,7 @@ class _KmerModel(SequenceModel):
             nov = Novelty(self.alphabet, self._novelty_k()).fit([seqs[i] for i in tr])
             D[te] = self._descriptors(te_seqs, mean[te], spread[te], nov)
         err = np.abs(y - mean)
-        self.error_ = ErrorScale("linear").fit(D, err)
+        self.error_ = ErrorScale(self.error_model).fit(D, err)
         self.novelty_ = Novelty(self.alphabet, self._novelty_k()).fit(seqs)
         r = np.corrcoef(y, mean)[0, 1] if np.ptp(mean) > 0 else float("nan")
         self.calibration_ = {
@@ -635,8 +642,9 @@ class KmerBoost(_KmerModel):
         seed: int = 0,
         calibration_folds: int = 3,
         calibration_groups: str = "kmer-clusters",
-        calibration_clusters: int = 10,
+        calibration_clusters: int = 20,
         error_descriptors: str = "spread",
+        error_model: str = "scale",
     ) -> None:
         super().__init__(
             kind,
@@ -649,6 +657,7 @@ class KmerBoost(_KmerModel):
             calibration_groups,
             calibration_clusters,
             error_descriptors,
+            error_model,
         )
         self.n_estimators = n_estimators
         self.max_depth = max_depth
