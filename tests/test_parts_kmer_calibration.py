@@ -90,6 +90,7 @@ def test_save_load_and_old_model_without_calibration(tmp_path: Path) -> None:
         np.testing.assert_allclose(std, members.std(axis=0, ddof=1))  # old behaviour
         np.testing.assert_allclose(mean, est.predict(seqs[:10])[0])
         assert prev.calibration_folds == 0 and prev.calibration_ is None
+        assert list(prev.predict_table(seqs[:3]).columns) == ["prediction", "std"]
 
 
 @pytest.mark.parametrize(

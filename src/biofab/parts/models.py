@@ -505,8 +505,10 @@ class _KmerModel(SequenceModel):
 
     def predict_table(self, sequences: Sequence[str]) -> Any:
         """``prediction``, ``std``, ``ensemble_std`` (members' spread),
-        ``distance_factor`` (std multiplier for distance from training, >= 1; 1 when not
-        calibrated) and ``warning`` ("" or why a sequence is far from training)."""
+        ``distance_factor`` (std multiplier for distance from training, >= 1) and
+        ``warning`` ("" or why a sequence is far from training). Not calibrated (a model
+        saved before calibration existed, or ``calibration_folds=0``): ``prediction`` and
+        ``std`` (the spread) only, as such a model always wrote."""
         import pandas as pd
 
         if not hasattr(self, "n_train_"):
@@ -516,11 +518,10 @@ class _KmerModel(SequenceModel):
         mean = P.mean(axis=0)
         spread = P.std(axis=0, ddof=1) if len(P) > 1 else np.full(len(seqs), np.nan)
         if getattr(self, "error_", None) is None:
-            std, factor, warn = spread, np.ones(len(seqs)), [""] * len(seqs)
-        else:
-            factor = self.novelty_.factor(seqs)
-            D = self._descriptors(seqs, mean, spread, self.novelty_)
-            std, warn = self.error_.std(D) * factor, self.novelty_.warnings(seqs)
+            return pd.DataFrame({"prediction": mean, "std": spread})
+        factor = self.novelty_.factor(seqs)
+        D = self._descriptors(seqs, mean, spread, self.novelty_)
+        std, warn = self.error_.std(D) * factor, self.novelty_.warnings(seqs)
         return pd.DataFrame(
             {
                 "prediction": mean,
