@@ -277,6 +277,15 @@ VARIANTS["capacity_do_kia_kis_keep"] = {
     **VARIANTS["capacity_do_kia_kis"],
     "keep_start_uptake": True,
 }
+# Round 8: the online DO log also as an OBSERVATION (``log_weight``): the quasi-steady O2
+# balance at the logged DO states the oxygen uptake, which the hybrid's fluxes and refitted
+# yield predict; its residual (in % sat, over the log's spread) joins the loss with weight 1
+# (set a priori: the log counts as one more state, as X, S, A each do).
+VARIANTS["capacity_do_kia_obs"] = {**VARIANTS["capacity_do_kia"], "log_weight": 1.0}
+# ... and with round 7's Haldane term (and its restart of stuck members): there the +30 %
+# glucose hung on the refitted Yxs (won at 0.500-0.503, lost at 0.509), which the O2
+# observation is meant to pin.
+VARIANTS["capacity_do_kia_kis_obs"] = {**VARIANTS["capacity_do_kia_kis_restart"], "log_weight": 1.0}
 VALIDATION_SPLITS = {  # name: (training feeds used, validation feed), all from TRAIN_F
     # Leave one training feed out (round 5): round 4's single split (train 0.004-0.010,
     # validate 0.013 L/h) never trained on an O2-limited batch, so it could not see what such

@@ -501,6 +501,39 @@ def test_measured_bad_input(train: list[Experiment]) -> None:
         HybridModel(epochs=1, measured=("DO",), **_CAP).fit(bad)
 
 
+def test_do_log_as_observation_measures_the_oxygen_balance(train: list[Experiment]) -> None:
+    # log_weight adds the O2 balance at the logged DO: around the plant's own kinetics (the
+    # untrained hybrid with a multiplicative qS correction IS its base) the plant's log
+    # nearly closes it; around the wrong kinetics (no overflow: it oxidises everything, so
+    # it needs more O2 than the plant took up) it does not.
+    logged = [_with_do_log(e, F) for e, F in zip(train, TRAIN_F, strict=True)]
+
+    def log_term(base: EColiFedBatch) -> float:
+        kw = {**_CAP, "learned": ("qS",), "dt": 0.125, "base": base, "epochs": 1, "lr": 1e-9}
+        kw["measured"] = ("DO",)
+        off = HybridModel(**kw).fit(logged).loss_history_[0]
+        on = HybridModel(log_weight=1.0, **kw).fit(logged).loss_history_[0]
+        return on - off
+
+    plant, wrong = log_term(EColiFedBatch()), log_term(WRONG)
+    assert 0.0 <= plant < 0.1 * wrong
+    # ... and training with it lowers the summed loss.
+    h = HybridModel(epochs=15, lr=2e-3, measured=("DO",), log_weight=1.0, **_CAP).fit(logged)
+    assert min(h.loss_history_) < 0.8 * h.loss_history_[0]
+
+
+def test_log_weight_bad_input(train: list[Experiment]) -> None:
+    logged = [_with_do_log(e, F) for e, F in zip(train, TRAIN_F, strict=True)]
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(InputError, match="log_weight must be a finite number >= 0"):
+            HybridModel(epochs=1, measured=("DO",), log_weight=bad, **_CAP).fit(logged)
+    with pytest.raises(InputError, match="log_weight > 0 needs measured states"):
+        HybridModel(epochs=1, log_weight=1.0, **_CAP).fit(train)
+    frozen_do = {**_CAP, "quasi_steady": (), "frozen": ("DO",)}
+    with pytest.raises(InputError, match="log_weight > 0 needs measured states"):
+        HybridModel(epochs=1, measured=("DO",), log_weight=1.0, **frozen_do).fit(logged)
+
+
 def test_implicit_root_gradient_is_exact(train: list[Experiment]) -> None:
     # With quasi_steady_grad the settled DO carries dDO/dθ = -(∂g/∂θ)/(∂g/∂DO): the
     # right-hand side's gradient then matches central differences (without it, it does not:

@@ -743,6 +743,7 @@ class OdeEnsemble:
                     # Per member (shape (E,)): each member keeps its own best weights.
                     traj = self._integrate(x0, u)
                     loss = self._data_loss(traj, t_obs, per_member=True)
+                    loss = loss + self._log_loss(traj, u)
                     loss = loss + self._penalty(per_member=True)
                     if colloc is not None:
                         loss = loss + self.physics_weight * self._physics_loss(
@@ -916,6 +917,10 @@ class OdeEnsemble:
     def _extra_warmup(self) -> int:
         """Steps of linear learning-rate warm-up of the extra parameters (none here)."""
         return 0
+
+    def _log_loss(self, traj: torch.Tensor, u: torch.Tensor) -> torch.Tensor | float:
+        """Per-member loss of the online logs read as observations (hook; none here)."""
+        return 0.0
 
     def _keep_best_members(
         self,
@@ -1241,6 +1246,20 @@ class HybridModel(OdeEnsemble):
         learned capacity then trains with the oxygen factor the batch really had, not with
         DO frozen at saturation (which reads O2-limited overflow as a low capacity). Needs
         ``quasi_steady_fit=False``.
+    log_weight:
+        Weight of the measured quasi-steady states' logs as *observations* (0: input only).
+        A quasi-steady state sits at the root of its own balance, so at each step start of
+        the training trajectory the balance, evaluated at the logged value, must vanish
+        (DO: ``kLa (100 - DO_log) = 100 OUR / C_O2_sat``: the log states the oxygen
+        uptake, which the hybrid's fluxes and yields predict). The residual is turned into
+        the state's unit by one Newton step (balance over its slope in the state, by finite
+        differences), divided by the log's spread over the training batches (as an offline
+        state is by its samples' spread), and its mean square times ``log_weight`` is added
+        to the loss. The trajectory's states are held fixed in that term (no gradient
+        through the ODE; through it training blew up on a development seed). A dense
+        online signal then answers for the uptake and the yields, not only the sparse
+        offline samples. (Benchmark, round 8: it pins the biomass yield and X, not the
+        acetate inhibition constant; see BENCHMARKS.md.)
     smooth_min:
         Width (g/g/h) of a softplus that replaces ``max(z, 0)`` in the overflow and spare
         capacity of a learned ``'capacity'`` (0: the exact ``min``); used only on tensors
@@ -1326,6 +1345,7 @@ class HybridModel(OdeEnsemble):
         quasi_steady_fit: bool = True,
         quasi_steady_grad: bool = False,
         measured: Sequence[str] = (),
+        log_weight: float = 0.0,
         smooth_min: float = 0.0,
         refit_lr: float | None = None,
         refit_warmup: int = 10,
@@ -1370,6 +1390,7 @@ class HybridModel(OdeEnsemble):
         self.quasi_steady_fit = bool(quasi_steady_fit)
         self.quasi_steady_grad = bool(quasi_steady_grad)
         self.measured = tuple(measured)
+        self.log_weight = float(log_weight)
         self.smooth_min = float(smooth_min)
         self.refit_lr = None if refit_lr is None else float(refit_lr)
         self.refit_warmup = int(refit_warmup)
@@ -1399,6 +1420,16 @@ class HybridModel(OdeEnsemble):
             raise InputError("measured states need quasi_steady_fit=False (settled in prediction)")
         if self.refit_warmup < 0:
             raise InputError("refit_warmup (steps) must be >= 0", found=self.refit_warmup)
+        if not (self.log_weight >= 0 and math.isfinite(self.log_weight)):
+            raise InputError("log_weight must be a finite number >= 0", found=self.log_weight)
+        if self.log_weight > 0:
+            bad = [q for q in self.measured if q not in self.quasi_steady]
+            if not self.measured or bad:
+                raise InputError(
+                    "log_weight > 0 needs measured states that are quasi-steady "
+                    "(their balance at the logged value is the observation)",
+                    found=bad or "no measured states",
+                )
         self._qs_active = self.quasi_steady_fit
         self._meas_on = bool(self.measured)
         try:
@@ -1422,6 +1453,42 @@ class HybridModel(OdeEnsemble):
                 x[..., self.model.states.index(name)] = logged[..., c]
             u = u[..., :k]
         return super()._f(x, u)
+
+    def _log_loss(self, traj: torch.Tensor, u: torch.Tensor) -> torch.Tensor | float:
+        k = len(self.model.inputs)
+        if self.log_weight <= 0 or u.shape[-1] <= k:
+            return 0.0
+        n_steps = traj.shape[0] - 1
+        E, B, n = traj.shape[1], traj.shape[2], traj.shape[3]
+        us = u[2 * n_steps + 1 :]  # right-continuous inputs and logs at the step starts
+        # The trajectory is held fixed (no gradient through the ODE): the log then speaks to
+        # the rates and yields at the states the batch went through, like a collocation
+        # term. Through the ODE (dev seed 119) the loss went 0.11 -> 0.44-1.1 in the first
+        # steps and never came back.
+        x = traj.detach().transpose(0, 1).reshape(E, (n_steps + 1) * B, n).clone()
+        uu = us.reshape(1, (n_steps + 1) * B, us.shape[-1])
+        logged, uu = uu[..., k:], uu[..., :k]
+        idx = [self.model.states.index(q) for q in self.measured]
+        for c, i in enumerate(idx):
+            x[..., i] = logged[..., c]
+        self._install(self._net(self._phi(x, uu)))
+        try:
+            dx = self._balances(x, uu)
+            total = traj.new_zeros(E)
+            for c, i in enumerate(idx):
+                # Slope of the balance in the state (finite difference, no gradient): one
+                # Newton step turns the balance residual into the state's unit.
+                with torch.no_grad():
+                    h = 1e-3 * float(self._log_scale[c])
+                    xh = x.clone()
+                    xh[..., i] = xh[..., i] + h
+                    slope = (self._balances(xh, uu)[..., i] - dx[..., i].detach()) / h
+                    slope = torch.where(slope.abs() > 1e-9, slope.abs(), 1e-9)
+                r = dx[..., i] / slope / self._log_scale[c]
+                total = total + (r**2).mean(dim=-1)
+        finally:
+            self._uninstall()
+        return self.log_weight * total
 
     def _frozen_names(self) -> list[str]:
         """Frozen states plus the quasi-steady ones: neither is integrated."""
@@ -1658,6 +1725,16 @@ class HybridModel(OdeEnsemble):
     def _setup(self, prep: _Prepared) -> None:
         self._check_structure()
         self._setup_quasi_steady(prep)
+        k = len(self.mechanistic.inputs)
+        n_logs = prep.u.shape[-1] - k
+        logs = prep.u[..., k:].reshape(-1, n_logs) if n_logs else np.zeros((1, 0))
+        # Scale of each logged state (its unit): the log's spread over the training batches,
+        # floored as an offline state's is (so a near-constant log still counts).
+        self._log_scale = torch.tensor(
+            [max(float(np.std(c)), 0.05 * float(np.max(np.abs(c))), 1e-6) for c in logs.T],
+            dtype=torch.float64,
+            device=self.device_,
+        )
         self._refit_idx = []  # set by _extra_params, after the networks
         m = self.mechanistic
         self.base_ = self._base_model()
