@@ -45,6 +45,14 @@ def test_calibrated_std_keeps_the_mean_and_reports_coverage() -> None:
     assert table["warning"][1] == ""
 
 
+def test_single_member_reports_no_std_and_no_calibration() -> None:
+    seqs, y = _data()
+    one = KmerRidge(k=2, n_members=1).fit(seqs, y)
+    mean, std = one.predict(seqs[:5])
+    assert np.isfinite(mean).all() and np.isnan(std).all()
+    assert one.calibration_ is None  # no coverage claimed for a std it does not give
+
+
 def test_boost_protein_calibrated() -> None:
     rng = np.random.default_rng(1)
     seqs = ["M" + "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), size=24)) for _ in range(60)]

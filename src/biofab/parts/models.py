@@ -427,7 +427,8 @@ class _KmerModel(SequenceModel):
         self.error_: Any = None
         self.novelty_: Any = None
         self.calibration_: dict[str, Any] | None = None
-        if self.calibration_folds:
+        # One member has no spread to scale: it reports no std (NaN), as it always did.
+        if self.calibration_folds and self.n_members > 1:
             self._calibrate(seqs, y)
         if hasattr(self, "scale_"):
             del self.scale_
