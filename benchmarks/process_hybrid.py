@@ -593,11 +593,18 @@ def _run_seed_job(
     return run_seed(*job)
 
 
+#: Ensemble std (g/L) below which the members count as agreeing exactly.
+_ZERO_SPREAD = 1e-9
+
+
 def band_scale(h: HybridModel, val: list[Experiment]) -> dict[str, float]:
     """Factor on the ensemble's ±2σ band so that it holds 95 % of the validation batches'
     samples, per state (at least 1: the band is only ever widened). The samples carry
     measurement noise, so the band is one for the next *measurement*, a little wider than
-    one for the noise-free truth."""
+    one for the noise-free truth. Samples where the members agree exactly (σ = 0, e.g.
+    acetate before any overflow) are left out of the fit: no factor widens a zero-width
+    band, and with them in the factor was ~1e10 (acetate) and the band covered everything;
+    ``coverage`` still counts them (as misses where the truth differs)."""
     z: dict[str, list[float]] = {s: [] for s in STATES}
     for v in val:
         t = v.data["time_h"].to_numpy(float)
@@ -605,8 +612,10 @@ def band_scale(h: HybridModel, val: list[Experiment]) -> dict[str, float]:
         keep = t > 0  # the initial state is given, not predicted
         for s in STATES:
             err = np.abs(v.data[s].to_numpy(float) - mean[s].to_numpy())[keep]
-            z[s].extend((err / np.maximum(std[s].to_numpy()[keep], 1e-12)).tolist())
-    return {s: float(max(1.0, np.quantile(z[s], 0.95) / 2.0)) for s in STATES}
+            sd = std[s].to_numpy()[keep]
+            spread = sd > _ZERO_SPREAD
+            z[s].extend((err[spread] / sd[spread]).tolist())
+    return {s: float(max(1.0, np.quantile(z[s], 0.95) / 2.0)) if z[s] else 1.0 for s in STATES}
 
 
 def coverage(
