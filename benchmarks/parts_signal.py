@@ -307,16 +307,12 @@ def summarize(runs: list[dict[str, dict[str, Any]]], name: str) -> dict[str, Any
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(os.environ.get("BIOFAB_SHARED_DATA", ROOT.parent / "shared" / "data"))
-    parser.add_argument("--data", type=Path, default=default)
-    parser.add_argument("--repeats", type=int, default=3, help="fold assignments (seeds)")
-    parser.add_argument("--no-boost", action="store_true", help="skip the XGBoost variant")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/parts_signal.json")
-    args = parser.parse_args(argv)
-    folder = args.data / "parts/signal_peptides"
-    t0 = time.perf_counter()
+def load_cells(
+    data: Path,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, str], float]]:
+    """Wu 2020 readings, their SP x enzyme cells with each SP's 50 %-identity
+    ``cluster``, and the pairwise identity of the SPs (``(a, b) -> identity``)."""
+    folder = data / "parts/signal_peptides"
     readings = load_wu2020(
         folder / "wu2020_tidy_processed_sps.csv",
         sequences=folder / "wu2020_signal_peptides.csv",
@@ -328,8 +324,21 @@ def main(argv: list[str] | None = None) -> None:
     cells["cluster"] = cells["sp_id"].map(
         dict(zip(ids, cluster_sequences([seqs[s] for s in ids]), strict=True))
     )
-    cells["rule_score"] = [analyze(s).score for s in cells["sequence"]]
     ident = {(a, b): identity(seqs[a], seqs[b]) for a in ids for b in ids if a != b}
+    return readings, cells, ident
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = Path(os.environ.get("BIOFAB_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    parser.add_argument("--data", type=Path, default=default)
+    parser.add_argument("--repeats", type=int, default=3, help="fold assignments (seeds)")
+    parser.add_argument("--no-boost", action="store_true", help="skip the XGBoost variant")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/parts_signal.json")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    readings, cells, ident = load_cells(args.data)
+    cells["rule_score"] = [analyze(s).score for s in cells["sequence"]]
     print(
         f"Wu 2020: {len(readings)} verified readings -> {len(cells)} cells, "
         f"{cells['sp_id'].nunique()} SPs ({cells['cluster'].nunique()} clusters at 50 % "

@@ -54,10 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import parts_signal as ps
 from biofab.core.atomic import write_atomic
-from biofab.parts.datasets import load_wu2020
 from biofab.parts.secretion import wu2020_cells, wu2020_noise
 from biofab.parts.secretion_sequence import SequenceSecretionModel
-from biofab.parts.signal_peptide import cluster_sequences, identity
 
 Factory = Callable[[], Any]
 
@@ -275,20 +273,7 @@ def write_records(args: argparse.Namespace, report: dict[str, Any], elapsed: flo
 
 
 def load(data: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, str], float]]:
-    folder = data / "parts/signal_peptides"
-    readings = load_wu2020(
-        folder / "wu2020_tidy_processed_sps.csv",
-        sequences=folder / "wu2020_signal_peptides.csv",
-        proteins=folder / "wu2020_proteins.csv",
-    )
-    cells = wu2020_cells(readings)
-    seqs = dict(zip(cells["sp_id"], cells["sequence"], strict=False))
-    ids = sorted(seqs)
-    cells["cluster"] = cells["sp_id"].map(
-        dict(zip(ids, cluster_sequences([seqs[s] for s in ids]), strict=True))
-    )
-    ident = {(a, b): identity(seqs[a], seqs[b]) for a in ids for b in ids if a != b}
-    return readings, cells, ident
+    return ps.load_cells(data)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -75,6 +75,17 @@ def _check_long(data: pd.DataFrame, columns: tuple[str, ...] = LONG_COLUMNS) -> 
     return frame
 
 
+def _reference_cells(cells: pd.DataFrame, reference: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows of ``cells`` whose (SP, enzyme) pair is in ``reference`` (all without one):
+    statistics that must come from training cells only."""
+    if reference is None:
+        return cells
+    pairs = _check_long(reference, ("sp_id", "protein_id"))
+    keys = set(zip(pairs["sp_id"], pairs["protein_id"], strict=True))
+    inside = [k in keys for k in zip(cells["sp_id"], cells["protein_id"], strict=True)]
+    return cells[np.array(inside, dtype=bool)]
+
+
 def wu2020_activity(
     frame: pd.DataFrame,
     exclude_negative_controls: bool = True,
@@ -109,12 +120,7 @@ def wu2020_activity(
         .reset_index()
     )
     cond = ["protein_id", "family"]
-    ref = cells
-    if reference is not None:
-        pairs = _check_long(reference, ("sp_id", "protein_id"))
-        keys = set(zip(pairs["sp_id"], pairs["protein_id"], strict=True))
-        inside = [k in keys for k in zip(cells["sp_id"], cells["protein_id"], strict=True)]
-        ref = cells[np.array(inside, dtype=bool)]
+    ref = _reference_cells(cells, reference)
     stats = ref.groupby(cond)["mean"].agg(
         center="mean", sd=lambda v: v.std(ddof=0) if len(v) > 1 else 1.0
     )
@@ -599,12 +605,7 @@ def wu2020_noise(
     cells = data.groupby(key)["assay_value"].agg(["var", "size"]).join(means).reset_index()
     cells["var"] = cells["var"].fillna(0.0)
     cond = ["protein_id", "family"]
-    ref = cells
-    if reference is not None:
-        pairs = _check_long(reference, ("sp_id", "protein_id"))
-        keys = set(zip(pairs["sp_id"], pairs["protein_id"], strict=True))
-        inside = [k in keys for k in zip(cells["sp_id"], cells["protein_id"], strict=True)]
-        ref = cells[np.array(inside, dtype=bool)]
+    ref = _reference_cells(cells, reference)
 
     def condition_stats(frame: pd.DataFrame) -> pd.DataFrame:
         dof = (frame["size"] - 1).clip(lower=0)
