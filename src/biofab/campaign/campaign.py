@@ -369,7 +369,7 @@ class Campaign:
             for o, rs in by_output.items()
         }
 
-    def record_calibration(self) -> pd.DataFrame:
+    def record_calibration(self, data: pd.DataFrame | None = None) -> pd.DataFrame:
         """How each round's error bars did on its own measured picks.
 
         One row per round and predicted output: ``n`` measured picks,
@@ -378,12 +378,13 @@ class Campaign:
         yvar)`` with the std before the factor) and ``coverage_68`` (with the
         std as reported); nominal 0.68. Empty before a predicted design is
         measured. :meth:`record_scales` gives the factor the next batch gets.
+        ``data``: the campaign's measured table if already read (else read here).
         """
         import pandas as pd
 
         columns = ["round", "output", "n", "factor_applied", "coverage_68_raw", "coverage_68"]
         groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
-        for r in self.prediction_record():
+        for r in self.prediction_record(data):
             groups.setdefault((r["round"], r["output"]), []).append(r)
         rows = []
         for (number, output), rs in sorted(groups.items()):

@@ -297,11 +297,12 @@ def campaign_explain(
         calibration, skipped = c.calibration(), None
     except NotEnoughDataError as e:  # importance needs 2 designs, a held-out split 8
         calibration, skipped = None, str(e)
-    by_round = c.record_calibration()
+    data = c.data()  # one read serves both record views
+    by_round = c.record_calibration(data)
     # NaN (no usable record) is not JSON: None
     factors = {
         o: {k: None if isinstance(v, float) and v != v else v for k, v in f.to_dict().items()}
-        for o, f in c.record_scales().items()
+        for o, f in c.record_scales(data).items()
     }
     if json_out:
         _print_json(
