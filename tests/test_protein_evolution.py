@@ -726,3 +726,20 @@ def test_benchmark_short_run_writes_records(tmp_path: Path) -> None:
         assert first["incumbent_fitness"] <= land.global_max and first["distance_to_max"] <= 3
         rank = first["max_rank_ucb"]
         assert rank is None or 0 <= rank < len(land.fitness)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"pair_cap": 0.25, "batch": "top"},
+        {"recombine_share": 0.25, "acquisition": "thompson"},
+        {"trees_share": 0.25, "surrogate": "trees"},
+    ],
+)
+def test_believer_only_options_are_refused_where_no_believer_batch_is_built(
+    setting: dict[str, object],
+) -> None:
+    """An option the believer batch alone reads is an error elsewhere, not a silent no-op."""
+    name = next(k for k in setting if k in ("pair_cap", "recombine_share", "trees_share"))
+    with pytest.raises(ValueError, match=f"{name} only act in the believer batch"):
+        VariantRecommender(**setting)  # type: ignore[arg-type]

@@ -289,6 +289,14 @@ class VariantRecommender(RecommenderFront):
             raise ValueError(f"recombine_parents must be at least 2, got {recombine_parents!r}")
         self.recombine_share = recombine_share
         self.recombine_parents = recombine_parents
+        _check_believer_options(
+            surrogate,
+            acquisition,
+            batch,
+            trees_share=trees_share > 0,
+            pair_cap=pair_cap is not None,
+            recombine_share=recombine_share > 0,
+        )
         self.max_pool = max_pool
         self.name = f"variants ({surrogate}, {acquisition})"
 
@@ -578,6 +586,18 @@ def group_table(space: Space, groups: Mapping[str, str]) -> list[list[int]] | No
     if all(len(set(row)) == len(row) for row in table):
         return None
     return table
+
+
+def _check_believer_options(surrogate: str, acquisition: str, batch: str, **used: bool) -> None:
+    """Raise when an option that only the epistatic GP's UCB believer batch reads is set
+    for a recommender that never builds that batch (it would be silently ignored)."""
+    names = [name for name, on in used.items() if on]
+    if names and (surrogate, acquisition, batch) != ("epistatic", "ucb", "believer"):
+        raise ValueError(
+            f"{', '.join(names)} only act in the believer batch: they need "
+            "surrogate='epistatic', acquisition='ucb' and batch='believer', got "
+            f"surrogate={surrogate!r}, acquisition={acquisition!r}, batch={batch!r}"
+        )
 
 
 def _check_share(name: str, value: float) -> None:
