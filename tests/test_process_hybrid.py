@@ -672,3 +672,6 @@ def test_a_stuck_member_is_restarted_and_the_others_kept(train: list[Experiment]
     for bad in ({"restarts": -1}, {"stuck_ratio": 0.0}, {"stuck_ratio": 1.5}):
         with pytest.raises(InputError, match=r"restarts|stuck_ratio"):
             HybridModel(EColiFedBatch(), **{**opts, **bad}, **kw).fit(train)
+    # early stopping and restarts do not mix: refused, not silently skipped
+    with pytest.raises(InputError, match="restarts > 0 does not combine with validation"):
+        HybridModel(EColiFedBatch(), **opts, restarts=1, **kw).fit(train, validation=train[:1])

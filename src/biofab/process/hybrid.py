@@ -686,6 +686,13 @@ class OdeEnsemble:
         self._check_params()
         exps = _as_experiments(batches)
         vexps = _as_experiments(validation) if validation is not None else None
+        if vexps is not None and self.restarts > 0:
+            # Early stopping keeps each member's best validation step; a restart would
+            # start a second pass that this bookkeeping does not cover.
+            raise InputError(
+                "restarts > 0 does not combine with validation batches (early stopping)",
+                found=self.restarts,
+            )
         self.device_ = _resolve_device(self.device)
         frozen = self._frozen_names()
         m = self.model
@@ -753,7 +760,7 @@ class OdeEnsemble:
 
                 self._train(loss_fn, self.epochs, history, val_fn)
                 self.restarted_ = np.zeros(self.ensemble, dtype=int)
-                for r in range(self.restarts if val_fn is None else 0):
+                for r in range(self.restarts):
                     stuck = self.train_best_ > self.stuck_ratio * self.train_start_
                     if not stuck.any():
                         break
