@@ -314,6 +314,8 @@ def test_kernel_prior_leave_out_values_match_refits() -> None:
         ({"prior_weight": float("nan")}, "prior_weight must be > 0"),
         ({"kernel_ec_weight": -1.0}, "kernel_ec_weight must be >= 0"),
         ({"sequence_svd": 2.5}, "sequence_svd must be a whole number"),
+        ({"kernel_margin": True, "kernel_prior": False}, "kernel_margin needs priors and kernel"),
+        ({"blend_neighbors": True, "shrink": False}, "blend_neighbors needs shrink and kernel"),
     ],
 )
 def test_bad_kernel_and_prior_settings_are_refused_before_any_work(

@@ -969,6 +969,19 @@ class KcatModel:
                 expected=">= 0",
                 found=self.kernel_ec_weight,
             )
+        # Options that only act on top of others: refused alone rather than ignored.
+        needs = {
+            "kernel_margin": (self.kernel_margin, ("priors", "kernel_prior")),
+            "blend_neighbors": (self.blend_neighbors, ("shrink", "kernel_blend")),
+        }
+        for name, (on, required) in needs.items():
+            off = [r for r in required if not getattr(self, r)]
+            if on and off:
+                raise InputError(
+                    f"KcatModel {name} needs {' and '.join(required)}",
+                    expected=" and ".join(f"{r}=True" for r in required),
+                    found=", ".join(f"{r}=False" for r in off),
+                )
         if int(self.sequence_svd) != self.sequence_svd or self.sequence_svd < 0:
             raise InputError(
                 "KcatModel sequence_svd must be a whole number >= 0 (0: off)",
