@@ -109,6 +109,7 @@ def test_save_load_and_old_model_without_calibration(tmp_path: Path) -> None:
         ({"calibration_clusters": 1}, "calibration_clusters must be an integer >= 2"),
         ({"error_descriptors": "all"}, "unknown error_descriptors"),
         ({"error_model": "boosted"}, "unknown error_model"),
+        ({"error_descriptors": "distance"}, "'distance' needs error_model 'linear'"),
     ],
 )
 def test_bad_calibration_settings_one_line(setting: dict[str, object], message: str) -> None:

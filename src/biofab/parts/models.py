@@ -421,6 +421,13 @@ class _KmerModel(SequenceModel):
                 expected="spread | spread-only | distance",
                 found=self.error_descriptors,
             )
+        if self.error_model == "scale" and self.error_descriptors == "distance":
+            # variance scaling reads the spread alone; the distance would be ignored
+            raise InputError(
+                "error_descriptors 'distance' needs error_model 'linear'",
+                column="error_descriptors",
+                found=f"distance with error_model {self.error_model!r}",
+            )
 
     def _fit(self, seqs: list[str], y: np.ndarray) -> None:
         self._check_calibration()
@@ -459,8 +466,9 @@ class _KmerModel(SequenceModel):
     ) -> np.ndarray:
         """What the error model reads: log spread and the prediction (``"spread"``), log
         spread alone (``"spread-only"``), or log spread, prediction and the log composition
-        distance from the training rows (``"distance"``)."""
-        if self.error_descriptors == "spread-only":
+        distance from the training rows (``"distance"``). Variance scaling
+        (``error_model="scale"``) reads the log spread alone."""
+        if self.error_descriptors == "spread-only" or self.error_model == "scale":
             return np.log(spread + 1e-3)[:, None]
         cols = [np.log(spread + 1e-3), mean]
         if self.error_descriptors == "distance":
@@ -475,7 +483,8 @@ class _KmerModel(SequenceModel):
         splits, how = self._calibration_splits(seqs)
         params = {**self.get_params(), "calibration_folds": 0}
         mean, spread = np.zeros(len(y)), np.zeros(len(y))
-        D = np.zeros((len(y), {"spread-only": 1, "spread": 2}.get(self.error_descriptors, 3)))
+        width = {"spread-only": 1, "spread": 2}.get(self.error_descriptors, 3)
+        D = np.zeros((len(y), 1 if self.error_model == "scale" else width))
         for tr, te in splits:
             sub = type(self)(**params)
             sub._fit_members([seqs[i] for i in tr], y[tr])
