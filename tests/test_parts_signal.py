@@ -578,6 +578,8 @@ def test_sequence_model_error_features_bad_input() -> None:
         SequenceSecretionModel(error_features=("distance",)).fit(cells)
     with pytest.raises(InputError, match="unknown error-model feature"):
         SequenceSecretionModel(error_features=()).fit(cells)
+    with pytest.raises(InputError, match="error_floor must be a finite number > 0"):
+        SequenceSecretionModel(error_floor=-1.0).fit(cells)
     # A table without replicate information: the default std leaves the noise feature out.
     plain = SequenceSecretionModel(n_members=2).fit(cells.drop(columns="replicate_var"))
     assert plain.error_features_ == ("descriptors", "enzyme_shape")

@@ -43,6 +43,7 @@ activities (unitless) for a protein the model has not seen.
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
@@ -179,6 +180,9 @@ class SequenceSecretionModel:
                 expected=", ".join(ERROR_FEATURES),
                 found=unknown[0] if unknown else "none",
             )
+        if not (math.isfinite(self.error_floor) and self.error_floor > 0):
+            # the error model regresses log(residual² + floor × pooled): it must stay > 0
+            raise InputError("error_floor must be a finite number > 0", found=self.error_floor)
 
     # -- features -------------------------------------------------------------------------
     def _group_of(self, frame: pd.DataFrame) -> np.ndarray:
