@@ -568,9 +568,9 @@ class _KmerModel(SequenceModel):
             self.calibration_folds = 0
             return
         with np.load(directory / "calibration.npz") as z:
-            self.error_ = ErrorScale.from_state(
-                {k[len("error_") :]: z[k] for k in z.files if k.startswith("error_")}
-            )
+            err = {k[len("error_") :]: z[k] for k in z.files if k.startswith("error_")}
+            # a single-member model saves no error model (it has no std)
+            self.error_ = ErrorScale.from_state(err) if err else None
             self.novelty_ = Novelty.from_state(
                 {k[len("novelty_") :]: z[k] for k in z.files if k.startswith("novelty_")}
             )
@@ -1134,7 +1134,7 @@ class PhysicsResidual(SequenceModel):
 
     # -- fitting ------------------------------------------------------------------------
     def _fit(self, seqs: list[str], y: np.ndarray) -> None:
-        from biofab.parts.calibration import ErrorScale, Novelty, interval_report
+        from biofab.parts.calibration import ErrorScale, Novelty
         from biofab.parts.promoter_features import ElementDistance
 
         if self.kind != "promoter":
@@ -1157,6 +1157,23 @@ class PhysicsResidual(SequenceModel):
         self.columns_ = [str(c) for c in F.columns]
         X = F.to_numpy(dtype=float)
         Xa, ya, src = self._trimmed(seqs, site, y)
+        self.error_: ErrorScale | None = None
+        self.calibration_: dict[str, Any] | None = None
+        if self.n_members >= 2:
+            self._calibrate(X, y, site, Xa, ya, src)
+        # else: one member has no spread for the error model to read, so, as for the
+        # k-mer models, no calibration and no std (NaN, "none"), never a made-up one.
+        self._fit_core(X, y, Xa, ya, report=True)
+        self.novelty_ = Novelty().fit(seqs)
+        self.elements_ = ElementDistance().fit(site)
+
+    def _calibrate(
+        self, X: np.ndarray, y: np.ndarray, site: Any, Xa: np.ndarray, ya: np.ndarray,
+        src: np.ndarray,
+    ) -> None:  # fmt: skip
+        """Fit ``error_`` on out-of-fold errors and report them in ``calibration_``."""
+        from biofab.parts.calibration import ErrorScale, interval_report
+
         oof = self._out_of_fold(X, y, site, Xa, ya, src)
         D = np.vstack([o["D"] for o in oof])
         err = np.concatenate([np.abs(o["y"] - o["mean"]) for o in oof])
@@ -1177,9 +1194,6 @@ class PhysicsResidual(SequenceModel):
             "uncalibrated": interval_report(ally, allm, np.concatenate([o["spread"] for o in oof])),
             "per_grouping": per,
         }
-        self._fit_core(X, y, Xa, ya, report=True)
-        self.novelty_ = Novelty().fit(seqs)
-        self.elements_ = ElementDistance().fit(site)
 
     def _calibration_splits(
         self, groups: np.ndarray, key: str, keys: tuple[str, ...]
@@ -1371,14 +1385,17 @@ class PhysicsResidual(SequenceModel):
         F, site = self._table(seqs)
         X = F[self.columns_].to_numpy(dtype=float)
         P = self._members_from_features(X)
-        spread = P.std(axis=0, ddof=1) if len(P) > 1 else np.zeros(len(seqs))
         factor = self.novelty_.factor(seqs)
         # Far from training the corrections are trusted less: they shrink towards the
         # calculator's line by the same factor that widens the std.
         base = self._base(X)
         mean = base + (P.mean(axis=0) - base) / factor
-        elem = self.elements_.describe(site)
-        std = self.error_.std(self._descriptors(X, mean, spread, elem)) * factor
+        if self.error_ is None or len(P) < 2:  # one member: no spread, no std ("none")
+            spread = std = np.full(len(seqs), np.nan)
+        else:
+            spread = P.std(axis=0, ddof=1)
+            elem = self.elements_.describe(site)
+            std = self.error_.std(self._descriptors(X, mean, spread, elem)) * factor
         return pd.DataFrame(
             {
                 "prediction": mean,
@@ -1396,7 +1413,7 @@ class PhysicsResidual(SequenceModel):
         return out
 
     def _save_state(self, directory: Path) -> None:
-        err = self.error_.state()
+        err = self.error_.state() if self.error_ is not None else {}
         nov = self.novelty_.state()
         arrays: dict[str, Any] = {"line": self.line_}
         arrays.update({f"error_{k}": v for k, v in err.items()})
@@ -1416,16 +1433,16 @@ class PhysicsResidual(SequenceModel):
 
         with np.load(directory / "residual.npz") as z:
             self.line_ = np.asarray(z["line"], dtype=float)
-            self.error_ = ErrorScale.from_state(
-                {k[len("error_") :]: z[k] for k in z.files if k.startswith("error_")}
-            )
+            err = {k[len("error_") :]: z[k] for k in z.files if k.startswith("error_")}
+            # a single-member model saves no error model (it has no std)
+            self.error_ = ErrorScale.from_state(err) if err else None
             self.novelty_ = Novelty.from_state(
                 {k: z[f"novelty_{k}"] for k in ("mu", "sd", "threshold", "lengths")}
             )
             self.elements_ = ElementDistance.from_state(
                 {k[len("elements_") :]: z[k] for k in z.files if k.startswith("elements_")}
             )
-        if len(self.error_.mu_) > 2:
+        if self.error_ is not None and len(self.error_.mu_) > 2:
             # saved before round 5 made the two-descriptor error model the default
             self.error_descriptors = "full"
         self.columns_ = json.loads((directory / "columns.json").read_text())

@@ -81,10 +81,24 @@ SEQUENCE_TARGET = "target"
 
 
 def _dumps(data: Any) -> str:
+    """Strict JSON: NumPy scalars as numbers, NaN and infinities as null (``NaN`` is
+    not JSON; ``jq`` and most parsers refuse it)."""
+
     def plain(x: Any) -> Any:
         return x.item() if hasattr(x, "item") else str(x)
 
-    return json.dumps(data, indent=2, default=plain) + "\n"
+    def finite(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: finite(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [finite(v) for v in x]
+        if hasattr(x, "item") and getattr(x, "ndim", 1) == 0:
+            x = x.item()
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        return x
+
+    return json.dumps(finite(data), indent=2, default=plain) + "\n"
 
 
 def _choice(value: str, what: str, options: Sequence[str]) -> str:
@@ -256,6 +270,18 @@ class TrainResult:
     #: out-of-fold interval coverage of the model's std (models that calibrate it)
     calibration: dict[str, Any] | None = None
 
+    def uncertainty(self) -> str | None:
+        """What the model's std is (sequence kinds): ``none (single-member ensemble)``
+        when it has none (NaN), ``calibrated`` when ``calibration`` measured its coverage,
+        else the members' raw spread, whose coverage nobody measured."""
+        if self.kind == "kcat" or "std" not in self.table.columns:
+            return None
+        if bool(self.table["std"].isna().all()):
+            return "none (single-member ensemble)"
+        if self.calibration is not None:
+            return "calibrated"
+        return "ensemble spread, not calibrated (coverage not measured)"
+
     def to_frame(self) -> pd.DataFrame:
         """The training rows (``sequence``, ``target``; sequence kinds with ``prediction``)."""
         return self.table.copy()
@@ -274,6 +300,9 @@ class TrainResult:
             out["fit_time_s"] = self.fit_time_s
         if self.calibration is not None:
             out["calibration"] = self.calibration
+        uncertainty = self.uncertainty()
+        if uncertainty is not None:
+            out["uncertainty"] = uncertainty
         out["notes"] = self.notes
         out["files"] = self.files
         return out
@@ -589,6 +618,30 @@ def _design_checks(n: int, steps: int, min_distance: int) -> None:
     _at_least(min_distance, "min_distance", 0)
 
 
+def _design_predictor(est: Any, penalty: float) -> tuple[Any, bool]:
+    """The model's ``predict`` for the designer, and whether the model has no std.
+
+    A single-member ensemble's std is NaN ("none"): with a penalty on std there is
+    nothing to penalise, so it is refused in one line; with ``penalty`` 0 the designer
+    scores the mean alone."""
+    if getattr(est, "n_members", 2) >= 2:
+        return est.predict, False
+    if penalty > 0:
+        raise InputError(
+            "the model has no std (a single-member ensemble), so the uncertainty penalty "
+            "cannot apply",
+            column="penalty",
+            expected="--penalty 0, or a model trained with --members 2 or more",
+            found=penalty,
+        )
+
+    def mean_only(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        mean, _ = est.predict(sequences)
+        return mean, np.zeros(len(mean))
+
+    return mean_only, True
+
+
 def design(request: DesignRequest) -> DesignResult:
     """Design sequences with a trained model under the lab's hard rules; write them."""
     from biofab.parts.design import design_sequences
@@ -601,6 +654,7 @@ def design(request: DesignRequest) -> DesignResult:
     _design_checks(request.n, request.steps, request.min_distance)
     _distinct(request.out, request.out.with_suffix(".csv"))
     est = load_model(request.model, request.kind)
+    predictor, no_std = _design_predictor(est, request.penalty)
     lo, hi = est.length_range
     length, start = request.length, None
     if request.seeds is not None:
@@ -630,7 +684,7 @@ def design(request: DesignRequest) -> DesignResult:
         )
     constraints = request.rules.constraints(length)
     designs = design_sequences(
-        est.predict,
+        predictor,
         constraints,
         target=request.target,
         maximize=request.maximize,
@@ -644,6 +698,8 @@ def design(request: DesignRequest) -> DesignResult:
         progress=request.progress,
         max_mutations=request.max_mutations,
     )
+    if no_std:
+        designs = designs.assign(std=np.nan)  # the model has none; 0 would read as certainty
     nearest = int(designs["nearest_distance"].min()) if len(designs) > 1 else None
     result = DesignResult(
         designs,

@@ -1,0 +1,119 @@
+"""What a user hit trying the parts CLI from docs/parts.md (issues 14 and 17), each through
+the real ``biofab`` entry point: a single-member model says it has no std everywhere
+(``train --json``, ``predict``, ``design``), ``train --json`` says what the std is and
+is strict JSON, and one-line refusals that name what is missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import shared_data
+
+LAFLEUR = "parts/promoters/lafleur2022_supp_data3.csv"
+HOSSAIN = "parts/promoters/hossain2020_from_lafleur2022_supp.csv"
+WU_SPS = "parts/signal_peptides/wu2020_signal_peptides.csv"
+
+
+def biofab(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "BIOFAB_DB"}
+    return subprocess.run(
+        [sys.executable, "-m", "biofab.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )
+
+
+def refused(done: subprocess.CompletedProcess[str], *words: str) -> str:
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]
+
+
+def strict_json(text: str) -> dict[str, object]:
+    """Parse as a strict parser (jq, JavaScript) would: NaN/Infinity are not JSON."""
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)  # type: ignore[no-any-return]
+
+
+def test_single_member_physics_residual_has_no_std_anywhere(tmp_path: Path) -> None:
+    pytest.importorskip("promoter_calculator")
+    # Trained on the published table as the docs show, with one member: its std used
+    # to come out of a calibration fitted on NaN spreads (coverage 0.0, Spearman NaN in
+    # the JSON, NumPy warnings on stderr).
+    done = biofab("parts", "train", shared_data(LAFLEUR), "--kind", "promoter", "--model",
+                  "physics-residual", "--members", "1", "--out", "one.dir", "--json",
+                  cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr
+    report = strict_json(done.stdout)
+    assert report["uncertainty"] == "none (single-member ensemble)"
+    assert "calibration" not in report
+
+    seeds = pd.read_csv(shared_data(HOSSAIN))["Promoter Sequence"].iloc[:5]
+    pd.DataFrame({"sequence": seeds}).to_csv(tmp_path / "q.csv", index=False)
+    done = biofab("parts", "predict", "q.csv", "--model", "one.dir", "--out", "p.csv",
+                  cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "no std (single-member ensemble)" in done.stdout
+    assert "widened" not in done.stdout  # there is no std to widen
+    out = pd.read_csv(tmp_path / "p.csv")
+    assert out["std"].isna().all() and out["ensemble_std"].isna().all()  # never 0
+    assert out["prediction"].notna().all()
+
+    # design: an uncertainty penalty on a model with no std is refused in one line ...
+    refused(
+        biofab("parts", "design", "--model", "one.dir", "--target", "-4", "--n", "2",
+               "--length", "80", "--out", "d.fasta", cwd=tmp_path),
+        "no std", "single-member", "--penalty 0",
+    )  # fmt: skip
+    assert not (tmp_path / "d.fasta").exists()
+    # ... and without one the designer scores the mean alone, reporting no std
+    done = biofab("parts", "design", "--model", "one.dir", "--target", "-4", "--n", "2",
+                  "--length", "80", "--penalty", "0", "--steps", "5", "--out", "d.fasta",
+                  cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    designs = pd.read_csv(tmp_path / "d.csv")
+    assert len(designs) >= 1 and designs["std"].isna().all()
+
+
+def test_train_json_says_what_the_std_is(tmp_path: Path) -> None:
+    sps = pd.read_csv(shared_data(WU_SPS))
+    table = pd.DataFrame(
+        {"sequence": sps["sp_sequence"], "target": sps["sp_sequence"].str.count("L")}
+    )
+    table.to_csv(tmp_path / "sp.csv", index=False)
+    expected = {
+        ("kmer-ridge", "1"): "none (single-member ensemble)",
+        ("kmer-ridge", "3"): "calibrated",
+        ("cnn", "2"): "ensemble spread, not calibrated (coverage not measured)",
+    }
+    for (model, members), uncertainty in expected.items():
+        extra = ["--epochs", "1"] if model == "cnn" else []
+        done = biofab("parts", "train", "sp.csv", "--kind", "signal_peptide", "--model", model,
+                      "--members", members, *extra, "--out", f"{model}{members}.dir", "--json",
+                      cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        report = strict_json(done.stdout)
+        assert report["uncertainty"] == uncertainty, (model, members)
+        assert ("calibration" in report) == (uncertainty == "calibrated")
+    # the summary line says it too
+    done = biofab("parts", "train", "sp.csv", "--kind", "signal_peptide", "--model",
+                  "kmer-ridge", "--members", "1", "--out", "again.dir", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "std: none (single-member ensemble)" in done.stdout
