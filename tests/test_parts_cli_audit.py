@@ -117,3 +117,15 @@ def test_train_json_says_what_the_std_is(tmp_path: Path) -> None:
                   "kmer-ridge", "--members", "1", "--out", "again.dir", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "std: none (single-member ensemble)" in done.stdout
+
+
+def test_kcat_missing_column_names_it_and_what_the_file_has(tmp_path: Path) -> None:
+    # The line used to put the missing column under "found".
+    (tmp_path / "k.csv").write_text("sequence,ec,log10_value\nMKTAYIAK,1.1.1.1,0.5\n")
+    line = refused(
+        biofab("parts", "train", "k.csv", "--kind", "kcat", "--out", "k.dir", cwd=tmp_path),
+        "k.csv", "lacks required columns reactant_smiles",
+        "found 'columns sequence, ec, log10_value'",
+    )  # fmt: skip
+    assert "may be named smiles" in line
+    assert not (tmp_path / "k.dir").exists()

@@ -674,9 +674,9 @@ def design(request: DesignRequest) -> DesignResult:
             raise InputError(
                 "seed length differs from the design length",
                 file=str(request.seeds),
-                column=f"seed '{other[0]}'",
+                column="sequence",
                 expected=f"every seed {length} nt (the design length; --length sets it)",
-                found=f"{other[1]} nt",
+                found=f"{other[1]} nt (seed {other[0]})",
             )
     elif request.max_mutations is not None:
         raise InputError(
