@@ -129,3 +129,19 @@ def test_kcat_missing_column_names_it_and_what_the_file_has(tmp_path: Path) -> N
     )  # fmt: skip
     assert "may be named smiles" in line
     assert not (tmp_path / "k.dir").exists()
+
+
+def test_lafleur_table_with_its_own_target_column_named(tmp_path: Path) -> None:
+    # Naming the documented target column used to bypass the table's recognition and
+    # fail on a missing 'sequence' column the published file does not have.
+    done = biofab("parts", "train", shared_data(LAFLEUR), "--kind", "promoter", "--model",
+                  "kmer-ridge", "--members", "2", "--target-column", "Observed log(TX/Txref)",
+                  "--out", "m.dir", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "5193 high-quality rows" in done.stdout
+    refused(
+        biofab("parts", "train", shared_data(LAFLEUR), "--kind", "promoter", "--model",
+               "kmer-ridge", "--target-column", "Txave [au]", "--out", "x.dir", cwd=tmp_path),
+        "lafleur2022_supp_data3.csv", "read with its own target", "Observed log(TX/Txref)",
+    )  # fmt: skip
+    assert not (tmp_path / "x.dir").exists()

@@ -203,12 +203,21 @@ def _sequence_table(
     :func:`biofab.parts.datasets.library_table`)."""
     from biofab.parts.sequences import check_sequences, read_sequences
 
-    if alphabet == "dna" and sequence_column == "sequence" and target_column in (None, "target"):
-        from biofab.parts.datasets import library_table
+    if alphabet == "dna" and sequence_column == "sequence":
+        from biofab.parts.datasets import LAFLEUR_TARGET, library_table
 
         found = library_table(path)
         if found is not None:
             frame, note = found
+            if target_column not in (None, "target", LAFLEUR_TARGET):
+                # its promoter is built from element columns for its own target only
+                raise InputError(
+                    "a published promoter table is read with its own target",
+                    file=str(path),
+                    column=target_column,
+                    expected=f"no --target-column, or '{LAFLEUR_TARGET}'",
+                    found=target_column,
+                )
             check_sequences(frame["sequence"].tolist(), "dna", lo, hi, file=str(path))
             return frame, f"{path.name}: {note}"
     table = read_sequences(
