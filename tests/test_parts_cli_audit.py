@@ -145,3 +145,19 @@ def test_lafleur_table_with_its_own_target_column_named(tmp_path: Path) -> None:
         "lafleur2022_supp_data3.csv", "read with its own target", "Observed log(TX/Txref)",
     )  # fmt: skip
     assert not (tmp_path / "x.dir").exists()
+
+
+def test_kmer_training_reports_the_calibration_fits_too(tmp_path: Path) -> None:
+    # The calibration refits every member on 3 folds before the final fit (most of a
+    # long run's time); those fits used to be silent.
+    sps = pd.read_csv(shared_data(WU_SPS))
+    table = pd.DataFrame(
+        {"sequence": sps["sp_sequence"], "target": sps["sp_sequence"].str.count("L")}
+    )
+    table.to_csv(tmp_path / "sp.csv", index=False)
+    done = biofab("parts", "train", "sp.csv", "--kind", "signal_peptide", "--model",
+                  "kmer-ridge", "--members", "2", "--out", "m.dir", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "members over 3 calibration folds + the final fit" in done.stderr
+    for step in range(1, 9):
+        assert f" {step}/8 " in done.stderr, done.stderr

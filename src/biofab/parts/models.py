@@ -145,8 +145,8 @@ class SequenceModel:
         from biofab.core.progress import progress as reporter
 
         t = time.perf_counter()
-        total = getattr(self, "n_members", None)
-        label = f"{self.estimator} {self.kind}: {len(seqs)} sequences, members"
+        total = self._progress_total()
+        label = f"{self.estimator} {self.kind}: {len(seqs)} sequences, {self._progress_unit()}"
         with reporter(label, total, enabled=progress) as self._steps:
             self._fit(seqs, ya)
         del self._steps
@@ -173,6 +173,13 @@ class SequenceModel:
 
     def _fit(self, seqs: list[str], y: np.ndarray) -> None:
         raise NotImplementedError
+
+    def _progress_total(self) -> int | None:
+        """Steps :meth:`fit` reports: one per ensemble member."""
+        return getattr(self, "n_members", None)
+
+    def _progress_unit(self) -> str:
+        return "members"
 
     def _member_done(self, note: str = "") -> None:
         """Called by ``_fit`` after each ensemble member (progress, when asked)."""
@@ -429,13 +436,27 @@ class _KmerModel(SequenceModel):
                 found=f"distance with error_model {self.error_model!r}",
             )
 
+    def _calibrates(self) -> bool:
+        return bool(self.calibration_folds) and self.n_members > 1
+
+    def _progress_total(self) -> int | None:
+        # Calibration refits every member on each fold first (most of the time on a
+        # large k): those fits are steps too, so a long run is never silent.
+        folds = self.calibration_folds if self._calibrates() else 0
+        return self.n_members * (folds + 1)
+
+    def _progress_unit(self) -> str:
+        if self._calibrates():
+            return f"members over {self.calibration_folds} calibration folds + the final fit"
+        return "members"
+
     def _fit(self, seqs: list[str], y: np.ndarray) -> None:
         self._check_calibration()
         self.error_: Any = None
         self.novelty_: Any = None
         self.calibration_: dict[str, Any] | None = None
         # One member has no spread to scale: it reports no std (NaN), as it always did.
-        if self.calibration_folds and self.n_members > 1:
+        if self._calibrates():
             self._calibrate(seqs, y)
         if hasattr(self, "scale_"):
             del self.scale_
@@ -487,6 +508,8 @@ class _KmerModel(SequenceModel):
         D = np.zeros((len(y), 1 if self.error_model == "scale" else width))
         for tr, te in splits:
             sub = type(self)(**params)
+            if hasattr(self, "_steps"):
+                sub._steps = self._steps  # its member fits are our progress steps
             sub._fit_members([seqs[i] for i in tr], y[tr])
             te_seqs = [seqs[i] for i in te]
             P = sub._predict_members(te_seqs)
