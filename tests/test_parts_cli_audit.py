@@ -19,6 +19,7 @@ from conftest import shared_data
 LAFLEUR = "parts/promoters/lafleur2022_supp_data3.csv"
 HOSSAIN = "parts/promoters/hossain2020_from_lafleur2022_supp.csv"
 WU_SPS = "parts/signal_peptides/wu2020_signal_peptides.csv"
+CATPRED_VAL = "enzymes/catpred_kcat_random_val.csv"
 
 
 def biofab(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -161,3 +162,19 @@ def test_kmer_training_reports_the_calibration_fits_too(tmp_path: Path) -> None:
     assert "members over 3 calibration folds + the final fit" in done.stderr
     for step in range(1, 9):
         assert f" {step}/8 " in done.stderr, done.stderr
+
+
+def test_a_kcat_model_where_a_sequence_model_is_needed_says_so(tmp_path: Path) -> None:
+    # It used to say "not a biofab parts model manifest" of a model biofab had just written.
+    rows = pd.read_csv(shared_data(CATPRED_VAL)).iloc[:40]
+    rows.to_csv(tmp_path / "k.csv", index=False)
+    done = biofab("parts", "train", "k.csv", "--kind", "kcat", "--members", "2", "--out",
+                  "k.dir", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for command in (
+        ["design", "--model", "k.dir", "--target", "1", "--length", "80", "--out", "d.fasta"],
+        ["explain", "--model", "k.dir", "--sequence", "MKTAYIAKQR", "--out", "e.html"],
+        ["predict", "k.csv", "--model", "k.dir", "--kind", "promoter", "--out", "p.csv"],
+    ):
+        refused(biofab("parts", *command, cwd=tmp_path), "k.dir", "a kcat model", "found 'kcat'")
+    assert not any((tmp_path / f).exists() for f in ("d.fasta", "e.html", "p.csv"))

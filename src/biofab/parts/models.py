@@ -280,6 +280,15 @@ def read_manifest(directory: str | os.PathLike[str], kind: str | None = None) ->
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise InputError("unreadable manifest", file=str(path), found=err.msg) from None
+    if isinstance(manifest, dict) and manifest.get("kind") == "kcat" and "format" not in manifest:
+        # a kcat model (biofab.parts.kcat) scores enzyme-substrate pairs, not sequences
+        # alone: it predicts (`parts predict`) but cannot design, explain or take --kind
+        raise InputError(
+            "a kcat model cannot be used here",
+            file=str(directory),
+            expected=f"a {kind or 'promoter, rbs or signal_peptide'} sequence model",
+            found="kcat",
+        )
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise InputError("not a biofab parts model manifest", file=str(path), expected=FORMAT)
     if manifest.get("format_version", 0) > FORMAT_VERSION:
