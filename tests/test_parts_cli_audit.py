@@ -178,3 +178,17 @@ def test_a_kcat_model_where_a_sequence_model_is_needed_says_so(tmp_path: Path) -
     ):
         refused(biofab("parts", *command, cwd=tmp_path), "k.dir", "a kcat model", "found 'kcat'")
     assert not any((tmp_path / f).exists() for f in ("d.fasta", "e.html", "p.csv"))
+
+
+def test_library_design_refuses_one_site_given_two_codon_sets(tmp_path: Path) -> None:
+    from biofab.parts.variants import GB1_PARENT
+
+    (tmp_path / "gb1.faa").write_text(f">gb1\n{GB1_PARENT}\n")
+    # The second set silently won; V54 and 54 are the same site.
+    refused(
+        biofab("parts", "library", "design", "--parent", "gb1.faa", "--sites", "V39,V54",
+               "--site-codons", "V54=NDT", "--site-codons", "54=22c", "--out", "lib",
+               cwd=tmp_path),
+        "site_codons", "two codon sets", "V54=NDT and 54=22c",
+    )  # fmt: skip
+    assert not (tmp_path / "lib").exists()
