@@ -192,3 +192,22 @@ def test_library_design_refuses_one_site_given_two_codon_sets(tmp_path: Path) ->
         "site_codons", "two codon sets", "V54=NDT and 54=22c",
     )  # fmt: skip
     assert not (tmp_path / "lib").exists()
+
+
+def test_library_export_leaves_out_values_a_row_does_not_have(tmp_path: Path) -> None:
+    from biofab.parts.variants import GB1_PARENT
+
+    (tmp_path / "gb1.faa").write_text(f">gb1\n{GB1_PARENT}\n")
+    done = biofab("parts", "library", "design", "--parent", "gb1.faa", "--sites",
+                  "V39,D40,G41,V54", "--codons", "22c", "--out", "lib", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    # a campaign's space-filling first plate has no predictions yet (empty cells)
+    (tmp_path / "plate.csv").write_text(
+        "V39,D40,G41,V54,pred_fitness,std_fitness\nD,Y,R,N,,\nF,W,A,A,2.5,0.4\n"
+    )
+    done = biofab("parts", "library", "export", "plate.csv", "--library", "lib/library.json",
+                  "--out", "plate.fasta", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    headers = [ln for ln in (tmp_path / "plate.fasta").read_text().splitlines() if ln[0] == ">"]
+    assert headers[0] == ">V39D_D40Y_G41R_V54N code=DYRN"  # was '... pred_fitness=nan ...'
+    assert "pred_fitness=2.5 std_fitness=0.4" in headers[1]
