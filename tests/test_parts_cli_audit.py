@@ -211,3 +211,19 @@ def test_library_export_leaves_out_values_a_row_does_not_have(tmp_path: Path) ->
     headers = [ln for ln in (tmp_path / "plate.fasta").read_text().splitlines() if ln[0] == ">"]
     assert headers[0] == ">V39D_D40Y_G41R_V54N code=DYRN"  # was '... pred_fitness=nan ...'
     assert "pred_fitness=2.5 std_fitness=0.4" in headers[1]
+
+
+def test_kcat_training_refuses_the_sequence_models_options(tmp_path: Path) -> None:
+    # --model kmer-ridge --k 3, --epochs, --sequence-column were silently ignored.
+    pd.read_csv(shared_data(CATPRED_VAL)).iloc[:20].to_csv(tmp_path / "k.csv", index=False)
+    for extra, named in (
+        (["--model", "kmer-ridge", "--k", "3"], "found 'model, k'"),
+        (["--epochs", "3"], "found 'epochs'"),
+        (["--sequence-column", "seq"], "found 'sequence_column'"),
+    ):
+        refused(
+            biofab("parts", "train", "k.csv", "--kind", "kcat", *extra, "--out", "k.dir",
+                   cwd=tmp_path),
+            "do not apply to the kcat model", named,
+        )  # fmt: skip
+        assert not (tmp_path / "k.dir").exists()

@@ -324,6 +324,8 @@ def train(request: TrainRequest) -> TrainResult:
     """Read and check the table, fit the estimator, write the model directory."""
     kind = _choice(request.kind, "part kind", KINDS)
     estimator = _choice(request.estimator, "model", ESTIMATORS)
+    if kind == "kcat":
+        _kcat_options(request, estimator)
     if request.members is not None:
         _at_least(request.members, "members", 1)
     if request.epochs is not None:
@@ -369,6 +371,25 @@ def train(request: TrainRequest) -> TrainResult:
         notes,
         getattr(est, "calibration_", None),
     )
+
+
+def _kcat_options(request: TrainRequest, estimator: str) -> None:
+    """The kcat model has its own estimator and columns: options of the sequence models
+    are refused in one line rather than silently ignored (``cnn`` is only the default)."""
+    given = {
+        "model": estimator != "cnn",
+        "epochs": request.epochs is not None,
+        "k": request.k is not None,
+        "sequence_column": request.sequence_column != "sequence",
+    }
+    ignored = [name for name, on in given.items() if on]
+    if ignored:
+        raise InputError(
+            "option(s) of the sequence models do not apply to the kcat model",
+            column=ignored[0],
+            expected="with --kind kcat only --members, --seed and --target-column",
+            found=", ".join(ignored),
+        )
 
 
 def _train_kcat(request: TrainRequest, paths: list[Path]) -> TrainResult:
