@@ -227,3 +227,35 @@ def test_kcat_training_refuses_the_sequence_models_options(tmp_path: Path) -> No
             "do not apply to the kcat model", named,
         )  # fmt: skip
         assert not (tmp_path / "k.dir").exists()
+
+
+def test_secretion_fit_names_what_is_missing_and_refuses_options_it_would_ignore(
+    tmp_path: Path,
+) -> None:
+    wu = shared_data("parts/signal_peptides/wu2020_tidy_processed_sps.csv")
+    # Without --wu2020 the table's own columns used to be listed as "expected".
+    line = refused(
+        biofab("parts", "secretion-fit", wu, "--out", "s.json", cwd=tmp_path),
+        "column 'activity'", "expected a column 'activity' (--activity-column names another)",
+        "add --wu2020", "found 'columns ",
+    )  # fmt: skip
+    assert "expected one of" not in line
+    # sequence tables without --wu2020 were silently ignored
+    refused(
+        biofab("parts", "secretion-fit", wu, "--sequences", shared_data(WU_SPS), "--out",
+               "s.json", cwd=tmp_path),
+        "sequence tables apply to the Wu 2020 table only", "no --wu2020",
+    )  # fmt: skip
+    # --enzyme on the id-only matrix, --rank on a sequence model: silently ignored before
+    refused(
+        biofab("parts", "secretion-fit", wu, "--wu2020", "--enzyme", "id", "--out", "s.json",
+               cwd=tmp_path),
+        "enzyme does not apply to the matrix secretion model", "found 'id'",
+    )  # fmt: skip
+    refused(
+        biofab("parts", "secretion-fit", wu, "--wu2020", "--sequences", shared_data(WU_SPS),
+               "--proteins", shared_data("parts/signal_peptides/wu2020_proteins.csv"),
+               "--rank", "3", "--out", "s.json", cwd=tmp_path),
+        "rank does not apply to the ridge secretion model",
+    )  # fmt: skip
+    assert not (tmp_path / "s.json").exists()

@@ -1121,6 +1121,15 @@ class SecretionFitResult:
 
 
 def _secretion_cells(request: SecretionFitRequest) -> pd.DataFrame:
+    if not request.wu2020 and (request.sequences is not None or request.proteins is not None):
+        # they were silently ignored: the sequences of a user's own table are its columns
+        raise InputError(
+            "sequence tables apply to the Wu 2020 table only",
+            column="sequences" if request.sequences is not None else "proteins",
+            expected="--wu2020 with --sequences and --proteins, or sequence and "
+            "mature_sequence columns in DATA",
+            found="no --wu2020",
+        )
     if request.wu2020:
         from biofab.parts.datasets import load_wu2020
         from biofab.parts.secretion import wu2020_activity, wu2020_cells
@@ -1139,13 +1148,23 @@ def _secretion_cells(request: SecretionFitRequest) -> pd.DataFrame:
         request.activity_column: "activity",
     }
     frame = _read_table(request.data)
-    for name in named:
+    have = [str(c) for c in frame.columns]
+    for name, role in named.items():
         if name not in frame.columns:
+            from biofab.parts.datasets import WU2020_COLUMNS
+
+            hint = (
+                " (this is the Wu 2020 table: add --wu2020)"
+                if set(WU2020_COLUMNS) <= set(have)
+                else ""
+            )
+            option = "--" + {"sp_id": "sp", "protein_id": "protein"}.get(role, role) + "-column"
             raise InputError(
                 "missing column",
                 file=str(request.data),
                 column=name,
-                expected=f"one of {', '.join(map(str, frame.columns))}",
+                expected=f"a column '{name}' ({option} names another){hint}",
+                found="columns " + ", ".join(have[:12]) + (" ..." if len(have) > 12 else ""),
             )
     return frame.rename(columns=named)
 
@@ -1180,6 +1199,17 @@ def secretion_fit(request: SecretionFitRequest) -> SecretionFitResult:
     _at_least(request.n_boot, "n_boot", 0)
     cells = _secretion_cells(request)
     kind = _secretion_estimator(request, cells)
+    # an option of the other estimator was silently ignored; defaults: rank 2, family
+    other = "rank" if kind != "matrix" and request.rank != 2 else None
+    if kind == "matrix" and request.enzyme != "family":
+        other = "enzyme"
+    if other is not None:
+        raise InputError(
+            f"{other} does not apply to the {kind} secretion model",
+            column=other,
+            expected="rank with the matrix (SPs by id), enzyme with ridge or boost (sequences)",
+            found=getattr(request, other),
+        )
     est: Any
     if kind == "matrix":
         from biofab.parts.secretion import SecretionMatrix
