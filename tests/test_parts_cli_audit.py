@@ -259,3 +259,25 @@ def test_secretion_fit_names_what_is_missing_and_refuses_options_it_would_ignore
         "rank does not apply to the ridge secretion model",
     )  # fmt: skip
     assert not (tmp_path / "s.json").exists()
+
+
+def test_secretion_predict_says_when_a_family_is_unknown(tmp_path: Path) -> None:
+    d = "parts/signal_peptides/"
+    done = biofab("parts", "secretion-fit", shared_data(d + "wu2020_tidy_processed_sps.csv"),
+                  "--wu2020", "--sequences", shared_data(WU_SPS), "--proteins",
+                  shared_data(d + "wu2020_proteins.csv"), "--n-boot", "2", "--out", "s.json",
+                  cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "m.fasta").write_text(">new\nAANLNGTLMQYFEWYMPNDGQHWKRLQNDSAYLAEHGITAVWIPPAYKG\n")
+    # a typo ('Lipase') silently lost the family's terms; it is still allowed (a new
+    # family) but said
+    done = biofab("parts", "secretion-predict", "--model", "s.json", "--protein", "new",
+                  "--mature", "m.fasta", "--family", "Lipase", "--out", "r.csv", "--json",
+                  cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    notes = strict_json(done.stdout)["notes"]
+    assert notes and "'Lipase' is not one the model was trained on" in str(notes[0])
+    done = biofab("parts", "secretion-predict", "--model", "s.json", "--protein", "new",
+                  "--mature", "m.fasta", "--family", "lipase", "--out", "r.csv", "--json",
+                  cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0 and strict_json(done.stdout)["notes"] == []

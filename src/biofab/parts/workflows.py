@@ -1252,6 +1252,8 @@ class SecretionPredictResult:
     protein: str
     ranked: pd.DataFrame
     files: list[str] = field(default_factory=list)
+    #: what the user should know about how the ranking was made (e.g. an unknown family)
+    notes: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         return self.ranked.copy()
@@ -1267,6 +1269,7 @@ class SecretionPredictResult:
                 "prediction": float(best["prediction"]),
                 "std": float(best["std"]),
             },
+            "notes": self.notes,
             "files": self.files,
         }
 
@@ -1297,18 +1300,27 @@ def secretion_predict(request: SecretionPredictRequest) -> SecretionPredictResul
         state = json.loads(text)
     except json.JSONDecodeError as err:
         raise InputError("unreadable model JSON", file=str(request.model), found=err.msg) from None
+    notes = []
     if isinstance(state, dict) and state.get("format") == FORMAT:
         model = SequenceSecretionModel.from_dict(state)
         sps = None if request.candidates is None else _candidate_sps(request.candidates)
         mature = None if request.mature is None else read_protein(request.mature, "mature")
         ranked = model.rank_signal_peptides(request.protein, sps, mature, request.family)
+        groups = list(getattr(model, "groups_", []))
+        if model.enzyme == "family" and request.family and request.family not in groups:
+            # allowed (a new family), but a typo would silently lose the family's terms
+            notes.append(
+                f"family '{request.family}' is not one the model was trained on "
+                f"({', '.join(groups)}): ranked without family terms"
+            )
     else:
-        if request.candidates is not None or request.mature is not None:
+        if request.candidates is not None or request.mature is not None or request.family:
             raise InputError(
                 "a matrix model knows SPs and proteins by id only",
                 file=str(request.model),
-                expected="a sequence model (secretion-fit --estimator ridge) for new sequences",
+                expected="a sequence model (secretion-fit --estimator ridge) for new sequences "
+                "or a family",
             )
         ranked = SecretionMatrix.from_dict(state).rank_signal_peptides(request.protein)
     write_atomic(request.out, ranked.to_csv(index=False))
-    return SecretionPredictResult(request.protein, ranked, [str(request.out)])
+    return SecretionPredictResult(request.protein, ranked, [str(request.out)], notes)
