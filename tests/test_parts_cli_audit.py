@@ -281,3 +281,15 @@ def test_secretion_predict_says_when_a_family_is_unknown(tmp_path: Path) -> None
                   "--mature", "m.fasta", "--family", "lipase", "--out", "r.csv", "--json",
                   cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0 and strict_json(done.stdout)["notes"] == []
+
+
+def test_focus_says_which_option_widens_the_pool(tmp_path: Path) -> None:
+    from biofab.parts.variants import GB1_PARENT
+
+    (tmp_path / "gb1.faa").write_text(f">gb1\n{GB1_PARENT}\n")
+    refused(
+        biofab("parts", "library", "focus", "--parent", "gb1.faa", "--sites", "V39", "--n",
+               "96", "--out", "f.csv", cwd=tmp_path),
+        "at most 2 variants of the library's 20", "--top", "found 96",
+    )  # fmt: skip
+    assert not (tmp_path / "f.csv").exists()
