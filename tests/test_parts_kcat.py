@@ -76,7 +76,11 @@ def test_bad_rows_one_line(column: str, value: str, needle: str) -> None:
 
 
 def test_missing_columns_and_bad_file(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"lacks required columns.*found 'ec'"):
+    # names what is missing, and what the file has (not the missing one as "found")
+    with pytest.raises(
+        InputError,
+        match=r"lacks required columns ec;.*found 'columns sequence, reactant_smiles'",
+    ):
         validate_frame(pd.DataFrame([{"sequence": "MK", "reactant_smiles": "O"}]))
     bad = tmp_path / "bad.csv"
     bad.write_text("sequence,reactant_smiles,ec,log10_value\nMKT,CCO,1.1.1.1,\n")

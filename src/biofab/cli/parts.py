@@ -121,6 +121,8 @@ def train(
             f"std calibrated on {c['split']}: +-1 std covers {c['coverage_1std']:.0%} of "
             f"out-of-fold errors, Spearman(|error|, std) {c['spearman_abs_error_std']:.2f}"
         )
+    elif r.uncertainty() is not None:
+        _echo(f"std: {r.uncertainty()}")
 
 
 @parts_app.command("predict")
@@ -158,9 +160,10 @@ def predict(
         f"{s['prediction_min']:.3g} .. {s['prediction_max']:.3g}, {std}; wrote {out}"
     )
     if s.get("far_from_training"):
+        widened = ": their std is widened" if s["mean_std"] is not None else ""
         _echo(
             f"{s['far_from_training']} sequences are far from the training rows (see the "
-            "'warning' column): their std is widened"
+            f"'warning' column){widened}"
         )
 
 

@@ -179,3 +179,5 @@ def register(app: typer.Typer) -> None:
             f"best SP for {protein}: {best['sp_id']} (predicted {best['prediction']:.3g} "
             f"± {best['std']:.2g}); wrote {len(r.ranked)} to {out}"
         )
+        for note in r.notes:
+            _echo(f"note: {note}")

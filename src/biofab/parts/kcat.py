@@ -177,11 +177,12 @@ def validate_frame(
     need = list(REQUIRED_COLUMNS) + ([TARGET] if need_target else [])
     missing = [c for c in need if c not in frame.columns]
     if missing:
+        have = [str(c) for c in frame.columns]
         raise InputError(
-            "kcat table lacks required columns",
+            "kcat table lacks required columns " + ", ".join(missing),
             file=file,
-            expected="columns " + ", ".join(need),
-            found=", ".join(missing),
+            expected="columns " + ", ".join(need) + " (reactant_smiles may be named smiles)",
+            found="columns " + ", ".join(have[:12]) + (" ..." if len(have) > 12 else ""),
         )
     if len(frame) == 0:
         raise InputError("empty kcat table", file=file, expected="at least one row")

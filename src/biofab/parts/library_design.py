@@ -565,6 +565,7 @@ def variant_records(
     """
     import datetime
 
+    import pandas as pd
     from Bio.Seq import Seq
     from Bio.SeqFeature import SeqFeature, SimpleLocation
     from Bio.SeqRecord import SeqRecord
@@ -582,7 +583,9 @@ def variant_records(
         design = dict(zip(library.sites, code, strict=True))
         name = library.variant_name(design)
         protein = library.sequence(design)
-        extras = [f"{c}={designs[c].iloc[i]}" for c in values]
+        # a value the row does not have (NaN, e.g. a space-filling round's prediction)
+        # is left out rather than written as 'nan'
+        extras = [f"{c}={designs[c].iloc[i]}" for c in values if pd.notna(designs[c].iloc[i])]
         description = " ".join([f"code={code}", *extras])
         nt = dna is not None
         seq = variant_dna(library, design, dna, codon_sets) + stop if dna is not None else protein

@@ -66,14 +66,25 @@ def _dna(text: str | None, what: str) -> str:
 
 
 def _site_codons(items: tuple[str, ...]) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
+    seen: dict[str, str] = {}  # position digits -> the item that set it
     for item in items:
         site, sep, spec = item.partition("=")
         if not sep or not site.strip() or not spec.strip():
             raise InputError(
                 "a per-site codon set is not SITE=CODONS", expected="like V54=22c", found=item
             )
-        out[site.strip().upper()] = spec.strip()
+        key = site.strip().upper()
+        position = "".join(ch for ch in key if ch.isdigit()) or key
+        if position in seen:  # the last one silently won; a typo more likely than intent
+            raise InputError(
+                "a site is given two codon sets",
+                column="site_codons",
+                expected="one SITE=CODONS per site",
+                found=f"{seen[position]} and {item}",
+            )
+        seen[position] = item
+        out[key] = spec.strip()
     return out
 
 

@@ -145,8 +145,8 @@ class SequenceModel:
         from biofab.core.progress import progress as reporter
 
         t = time.perf_counter()
-        total = getattr(self, "n_members", None)
-        label = f"{self.estimator} {self.kind}: {len(seqs)} sequences, members"
+        total = self._progress_total()
+        label = f"{self.estimator} {self.kind}: {len(seqs)} sequences, {self._progress_unit()}"
         with reporter(label, total, enabled=progress) as self._steps:
             self._fit(seqs, ya)
         del self._steps
@@ -173,6 +173,13 @@ class SequenceModel:
 
     def _fit(self, seqs: list[str], y: np.ndarray) -> None:
         raise NotImplementedError
+
+    def _progress_total(self) -> int | None:
+        """Steps :meth:`fit` reports: one per ensemble member."""
+        return getattr(self, "n_members", None)
+
+    def _progress_unit(self) -> str:
+        return "members"
 
     def _member_done(self, note: str = "") -> None:
         """Called by ``_fit`` after each ensemble member (progress, when asked)."""
@@ -273,6 +280,15 @@ def read_manifest(directory: str | os.PathLike[str], kind: str | None = None) ->
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise InputError("unreadable manifest", file=str(path), found=err.msg) from None
+    if isinstance(manifest, dict) and manifest.get("kind") == "kcat" and "format" not in manifest:
+        # a kcat model (biofab.parts.kcat) scores enzyme-substrate pairs, not sequences
+        # alone: it predicts (`parts predict`) but cannot design, explain or take --kind
+        raise InputError(
+            "a kcat model cannot be used here",
+            file=str(directory),
+            expected=f"a {kind or 'promoter, rbs or signal_peptide'} sequence model",
+            found="kcat",
+        )
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise InputError("not a biofab parts model manifest", file=str(path), expected=FORMAT)
     if manifest.get("format_version", 0) > FORMAT_VERSION:
@@ -429,13 +445,27 @@ class _KmerModel(SequenceModel):
                 found=f"distance with error_model {self.error_model!r}",
             )
 
+    def _calibrates(self) -> bool:
+        return bool(self.calibration_folds) and self.n_members > 1
+
+    def _progress_total(self) -> int | None:
+        # Calibration refits every member on each fold first (most of the time on a
+        # large k): those fits are steps too, so a long run is never silent.
+        folds = self.calibration_folds if self._calibrates() else 0
+        return self.n_members * (folds + 1)
+
+    def _progress_unit(self) -> str:
+        if self._calibrates():
+            return f"members over {self.calibration_folds} calibration folds + the final fit"
+        return "members"
+
     def _fit(self, seqs: list[str], y: np.ndarray) -> None:
         self._check_calibration()
         self.error_: Any = None
         self.novelty_: Any = None
         self.calibration_: dict[str, Any] | None = None
         # One member has no spread to scale: it reports no std (NaN), as it always did.
-        if self.calibration_folds and self.n_members > 1:
+        if self._calibrates():
             self._calibrate(seqs, y)
         if hasattr(self, "scale_"):
             del self.scale_
@@ -487,6 +517,8 @@ class _KmerModel(SequenceModel):
         D = np.zeros((len(y), 1 if self.error_model == "scale" else width))
         for tr, te in splits:
             sub = type(self)(**params)
+            if hasattr(self, "_steps"):
+                sub._steps = self._steps  # its member fits are our progress steps
             sub._fit_members([seqs[i] for i in tr], y[tr])
             te_seqs = [seqs[i] for i in te]
             P = sub._predict_members(te_seqs)
@@ -568,9 +600,9 @@ class _KmerModel(SequenceModel):
             self.calibration_folds = 0
             return
         with np.load(directory / "calibration.npz") as z:
-            self.error_ = ErrorScale.from_state(
-                {k[len("error_") :]: z[k] for k in z.files if k.startswith("error_")}
-            )
+            err = {k[len("error_") :]: z[k] for k in z.files if k.startswith("error_")}
+            # a single-member model saves no error model (it has no std)
+            self.error_ = ErrorScale.from_state(err) if err else None
             self.novelty_ = Novelty.from_state(
                 {k[len("novelty_") :]: z[k] for k in z.files if k.startswith("novelty_")}
             )
@@ -1134,7 +1166,7 @@ class PhysicsResidual(SequenceModel):
 
     # -- fitting ------------------------------------------------------------------------
     def _fit(self, seqs: list[str], y: np.ndarray) -> None:
-        from biofab.parts.calibration import ErrorScale, Novelty, interval_report
+        from biofab.parts.calibration import ErrorScale, Novelty
         from biofab.parts.promoter_features import ElementDistance
 
         if self.kind != "promoter":
@@ -1157,6 +1189,23 @@ class PhysicsResidual(SequenceModel):
         self.columns_ = [str(c) for c in F.columns]
         X = F.to_numpy(dtype=float)
         Xa, ya, src = self._trimmed(seqs, site, y)
+        self.error_: ErrorScale | None = None
+        self.calibration_: dict[str, Any] | None = None
+        if self.n_members >= 2:
+            self._calibrate(X, y, site, Xa, ya, src)
+        # else: one member has no spread for the error model to read, so, as for the
+        # k-mer models, no calibration and no std (NaN, "none"), never a made-up one.
+        self._fit_core(X, y, Xa, ya, report=True)
+        self.novelty_ = Novelty().fit(seqs)
+        self.elements_ = ElementDistance().fit(site)
+
+    def _calibrate(
+        self, X: np.ndarray, y: np.ndarray, site: Any, Xa: np.ndarray, ya: np.ndarray,
+        src: np.ndarray,
+    ) -> None:  # fmt: skip
+        """Fit ``error_`` on out-of-fold errors and report them in ``calibration_``."""
+        from biofab.parts.calibration import ErrorScale, interval_report
+
         oof = self._out_of_fold(X, y, site, Xa, ya, src)
         D = np.vstack([o["D"] for o in oof])
         err = np.concatenate([np.abs(o["y"] - o["mean"]) for o in oof])
@@ -1177,9 +1226,6 @@ class PhysicsResidual(SequenceModel):
             "uncalibrated": interval_report(ally, allm, np.concatenate([o["spread"] for o in oof])),
             "per_grouping": per,
         }
-        self._fit_core(X, y, Xa, ya, report=True)
-        self.novelty_ = Novelty().fit(seqs)
-        self.elements_ = ElementDistance().fit(site)
 
     def _calibration_splits(
         self, groups: np.ndarray, key: str, keys: tuple[str, ...]
@@ -1371,14 +1417,17 @@ class PhysicsResidual(SequenceModel):
         F, site = self._table(seqs)
         X = F[self.columns_].to_numpy(dtype=float)
         P = self._members_from_features(X)
-        spread = P.std(axis=0, ddof=1) if len(P) > 1 else np.zeros(len(seqs))
         factor = self.novelty_.factor(seqs)
         # Far from training the corrections are trusted less: they shrink towards the
         # calculator's line by the same factor that widens the std.
         base = self._base(X)
         mean = base + (P.mean(axis=0) - base) / factor
-        elem = self.elements_.describe(site)
-        std = self.error_.std(self._descriptors(X, mean, spread, elem)) * factor
+        if self.error_ is None or len(P) < 2:  # one member: no spread, no std ("none")
+            spread = std = np.full(len(seqs), np.nan)
+        else:
+            spread = P.std(axis=0, ddof=1)
+            elem = self.elements_.describe(site)
+            std = self.error_.std(self._descriptors(X, mean, spread, elem)) * factor
         return pd.DataFrame(
             {
                 "prediction": mean,
@@ -1396,7 +1445,7 @@ class PhysicsResidual(SequenceModel):
         return out
 
     def _save_state(self, directory: Path) -> None:
-        err = self.error_.state()
+        err = self.error_.state() if self.error_ is not None else {}
         nov = self.novelty_.state()
         arrays: dict[str, Any] = {"line": self.line_}
         arrays.update({f"error_{k}": v for k, v in err.items()})
@@ -1416,16 +1465,16 @@ class PhysicsResidual(SequenceModel):
 
         with np.load(directory / "residual.npz") as z:
             self.line_ = np.asarray(z["line"], dtype=float)
-            self.error_ = ErrorScale.from_state(
-                {k[len("error_") :]: z[k] for k in z.files if k.startswith("error_")}
-            )
+            err = {k[len("error_") :]: z[k] for k in z.files if k.startswith("error_")}
+            # a single-member model saves no error model (it has no std)
+            self.error_ = ErrorScale.from_state(err) if err else None
             self.novelty_ = Novelty.from_state(
                 {k: z[f"novelty_{k}"] for k in ("mu", "sd", "threshold", "lengths")}
             )
             self.elements_ = ElementDistance.from_state(
                 {k[len("elements_") :]: z[k] for k in z.files if k.startswith("elements_")}
             )
-        if len(self.error_.mu_) > 2:
+        if self.error_ is not None and len(self.error_.mu_) > 2:
             # saved before round 5 made the two-descriptor error model the default
             self.error_descriptors = "full"
         self.columns_ = json.loads((directory / "columns.json").read_text())

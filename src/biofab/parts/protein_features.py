@@ -762,7 +762,8 @@ def focused_sample(
     if len(pool) < n:
         raise InputError(
             "the focused pool is smaller than the sample",
-            expected=f"at most {len(pool)} variants (raise top_fraction)",
+            expected=f"at most {len(pool)} variants of the library's {len(scores)} (raise "
+            "top_fraction, --top on the command line, or ask for fewer)",
             found=n,
         )
     rng = np.random.default_rng(seed)

@@ -81,10 +81,24 @@ SEQUENCE_TARGET = "target"
 
 
 def _dumps(data: Any) -> str:
+    """Strict JSON: NumPy scalars as numbers, NaN and infinities as null (``NaN`` is
+    not JSON; ``jq`` and most parsers refuse it)."""
+
     def plain(x: Any) -> Any:
         return x.item() if hasattr(x, "item") else str(x)
 
-    return json.dumps(data, indent=2, default=plain) + "\n"
+    def finite(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: finite(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [finite(v) for v in x]
+        if hasattr(x, "item") and getattr(x, "ndim", 1) == 0:
+            x = x.item()
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        return x
+
+    return json.dumps(finite(data), indent=2, default=plain) + "\n"
 
 
 def _choice(value: str, what: str, options: Sequence[str]) -> str:
@@ -189,12 +203,21 @@ def _sequence_table(
     :func:`biofab.parts.datasets.library_table`)."""
     from biofab.parts.sequences import check_sequences, read_sequences
 
-    if alphabet == "dna" and sequence_column == "sequence" and target_column in (None, "target"):
-        from biofab.parts.datasets import library_table
+    if alphabet == "dna" and sequence_column == "sequence":
+        from biofab.parts.datasets import LAFLEUR_TARGET, library_table
 
         found = library_table(path)
         if found is not None:
             frame, note = found
+            if target_column not in (None, "target", LAFLEUR_TARGET):
+                # its promoter is built from element columns for its own target only
+                raise InputError(
+                    "a published promoter table is read with its own target",
+                    file=str(path),
+                    column=target_column,
+                    expected=f"no --target-column, or '{LAFLEUR_TARGET}'",
+                    found=target_column,
+                )
             check_sequences(frame["sequence"].tolist(), "dna", lo, hi, file=str(path))
             return frame, f"{path.name}: {note}"
     table = read_sequences(
@@ -256,6 +279,18 @@ class TrainResult:
     #: out-of-fold interval coverage of the model's std (models that calibrate it)
     calibration: dict[str, Any] | None = None
 
+    def uncertainty(self) -> str | None:
+        """What the model's std is (sequence kinds): ``none (single-member ensemble)``
+        when it has none (NaN), ``calibrated`` when ``calibration`` measured its coverage,
+        else the members' raw spread, whose coverage nobody measured."""
+        if self.kind == "kcat" or "std" not in self.table.columns:
+            return None
+        if bool(self.table["std"].isna().all()):
+            return "none (single-member ensemble)"
+        if self.calibration is not None:
+            return "calibrated"
+        return "ensemble spread, not calibrated (coverage not measured)"
+
     def to_frame(self) -> pd.DataFrame:
         """The training rows (``sequence``, ``target``; sequence kinds with ``prediction``)."""
         return self.table.copy()
@@ -274,6 +309,9 @@ class TrainResult:
             out["fit_time_s"] = self.fit_time_s
         if self.calibration is not None:
             out["calibration"] = self.calibration
+        uncertainty = self.uncertainty()
+        if uncertainty is not None:
+            out["uncertainty"] = uncertainty
         out["notes"] = self.notes
         out["files"] = self.files
         return out
@@ -286,6 +324,8 @@ def train(request: TrainRequest) -> TrainResult:
     """Read and check the table, fit the estimator, write the model directory."""
     kind = _choice(request.kind, "part kind", KINDS)
     estimator = _choice(request.estimator, "model", ESTIMATORS)
+    if kind == "kcat":
+        _kcat_options(request, estimator)
     if request.members is not None:
         _at_least(request.members, "members", 1)
     if request.epochs is not None:
@@ -331,6 +371,25 @@ def train(request: TrainRequest) -> TrainResult:
         notes,
         getattr(est, "calibration_", None),
     )
+
+
+def _kcat_options(request: TrainRequest, estimator: str) -> None:
+    """The kcat model has its own estimator and columns: options of the sequence models
+    are refused in one line rather than silently ignored (``cnn`` is only the default)."""
+    given = {
+        "model": estimator != "cnn",
+        "epochs": request.epochs is not None,
+        "k": request.k is not None,
+        "sequence_column": request.sequence_column != "sequence",
+    }
+    ignored = [name for name, on in given.items() if on]
+    if ignored:
+        raise InputError(
+            "option(s) of the sequence models do not apply to the kcat model",
+            column=ignored[0],
+            expected="with --kind kcat only --members, --seed and --target-column",
+            found=", ".join(ignored),
+        )
 
 
 def _train_kcat(request: TrainRequest, paths: list[Path]) -> TrainResult:
@@ -589,6 +648,30 @@ def _design_checks(n: int, steps: int, min_distance: int) -> None:
     _at_least(min_distance, "min_distance", 0)
 
 
+def _design_predictor(est: Any, penalty: float) -> tuple[Any, bool]:
+    """The model's ``predict`` for the designer, and whether the model has no std.
+
+    A single-member ensemble's std is NaN ("none"): with a penalty on std there is
+    nothing to penalise, so it is refused in one line; with ``penalty`` 0 the designer
+    scores the mean alone."""
+    if getattr(est, "n_members", 2) >= 2:
+        return est.predict, False
+    if penalty > 0:
+        raise InputError(
+            "the model has no std (a single-member ensemble), so the uncertainty penalty "
+            "cannot apply",
+            column="penalty",
+            expected="--penalty 0, or a model trained with --members 2 or more",
+            found=penalty,
+        )
+
+    def mean_only(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        mean, _ = est.predict(sequences)
+        return mean, np.zeros(len(mean))
+
+    return mean_only, True
+
+
 def design(request: DesignRequest) -> DesignResult:
     """Design sequences with a trained model under the lab's hard rules; write them."""
     from biofab.parts.design import design_sequences
@@ -601,6 +684,7 @@ def design(request: DesignRequest) -> DesignResult:
     _design_checks(request.n, request.steps, request.min_distance)
     _distinct(request.out, request.out.with_suffix(".csv"))
     est = load_model(request.model, request.kind)
+    predictor, no_std = _design_predictor(est, request.penalty)
     lo, hi = est.length_range
     length, start = request.length, None
     if request.seeds is not None:
@@ -620,9 +704,9 @@ def design(request: DesignRequest) -> DesignResult:
             raise InputError(
                 "seed length differs from the design length",
                 file=str(request.seeds),
-                column=f"seed '{other[0]}'",
+                column="sequence",
                 expected=f"every seed {length} nt (the design length; --length sets it)",
-                found=f"{other[1]} nt",
+                found=f"{other[1]} nt (seed {other[0]})",
             )
     elif request.max_mutations is not None:
         raise InputError(
@@ -630,7 +714,7 @@ def design(request: DesignRequest) -> DesignResult:
         )
     constraints = request.rules.constraints(length)
     designs = design_sequences(
-        est.predict,
+        predictor,
         constraints,
         target=request.target,
         maximize=request.maximize,
@@ -644,6 +728,8 @@ def design(request: DesignRequest) -> DesignResult:
         progress=request.progress,
         max_mutations=request.max_mutations,
     )
+    if no_std:
+        designs = designs.assign(std=np.nan)  # the model has none; 0 would read as certainty
     nearest = int(designs["nearest_distance"].min()) if len(designs) > 1 else None
     result = DesignResult(
         designs,
@@ -1035,6 +1121,15 @@ class SecretionFitResult:
 
 
 def _secretion_cells(request: SecretionFitRequest) -> pd.DataFrame:
+    if not request.wu2020 and (request.sequences is not None or request.proteins is not None):
+        # they were silently ignored: the sequences of a user's own table are its columns
+        raise InputError(
+            "sequence tables apply to the Wu 2020 table only",
+            column="sequences" if request.sequences is not None else "proteins",
+            expected="--wu2020 with --sequences and --proteins, or sequence and "
+            "mature_sequence columns in DATA",
+            found="no --wu2020",
+        )
     if request.wu2020:
         from biofab.parts.datasets import load_wu2020
         from biofab.parts.secretion import wu2020_activity, wu2020_cells
@@ -1053,13 +1148,23 @@ def _secretion_cells(request: SecretionFitRequest) -> pd.DataFrame:
         request.activity_column: "activity",
     }
     frame = _read_table(request.data)
-    for name in named:
+    have = [str(c) for c in frame.columns]
+    for name, role in named.items():
         if name not in frame.columns:
+            from biofab.parts.datasets import WU2020_COLUMNS
+
+            hint = (
+                " (this is the Wu 2020 table: add --wu2020)"
+                if set(WU2020_COLUMNS) <= set(have)
+                else ""
+            )
+            option = "--" + {"sp_id": "sp", "protein_id": "protein"}.get(role, role) + "-column"
             raise InputError(
                 "missing column",
                 file=str(request.data),
                 column=name,
-                expected=f"one of {', '.join(map(str, frame.columns))}",
+                expected=f"a column '{name}' ({option} names another){hint}",
+                found="columns " + ", ".join(have[:12]) + (" ..." if len(have) > 12 else ""),
             )
     return frame.rename(columns=named)
 
@@ -1094,6 +1199,17 @@ def secretion_fit(request: SecretionFitRequest) -> SecretionFitResult:
     _at_least(request.n_boot, "n_boot", 0)
     cells = _secretion_cells(request)
     kind = _secretion_estimator(request, cells)
+    # an option of the other estimator was silently ignored; defaults: rank 2, family
+    other = "rank" if kind != "matrix" and request.rank != 2 else None
+    if kind == "matrix" and request.enzyme != "family":
+        other = "enzyme"
+    if other is not None:
+        raise InputError(
+            f"{other} does not apply to the {kind} secretion model",
+            column=other,
+            expected="rank with the matrix (SPs by id), enzyme with ridge or boost (sequences)",
+            found=getattr(request, other),
+        )
     est: Any
     if kind == "matrix":
         from biofab.parts.secretion import SecretionMatrix
@@ -1136,6 +1252,8 @@ class SecretionPredictResult:
     protein: str
     ranked: pd.DataFrame
     files: list[str] = field(default_factory=list)
+    #: what the user should know about how the ranking was made (e.g. an unknown family)
+    notes: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         return self.ranked.copy()
@@ -1151,6 +1269,7 @@ class SecretionPredictResult:
                 "prediction": float(best["prediction"]),
                 "std": float(best["std"]),
             },
+            "notes": self.notes,
             "files": self.files,
         }
 
@@ -1181,18 +1300,27 @@ def secretion_predict(request: SecretionPredictRequest) -> SecretionPredictResul
         state = json.loads(text)
     except json.JSONDecodeError as err:
         raise InputError("unreadable model JSON", file=str(request.model), found=err.msg) from None
+    notes = []
     if isinstance(state, dict) and state.get("format") == FORMAT:
         model = SequenceSecretionModel.from_dict(state)
         sps = None if request.candidates is None else _candidate_sps(request.candidates)
         mature = None if request.mature is None else read_protein(request.mature, "mature")
         ranked = model.rank_signal_peptides(request.protein, sps, mature, request.family)
+        groups = list(getattr(model, "groups_", []))
+        if model.enzyme == "family" and request.family and request.family not in groups:
+            # allowed (a new family), but a typo would silently lose the family's terms
+            notes.append(
+                f"family '{request.family}' is not one the model was trained on "
+                f"({', '.join(groups)}): ranked without family terms"
+            )
     else:
-        if request.candidates is not None or request.mature is not None:
+        if request.candidates is not None or request.mature is not None or request.family:
             raise InputError(
                 "a matrix model knows SPs and proteins by id only",
                 file=str(request.model),
-                expected="a sequence model (secretion-fit --estimator ridge) for new sequences",
+                expected="a sequence model (secretion-fit --estimator ridge) for new sequences "
+                "or a family",
             )
         ranked = SecretionMatrix.from_dict(state).rank_signal_peptides(request.protein)
     write_atomic(request.out, ranked.to_csv(index=False))
-    return SecretionPredictResult(request.protein, ranked, [str(request.out)])
+    return SecretionPredictResult(request.protein, ranked, [str(request.out)], notes)
