@@ -122,6 +122,28 @@ def test_bad_results_exit_2_with_one_line_and_no_change(
     assert status["measured"] == 0
 
 
+def test_duplicate_design_error_says_how_to_give_replicates(workdir: Path) -> None:
+    biofab("campaign", "recommend", "cf1", "-n", "3", "--out", "batch.csv", cwd=workdir)
+    frame = fake_results(pd.read_csv(workdir / "batch.csv"))
+    pd.concat([frame, frame.iloc[[0]]]).to_csv(workdir / "dup.csv", index=False)
+    r = biofab("campaign", "ingest", "cf1", "dup.csv", cwd=workdir)
+    assert r.returncode == 2
+    # the objective's own column names, not a placeholder
+    assert "yield_rep1, yield_rep2" in r.stderr and "yield_std and yield_n" in r.stderr
+    assert "<objective>" not in r.stderr
+
+
+def test_recommend_json_is_strict_json_in_a_space_filling_round(workdir: Path) -> None:
+    r = biofab("campaign", "recommend", "cf1", "-n", "3", "--json", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"not JSON: {token}")
+
+    data = json.loads(r.stdout, parse_constant=refuse)  # NaN / Infinity are not JSON
+    assert "NaN" not in r.stdout and data
+
+
 def test_recommend_from_a_candidate_pool(workdir: Path) -> None:
     pool = pd.DataFrame({"mg": [0.5, 1.0, 1.5, 2.0, 2.5], "ntp": [1.0] * 5, "lysate": ["K12"] * 5})
     pool.to_csv(workdir / "pool.csv", index=False)

@@ -205,6 +205,16 @@ def test_bad_kcat_table_exits_2_without_output(tmp_path, kcat, column) -> None:
     assert not out.exists()
 
 
+def test_kcat_table_without_a_required_column_names_it(tmp_path) -> None:
+    table = tmp_path / "kcats.csv"
+    table.write_text("reaction,turnover\nPGI,10\n")
+    with pytest.raises(InputError) as err:
+        read_kcat_table(table)
+    text = str(err.value)
+    # the missing column is named as the column, the file's own columns as found
+    assert "column 'kcat'" in text and "turnover" in text and "\n" not in text
+
+
 def test_cli_ec_writes_model_and_plot(tmp_path) -> None:
     m = load_model("textbook")
     table = tmp_path / "kcats.csv"

@@ -329,13 +329,20 @@ class ResultsParser:
         self.n_rows += len(frame)
         return rows
 
+    def _rep_hint(self, std: bool = False) -> str:
+        """How replicates are written, with the first objective's name: its ``_rep1,
+        _rep2, ...`` reading columns, or (``std``) its ``_std`` and ``_n`` columns."""
+        name = self.objectives[0].name if self.objectives else "<objective>"
+        return f"{name}_std and {name}_n" if std else f"{name}_rep1, {name}_rep2, ..."
+
     def _check_repeats(self, keys: list[str], first_row: int) -> None:
         seen = self._first_seen
         for i, k in enumerate(keys):
             ident = int(k, 16)
             if ident in seen:
                 raise DesignError(
-                    "duplicate design in one file (give replicates as <objective>_std and _n)",
+                    "duplicate design in one file (give replicates on one row: the readings "
+                    f"as {self._rep_hint()}, or their mean with {self._rep_hint(std=True)})",
                     file=self.filename,
                     row=first_row + i,
                     column=",".join(self.space.names),

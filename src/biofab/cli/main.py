@@ -80,7 +80,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=_jsonable) + "\n")
+    """Strict JSON: NaN and infinities (a space-filling round has no prediction) as null."""
+    from biofab.core.jsonable import plain
+
+    sys.stdout.write(json.dumps(plain(data), indent=2, default=_jsonable) + "\n")
 
 
 def _jsonable(x: Any) -> Any:

@@ -115,10 +115,11 @@ def validate_kcat_table(frame: pd.DataFrame, *, label: str | None = None) -> pd.
     missing = [c for c in KCAT_COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(
-            "kcat table lacks required columns",
+            "kcat table lacks a required column",
             file=label,
-            expected="columns reaction, kcat (1/s)",
-            found=", ".join(missing),
+            column=missing[0],
+            expected="columns " + ", ".join(KCAT_COLUMNS),
+            found=", ".join(map(str, frame.columns)) or "no columns",
         )
     df = frame.copy()
     for row, rxn in enumerate(df["reaction"], start=1):
