@@ -129,3 +129,56 @@ def test_cli_twin_replay_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFix
             ["process", "twin", "--scenario", str(EXAMPLE), "--source", "opc.tcp://h:1", "--db", db]
         )
     assert exit_.value.code == 2 and "node map" in capsys.readouterr().err
+
+
+def test_cli_twin_stopped_with_ctrl_c_still_writes_its_outputs(tmp_path: Path) -> None:
+    """An HTTP (or OPC UA) source may never say the batch is over: the operator ends the
+    run with Ctrl-C. The readings are stored, the estimates CSV and the final report
+    (which no longer reloads) are written, and the exit code is 130."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    db, out, report = tmp_path / "live.db", tmp_path / "est.csv", tmp_path / "twin.html"
+    command = [sys.executable, "-m", "biofab.cli", "process", "twin", "--scenario", str(EXAMPLE),
+               "--listen", f"127.0.0.1:{port}", "--db", f"sqlite:///{db}", "--run", "B-1",
+               "--out", str(out), "--report", str(report)]  # fmt: skip
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/live"
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the twin's HTTP endpoint did not start"
+            time.sleep(0.1)
+        one = {"variable": "OUR", "value": 12.0, "unit": "mmol/L/h"}
+        body = {"readings": [{**one, "time_h": 0.5}, {**one, "time_h": 1.5}]}
+        assert httpx.post(f"{base}/readings", json=body, timeout=10).status_code == 202
+        while httpx.get(f"{base}/health", timeout=1).json()["queued"]:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "stopped by Ctrl-C" in stdout and "2 readings, 2 accepted" in stdout
+    assert out.read_text().startswith("time_h,readings,X,X_std")
+    assert "http-equiv='refresh'" not in report.read_text(encoding="utf-8")
+    with Store(f"sqlite:///{db}", create=False) as store:
+        assert store.reading_counts("B-1")["accepted"] == 2

@@ -7,7 +7,7 @@ step: time, estimates ± σ, rejected count, active alarms), optionally monitors
 estimates against good batches (T², SPE, alarms in the store), keeps an HTML report
 current while the run goes on (trends with ±2σ bands and the raw readings, control
 charts, alarms; the browser reloads it), and at the end writes the estimates CSV and
-the final report. Bad settings raise a
+the final report (also when the run is stopped with Ctrl-C). Bad settings raise a
 one-line :class:`~biofab.core.errors.BiofabError` before anything is connected or
 written; bad readings never stop the run (they are counted and stored as rejected).
 """
@@ -94,6 +94,7 @@ class TwinResult:
     files: list[str] = field(default_factory=list)
     alarms: list[AlarmState] = field(default_factory=list)
     report_writes: int = 0
+    interrupted: bool = False  # stopped by Ctrl-C (SIGINT) rather than by the source
 
     def to_frame(self) -> pd.DataFrame:
         """``time_h``, ``readings`` (fed that step), each state and ``mu`` ± ``_std``."""
@@ -109,6 +110,7 @@ class TwinResult:
             "final": final[0] if final else {},
             "alarms": [a.to_dict() for a in self.alarms],
             "files": self.files,
+            "interrupted": self.interrupted,
         }
 
     def to_json(self) -> str:
@@ -256,6 +258,7 @@ def run_twin(request: TwinRequest) -> TwinResult:
             watcher = LiveMonitor(fitted, run, AlarmLog(store), run_length=request.run_length)
         page = _LivePage(request, run, source.name, twin, store, watcher)
         biomass = "X" if "X" in twin.names else "Xv"
+        interrupted = False
         substrate = "S" if "S" in twin.names else "Glc"
         with progress(f"twin {run}", enabled=request.progress) as bar:
 
@@ -282,14 +285,21 @@ def run_twin(request: TwinRequest) -> TwinResult:
                 writer=writer,
                 on_step=shown,
             )
-            asyncio.run(loop.run(_Until(source, request.until_h)))
+            try:
+                asyncio.run(loop.run(_Until(source, request.until_h)))
+            except KeyboardInterrupt:
+                # Ctrl-C is how an operator ends a run whose source has no end signal:
+                # the loop has closed its open steps and flushed the store buffer, so
+                # finish like a source that ended (estimates CSV, final report) and let
+                # the caller say it was interrupted.
+                interrupted = True
         if watcher is not None:
             watcher.update(twin.frame())
         counts = store.reading_counts(run)
     finally:
         store.close()
     estimates = twin.frame()
-    result = TwinResult(run, source.name, estimates, loop.stats, counts)
+    result = TwinResult(run, source.name, estimates, loop.stats, counts, interrupted=interrupted)
     result.alarms = list(watcher.states_) if watcher is not None else []
     result.files = _write(request, result, twin, loop, watcher)
     result.report_writes = page.writes + (request.report is not None)
