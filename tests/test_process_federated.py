@@ -197,6 +197,9 @@ def test_cli_runs_on_a_folder_of_site_csvs(tmp_path: Path) -> None:
     assert code == 0, text
     assert "plant0" in text and "federated" in text and "pooled" in text
     assert (tmp_path / "r.html").exists()
+    # the baselines (as long as the federated run) report progress too, not only the rounds
+    assert "federated round 1/1" in text
+    assert "baseline models (each site alone, then pooled) 3/3" in text and "local plant1" in text
 
 
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:

@@ -234,8 +234,18 @@ def federate(request: FederateRequest) -> FederateResult:
     )
     fed._check(train)  # bad settings fail before the local models are trained
     fed.fit(train, val)
-    locals_ = [train_local(frame, s.batches, epochs=steps, lr=request.lr) for s in train]
-    pooled = train_pooled(frame, train, epochs=steps, lr=request.lr)
+    # the baselines take as long as the federated run: report them too, so that the
+    # minutes after the last round are not silent
+    from biofab.core.progress import progress
+
+    label = "baseline models (each site alone, then pooled)"
+    with progress(label, len(train) + 1, enabled=request.verbose) as bar:
+        locals_ = []
+        for s in train:
+            locals_.append(train_local(frame, s.batches, epochs=steps, lr=request.lr))
+            bar.advance(note=f"local {s.name}")
+        pooled = train_pooled(frame, train, epochs=steps, lr=request.lr)
+        bar.advance(note="pooled")
     scales = {k: float(v) for k, v in frame.build().state_scale_.items()}
     simulated = all(t.truth is not None for t in test)
     errors: dict[str, dict[str, dict[str, float]]] = {}
