@@ -76,6 +76,14 @@ def test_monitor_end_to_end(files: dict[str, Path], tmp_path: Path, capsys) -> N
     actions = [e.action for e in Store(db).events("alarm.")]
     assert actions.count("alarm.raised") >= 1 and actions[-1] == "alarm.acknowledged"
 
+    # The table a person reads the ids from (80 columns, as on a terminal): every id whole
+    # on one line, to be typed back to --ack (it was cut to 'pump3_000/mu…').
+    code, out, err = cli(capsys, "process", "alarms", "--db", db)
+    assert code == 0, err
+    ids = [a["alarm_id"] for a in result["alarms"]]
+    assert ids and all(any(f"│ {i} " in line for line in out.splitlines()) for i in ids), out
+    assert "ben" in out and "active" in out
+
     # Scoring the same batch again raises nothing new (deduplicated through the log).
     code, _, err = cli(capsys, *args, "--db", db, "--batch", "pump3_000", "--json")
     assert code == 0, err
