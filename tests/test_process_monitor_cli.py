@@ -128,8 +128,14 @@ def test_bad_input_is_one_line_and_writes_nothing(files: dict[str, Path], tmp_pa
     _refused(code, err, "too few good batches", ">= 5")
 
     pd.read_csv(files["new"]).drop(columns=["OUR"]).to_csv(d / "lacks.csv", index=False)
-    code, _, err = cli(capsys, *base, files["good"], d / "lacks.csv", "--report", report)
-    _refused(code, err, "lacks monitored variable", "OUR")
+    lacks_db = d / "lacks.db"
+    code, _, err = cli(
+        capsys, *base, files["good"], d / "lacks.csv", "--report", report,
+        "--db", f"sqlite:///{lacks_db}",
+    )  # fmt: skip
+    # the line names the file the batch came from, not only the batch; no store is made
+    _refused(code, err, "lacks.csv", "lacks monitored variable", "OUR")
+    assert not lacks_db.exists()
 
     code, _, err = cli(capsys, *base, files["good"], files["new"], "--low", "DO<5")
     _refused(code, err, "--low", "VARIABLE=VALUE")

@@ -164,6 +164,24 @@ def _new_batches(request: MonitorRequest) -> dict[str, pd.DataFrame]:
     return {request.batch: new[request.batch]}
 
 
+def _score(model: BatchMonitor, frame: pd.DataFrame, name: str, path: Path) -> BatchScore:
+    """``model.score``; a refusal names the file the batch came from (the monitor only
+    knows the batch)."""
+    try:
+        return model.score(frame, name)
+    except InputError as err:
+        if err.file is not None:
+            raise
+        raise InputError(
+            err.message,
+            file=str(path),
+            row=err.row,
+            column=err.column,
+            expected=err.expected,
+            found=err.found,
+        ) from None
+
+
 def fit_monitor(request: MonitorRequest) -> BatchMonitor:
     """The monitor of ``request``, fitted on its good batches (and quality)."""
     from biofab.process.batchtable import read_batch_table, read_quality_table
@@ -187,7 +205,7 @@ def score_once(request: MonitorRequest, model: BatchMonitor) -> MonitorResult:
     Everything that can refuse the input runs before the store or a file is written.
     """
     new = _new_batches(request)
-    scores = [model.score(frame, name) for name, frame in new.items()]
+    scores = [_score(model, frame, name, request.new) for name, frame in new.items()]
     raw_rules = [r for r in request.rules if not isinstance(r, StatisticRule)]
     events: list[AlarmEvent] = []
     for score, (name, frame) in zip(scores, new.items(), strict=True):
