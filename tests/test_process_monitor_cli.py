@@ -163,11 +163,13 @@ def test_watch_follows_a_growing_batch(files: dict[str, Path], tmp_path: Path) -
     db = f"sqlite:///{tmp_path / 'live.db'}"
     report = tmp_path / "live.html"
     seen: list[tuple[int, float | None, int]] = []
+    pages: list[str] = []
 
     def on_poll(poll: int, result: wf.MonitorResult | None, error: str | None) -> None:
         assert result is not None and error is None
         s = result.scores[0]
         seen.append((poll, s.first_alarm_time_h, len(Store(db).events("alarm."))))
+        pages.append(report.read_text())
         if poll == 1:  # the logger writes the rest of the run
             pump.to_csv(live, index=False)
 
@@ -176,7 +178,22 @@ def test_watch_follows_a_growing_batch(files: dict[str, Path], tmp_path: Path) -
     assert seen[0] == (1, None, 0)
     assert seen[1][1] is not None and seen[1][2] >= 1  # raised when the data arrived
     assert seen[2][2] == seen[1][2]  # the same data again: nothing new recorded
-    assert "http-equiv='refresh' content='1'" in report.read_text()
+    refresh = "http-equiv='refresh' content='1'"
+    # the page reloads while polls follow, and stops after the last one
+    assert refresh in pages[0] and refresh in pages[1] and refresh not in pages[2]
+
+
+def test_watch_through_the_cli_ends_with_a_page_that_stops_reloading(
+    files: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    report = tmp_path / "watch.html"
+    code, out, err = cli(
+        capsys, "process", "monitor", files["good"], files["new"], "--watch", "0.01",
+        "--polls", "2", "--report", report,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "poll 2" in out and "pump3_000" in out
+    assert "http-equiv='refresh'" not in report.read_text()
 
 
 def test_watch_settings_are_checked(files: dict[str, Path], capsys) -> None:

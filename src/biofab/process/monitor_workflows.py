@@ -10,6 +10,7 @@ and acknowledges one. Bad input raises a one-line
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -250,25 +251,35 @@ def monitor(request: MonitorRequest, on_poll: PollHook | None = None) -> Monitor
     logger appends to is followed live: the report reloads itself in the browser and
     only new alarms reach the store. A poll that cannot read the file (a logger halfway
     through a line) is reported to ``on_poll`` and skipped; the first poll's errors are
-    raised (nothing written)."""
+    raised (nothing written). The last poll's report (after ``polls``, or on Ctrl-C,
+    scored once more) no longer reloads itself."""
+    from dataclasses import replace
+
     model = fit_monitor(request)
-    result = score_once(request, model)
+    final = replace(request, watch_s=None)  # its page stops reloading
+    result = score_once(final if request.polls == 1 else request, model)
     if on_poll is not None:
         on_poll(1, result, None)
     if request.watch_s is None:
         return result
     poll = 1
-    while request.polls is None or poll < request.polls:
-        time.sleep(request.watch_s)
-        poll += 1
-        try:
-            result = score_once(request, model)
-        except BiofabError as err:
+    try:
+        while request.polls is None or poll < request.polls:
+            time.sleep(request.watch_s)
+            poll += 1
+            try:
+                result = score_once(final if poll == request.polls else request, model)
+            except BiofabError as err:
+                if on_poll is not None:
+                    on_poll(poll, None, str(err))
+                continue
             if on_poll is not None:
-                on_poll(poll, None, str(err))
-            continue
-        if on_poll is not None:
-            on_poll(poll, result, None)
+                on_poll(poll, result, None)
+    except KeyboardInterrupt:
+        # a page left reloading a file nobody scores any more would look live
+        with contextlib.suppress(BiofabError):
+            score_once(final, model)
+        raise
     return result
 
 
