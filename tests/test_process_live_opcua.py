@@ -27,7 +27,9 @@ SECONDS_PER_HOUR = 0.02
 OUTAGE = (8.0, 9.0)  # h of the run during which the server is down
 
 
-def test_twin_tracks_a_real_opcua_server_through_a_restart(tmp_path: Path) -> None:
+def test_twin_tracks_a_real_opcua_server_through_a_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     example = Scenario.from_yaml(EXAMPLE)
     assert example.measurements is not None
     # another noise draw than the example's seed 1, on which the process noise was chosen
@@ -71,6 +73,11 @@ def test_twin_tracks_a_real_opcua_server_through_a_restart(tmp_path: Path) -> No
 
     # the connection dropped once and came back
     assert source.connects == 2 and source.drops == 1
+    # ... said in one line by the source, not in asyncua's warnings and tracebacks
+    # ("Publish iteration crashed" with 15 lines of traceback, on the command's stderr)
+    assert any("OPC UA connection lost" in r.getMessage() for r in caplog.records)
+    client = [r.getMessage() for r in caplog.records if r.name.startswith("asyncua.client")]
+    assert not client, client
     # every value published while connected was received and stored; none twice, none late
     assert len(reactor.published) == counts["accepted"] == len(stored)
     assert counts == {"accepted": len(reactor.published), "late": 0, "rejected": 0}
