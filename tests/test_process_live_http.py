@@ -182,3 +182,40 @@ def test_cli_twin_stopped_with_ctrl_c_still_writes_its_outputs(tmp_path: Path) -
     assert "http-equiv='refresh'" not in report.read_text(encoding="utf-8")
     with Store(f"sqlite:///{db}", create=False) as store:
         assert store.reading_counts("B-1")["accepted"] == 2
+
+
+def test_cli_twin_resumes_a_run_the_store_already_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A twin restarted on a run the store holds (after a crash or Ctrl-C, or the same file
+    replayed again) resumes it: the stored readings are fed first, so the estimates
+    continue instead of restarting from the initial guess, and what the source sends
+    again is dropped as a duplicate instead of stored twice (it was: 480 rows of 422)."""
+    import pandas as pd
+
+    from biofab.cli.main import main
+
+    scenario = Scenario.from_yaml(EXAMPLE)
+    data = tmp_path / "run.csv"
+    scenario.measure(scenario.simulate()).slice(0.0, 4.0).to_csv(data)
+    base = ["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data), "--speed", "0"]
+    once, twice = f"sqlite:///{tmp_path / 'once.db'}", f"sqlite:///{tmp_path / 'twice.db'}"
+    main([*base, "--db", once, "--out", str(tmp_path / "once.csv")])
+    main([*base, "--db", twice, "--until", "2"])  # stopped half-way
+    capsys.readouterr()
+    main([*base, "--db", twice, "--out", str(tmp_path / "twice.csv")])
+    out, err = capsys.readouterr()
+    assert "already holds" in err and "resuming it" in err
+    assert "resumed from the store" in " ".join(out.split())
+    # the restarted twin ends where the uninterrupted one does, on the same stored rows
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "twice.csv"), pd.read_csv(tmp_path / "once.csv")
+    )
+    with Store(once, create=False) as a, Store(twice, create=False) as b:
+        assert b.reading_counts("ecoli_fedbatch") == a.reading_counts("ecoli_fedbatch")
+    # the same file once more: every reading is a duplicate, nothing new is stored
+    main([*base, "--db", twice, "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["readings"]["duplicate"] == result["stored"]["accepted"] > 0
+    with Store(once, create=False) as a, Store(twice, create=False) as b:
+        assert b.reading_counts("ecoli_fedbatch") == a.reading_counts("ecoli_fedbatch")

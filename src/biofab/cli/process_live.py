@@ -142,8 +142,9 @@ def _print_result(result: object) -> None:
             highlight=False,
         )
     stats = result.stats
+    resumed = f" ({stats.resumed} resumed from the store)" if stats.resumed else ""
     out_console.print(
-        f"run [bold]{result.run}[/] from {result.source}: {stats.received} readings, "
+        f"run [bold]{result.run}[/] from {result.source}: {stats.received} readings{resumed}, "
         f"{stats.accepted} accepted, {stats.late} late, {stats.duplicate} duplicate, "
         f"{stats.rejected} rejected; {stats.steps} estimator steps",
         highlight=False,

@@ -49,6 +49,7 @@ class LiveStats:
     """Counts of a live run: readings ``received`` and what became of them."""
 
     received: int = 0
+    resumed: int = 0  # of those, read back from the store (a restarted twin, see resume)
     accepted: int = 0
     late: int = 0
     duplicate: int = 0
@@ -60,6 +61,7 @@ class LiveStats:
     def to_dict(self) -> dict[str, Any]:
         return {
             "received": self.received,
+            "resumed": self.resumed,
             "accepted": self.accepted,
             "late": self.late,
             "duplicate": self.duplicate,
@@ -123,6 +125,24 @@ class LiveLoop:
         for step in self.order.ready():
             self._step(step)
         return status
+
+    def resume(self, stored: Iterable[Reading]) -> int:
+        """Feed readings a run already holds in the store (its accepted and late ones, in
+        the order received), before the source: a restarted twin then continues the
+        run's estimates instead of starting again from the initial guess, and a reading
+        the source sends again is an exact duplicate, dropped instead of stored twice.
+        They go through the validator, the ordering rule and the estimator like new
+        readings but are not written again. Returns how many were fed."""
+        writer, self.writer = self.writer, None
+        count = 0
+        try:
+            for reading in stored:
+                self.offer(reading)
+                count += 1
+        finally:
+            self.writer = writer
+        self.stats.resumed += count
+        return count
 
     def _step(self, step: Any) -> None:
         row = self.twin.step(step)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,6 +286,7 @@ def run_twin(request: TwinRequest) -> TwinResult:
                 writer=writer,
                 on_step=shown,
             )
+            _resume(loop, store, run, request.progress)
             try:
                 asyncio.run(loop.run(_Until(source, request.until_h)))
             except KeyboardInterrupt:
@@ -304,6 +306,29 @@ def run_twin(request: TwinRequest) -> TwinResult:
     result.files = _write(request, result, twin, loop, watcher)
     result.report_writes = page.writes + (request.report is not None)
     return result
+
+
+def _resume(loop: LiveLoop, store: Any, run: str, say: bool) -> None:
+    """A run the store already holds (a restarted twin, the same file replayed again)
+    is resumed: its stored readings are fed first (:meth:`LiveLoop.resume`)."""
+    from biofab.process.live.readings import Reading
+
+    stored = [
+        Reading(r.time_h, r.variable, r.value, r.unit or "", r.source or "")
+        for r in store.readings(run)
+        if r.status in ("accepted", "late") and r.time_h is not None and r.value is not None
+    ]
+    if not stored:
+        return
+    if say:
+        last = max(r.time_h for r in stored)
+        print(
+            f"run {run} already holds {len(stored)} readings (to {last:g} h): resuming it "
+            "(they are fed to the twin first; a new batch needs its own --run name)",
+            file=sys.stderr,
+            flush=True,
+        )
+    loop.resume(stored)
 
 
 class _LivePage:
