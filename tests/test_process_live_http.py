@@ -219,3 +219,29 @@ def test_cli_twin_resumes_a_run_the_store_already_holds(
     assert result["readings"]["duplicate"] == result["stored"]["accepted"] > 0
     with Store(once, create=False) as a, Store(twice, create=False) as b:
         assert b.reading_counts("ecoli_fedbatch") == a.reading_counts("ecoli_fedbatch")
+
+
+def test_cli_twin_rejects_an_impossible_concentration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A biomass sample of 1e6 g/L (a unit slip, a typo) is no reading of a broth: it is
+    stored as rejected with its reason, and the run goes on (it was accepted)."""
+    import pandas as pd
+
+    from biofab.cli.main import main
+
+    scenario = Scenario.from_yaml(EXAMPLE)
+    frame = scenario.measure(scenario.simulate()).slice(0.0, 4.0).to_long()
+    row = frame.index[frame["variable"] == "biomass"][1]
+    frame.loc[row, "value"] = 1e6
+    data = tmp_path / "run.csv"
+    frame.to_csv(data, index=False)
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    main(["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data), "--speed", "0",
+          "--db", db, "--run", "B-1", "--json"])  # fmt: skip
+    result = json.loads(capsys.readouterr().out)
+    assert result["readings"]["rejected"] == 1 and result["stored"]["rejected"] == 1
+    with Store(db, create=False) as store:
+        (bad,) = store.readings("B-1", status="rejected")
+    assert bad.value == 1e6 and "<= 1000 g/L" in (bad.reason or "")
+    assert pd.notna(result["final"]["X"])

@@ -80,11 +80,16 @@ class CheckedReading:
         return float(self.reading.time_h)
 
 
+_CONCENTRATIONS = ("biomass", "substrate", "product", "acetate", "lactate", "ethanol",
+                   "glutamine", "ammonia")  # fmt: skip
 # Physical bounds that hold for any fermentation, per standard signal (signal unit).
 _SIGNAL_RANGES: dict[str, tuple[float, float]] = {
     "temperature": (-5.0, 100.0),  # liquid culture
     "pH": (0.0, 14.0),
     "DO": (-10.0, 1000.0),  # probe drift dips below 0; pure O2 sparging goes above 100 %
+    # a litre of broth weighs about a kilogram: nothing in it reaches 1000 g/L (a biomass
+    # of 1e150 g/L was accepted, stored as such and drawn in the report)
+    **dict.fromkeys(_CONCENTRATIONS, (0.0, 1000.0)),
 }
 
 
@@ -150,7 +155,9 @@ class ReadingValidator:
         unit = SIGNAL_MAP[self.model][name][1]
         standard = self._signals[signal].unit
         if unit != standard and signal in _SIGNAL_RANGES:
-            converted = _units.convert([low, high], standard, unit)
+            converted = _units.convert(
+                [low, high], standard, unit, molar_mass=self._signals[signal].molar_mass
+            )
             low, high = float(converted[0]), float(converted[1])
         if signal == "volume":
             low, high = 0.0, self.volume_max if self.volume_max is not None else math.inf
