@@ -131,6 +131,8 @@ def read_sites(folder: Path, mapping: Path | None = None) -> list[Any]:
         batches = read_batches(path, mapping)
         if not batches:
             raise InputError("site file holds no batches", file=str(path))
+        for batch in batches:
+            _plausible(batch, path)
         try:
             exps = experiments("ecoli", batches, None)
         except InputError as err:
@@ -146,6 +148,29 @@ def read_sites(folder: Path, mapping: Path | None = None) -> list[Any]:
             ) from None
         sites.append(Site(path.stem, tuple(exps), None, {"file": str(path)}))
     return sites
+
+
+# read_batches converts to the standard units (g/L); a litre of broth weighs about a
+# kilogram, so no concentration in it reaches 1000 g/L (the live twin's validator bound)
+_CONCENTRATIONS = ("biomass", "substrate", "product", "acetate")
+_MAX_G_PER_L = 1000.0
+
+
+def _plausible(batch: Any, path: Path) -> None:
+    """Refuse a physically impossible concentration (a unit slip: 1e6 g/L of biomass
+    trained the site's networks silently), naming the file, batch, variable and time."""
+    frame = batch.to_long()
+    bad = frame[frame["variable"].isin(_CONCENTRATIONS) & (frame["value"] > _MAX_G_PER_L)]
+    if len(bad):
+        first = bad.iloc[0]
+        raise InputError(
+            f"batch '{first['batch']}': {first['variable']} at t={first['time_h']:g} h is "
+            "physically impossible",
+            file=str(path),
+            column=str(first["variable"]),
+            expected=f"<= {_MAX_G_PER_L:g} g/L",
+            found=f"{first['value']:g} g/L",
+        )
 
 
 def _check(request: FederateRequest) -> None:
