@@ -168,3 +168,72 @@ def test_cli_workflow_reads_an_opcua_server(tmp_path: Path) -> None:
     assert result.run == "B-1" and result.stats.rejected == 0
     assert result.estimates["time_h"].iloc[-1] == pytest.approx(4.0)
     assert (tmp_path / "twin.html").stat().st_size > 100_000
+
+
+def test_cli_refuses_a_map_the_twin_or_the_server_cannot_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A map unit the twin cannot convert, or a variable it does not know, is one line and
+    exit code 2 before anything is connected or stored (every reading of that node was
+    rejected, all run long). A node the server lacks ends the run with one line (the
+    source reconnected and was refused again, for ever)."""
+    import threading
+
+    import yaml
+
+    from biofab.cli.main import main
+    from biofab.process.live.workflow import TwinRequest, run_twin
+
+    db = tmp_path / "none.db"
+    base = ["process", "twin", "--scenario", str(EXAMPLE), "--source", "opc.tcp://127.0.0.1:9/x",
+            "--db", f"sqlite:///{db}"]  # fmt: skip
+    for change, words in (
+        ({"OUR": {"node": "ns=2;s=Reactor.OUR", "unit": "mmol/h"}}, "key nodes.OUR.unit"),
+        ({"pH": {"node": "ns=2;s=Reactor.pH", "unit": "pH"}}, "key nodes.pH: pH: unknown"),
+    ):
+        spec = node_map()
+        spec["nodes"].update(change)
+        path = tmp_path / "map.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        with pytest.raises(SystemExit) as exit_:
+            main([*base, "--map", str(path)])
+        err = capsys.readouterr().err.strip()
+        assert exit_.value.code == 2 and "\n" not in err and words in err, err
+        assert not db.exists()
+
+    spec = node_map()
+    spec["nodes"]["A"] = {"node": "ns=2;s=Reactor.Acetate", "unit": "g/L"}  # not served
+    path = tmp_path / "map.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    port = free_port()
+    request = TwinRequest(
+        scenario=EXAMPLE,
+        source=f"opc.tcp://127.0.0.1:{port}/biofab/reactor",
+        node_map=path,
+        db=f"sqlite:///{tmp_path / 'served.db'}",
+        progress=False,
+    )
+    errors: list[BaseException] = []
+
+    def twin() -> None:
+        try:
+            run_twin(request)
+        except BaseException as err:  # the test reads it
+            errors.append(err)
+
+    async def main_() -> None:
+        reactor = Reactor(port)
+        await reactor.start()
+        thread = threading.Thread(target=twin, daemon=True)
+        thread.start()
+        for _ in range(600):
+            if not thread.is_alive():
+                break
+            await asyncio.sleep(0.05)
+        await reactor.stop()
+        assert not thread.is_alive(), "the twin kept reconnecting to a server without the node"
+
+    asyncio.run(main_())
+    (refusal,) = errors
+    assert isinstance(refusal, InputError) and "refused to monitor" in str(refusal)
+    assert "ns=2;s=Reactor.Acetate" in str(refusal) and "\n" not in str(refusal)

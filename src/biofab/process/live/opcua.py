@@ -245,6 +245,10 @@ class OpcUaSource:
                 await self._subscribe(client)
                 async for reading in self._serve(client):
                     yield reading
+            except InputError:
+                # the map names nodes the server lacks: no reconnect can fix that (it
+                # reconnected and was refused again, for ever)
+                raise
             except (TimeoutError, OSError, ConnectionError) as err:
                 _log.warning("OPC UA connection lost (%s)", _reason(err))
             except Exception as err:  # asyncua raises its own status errors on a dead link

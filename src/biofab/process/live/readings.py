@@ -163,6 +163,32 @@ class ReadingValidator:
             low, high = 0.0, self.volume_max if self.volume_max is not None else math.inf
         return low, high
 
+    def check_unit(self, variable: str, unit: str) -> str:
+        """The twin's name of ``variable`` if its readings in ``unit`` can be used (a known
+        variable, a unit convertible to the twin's), else :class:`ReadingError`: for a
+        source that declares its units before any reading (an OPC UA node map), so that a
+        wrong one is refused at the start instead of rejecting every reading."""
+        known = self._names.get(str(variable))
+        if known is None:
+            raise ReadingError(
+                f"{variable}: unknown variable",
+                column="variable",
+                expected=", ".join(sorted(self._names)),
+                found=variable,
+            )
+        name, twin_unit, signal = known
+        try:
+            molar_mass = self._signals[signal].molar_mass
+            _units.convert(1.0, str(unit).strip(), twin_unit, molar_mass=molar_mass)
+        except _units.UnitError as err:
+            raise ReadingError(
+                f"{variable}: {err.message}",
+                column="unit",
+                expected=f"a unit convertible to {twin_unit}",
+                found=unit,
+            ) from None
+        return name
+
     def check(self, reading: Reading) -> CheckedReading:
         """The reading in the twin's name and unit, or :class:`ReadingError`."""
         t = _float(reading.time_h)

@@ -181,7 +181,9 @@ def _source(request: TwinRequest, validator: ReadingValidator) -> tuple[Any, str
         from biofab.process.live.opcua import NodeMap, OpcUaSource
 
         assert request.node_map is not None
-        opc = OpcUaSource(request.source, NodeMap.from_yaml(request.node_map))
+        node_map = NodeMap.from_yaml(request.node_map)
+        _check_map(node_map, request.node_map, validator)
+        opc = OpcUaSource(request.source, node_map)
         return opc, request.source
     from biofab.process.live.http import HttpSource
 
@@ -189,6 +191,22 @@ def _source(request: TwinRequest, validator: ReadingValidator) -> tuple[Any, str
     host, port = parse_listen(request.listen)
     http = HttpSource(validator, host=host, port=port)
     return http, f"http://{host}:{port}"
+
+
+def _check_map(node_map: Any, path: Path, validator: ReadingValidator) -> None:
+    """Refuse a map whose variable or unit the twin cannot use, before anything is
+    connected or stored: each of that node's readings would be rejected, all run long."""
+    from biofab.core.scenario_yaml import ScenarioError
+    from biofab.process.live.readings import ReadingError
+
+    for variable, unit in node_map.nodes.values():
+        try:
+            validator.check_unit(variable, unit)
+        except ReadingError as err:
+            key = f"nodes.{variable}" + (".unit" if err.column == "unit" else "")
+            raise ScenarioError(
+                err.message, file=str(path), key=key, expected=err.expected, found=err.found
+            ) from None
 
 
 class _Until:
