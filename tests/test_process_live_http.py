@@ -245,3 +245,32 @@ def test_cli_twin_rejects_an_impossible_concentration(
         (bad,) = store.readings("B-1", status="rejected")
     assert bad.value == 1e6 and "<= 1000 g/L" in (bad.reason or "")
     assert pd.notna(result["final"]["X"])
+
+
+def test_cli_twin_rejects_a_reading_stamped_far_ahead(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reading 5000 h after inoculation (a clock slip, milliseconds read as hours) is
+    rejected by the horizon rule (default 10 × the scenario's t_end) and the run goes on;
+    it crashed the twin (the recipe's exponential feed overflowed after 18,955 steps)."""
+    import pandas as pd
+
+    from biofab.cli.main import main
+
+    scenario = Scenario.from_yaml(EXAMPLE)
+    frame = scenario.measure(scenario.simulate()).slice(0.0, 4.0).to_long()
+    slip = frame[frame["variable"] == "OUR"].tail(1).assign(time_h=5000.0)
+    data = tmp_path / "run.csv"
+    pd.concat([frame, slip]).to_csv(data, index=False)
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    main(["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data), "--speed", "0",
+          "--db", db, "--run", "B-1", "--json"])  # fmt: skip
+    result = json.loads(capsys.readouterr().out)
+    assert result["readings"]["rejected"] == 1 and result["final"]["time_h"] == pytest.approx(4.0)
+    with Store(db, create=False) as store:
+        (bad,) = store.readings("B-1", status="rejected")
+    assert bad.time_h == 5000.0 and "<= 160 h" in (bad.reason or "")
+    with pytest.raises(SystemExit) as exit_:
+        main(["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data),
+              "--time-max", "0", "--db", db])  # fmt: skip
+    assert exit_.value.code == 2 and "time max" in capsys.readouterr().err

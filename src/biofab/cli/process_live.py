@@ -57,6 +57,13 @@ def register(app: typer.Typer) -> None:
         volume_max: Annotated[
             float | None, typer.Option("--volume-max", help="Largest believable volume, L.")
         ] = None,
+        time_max: Annotated[
+            float | None,
+            typer.Option(
+                "--time-max",
+                help="Latest believable reading time, h (default 10 × the scenario's t_end).",
+            ),
+        ] = None,
         out: Annotated[Path | None, typer.Option("--out", help="Estimates CSV.")] = None,
         report: Annotated[
             Path | None,
@@ -105,6 +112,7 @@ def register(app: typer.Typer) -> None:
             db=db,
             run=run,
             volume_max=volume_max,
+            time_max_h=time_max,
             until_h=until,
             out=out,
             report=report,

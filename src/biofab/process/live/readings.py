@@ -103,6 +103,11 @@ class ReadingValidator:
         :data:`~biofab.process.scenario.SIGNAL_MAP`).
     volume_max:
         Largest believable broth volume, L (default: no upper bound).
+    time_max:
+        Latest believable reading time, h after inoculation (default: no upper bound). A
+        reading stamped far ahead (a clock slip, milliseconds read as hours) would close
+        every estimator step up to it, make every later reading late, and run the twin's
+        recipe far past its range.
     ranges:
         Extra or overriding ``(low, high)`` bounds per twin variable, in the twin's unit.
     """
@@ -112,6 +117,7 @@ class ReadingValidator:
         model: str,
         *,
         volume_max: float | None = None,
+        time_max: float | None = None,
         ranges: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         from biofab.process.batchdata import SIGNALS
@@ -121,8 +127,11 @@ class ReadingValidator:
             raise InputError("unknown model", expected=" | ".join(SIGNAL_MAP), found=model)
         if volume_max is not None and not (math.isfinite(volume_max) and volume_max > 0):
             raise InputError("volume_max must be positive", expected="> 0 L", found=volume_max)
+        if time_max is not None and not (math.isfinite(time_max) and time_max > 0):
+            raise InputError("time_max must be positive", expected="> 0 h", found=time_max)
         self.model = model
         self.volume_max = volume_max
+        self.time_max = time_max
         self.ranges = dict(ranges or {})
         table = SIGNAL_MAP[model]
         # twin name or standard signal name -> (twin name, twin unit, standard signal)
@@ -197,6 +206,13 @@ class ReadingValidator:
                 f"reading of {reading.variable}: bad time",
                 column="time_h",
                 expected="a finite number of hours >= 0",
+                found=reading.time_h,
+            )
+        if self.time_max is not None and t > self.time_max:
+            raise ReadingError(
+                f"{reading.label()}: time beyond the run's horizon",
+                column="time_h",
+                expected=f"<= {self.time_max:g} h after inoculation",
                 found=reading.time_h,
             )
         known = self._names.get(str(reading.variable))

@@ -46,6 +46,8 @@ class TwinRequest:
     and ``window_h``: estimator step and reorder window (h). ``db``: store URL (None: the
     default store); ``run``: run name (default: the batch id or the source);
     ``volume_max``: largest believable volume (L; default 10 × the initial volume);
+    ``time_max_h``: latest believable reading time (h; default 10 × the scenario's
+    ``t_end``);
     ``until_h``: stop after this much process time (h). ``out``: estimates CSV;
     ``report``: HTML page, rewritten every ``report_every_s`` seconds while the run
     goes on (the browser reloads it) and once at the end. ``monitor``: good batches
@@ -69,6 +71,7 @@ class TwinRequest:
     db: str | None = None
     run: str | None = None
     volume_max: float | None = None
+    time_max_h: float | None = None
     until_h: float | None = None
     flush_every: int = 500
     flush_seconds: float = 2.0
@@ -150,6 +153,10 @@ def _check(request: TwinRequest) -> None:
         raise InputError("unknown filter", expected="ekf | ukf", found=request.filter)
     if math.isnan(request.speed) or request.speed < 0:
         raise InputError("replay speed must be >= 0", expected=">= 0", found=request.speed)
+    if request.time_max_h is not None and not (
+        math.isfinite(request.time_max_h) and request.time_max_h > 0
+    ):
+        raise InputError("time max must be positive", expected="> 0 h", found=request.time_max_h)
     if request.until_h is not None and not request.until_h > 0:
         raise InputError("until must be positive", expected="> 0 h", found=request.until_h)
     if request.listen is not None:
@@ -245,7 +252,10 @@ def run_twin(request: TwinRequest) -> TwinResult:
     volume_max = request.volume_max
     if volume_max is None:
         volume_max = 10.0 * float(scenario.initial.get("V", math.inf))
-    validator = ReadingValidator(scenario.model, volume_max=volume_max)
+    time_max = request.time_max_h
+    if time_max is None:
+        time_max = 10.0 * float(scenario.t_end)
+    validator = ReadingValidator(scenario.model, volume_max=volume_max, time_max=time_max)
     twin = LiveTwin(scenario, request.filter)  # type: ignore[arg-type]
     fitted = None
     if request.monitor is not None:  # refused here, before a source or the store opens
