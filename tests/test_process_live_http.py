@@ -224,8 +224,9 @@ def test_cli_twin_resumes_a_run_the_store_already_holds(
 def test_cli_twin_rejects_an_impossible_concentration(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A biomass sample of 1e6 g/L (a unit slip, a typo) is no reading of a broth: it is
-    stored as rejected with its reason, and the run goes on (it was accepted)."""
+    """A biomass sample of 1e6 g/L (a unit slip, a typo) is no reading of a broth, nor an
+    OUR of 1e12 mmol/L/h: each is stored as rejected with its reason, and the run goes on
+    (the first was accepted; the second stopped the twin, every reading lost)."""
     import pandas as pd
 
     from biofab.cli.main import main
@@ -234,17 +235,20 @@ def test_cli_twin_rejects_an_impossible_concentration(
     frame = scenario.measure(scenario.simulate()).slice(0.0, 4.0).to_long()
     row = frame.index[frame["variable"] == "biomass"][1]
     frame.loc[row, "value"] = 1e6
+    # an OUR of 1e12 mmol/L/h sent the filter to infinity: the twin stopped, nothing stored
+    frame.loc[frame.index[frame["variable"] == "OUR"][5], "value"] = 1e12
     data = tmp_path / "run.csv"
     frame.to_csv(data, index=False)
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     main(["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data), "--speed", "0",
           "--db", db, "--run", "B-1", "--json"])  # fmt: skip
     result = json.loads(capsys.readouterr().out)
-    assert result["readings"]["rejected"] == 1 and result["stored"]["rejected"] == 1
+    assert result["readings"]["rejected"] == 2 and result["stored"]["rejected"] == 2
     with Store(db, create=False) as store:
-        (bad,) = store.readings("B-1", status="rejected")
-    assert bad.value == 1e6 and "<= 1000 g/L" in (bad.reason or "")
-    assert pd.notna(result["final"]["X"])
+        bad = {r.variable: r for r in store.readings("B-1", status="rejected")}
+    assert bad["biomass"].value == 1e6 and "<= 1000 g/L" in (bad["biomass"].reason or "")
+    assert "<= 2000 mmol/L/h" in (bad["OUR"].reason or "")
+    assert pd.notna(result["final"]["X"]) and result["final"]["time_h"] == pytest.approx(4.0)
 
 
 def test_cli_twin_rejects_a_reading_stamped_far_ahead(

@@ -90,6 +90,10 @@ _SIGNAL_RANGES: dict[str, tuple[float, float]] = {
     # a litre of broth weighs about a kilogram: nothing in it reaches 1000 g/L (a biomass
     # of 1e150 g/L was accepted, stored as such and drawn in the report)
     **dict.fromkeys(_CONCENTRATIONS, (0.0, 1000.0)),
+    # an order above the highest oxygen transfer of a stirred tank (~200 mmol/L/h); an
+    # OUR of 1e12 sent the filter's state to infinity and stopped the twin
+    "OUR": (-2000.0, 2000.0),
+    "CER": (-2000.0, 2000.0),
 }
 
 
