@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from biofab.core.errors import InputError
 from biofab.process.live.http import HttpSource
 from biofab.process.live.loop import LiveLoop
 from biofab.process.live.readings import ReadingValidator
@@ -278,3 +279,34 @@ def test_cli_twin_rejects_a_reading_stamped_far_ahead(
         main(["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data),
               "--time-max", "0", "--db", db])  # fmt: skip
     assert exit_.value.code == 2 and "time max" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--listen`` on a port another process holds: one line and exit code 2, no store
+    (it was uvicorn's SystemExit escaping the event loop: 81 lines, exit code 1, an empty
+    run left in the store). The source itself says it in one line too."""
+    import socket
+
+    from biofab.cli.main import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = int(busy.getsockname()[1])
+        db = tmp_path / "none.db"
+        with pytest.raises(SystemExit) as exit_:
+            main(["process", "twin", "--scenario", str(EXAMPLE), "--listen",
+                  f"127.0.0.1:{port}", "--db", f"sqlite:///{db}"])  # fmt: skip
+        err = capsys.readouterr().err.strip()
+        assert exit_.value.code == 2 and "\n" not in err, err
+        assert f"cannot listen on 127.0.0.1:{port}" in err and not db.exists()
+
+        source = HttpSource(ReadingValidator("ecoli"), port=port)
+
+        async def drain() -> None:
+            async for _ in source:
+                pass
+
+        with pytest.raises(InputError, match=f"cannot listen on 127.0.0.1:{port}") as refusal:
+            asyncio.run(drain())
+        assert "\n" not in str(refusal.value)

@@ -131,6 +131,24 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _can_listen(host: str, port: int) -> None:
+    """Refuse an address that cannot be bound before the store holds a run for it."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # as uvicorn binds: SO_REUSEADDR, so a port in TIME_WAIT is free, a listening one not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as err:
+            raise InputError(
+                f"cannot listen on {host}:{port} ({err.strerror or err})",
+                expected="a free port on an address of this machine",
+                found=f"{host}:{port}",
+            ) from None
+
+
 def _check(request: TwinRequest) -> None:
     chosen = [
         n
@@ -160,7 +178,7 @@ def _check(request: TwinRequest) -> None:
     if request.until_h is not None and not request.until_h > 0:
         raise InputError("until must be positive", expected="> 0 h", found=request.until_h)
     if request.listen is not None:
-        parse_listen(request.listen)
+        _can_listen(*parse_listen(request.listen))
     if not (math.isfinite(request.report_every_s) and request.report_every_s >= 0):
         raise InputError(
             "report interval must be >= 0 s", expected=">= 0 s", found=request.report_every_s
