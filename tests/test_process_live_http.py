@@ -310,3 +310,23 @@ def test_a_port_in_use_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         with pytest.raises(InputError, match=f"cannot listen on 127.0.0.1:{port}") as refusal:
             asyncio.run(drain())
         assert "\n" not in str(refusal.value)
+
+
+def test_cli_twin_ukf_prints_no_numpy_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--filter ukf``: the sigma points may reach V = 0 when mu is evaluated; that printed
+    a NumPy RuntimeWarning ("invalid value encountered in scalar divide") on stderr."""
+    import warnings
+
+    from biofab.cli.main import main
+
+    scenario = Scenario.from_yaml(EXAMPLE)
+    data = tmp_path / "run.csv"
+    scenario.measure(scenario.simulate()).slice(0.0, 2.0).to_csv(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        db = f"sqlite:///{tmp_path / 'u.db'}"
+        main(["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data), "--speed",
+              "0", "--filter", "ukf", "--db", db, "--json"])  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["final"]["time_h"] == pytest.approx(2.0)
