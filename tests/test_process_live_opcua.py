@@ -201,6 +201,13 @@ def test_cli_refuses_a_map_the_twin_or_the_server_cannot_use(
         assert exit_.value.code == 2 and "\n" not in err and words in err, err
         assert not db.exists()
 
+    # nobody listens: --max-retries ends the run (it retried for ever) in one line
+    path.write_text(yaml.safe_dump(node_map()))
+    with pytest.raises(SystemExit) as exit_:
+        main([*base, "--map", str(path), "--max-retries", "1"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_.value.code == 2 and "cannot reach the OPC UA server" in err and "2 tries" in err
+
     spec = node_map()
     spec["nodes"]["A"] = {"node": "ns=2;s=Reactor.Acetate", "unit": "g/L"}  # not served
     path = tmp_path / "map.yaml"

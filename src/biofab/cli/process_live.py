@@ -57,6 +57,13 @@ def register(app: typer.Typer) -> None:
         volume_max: Annotated[
             float | None, typer.Option("--volume-max", help="Largest believable volume, L.")
         ] = None,
+        max_retries: Annotated[
+            int | None,
+            typer.Option(
+                "--max-retries",
+                help="OPC UA: failed connects in a row before giving up (default: never).",
+            ),
+        ] = None,
         time_max: Annotated[
             float | None,
             typer.Option(
@@ -113,6 +120,7 @@ def register(app: typer.Typer) -> None:
             run=run,
             volume_max=volume_max,
             time_max_h=time_max,
+            max_retries=max_retries,
             until_h=until,
             out=out,
             report=report,

@@ -47,7 +47,8 @@ class TwinRequest:
     default store); ``run``: run name (default: the batch id or the source);
     ``volume_max``: largest believable volume (L; default 10 × the initial volume);
     ``time_max_h``: latest believable reading time (h; default 10 × the scenario's
-    ``t_end``);
+    ``t_end``); ``max_retries``: failed OPC UA connects in a row before the run ends
+    (None: never);
     ``until_h``: stop after this much process time (h). ``out``: estimates CSV;
     ``report``: HTML page, rewritten every ``report_every_s`` seconds while the run
     goes on (the browser reloads it) and once at the end. ``monitor``: good batches
@@ -72,6 +73,7 @@ class TwinRequest:
     run: str | None = None
     volume_max: float | None = None
     time_max_h: float | None = None
+    max_retries: int | None = None
     until_h: float | None = None
     flush_every: int = 500
     flush_seconds: float = 2.0
@@ -175,6 +177,8 @@ def _check(request: TwinRequest) -> None:
         math.isfinite(request.time_max_h) and request.time_max_h > 0
     ):
         raise InputError("time max must be positive", expected="> 0 h", found=request.time_max_h)
+    if request.max_retries is not None and request.max_retries < 0:
+        raise InputError("max retries must be >= 0", expected=">= 0", found=request.max_retries)
     if request.until_h is not None and not request.until_h > 0:
         raise InputError("until must be positive", expected="> 0 h", found=request.until_h)
     if request.listen is not None:
@@ -208,7 +212,7 @@ def _source(request: TwinRequest, validator: ReadingValidator) -> tuple[Any, str
         assert request.node_map is not None
         node_map = NodeMap.from_yaml(request.node_map)
         _check_map(node_map, request.node_map, validator)
-        opc = OpcUaSource(request.source, node_map)
+        opc = OpcUaSource(request.source, node_map, max_retries=request.max_retries)
         return opc, request.source
     from biofab.process.live.http import HttpSource
 
