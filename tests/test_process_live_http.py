@@ -330,3 +330,30 @@ def test_cli_twin_ukf_prints_no_numpy_warnings(
         main(["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data), "--speed",
               "0", "--filter", "ukf", "--db", db, "--json"])  # fmt: skip
     assert json.loads(capsys.readouterr().out)["final"]["time_h"] == pytest.approx(2.0)
+
+
+def test_cli_twin_replays_one_batch_of_a_multi_batch_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The replay refused a multi-batch file with 'name one', but the command had no way
+    to name one: ``--batch``. An unknown name is one line, nothing stored."""
+    import pandas as pd
+
+    from biofab.cli.main import main
+
+    scenario = Scenario.from_yaml(EXAMPLE)
+    one = scenario.measure(scenario.simulate()).slice(0.0, 2.0).to_long()
+    data = tmp_path / "two.csv"
+    pd.concat([one, one.assign(batch="B-2")]).to_csv(data, index=False)
+    db = tmp_path / "two.db"
+    base = ["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data), "--speed", "0",
+            "--db", f"sqlite:///{db}"]  # fmt: skip
+    for extra, words in (([], "name one (--batch)"), (["--batch", "B-9"], "no such batch")):
+        with pytest.raises(SystemExit) as exit_:
+            main([*base, *extra])
+        err = capsys.readouterr().err.strip()
+        assert exit_.value.code == 2 and "\n" not in err and words in err and "B-2" in err
+        assert not db.exists()
+    main([*base, "--batch", "B-2", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["run"] == "B-2" and result["final"]["time_h"] == pytest.approx(2.0)

@@ -35,6 +35,10 @@ def register(app: typer.Typer) -> None:
         mapping: Annotated[
             Path | None, typer.Option("--mapping", help="Column-mapping YAML of the replay file.")
         ] = None,
+        batch: Annotated[
+            str | None,
+            typer.Option("--batch", help="Which batch of a replayed multi-batch file."),
+        ] = None,
         speed: Annotated[
             float, typer.Option("--speed", help="Replay speed, x real time (0: no waiting).")
         ] = 60.0,
@@ -111,6 +115,7 @@ def register(app: typer.Typer) -> None:
             node_map=node_map,
             replay=replay,
             mapping=mapping,
+            batch=batch,
             speed=speed,
             listen=listen,
             filter=filter,

@@ -40,7 +40,8 @@ class TwinRequest:
     """Run the live twin on one source.
 
     Exactly one of ``source`` (``opc.tcp://`` URL, with ``node_map``), ``replay`` (run
-    CSV, optional ``mapping``, at ``speed``× real time; 0 = as fast as possible) or
+    CSV, optional ``mapping``, ``batch`` of a multi-batch file, at ``speed``× real time;
+    0 = as fast as possible) or
     ``listen`` (``HOST:PORT`` of the HTTP/WebSocket endpoint). ``scenario``: twin,
     initial state, recipe for unlogged inputs, noise. ``filter``: ekf | ukf; ``step_h``
     and ``window_h``: estimator step and reorder window (h). ``db``: store URL (None: the
@@ -64,6 +65,7 @@ class TwinRequest:
     node_map: Path | None = None
     replay: Path | None = None
     mapping: Path | None = None
+    batch: str | None = None
     speed: float = 60.0
     listen: str | None = None
     filter: str = "ekf"
@@ -167,6 +169,8 @@ def _check(request: TwinRequest) -> None:
             expected="--source opc.tcp://… (with --map) | --replay FILE | --listen HOST:PORT",
             found=", ".join(chosen) or "none",
         )
+    if request.batch is not None and request.replay is None:
+        raise InputError("--batch names a batch of a replayed file", expected="--replay FILE")
     if request.source is not None and request.node_map is None:
         raise InputError("an OPC UA source needs a node map", expected="--map map.yaml")
     if request.filter not in ("ekf", "ukf"):
@@ -204,7 +208,9 @@ def _source(request: TwinRequest, validator: ReadingValidator) -> tuple[Any, str
     if request.replay is not None:
         from biofab.process.live.replay import ReplaySource
 
-        replay = ReplaySource(request.replay, mapping=request.mapping, speed=request.speed)
+        replay = ReplaySource(
+            request.replay, mapping=request.mapping, speed=request.speed, batch=request.batch
+        )
         return replay, replay.batch_id
     if request.source is not None:
         from biofab.process.live.opcua import NodeMap, OpcUaSource
