@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -197,6 +198,9 @@ def test_cli_runs_on_a_folder_of_site_csvs(tmp_path: Path) -> None:
     assert code == 0, text
     assert "plant0" in text and "federated" in text and "pooled" in text
     assert (tmp_path / "r.html").exists()
+    # the baselines (as long as the federated run) report progress too, not only the rounds
+    assert "federated round 1/1" in text
+    assert "baseline models (each site alone, then pooled) 3/3" in text and "local plant1" in text
 
 
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
@@ -232,6 +236,14 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     shutil.copy(good, few / "a.csv")
     _site_csv(few / "b.csv", 1, 1)
     refused(*run("federate", few, "--report", report), "b.csv", "too few")
+    # a site with an impossible concentration (a unit slip): refused, not trained on
+    slip = tmp_path / "slip"
+    slip.mkdir()
+    shutil.copy(good, slip / "a.csv")
+    frame = pd.read_csv(good)
+    frame.loc[frame["variable"] == "biomass", "value"] *= 1e6
+    frame.to_csv(slip / "b.csv", index=False)
+    refused(*run("federate", slip, "--report", report), "b.csv", "biomass", "<= 1000 g/L")
     # bad options
     refused(*run("federate", "--simulate", "3", "--strategy", "fedsgd"), "strategy", "fedsgd")
     refused(*run("federate", "--simulate", "3", "--lr", "-1"), "lr")

@@ -65,6 +65,9 @@ def test_validator_converts_units_to_the_twin() -> None:
         (Reading(math.inf, "X", 1.0, "g/L"), "bad time"),
         (Reading(-1.0, "X", 1.0, "g/L"), "bad time"),
         (Reading(1.0, "glucoze", 1.0, "g/L"), "unknown variable"),
+        # no broth holds 1000 g/L of anything; no reactor transfers 2000 mmol O2/L/h
+        (Reading(1.0, "X", 1e6, "g/L"), "0 <= value <= 1000 g/L"),
+        (Reading(1.0, "OUR", 1e12, "mmol/L/h"), "-2000 <= value <= 2000 mmol/L/h"),
     ],
 )
 def test_validator_refuses_in_one_line(reading: Reading, words: str) -> None:
@@ -269,3 +272,32 @@ def test_bad_readings_never_stop_the_loop(scenario: Scenario, run, tmp_path: Pat
     assert {r.variable for r in rejected} == {"OUR", "X", "Q"}
     assert all(r.reason and "\n" not in r.reason for r in rejected)
     assert len(twin.frame()) == 17  # the prior, then 4 h in 0.25 h steps
+
+
+def test_a_failing_estimator_step_keeps_the_readings(
+    scenario: Scenario, run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A step the filter cannot process stops the run with one line that says where, and
+    the readings received are still written (finish flushed nothing when a step raised)."""
+    from biofab.core.errors import BiofabError
+
+    _, batch = run
+    readings = batch_readings(batch.slice(0.0, 2.0))
+    twin = LiveTwin(scenario, "ekf")
+    real = twin.step
+
+    def spoiled(step):  # type: ignore[no-untyped-def]
+        if step.end > 1.0:
+            raise InputError("Q has non-finite entries", expected="finite numbers")
+        return real(step)
+
+    monkeypatch.setattr(twin, "step", spoiled)
+    with Store(f"sqlite:///{tmp_path / 's.db'}", who="tester") as store:
+        writer = ReadingWriter(store, "r", "ecoli", flush_every=10_000)
+        with pytest.raises(BiofabError) as err:
+            LiveLoop(twin, ReadingValidator("ecoli"), writer=writer).feed(readings)
+        counts = store.reading_counts("r")
+    text = str(err.value)
+    assert "the estimator failed in the step ending at 1.25 h" in text and "\n" not in text
+    assert "Q has non-finite entries" in text and "readings received are stored" in text
+    assert counts["accepted"] > 0

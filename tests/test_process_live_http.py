@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from biofab.core.errors import InputError
 from biofab.process.live.http import HttpSource
 from biofab.process.live.loop import LiveLoop
 from biofab.process.live.readings import ReadingValidator
@@ -129,3 +130,230 @@ def test_cli_twin_replay_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFix
             ["process", "twin", "--scenario", str(EXAMPLE), "--source", "opc.tcp://h:1", "--db", db]
         )
     assert exit_.value.code == 2 and "node map" in capsys.readouterr().err
+
+
+def test_cli_twin_stopped_with_ctrl_c_still_writes_its_outputs(tmp_path: Path) -> None:
+    """An HTTP (or OPC UA) source may never say the batch is over: the operator ends the
+    run with Ctrl-C. The readings are stored, the estimates CSV and the final report
+    (which no longer reloads) are written, and the exit code is 130."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    db, out, report = tmp_path / "live.db", tmp_path / "est.csv", tmp_path / "twin.html"
+    command = [sys.executable, "-m", "biofab.cli", "process", "twin", "--scenario", str(EXAMPLE),
+               "--listen", f"127.0.0.1:{port}", "--db", f"sqlite:///{db}", "--run", "B-1",
+               "--out", str(out), "--report", str(report)]  # fmt: skip
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/live"
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the twin's HTTP endpoint did not start"
+            time.sleep(0.1)
+        one = {"variable": "OUR", "value": 12.0, "unit": "mmol/L/h"}
+        body = {"readings": [{**one, "time_h": 0.5}, {**one, "time_h": 1.5}]}
+        assert httpx.post(f"{base}/readings", json=body, timeout=10).status_code == 202
+        while httpx.get(f"{base}/health", timeout=1).json()["queued"]:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "stopped by Ctrl-C" in stdout and "2 readings, 2 accepted" in stdout
+    assert out.read_text().startswith("time_h,readings,X,X_std")
+    assert "http-equiv='refresh'" not in report.read_text(encoding="utf-8")
+    with Store(f"sqlite:///{db}", create=False) as store:
+        assert store.reading_counts("B-1")["accepted"] == 2
+
+
+def test_cli_twin_resumes_a_run_the_store_already_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A twin restarted on a run the store holds (after a crash or Ctrl-C, or the same file
+    replayed again) resumes it: the stored readings are fed first, so the estimates
+    continue instead of restarting from the initial guess, and what the source sends
+    again is dropped as a duplicate instead of stored twice (it was: 480 rows of 422)."""
+    import pandas as pd
+
+    from biofab.cli.main import main
+
+    scenario = Scenario.from_yaml(EXAMPLE)
+    data = tmp_path / "run.csv"
+    scenario.measure(scenario.simulate()).slice(0.0, 4.0).to_csv(data)
+    base = ["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data), "--speed", "0"]
+    once, twice = f"sqlite:///{tmp_path / 'once.db'}", f"sqlite:///{tmp_path / 'twice.db'}"
+    main([*base, "--db", once, "--out", str(tmp_path / "once.csv")])
+    main([*base, "--db", twice, "--until", "2"])  # stopped half-way
+    capsys.readouterr()
+    main([*base, "--db", twice, "--out", str(tmp_path / "twice.csv")])
+    out, err = capsys.readouterr()
+    assert "already holds" in err and "resuming it" in err
+    assert "resumed from the store" in " ".join(out.split())
+    # the restarted twin ends where the uninterrupted one does, on the same stored rows
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "twice.csv"), pd.read_csv(tmp_path / "once.csv")
+    )
+    with Store(once, create=False) as a, Store(twice, create=False) as b:
+        assert b.reading_counts("ecoli_fedbatch") == a.reading_counts("ecoli_fedbatch")
+    # the same file once more: every reading is a duplicate, nothing new is stored
+    main([*base, "--db", twice, "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["readings"]["duplicate"] == result["stored"]["accepted"] > 0
+    with Store(once, create=False) as a, Store(twice, create=False) as b:
+        assert b.reading_counts("ecoli_fedbatch") == a.reading_counts("ecoli_fedbatch")
+
+
+def test_cli_twin_rejects_an_impossible_concentration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A biomass sample of 1e6 g/L (a unit slip, a typo) is no reading of a broth, nor an
+    OUR of 1e12 mmol/L/h: each is stored as rejected with its reason, and the run goes on
+    (the first was accepted; the second stopped the twin, every reading lost)."""
+    import pandas as pd
+
+    from biofab.cli.main import main
+
+    scenario = Scenario.from_yaml(EXAMPLE)
+    frame = scenario.measure(scenario.simulate()).slice(0.0, 4.0).to_long()
+    row = frame.index[frame["variable"] == "biomass"][1]
+    frame.loc[row, "value"] = 1e6
+    # an OUR of 1e12 mmol/L/h sent the filter to infinity: the twin stopped, nothing stored
+    frame.loc[frame.index[frame["variable"] == "OUR"][5], "value"] = 1e12
+    data = tmp_path / "run.csv"
+    frame.to_csv(data, index=False)
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    main(["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data), "--speed", "0",
+          "--db", db, "--run", "B-1", "--json"])  # fmt: skip
+    result = json.loads(capsys.readouterr().out)
+    assert result["readings"]["rejected"] == 2 and result["stored"]["rejected"] == 2
+    with Store(db, create=False) as store:
+        bad = {r.variable: r for r in store.readings("B-1", status="rejected")}
+    assert bad["biomass"].value == 1e6 and "<= 1000 g/L" in (bad["biomass"].reason or "")
+    assert "<= 2000 mmol/L/h" in (bad["OUR"].reason or "")
+    assert pd.notna(result["final"]["X"]) and result["final"]["time_h"] == pytest.approx(4.0)
+
+
+def test_cli_twin_rejects_a_reading_stamped_far_ahead(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reading 5000 h after inoculation (a clock slip, milliseconds read as hours) is
+    rejected by the horizon rule (default 10 × the scenario's t_end) and the run goes on;
+    it crashed the twin (the recipe's exponential feed overflowed after 18,955 steps)."""
+    import pandas as pd
+
+    from biofab.cli.main import main
+
+    scenario = Scenario.from_yaml(EXAMPLE)
+    frame = scenario.measure(scenario.simulate()).slice(0.0, 4.0).to_long()
+    slip = frame[frame["variable"] == "OUR"].tail(1).assign(time_h=5000.0)
+    data = tmp_path / "run.csv"
+    pd.concat([frame, slip]).to_csv(data, index=False)
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    main(["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data), "--speed", "0",
+          "--db", db, "--run", "B-1", "--json"])  # fmt: skip
+    result = json.loads(capsys.readouterr().out)
+    assert result["readings"]["rejected"] == 1 and result["final"]["time_h"] == pytest.approx(4.0)
+    with Store(db, create=False) as store:
+        (bad,) = store.readings("B-1", status="rejected")
+    assert bad.time_h == 5000.0 and "<= 160 h" in (bad.reason or "")
+    with pytest.raises(SystemExit) as exit_:
+        main(["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data),
+              "--time-max", "0", "--db", db])  # fmt: skip
+    assert exit_.value.code == 2 and "time max" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--listen`` on a port another process holds: one line and exit code 2, no store
+    (it was uvicorn's SystemExit escaping the event loop: 81 lines, exit code 1, an empty
+    run left in the store). The source itself says it in one line too."""
+    import socket
+
+    from biofab.cli.main import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = int(busy.getsockname()[1])
+        db = tmp_path / "none.db"
+        with pytest.raises(SystemExit) as exit_:
+            main(["process", "twin", "--scenario", str(EXAMPLE), "--listen",
+                  f"127.0.0.1:{port}", "--db", f"sqlite:///{db}"])  # fmt: skip
+        err = capsys.readouterr().err.strip()
+        assert exit_.value.code == 2 and "\n" not in err, err
+        assert f"cannot listen on 127.0.0.1:{port}" in err and not db.exists()
+
+        source = HttpSource(ReadingValidator("ecoli"), port=port)
+
+        async def drain() -> None:
+            async for _ in source:
+                pass
+
+        with pytest.raises(InputError, match=f"cannot listen on 127.0.0.1:{port}") as refusal:
+            asyncio.run(drain())
+        assert "\n" not in str(refusal.value)
+
+
+def test_cli_twin_ukf_prints_no_numpy_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--filter ukf``: the sigma points may reach V = 0 when mu is evaluated; that printed
+    a NumPy RuntimeWarning ("invalid value encountered in scalar divide") on stderr."""
+    import warnings
+
+    from biofab.cli.main import main
+
+    scenario = Scenario.from_yaml(EXAMPLE)
+    data = tmp_path / "run.csv"
+    scenario.measure(scenario.simulate()).slice(0.0, 2.0).to_csv(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        db = f"sqlite:///{tmp_path / 'u.db'}"
+        main(["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data), "--speed",
+              "0", "--filter", "ukf", "--db", db, "--json"])  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["final"]["time_h"] == pytest.approx(2.0)
+
+
+def test_cli_twin_replays_one_batch_of_a_multi_batch_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The replay refused a multi-batch file with 'name one', but the command had no way
+    to name one: ``--batch``. An unknown name is one line, nothing stored."""
+    import pandas as pd
+
+    from biofab.cli.main import main
+
+    scenario = Scenario.from_yaml(EXAMPLE)
+    one = scenario.measure(scenario.simulate()).slice(0.0, 2.0).to_long()
+    data = tmp_path / "two.csv"
+    pd.concat([one, one.assign(batch="B-2")]).to_csv(data, index=False)
+    db = tmp_path / "two.db"
+    base = ["process", "twin", "--scenario", str(EXAMPLE), "--replay", str(data), "--speed", "0",
+            "--db", f"sqlite:///{db}"]  # fmt: skip
+    for extra, words in (([], "name one (--batch)"), (["--batch", "B-9"], "no such batch")):
+        with pytest.raises(SystemExit) as exit_:
+            main([*base, *extra])
+        err = capsys.readouterr().err.strip()
+        assert exit_.value.code == 2 and "\n" not in err and words in err and "B-2" in err
+        assert not db.exists()
+    main([*base, "--batch", "B-2", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["run"] == "B-2" and result["final"]["time_h"] == pytest.approx(2.0)

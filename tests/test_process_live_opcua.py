@@ -27,7 +27,9 @@ SECONDS_PER_HOUR = 0.02
 OUTAGE = (8.0, 9.0)  # h of the run during which the server is down
 
 
-def test_twin_tracks_a_real_opcua_server_through_a_restart(tmp_path: Path) -> None:
+def test_twin_tracks_a_real_opcua_server_through_a_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     example = Scenario.from_yaml(EXAMPLE)
     assert example.measurements is not None
     # another noise draw than the example's seed 1, on which the process noise was chosen
@@ -71,6 +73,11 @@ def test_twin_tracks_a_real_opcua_server_through_a_restart(tmp_path: Path) -> No
 
     # the connection dropped once and came back
     assert source.connects == 2 and source.drops == 1
+    # ... said in one line by the source, not in asyncua's warnings and tracebacks
+    # ("Publish iteration crashed" with 15 lines of traceback, on the command's stderr)
+    assert any("OPC UA connection lost" in r.getMessage() for r in caplog.records)
+    client = [r.getMessage() for r in caplog.records if r.name.startswith("asyncua.client")]
+    assert not client, client
     # every value published while connected was received and stored; none twice, none late
     assert len(reactor.published) == counts["accepted"] == len(stored)
     assert counts == {"accepted": len(reactor.published), "late": 0, "rejected": 0}
@@ -161,3 +168,79 @@ def test_cli_workflow_reads_an_opcua_server(tmp_path: Path) -> None:
     assert result.run == "B-1" and result.stats.rejected == 0
     assert result.estimates["time_h"].iloc[-1] == pytest.approx(4.0)
     assert (tmp_path / "twin.html").stat().st_size > 100_000
+
+
+def test_cli_refuses_a_map_the_twin_or_the_server_cannot_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A map unit the twin cannot convert, or a variable it does not know, is one line and
+    exit code 2 before anything is connected or stored (every reading of that node was
+    rejected, all run long). A node the server lacks ends the run with one line (the
+    source reconnected and was refused again, for ever)."""
+    import threading
+
+    import yaml
+
+    from biofab.cli.main import main
+    from biofab.process.live.workflow import TwinRequest, run_twin
+
+    db = tmp_path / "none.db"
+    base = ["process", "twin", "--scenario", str(EXAMPLE), "--source", "opc.tcp://127.0.0.1:9/x",
+            "--db", f"sqlite:///{db}"]  # fmt: skip
+    for change, words in (
+        ({"OUR": {"node": "ns=2;s=Reactor.OUR", "unit": "mmol/h"}}, "key nodes.OUR.unit"),
+        ({"pH": {"node": "ns=2;s=Reactor.pH", "unit": "pH"}}, "key nodes.pH: pH: unknown"),
+    ):
+        spec = node_map()
+        spec["nodes"].update(change)
+        path = tmp_path / "map.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        with pytest.raises(SystemExit) as exit_:
+            main([*base, "--map", str(path)])
+        err = capsys.readouterr().err.strip()
+        assert exit_.value.code == 2 and "\n" not in err and words in err, err
+        assert not db.exists()
+
+    # nobody listens: --max-retries ends the run (it retried for ever) in one line
+    path.write_text(yaml.safe_dump(node_map()))
+    with pytest.raises(SystemExit) as exit_:
+        main([*base, "--map", str(path), "--max-retries", "1"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_.value.code == 2 and "cannot reach the OPC UA server" in err and "2 tries" in err
+
+    spec = node_map()
+    spec["nodes"]["A"] = {"node": "ns=2;s=Reactor.Acetate", "unit": "g/L"}  # not served
+    path = tmp_path / "map.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    port = free_port()
+    request = TwinRequest(
+        scenario=EXAMPLE,
+        source=f"opc.tcp://127.0.0.1:{port}/biofab/reactor",
+        node_map=path,
+        db=f"sqlite:///{tmp_path / 'served.db'}",
+        progress=False,
+    )
+    errors: list[BaseException] = []
+
+    def twin() -> None:
+        try:
+            run_twin(request)
+        except BaseException as err:  # the test reads it
+            errors.append(err)
+
+    async def main_() -> None:
+        reactor = Reactor(port)
+        await reactor.start()
+        thread = threading.Thread(target=twin, daemon=True)
+        thread.start()
+        for _ in range(600):
+            if not thread.is_alive():
+                break
+            await asyncio.sleep(0.05)
+        await reactor.stop()
+        assert not thread.is_alive(), "the twin kept reconnecting to a server without the node"
+
+    asyncio.run(main_())
+    (refusal,) = errors
+    assert isinstance(refusal, InputError) and "refused to monitor" in str(refusal)
+    assert "ns=2;s=Reactor.Acetate" in str(refusal) and "\n" not in str(refusal)

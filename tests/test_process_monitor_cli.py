@@ -76,6 +76,14 @@ def test_monitor_end_to_end(files: dict[str, Path], tmp_path: Path, capsys) -> N
     actions = [e.action for e in Store(db).events("alarm.")]
     assert actions.count("alarm.raised") >= 1 and actions[-1] == "alarm.acknowledged"
 
+    # The table a person reads the ids from (80 columns, as on a terminal): every id whole
+    # on one line, to be typed back to --ack (it was cut to 'pump3_000/mu…').
+    code, out, err = cli(capsys, "process", "alarms", "--db", db)
+    assert code == 0, err
+    ids = [a["alarm_id"] for a in result["alarms"]]
+    assert ids and all(any(f"│ {i} " in line for line in out.splitlines()) for i in ids), out
+    assert "ben" in out and "active" in out
+
     # Scoring the same batch again raises nothing new (deduplicated through the log).
     code, _, err = cli(capsys, *args, "--db", db, "--batch", "pump3_000", "--json")
     assert code == 0, err
@@ -120,8 +128,14 @@ def test_bad_input_is_one_line_and_writes_nothing(files: dict[str, Path], tmp_pa
     _refused(code, err, "too few good batches", ">= 5")
 
     pd.read_csv(files["new"]).drop(columns=["OUR"]).to_csv(d / "lacks.csv", index=False)
-    code, _, err = cli(capsys, *base, files["good"], d / "lacks.csv", "--report", report)
-    _refused(code, err, "lacks monitored variable", "OUR")
+    lacks_db = d / "lacks.db"
+    code, _, err = cli(
+        capsys, *base, files["good"], d / "lacks.csv", "--report", report,
+        "--db", f"sqlite:///{lacks_db}",
+    )  # fmt: skip
+    # the line names the file the batch came from, not only the batch; no store is made
+    _refused(code, err, "lacks.csv", "lacks monitored variable", "OUR")
+    assert not lacks_db.exists()
 
     code, _, err = cli(capsys, *base, files["good"], files["new"], "--low", "DO<5")
     _refused(code, err, "--low", "VARIABLE=VALUE")
@@ -149,11 +163,13 @@ def test_watch_follows_a_growing_batch(files: dict[str, Path], tmp_path: Path) -
     db = f"sqlite:///{tmp_path / 'live.db'}"
     report = tmp_path / "live.html"
     seen: list[tuple[int, float | None, int]] = []
+    pages: list[str] = []
 
     def on_poll(poll: int, result: wf.MonitorResult | None, error: str | None) -> None:
         assert result is not None and error is None
         s = result.scores[0]
         seen.append((poll, s.first_alarm_time_h, len(Store(db).events("alarm."))))
+        pages.append(report.read_text())
         if poll == 1:  # the logger writes the rest of the run
             pump.to_csv(live, index=False)
 
@@ -162,7 +178,22 @@ def test_watch_follows_a_growing_batch(files: dict[str, Path], tmp_path: Path) -
     assert seen[0] == (1, None, 0)
     assert seen[1][1] is not None and seen[1][2] >= 1  # raised when the data arrived
     assert seen[2][2] == seen[1][2]  # the same data again: nothing new recorded
-    assert "http-equiv='refresh' content='1'" in report.read_text()
+    refresh = "http-equiv='refresh' content='1'"
+    # the page reloads while polls follow, and stops after the last one
+    assert refresh in pages[0] and refresh in pages[1] and refresh not in pages[2]
+
+
+def test_watch_through_the_cli_ends_with_a_page_that_stops_reloading(
+    files: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    report = tmp_path / "watch.html"
+    code, out, err = cli(
+        capsys, "process", "monitor", files["good"], files["new"], "--watch", "0.01",
+        "--polls", "2", "--report", report,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "poll 2" in out and "pump3_000" in out
+    assert "http-equiv='refresh'" not in report.read_text()
 
 
 def test_watch_settings_are_checked(files: dict[str, Path], capsys) -> None:

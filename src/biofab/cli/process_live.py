@@ -35,6 +35,10 @@ def register(app: typer.Typer) -> None:
         mapping: Annotated[
             Path | None, typer.Option("--mapping", help="Column-mapping YAML of the replay file.")
         ] = None,
+        batch: Annotated[
+            str | None,
+            typer.Option("--batch", help="Which batch of a replayed multi-batch file."),
+        ] = None,
         speed: Annotated[
             float, typer.Option("--speed", help="Replay speed, x real time (0: no waiting).")
         ] = 60.0,
@@ -56,6 +60,20 @@ def register(app: typer.Typer) -> None:
         ] = None,
         volume_max: Annotated[
             float | None, typer.Option("--volume-max", help="Largest believable volume, L.")
+        ] = None,
+        max_retries: Annotated[
+            int | None,
+            typer.Option(
+                "--max-retries",
+                help="OPC UA: failed connects in a row before giving up (default: never).",
+            ),
+        ] = None,
+        time_max: Annotated[
+            float | None,
+            typer.Option(
+                "--time-max",
+                help="Latest believable reading time, h (default 10 × the scenario's t_end).",
+            ),
         ] = None,
         out: Annotated[Path | None, typer.Option("--out", help="Estimates CSV.")] = None,
         report: Annotated[
@@ -89,8 +107,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the live twin: validate and store every reading, estimate the states (±σ)
         each step with the EKF/UKF, print one progress line per step, write a report."""
-        from rich.console import Console
-
         from biofab.process.live.workflow import TwinRequest, run_twin
 
         request = TwinRequest(
@@ -99,6 +115,7 @@ def register(app: typer.Typer) -> None:
             node_map=node_map,
             replay=replay,
             mapping=mapping,
+            batch=batch,
             speed=speed,
             listen=listen,
             filter=filter,
@@ -107,6 +124,8 @@ def register(app: typer.Typer) -> None:
             db=db,
             run=run,
             volume_max=volume_max,
+            time_max_h=time_max,
+            max_retries=max_retries,
             until_h=until,
             out=out,
             report=report,
@@ -123,29 +142,48 @@ def register(app: typer.Typer) -> None:
         result = run_twin(request)
         if json_out:
             typer.echo(result.to_json())
-            return
-        out_console = Console()
-        stats = result.stats
+        else:
+            _print_result(result)
+        if result.interrupted:  # the shell's code for a run ended by SIGINT
+            raise typer.Exit(130)
+
+
+def _print_result(result: object) -> None:
+    """The run's counts, final estimates ± σ, alarms and files."""
+    from rich.console import Console
+
+    from biofab.process.live.workflow import TwinResult
+
+    assert isinstance(result, TwinResult)
+    out_console = Console()
+    if result.interrupted:
         out_console.print(
-            f"run [bold]{result.run}[/] from {result.source}: {stats.received} readings, "
-            f"{stats.accepted} accepted, {stats.late} late, {stats.duplicate} duplicate, "
-            f"{stats.rejected} rejected; {stats.steps} estimator steps",
+            "stopped by Ctrl-C: every reading received is stored; the estimates and the "
+            "report cover the run up to the last reading",
             highlight=False,
         )
-        if stats.rejected:
-            out_console.print(f"last rejection: {stats.last_rejection}", highlight=False)
-        final = result.to_dict()["final"]
-        for key, value in final.items():
-            if key not in ("time_h", "readings") and not key.endswith("_std"):
-                out_console.print(
-                    f"  {key:<6}{value:.4g} ± {final.get(key + '_std', 0.0):.2g}", highlight=False
-                )
-        for alarm in result.alarms:
-            state = "active" if alarm.active else f"cleared at {alarm.cleared_h:.2f} h"
+    stats = result.stats
+    resumed = f" ({stats.resumed} resumed from the store)" if stats.resumed else ""
+    out_console.print(
+        f"run [bold]{result.run}[/] from {result.source}: {stats.received} readings{resumed}, "
+        f"{stats.accepted} accepted, {stats.late} late, {stats.duplicate} duplicate, "
+        f"{stats.rejected} rejected; {stats.steps} estimator steps",
+        highlight=False,
+    )
+    if stats.rejected:
+        out_console.print(f"last rejection: {stats.last_rejection}", highlight=False)
+    final = result.to_dict()["final"]
+    for key, value in final.items():
+        if key not in ("time_h", "readings") and not key.endswith("_std"):
             out_console.print(
-                f"alarm {alarm.alarm_id} ({alarm.severity}) raised at {alarm.raised_h:.2f} h, "
-                f"{state}: {alarm.message}",
-                highlight=False,
+                f"  {key:<6}{value:.4g} ± {final.get(key + '_std', 0.0):.2g}", highlight=False
             )
-        for path in result.files:
-            out_console.print(f"wrote {path}", highlight=False)
+    for alarm in result.alarms:
+        state = "active" if alarm.active else f"cleared at {alarm.cleared_h:.2f} h"
+        out_console.print(
+            f"alarm {alarm.alarm_id} ({alarm.severity}) raised at {alarm.raised_h:.2f} h, "
+            f"{state}: {alarm.message}",
+            highlight=False,
+        )
+    for path in result.files:
+        out_console.print(f"wrote {path}", highlight=False)

@@ -32,16 +32,27 @@ def _alarm_table(frame: object) -> None:
     from rich.table import Table
 
     assert isinstance(frame, pd.DataFrame)
-    shown = frame[["alarm_id", "severity", "raised_h", "cleared_h", "message", "acknowledged_by"]]
+
+    def text(v: object, form: str = "") -> str:
+        return "" if v is None or v != v else format(v, form)
+
+    # narrow columns, the message last: on an 80-column terminal it keeps some room
     t = Table(title="alarms")
-    for c in shown.columns:
-        t.add_column(str(c))
-    for row in shown.itertuples(index=False):
+    # the id is what --ack needs, typed back: never cut short or wrapped
+    width = max([8, *(len(str(v)) for v in frame["alarm_id"])])
+    t.add_column("alarm id", no_wrap=True, min_width=width)
+    t.add_column("severity", no_wrap=True)
+    t.add_column("hours", no_wrap=True)
+    t.add_column("ack by", no_wrap=True)
+    t.add_column("message", ratio=1)
+    for row in frame.itertuples(index=False):
+        cleared = text(row.cleared_h, ".4g") or "active"
         t.add_row(
-            *[
-                "" if v is None or v != v else f"{v:.4g}" if isinstance(v, float) else str(v)
-                for v in row
-            ]
+            str(row.alarm_id),
+            str(row.severity),
+            f"{text(row.raised_h, '.4g')}-{cleared}",
+            text(row.acknowledged_by),
+            str(row.message),
         )
     Console().print(t)
 

@@ -131,6 +131,8 @@ def read_sites(folder: Path, mapping: Path | None = None) -> list[Any]:
         batches = read_batches(path, mapping)
         if not batches:
             raise InputError("site file holds no batches", file=str(path))
+        for batch in batches:
+            _plausible(batch, path)
         try:
             exps = experiments("ecoli", batches, None)
         except InputError as err:
@@ -146,6 +148,29 @@ def read_sites(folder: Path, mapping: Path | None = None) -> list[Any]:
             ) from None
         sites.append(Site(path.stem, tuple(exps), None, {"file": str(path)}))
     return sites
+
+
+# read_batches converts to the standard units (g/L); a litre of broth weighs about a
+# kilogram, so no concentration in it reaches 1000 g/L (the live twin's validator bound)
+_CONCENTRATIONS = ("biomass", "substrate", "product", "acetate")
+_MAX_G_PER_L = 1000.0
+
+
+def _plausible(batch: Any, path: Path) -> None:
+    """Refuse a physically impossible concentration (a unit slip: 1e6 g/L of biomass
+    trained the site's networks silently), naming the file, batch, variable and time."""
+    frame = batch.to_long()
+    bad = frame[frame["variable"].isin(_CONCENTRATIONS) & (frame["value"] > _MAX_G_PER_L)]
+    if len(bad):
+        first = bad.iloc[0]
+        raise InputError(
+            f"batch '{first['batch']}': {first['variable']} at t={first['time_h']:g} h is "
+            "physically impossible",
+            file=str(path),
+            column=str(first["variable"]),
+            expected=f"<= {_MAX_G_PER_L:g} g/L",
+            found=f"{first['value']:g} g/L",
+        )
 
 
 def _check(request: FederateRequest) -> None:
@@ -234,8 +259,18 @@ def federate(request: FederateRequest) -> FederateResult:
     )
     fed._check(train)  # bad settings fail before the local models are trained
     fed.fit(train, val)
-    locals_ = [train_local(frame, s.batches, epochs=steps, lr=request.lr) for s in train]
-    pooled = train_pooled(frame, train, epochs=steps, lr=request.lr)
+    # the baselines take as long as the federated run: report them too, so that the
+    # minutes after the last round are not silent
+    from biofab.core.progress import progress
+
+    label = "baseline models (each site alone, then pooled)"
+    with progress(label, len(train) + 1, enabled=request.verbose) as bar:
+        locals_ = []
+        for s in train:
+            locals_.append(train_local(frame, s.batches, epochs=steps, lr=request.lr))
+            bar.advance(note=f"local {s.name}")
+        pooled = train_pooled(frame, train, epochs=steps, lr=request.lr)
+        bar.advance(note="pooled")
     scales = {k: float(v) for k, v in frame.build().state_scale_.items()}
     simulated = all(t.truth is not None for t in test)
     errors: dict[str, dict[str, dict[str, float]]] = {}

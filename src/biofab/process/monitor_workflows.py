@@ -10,6 +10,7 @@ and acknowledges one. Bad input raises a one-line
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -164,6 +165,24 @@ def _new_batches(request: MonitorRequest) -> dict[str, pd.DataFrame]:
     return {request.batch: new[request.batch]}
 
 
+def _score(model: BatchMonitor, frame: pd.DataFrame, name: str, path: Path) -> BatchScore:
+    """``model.score``; a refusal names the file the batch came from (the monitor only
+    knows the batch)."""
+    try:
+        return model.score(frame, name)
+    except InputError as err:
+        if err.file is not None:
+            raise
+        raise InputError(
+            err.message,
+            file=str(path),
+            row=err.row,
+            column=err.column,
+            expected=err.expected,
+            found=err.found,
+        ) from None
+
+
 def fit_monitor(request: MonitorRequest) -> BatchMonitor:
     """The monitor of ``request``, fitted on its good batches (and quality)."""
     from biofab.process.batchtable import read_batch_table, read_quality_table
@@ -187,7 +206,7 @@ def score_once(request: MonitorRequest, model: BatchMonitor) -> MonitorResult:
     Everything that can refuse the input runs before the store or a file is written.
     """
     new = _new_batches(request)
-    scores = [model.score(frame, name) for name, frame in new.items()]
+    scores = [_score(model, frame, name, request.new) for name, frame in new.items()]
     raw_rules = [r for r in request.rules if not isinstance(r, StatisticRule)]
     events: list[AlarmEvent] = []
     for score, (name, frame) in zip(scores, new.items(), strict=True):
@@ -232,25 +251,35 @@ def monitor(request: MonitorRequest, on_poll: PollHook | None = None) -> Monitor
     logger appends to is followed live: the report reloads itself in the browser and
     only new alarms reach the store. A poll that cannot read the file (a logger halfway
     through a line) is reported to ``on_poll`` and skipped; the first poll's errors are
-    raised (nothing written)."""
+    raised (nothing written). The last poll's report (after ``polls``, or on Ctrl-C,
+    scored once more) no longer reloads itself."""
+    from dataclasses import replace
+
     model = fit_monitor(request)
-    result = score_once(request, model)
+    final = replace(request, watch_s=None)  # its page stops reloading
+    result = score_once(final if request.polls == 1 else request, model)
     if on_poll is not None:
         on_poll(1, result, None)
     if request.watch_s is None:
         return result
     poll = 1
-    while request.polls is None or poll < request.polls:
-        time.sleep(request.watch_s)
-        poll += 1
-        try:
-            result = score_once(request, model)
-        except BiofabError as err:
+    try:
+        while request.polls is None or poll < request.polls:
+            time.sleep(request.watch_s)
+            poll += 1
+            try:
+                result = score_once(final if poll == request.polls else request, model)
+            except BiofabError as err:
+                if on_poll is not None:
+                    on_poll(poll, None, str(err))
+                continue
             if on_poll is not None:
-                on_poll(poll, None, str(err))
-            continue
-        if on_poll is not None:
-            on_poll(poll, result, None)
+                on_poll(poll, result, None)
+    except KeyboardInterrupt:
+        # a page left reloading a file nobody scores any more would look live
+        with contextlib.suppress(BiofabError):
+            score_once(final, model)
+        raise
     return result
 
 

@@ -235,14 +235,23 @@ class HttpSource:
             app, host=self.host, port=self.port, log_level="warning", lifespan="off"
         )
         server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve())
+
+        async def serve() -> None:
+            # uvicorn calls sys.exit(1) when it cannot bind; a SystemExit in a task escapes
+            # the event loop (an 80-line traceback), so end the task instead and let the
+            # check below say it in one line
+            with contextlib.suppress(SystemExit):
+                await server.serve()
+
+        serving = asyncio.create_task(serve())
         try:
             while not server.started:
                 if serving.done():
                     # uvicorn exits (SystemExit) when it cannot bind: one line instead
                     problem = serving.exception() if not serving.cancelled() else None
                     raise InputError(
-                        f"cannot listen on {self.host}:{self.port}",
+                        f"cannot listen on {self.host}:{self.port} (in use, or not an "
+                        "address of this machine)",
                         expected="a free port on a local address",
                         found=type(problem).__name__ if problem else None,
                     )

@@ -19,6 +19,9 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+
+from biofab.core.errors import BiofabError
 from biofab.process.live.ordering import ReorderBuffer
 from biofab.process.live.readings import (
     CheckedReading,
@@ -49,6 +52,7 @@ class LiveStats:
     """Counts of a live run: readings ``received`` and what became of them."""
 
     received: int = 0
+    resumed: int = 0  # of those, read back from the store (a restarted twin, see resume)
     accepted: int = 0
     late: int = 0
     duplicate: int = 0
@@ -60,6 +64,7 @@ class LiveStats:
     def to_dict(self) -> dict[str, Any]:
         return {
             "received": self.received,
+            "resumed": self.resumed,
             "accepted": self.accepted,
             "late": self.late,
             "duplicate": self.duplicate,
@@ -95,6 +100,7 @@ class LiveLoop:
         self.on_step = on_step
         self.stats = LiveStats()
         self.readings_: list[CheckedReading] = []  # accepted readings, twin units (report)
+        self.failed_ = False  # an estimator step failed; the run ends
 
     def offer(self, reading: Reading) -> str:
         """Take one reading; returns its status (``accepted``, ``late``, ``duplicate``,
@@ -124,24 +130,57 @@ class LiveLoop:
             self._step(step)
         return status
 
+    def resume(self, stored: Iterable[Reading]) -> int:
+        """Feed readings a run already holds in the store (its accepted and late ones, in
+        the order received), before the source: a restarted twin then continues the
+        run's estimates instead of starting again from the initial guess, and a reading
+        the source sends again is an exact duplicate, dropped instead of stored twice.
+        They go through the validator, the ordering rule and the estimator like new
+        readings but are not written again. Returns how many were fed."""
+        writer, self.writer = self.writer, None
+        count = 0
+        try:
+            for reading in stored:
+                self.offer(reading)
+                count += 1
+        finally:
+            self.writer = writer
+        self.stats.resumed += count
+        return count
+
     def _step(self, step: Any) -> None:
-        row = self.twin.step(step)
+        try:
+            row = self.twin.step(step)
+        except (BiofabError, ArithmeticError, np.linalg.LinAlgError) as err:
+            # the filter's state is spoiled: say where, and which readings it was fed
+            self.failed_ = True
+            fed = ", ".join(f"{r.variable}={r.value:g}" for r in step.readings[:6])
+            raise BiofabError(
+                f"the estimator failed in the step ending at {step.end:g} h (readings fed: "
+                f"{fed or 'none'}): {err}; the readings received are stored"
+            ) from None
         self.stats.steps += 1
         if self.on_step is not None:
             self.on_step(row, self.stats)
 
     def finish(self) -> None:
-        """End of the run: close every open step and flush the store buffer."""
-        for step in self.order.drain():
-            self._step(step)
-        if self.writer is not None:
-            self.writer.close()
+        """End of the run: close every open step and flush the store buffer (also when
+        a step fails: the readings received are kept)."""
+        try:
+            if not self.failed_:  # a spoiled filter cannot take the remaining steps
+                for step in self.order.drain():
+                    self._step(step)
+        finally:
+            if self.writer is not None:
+                self.writer.close()
 
     def feed(self, readings: Iterable[Reading]) -> LiveStats:
         """Feed readings synchronously (tests, notebooks) and finish."""
-        for reading in readings:
-            self.offer(reading)
-        self.finish()
+        try:
+            for reading in readings:
+                self.offer(reading)
+        finally:
+            self.finish()
         return self.stats
 
     async def run(self, source: LiveSource, *, flush_seconds: float = 1.0) -> LiveStats:

@@ -52,6 +52,19 @@ __all__ = ["NodeMap", "OpcUaSource"]
 _log = logging.getLogger(__name__)
 
 
+def _quiet_asyncua() -> None:
+    """Show only asyncua's critical messages, unless the application set its level.
+
+    asyncua logs every event of a dropped link (and of an ordinary connect: a revised
+    session timeout) as warnings and full tracebacks ("Publish iteration crashed",
+    "close_session was called but connection is closed"); this source reports the same
+    events in one line each ("OPC UA connection lost (...)", "connect failed ...").
+    """
+    logger = logging.getLogger("asyncua")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.CRITICAL)
+
+
 @dataclass(frozen=True)
 class NodeMap:
     """Node id -> (variable, unit), the batch start and the optional end-of-run node."""
@@ -206,6 +219,7 @@ class OpcUaSource:
     async def __aiter__(self) -> AsyncIterator[Reading]:
         from asyncua import Client
 
+        _quiet_asyncua()
         delay = self.backoff_s
         failures = 0
         while not self._finished():
@@ -231,6 +245,10 @@ class OpcUaSource:
                 await self._subscribe(client)
                 async for reading in self._serve(client):
                     yield reading
+            except InputError:
+                # the map names nodes the server lacks: no reconnect can fix that (it
+                # reconnected and was refused again, for ever)
+                raise
             except (TimeoutError, OSError, ConnectionError) as err:
                 _log.warning("OPC UA connection lost (%s)", _reason(err))
             except Exception as err:  # asyncua raises its own status errors on a dead link

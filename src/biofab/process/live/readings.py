@@ -80,11 +80,20 @@ class CheckedReading:
         return float(self.reading.time_h)
 
 
+_CONCENTRATIONS = ("biomass", "substrate", "product", "acetate", "lactate", "ethanol",
+                   "glutamine", "ammonia")  # fmt: skip
 # Physical bounds that hold for any fermentation, per standard signal (signal unit).
 _SIGNAL_RANGES: dict[str, tuple[float, float]] = {
     "temperature": (-5.0, 100.0),  # liquid culture
     "pH": (0.0, 14.0),
     "DO": (-10.0, 1000.0),  # probe drift dips below 0; pure O2 sparging goes above 100 %
+    # a litre of broth weighs about a kilogram: nothing in it reaches 1000 g/L (a biomass
+    # of 1e150 g/L was accepted, stored as such and drawn in the report)
+    **dict.fromkeys(_CONCENTRATIONS, (0.0, 1000.0)),
+    # an order above the highest oxygen transfer of a stirred tank (~200 mmol/L/h); an
+    # OUR of 1e12 sent the filter's state to infinity and stopped the twin
+    "OUR": (-2000.0, 2000.0),
+    "CER": (-2000.0, 2000.0),
 }
 
 
@@ -98,6 +107,11 @@ class ReadingValidator:
         :data:`~biofab.process.scenario.SIGNAL_MAP`).
     volume_max:
         Largest believable broth volume, L (default: no upper bound).
+    time_max:
+        Latest believable reading time, h after inoculation (default: no upper bound). A
+        reading stamped far ahead (a clock slip, milliseconds read as hours) would close
+        every estimator step up to it, make every later reading late, and run the twin's
+        recipe far past its range.
     ranges:
         Extra or overriding ``(low, high)`` bounds per twin variable, in the twin's unit.
     """
@@ -107,6 +121,7 @@ class ReadingValidator:
         model: str,
         *,
         volume_max: float | None = None,
+        time_max: float | None = None,
         ranges: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         from biofab.process.batchdata import SIGNALS
@@ -116,8 +131,11 @@ class ReadingValidator:
             raise InputError("unknown model", expected=" | ".join(SIGNAL_MAP), found=model)
         if volume_max is not None and not (math.isfinite(volume_max) and volume_max > 0):
             raise InputError("volume_max must be positive", expected="> 0 L", found=volume_max)
+        if time_max is not None and not (math.isfinite(time_max) and time_max > 0):
+            raise InputError("time_max must be positive", expected="> 0 h", found=time_max)
         self.model = model
         self.volume_max = volume_max
+        self.time_max = time_max
         self.ranges = dict(ranges or {})
         table = SIGNAL_MAP[model]
         # twin name or standard signal name -> (twin name, twin unit, standard signal)
@@ -150,11 +168,39 @@ class ReadingValidator:
         unit = SIGNAL_MAP[self.model][name][1]
         standard = self._signals[signal].unit
         if unit != standard and signal in _SIGNAL_RANGES:
-            converted = _units.convert([low, high], standard, unit)
+            converted = _units.convert(
+                [low, high], standard, unit, molar_mass=self._signals[signal].molar_mass
+            )
             low, high = float(converted[0]), float(converted[1])
         if signal == "volume":
             low, high = 0.0, self.volume_max if self.volume_max is not None else math.inf
         return low, high
+
+    def check_unit(self, variable: str, unit: str) -> str:
+        """The twin's name of ``variable`` if its readings in ``unit`` can be used (a known
+        variable, a unit convertible to the twin's), else :class:`ReadingError`: for a
+        source that declares its units before any reading (an OPC UA node map), so that a
+        wrong one is refused at the start instead of rejecting every reading."""
+        known = self._names.get(str(variable))
+        if known is None:
+            raise ReadingError(
+                f"{variable}: unknown variable",
+                column="variable",
+                expected=", ".join(sorted(self._names)),
+                found=variable,
+            )
+        name, twin_unit, signal = known
+        try:
+            molar_mass = self._signals[signal].molar_mass
+            _units.convert(1.0, str(unit).strip(), twin_unit, molar_mass=molar_mass)
+        except _units.UnitError as err:
+            raise ReadingError(
+                f"{variable}: {err.message}",
+                column="unit",
+                expected=f"a unit convertible to {twin_unit}",
+                found=unit,
+            ) from None
+        return name
 
     def check(self, reading: Reading) -> CheckedReading:
         """The reading in the twin's name and unit, or :class:`ReadingError`."""
@@ -164,6 +210,13 @@ class ReadingValidator:
                 f"reading of {reading.variable}: bad time",
                 column="time_h",
                 expected="a finite number of hours >= 0",
+                found=reading.time_h,
+            )
+        if self.time_max is not None and t > self.time_max:
+            raise ReadingError(
+                f"{reading.label()}: time beyond the run's horizon",
+                column="time_h",
+                expected=f"<= {self.time_max:g} h after inoculation",
                 found=reading.time_h,
             )
         known = self._names.get(str(reading.variable))

@@ -64,7 +64,7 @@ class ReplaySource:
         batches = read_batches(self.path, mapping)
         if batch is None and len(batches) > 1:
             raise InputError(
-                "the file holds several batches; name one",
+                "the file holds several batches; name one (--batch)",
                 file=str(self.path),
                 expected=", ".join(b.batch_id for b in batches),
             )

@@ -121,7 +121,7 @@ class LiveTwin:
         self._h: dict[tuple[str, ...], Callable[..., Any]] = {}
         self._measured = set(self.model.states) | set(self.model.outputs)
         # the first row is the prior at t0, before any reading
-        first = self.sensor.estimate_row(self.kf_, self.t0, self.inputs_at(self.t0))
+        first = self._estimate_row(self.kf_, self.t0, self.inputs_at(self.t0))
         self.rows_: list[dict[str, float]] = [{**first, "time_h": self.t0, "readings": 0.0}]
 
     @property
@@ -135,10 +135,20 @@ class LiveTwin:
         values = [self._held.get(name, float(schedule[name].iloc[0])) for name in self.model.inputs]
         return np.append(np.asarray(values, dtype=float), t)
 
+    def _estimate_row(self, kf: Any, t: float, inputs: Any) -> dict[str, float]:
+        # mu from the UKF's sigma points may divide by V = 0: a RuntimeWarning per row
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return self.sensor.estimate_row(kf, t, inputs)
+
     def _advance(self, t: float) -> None:
         dt = t - self.kf_.t_
         if dt > 1e-12:
-            self.kf_.predict(self.inputs_at(self.kf_.t_), dt)
+            # the UKF's sigma points may reach V = 0 (a NumPy RuntimeWarning per step on
+            # the command's stderr); a spoiled state still fails the step (LiveLoop says so)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self.kf_.predict(self.inputs_at(self.kf_.t_), dt)
 
     def step(self, step: Step) -> dict[str, float]:
         """Process one closed step; returns its estimate row (also kept in ``rows_``)."""
@@ -152,7 +162,7 @@ class LiveTwin:
             if measured:
                 self._update(t, measured)
         self._advance(step.end)
-        row = self.sensor.estimate_row(self.kf_, step.end, self.inputs_at(step.end))
+        row = self._estimate_row(self.kf_, step.end, self.inputs_at(step.end))
         row["time_h"] = float(step.end)
         row["readings"] = float(len(step.readings))
         self.rows_.append(row)

@@ -7,7 +7,7 @@ step: time, estimates ± σ, rejected count, active alarms), optionally monitors
 estimates against good batches (T², SPE, alarms in the store), keeps an HTML report
 current while the run goes on (trends with ±2σ bands and the raw readings, control
 charts, alarms; the browser reloads it), and at the end writes the estimates CSV and
-the final report. Bad settings raise a
+the final report (also when the run is stopped with Ctrl-C). Bad settings raise a
 one-line :class:`~biofab.core.errors.BiofabError` before anything is connected or
 written; bad readings never stop the run (they are counted and stored as rejected).
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +40,16 @@ class TwinRequest:
     """Run the live twin on one source.
 
     Exactly one of ``source`` (``opc.tcp://`` URL, with ``node_map``), ``replay`` (run
-    CSV, optional ``mapping``, at ``speed``× real time; 0 = as fast as possible) or
+    CSV, optional ``mapping``, ``batch`` of a multi-batch file, at ``speed``× real time;
+    0 = as fast as possible) or
     ``listen`` (``HOST:PORT`` of the HTTP/WebSocket endpoint). ``scenario``: twin,
     initial state, recipe for unlogged inputs, noise. ``filter``: ekf | ukf; ``step_h``
     and ``window_h``: estimator step and reorder window (h). ``db``: store URL (None: the
     default store); ``run``: run name (default: the batch id or the source);
     ``volume_max``: largest believable volume (L; default 10 × the initial volume);
+    ``time_max_h``: latest believable reading time (h; default 10 × the scenario's
+    ``t_end``); ``max_retries``: failed OPC UA connects in a row before the run ends
+    (None: never);
     ``until_h``: stop after this much process time (h). ``out``: estimates CSV;
     ``report``: HTML page, rewritten every ``report_every_s`` seconds while the run
     goes on (the browser reloads it) and once at the end. ``monitor``: good batches
@@ -60,6 +65,7 @@ class TwinRequest:
     node_map: Path | None = None
     replay: Path | None = None
     mapping: Path | None = None
+    batch: str | None = None
     speed: float = 60.0
     listen: str | None = None
     filter: str = "ekf"
@@ -68,6 +74,8 @@ class TwinRequest:
     db: str | None = None
     run: str | None = None
     volume_max: float | None = None
+    time_max_h: float | None = None
+    max_retries: int | None = None
     until_h: float | None = None
     flush_every: int = 500
     flush_seconds: float = 2.0
@@ -94,6 +102,7 @@ class TwinResult:
     files: list[str] = field(default_factory=list)
     alarms: list[AlarmState] = field(default_factory=list)
     report_writes: int = 0
+    interrupted: bool = False  # stopped by Ctrl-C (SIGINT) rather than by the source
 
     def to_frame(self) -> pd.DataFrame:
         """``time_h``, ``readings`` (fed that step), each state and ``mu`` ± ``_std``."""
@@ -109,6 +118,7 @@ class TwinResult:
             "final": final[0] if final else {},
             "alarms": [a.to_dict() for a in self.alarms],
             "files": self.files,
+            "interrupted": self.interrupted,
         }
 
     def to_json(self) -> str:
@@ -123,6 +133,24 @@ def parse_listen(text: str) -> tuple[str, int]:
             "bad --listen address", expected="HOST:PORT, e.g. 127.0.0.1:8765", found=text
         )
     return host, int(port)
+
+
+def _can_listen(host: str, port: int) -> None:
+    """Refuse an address that cannot be bound before the store holds a run for it."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # as uvicorn binds: SO_REUSEADDR, so a port in TIME_WAIT is free, a listening one not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as err:
+            raise InputError(
+                f"cannot listen on {host}:{port} ({err.strerror or err})",
+                expected="a free port on an address of this machine",
+                found=f"{host}:{port}",
+            ) from None
 
 
 def _check(request: TwinRequest) -> None:
@@ -141,16 +169,24 @@ def _check(request: TwinRequest) -> None:
             expected="--source opc.tcp://… (with --map) | --replay FILE | --listen HOST:PORT",
             found=", ".join(chosen) or "none",
         )
+    if request.batch is not None and request.replay is None:
+        raise InputError("--batch names a batch of a replayed file", expected="--replay FILE")
     if request.source is not None and request.node_map is None:
         raise InputError("an OPC UA source needs a node map", expected="--map map.yaml")
     if request.filter not in ("ekf", "ukf"):
         raise InputError("unknown filter", expected="ekf | ukf", found=request.filter)
     if math.isnan(request.speed) or request.speed < 0:
         raise InputError("replay speed must be >= 0", expected=">= 0", found=request.speed)
+    if request.time_max_h is not None and not (
+        math.isfinite(request.time_max_h) and request.time_max_h > 0
+    ):
+        raise InputError("time max must be positive", expected="> 0 h", found=request.time_max_h)
+    if request.max_retries is not None and request.max_retries < 0:
+        raise InputError("max retries must be >= 0", expected=">= 0", found=request.max_retries)
     if request.until_h is not None and not request.until_h > 0:
         raise InputError("until must be positive", expected="> 0 h", found=request.until_h)
     if request.listen is not None:
-        parse_listen(request.listen)
+        _can_listen(*parse_listen(request.listen))
     if not (math.isfinite(request.report_every_s) and request.report_every_s >= 0):
         raise InputError(
             "report interval must be >= 0 s", expected=">= 0 s", found=request.report_every_s
@@ -172,13 +208,17 @@ def _source(request: TwinRequest, validator: ReadingValidator) -> tuple[Any, str
     if request.replay is not None:
         from biofab.process.live.replay import ReplaySource
 
-        replay = ReplaySource(request.replay, mapping=request.mapping, speed=request.speed)
+        replay = ReplaySource(
+            request.replay, mapping=request.mapping, speed=request.speed, batch=request.batch
+        )
         return replay, replay.batch_id
     if request.source is not None:
         from biofab.process.live.opcua import NodeMap, OpcUaSource
 
         assert request.node_map is not None
-        opc = OpcUaSource(request.source, NodeMap.from_yaml(request.node_map))
+        node_map = NodeMap.from_yaml(request.node_map)
+        _check_map(node_map, request.node_map, validator)
+        opc = OpcUaSource(request.source, node_map, max_retries=request.max_retries)
         return opc, request.source
     from biofab.process.live.http import HttpSource
 
@@ -186,6 +226,22 @@ def _source(request: TwinRequest, validator: ReadingValidator) -> tuple[Any, str
     host, port = parse_listen(request.listen)
     http = HttpSource(validator, host=host, port=port)
     return http, f"http://{host}:{port}"
+
+
+def _check_map(node_map: Any, path: Path, validator: ReadingValidator) -> None:
+    """Refuse a map whose variable or unit the twin cannot use, before anything is
+    connected or stored: each of that node's readings would be rejected, all run long."""
+    from biofab.core.scenario_yaml import ScenarioError
+    from biofab.process.live.readings import ReadingError
+
+    for variable, unit in node_map.nodes.values():
+        try:
+            validator.check_unit(variable, unit)
+        except ReadingError as err:
+            key = f"nodes.{variable}" + (".unit" if err.column == "unit" else "")
+            raise ScenarioError(
+                err.message, file=str(path), key=key, expected=err.expected, found=err.found
+            ) from None
 
 
 class _Until:
@@ -224,7 +280,10 @@ def run_twin(request: TwinRequest) -> TwinResult:
     volume_max = request.volume_max
     if volume_max is None:
         volume_max = 10.0 * float(scenario.initial.get("V", math.inf))
-    validator = ReadingValidator(scenario.model, volume_max=volume_max)
+    time_max = request.time_max_h
+    if time_max is None:
+        time_max = 10.0 * float(scenario.t_end)
+    validator = ReadingValidator(scenario.model, volume_max=volume_max, time_max=time_max)
     twin = LiveTwin(scenario, request.filter)  # type: ignore[arg-type]
     fitted = None
     if request.monitor is not None:  # refused here, before a source or the store opens
@@ -256,6 +315,7 @@ def run_twin(request: TwinRequest) -> TwinResult:
             watcher = LiveMonitor(fitted, run, AlarmLog(store), run_length=request.run_length)
         page = _LivePage(request, run, source.name, twin, store, watcher)
         biomass = "X" if "X" in twin.names else "Xv"
+        interrupted = False
         substrate = "S" if "S" in twin.names else "Glc"
         with progress(f"twin {run}", enabled=request.progress) as bar:
 
@@ -282,18 +342,49 @@ def run_twin(request: TwinRequest) -> TwinResult:
                 writer=writer,
                 on_step=shown,
             )
-            asyncio.run(loop.run(_Until(source, request.until_h)))
+            _resume(loop, store, run, request.progress)
+            try:
+                asyncio.run(loop.run(_Until(source, request.until_h)))
+            except KeyboardInterrupt:
+                # Ctrl-C is how an operator ends a run whose source has no end signal:
+                # the loop has closed its open steps and flushed the store buffer, so
+                # finish like a source that ended (estimates CSV, final report) and let
+                # the caller say it was interrupted.
+                interrupted = True
         if watcher is not None:
             watcher.update(twin.frame())
         counts = store.reading_counts(run)
     finally:
         store.close()
     estimates = twin.frame()
-    result = TwinResult(run, source.name, estimates, loop.stats, counts)
+    result = TwinResult(run, source.name, estimates, loop.stats, counts, interrupted=interrupted)
     result.alarms = list(watcher.states_) if watcher is not None else []
     result.files = _write(request, result, twin, loop, watcher)
     result.report_writes = page.writes + (request.report is not None)
     return result
+
+
+def _resume(loop: LiveLoop, store: Any, run: str, say: bool) -> None:
+    """A run the store already holds (a restarted twin, the same file replayed again)
+    is resumed: its stored readings are fed first (:meth:`LiveLoop.resume`)."""
+    from biofab.process.live.readings import Reading
+
+    stored = [
+        Reading(r.time_h, r.variable, r.value, r.unit or "", r.source or "")
+        for r in store.readings(run)
+        if r.status in ("accepted", "late") and r.time_h is not None and r.value is not None
+    ]
+    if not stored:
+        return
+    if say:
+        last = max(r.time_h for r in stored)
+        print(
+            f"run {run} already holds {len(stored)} readings (to {last:g} h): resuming it "
+            "(they are fed to the twin first; a new batch needs its own --run name)",
+            file=sys.stderr,
+            flush=True,
+        )
+    loop.resume(stored)
 
 
 class _LivePage:
