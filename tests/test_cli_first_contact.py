@@ -203,7 +203,7 @@ def test_out_into_an_existing_folder_still_works(workdir: Path) -> None:
 )
 def test_read_commands_never_create_a_database(tmp_path: Path, args: list[str]) -> None:
     r = biofab(*args, "--db", "sqlite:///fresh.db", cwd=tmp_path)
-    one_line_error(r, "no biofab store at fresh.db; create a campaign first")
+    one_line_error(r, "no biofab store at fresh.db; check --db / BIOFAB_DB")
     assert not (tmp_path / "fresh.db").exists()
 
 
@@ -316,7 +316,7 @@ def test_store_create_false_refuses_an_empty_database_then_opens_a_real_one(db_u
     from biofab.core import InputError
     from biofab.store import Store
 
-    with pytest.raises(InputError, match=r"no biofab store at .*; create a campaign first"):
+    with pytest.raises(InputError, match=r"no biofab store at .*; check --db / BIOFAB_DB"):
         Store(db_url, create=False)
     with Store(db_url) as made:
         made.create_campaign("c1", SPACE, [{"name": "y", "direction": "max"}])

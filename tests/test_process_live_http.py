@@ -151,9 +151,16 @@ def test_cli_twin_stopped_with_ctrl_c_still_writes_its_outputs(tmp_path: Path) -
                "--out", str(out), "--report", str(report)]  # fmt: skip
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+
+    def interruptible() -> None:
+        # A job started in the background of a non-interactive shell (a CI script's `&`)
+        # inherits SIGINT ignored, and so would the twin: give it the terminal's default.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=interruptible,
+    )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}/live"
         deadline = time.monotonic() + 60

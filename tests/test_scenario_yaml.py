@@ -3,6 +3,7 @@ and key-path errors, each one line naming the file; through ``biofab`` for both 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,14 @@ def test_entry_point_refuses_undecodable_scenarios(tmp_path: Path, command: str,
     for w in words:
         assert w in line, (w, line)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scenario.yaml"]
+
+
+def test_a_csv_given_as_scenario_is_cut_short_in_the_error(tmp_path: Path) -> None:
+    # a CSV parses as one long YAML string; the error shows its start, not the whole file
+    path = tmp_path / "run.csv"
+    rows = "".join(f"{i},{0.1 * i},{10 - 0.01 * i}\n" for i in range(300))
+    path.write_text("time_h,X,S\n" + rows)
+    with pytest.raises(ScenarioError) as err:
+        Reader(str(path)).mapping(read_yaml(path), "")
+    text = str(err.value)
+    assert "\n" not in text and len(text) < 300 and re.search(r"\(\d+ characters\)", text)

@@ -136,8 +136,16 @@ def _loader() -> Any:
     return _LOADER
 
 
+#: Longest text :func:`shown` prints whole: a CSV given where a YAML belongs parses as
+#: one long string, and the whole file must not become the error line.
+SHOWN_CHARS = 80
+
+
 def shown(value: Any) -> Any:
-    """What to print of a wrong value: scalars as they are, containers by type."""
+    """What to print of a wrong value: scalars as they are (long text cut short),
+    containers by type."""
+    if isinstance(value, str) and len(value) > SHOWN_CHARS:
+        return f"{value[: SHOWN_CHARS - 20]}... ({len(value)} characters)"
     return value if isinstance(value, str | int | float | type(None)) else type(value).__name__
 
 

@@ -276,7 +276,16 @@ def _require_sqlite_file(url: str, raw: str) -> None:
     if db.startswith("file:"):  # a SQLite URI: its options decide, not us
         return
     if not Path(db).is_file():
-        raise InputError(f"no biofab store at {_shown(raw)}; create a campaign first")
+        raise InputError(_no_store(raw))
+
+
+def _no_store(raw: str) -> str:
+    """The one line for a store that is not there: the usual cause is a mistyped --db or
+    BIOFAB_DB, or a read command (status, alarms, ...) run before anything wrote."""
+    return (
+        f"no biofab store at {_shown(raw)}; check --db / BIOFAB_DB (a store is made by the "
+        "first command that writes: campaign create, process twin, process monitor, ...)"
+    )
 
 
 def _shown(raw: str) -> str:
@@ -475,7 +484,7 @@ class Store:
         )
         try:
             if not create and self.schema_revision() is None:
-                raise InputError(f"no biofab store at {_shown(raw)}; create a campaign first")
+                raise InputError(_no_store(raw))
             self._upgrade()
         except OperationalError as err:
             self._engine.dispose()
