@@ -132,10 +132,15 @@ def test_cli_twin_replay_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFix
     assert exit_.value.code == 2 and "node map" in capsys.readouterr().err
 
 
-def test_cli_twin_stopped_with_ctrl_c_still_writes_its_outputs(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signame", "code", "said"), [("SIGINT", 130, "Ctrl-C"),
+                                                       ("SIGTERM", 143, "SIGTERM")])  # fmt: skip
+def test_cli_twin_stopped_with_ctrl_c_still_writes_its_outputs(
+    tmp_path: Path, signame: str, code: int, said: str
+) -> None:
     """An HTTP (or OPC UA) source may never say the batch is over: the operator ends the
-    run with Ctrl-C. The readings are stored, the estimates CSV and the final report
-    (which no longer reloads) are written, and the exit code is 130."""
+    run with Ctrl-C, a service manager with SIGTERM. The readings are stored, the
+    estimates CSV and the final report (which no longer reloads) are written, and the
+    exit code is 128 + the signal's number."""
     import os
     import signal
     import socket
@@ -178,14 +183,14 @@ def test_cli_twin_stopped_with_ctrl_c_still_writes_its_outputs(tmp_path: Path) -
         assert httpx.post(f"{base}/readings", json=body, timeout=10).status_code == 202
         while httpx.get(f"{base}/health", timeout=1).json()["queued"]:
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, signame))
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
     assert "Traceback" not in stderr
-    assert "stopped by Ctrl-C" in stdout and "2 readings, 2 accepted" in stdout
+    assert f"stopped by {said}" in stdout and "2 readings, 2 accepted" in stdout
     assert out.read_text().startswith("time_h,readings,X,X_std")
     assert "http-equiv='refresh'" not in report.read_text(encoding="utf-8")
     with Store(f"sqlite:///{db}", create=False) as store:

@@ -144,8 +144,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(result.to_json())
         else:
             _print_result(result)
-        if result.interrupted:  # the shell's code for a run ended by SIGINT
-            raise typer.Exit(130)
+        if result.interrupted:  # the shell's code for a run ended by a signal: 128 + its number
+            raise typer.Exit(143 if result.stopped_by == "SIGTERM" else 130)
 
 
 def _print_result(result: object) -> None:
@@ -158,7 +158,8 @@ def _print_result(result: object) -> None:
     out_console = Console()
     if result.interrupted:
         out_console.print(
-            "stopped by Ctrl-C: every reading received is stored; the estimates and the "
+            f"stopped by {'SIGTERM' if result.stopped_by == 'SIGTERM' else 'Ctrl-C'}: every "
+            "reading received is stored; the estimates and the "
             "report cover the run up to the last reading",
             highlight=False,
         )

@@ -15,10 +15,12 @@ written; bad readings never stop the run (they are counted and stored as rejecte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,7 +104,8 @@ class TwinResult:
     files: list[str] = field(default_factory=list)
     alarms: list[AlarmState] = field(default_factory=list)
     report_writes: int = 0
-    interrupted: bool = False  # stopped by Ctrl-C (SIGINT) rather than by the source
+    interrupted: bool = False  # stopped by Ctrl-C (SIGINT) or SIGTERM, not by the source
+    stopped_by: str | None = None  # "SIGINT" or "SIGTERM" when interrupted
 
     def to_frame(self) -> pd.DataFrame:
         """``time_h``, ``readings`` (fed that step), each state and ``mu`` ± ``_std``."""
@@ -119,6 +122,7 @@ class TwinResult:
             "alarms": [a.to_dict() for a in self.alarms],
             "files": self.files,
             "interrupted": self.interrupted,
+            "stopped_by": self.stopped_by,
         }
 
     def to_json(self) -> str:
@@ -343,8 +347,10 @@ def run_twin(request: TwinRequest) -> TwinResult:
                 on_step=shown,
             )
             _resume(loop, store, run, request.progress)
+            terminated: list[str] = []
             try:
-                asyncio.run(loop.run(_Until(source, request.until_h)))
+                with _terminate_as_interrupt(terminated):
+                    asyncio.run(loop.run(_Until(source, request.until_h)))
             except KeyboardInterrupt:
                 # Ctrl-C is how an operator ends a run whose source has no end signal:
                 # the loop has closed its open steps and flushed the store buffer, so
@@ -358,10 +364,40 @@ def run_twin(request: TwinRequest) -> TwinResult:
         store.close()
     estimates = twin.frame()
     result = TwinResult(run, source.name, estimates, loop.stats, counts, interrupted=interrupted)
+    if interrupted:
+        result.stopped_by = "SIGTERM" if terminated else "SIGINT"
     result.alarms = list(watcher.states_) if watcher is not None else []
     result.files = _write(request, result, twin, loop, watcher)
     result.report_writes = page.writes + (request.report is not None)
     return result
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt(seen: list[str]) -> Iterator[None]:
+    """SIGTERM (``kill``, ``systemctl stop``, ``docker stop``) ends the run as Ctrl-C does:
+    open steps closed, the store buffer flushed, the estimates and report written. By
+    default it would kill the process at once and lose the buffered readings. Left alone
+    where SIGINT is ignored (a job started in the background of a shell), since turning
+    SIGTERM into an ignored signal would make the twin unstoppable."""
+    import signal
+    import threading
+
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    ):
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        seen.append("SIGTERM")
+        signal.raise_signal(signal.SIGINT)  # whatever handles Ctrl-C now handles this
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _resume(loop: LiveLoop, store: Any, run: str, say: bool) -> None:
