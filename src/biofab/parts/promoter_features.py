@@ -1,7 +1,9 @@
 """Element-aligned promoter features: what sits at each sigma70 element, position by position.
 
 The promoter's elements are located by the calculator's energy scan
-(:class:`biofab.parts.promoter_energy.EnergyScanner`, best forward site), so
+(:class:`biofab.parts.promoter_energy.EnergyScanner`: the -10 and start site of its best
+forward site, the -35 re-placed from that -10 with a prior for the consensus 17-nt
+spacing, :data:`SPACER_PRIOR`), so
 the features mean the same thing in any library, at any length or flank: a
 base at position 3 of the -10 hexamer is that base wherever the hexamer sits.
 A linear model on these one-hot columns is a position-specific energy
@@ -61,6 +63,11 @@ UP_COLUMNS = ("up_at_0", "up_at_1", "up_at_2", "up_at_3", "up_a_tract")
 #: LaFleur 2022 library's shortest UP (16 nt) fills 2/3 of the window, so only a 5'-trimmed
 #: sequence falls under it.
 UP_VISIBLE_MIN = 0.5
+#: Spacing prior of the element reads (calculator energy units per nt away from a 17-nt
+#: spacer, :meth:`EnergyScanner.scan`): the -10 and start site are the calculator's best
+#: site, the -35 is re-placed from that -10. Chosen on label accuracy alone (no target):
+#: see BENCHMARKS.md, "Promoter scan: element reads against the file's labels".
+SPACER_PRIOR = 0.5
 
 
 def _onehot(frame: dict[str, np.ndarray], prefix: str, texts: list[str], width: int) -> None:
@@ -76,23 +83,29 @@ def _fractions(frame: dict[str, np.ndarray], prefix: str, texts: list[str]) -> N
 
 
 def element_features(
-    sequences: Sequence[str], scanner: EnergyScanner | None = None, mask_missing: bool = False
+    sequences: Sequence[str],
+    scanner: EnergyScanner | None = None,
+    mask_missing: bool = False,
+    spacer_prior: float = SPACER_PRIOR,
 ) -> pd.DataFrame:
     """Feature table (one row per sequence, columns as in the module docstring)."""
-    return element_table(sequences, scanner, mask_missing)[0]
+    return element_table(sequences, scanner, mask_missing, spacer_prior)[0]
 
 
 def element_table(
-    sequences: Sequence[str], scanner: EnergyScanner | None = None, mask_missing: bool = False
+    sequences: Sequence[str],
+    scanner: EnergyScanner | None = None,
+    mask_missing: bool = False,
+    spacer_prior: float = SPACER_PRIOR,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(features, site)``: the feature table and the scan's best site per sequence
-    (:meth:`EnergyScanner.scan`, with the ``hex35``/``hex10`` words and the
-    ``up_word``/``spacer_word`` bases)."""
+    """``(features, site)``: the feature table and the site read per sequence
+    (:meth:`EnergyScanner.scan` with ``spacer_prior``, default :data:`SPACER_PRIOR`; with
+    the ``hex35``/``hex10`` words and the ``up_word``/``spacer_word`` bases)."""
     import pandas as pd
 
     scanner = scanner or EnergyScanner()
     seqs = [s.upper() for s in sequences]
-    site = scanner.scan(seqs)
+    site = scanner.scan(seqs, spacer_prior=spacer_prior)
     up = scanner.upstream.upper()
     full = [up + s + scanner.downstream.upper() for s in seqs]
     off = len(up)
