@@ -68,6 +68,8 @@ UP_VISIBLE_MIN = 0.5
 #: site, the -35 is re-placed from that -10. Chosen on label accuracy alone (no target):
 #: see BENCHMARKS.md, "Promoter scan: element reads against the file's labels".
 SPACER_PRIOR = 0.5
+#: Which site the ``dG_*`` columns describe (:func:`element_table`).
+ENERGIES = "read"
 
 
 def _onehot(frame: dict[str, np.ndarray], prefix: str, texts: list[str], width: int) -> None:
@@ -87,9 +89,10 @@ def element_features(
     scanner: EnergyScanner | None = None,
     mask_missing: bool = False,
     spacer_prior: float = SPACER_PRIOR,
+    energies: str = ENERGIES,
 ) -> pd.DataFrame:
     """Feature table (one row per sequence, columns as in the module docstring)."""
-    return element_table(sequences, scanner, mask_missing, spacer_prior)[0]
+    return element_table(sequences, scanner, mask_missing, spacer_prior, energies)[0]
 
 
 def element_table(
@@ -97,15 +100,29 @@ def element_table(
     scanner: EnergyScanner | None = None,
     mask_missing: bool = False,
     spacer_prior: float = SPACER_PRIOR,
+    energies: str = ENERGIES,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(features, site)``: the feature table and the site read per sequence
     (:meth:`EnergyScanner.scan` with ``spacer_prior``, default :data:`SPACER_PRIOR`; with
-    the ``hex35``/``hex10`` words and the ``up_word``/``spacer_word`` bases)."""
+    the ``hex35``/``hex10`` words and the ``up_word``/``spacer_word`` bases).
+
+    ``energies``: ``"read"`` -- the ``dG_*`` columns are the calculator's terms at the site
+    read; ``"best"`` -- they are the calculator's own best site's (what its tables were
+    fitted to), and only the element reads move with ``spacer_prior``."""
     import pandas as pd
 
+    if energies not in ("read", "best"):
+        from biofab.core.errors import InputError
+
+        raise InputError(
+            "energies must be 'read' or 'best'", column="energies", found=str(energies)
+        )
     scanner = scanner or EnergyScanner()
     seqs = [s.upper() for s in sequences]
     site = scanner.scan(seqs, spacer_prior=spacer_prior)
+    if energies == "best" and spacer_prior > 0:
+        best = scanner.scan(seqs)
+        site[list(ENERGY_COLUMNS)] = best[list(ENERGY_COLUMNS)].to_numpy()
     up = scanner.upstream.upper()
     full = [up + s + scanner.downstream.upper() for s in seqs]
     off = len(up)
