@@ -76,3 +76,17 @@ def test_bad_spacer_prior_is_refused_in_one_line(bad: float) -> None:
     with pytest.raises(InputError, match="spacer_prior") as err:
         EnergyScanner().scan([DECOY], spacer_prior=bad)
     assert "\n" not in str(err.value)
+
+
+def test_energies_best_keeps_the_calculators_terms_and_moves_only_the_reads() -> None:
+    feats, site = element_table([DECOY], energies="best")
+    plain_feats, plain = element_table([DECOY], spacer_prior=0.0)
+    assert site["hex35"].iloc[0] == MINUS35 and plain["hex35"].iloc[0] == "TTTAAA"
+    for col in ("dG_total", "dG_35", "dG_UP", "dG_spacer"):
+        assert site[col].iloc[0] == plain[col].iloc[0]
+        assert feats[col].iloc[0] == plain_feats[col].iloc[0]
+    # the -35 one-hot columns follow the read, not the calculator's site
+    assert feats["h35_0T"].iloc[0] == 1.0 and feats["h35_5G"].iloc[0] == 1.0
+    assert plain_feats["h35_5A"].iloc[0] == 1.0
+    with pytest.raises(InputError, match="energies"):
+        element_table([DECOY], energies="site")
