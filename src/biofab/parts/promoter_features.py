@@ -1,9 +1,10 @@
 """Element-aligned promoter features: what sits at each sigma70 element, position by position.
 
 The promoter's elements are located by the calculator's energy scan
-(:class:`biofab.parts.promoter_energy.EnergyScanner`: the -10 and start site of its best
-forward site, the -35 re-placed from that -10 with a prior for the consensus 17-nt
-spacing, :data:`SPACER_PRIOR`), so
+(:class:`biofab.parts.promoter_energy.EnergyScanner`, best forward site; with
+``spacer_prior`` > 0 the -35 is re-placed from that site's -10 with a prior for the
+consensus 17-nt spacing, which reads LaFleur's designed -35s far more often but cost r on
+new -35s, so it is off by default: :data:`SPACER_PRIOR`), so
 the features mean the same thing in any library, at any length or flank: a
 base at position 3 of the -10 hexamer is that base wherever the hexamer sits.
 A linear model on these one-hot columns is a position-specific energy
@@ -64,10 +65,12 @@ UP_COLUMNS = ("up_at_0", "up_at_1", "up_at_2", "up_at_3", "up_a_tract")
 #: sequence falls under it.
 UP_VISIBLE_MIN = 0.5
 #: Spacing prior of the element reads (calculator energy units per nt away from a 17-nt
-#: spacer, :meth:`EnergyScanner.scan`): the -10 and start site are the calculator's best
-#: site, the -35 is re-placed from that -10. Chosen on label accuracy alone (no target):
-#: see BENCHMARKS.md, "Promoter scan: element reads against the file's labels".
-SPACER_PRIOR = 0.5
+#: spacer, :meth:`EnergyScanner.scan`); 0 = the calculator's own best site. 0.5 (chosen on
+#: label accuracy alone) puts LaFleur's -35 where its file does in 74 % of rows instead of
+#: 56 %, but lost 0.016-0.019 per-fold r on leave-(-35)-variants-out development folds, so
+#: the default stays 0: BENCHMARKS.md, "Promoter scan: element reads against the file's
+#: labels".
+SPACER_PRIOR = 0.0
 #: Which site the ``dG_*`` columns describe (:func:`element_table`).
 ENERGIES = "read"
 
