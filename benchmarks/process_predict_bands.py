@@ -64,7 +64,8 @@ def batch(e: Experiment, F: float) -> BatchData:
     offline DO rows, the way its ``with_do_log`` hands it to the hybrid)."""
     t = np.arange(0.0, ph.T_END + 1e-9, ph.DO_LOG_DT)
     online = pd.DataFrame({"feed_rate": np.where(t >= ph.T_FEED - 1e-9, F, 0.0)}, index=t)
-    off = e.data.set_index("time_h").rename(columns=NAMES)
+    # One row per time (the DO log shares the hourly sample times): first non-missing value.
+    off = e.data.groupby("time_h").first().rename(columns=NAMES)
     return BatchData.from_frames(e.name, online, off)
 
 
