@@ -16,9 +16,10 @@ Yxs=..``; the initial state is given (``--x0``), as in that benchmark. ``--varia
 prediction); ``--variant capacity_do_kia`` the hybrid benchmark's selected variant (through
 the request's library-only ``options``; it reads each training batch's online DO log).
 
-One fit per seed with ``band_calibration='lobo'`` gives the terms of ``training``, ``lobo``
-and ``upward`` (recorded in the saved JSON's ``discrepancy_by_calibration``); each is written
-as its own saved-hybrid JSON beside the same weights and predicted through ``predict``.
+One fit per seed with ``band_calibration='lobo'`` (``--calibration``) gives the terms of
+``training``, ``lobo`` and ``upward`` (recorded in the saved JSON's
+``discrepancy_by_calibration``); each is written as its own saved-hybrid JSON beside the same
+weights and predicted through ``predict``.
 Reported per calibration, split and state: share of the noise-free plant values (hourly,
 t > 0) and of the noisy samples inside the 95 % band, the band's mean half width, and the
 RMSE of the prediction against the plant.
@@ -162,7 +163,7 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 ensemble=args.ensemble,
                 seed=seed,
                 save=saved,
-                band_calibration="lobo",
+                band_calibration=args.calibration,
                 options=options,
                 progress=True,
             )
@@ -177,7 +178,7 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "left_out": config.get("left_out"),
         "calibrations": {},
     }
-    for c in CALIBRATIONS:
+    for c in [c for c in CALIBRATIONS if c in config["discrepancy_by_calibration"]]:
         path = work / f"hybrid_{seed}_{c}.json"
         path.write_text(
             json.dumps(
@@ -216,7 +217,7 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean over seeds of every number, per calibration, split, metric and state."""
     out: dict[str, Any] = {}
-    for c in CALIBRATIONS:
+    for c in [c for c in CALIBRATIONS if c in runs[0]["calibrations"]]:
         out[c] = {}
         for split in SPLITS:
             out[c][split] = {}
@@ -234,6 +235,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--ensemble", type=int, default=5)
     parser.add_argument("--variant", default="cli", choices=("cli", "capacity_do_kia"))
+    parser.add_argument(
+        "--calibration",
+        default="lobo",
+        choices=("lobo", "upward", "training"),
+        help="the fit's band_calibration: lobo gives the training, lobo and upward terms, "
+        "upward the training and upward ones (one refit), training its own",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     runs = []
@@ -245,7 +253,7 @@ def main() -> None:
         f"\nmean over seeds {args.seeds} (variant {args.variant}, {args.epochs} epochs, "
         f"ensemble {args.ensemble}): share of noise-free truth inside the 95 % band"
     )
-    for c in CALIBRATIONS:
+    for c in mean:
         for split in SPLITS:
             m = mean[c][split]
             print(
@@ -263,6 +271,7 @@ def main() -> None:
         "variant": args.variant,
         "epochs": args.epochs,
         "ensemble": args.ensemble,
+        "calibration": args.calibration,
         "level": LEVEL,
         "summary": mean,
         "runs": runs,
