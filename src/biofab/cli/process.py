@@ -193,8 +193,7 @@ def fit_command(
             help="hybrid, with --save: residuals the saved band is calibrated on: training "
             "(in-sample), lobo (each batch left out in turn: one refit per batch), upward (the "
             "most-fed batch left out: one refit), forecast (the last --calibration-holdout "
-            "of each batch, 0.25 if not given: one refit). Default: lobo with >= 2 batches, "
-            "forecast with one.",
+            "of each batch, 0.25 if not given: one refit). Default: training.",
         ),
     ] = None,
     json_out: JsonOption = False,

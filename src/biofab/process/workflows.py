@@ -75,10 +75,12 @@ MIN_STD = 1e-3
 sensor infinitely trusted."""
 HYBRID_LEARNED: dict[str, tuple[str, ...] | None] = {"ecoli": None, "cho": ("mu", "qGlc", "qLac")}
 DEFAULT_BAND_CALIBRATION = "training"
-"""Residuals a saved hybrid's discrepancy term is calibrated on by default with >= 2
-training batches (one batch: ``forecast``); chosen on development seeds of
-``benchmarks/process_predict_bands.py`` (BENCHMARKS.md, "Saved hybrid: prediction bands on
-unseen batches")."""
+"""Residuals a saved hybrid's discrepancy term is calibrated on by default (were it ``lobo`` or
+``upward``, one batch would take ``forecast``). Kept at ``training`` by the rule written before
+the development seeds of ``benchmarks/process_predict_bands.py`` ran (BENCHMARKS.md, "Saved
+hybrid: prediction bands on unseen batches"): with the ensemble's spread in the band, every
+state held >= 0.90 coverage of new batches inside the range and at +30 % feed, and ``lobo``,
+which held as many, was wider."""
 """Rates a hybrid learns per twin. None: :class:`~biofab.process.hybrid.HybridModel`'s own
 default (E. coli: ``qS``, ``qS_of``, ``qA_cons``, the residual set chosen on training feeds in
 ``benchmarks/process_hybrid.py``). The CHO set has no benchmark yet."""
