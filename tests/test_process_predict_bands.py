@@ -127,6 +127,11 @@ def test_bad_band_calibration_is_refused_before_training(data: dict[str, Path]) 
         "--band-calibration", "lobo", "--save", d / "bad.json",
     )  # fmt: skip
     refused(code, out, "lobo", ">= 2 training batches")
+    code, out = run(
+        *base, "--band-calibration", "forecast", "--calibration-holdout", "1.5",
+        "--save", d / "bad.json",
+    )  # fmt: skip
+    refused(code, out, "forecast", "(0, 1)")
     code, out = run(*base, "--band-calibration", "upward")  # nothing saved: nothing to widen
     refused(code, out, "--save")
     code, out = run(

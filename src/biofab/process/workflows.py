@@ -74,16 +74,16 @@ MIN_STD = 1e-3
 """Floor of every measurement std (signal units), so that a zero reading cannot make a
 sensor infinitely trusted."""
 HYBRID_LEARNED: dict[str, tuple[str, ...] | None] = {"ecoli": None, "cho": ("mu", "qGlc", "qLac")}
+"""Rates a hybrid learns per twin. None: :class:`~biofab.process.hybrid.HybridModel`'s own
+default (E. coli: ``qS``, ``qS_of``, ``qA_cons``, the residual set chosen on training feeds in
+``benchmarks/process_hybrid.py``). The CHO set has no benchmark yet."""
 DEFAULT_BAND_CALIBRATION = "training"
 """Residuals a saved hybrid's discrepancy term is calibrated on by default (were it ``lobo`` or
 ``upward``, one batch would take ``forecast``). Kept at ``training`` by the rule written before
 the development seeds of ``benchmarks/process_predict_bands.py`` ran (BENCHMARKS.md, "Saved
-hybrid: prediction bands on unseen batches"): with the ensemble's spread in the band, every
-state held >= 0.90 coverage of new batches inside the range and at +30 % feed, and ``lobo``,
+hybrid: prediction bands on unseen batches"): there the in-sample band already held >= 0.90
+coverage of new batches on every state, inside the range and at +30 % feed, and ``lobo``,
 which held as many, was wider."""
-"""Rates a hybrid learns per twin. None: :class:`~biofab.process.hybrid.HybridModel`'s own
-default (E. coli: ``qS``, ``qS_of``, ``qA_cons``, the residual set chosen on training feeds in
-``benchmarks/process_hybrid.py``). The CHO set has no benchmark yet."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -686,6 +686,12 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
         method = DEFAULT_BAND_CALIBRATION
         if method in ("lobo", "upward") and len(exps) < 2:
             method = "forecast"  # nothing to leave out: the one batch's late part
+    if method == "forecast" and not 0 < request.calibration_holdout < 1:
+        raise InputError(
+            "band calibration 'forecast' holds out a fraction of each batch's time in (0, 1)",
+            column="calibration_holdout",
+            found=request.calibration_holdout,
+        )
     if request.save is not None and method in ("lobo", "upward") and len(exps) < 2:
         raise InputError(  # before the training, not after it
             f"band calibration '{method}' leaves a batch out: it needs >= 2 training batches "
