@@ -186,6 +186,16 @@ def fit_command(
             "widen the saved bands by the forecast errors on it (0: in-sample residuals).",
         ),
     ] = 0.0,
+    band_calibration: Annotated[
+        str | None,
+        typer.Option(
+            "--band-calibration",
+            help="hybrid, with --save: residuals the saved band is calibrated on: training "
+            "(in-sample), lobo (each batch left out in turn: one refit per batch), upward (the "
+            "most-fed batch left out: one refit), forecast (the last --calibration-holdout "
+            "of each batch, 0.25 if not given: one refit). Default: training.",
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Estimate model parameters (with 95 % CIs and identifiability flags) from DATA, or train
@@ -199,8 +209,18 @@ def fit_command(
         )
     if kinetics is not None and model != "kinetics":
         raise InputError("--kinetics declares a model: use it with --model kinetics", found=model)
+    if band_calibration is not None and model != "hybrid":
+        raise InputError(
+            "--band-calibration is for --model hybrid (a mechanistic fit widens its saved "
+            "band with --calibration-holdout)",
+            found=model,
+        )
     if model == "hybrid":
         _option(base, "--base", MODEL_CHOICES)
+        if band_calibration is not None:
+            from biofab.process.saved_hybrid import BAND_CALIBRATIONS
+
+            _option(band_calibration, "--band-calibration", BAND_CALIBRATIONS)
         h = workflows.fit_hybrid(
             workflows.HybridFitRequest(
                 data,
@@ -217,6 +237,9 @@ def fit_command(
                 save=save,
                 set=parse_sets(sets),
                 input_step=input_step,
+                band_calibration=band_calibration,
+                calibration_holdout=calibration_holdout or 0.25,
+                progress=not json_out,
             )
         )
         if _done(h, json_out):

@@ -10,7 +10,22 @@ training step (``epochs=0``), then copies the saved tensors in. Tensors load wit
 and event classes: nothing is unpickled.
 
 Bands: ``ŷ ± z √(σ_ensemble² + σ_model²)``, the ensemble's spread plus the discrepancy term
-of :mod:`biofab.process.saved` calibrated on the training batches' residuals.
+of :mod:`biofab.process.saved`, calibrated on residuals chosen by ``band_calibration``
+(:data:`BAND_CALIBRATIONS`, :func:`calibration_residuals`):
+
+- ``training``: the training batches' in-sample residuals (no extra cost). A network fits
+  its training batches closely, so these understate the error on a new batch;
+- ``lobo``: leave one batch out: each training batch predicted by the hybrid refitted
+  without it (one refit per batch, ≥ 2 batches);
+- ``upward``: only the fold that leaves out the batch with the most feed (one refit): its
+  errors are those of predicting a feed beyond the training ones, as a new batch fed more
+  than any training batch is;
+- ``forecast``: every batch cut at ``1 - holdout`` of its time, the hybrid refitted on the
+  early parts, errors on the late samples (one refit; what a single batch allows).
+
+The out-of-sample residuals are used alone (not pooled with in-sample ones, which would
+dilute them). The saved JSON records the method (``band_calibration``), the batches left
+out, and the term every method computed on the way (``discrepancy_by_calibration``).
 """
 
 from __future__ import annotations
@@ -19,7 +34,8 @@ import dataclasses
 import inspect
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +57,15 @@ from biofab.process.simulate import (
     SetInput,
 )
 
-__all__ = ["HYBRID_FORMAT", "hybrid_to_files", "load_hybrid", "predict_hybrid_bands"]
+__all__ = [
+    "BAND_CALIBRATIONS",
+    "HYBRID_FORMAT",
+    "calibration_residuals",
+    "fed_volume",
+    "hybrid_to_files",
+    "load_hybrid",
+    "predict_hybrid_bands",
+]
 
 HYBRID_FORMAT = "biofab.process.saved-hybrid/1"
 _SKIP = {"self", "mechanistic", "kwargs", "device", "verbose", "n_jobs"}
@@ -171,8 +195,12 @@ def hybrid_to_files(
     experiments: Sequence[Experiment],
     discrepancy: Mapping[str, Any],
     weights_name: str,
+    calibration: Mapping[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The JSON config text and the ``state_dict`` (name -> tensor) of a trained hybrid."""
+    """The JSON config text and the ``state_dict`` (name -> tensor) of a trained hybrid.
+
+    ``calibration``: how ``discrepancy`` was calibrated (``band_calibration`` and its
+    details, see :func:`calibration_residuals`), stored beside it."""
     config = {
         "format": HYBRID_FORMAT,
         "class": type(hybrid).__name__,
@@ -182,6 +210,7 @@ def hybrid_to_files(
         "hyper": _hyper(hybrid),
         "experiments": [_experiment(e) for e in experiments],
         "discrepancy": dict(discrepancy),
+        **dict(calibration or {"band_calibration": "training"}),
         "weights": weights_name,
     }
     state = {f"p{i}": t.detach().cpu().clone() for i, t in enumerate(hybrid.params_)}
@@ -275,3 +304,108 @@ def residual_table(hybrid: Any, experiments: Sequence[Experiment]) -> pd.DataFra
                     if math.isfinite(o):
                         rows.append({"variable": v, "observed": o, "predicted": p})
     return pd.DataFrame(rows)
+
+
+BAND_CALIBRATIONS = ("training", "lobo", "upward", "forecast")
+"""Residuals the saved hybrid's discrepancy term is calibrated on (module docstring)."""
+
+
+def fed_volume(model: ProcessModel, experiment: Experiment, n: int = 801) -> float:
+    """Volume fed over a batch (L): the integral of its feed input ``F`` (L/h) from 0 to
+    its end, from the recipe (logged or profile inputs and events). 0 for a model without
+    a feed input."""
+    from biofab.process.scenario import input_frame
+
+    if "F" not in model.inputs:
+        return 0.0
+    t_end = float(experiment.t_end or experiment.data["time_h"].max())
+    t = np.linspace(0.0, t_end, n)
+    f = input_frame(model, experiment.inputs or {}, experiment.events, t)["F"].to_numpy(float)
+    return float(np.sum(0.5 * (f[1:] + f[:-1]) * np.diff(t)))
+
+
+def calibration_residuals(
+    make: Callable[[], Any],
+    hybrid: Any,
+    experiments: Sequence[Experiment],
+    method: str,
+    holdout: float = 0.25,
+    progress: bool = False,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Residual tables (``variable, observed, predicted``) for the discrepancy term.
+
+    ``make()`` builds an untrained hybrid with the trained ``hybrid``'s settings (a refit
+    trains one); ``method`` one of :data:`BAND_CALIBRATIONS` (module docstring); ``holdout``
+    the fraction of each batch's time held out by ``forecast``. Returns the tables of every
+    method the work computed (``training`` always; ``upward`` also when ``lobo`` ran) and
+    the details to record (``band_calibration``, the batches left out, the refits). Raises
+    :class:`InputError` before any refit when the method needs more batches.
+    """
+    from biofab.core.progress import progress as _progress
+
+    if method not in BAND_CALIBRATIONS:
+        raise InputError(
+            "unknown band calibration", expected=", ".join(BAND_CALIBRATIONS), found=method
+        )
+    exps = list(experiments)
+    if method in ("lobo", "upward") and len(exps) < 2:
+        raise InputError(
+            f"band calibration '{method}' leaves a batch out: it needs >= 2 training batches "
+            "(one batch: use 'forecast')",
+            found=f"{len(exps)} batch",
+        )
+    if method == "forecast" and not 0 < holdout < 1:
+        raise InputError(
+            "band calibration 'forecast' holds out a fraction of each batch's time in (0, 1)",
+            column="calibration_holdout",
+            found=holdout,
+        )
+    tables = {"training": residual_table(hybrid, exps)}
+    info: dict[str, Any] = {"band_calibration": method}
+    if method == "training":
+        return tables, info
+    volumes = [fed_volume(hybrid.model, e) for e in exps]
+    top = int(np.argmax(volumes))
+    if method == "forecast":
+        folds: list[int] = []
+    elif method == "upward":
+        folds = [top]
+    else:
+        folds = list(range(len(exps)))
+    n_refits = max(len(folds), 1)
+    parts: list[pd.DataFrame] = []
+    with _progress("hybrid band calibration: refit", total=n_refits, enabled=progress) as bar:
+        if method == "forecast":
+            short, cuts = [], {}
+            for e in exps:
+                t_end = float(e.t_end if e.t_end is not None else e.data["time_h"].max())
+                cuts[e.name] = (1.0 - holdout) * t_end
+                short.append(replace(e, data=e.data[e.data["time_h"] <= cuts[e.name]]))
+            if any(not len(e.data) for e in short):
+                raise InputError(
+                    "band calibration 'forecast': a batch has no samples before its holdout",
+                    column="calibration_holdout",
+                    found=holdout,
+                )
+            refit = make().fit(short)
+            for e in exps:
+                late = replace(e, data=e.data[e.data["time_h"] > cuts[e.name]])
+                if len(late.data):
+                    parts.append(residual_table(refit, [late]))
+            bar.advance(note="trained on the early parts")
+            info["holdout"] = float(holdout)
+        else:
+            for i in folds:
+                refit = make().fit([e for j, e in enumerate(exps) if j != i])
+                table = residual_table(refit, [exps[i]])
+                parts.append(table)
+                if i == top:
+                    tables["upward"] = table
+                bar.advance(note=f"left out {exps[i].name}")
+            info["left_out"] = [exps[i].name for i in folds]
+            info["fed_volume_L"] = {e.name: round(v, 6) for e, v in zip(exps, volumes, strict=True)}
+    if not parts or not sum(len(t) for t in parts):
+        raise InputError(f"band calibration '{method}': no held-out samples to calibrate on")
+    info["refits"] = n_refits
+    tables[method] = pd.concat(parts, ignore_index=True)
+    return tables, info
