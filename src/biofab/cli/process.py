@@ -162,7 +162,20 @@ def fit_command(
     base: Annotated[
         str, typer.Option("--base", help="hybrid: mechanistic twin (ecoli | cho).")
     ] = "ecoli",
-    epochs: Annotated[int, typer.Option("--epochs", min=0, help="hybrid: training steps.")] = 300,
+    epochs: Annotated[
+        int | None,
+        typer.Option("--epochs", min=0, help="hybrid: training steps (default: the preset's)."),
+    ] = None,
+    preset: Annotated[
+        str,
+        typer.Option(
+            "--preset",
+            help="hybrid: rates (the networks correct the uptake, overflow and acetate uptake "
+            "rates; 300 steps) or capacity (E. coli: the variant the hybrid benchmark "
+            "selected, learned respiratory capacity, qS_max/Yxs/Kia refitted, the DO log "
+            "read while training when every batch has one; 60 steps).",
+        ),
+    ] = "rates",
     ensemble: Annotated[int, typer.Option("--ensemble", min=1, help="hybrid: members.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="hybrid: initialisation seed.")] = 0,
     kinetics: Annotated[
@@ -209,6 +222,10 @@ def fit_command(
         )
     if kinetics is not None and model != "kinetics":
         raise InputError("--kinetics declares a model: use it with --model kinetics", found=model)
+    if preset != "rates" and model != "hybrid":
+        raise InputError(
+            "--preset chooses a hybrid's settings: use it with --model hybrid", found=model
+        )
     if band_calibration is not None and model != "hybrid":
         raise InputError(
             "--band-calibration is for --model hybrid (a mechanistic fit widens its saved "
@@ -235,6 +252,7 @@ def fit_command(
                 report=report,
                 command=_command(),
                 save=save,
+                preset=preset,
                 set=parse_sets(sets),
                 input_step=input_step,
                 band_calibration=band_calibration,

@@ -72,6 +72,7 @@ from biofab.process.simulate import Bolus, Event, input_schedule
 __all__ = [
     "CAPACITY",
     "CAPACITY_RULES",
+    "HYBRID_PRESETS",
     "YIELD_RULES",
     "HybridModel",
     "OdeEnsemble",
@@ -1150,6 +1151,36 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
 # ---------------------------------------------------------------------------------------
 # Hybrid model
 # ---------------------------------------------------------------------------------------
+
+#: Named :class:`HybridModel` settings for the E. coli twin (``process fit --model hybrid
+#: --preset``). ``rates``: the constructor's defaults (qS, qS_of and qA_cons corrected by
+#: bounded factors; DO settled in training too). ``capacity``: the variant
+#: ``benchmarks/process_hybrid.py`` selected in rounds 5-7 (``capacity_do_kia``; BENCHMARKS.md)
+#: -- the respiratory capacity learned on glucose alone with features clipped at the training
+#: range, qS_max, Yxs and Kia refitted per member at their own learning rate, DO frozen in
+#: training and settled in prediction, 60 steps at lr 2e-3 on a 0.125 h step. The benchmark
+#: also reads each batch's online DO log while training (``measured=("DO",)``):
+#: :func:`biofab.process.workflows.fit_hybrid` adds that when every batch has a DO log.
+HYBRID_PRESETS: dict[str, dict[str, Any]] = {
+    "rates": {},
+    "capacity": {
+        "structure": "residual",
+        "learned": ("capacity",),
+        "features": ("S",),
+        "clip_features": True,
+        "refit": ("qS_max", "Yxs", "Kia"),
+        "refit_lr": 2e-2,
+        "quasi_steady": ("DO",),
+        "quasi_steady_fit": False,
+        "lr": 2e-3,
+        "epochs": 60,
+        "dt": 0.125,
+        "predict_dt": 0.0625,
+        "physics_weight": 0.0,
+        "warmup": 0,
+        "hidden": (32, 32),
+    },
+}
 
 
 class HybridModel(OdeEnsemble):

@@ -77,6 +77,8 @@ HYBRID_LEARNED: dict[str, tuple[str, ...] | None] = {"ecoli": None, "cho": ("mu"
 """Rates a hybrid learns per twin. None: :class:`~biofab.process.hybrid.HybridModel`'s own
 default (E. coli: ``qS``, ``qS_of``, ``qA_cons``, the residual set chosen on training feeds in
 ``benchmarks/process_hybrid.py``). The CHO set has no benchmark yet."""
+HYBRID_PRESET_NAMES = ("rates", "capacity")
+"""Names of :data:`biofab.process.hybrid.HYBRID_PRESETS`, known without importing torch."""
 DEFAULT_BAND_CALIBRATION = "training"
 """Residuals a saved hybrid's discrepancy term is calibrated on by default (were it ``lobo`` or
 ``upward``, one batch would take ``forecast``). Kept at ``training`` by the rule written before
@@ -345,9 +347,13 @@ def experiments(
     x0: Mapping[str, float] | None = None,
     *,
     input_step: float = 0.25,
+    online_states: Sequence[str] = (),
 ) -> list[Experiment]:
     """One :class:`~biofab.process.fit.Experiment` per batch: offline samples of states
     (model names and units), the initial state and the recipe.
+
+    ``online_states``: states whose online log joins the samples as extra rows (that state
+    only), for a hybrid that reads the log while training (``HybridModel(measured=)``).
 
     With a scenario, its initial state (``x0`` over it) and recipe are used and its noise
     model weights the samples (e.g. 5 % relative error); without, the initial state is read
@@ -368,6 +374,13 @@ def experiments(
                 found=", ".join(batch.offline_signals) or "none",
             )
         samples = offline[["time_h", *cols]].dropna(how="all", subset=cols)
+        logs = [c for c in online_states if c in online and online[c].notna().any()]
+        if logs:
+            log = online[["time_h", *logs]].dropna(how="all", subset=logs)
+            samples = pd.concat([samples, log], ignore_index=True).sort_values(
+                "time_h", kind="stable"
+            )
+            samples = samples.reset_index(drop=True)
         plan = scenario.measurements if scenario is not None else None
         for c in cols:
             noise = plan.offline.get(c) or plan.online.get(c) if plan is not None else None
@@ -564,7 +577,13 @@ class HybridFitRequest:
     prediction; None takes DO for E. coli (the choice the hybrid benchmark made on its
     validation split: the base model's oxygen limit then caps respiration beyond the
     training feeds), nothing otherwise. ``epochs``, ``ensemble`` and ``seed`` as in
-    :class:`~biofab.process.hybrid.HybridModel`; the rest as in :class:`FitRequest`.
+    :class:`~biofab.process.hybrid.HybridModel` (``epochs`` None: the preset's, else 300);
+    the rest as in :class:`FitRequest`.
+
+    ``preset``: a named group of hybrid settings from
+    :data:`~biofab.process.hybrid.HYBRID_PRESETS` under the fields above: ``rates`` (the
+    constructor's defaults) or ``capacity`` (E. coli only: the variant the hybrid benchmark
+    selected; each batch's online DO log is read while training when every batch has one).
 
     ``band_calibration`` (with ``save``): residuals the saved discrepancy term is calibrated
     on, one of :data:`~biofab.process.saved_hybrid.BAND_CALIBRATIONS` (refits cost one
@@ -581,7 +600,7 @@ class HybridFitRequest:
     mapping: Path | None = None
     scenario: ScenarioLike | None = None
     x0: Mapping[str, float] = field(default_factory=dict)
-    epochs: int = 300
+    epochs: int | None = None
     ensemble: int = 5
     seed: int = 0
     out: Path | None = None
@@ -591,6 +610,7 @@ class HybridFitRequest:
     set: Mapping[str, float] = field(default_factory=dict)
     input_step: float = 0.25
     quasi_steady: tuple[str, ...] | None = None
+    preset: str = "rates"
     band_calibration: str | None = None
     calibration_holdout: float = 0.25
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -636,11 +656,28 @@ class HybridFitResult:
         return _dumps(self.to_dict())
 
 
+def _logged(e: Experiment, variable: str) -> bool:
+    """Whether batch ``e`` has a log of ``variable`` (more than one finite reading)."""
+    if variable not in e.data.columns:
+        return False
+    return int(pd.to_numeric(e.data[variable], errors="coerce").notna().sum()) > 1
+
+
 def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
     """Train the hybrid on every batch in the data (library defaults unless overridden)."""
     from biofab.process.saved_hybrid import BAND_CALIBRATIONS
 
     kind = _choice(request.base, "base", tuple(MODELS))
+    # the names of biofab.process.hybrid.HYBRID_PRESETS (a test keeps them equal), checked
+    # before that module (torch) is imported
+    _choice(request.preset, "preset", HYBRID_PRESET_NAMES)
+    if request.preset == "capacity" and kind != "ecoli":
+        raise InputError(
+            "preset 'capacity' learns the E. coli twin's respiratory capacity",
+            column="preset",
+            expected="--base ecoli (or preset rates)",
+            found=kind,
+        )
     method = request.band_calibration
     if method is not None:
         _choice(method, "band calibration", BAND_CALIBRATIONS)
@@ -654,33 +691,43 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
     s = _optional_scenario(request.scenario)
     _check_scenario_model(s, kind)
     try:
-        from biofab.process.hybrid import HybridModel
+        from biofab.process.hybrid import HYBRID_PRESETS, HybridModel
     except ImportError as err:
         raise _not_available("the hybrid model", "biofab.process.hybrid", err) from None
     from biofab.process.report import Run, fit_page
 
     _distinct(request.out, request.report, request.save)
     twin = _with_overrides(_twin(s, kind), request.set)
-    exps = experiments(
-        kind,
-        _read(request.data, request.mapping),
-        s,
-        _check_x0(request.x0, kind),
-        input_step=request.input_step,
-    )
-    learned = request.learned if request.learned is not None else HYBRID_LEARNED[kind]
+    batches = _read(request.data, request.mapping)
+    start = _check_x0(request.x0, kind)
+    exps = experiments(kind, batches, s, start, input_step=request.input_step)
+    measured = False
+    if request.preset == "capacity":
+        # the DO log read while training, as benchmarked, when every batch has one
+        logged = experiments(
+            kind, batches, s, start, input_step=request.input_step, online_states=("DO",)
+        )
+        if all(_logged(e, "DO") for e in logged):
+            exps, measured = logged, True
+    preset = dict(HYBRID_PRESETS[request.preset])
+    learned = request.learned
+    if learned is None and "learned" not in preset:
+        learned = HYBRID_LEARNED[kind]
     options: dict[str, Any] = {
+        **preset,
         "ensemble": request.ensemble,
-        "epochs": request.epochs,
+        "epochs": request.epochs if request.epochs is not None else preset.get("epochs", 300),
         "seed": request.seed,
     }
     if learned is not None:
         options["learned"] = tuple(learned)
     quasi = request.quasi_steady
-    if quasi is None:
+    if quasi is None and "quasi_steady" not in preset:
         quasi = ("DO",) if kind == "ecoli" and "DO" in twin.states else ()
-    if quasi:
+    if quasi is not None:
         options["quasi_steady"] = tuple(quasi)
+    if measured:
+        options["measured"] = ("DO",)
     options.update(request.options)
     if method is None:
         method = DEFAULT_BAND_CALIBRATION
@@ -735,7 +782,7 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
             runs.append(Run(e.name, mean, e.data))
             variables += [c for c in e.data.columns if c != "time_h" and c not in variables]
         shown = [v for v in twin.states if v in variables]
-        summary = {"ensemble members": request.ensemble, "training steps": request.epochs}
+        summary = {"ensemble members": request.ensemble, "training steps": options["epochs"]}
         files[request.report] = fit_page(
             twin, result.to_frame(), runs, shown, summary, None, request.command
         )
