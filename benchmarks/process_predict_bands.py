@@ -14,7 +14,10 @@ as a user would: ``--set qS_crit=1e4 --set Kis=1e6 --set Kia=1e6 --set qS_max=..
 Yxs=..``; the initial state is given (``--x0``), as in that benchmark. ``--variant cli``
 (default) is what ``process fit --model hybrid`` builds (library defaults, DO settled in
 prediction); ``--variant capacity_do_kia`` the hybrid benchmark's selected variant (through
-the request's library-only ``options``; it reads each training batch's online DO log).
+the request's library-only ``options``; it reads each training batch's online DO log);
+``--variant preset_capacity`` the same variant as a user builds it, ``--preset capacity``
+with ``--set Kia=20`` (the benchmark's starting Kia: its Monod base has none), the DO log
+written as an *online* signal of the CSV.
 
 One fit per seed with ``band_calibration='lobo'`` (``--calibration``) gives the terms of
 ``training``, ``lobo`` and ``upward`` (recorded in the saved JSON's
@@ -59,14 +62,20 @@ SPLITS = {"inside": ph.INSIDE_F, "extrapolated": ph.EXTRA_F}
 NAMES = {"X": "biomass", "S": "substrate", "A": "acetate"}
 
 
-def batch(e: Experiment, F: float) -> BatchData:
+def batch(e: Experiment, F: float, online_do: bool = False) -> BatchData:
     """A simulated batch as a user's data: the feed logged every 3 min (L/h), offline
     X, S, A (g/L) and, where ``e`` has it, the online DO log of the hybrid benchmark (as
-    offline DO rows, the way its ``with_do_log`` hands it to the hybrid)."""
+    offline DO rows, the way its ``with_do_log`` hands it to the hybrid, or with
+    ``online_do`` as the online signal a plant logs)."""
     t = np.arange(0.0, ph.T_END + 1e-9, ph.DO_LOG_DT)
     online = pd.DataFrame({"feed_rate": np.where(t >= ph.T_FEED - 1e-9, F, 0.0)}, index=t)
+    data = e.data
+    if online_do and "DO" in data.columns:
+        log = data.dropna(subset=["DO"]).groupby("time_h")["DO"].first()
+        online["DO"] = log.reindex(online.index, method="nearest", tolerance=1e-6).to_numpy()
+        data = data.drop(columns="DO").dropna(how="all", subset=list(ph.STATES))
     # One row per time (the DO log shares the hourly sample times): first non-missing value.
-    off = e.data.groupby("time_h").first().rename(columns=NAMES)
+    off = data.groupby("time_h").first().rename(columns=NAMES)
     return BatchData.from_frames(e.name, online, off)
 
 
@@ -88,6 +97,8 @@ def variant_options(variant: str) -> tuple[dict[str, Any], dict[str, float]]:
     """HybridModel options (over the CLI's) and extra ``--set`` values of a variant."""
     if variant == "cli":
         return {}, {}
+    if variant == "preset_capacity":  # the preset adds the DO log itself
+        return {}, {"Kia": 20.0}
     v = dict(ph.VARIANTS[variant])
     extra = dict(v.pop("base_params", {}))
     v.update(
@@ -135,12 +146,14 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     train = [ph.experiment(F, rng) for F in ph.TRAIN_F]  # the hybrid benchmark's batches
     options, extra = variant_options(args.variant)
-    do_log = bool(options.get("measured"))
+    preset = "capacity" if args.variant == "preset_capacity" else "rates"
+    do_log = bool(options.get("measured")) or preset == "capacity"
     rows = [
         ph.with_do_log(e, F, seed) if do_log else e for e, F in zip(train, ph.TRAIN_F, strict=True)
     ]
     data = work / f"train_{seed}.csv"
-    write_batches([batch(e, F) for e, F in zip(rows, ph.TRAIN_F, strict=True)], data)
+    online_do = preset == "capacity"
+    write_batches([batch(e, F, online_do) for e, F in zip(rows, ph.TRAIN_F, strict=True)], data)
     test_rng = np.random.default_rng([seed, 4242])
     tests = {
         split: {f"F={F:g} new": (F, ph.experiment(F, test_rng, " new")) for F in feeds}
@@ -165,6 +178,7 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 save=saved,
                 band_calibration=args.calibration,
                 options=options,
+                preset=preset,
                 progress=True,
             )
         )
@@ -234,7 +248,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", required=True)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--ensemble", type=int, default=5)
-    parser.add_argument("--variant", default="cli", choices=("cli", "capacity_do_kia"))
+    parser.add_argument(
+        "--variant", default="cli", choices=("cli", "capacity_do_kia", "preset_capacity")
+    )
     parser.add_argument(
         "--calibration",
         default="lobo",
