@@ -6,41 +6,13 @@ is strict JSON, and one-line refusals that name what is missing."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from conftest import shared_data
-
-LAFLEUR = "parts/promoters/lafleur2022_supp_data3.csv"
-HOSSAIN = "parts/promoters/hossain2020_from_lafleur2022_supp.csv"
-WU_SPS = "parts/signal_peptides/wu2020_signal_peptides.csv"
-CATPRED_VAL = "enzymes/catpred_kcat_random_val.csv"
-
-
-def biofab(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "BIOFAB_DB"}
-    return subprocess.run(
-        [sys.executable, "-m", "biofab.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=600,
-    )
-
-
-def refused(done: subprocess.CompletedProcess[str], *words: str) -> str:
-    assert done.returncode == 2, (done.stdout, done.stderr)
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
+from test_parts_cli_edges import CATPRED_VAL, HOSSAIN, LAFLEUR, WU_SPS, biofab, refused
 
 
 def strict_json(text: str) -> dict[str, object]:

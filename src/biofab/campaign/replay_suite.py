@@ -778,16 +778,7 @@ def pool_from_csv(
     try:
         return Pool(name, name, space, designs, values, objective, std=std, budget=budget)
     except InputError as err:
-        if err.file is not None:
-            raise
-        raise InputError(
-            err.message,
-            file=file,
-            row=err.row,
-            column=err.column,
-            expected=err.expected,
-            found=err.found,
-        ) from None
+        raise err.in_file(file) from None
 
 
 # -- the workflow the CLI (and a service) calls ------------------------------------------

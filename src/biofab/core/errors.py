@@ -39,6 +39,21 @@ class InputError(BiofabError):
         self.found = found
         super().__init__(self._line())
 
+    def in_file(self, file: str) -> InputError:
+        """This error naming ``file``, for a caller that knows which file the bad input came
+        from when the code that raised did not (an error that names one is returned as is).
+        Raise it ``from None``: the line is the whole message."""
+        if self.file is not None:
+            return self
+        return type(self)(
+            self.message,
+            file=file,
+            row=self.row,
+            column=self.column,
+            expected=self.expected,
+            found=self.found,
+        )
+
     def _line(self) -> str:
         where = []
         if self.file is not None:

@@ -136,16 +136,7 @@ def read_sites(folder: Path, mapping: Path | None = None) -> list[Any]:
         try:
             exps = experiments("ecoli", batches, None)
         except InputError as err:
-            if err.file is not None:
-                raise
-            raise InputError(
-                err.message,
-                file=str(path),
-                row=err.row,
-                column=err.column,
-                expected=err.expected,
-                found=err.found,
-            ) from None
+            raise err.in_file(str(path)) from None
         sites.append(Site(path.stem, tuple(exps), None, {"file": str(path)}))
     return sites
 

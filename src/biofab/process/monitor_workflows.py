@@ -171,16 +171,7 @@ def _score(model: BatchMonitor, frame: pd.DataFrame, name: str, path: Path) -> B
     try:
         return model.score(frame, name)
     except InputError as err:
-        if err.file is not None:
-            raise
-        raise InputError(
-            err.message,
-            file=str(path),
-            row=err.row,
-            column=err.column,
-            expected=err.expected,
-            found=err.found,
-        ) from None
+        raise err.in_file(str(path)) from None
 
 
 def fit_monitor(request: MonitorRequest) -> BatchMonitor:
