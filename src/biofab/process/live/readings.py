@@ -190,16 +190,7 @@ class ReadingValidator:
                 found=variable,
             )
         name, twin_unit, signal = known
-        try:
-            molar_mass = self._signals[signal].molar_mass
-            _units.convert(1.0, str(unit).strip(), twin_unit, molar_mass=molar_mass)
-        except _units.UnitError as err:
-            raise ReadingError(
-                f"{variable}: {err.message}",
-                column="unit",
-                expected=f"a unit convertible to {twin_unit}",
-                found=unit,
-            ) from None
+        self._to_unit(1.0, str(unit).strip(), twin_unit, signal, str(variable))
         return name
 
     def check(self, reading: Reading) -> CheckedReading:
@@ -268,12 +259,17 @@ class ReadingValidator:
                 expected=f"a unit convertible to {unit}",
                 found=reading.unit,
             )
+        return self._to_unit(value, written, unit, signal, reading.label())
+
+    def _to_unit(self, value: float, written: str, unit: str, signal: str, label: str) -> float:
+        """``value`` in ``written`` units as ``unit`` (molar units through the signal's
+        molar mass), or a :class:`ReadingError` naming ``label``."""
         try:
             molar_mass = self._signals[signal].molar_mass
             return float(_units.convert(value, written, unit, molar_mass=molar_mass))
         except _units.UnitError as err:
             raise ReadingError(
-                f"{reading.label()}: {err.message}",
+                f"{label}: {err.message}",
                 column="unit",
                 expected=f"a unit convertible to {unit}",
                 found=written,
