@@ -62,13 +62,13 @@ def test_preset_names_known_without_torch_match_the_presets() -> None:
 
 
 def test_capacity_preset_is_the_benchmarks_selected_variant() -> None:
-    """The settings the benchmark measured (``capacity_do_kia``) are the ones a user gets;
+    """The settings the benchmark selected (``capacity_do_kia_obs``) are the ones a user gets;
     only the DO log (added per data) and the benchmark's starting Kia (its base had none)
     are not part of the preset."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import process_hybrid as ph
 
-    variant = dict(ph.VARIANTS["capacity_do_kia"])
+    variant = dict(ph.VARIANTS["capacity_do_kia_obs"])
     assert variant.pop("measured") == ("DO",) and "base_params" in variant
     variant.pop("base_params")
     built = {
@@ -92,16 +92,18 @@ def _fit(data: Path, save: Path) -> dict:
     return json.loads(save.read_text())
 
 
-def test_capacity_preset_reads_the_do_log_when_every_batch_has_one(
+def test_capacity_preset_reads_and_observes_the_do_log_when_every_batch_has_one(
     data: dict[str, Path],
 ) -> None:
     config = _fit(data["logged"], data["dir"] / "logged.json")
     text = json.dumps(config)
     assert '"capacity"' in text and '"measured": ["DO"]' in text.replace("\n", "")
+    assert config["hyper"]["log_weight"] == 1.0  # the log is fitted as an observation too
     # one batch without a DO log: the preset trains without it (DO frozen), still capacity
     config = _fit(data["mixed"], data["dir"] / "mixed.json")
     text = json.dumps(config)
     assert '"capacity"' in text and '"measured": []' in text
+    assert config["hyper"]["log_weight"] == 0.0  # no log, nothing to observe
 
 
 def test_cli_trains_the_capacity_preset(data: dict[str, Path]) -> None:

@@ -1155,12 +1155,15 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
 #: Named :class:`HybridModel` settings for the E. coli twin (``process fit --model hybrid
 #: --preset``). ``rates``: the constructor's defaults (qS, qS_of and qA_cons corrected by
 #: bounded factors; DO settled in training too). ``capacity``: the variant
-#: ``benchmarks/process_hybrid.py`` selected in rounds 5-7 (``capacity_do_kia``; BENCHMARKS.md)
-#: -- the respiratory capacity learned on glucose alone with features clipped at the training
-#: range, qS_max, Yxs and Kia refitted per member at their own learning rate, DO frozen in
-#: training and settled in prediction, 60 steps at lr 2e-3 on a 0.125 h step. The benchmark
-#: also reads each batch's online DO log while training (``measured=("DO",)``):
-#: :func:`biofab.process.workflows.fit_hybrid` adds that when every batch has a DO log.
+#: ``benchmarks/process_hybrid.py`` selected in round 9 (``capacity_do_kia_obs``; rounds 5-7
+#: selected ``capacity_do_kia``, the same without the DO observation; BENCHMARKS.md) -- the
+#: respiratory capacity learned on glucose alone with features clipped at the training range,
+#: qS_max, Yxs and Kia refitted per member at their own learning rate, DO frozen in training
+#: and settled in prediction, 60 steps at lr 2e-3 on a 0.125 h step. The benchmark also reads
+#: each batch's online DO log while training (``measured=("DO",)``) and fits its quasi-steady
+#: O2 balance as an observation (``log_weight=1``):
+#: :func:`biofab.process.workflows.fit_hybrid` does both when every batch has a DO log, and
+#: neither otherwise (``log_weight`` 0: there is no log to observe).
 HYBRID_PRESETS: dict[str, dict[str, Any]] = {
     "rates": {},
     "capacity": {
@@ -1179,6 +1182,7 @@ HYBRID_PRESETS: dict[str, dict[str, Any]] = {
         "physics_weight": 0.0,
         "warmup": 0,
         "hidden": (32, 32),
+        "log_weight": 1.0,
     },
 }
 

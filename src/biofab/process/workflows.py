@@ -728,6 +728,8 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
         options["quasi_steady"] = tuple(quasi)
     if measured:
         options["measured"] = ("DO",)
+    elif options.get("log_weight"):
+        options["log_weight"] = 0.0  # the preset observes the DO log; this data has none
     options.update(request.options)
     if method is None:
         method = DEFAULT_BAND_CALIBRATION
