@@ -91,3 +91,20 @@ def test_default_variables_leaves_other_tables_alone() -> None:
     twin = plain.assign(X_std=0.1)
     assert default_variables({"b": twin}) == ["X", "pH_std", "OUR"]
     assert default_variables({"b": twin.assign(F=1.0)}, maturity="F") == ["X", "pH_std", "OUR"]
+
+
+def test_live_twin_monitors_against_a_folder_of_its_outputs(
+    estimates: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``process twin --monitor good/``: the ``--out`` files kept as written, one batch
+    per file (docs/process-live.md), monitored on the states the twin estimates."""
+    capsys.readouterr()
+    code, out, err = _cli(capsys, "process", "twin", "--scenario", str(EXAMPLE), "--replay",
+                          str(estimates / "run5.csv"), "--speed", "0", "--db",
+                          f"sqlite:///{estimates / 'watch.db'}", "--monitor",
+                          str(estimates / "good"), "--report", str(estimates / "live.html"),
+                          "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["readings"]["accepted"] > 0
+    page = (estimates / "live.html").read_text(encoding="utf-8")
+    assert "Monitored: X, S, A, P, V, DO, mu (twin estimates)" in page
