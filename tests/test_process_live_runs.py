@@ -104,9 +104,10 @@ def test_an_opcua_source_that_never_delivers_leaves_no_run(
 
 
 def _listen_session(
-    capsys: pytest.CaptureFixture[str], db: str, value: float, *extra: str
+    capsys: pytest.CaptureFixture[str], db: str, value: float | None, *extra: str
 ) -> tuple[dict[str, object], str]:
-    """One ``--listen`` session: two OUR readings at 0.5 and 1 h, then ``/live/end``."""
+    """One ``--listen`` session: two OUR readings at 0.5 and 1 h (none if ``value`` is
+    None), then ``/live/end``."""
     port = free_port()
     codes: list[int] = []
 
@@ -132,9 +133,10 @@ def _listen_session(
             pass
         assert time.monotonic() < deadline, "the twin's HTTP endpoint did not start"
         time.sleep(0.05)
-    one = {"variable": "OUR", "value": value, "unit": "mmol/L/h"}
-    body = {"readings": [{**one, "time_h": 0.5}, {**one, "time_h": 1.0}]}
-    assert httpx.post(f"{base}/readings", json=body, timeout=10).status_code == 202
+    if value is not None:
+        one = {"variable": "OUR", "value": value, "unit": "mmol/L/h"}
+        body = {"readings": [{**one, "time_h": 0.5}, {**one, "time_h": 1.0}]}
+        assert httpx.post(f"{base}/readings", json=body, timeout=10).status_code == 202
     assert httpx.post(f"{base}/end", timeout=10).status_code == 200
     thread.join(60)
     assert not thread.is_alive() and codes == [0]
@@ -150,6 +152,9 @@ def test_each_live_session_without_run_is_a_new_run(
     start. ``--run`` of the first resumes it explicitly."""
     db = tmp_path / "live.db"
     url = f"sqlite:///{db}"
+    # a session that ended before any reading came stored no run
+    empty, _ = _listen_session(capsys, url, None)
+    assert empty["readings"]["received"] == 0 and _runs(db) == []  # type: ignore[index]
     first, err = _listen_session(capsys, url, 12.3)
     # --json keeps stdout for the result: the name is said on stderr at start
     name = str(first["run"])
