@@ -181,7 +181,9 @@ def test_cli_twin_stopped_with_ctrl_c_still_writes_its_outputs(
         one = {"variable": "OUR", "value": 12.0, "unit": "mmol/L/h"}
         body = {"readings": [{**one, "time_h": 0.5}, {**one, "time_h": 1.5}]}
         assert httpx.post(f"{base}/readings", json=body, timeout=10).status_code == 202
-        while httpx.get(f"{base}/health", timeout=1).json()["queued"]:
+        # the twin's loop is busy with the estimator steps of those readings: on a loaded
+        # machine an answer can take over a second (a 1 s timeout failed a full run here)
+        while httpx.get(f"{base}/health", timeout=20).json()["queued"]:
             time.sleep(0.05)
         proc.send_signal(getattr(signal, signame))
         stdout, stderr = proc.communicate(timeout=60)
