@@ -138,7 +138,9 @@ def test_store_round_trip_and_buffered_writer(db_url: str) -> None:
         )
         writer.add(Reading(0.0, "OUR", 1.5, "mmol/L/h", "opc"), "accepted", received_at=now)
         writer.add(Reading(0.25, "X", -1.0, "g/L", "opc"), "rejected", "negative")
-        assert store.reading_counts("run-7") == {"accepted": 0, "late": 0, "rejected": 0}
+        # nothing written yet: the run is created with its first write, not before
+        with pytest.raises(InputError, match="no such run"):
+            store.reading_counts("run-7")
         writer.add(Reading(0.1, "OUR", math.inf, "mmol/L/h"), "late")  # third: flush
         assert writer.pending == 0 and writer.written == 3
         writer.add(Reading(0.5, "OUR", 2.0, "mmol/L/h"), "accepted")

@@ -181,7 +181,9 @@ def test_cli_twin_stopped_with_ctrl_c_still_writes_its_outputs(
         one = {"variable": "OUR", "value": 12.0, "unit": "mmol/L/h"}
         body = {"readings": [{**one, "time_h": 0.5}, {**one, "time_h": 1.5}]}
         assert httpx.post(f"{base}/readings", json=body, timeout=10).status_code == 202
-        while httpx.get(f"{base}/health", timeout=1).json()["queued"]:
+        # the twin's loop is busy with the estimator steps of those readings: on a loaded
+        # machine an answer can take over a second (a 1 s timeout failed a full run here)
+        while httpx.get(f"{base}/health", timeout=20).json()["queued"]:
             time.sleep(0.05)
         proc.send_signal(getattr(signal, signame))
         stdout, stderr = proc.communicate(timeout=60)
@@ -200,8 +202,8 @@ def test_cli_twin_stopped_with_ctrl_c_still_writes_its_outputs(
 def test_cli_twin_resumes_a_run_the_store_already_holds(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A twin restarted on a run the store holds (after a crash or Ctrl-C, or the same file
-    replayed again) resumes it: the stored readings are fed first, so the estimates
+    """A twin restarted with ``--run`` on a run the store holds (after a crash or Ctrl-C, or
+    the same file replayed again) resumes it: the stored readings are fed first, so the estimates
     continue instead of restarting from the initial guess, and what the source sends
     again is dropped as a duplicate instead of stored twice (it was: 480 rows of 422)."""
     import pandas as pd
@@ -216,7 +218,9 @@ def test_cli_twin_resumes_a_run_the_store_already_holds(
     main([*base, "--db", once, "--out", str(tmp_path / "once.csv")])
     main([*base, "--db", twice, "--until", "2"])  # stopped half-way
     capsys.readouterr()
-    main([*base, "--db", twice, "--out", str(tmp_path / "twice.csv")])
+    # resuming is explicit: the run's name (without it a new run starts, test_process_live_runs)
+    resume = ["--run", "ecoli_fedbatch"]
+    main([*base, *resume, "--db", twice, "--out", str(tmp_path / "twice.csv")])
     out, err = capsys.readouterr()
     assert "already holds" in err and "resuming it" in err
     assert "resumed from the store" in " ".join(out.split())
@@ -227,7 +231,7 @@ def test_cli_twin_resumes_a_run_the_store_already_holds(
     with Store(once, create=False) as a, Store(twice, create=False) as b:
         assert b.reading_counts("ecoli_fedbatch") == a.reading_counts("ecoli_fedbatch")
     # the same file once more: every reading is a duplicate, nothing new is stored
-    main([*base, "--db", twice, "--json"])
+    main([*base, *resume, "--db", twice, "--json"])
     result = json.loads(capsys.readouterr().out)
     assert result["readings"]["duplicate"] == result["stored"]["accepted"] > 0
     with Store(once, create=False) as a, Store(twice, create=False) as b:

@@ -54,7 +54,14 @@ def register(app: typer.Typer) -> None:
         db: Annotated[
             str | None, typer.Option("--db", help="Store URL (default $BIOFAB_DB).")
         ] = None,
-        run: Annotated[str | None, typer.Option("--run", help="Run name in the store.")] = None,
+        run: Annotated[
+            str | None,
+            typer.Option(
+                "--run",
+                help="Run name in the store; a run it holds is resumed (default: a new run, "
+                "its name said at start).",
+            ),
+        ] = None,
         until: Annotated[
             float | None, typer.Option("--until", help="Stop after this process time, h.")
         ] = None,

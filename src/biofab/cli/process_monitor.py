@@ -64,7 +64,8 @@ def _summary(r: object) -> None:
     assert isinstance(r, MonitorResult)
     s = r.monitor.summary()
     _echo(
-        f"model: {s['batches']} good batches, {len(s['variables'])} variables, "
+        f"model: {s['batches']} good batches, {len(s['variables'])} variables "
+        f"({', '.join(s['variables'])}), "
         f"{s['n_components']} components, align by {s['align']}"
     )
     for entry in r.to_dict()["batches"]:

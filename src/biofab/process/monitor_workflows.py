@@ -34,7 +34,7 @@ from biofab.process.alarms import (
     monitor_rule,
     to_frame,
 )
-from biofab.process.monitor import BatchMonitor, BatchScore
+from biofab.process.monitor import TIME, BatchMonitor, BatchScore
 
 __all__ = [
     "AlarmsRequest",
@@ -42,6 +42,7 @@ __all__ = [
     "MonitorRequest",
     "MonitorResult",
     "alarms",
+    "default_variables",
     "fit_monitor",
     "local_states",
     "monitor",
@@ -61,8 +62,9 @@ class MonitorRequest:
 
     ``quality``: end-of-batch quality of the good batches (CSV: batch, QUALITY...);
     ``batch``: score only this batch of ``new``; ``variables``: monitored columns (default
-    all); ``rules``: extra threshold and rate rules on the raw variables; ``db``: store URL
-    that keeps the alarms (audit log) as ``who``; ``out``: scores CSV; ``report``: HTML.
+    all but a twin estimates file's bookkeeping, :func:`default_variables`); ``rules``:
+    extra threshold and rate rules on the raw variables; ``db``: store URL that keeps the
+    alarms (audit log) as ``who``; ``out``: scores CSV; ``report``: HTML.
     ``watch_s``: score ``new`` again every so many seconds (``polls`` times; None: until
     interrupted), the report reloading itself in the browser.
     """
@@ -174,6 +176,23 @@ def _score(model: BatchMonitor, frame: pd.DataFrame, name: str, path: Path) -> B
         raise err.in_file(str(path)) from None
 
 
+def default_variables(
+    batches: dict[str, pd.DataFrame], maturity: str | None = None
+) -> list[str] | None:
+    """The monitored columns when none are named: every column but the time and the
+    maturity variable, less what the live twin's estimates CSV (``process twin --out``)
+    holds besides the states it estimates: each ``<name>_std`` next to a ``<name>`` column
+    (the estimator's σ, which changes with the sampling, not with the process) and then
+    ``readings`` (how many readings each step was fed). None when there is nothing to
+    leave out (the monitor then takes every column, as before)."""
+    first = next(iter(batches.values()))
+    columns = [str(c) for c in first.columns if c not in (TIME, maturity)]
+    spreads = {c for c in columns if c.endswith("_std") and c[: -len("_std")] in columns}
+    if not spreads:  # not a twin's estimates: a column called readings is a variable
+        return None
+    return [c for c in columns if c not in spreads and c != "readings"]
+
+
 def fit_monitor(request: MonitorRequest) -> BatchMonitor:
     """The monitor of ``request``, fitted on its good batches (and quality)."""
     from biofab.process.batchtable import read_batch_table, read_quality_table
@@ -188,7 +207,8 @@ def fit_monitor(request: MonitorRequest) -> BatchMonitor:
         maturity=request.maturity,
         run_length=request.run_length,
     )
-    return model.fit(good, quality, request.variables)
+    variables = request.variables or default_variables(good, request.maturity)
+    return model.fit(good, quality, variables)
 
 
 def score_once(request: MonitorRequest, model: BatchMonitor) -> MonitorResult:

@@ -47,7 +47,8 @@ class TwinRequest:
     ``listen`` (``HOST:PORT`` of the HTTP/WebSocket endpoint). ``scenario``: twin,
     initial state, recipe for unlogged inputs, noise. ``filter``: ekf | ukf; ``step_h``
     and ``window_h``: estimator step and reorder window (h). ``db``: store URL (None: the
-    default store); ``run``: run name (default: the batch id or the source);
+    default store); ``run``: run name (an existing run is resumed; default: a new run,
+    see :func:`_new_run_name`);
     ``volume_max``: largest believable volume (L; default 10 × the initial volume);
     ``time_max_h``: latest believable reading time (h; default 10 × the scenario's
     ``t_end``); ``max_retries``: failed OPC UA connects in a row before the run ends
@@ -208,7 +209,7 @@ def _check(request: TwinRequest) -> None:
 
 
 def _source(request: TwinRequest, validator: ReadingValidator) -> tuple[Any, str]:
-    """The source object and the default run name."""
+    """The source object and the base of a new run's default name."""
     if request.replay is not None:
         from biofab.process.live.replay import ReplaySource
 
@@ -223,13 +224,15 @@ def _source(request: TwinRequest, validator: ReadingValidator) -> tuple[Any, str
         node_map = NodeMap.from_yaml(request.node_map)
         _check_map(node_map, request.node_map, validator)
         opc = OpcUaSource(request.source, node_map, max_retries=request.max_retries)
-        return opc, request.source
+        from urllib.parse import urlparse
+
+        return opc, "opcua-" + (urlparse(request.source).netloc or request.source)
     from biofab.process.live.http import HttpSource
 
     assert request.listen is not None
     host, port = parse_listen(request.listen)
     http = HttpSource(validator, host=host, port=port)
-    return http, f"http://{host}:{port}"
+    return http, f"http-{host}:{port}"
 
 
 def _check_map(node_map: Any, path: Path, validator: ReadingValidator) -> None:
@@ -301,9 +304,14 @@ def run_twin(request: TwinRequest) -> TwinResult:
             run_length=request.run_length,
         )
     source, default_run = _source(request, validator)
-    run = request.run or default_run
     store = Store(request.db)
     try:
+        if request.run:
+            run, resumed = request.run, _stored_counts(store, request.run) is not None
+            if resumed:  # refuses a run of another twin; writes nothing to an existing run
+                store.open_run(run, scenario.model)
+        else:
+            run, resumed = _new_run_name(store, default_run, request), False
         writer = ReadingWriter(
             store,
             run,
@@ -346,7 +354,8 @@ def run_twin(request: TwinRequest) -> TwinResult:
                 writer=writer,
                 on_step=shown,
             )
-            _resume(loop, store, run, request.progress)
+            if resumed:
+                _resume(loop, store, run)
             terminated: list[str] = []
             try:
                 with _terminate_as_interrupt(terminated):
@@ -359,7 +368,7 @@ def run_twin(request: TwinRequest) -> TwinResult:
                 interrupted = True
         if watcher is not None:
             watcher.update(twin.frame())
-        counts = store.reading_counts(run)
+        counts = _stored_counts(store, run) or dict.fromkeys(_STATUSES, 0)
     finally:
         store.close()
     estimates = twin.frame()
@@ -400,9 +409,59 @@ def _terminate_as_interrupt(seen: list[str]) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _resume(loop: LiveLoop, store: Any, run: str, say: bool) -> None:
-    """A run the store already holds (a restarted twin, the same file replayed again)
-    is resumed: its stored readings are fed first (:meth:`LiveLoop.resume`)."""
+_STATUSES = ("accepted", "late", "rejected")
+
+
+def _stored_counts(store: Any, run: str) -> dict[str, int] | None:
+    """The run's stored readings per status; None when the store does not hold the run
+    (the writer creates it with its first reading)."""
+    try:
+        return dict(store.reading_counts(run))
+    except InputError:  # "no such run"
+        return None
+
+
+def _new_run_name(store: Any, base: str, request: TwinRequest) -> str:
+    """The name of a new run when none is given: a new session never appends to an
+    earlier batch (only ``--run NAME`` resumes one). A replayed batch is named after its
+    batch id while the store does not hold that run; otherwise, and for a live source
+    (``opcua-HOST:PORT``, ``http-HOST:PORT``), the base gets the start time in UTC
+    (``-20261205T140312Z``, then ``-2``, ``-3`` ... should that be taken too)."""
+    import itertools
+    from datetime import UTC, datetime
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stem = f"{base[:170]}-{stamp}"  # the store's names are at most 200 characters
+
+    def names() -> Iterator[str]:
+        if request.replay is not None:
+            yield base[:200]
+        yield stem
+        for k in itertools.count(2):
+            yield f"{stem}-{k}"
+
+    run = next(n for n in names() if _stored_counts(store, n) is None)
+    # said at start also with --json (stderr): a live batch may run for days, and this is
+    # the name an operator needs to resume it or to list its alarms
+    if request.replay is not None and run != base:
+        said = (
+            f"run {base} is in the store already: this replay starts a new run {run} "
+            f"(--run {base} resumes that one instead)"
+        )
+    else:
+        said = (
+            f"run {run}: a new run (stored from its first reading; a later session "
+            f"continues it only with --run {run})"
+        )
+    print(said, file=sys.stderr, flush=True)
+    return run
+
+
+def _resume(loop: LiveLoop, store: Any, run: str) -> None:
+    """A run the store already holds, named with ``--run`` (a restarted twin, the same
+    file replayed again), is resumed: its stored readings are fed first
+    (:meth:`LiveLoop.resume`). Said on stderr also with ``--json``, as a new run's name
+    is."""
     from biofab.process.live.readings import Reading
 
     stored = [
@@ -412,14 +471,13 @@ def _resume(loop: LiveLoop, store: Any, run: str, say: bool) -> None:
     ]
     if not stored:
         return
-    if say:
-        last = max(r.time_h for r in stored)
-        print(
-            f"run {run} already holds {len(stored)} readings (to {last:g} h): resuming it "
-            "(they are fed to the twin first; a new batch needs its own --run name)",
-            file=sys.stderr,
-            flush=True,
-        )
+    last = max(r.time_h for r in stored)
+    print(
+        f"run {run} already holds {len(stored)} readings (to {last:g} h): resuming it "
+        "(they are fed to the twin first; a new batch needs its own --run name)",
+        file=sys.stderr,
+        flush=True,
+    )
     loop.resume(stored)
 
 
@@ -443,7 +501,7 @@ class _LivePage:
         from biofab.core.atomic import write_atomic
         from biofab.process.live.report import live_page
 
-        counts = self.store.reading_counts(self.run)
+        counts = _stored_counts(self.store, self.run) or dict.fromkeys(_STATUSES, 0)
         so_far = TwinResult(self.run, self.source, self.twin.frame(), loop.stats, counts)
         refresh = max(1.0, self.request.report_every_s)
         text = live_page(self.twin, loop, so_far, self.request.command, self.watcher, refresh)

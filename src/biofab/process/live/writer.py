@@ -9,6 +9,10 @@ Durability: a crash of the process loses at most the readings not yet flushed (a
 ``flush_every`` readings or ``flush_seconds`` of data); everything flushed before is in
 the store. A failed write (database unreachable) keeps the buffer and raises; the next
 flush retries it.
+
+The run itself is created (:meth:`~biofab.store.Store.open_run`) with the first write, not
+before: a source that never delivers a reading (a server that cannot be reached, a node
+map it refuses, an HTTP endpoint nobody posts to) leaves no empty run in the store.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ __all__ = ["ReadingWriter"]
 class ReadingWriter:
     """Buffer a run's readings and write them in batches (module docstring).
 
-    ``store``: an open :class:`~biofab.store.Store`; ``run``: the run name (opened with
-    ``model`` as its twin kind); ``flush_every``: readings per transaction;
+    ``store``: an open :class:`~biofab.store.Store`; ``run``: the run name (1 to 200
+    characters; opened with ``model`` as its twin kind at the first write, see the module
+    docstring); ``flush_every``: readings per transaction;
     ``flush_seconds``: longest time a reading waits in the buffer (checked on each
     :meth:`add` and by :meth:`flush_if_due`).
     """
@@ -49,8 +54,12 @@ class ReadingWriter:
             raise InputError("flush_every must be >= 1", expected=">= 1", found=flush_every)
         if not (math.isfinite(flush_seconds) and flush_seconds > 0):
             raise InputError("flush_seconds must be > 0", expected="> 0 s", found=flush_seconds)
+        if not run or len(run) > 200:  # the store's rule, checked before any reading waits
+            raise InputError("bad run name", expected="1 to 200 characters", found=run)
         self.store = store
         self.run = run
+        self.model = model
+        self.opened = False  # the run exists in the store (created by the first write)
         self.flush_every = int(flush_every)
         self.flush_seconds = float(flush_seconds)
         self._clock = clock
@@ -58,7 +67,6 @@ class ReadingWriter:
         self._last = clock()
         self.written = 0
         self.flushes = 0
-        store.open_run(run, model)
 
     @property
     def pending(self) -> int:
@@ -102,6 +110,9 @@ class ReadingWriter:
             self._last = self._clock()
             return 0
         batch = list(self._buffer)
+        if not self.opened:  # raises like a failed write: the buffer is kept
+            self.store.open_run(self.run, self.model)
+            self.opened = True
         count = self.store.add_readings(self.run, batch)  # raises: the buffer is kept
         del self._buffer[: len(batch)]
         self.written += count
