@@ -38,10 +38,12 @@ CARVEME := $(SHARED_DATA)/metabolism/carveme_benchmark
 CATPRED := $(SHARED_DATA)/enzymes
 
 example-dfba: install
+	mkdir -p out/dfba
 	$(BIN)/biofab gem dfba examples/dfba/hanly_henson_2011.yaml \
 	  --out out/dfba/traj.csv --plot out/dfba/traj.html
 
 example-ec: install
+	mkdir -p out/ec
 	$(BIN)/biofab gem kcats iJO1366 --catpred $(CATPRED)/catpred_kcat_random_test.csv \
 	  --catpred $(CATPRED)/catpred_kcat_random_val.csv \
 	  --proteome $(CARVEME)/fasta/Ecoli_K12_MG1655.faa --calibrate 0.7 --uptake 10 \
@@ -51,10 +53,12 @@ example-ec: install
 	  --out out/ec/ec_iJO1366.xml --plot out/ec/overflow.html
 
 example-design: install
+	mkdir -p out/design
 	$(BIN)/biofab gem design textbook --target EX_succ_e --max-knockouts 3 \
 	  --bound EX_o2_e=0,1000 --designs 3 --plot out/design/succinate.html
 
 example-reconstruct: install
+	mkdir -p out/reconstruct
 	$(BIN)/biofab gem reconstruct $(CARVEME)/fasta/Bsubtilis_168.faa --template iJO1366 \
 	  --template-proteome $(CARVEME)/fasta/Ecoli_K12_MG1655.faa --medium M9 --medium LB \
 	  --media-db $(CARVEME)/media_db.tsv --out out/reconstruct/bsub_draft.xml
