@@ -389,6 +389,8 @@ def optimize_recipe(
         recommender=chooser,
         initial=StartThenSpaceFilling(start, n0),
     )
+    # the campaign's name, unless it is the default one ("recipe recipe: ..." read oddly)
+    label = "recipe batches evaluated" if name == "recipe" else f"recipe {name}: batches evaluated"
     run = runner.run(
         campaign,
         batch=batch,
@@ -396,6 +398,6 @@ def optimize_recipe(
         seed=seed,
         first_round=1,
         progress=progress,
-        label=f"recipe {name}: batches evaluated",
+        label=label,
     )
     return RecipeOptimization(run.table(), campaign, objective.name, objective.direction, tmp)
