@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from biofab.cli.console import console
 from biofab.cli.jobs import jobs_app
 from biofab.cli.pillars import PillarGroup
 from biofab.cli.replay import replay, space_infer
@@ -39,8 +39,8 @@ app.add_typer(jobs_app, name="jobs")
 app.command("replay")(replay)
 space_app.command("infer")(space_infer)
 
-out = Console()
-err = Console(stderr=True)
+out = console()
+err = console(stderr=True)
 
 
 def _print_version(value: bool) -> None:

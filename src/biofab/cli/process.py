@@ -40,21 +40,22 @@ MODEL_CHOICES = ("ecoli", "cho")
 
 
 def _echo(text: str) -> None:
-    from rich.console import Console
+    from biofab.cli.console import console
 
-    Console().print(text, highlight=False)
+    console().print(text, highlight=False)
 
 
 def _table(frame: Any, title: str | None = None) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from biofab.cli.console import console
 
     t = Table(title=title)
     for c in frame.columns:
         t.add_column(str(c), justify="right")
     for row in frame.itertuples(index=False):
         t.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
-    Console().print(t)
+    console().print(t)
 
 
 def _command() -> str:

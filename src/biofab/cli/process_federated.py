@@ -86,18 +86,19 @@ def register(app: typer.Typer) -> None:
         if json_out:
             sys.stdout.write(r.to_json())
             return
-        from rich.console import Console
         from rich.table import Table
+
+        from biofab.cli.console import console
 
         t = Table(title="held-out nRMSE (X, S, A)", caption=r.target)
         for c in ("site", "local", "federated", "pooled"):
             t.add_column(c, justify="right")
         for row in r.to_frame().itertuples(index=False):
             t.add_row(str(row[0]), *[f"{v:.4g}" for v in row[1:]])
-        console = Console()
-        console.print(t)
+        screen = console()
+        screen.print(t)
         s = r.summary
-        console.print(
+        screen.print(
             f"local {s['local']:.4g}, federated {s['federated']:.4g}, pooled {s['pooled']:.4g} "
             f"(federated/local {s['federated_over_local']:.3g}, federated/pooled "
             f"{s['federated_over_pooled']:.3g}); {r.traffic['messages']} messages, "
@@ -105,6 +106,6 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
         for line in r.rejected:
-            console.print(f"left out: {line}", highlight=False)
+            screen.print(f"left out: {line}", highlight=False)
         for f in r.files:
-            console.print(f"wrote {f}", highlight=False)
+            screen.print(f"wrote {f}", highlight=False)

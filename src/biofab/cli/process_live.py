@@ -157,12 +157,11 @@ def register(app: typer.Typer) -> None:
 
 def _print_result(result: object) -> None:
     """The run's counts, final estimates ± σ, alarms and files."""
-    from rich.console import Console
-
+    from biofab.cli.console import console
     from biofab.process.live.workflow import TwinResult
 
     assert isinstance(result, TwinResult)
-    out_console = Console()
+    out_console = console()
     if result.interrupted:
         out_console.print(
             f"stopped by {'SIGTERM' if result.stopped_by == 'SIGTERM' else 'Ctrl-C'}: every "

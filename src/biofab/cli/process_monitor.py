@@ -21,15 +21,16 @@ RuleOption = Annotated[list[str] | None, typer.Option(help="VAR=VALUE[:severity]
 
 
 def _echo(text: str) -> None:
-    from rich.console import Console
+    from biofab.cli.console import console
 
-    Console().print(text, highlight=False)
+    console().print(text, highlight=False)
 
 
 def _alarm_table(frame: object) -> None:
     import pandas as pd
-    from rich.console import Console
     from rich.table import Table
+
+    from biofab.cli.console import console
 
     assert isinstance(frame, pd.DataFrame)
 
@@ -54,7 +55,7 @@ def _alarm_table(frame: object) -> None:
             text(row.acknowledged_by),
             str(row.message),
         )
-    Console().print(t)
+    console().print(t)
 
 
 def _summary(r: object) -> None:

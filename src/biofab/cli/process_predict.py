@@ -77,9 +77,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Predict each batch in DATA with a saved fit from its initial state and logged
         inputs; bands cover parameter uncertainty and model discrepancy; reports coverage."""
-        from rich.console import Console
         from rich.table import Table
 
+        from biofab.cli.console import console
         from biofab.cli.process import _command, _x0_option
         from biofab.process import workflows
 
@@ -100,13 +100,13 @@ def register(app: typer.Typer) -> None:
         if json_out:
             sys.stdout.write(r.to_json())
             return
-        console = Console()
+        screen = console()
         t = Table(title=f"{r.model.name}: samples inside the {100 * level:g} % band")
         frame = r.to_frame()
         for c in frame.columns:
             t.add_column(str(c), justify="right")
         for row in frame.itertuples(index=False):
             t.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
-        console.print(t)
+        screen.print(t)
         for f in r.files:
-            console.print(f"wrote {f}", highlight=False)
+            screen.print(f"wrote {f}", highlight=False)
