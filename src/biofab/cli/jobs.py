@@ -19,6 +19,8 @@ DbOption = Annotated[
     typer.Option("--db", envvar="BIOFAB_DB", help="SQLAlchemy URL (default: sqlite:///biofab.db)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+#: Lines of a job's indented result that ``jobs show`` prints (``--json``: all of it).
+RESULT_LINES = 200
 
 
 def _queue(db: str | None, *, create: bool = False) -> Any:
@@ -120,7 +122,13 @@ def show(job_id: int, db: DbOption = None, json_out: JsonOption = False) -> None
     sys.stdout.write(f"request: {json.dumps(job.request)}\n")
     sys.stdout.write(f"attempts: {job.attempts} of {job.max_attempts}\n")
     if job.result is not None:
-        sys.stdout.write(f"result: {json.dumps(job.result)[:2000]}\n")
+        # indented for a person (one line of thousands of characters is unreadable); a long
+        # result is cut at whole lines, saying how to get all of it
+        lines = json.dumps(job.result, indent=2, default=str).splitlines()
+        sys.stdout.write("result:\n" + "\n".join(lines[:RESULT_LINES]) + "\n")
+        if len(lines) > RESULT_LINES:
+            more = len(lines) - RESULT_LINES
+            sys.stdout.write(f"... {more} more lines (--json prints the whole job)\n")
 
 
 @jobs_app.command("cancel")
