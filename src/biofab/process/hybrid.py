@@ -64,6 +64,7 @@ import torch
 from numpy.typing import NDArray
 
 from biofab.core.errors import InputError
+from biofab.core.progress import progress
 from biofab.learn.torch_threads import torch_threads
 from biofab.process.fit import Experiment
 from biofab.process.models import EColiFedBatch, ProcessModel, _ctmi, ecoli_respiration
@@ -292,7 +293,18 @@ class OdeEnsemble:
     Subclasses set ``self.model`` (a :class:`ProcessModel` giving states, inputs, units,
     parameters) and implement :meth:`_n_outputs`, :meth:`_feature_names` and
     :meth:`_derivative` (tensor right-hand side from network outputs).
+
+    ``verbose=True`` reports the training steps through
+    :func:`biofab.core.progress.progress` (a bar on a terminal, else a line on stderr at
+    most every :attr:`progress_every` seconds): ``hybrid: training step 40/300 (52 s) loss
+    0.213 (lowest 0.198), 5 members`` (mean over the members; each keeps the weights of its
+    lowest loss). The members train together, one step for all of them.
     """
+
+    #: Name that starts the progress lines (an instance may set its own, e.g. a refit's).
+    progress_label = "ODE ensemble"
+    #: Least seconds between two progress lines off a terminal (the last step always).
+    progress_every = 10.0
 
     model: ProcessModel
     train_best_: Array
@@ -743,7 +755,10 @@ class OdeEnsemble:
         with torch_threads(self.n_jobs):
             if colloc is not None and self.warmup > 0:
                 self._train(
-                    lambda: self._physics_loss(colloc, per_member=True), self.warmup, history
+                    lambda: self._physics_loss(colloc, per_member=True),
+                    self.warmup,
+                    history,
+                    label="physics warm-up step",
                 )
             if self.epochs > 0:
 
@@ -759,14 +774,15 @@ class OdeEnsemble:
                         )
                     return loss
 
-                self._train(loss_fn, self.epochs, history, val_fn)
+                self._train(loss_fn, self.epochs, history, val_fn, label="training step")
                 self.restarted_ = np.zeros(self.ensemble, dtype=int)
                 for r in range(self.restarts):
                     stuck = self.train_best_ > self.stuck_ratio * self.train_start_
                     if not stuck.any():
                         break
                     self._restart(stuck, start_params, n_feat, r)
-                    self._train(loss_fn, self.epochs, history, keep=~stuck)
+                    what = f"restart {r + 1} ({int(stuck.sum())} members), training step"
+                    self._train(loss_fn, self.epochs, history, keep=~stuck, label=what)
         self.loss_history_ = history
         self.n_batches_ = len(exps)
         return self
@@ -778,9 +794,11 @@ class OdeEnsemble:
         hist: list[float],
         val_fn: Callable[[], torch.Tensor] | None = None,
         keep: np.ndarray | None = None,
+        label: str = "training step",
     ) -> None:
         """Adam on the summed loss of the members; ``loss_fn`` returns one loss per member.
-        Members marked in ``keep`` (a restart of the others) stay as they are.
+        Members marked in ``keep`` (a restart of the others) stay as they are. ``label``
+        names the steps in the progress report (with ``verbose``).
 
         The members share nothing but the optimiser call, so each is guarded on its own: its
         gradient is clipped to its own norm, a member whose loss is not finite goes back to
@@ -828,48 +846,56 @@ class OdeEnsemble:
         self.train_best_ = np.full(E, np.inf)
         # Per-member step factor, halved each time that member's loss is not finite.
         factor = torch.ones(E, dtype=torch.float64, device=dev)
-        for step in range(steps):
-            if val_fn is not None and step % self.check_every == 0:
-                self._keep_best_members(val_fn, v_best, v_params, step)
-            opt.zero_grad()
-            per = loss_fn()
-            vals = per.detach()
-            if step == 0:
-                self.train_start_ = vals.cpu().numpy().copy()
-            ok = torch.isfinite(vals)
-            if not bool(ok.any()):
-                self._restore(best_params, ~ok)
-                factor *= 0.5
-                sched.step()
-                continue
-            better = ok & (vals < best)
-            if bool(better.any()):
-                best[better] = vals[better]
+        with progress(
+            f"{self.progress_label}: {label}",
+            total=steps,
+            enabled=self.verbose,
+            every=self.progress_every,
+        ) as bar:
+            for step in range(steps):
+                if val_fn is not None and step % self.check_every == 0:
+                    self._keep_best_members(val_fn, v_best, v_params, step)
+                opt.zero_grad()
+                per = loss_fn()
+                vals = per.detach()
+                if step == 0:
+                    self.train_start_ = vals.cpu().numpy().copy()
+                ok = torch.isfinite(vals)
+                if not bool(ok.any()):
+                    self._restore(best_params, ~ok)
+                    factor *= 0.5
+                    sched.step()
+                    bar.advance(note="no member's loss finite: smaller steps")
+                    continue
+                better = ok & (vals < best)
+                if bool(better.any()):
+                    best[better] = vals[better]
+                    with torch.no_grad():
+                        for p, q in zip(self.params_, best_params, strict=True):
+                            q[better] = p[better]
+                per[ok].sum().backward()
                 with torch.no_grad():
-                    for p, q in zip(self.params_, best_params, strict=True):
-                        q[better] = p[better]
-            per[ok].sum().backward()
-            with torch.no_grad():
-                self._clip_members(10.0, ~ok)
-                before = [p.detach().clone() for p in self.params_]
-            opt.step()
-            with torch.no_grad():
-                if kept is not None:  # weight decay would still move them
-                    self._restore(before, kept)
-                if bool((factor < 1).any()):
-                    for p, q in zip(self.params_, before, strict=True):
-                        f = factor.view(-1, *([1] * (p.dim() - 1)))
-                        p.copy_(q + f * (p - q))
-            if not bool(ok.all()):
-                # A member that blew up: back to its best weights, smaller steps from now
-                # on; the others go on as they were.
-                self._restore(best_params, ~ok)
-                factor[~ok] *= 0.5
-            sched.step()
-            value = float(vals[ok].mean())
-            hist.append(value)
-            if self.verbose and step % 50 == 0:
-                print(f"  step {step}: loss {value:.4g}")
+                    self._clip_members(10.0, ~ok)
+                    before = [p.detach().clone() for p in self.params_]
+                opt.step()
+                with torch.no_grad():
+                    if kept is not None:  # weight decay would still move them
+                        self._restore(before, kept)
+                    if bool((factor < 1).any()):
+                        for p, q in zip(self.params_, before, strict=True):
+                            f = factor.view(-1, *([1] * (p.dim() - 1)))
+                            p.copy_(q + f * (p - q))
+                if not bool(ok.all()):
+                    # A member that blew up: back to its best weights, smaller steps from now
+                    # on; the others go on as they were.
+                    self._restore(best_params, ~ok)
+                    factor[~ok] *= 0.5
+                sched.step()
+                value = float(vals[ok].mean())
+                hist.append(value)
+                # the lowest loss too: each member keeps its best weights, not its last
+                low = float(best[torch.isfinite(best)].mean())
+                bar.advance(note=f"loss {value:.4g} (lowest {low:.4g}), {E} members")
         if val_fn is not None and steps:
             self._keep_best_members(val_fn, v_best, v_params, steps)
             with torch.no_grad():
@@ -1358,6 +1384,10 @@ class HybridModel(OdeEnsemble):
     device, seed, n_jobs:
         ``'cpu'``, ``'cuda'`` or None (CUDA when available); seed of the initialisation;
         torch CPU threads while training (1 by default: small tensors).
+    verbose:
+        Report the training steps (and their loss) through
+        :func:`biofab.core.progress.progress`: a bar on a terminal, else a line on stderr
+        at most every ``progress_every`` (class attribute, 10) seconds.
 
     Attributes
     ----------
@@ -1368,6 +1398,8 @@ class HybridModel(OdeEnsemble):
     training loss); train_start_ (per member's first loss); restarted_; features_; frozen_;
     quasi_steady_upper_ (upper bound of each quasi-steady state's root search).
     """
+
+    progress_label = "hybrid"
 
     def __init__(
         self,

@@ -31,6 +31,8 @@ class NeuralODE(OdeEnsemble):
     Other parameters as for :class:`~biofab.process.hybrid.HybridModel`.
     """
 
+    progress_label = "neural ODE"
+
     def __init__(
         self,
         template: ProcessModel | None = None,

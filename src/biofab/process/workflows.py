@@ -591,7 +591,8 @@ class HybridFitRequest:
     :data:`DEFAULT_BAND_CALIBRATION`. ``calibration_holdout``: the fraction of each batch's
     time ``forecast`` holds out. ``options``: further
     :class:`~biofab.process.hybrid.HybridModel` settings (library only; the benchmark's
-    variants), over the ones above. ``progress``: report the refits on stderr.
+    variants), over the ones above. ``progress``: report the training steps (and loss) and
+    the band-calibration refits on stderr.
     """
 
     data: Path
@@ -726,6 +727,8 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
         quasi = ("DO",) if kind == "ecoli" and "DO" in twin.states else ()
     if quasi is not None:
         options["quasi_steady"] = tuple(quasi)
+    if request.progress:
+        options["verbose"] = True  # the training steps on stderr (core.progress)
     if measured:
         options["measured"] = ("DO",)
     elif options.get("log_weight"):
@@ -751,6 +754,12 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
     def make() -> HybridModel:
         return HybridModel(twin, **options)
 
+    def make_refit() -> HybridModel:
+        # a band-calibration refit trains as long as the fit: its steps say which they are
+        refit = make()
+        refit.progress_label = "hybrid band-calibration refit"
+        return refit
+
     hybrid = make()
     hybrid.fit(exps)
     result = HybridFitResult(twin, hybrid, hybrid.rmse(exps), [e.name for e in exps])
@@ -765,7 +774,7 @@ def fit_hybrid(request: HybridFitRequest) -> HybridFitResult:
         weights_path = request.save.with_suffix(".pt")
         _distinct(request.out, request.report, request.save, weights_path)
         tables, info = calibration_residuals(
-            make, hybrid, exps, method, request.calibration_holdout, request.progress
+            make_refit, hybrid, exps, method, request.calibration_holdout, request.progress
         )
         terms = {k: discrepancy_from_residuals(v) for k, v in tables.items()}
         info["discrepancy_by_calibration"] = terms
