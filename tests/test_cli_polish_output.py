@@ -85,7 +85,8 @@ def test_hybrid_fit_reports_its_training_steps_and_refits_on_stderr(
     batch: dict[str, Path],
 ) -> None:
     d = batch["dir"]
-    args = ["process", "fit", batch["data"], "--model", "hybrid", "--scenario", batch["scenario"]]
+    args: list[str | Path] = ["process", "fit", batch["data"], "--model", "hybrid"]
+    args += ["--scenario", batch["scenario"]]
     args += ["--epochs", "2", "--ensemble", "1"]
     code, out, err = run(*args, "--save", d / "h.json", "--band-calibration", "forecast")
     assert code == 0, err
