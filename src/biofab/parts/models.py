@@ -57,6 +57,10 @@ KINDS: dict[str, tuple[str, int, int]] = {
 }
 
 
+#: Where a calibrated model's "far from training" begins (``_Calibrated.novelty_threshold``).
+NOVELTY_THRESHOLDS = ("training", "held-out", "off")
+
+
 def kind_spec(kind: str) -> tuple[str, int, int]:
     """``(alphabet, min_length, max_length)`` of a kind; unknown kinds raise ``InputError``."""
     try:
@@ -347,10 +351,15 @@ class _Calibrated(SequenceModel):
     error model, ``std = factor * spread`` (variance scaling; keeps the spread's
     ranking). Sequences far from training (:class:`biofab.parts.calibration.Novelty`)
     get their std multiplied and a warning (:meth:`predict_table`); the mean is never
-    changed. ``calibration_`` holds the out-of-fold coverage, Spearman(|error|, std) and
-    Pearson r, calibrated and raw. ``calibration_folds=0``: no calibration, std = the
-    members' spread -- also what a model saved before calibration existed reports when
-    loaded. A one-member ensemble has no spread to scale: no calibration, std NaN.
+    changed; ``novelty_threshold`` sets where "far" begins: ``"training"``, the 99th
+    percentile of the training rows' own composition scores; ``"held-out"``, of the
+    calibration folds' held-out rows' scores against their fold's training rows (further
+    than a new composition cluster of the training library); ``"off"``, composition never
+    widens (length still does). ``calibration_`` holds the out-of-fold coverage,
+    Spearman(|error|, std) and Pearson r, calibrated and raw, and both thresholds.
+    ``calibration_folds=0``: no calibration, std = the members' spread -- also what a model
+    saved before calibration existed reports when loaded. A one-member ensemble has no
+    spread to scale: no calibration, std NaN.
     """
 
     def __init__(
@@ -365,9 +374,11 @@ class _Calibrated(SequenceModel):
         calibration_clusters: int = 20,
         error_descriptors: str = "spread",
         error_model: str = "scale",
+        novelty_threshold: str = "training",
     ) -> None:
         super().__init__(kind, min_length, max_length, seed)
         self.n_members = n_members
+        self.novelty_threshold = novelty_threshold
         self.calibration_folds = calibration_folds
         self.calibration_groups = calibration_groups
         self.calibration_clusters = calibration_clusters
@@ -407,6 +418,12 @@ class _Calibrated(SequenceModel):
         if self.error_model not in ("linear", "scale"):
             raise InputError(
                 "unknown error_model", expected="linear | scale", found=self.error_model
+            )
+        if self.novelty_threshold not in NOVELTY_THRESHOLDS:
+            raise InputError(
+                "unknown novelty_threshold",
+                expected=" | ".join(NOVELTY_THRESHOLDS),
+                found=self.novelty_threshold,
             )
         if self.error_descriptors not in ("spread", "spread-only", "distance"):
             raise InputError(
@@ -487,7 +504,7 @@ class _Calibrated(SequenceModel):
 
         splits, how = self._calibration_splits(seqs)
         params = {**self.get_params(), "calibration_folds": 0}
-        mean, spread = np.zeros(len(y)), np.zeros(len(y))
+        mean, spread, held = np.zeros(len(y)), np.zeros(len(y)), np.zeros(len(y))
         width = {"spread-only": 1, "spread": 2}.get(self.error_descriptors, 3)
         D = np.zeros((len(y), 1 if self.error_model == "scale" else width))
         for tr, te in splits:
@@ -501,9 +518,14 @@ class _Calibrated(SequenceModel):
             spread[te] = P.std(axis=0, ddof=1) if len(P) > 1 else 0.0
             nov = Novelty(self.alphabet, self._novelty_k()).fit([seqs[i] for i in tr])
             D[te] = self._descriptors(te_seqs, mean[te], spread[te], nov)
+            held[te] = nov.score(te_seqs)  # a new cluster's distance from its training rows
         err = np.abs(y - mean)
         self.error_ = ErrorScale(self.error_model).fit(D, err)
         self.novelty_ = Novelty(self.alphabet, self._novelty_k()).fit(seqs)
+        thresholds = {"training": self.novelty_.threshold_}
+        thresholds["held-out"] = Novelty.threshold_of(held)
+        thresholds["off"] = float("inf")
+        self.novelty_.threshold_ = thresholds[self.novelty_threshold]
         r = np.corrcoef(y, mean)[0, 1] if np.ptp(mean) > 0 else float("nan")
         self.calibration_ = {
             "split": how,
@@ -511,6 +533,11 @@ class _Calibrated(SequenceModel):
             **interval_report(y, mean, self.error_.std(D)),
             "pearson_r": round(float(r), 4),
             "uncalibrated": interval_report(y, mean, spread),
+            "novelty_threshold": {
+                "used": self.novelty_threshold,
+                "training": round(thresholds["training"], 4),
+                "held-out": round(thresholds["held-out"], 4),
+            },
         }
 
     # -- prediction ---------------------------------------------------------------------
