@@ -155,7 +155,9 @@ def test_novelty_threshold_from_held_out_clusters_or_off() -> None:
         t: KmerRidge(k=2, n_members=3, novelty_threshold=t).fit(seqs, y)
         for t in ("training", "held-out", "off")
     }
-    nt = by["training"].calibration_["novelty_threshold"]
+    cal = by["training"].calibration_
+    assert cal is not None
+    nt = cal["novelty_threshold"]
     assert nt["used"] == "training" and nt["held-out"] > 0 and nt["training"] > 0
     assert by["training"].novelty_.threshold_ == pytest.approx(nt["training"], abs=1e-4)
     assert by["held-out"].novelty_.threshold_ == pytest.approx(nt["held-out"], abs=1e-4)
