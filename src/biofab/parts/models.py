@@ -335,8 +335,9 @@ class _Calibrated(SequenceModel):
 
     Subclasses implement ``_fit_members(seqs, y)`` (train ``n_members`` members, calling
     ``_member_done`` after each) and ``_predict_members(seqs) -> (k, n)``, and set the
-    hyper-parameters ``n_members``, ``calibration_folds``, ``calibration_groups``,
-    ``calibration_clusters``, ``error_descriptors`` and ``error_model``.
+    hyper-parameters through this ``__init__`` (``n_members``, ``calibration_folds``,
+    ``calibration_groups``, ``calibration_clusters``, ``error_descriptors``,
+    ``error_model``, ``novelty_threshold``).
 
     ``calibration_folds`` grouped folds of the training rows give out-of-fold errors of
     the same model (a copy refitted on each fold's training rows);
@@ -378,12 +379,12 @@ class _Calibrated(SequenceModel):
     ) -> None:
         super().__init__(kind, min_length, max_length, seed)
         self.n_members = n_members
-        self.novelty_threshold = novelty_threshold
         self.calibration_folds = calibration_folds
         self.calibration_groups = calibration_groups
         self.calibration_clusters = calibration_clusters
         self.error_descriptors = error_descriptors
         self.error_model = error_model
+        self.novelty_threshold = novelty_threshold
 
     # -- calibration --------------------------------------------------------------------
     def _fit_members(self, seqs: list[str], y: np.ndarray) -> None:
@@ -623,8 +624,9 @@ class _KmerModel(_Calibrated):
 
     ``std`` is calibrated on grouped out-of-fold errors (:class:`_Calibrated`, whose
     ``calibration_folds=3``, ``calibration_groups``, ``calibration_clusters``,
-    ``error_descriptors`` and ``error_model`` it takes as keywords); the bootstrap spread
-    alone covered 4-26 % of the errors on LaFleur's new-element splits (BENCHMARKS.md).
+    ``error_descriptors``, ``error_model`` and ``novelty_threshold`` it takes as
+    keywords); the bootstrap spread alone covered 4-26 % of the errors on LaFleur's
+    new-element splits (BENCHMARKS.md).
     """
 
     def __init__(
@@ -861,7 +863,8 @@ class CNNEnsemble(_Calibrated):
 
     ``std`` is calibrated as the k-mer models' (:class:`_Calibrated`, whose
     ``calibration_folds=3``, ``calibration_groups``, ``calibration_clusters``,
-    ``error_descriptors`` and ``error_model`` it takes as keywords): the ensemble is
+    ``error_descriptors``, ``error_model`` and ``novelty_threshold`` it takes as
+    keywords): the ensemble is
     refitted on ``calibration_folds`` folds grouped by k-mer composition clusters and
     its spread scaled so ±1 std holds 68.3 % of the out-of-fold errors; far sequences
     get a wider std and a warning. That refit costs about 3x the training time (each
