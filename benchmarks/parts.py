@@ -559,6 +559,16 @@ def transfer_models(args: argparse.Namespace) -> dict[str, Callable[[int], Seque
         "physics-residual": lambda s: PhysicsResidual(
             n_members=2 * members, n_jobs=args.jobs, seed=s
         ),
+        # --members CNN members (calibrated as the k-mer models); --cnn-channels: on a shared
+        # CPU the default 64 makes the 58 calibrated fits of a 2-seed run take hours
+        "cnn-ensemble": lambda s: CNNEnsemble(
+            kind="promoter",
+            n_members=args.members,
+            channels=args.cnn_channels,
+            n_jobs=args.jobs,
+            device=args.device,
+            seed=s,
+        ),
     }
 
 
@@ -583,6 +593,16 @@ def _interval(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[str, Any
 
     rep = interval_report(y, mean, std)
     return {k: rep[k] for k in ("coverage_1std", "spearman_abs_error_std", "mean_std")}
+
+
+def _predict(model: SequenceModel, seqs: pd.Series) -> tuple[np.ndarray, ...]:
+    """Mean, std and the members' raw spread (``ensemble_std``; the std itself for a
+    model that does not calibrate it)."""
+    table = model.predict_table(seqs.tolist()) if hasattr(model, "predict_table") else None
+    if table is None or "ensemble_std" not in table:
+        mean, std = model.predict(seqs.tolist())
+        return mean, std, std
+    return tuple(table[c].to_numpy(dtype=float) for c in ("prediction", "std", "ensemble_std"))
 
 
 def _record(split: str, name: str, r: float, calc_r: float, n: int, **extra: Any) -> dict[str, Any]:
@@ -672,13 +692,13 @@ def _element_split(
     calc_fold = statistics.mean(pearson(y_l[te], calc[te]) for _, te in folds)
     out = []
     for name in chosen:
-        rs, ivs, fold_rs, fold_rho, fold_cov = [], [], [], [], []
+        rs, ivs, raws, fold_rs, fold_rho, fold_cov = [], [], [], [], [], []
         with progress(f"{split} {name}", args.seeds * len(folds)) as steps:
             for s in range(args.seeds):
-                mean, std = np.zeros(len(y_l)), np.zeros(len(y_l))
+                mean, std, spread = (np.zeros(len(y_l)) for _ in range(3))
                 for tr, te in folds:
                     model = models[name](s).fit(lafleur["sequence"].iloc[tr].tolist(), y_l[tr])
-                    mean[te], std[te] = model.predict(lafleur["sequence"].iloc[te].tolist())
+                    mean[te], std[te], spread[te] = _predict(model, lafleur["sequence"].iloc[te])
                     fold_rs.append(pearson(y_l[te], mean[te]))
                     iv = _interval(y_l[te], mean[te], std[te])
                     fold_rho.append(iv["spearman_abs_error_std"])
@@ -686,6 +706,7 @@ def _element_split(
                     steps.advance()
                 rs.append(pearson(y_l[tested], mean[tested]))
                 ivs.append(_interval(y_l[tested], mean[tested], std[tested]))
+                raws.append(_interval(y_l[tested], mean[tested], spread[tested]))
         r = statistics.mean(rs)
         cover = statistics.mean(iv["coverage_1std"] for iv in ivs)
         rho = statistics.mean(iv["spearman_abs_error_std"] for iv in ivs)
@@ -712,6 +733,13 @@ def _element_split(
                 spearman_abs_error_std=round(rho, 4),
                 per_fold_coverage_mean=round(statistics.mean(fold_cov), 4),
                 per_fold_spearman_mean=round(statistics.mean(fold_rho), 4),
+                # the members' raw spread of the same fits: the "before" of a calibration
+                raw_spread_coverage_1std=round(
+                    statistics.mean(iv["coverage_1std"] for iv in raws), 4
+                ),
+                raw_spread_spearman_abs_error_std=round(
+                    statistics.mean(iv["spearman_abs_error_std"] for iv in raws), 4
+                ),
                 coverage_target="0.60-0.76",
                 spearman_target="> 0.2",
                 peer_note="published calculator column (fitted on all of this library, "
@@ -760,14 +788,18 @@ def transfer_section(args: argparse.Namespace) -> list[dict[str, Any]]:
     fitted: dict[str, list[SequenceModel]] = {}
     calc_h = pearson(y_h, hossain["calculator"].to_numpy())
     for name in chosen:
-        rs, times, ivs = [], [], []
+        rs, times, ivs, raws, warned = [], [], [], [], []
         for s in range(args.seeds):
             t = time.perf_counter()
             model = models[name](s).fit(lafleur["sequence"].tolist(), y_l)
             times.append(time.perf_counter() - t)
-            mean, std = model.predict(hossain["sequence"].tolist())
+            mean, std, spread = _predict(model, hossain["sequence"])
             rs.append(pearson(y_h, mean))
             ivs.append(_interval(y_h, mean, std))
+            raws.append(_interval(y_h, mean, spread))
+            if hasattr(model, "predict_table"):
+                table = model.predict_table(hossain["sequence"].tolist())
+                warned.append(float((table.get("warning", pd.Series([""])) != "").mean()))
             fitted.setdefault(name, []).append(model)
         r = statistics.mean(rs)
         rho = statistics.mean(iv["spearman_abs_error_std"] for iv in ivs)
@@ -788,6 +820,10 @@ def transfer_section(args: argparse.Namespace) -> list[dict[str, Any]]:
                 biofab_min=round(min(rs), 4),
                 biofab_max=round(max(rs), 4),
                 spearman_abs_error_std=rho,
+                raw_spread_spearman_abs_error_std=round(
+                    statistics.mean(iv["spearman_abs_error_std"] for iv in raws), 4
+                ),
+                fraction_warned=round(statistics.mean(warned), 4) if warned else None,
                 note="coverage not comparable: Hossain's target is on another offset/scale",
                 internal_calibration=cal,
                 fit_time_s_median=round(statistics.median(times), 1),
@@ -830,6 +866,8 @@ def transfer_section(args: argparse.Namespace) -> list[dict[str, Any]]:
     for element in ELEMENTS:
         groups = raw[element].fillna("").astype(str).to_numpy()
         for split, folds, how in element_splits(groups, element, args.folds):
+            if args.transfer_splits != "all" and "_variants_out" not in split:
+                continue  # --transfer-splits variants: the new-element splits only
             records.extend(
                 _element_split(args, models, chosen, lafleur, terms, split, folds, how, common)
             )
@@ -885,6 +923,13 @@ def main(argv: list[str] | None = None) -> int:
         default=3,
         help="transfer: k-mer boost members (x2 residual)",
     )
+    ap.add_argument(
+        "--transfer-splits",
+        choices=("all", "variants"),
+        default="all",
+        help="transfer: every LaFleur split, or the four leave-<element>-variants-out ones",
+    )
+    ap.add_argument("--cnn-channels", type=int, default=64, help="CNN channels (transfer)")
     ap.add_argument("--device", default=None, help="torch device (default: cuda if present)")
     ap.add_argument(
         "--out",

@@ -146,3 +146,31 @@ def test_error_scale_variance_scaling_keeps_the_ranking() -> None:
     assert abs(np.mean(err <= std) - 0.683) < 0.01
     back = ErrorScale.from_state(es.state())
     np.testing.assert_allclose(back.std(D), std)
+
+
+def test_novelty_threshold_from_held_out_clusters_or_off() -> None:
+    seqs, y = _data()
+    far = ["AT" * 30, seqs[0]]
+    by = {
+        t: KmerRidge(k=2, n_members=3, novelty_threshold=t).fit(seqs, y)
+        for t in ("training", "held-out", "off")
+    }
+    cal = by["training"].calibration_
+    assert cal is not None
+    nt = cal["novelty_threshold"]
+    assert nt["used"] == "training" and nt["held-out"] > 0 and nt["training"] > 0
+    assert by["training"].novelty_.threshold_ == pytest.approx(nt["training"], abs=1e-4)
+    assert by["held-out"].novelty_.threshold_ == pytest.approx(nt["held-out"], abs=1e-4)
+    # held-out clusters lie further from their training rows than training rows do
+    assert nt["held-out"] > nt["training"]
+    off = by["off"].predict_table(far)
+    assert (off["distance_factor"] == 1).all() and (off["warning"] == "").all()
+    # the std before widening is the same whatever the threshold
+    base = {t: m.predict_table(far) for t, m in by.items()}
+    for t in ("training", "held-out"):
+        np.testing.assert_allclose(
+            base[t]["std"] / base[t]["distance_factor"], off["std"], rtol=1e-9
+        )
+    with pytest.raises(InputError, match="unknown novelty_threshold") as e:
+        KmerRidge(k=2, n_members=2, novelty_threshold="far").fit(seqs, y)
+    assert "\n" not in str(e.value)

@@ -257,6 +257,8 @@ def test_cli_train_predict(small_csv: Path, tmp_path: Path, model: str) -> None:
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)
     assert summary["n_train"] == 300 and summary["kind"] == "promoter"
+    assert summary["uncertainty"] == "calibrated"
+    assert 0 < summary["calibration"]["coverage_1std"] <= 1
     inp = tmp_path / "in.csv"
     rng = np.random.default_rng(3)
     pd.DataFrame(
@@ -268,8 +270,8 @@ def test_cli_train_predict(small_csv: Path, tmp_path: Path, model: str) -> None:
     )
     assert res.exit_code == 0, res.output
     pred = pd.read_csv(out)
-    # Calibrated k-mer models (like physics-residual) add the spread and a warning.
-    extra = ["ensemble_std", "distance_factor", "warning"] if model == "kmer-ridge" else []
+    # Calibrated models (k-mer, CNN, like physics-residual) add the spread and a warning.
+    extra = ["ensemble_std", "distance_factor", "warning"]
     assert list(pred.columns) == ["name", "sequence", "prediction", "std", *extra]
     assert (pred["std"] > 0).all()
 

@@ -181,10 +181,15 @@ class Novelty:
         F = self._freqs(seqs)
         self.mu_ = F.mean(axis=0)
         self.sd_ = F.std(axis=0) + 1e-3
-        self.threshold_ = float(np.quantile(self.score(seqs), 0.99))
+        self.threshold_ = self.threshold_of(self.score(seqs))
         lengths = [len(s) for s in seqs]
         self.lengths_ = (min(lengths), max(lengths))
         return self
+
+    @staticmethod
+    def threshold_of(scores: np.ndarray) -> float:
+        """Where "far" begins for these reference scores: their 99th percentile."""
+        return float(np.quantile(np.asarray(scores, dtype=float), 0.99))
 
     def _freqs(self, seqs: Sequence[str]) -> np.ndarray:
         alphabet, k = getattr(self, "alphabet", "dna"), getattr(self, "k", 3)

@@ -15,9 +15,10 @@ kind                      alphabet  length range
 row) and returns the estimator; ``predict(sequences)`` returns ``(mean, std)``
 in ``y``'s units, where ``std`` is the spread of an ensemble (bootstrap
 resamples for the k-mer models, independently initialised networks for the
-CNN): epistemic uncertainty, not measurement noise. The k-mer models and
-``PhysicsResidual`` scale it on grouped out-of-fold errors so that ±1 std
-covers about 68 % of a new library's errors (``calibration_``).
+CNN): epistemic uncertainty, not measurement noise. The k-mer models, the CNN
+(both through ``_Calibrated``) and ``PhysicsResidual`` scale it on grouped
+out-of-fold errors so that ±1 std covers about 68 % of a new library's errors
+(``calibration_``).
 
 ``save(directory)`` writes a model directory: ``manifest.json`` (format,
 estimator, kind, alphabet, length range, hyper-parameters, training size) and
@@ -54,6 +55,10 @@ KINDS: dict[str, tuple[str, int, int]] = {
     "rbs": ("dna", 15, 300),
     "signal_peptide": ("protein", 10, 80),
 }
+
+
+#: Where a calibrated model's "far from training" begins (``_Calibrated.novelty_threshold``).
+NOVELTY_THRESHOLDS = ("training", "held-out", "off")
 
 
 def kind_spec(kind: str) -> tuple[str, int, int]:
@@ -95,8 +100,8 @@ class SequenceModel:
             p
             for cls in type(self).__mro__
             if cls is not object
-            for p in inspect.signature(cls.__init__).parameters  # type: ignore[misc]
-            if p != "self"
+            for p, spec in inspect.signature(cls.__init__).parameters.items()  # type: ignore[misc]
+            if p != "self" and spec.kind is not spec.VAR_KEYWORD  # forwarded: named above
         ]
         return {n: getattr(self, n) for n in dict.fromkeys(names)}
 
@@ -322,42 +327,46 @@ def load_model(directory: str | os.PathLike[str], kind: str | None = None) -> Se
     return cls.load(directory, kind)
 
 
-# -- k-mer models -------------------------------------------------------------------------
+# -- grouped-fold calibration (k-mer models, CNN) -----------------------------------------
 
 
-def _bootstrap(rng: np.random.Generator, n: int) -> np.ndarray:
-    return rng.integers(0, n, size=n)
+class _Calibrated(SequenceModel):
+    """An ensemble whose ``std`` is calibrated on grouped out-of-fold errors.
 
+    Subclasses implement ``_fit_members(seqs, y)`` (train ``n_members`` members, calling
+    ``_member_done`` after each) and ``_predict_members(seqs) -> (k, n)``, and set the
+    hyper-parameters through this ``__init__`` (``n_members``, ``calibration_folds``,
+    ``calibration_groups``, ``calibration_clusters``, ``error_descriptors``,
+    ``error_model``, ``novelty_threshold``).
 
-class _KmerModel(SequenceModel):
-    """k-mer counts of sizes ``1..k`` as features (column-scaled to unit variance).
-
-    ``std`` is calibrated, not the bootstrap spread (which covered 4-26 % of the
-    errors on LaFleur's new-element splits, BENCHMARKS.md): ``calibration_folds``
-    grouped folds of the training rows give out-of-fold errors of the same model;
-    ``calibration_groups="kmer-clusters"`` holds out whole clusters of k-mer
-    composition (:func:`biofab.parts.calibration.composition_groups`,
-    ``calibration_clusters`` k-means clusters of 3-mer frequencies on DNA, 2-mers on
-    protein), so the errors are those of sequences unlike the training ones;
-    ``"random"``: plain KFold. :class:`biofab.parts.calibration.ErrorScale` learns
-    their size from the members' spread (log) and the prediction
-    (``error_descriptors="spread"``; ``"spread-only"``: the spread alone;
-    ``"distance"`` adds the composition distance from the fold's training rows),
-    scaled so ±1 std holds 68.3 % of them; ``error_model="scale"``: no error model,
-    ``std = factor * spread`` (variance scaling; keeps the spread's ranking).
-    Sequences far from training (:class:`biofab.parts.calibration.Novelty`) get
-    their std multiplied and a warning (:meth:`predict_table`); the mean is never
-    changed. ``calibration_`` holds the out-of-fold coverage and
-    Spearman(|error|, std), calibrated and raw. ``calibration_folds=0``: no
-    calibration, std = the members' spread -- also what a model saved before
-    calibration existed reports when loaded.
+    ``calibration_folds`` grouped folds of the training rows give out-of-fold errors of
+    the same model (a copy refitted on each fold's training rows);
+    ``calibration_groups="kmer-clusters"`` holds out whole clusters of k-mer composition
+    (:func:`biofab.parts.calibration.composition_groups`, ``calibration_clusters``
+    k-means clusters of 3-mer frequencies on DNA, 2-mers on protein), so the errors are
+    those of sequences unlike the training ones; ``"random"``: plain KFold.
+    :class:`biofab.parts.calibration.ErrorScale` learns their size from the members'
+    spread (log) and the prediction (``error_descriptors="spread"``; ``"spread-only"``:
+    the spread alone; ``"distance"`` adds the composition distance from the fold's
+    training rows), scaled so ±1 std holds 68.3 % of them; ``error_model="scale"``: no
+    error model, ``std = factor * spread`` (variance scaling; keeps the spread's
+    ranking). Sequences far from training (:class:`biofab.parts.calibration.Novelty`)
+    get their std multiplied and a warning (:meth:`predict_table`); the mean is never
+    changed; ``novelty_threshold`` sets where "far" begins: ``"training"``, the 99th
+    percentile of the training rows' own composition scores; ``"held-out"``, of the
+    calibration folds' held-out rows' scores against their fold's training rows (further
+    than a new composition cluster of the training library); ``"off"``, composition never
+    widens (length still does). ``calibration_`` holds the out-of-fold coverage,
+    Spearman(|error|, std) and Pearson r, calibrated and raw, and both thresholds.
+    ``calibration_folds=0``: no calibration, std = the members' spread -- also what a model
+    saved before calibration existed reports when loaded. A one-member ensemble has no
+    spread to scale: no calibration, std NaN.
     """
 
     def __init__(
         self,
         kind: str = "promoter",
-        k: int | None = None,
-        n_members: int = 10,
+        n_members: int = 5,
         min_length: int | None = None,
         max_length: int | None = None,
         seed: int = 0,
@@ -366,36 +375,16 @@ class _KmerModel(SequenceModel):
         calibration_clusters: int = 20,
         error_descriptors: str = "spread",
         error_model: str = "scale",
+        novelty_threshold: str = "training",
     ) -> None:
         super().__init__(kind, min_length, max_length, seed)
-        self.k = k
         self.n_members = n_members
         self.calibration_folds = calibration_folds
         self.calibration_groups = calibration_groups
         self.calibration_clusters = calibration_clusters
         self.error_descriptors = error_descriptors
         self.error_model = error_model
-
-    @property
-    def k_sizes(self) -> tuple[int, ...]:
-        """k-mer sizes used: ``1..k``; ``k`` None means 4 on DNA (340 columns) and 2 on
-        protein (420 columns: 4-mers of amino acids make 168,420, and boosting on them
-        takes many minutes)."""
-        k = self.k if self.k is not None else (4 if self.alphabet == "dna" else 2)
-        if not 1 <= k <= 8:
-            raise InputError("k-mer size out of range", column="k", expected="1..8", found=k)
-        return tuple(range(1, k + 1))
-
-    def _features(self, seqs: list[str]) -> Any:
-        X = kmer_counts(seqs, self.k_sizes, self.alphabet)
-        if not hasattr(self, "scale_"):
-            # Unit variance per column, as a ridge penalty on raw counts would favour
-            # frequent short k-mers; sparse stays sparse (no centring).
-            sq = np.asarray(X.multiply(X).mean(axis=0)).ravel()
-            mean = np.asarray(X.mean(axis=0)).ravel()
-            std = np.sqrt(np.maximum(sq - mean**2, 0.0))
-            self.scale_ = np.where(std > 1e-12, 1.0 / np.where(std > 1e-12, std, 1.0), 0.0)
-        return X.multiply(self.scale_[None, :]).tocsr()
+        self.novelty_threshold = novelty_threshold
 
     # -- calibration --------------------------------------------------------------------
     def _fit_members(self, seqs: list[str], y: np.ndarray) -> None:
@@ -430,6 +419,12 @@ class _KmerModel(SequenceModel):
         if self.error_model not in ("linear", "scale"):
             raise InputError(
                 "unknown error_model", expected="linear | scale", found=self.error_model
+            )
+        if self.novelty_threshold not in NOVELTY_THRESHOLDS:
+            raise InputError(
+                "unknown novelty_threshold",
+                expected=" | ".join(NOVELTY_THRESHOLDS),
+                found=self.novelty_threshold,
             )
         if self.error_descriptors not in ("spread", "spread-only", "distance"):
             raise InputError(
@@ -467,8 +462,6 @@ class _KmerModel(SequenceModel):
         # One member has no spread to scale: it reports no std (NaN), as it always did.
         if self._calibrates():
             self._calibrate(seqs, y)
-        if hasattr(self, "scale_"):
-            del self.scale_
         self._fit_members(seqs, y)
 
     def _calibration_splits(self, seqs: list[str]) -> tuple[list[Any], str]:
@@ -512,7 +505,7 @@ class _KmerModel(SequenceModel):
 
         splits, how = self._calibration_splits(seqs)
         params = {**self.get_params(), "calibration_folds": 0}
-        mean, spread = np.zeros(len(y)), np.zeros(len(y))
+        mean, spread, held = np.zeros(len(y)), np.zeros(len(y)), np.zeros(len(y))
         width = {"spread-only": 1, "spread": 2}.get(self.error_descriptors, 3)
         D = np.zeros((len(y), 1 if self.error_model == "scale" else width))
         for tr, te in splits:
@@ -526,9 +519,14 @@ class _KmerModel(SequenceModel):
             spread[te] = P.std(axis=0, ddof=1) if len(P) > 1 else 0.0
             nov = Novelty(self.alphabet, self._novelty_k()).fit([seqs[i] for i in tr])
             D[te] = self._descriptors(te_seqs, mean[te], spread[te], nov)
+            held[te] = nov.score(te_seqs)  # a new cluster's distance from its training rows
         err = np.abs(y - mean)
         self.error_ = ErrorScale(self.error_model).fit(D, err)
         self.novelty_ = Novelty(self.alphabet, self._novelty_k()).fit(seqs)
+        thresholds = {"training": self.novelty_.threshold_}
+        thresholds["held-out"] = Novelty.threshold_of(held)
+        thresholds["off"] = float("inf")
+        self.novelty_.threshold_ = thresholds[self.novelty_threshold]
         r = np.corrcoef(y, mean)[0, 1] if np.ptp(mean) > 0 else float("nan")
         self.calibration_ = {
             "split": how,
@@ -536,6 +534,11 @@ class _KmerModel(SequenceModel):
             **interval_report(y, mean, self.error_.std(D)),
             "pearson_r": round(float(r), 4),
             "uncalibrated": interval_report(y, mean, spread),
+            "novelty_threshold": {
+                "used": self.novelty_threshold,
+                "training": round(thresholds["training"], 4),
+                "held-out": round(thresholds["held-out"], 4),
+            },
         }
 
     # -- prediction ---------------------------------------------------------------------
@@ -607,6 +610,65 @@ class _KmerModel(SequenceModel):
                 {k[len("novelty_") :]: z[k] for k in z.files if k.startswith("novelty_")}
             )
         self.calibration_ = json.loads((directory / "calibration.json").read_text())
+
+
+# -- k-mer models -------------------------------------------------------------------------
+
+
+def _bootstrap(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.integers(0, n, size=n)
+
+
+class _KmerModel(_Calibrated):
+    """k-mer counts of sizes ``1..k`` as features (column-scaled to unit variance).
+
+    ``std`` is calibrated on grouped out-of-fold errors (:class:`_Calibrated`, whose
+    ``calibration_folds=3``, ``calibration_groups``, ``calibration_clusters``,
+    ``error_descriptors``, ``error_model`` and ``novelty_threshold`` it takes as
+    keywords); the bootstrap spread alone covered 4-26 % of the errors on LaFleur's
+    new-element splits (BENCHMARKS.md).
+    """
+
+    def __init__(
+        self,
+        kind: str = "promoter",
+        k: int | None = None,
+        n_members: int = 10,
+        min_length: int | None = None,
+        max_length: int | None = None,
+        seed: int = 0,
+        **calibration: Any,
+    ) -> None:
+        # calibration_folds, calibration_groups, ...: _Calibrated's, with its defaults
+        super().__init__(kind, n_members, min_length, max_length, seed, **calibration)
+        self.k = k
+
+    @property
+    def k_sizes(self) -> tuple[int, ...]:
+        """k-mer sizes used: ``1..k``; ``k`` None means 4 on DNA (340 columns) and 2 on
+        protein (420 columns: 4-mers of amino acids make 168,420, and boosting on them
+        takes many minutes)."""
+        k = self.k if self.k is not None else (4 if self.alphabet == "dna" else 2)
+        if not 1 <= k <= 8:
+            raise InputError("k-mer size out of range", column="k", expected="1..8", found=k)
+        return tuple(range(1, k + 1))
+
+    def _features(self, seqs: list[str]) -> Any:
+        X = kmer_counts(seqs, self.k_sizes, self.alphabet)
+        if not hasattr(self, "scale_"):
+            # Unit variance per column, as a ridge penalty on raw counts would favour
+            # frequent short k-mers; sparse stays sparse (no centring).
+            sq = np.asarray(X.multiply(X).mean(axis=0)).ravel()
+            mean = np.asarray(X.mean(axis=0)).ravel()
+            std = np.sqrt(np.maximum(sq - mean**2, 0.0))
+            self.scale_ = np.where(std > 1e-12, 1.0 / np.where(std > 1e-12, std, 1.0), 0.0)
+        return X.multiply(self.scale_[None, :]).tocsr()
+
+    def _fit(self, seqs: list[str], y: np.ndarray) -> None:
+        # the column scaling is learnt again from these rows (a refit must not reuse it)
+        if hasattr(self, "scale_"):
+            del self.scale_
+        super()._fit(seqs, y)
 
 
 class KmerRidge(_KmerModel):
@@ -685,25 +747,9 @@ class KmerBoost(_KmerModel):
         min_length: int | None = None,
         max_length: int | None = None,
         seed: int = 0,
-        calibration_folds: int = 3,
-        calibration_groups: str = "kmer-clusters",
-        calibration_clusters: int = 20,
-        error_descriptors: str = "spread",
-        error_model: str = "scale",
+        **calibration: Any,
     ) -> None:
-        super().__init__(
-            kind,
-            k,
-            n_members,
-            min_length,
-            max_length,
-            seed,
-            calibration_folds,
-            calibration_groups,
-            calibration_clusters,
-            error_descriptors,
-            error_model,
-        )
+        super().__init__(kind, k, n_members, min_length, max_length, seed, **calibration)
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.learning_rate = learning_rate
@@ -802,7 +848,7 @@ def _make_net(n_letters: int, channels: int, kernel: int, layers: int, dropout: 
     return SequenceCNN()
 
 
-class CNNEnsemble(SequenceModel):
+class CNNEnsemble(_Calibrated):
     """Ensemble of 1-D CNNs (PyTorch) on one-hot sequences; mean and std across members.
 
     Members differ in initialisation seed, mini-batch order and the random
@@ -815,9 +861,20 @@ class CNNEnsemble(SequenceModel):
     (``device=None``); ``n_jobs`` caps torch's CPU threads while training and
     predicting.
 
+    ``std`` is calibrated as the k-mer models' (:class:`_Calibrated`, whose
+    ``calibration_folds=3``, ``calibration_groups``, ``calibration_clusters``,
+    ``error_descriptors``, ``error_model`` and ``novelty_threshold`` it takes as
+    keywords): the ensemble is
+    refitted on ``calibration_folds`` folds grouped by k-mer composition clusters and
+    its spread scaled so ±1 std holds 68.3 % of the out-of-fold errors; far sequences
+    get a wider std and a warning. That refit costs about 3x the training time (each
+    fold trains on 2/3 of the rows, BENCHMARKS.md "CNN ensemble: calibrated std");
+    ``calibration_folds=0`` skips it and reports the members' raw spread, as a model
+    saved before calibration existed does.
+
     Attributes: ``states_`` (one ``state_dict`` per member), ``y_mean_``,
     ``y_std_``, ``epochs_`` (epochs each member ran), ``val_loss_`` (best
-    validation MSE per member, standardised units).
+    validation MSE per member, standardised units), ``calibration_``.
     """
 
     estimator = "cnn"
@@ -841,9 +898,10 @@ class CNNEnsemble(SequenceModel):
         min_length: int | None = None,
         max_length: int | None = None,
         seed: int = 0,
+        **calibration: Any,
     ) -> None:
-        super().__init__(kind, min_length, max_length, seed)
-        self.n_members = n_members
+        # calibration_folds, calibration_groups, ...: _Calibrated's, with its defaults
+        super().__init__(kind, n_members, min_length, max_length, seed, **calibration)
         self.channels = channels
         self.kernel = kernel
         self.layers = layers
@@ -867,7 +925,7 @@ class CNNEnsemble(SequenceModel):
         X, mask = one_hot(seqs, self.alphabet)
         return torch.as_tensor(X, device=device), torch.as_tensor(mask, device=device)
 
-    def _fit(self, seqs: list[str], y: np.ndarray) -> None:
+    def _fit_members(self, seqs: list[str], y: np.ndarray) -> None:
         import torch
 
         from biofab.learn.torch_threads import torch_threads
@@ -970,6 +1028,7 @@ class CNNEnsemble(SequenceModel):
             },
             directory / "cnn.pt",
         )
+        self._save_calibration(directory)
 
     def _load_state(self, directory: Path) -> None:
         import torch
@@ -981,6 +1040,7 @@ class CNNEnsemble(SequenceModel):
         self.epochs_ = list(blob["epochs"])
         self.val_loss_ = list(blob["val_loss"])
         self._nets = None
+        self._load_calibration(directory)
 
 
 # -- physics residual ---------------------------------------------------------------------
