@@ -176,3 +176,24 @@ class Reactor:
                     await reconnected()
             await self.publish(t, values)
         await self.finish()
+
+
+def beside_idle_reactor(port: int, client: Callable[[], None], waits: int = 600) -> None:
+    """Run ``client`` (a twin that should give up by itself) in a thread while an idle
+    reactor serves on ``port``; stop the server after the thread ends or after ``waits``
+    polls of 0.05 s, and fail if the client is still running then (it kept reconnecting)."""
+    import threading
+
+    async def serve() -> None:
+        reactor = Reactor(port)
+        await reactor.start()
+        thread = threading.Thread(target=client, daemon=True)
+        thread.start()
+        for _ in range(waits):
+            if not thread.is_alive():
+                break
+            await asyncio.sleep(0.05)
+        await reactor.stop()
+        assert not thread.is_alive(), "the twin kept reconnecting to a server without the node"
+
+    asyncio.run(serve())

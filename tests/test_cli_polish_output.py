@@ -18,23 +18,10 @@ from typer.testing import CliRunner
 
 from biofab.cli.main import app
 from biofab.core.errors import BiofabError
+from test_process_cli import SMALL  # the small E. coli scenario the process CLI tests share
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "process"
-
-SMALL = """\
-model: ecoli
-initial: {X: 0.2, S: 8.0, A: 0.0, P: 0.0, DO: 100.0, V: 1.0}
-t_end: 9
-output_every: 0.25
-events:
-  - {t: 6, feed_start: {profile: exponential, F0: 0.003, mu_set: 0.15, F_max: 0.05}}
-  - {t: 6.5, induction: 1}
-measurements:
-  seed: 3
-  online: {every: 0.25, signals: {OUR: 1.0, CER: 1.0, DO: 1.0, V: 0.002}}
-  offline: {every: 1, signals: {X: 5%, S: 0.05, P: 5%}}
-"""
 
 
 def run(*args: str | Path) -> tuple[int, str, str]:

@@ -20,7 +20,7 @@ from biofab.process.live.twin import LiveTwin
 from biofab.process.live.writer import ReadingWriter
 from biofab.process.scenario import Scenario, batch_frames
 from biofab.store import Store
-from opcua_reactor import Reactor, free_port, node_map, samples
+from opcua_reactor import Reactor, beside_idle_reactor, free_port, node_map, samples
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "process" / "ecoli_fedbatch.yaml"
 SECONDS_PER_HOUR = 0.02
@@ -177,7 +177,6 @@ def test_cli_refuses_a_map_the_twin_or_the_server_cannot_use(
     exit code 2 before anything is connected or stored (every reading of that node was
     rejected, all run long). A node the server lacks ends the run with one line (the
     source reconnected and was refused again, for ever)."""
-    import threading
 
     import yaml
 
@@ -228,19 +227,7 @@ def test_cli_refuses_a_map_the_twin_or_the_server_cannot_use(
         except BaseException as err:  # the test reads it
             errors.append(err)
 
-    async def main_() -> None:
-        reactor = Reactor(port)
-        await reactor.start()
-        thread = threading.Thread(target=twin, daemon=True)
-        thread.start()
-        for _ in range(600):
-            if not thread.is_alive():
-                break
-            await asyncio.sleep(0.05)
-        await reactor.stop()
-        assert not thread.is_alive(), "the twin kept reconnecting to a server without the node"
-
-    asyncio.run(main_())
+    beside_idle_reactor(port, twin)
     (refusal,) = errors
     assert isinstance(refusal, InputError) and "refused to monitor" in str(refusal)
     assert "ns=2;s=Reactor.Acetate" in str(refusal) and "\n" not in str(refusal)

@@ -9,7 +9,6 @@ and the twin's own HTTP endpoint on localhost, a SQLite store):
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sqlite3
@@ -23,7 +22,7 @@ import yaml
 
 from biofab.process.scenario import Scenario
 from biofab.store import Store
-from opcua_reactor import Reactor, free_port, node_map
+from opcua_reactor import beside_idle_reactor, free_port, node_map
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "process" / "ecoli_fedbatch.yaml"
 TWIN = ["process", "twin", "--scenario", str(EXAMPLE)]
@@ -85,19 +84,7 @@ def test_an_opcua_source_that_never_delivers_leaves_no_run(
         except SystemExit as exit_:
             codes.append(int(exit_.code or 0))
 
-    async def serve() -> None:
-        reactor = Reactor(port)
-        await reactor.start()
-        thread = threading.Thread(target=twin, daemon=True)
-        thread.start()
-        for _ in range(600):
-            if not thread.is_alive():
-                break
-            await asyncio.sleep(0.05)
-        await reactor.stop()
-        assert not thread.is_alive(), "the twin kept reconnecting to a server without the node"
-
-    asyncio.run(serve())
+    beside_idle_reactor(port, twin)
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert codes == [2] and "refused to monitor" in err and "ns=2;s=Reactor.Acetate" in err
     assert _runs(db) == []

@@ -15,21 +15,10 @@ import yaml
 
 from biofab.process.monitor_workflows import default_variables
 from biofab.process.scenario import Scenario
+from test_process_live_runs import _cli  # main() with its exit code, stdout and stderr
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "process" / "ecoli_fedbatch.yaml"
 STATES = ["X", "S", "A", "P", "V", "DO", "mu"]
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from biofab.cli.main import main
-
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
