@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+
+from biofab.cli.console import console
 
 cellfree_app = typer.Typer(
     help="Cell-free protein synthesis: closed loops, build plans, plate-reader import.",
     no_args_is_help=True,
 )
-out = Console()
+out = console()
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 StocksOption = Annotated[

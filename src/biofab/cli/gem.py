@@ -17,16 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from biofab.cli.console import console
 
 if TYPE_CHECKING:
     import pandas as pd
 
 gem_app = typer.Typer(help="Genome-scale metabolic models (COBRApy + HiGHS).", no_args_is_help=True)
 
-out = Console()
+out = console()
 
 ModelArg = Annotated[str, typer.Argument(help="Model file or shipped name (textbook, iJO1366).")]
 MediumOption = Annotated[

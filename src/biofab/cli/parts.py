@@ -36,9 +36,9 @@ ModelDirOption = Annotated[Path, typer.Option("--model", help="Model directory f
 
 
 def _echo(text: str) -> None:
-    from rich.console import Console
+    from biofab.cli.console import console
 
-    Console().print(text, highlight=False)
+    console().print(text, highlight=False)
 
 
 def _done(result: Any, json_out: bool) -> bool:

@@ -28,9 +28,9 @@ SitesOption = Annotated[
 
 
 def _echo(text: str) -> None:
-    from rich.console import Console
+    from biofab.cli.console import console
 
-    Console().print(text, highlight=False)
+    console().print(text, highlight=False)
 
 
 def _done(result: Any, json_out: bool) -> bool:

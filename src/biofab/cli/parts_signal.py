@@ -22,9 +22,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 
 
 def _echo(text: str) -> None:
-    from rich.console import Console
+    from biofab.cli.console import console
 
-    Console().print(text, highlight=False)
+    console().print(text, highlight=False)
 
 
 def _done(result: Any, json_out: bool) -> bool:

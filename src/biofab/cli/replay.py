@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-out = Console()
+from biofab.cli.console import console
+
+out = console()
 
 
 def _names(text: str | None) -> list[str] | None:
