@@ -1,7 +1,8 @@
 """Layers, checked on the source: every `biofab.*` import (module level, inside functions
 and under TYPE_CHECKING) points down the table below, and the packages form no cycle.
 
-    interfaces   cli, demo, report, api     (report, api and cli/main.py name no pillar)
+    interfaces   cli, demo, report, api     (report, api and cli/main.py name no pillar;
+                 __main__                    `python -m biofab` runs the CLI)
     pillars      parts, metabolism, cellfree, process, testbeds
     facade       campaign
     engine       learn, store, compute, viz
@@ -38,6 +39,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     # The dashboard calls the API's route functions; pillar pages come from the registry.
     "web": {"core", *ENGINE, "campaign", "report", "api"},
     "biofab": {"core", *ENGINE, "campaign"},  # the root package's lazy re-exports
+    "__main__": {"cli"},  # `python -m biofab`: the command line, nothing else
 }
 
 

@@ -112,9 +112,10 @@ def test_reading_the_records_and_help_import_nothing_heavy() -> None:
     proc = run(sys.executable, "-c", script)
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
-    # cli.serve, cli.jobs and cli.replay are the engine's own small modules (typer only);
-    # FastAPI and uvicorn load only when serving, a pillar's CLI only when invoked.
-    small = ("jobs", "main", "pillars", "replay", "serve")
+    # cli.serve, cli.jobs and cli.replay are the engine's own small modules (typer only),
+    # cli.console builds the Rich consoles (rich only); FastAPI and uvicorn load only when
+    # serving, a pillar's CLI only when invoked.
+    small = ("console", "jobs", "main", "pillars", "replay", "serve")
     expected = str([f"biofab.cli.{name}" for name in small])
     assert last == f"HEAVY [] CLI {expected}", last
     for command in ("gem", "parts", "cellfree", "process", "campaign", "space", "demo"):
