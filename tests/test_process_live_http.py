@@ -8,6 +8,7 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,23 @@ from biofab.process.scenario import Scenario
 from biofab.store import Store
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "process" / "ecoli_fedbatch.yaml"
+
+
+def wait_for_endpoint(
+    base: str, alive: Callable[[], bool], what: Any = "", pause: float = 0.05
+) -> None:
+    """Poll ``base``/health until it answers 200 (60 s at most); fail at once when
+    ``alive()`` says the twin ended first (``what``: shown then, e.g. its output)."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert alive(), f"the twin ended before its endpoint started {what}"
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the twin's HTTP endpoint did not start"
+        time.sleep(pause)
 
 
 def _body(readings: list[Any]) -> dict[str, Any]:
@@ -168,16 +186,7 @@ def test_cli_twin_stopped_with_ctrl_c_still_writes_its_outputs(
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}/live"
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.communicate()
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the twin's HTTP endpoint did not start"
-            time.sleep(0.1)
+        wait_for_endpoint(base, lambda: proc.poll() is None, proc.args, pause=0.1)
         one = {"variable": "OUR", "value": 12.0, "unit": "mmol/L/h"}
         body = {"readings": [{**one, "time_h": 0.5}, {**one, "time_h": 1.5}]}
         assert httpx.post(f"{base}/readings", json=body, timeout=10).status_code == 202

@@ -13,7 +13,6 @@ import json
 import re
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -23,6 +22,7 @@ import yaml
 from biofab.process.scenario import Scenario
 from biofab.store import Store
 from opcua_reactor import beside_idle_reactor, free_port, node_map
+from test_process_live_http import wait_for_endpoint
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "process" / "ecoli_fedbatch.yaml"
 TWIN = ["process", "twin", "--scenario", str(EXAMPLE)]
@@ -110,16 +110,7 @@ def _listen_session(
     thread = threading.Thread(target=twin, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}/live"
-    deadline = time.monotonic() + 60
-    while True:
-        assert thread.is_alive(), "the twin ended before its endpoint started"
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the twin's HTTP endpoint did not start"
-        time.sleep(0.05)
+    wait_for_endpoint(base, thread.is_alive)
     if value is not None:
         one = {"variable": "OUR", "value": value, "unit": "mmol/L/h"}
         body = {"readings": [{**one, "time_h": 0.5}, {**one, "time_h": 1.0}]}
