@@ -196,7 +196,8 @@ class VariantRecommender(RecommenderFront):
     grid:
         :class:`EpistaticGP`'s ML-II grids by name (``noise_grid``,
         ``pair_share_grid``, ``amplitude_grid``, ``tilt_grid``: e.g. ``(0, 0.5, 1, 2)``
-        lets the pair weights' prior variance grow with the site effects); ``None``
+        lets the pair weights' prior variance grow with the site effects), and the
+        tilt's criterion ``tilt_select`` (``"evidence"`` or ``"loo"``); ``None``
         keeps the model's.
     pair_cap:
         With the believer batch: the largest share of a batch (or a per-round
@@ -240,7 +241,7 @@ class VariantRecommender(RecommenderFront):
         exploit: float = 0.0,
         last_round: int | None = None,
         batch: str = "believer",
-        grid: dict[str, tuple[float, ...]] | None = None,
+        grid: dict[str, Any] | None = None,
         local_share: float = 0.0,
         local_parents: int = 3,
         trees_share: float = 0.0,

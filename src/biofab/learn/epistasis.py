@@ -117,6 +117,14 @@ class EpistaticGP:
         are each good alone are the ones that matter (fitness effects that multiply),
         so the model should stay unsure about their unmeasured combinations instead of
         shrinking them like any other pair. ``(0.0,)`` (default): off.
+    tilt_select:
+        How ``gamma`` (with the shares and the noise) is chosen: ``"evidence"``
+        (default; marginal likelihood, as above) or ``"loo"`` (the exact leave-one-out
+        log predictive density of the training variants, Rasmussen & Williams 2006 eq.
+        5.10-5.12; the tilt must beat the plain fit's). Why ``"loo"`` was tried: the
+        tilt's site effects are fitted on the same data, so its marginal likelihood is
+        optimistic. Checked: it chose the same tilt as the evidence on first plates of
+        GB1 and of an NK landscape (BENCHMARKS.md, seventh pass), so it is not a cure.
 
     Attributes
     ----------
@@ -146,6 +154,7 @@ class EpistaticGP:
         ard: bool = False,
         ard_prior_sd: float = 1.0,
         tilt_grid: tuple[float, ...] = (0.0,),
+        tilt_select: str = "evidence",
     ) -> None:
         self.sizes = tuple(int(s) for s in sizes)
         self.order = order
@@ -193,6 +202,9 @@ class EpistaticGP:
             order != 2 or self.groups is not None or self.ard
         ):
             raise ValueError("tilt_grid needs order 2 and neither groups nor ard")
+        if tilt_select not in ("evidence", "loo"):
+            raise ValueError(f"tilt_select must be 'evidence' or 'loo', got {tilt_select!r}")
+        self.tilt_select = tilt_select
 
     # -- kernel ----------------------------------------------------------------------
     @property
@@ -364,8 +376,8 @@ class EpistaticGP:
         return np.concatenate(out)
 
     def _tilt(self, extra: np.ndarray) -> None:
-        """Choose ``gamma`` of ``tilt_grid`` with the shares and the noise by marginal
-        likelihood (the plain fit's evidence is the bar); refit if a tilt wins."""
+        """Choose ``gamma`` of ``tilt_grid`` with the shares and the noise by
+        ``tilt_select`` (the plain fit's score is the bar); refit if a tilt wins."""
         F = self.train_index_
         n = len(F)
         site_cols = range(1, 1 + self.n_sites)
@@ -373,6 +385,9 @@ class EpistaticGP:
         same = [F[:, c, None] == F[None, :, c] for c in range(F.shape[1])]
         S = sum(same[c].astype(float) for c in site_cols)
         L = self.n_sites
+        loo = self.tilt_select == "loo"
+        score = _loo_density if loo else _log_evidence
+        bar = _loo_density(self._train_gram(F, same, extra), self.z_) if loo else self.log_evidence_
         best: tuple[float, float, np.ndarray, float, np.ndarray] | None = None
         for gamma in self.tilt_grid:
             if gamma == 0:
@@ -384,19 +399,26 @@ class EpistaticGP:
             for shares in self._share_options():
                 K0 = shares[0] + shares[1] / L * S + shares[2] / math.comb(L, 2) * P
                 for noise in self.noise_grid:
-                    ev = _log_evidence(K0 + np.diag(noise + extra), self.z_)
-                    if ev > self.log_evidence_ and (best is None or ev > best[0]):
+                    ev = score(K0 + np.diag(noise + extra), self.z_)
+                    if ev > bar and (best is None or ev > best[0]):
                         best = (ev, gamma, shares, noise, scale)
         if best is None:
             return
-        self.log_evidence_, self.tilt_, self.shares_, self.noise_, self.feature_scale_ = best
-        lam = self._prior_variance()
-        K = np.diag(np.full(n, self.noise_) + extra)
-        for c in range(F.shape[1]):
-            K += same[c] * lam[F[:, c]][:, None]
-        self.chol_ = cho_factor(K, lower=True)[0]
+        _, self.tilt_, self.shares_, self.noise_, self.feature_scale_ = best
+        if not loo:
+            self.log_evidence_ = best[0]
+        self.chol_ = cho_factor(self._train_gram(F, same, extra), lower=True)[0]
         self.alpha_ = cho_solve((self.chol_, True), self.z_)
         self._finish()
+
+    def _train_gram(self, F: np.ndarray, same: list[np.ndarray], extra: np.ndarray) -> np.ndarray:
+        """The training covariance (noise included) of the current prior variances, from
+        the training feature indices ``F`` and their per-column matches ``same``."""
+        lam = self._prior_variance()
+        K = np.diag(np.full(len(F), self.noise_) + extra)
+        for c in range(F.shape[1]):
+            K += same[c] * lam[F[:, c]][:, None]
+        return K
 
     def _block_matches(self, A: np.ndarray, B: np.ndarray) -> list[np.ndarray]:
         """Per block, whether two designs share its feature ``(len(A), len(B))``."""
@@ -754,6 +776,7 @@ class EpistaticGP:
             "ard": self.ard,
             "ard_prior_sd": self.ard_prior_sd,
             "tilt_grid": list(self.tilt_grid),
+            "tilt_select": self.tilt_select,
         }
         fitted = {
             "shift_": self.shift_,
@@ -799,6 +822,7 @@ class EpistaticGP:
             bool(p.get("ard", False)),
             float(p.get("ard_prior_sd", 1.0)),
             tuple(p.get("tilt_grid", (0.0,))),
+            str(p.get("tilt_select", "evidence")),
         )
         model.block_variance_, model.feature_scale_, model.tilt_ = None, None, 0.0
         # States saved before these existed: no calibration, shift or prior mean.
@@ -826,3 +850,16 @@ def _log_evidence(K: np.ndarray, z: np.ndarray) -> float:
         return -math.inf
     a = cho_solve(c, z)
     return float(-0.5 * z @ a - np.log(np.diag(c[0])).sum() - 0.5 * len(z) * math.log(2 * math.pi))
+
+
+def _loo_density(K: np.ndarray, z: np.ndarray) -> float:
+    """Sum of the exact leave-one-out log predictive densities of ``z`` under the
+    covariance ``K`` (Rasmussen & Williams 2006, eq. 5.10-5.12)."""
+    try:
+        c = cho_factor(K, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return -math.inf
+    inv = cho_solve(c, np.eye(len(z)))
+    d = np.diag(inv)
+    a = inv @ z
+    return float(np.sum(0.5 * np.log(d) - 0.5 * a * a / d) - 0.5 * len(z) * math.log(2 * math.pi))
