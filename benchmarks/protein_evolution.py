@@ -150,6 +150,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # choices with good site effects, the tilt chosen by marginal likelihood (0 included).
     "biofab-tilt2": {**_WIDE, "grid": {**_WIDE["grid"], "tilt_grid": (0.0, 0.5, 1.0, 2.0)}},
     "biofab-tilt4": {**_WIDE, "grid": {**_WIDE["grid"], "tilt_grid": (0.0, 1.0, 2.0, 4.0)}},
+    # Issue 17's seventh pass (lead): ORACLE diagnostics, never methods. The landscape's own
+    # site means (knowledge no user has) as the best any site-additive prior could be: as
+    # the prior mean, or to focus the first plate on the top 10 % of its additive score.
+    "biofab-oracle-mean": {**_WIDE, "oracle_prior": True},
+    "biofab-oracle-focus": {**_WIDE, "oracle_focus": True},
 }
 #: GB1 only: the first batch drawn from the top 10 % by biofab's zero-shot prior (ftMLDE,
 #: :func:`biofab.parts.protein_features.focused_sample`), then biofab's default.
@@ -199,6 +204,7 @@ def _active(
     *,
     focused: bool = False,
     trace: list[dict[str, Any]] | None = None,
+    first: list[int] | None = None,
 ) -> tuple[list[int], list[Pred]]:
     """The first batch (random, or zero-shot focused), then ``setup.rounds`` recommender
     batches; returns the pool rows chosen and (measured, predicted mean, std, round,
@@ -212,6 +218,8 @@ def _active(
     row_of = {v: i for i, v in enumerate(land.variants)}
     if focused:
         chosen = [row_of[v] for v in _focused_first(land, table, seed, setup.first)]
+    if first is not None:
+        chosen = list(first)
     space = land.space()
     preds: list[Pred] = []
     for r in range(setup.rounds):
@@ -292,6 +300,31 @@ def zero_shot_table(land: Landscape) -> dict[str, dict[str, float]]:
     return table
 
 
+def oracle_table(land: Landscape) -> dict[str, dict[str, float]]:
+    """ORACLE (a diagnostic, never a method): ``{site: {residue: mean fitness of every
+    variant of the landscape with that residue at that site}}``, the best site-additive
+    prior there could be; a user never has it."""
+    codes = land.codes
+    return {
+        site: {
+            a: float(land.fitness[codes[:, s] == k].mean()) if (codes[:, s] == k).any() else 0.0
+            for k, a in enumerate(land.alphabet)
+        }
+        for s, site in enumerate(land.sites)
+    }
+
+
+def _oracle_first(land: Landscape, seed: int, n: int) -> list[int]:
+    """ORACLE focus: ``n`` random variants of the top 10 % by the oracle's additive score."""
+    table = oracle_table(land)
+    score = sum(
+        np.array([table[site][a] for a in land.alphabet])[land.codes[:, s]]
+        for s, site in enumerate(land.sites)
+    )
+    top = np.argsort(-score)[: max(n, len(score) // 10)]
+    return [int(i) for i in np.random.default_rng(seed).choice(top, n, replace=False)]
+
+
 def _random(land: Landscape, seed: int, setup: Setup) -> list[int]:
     rng = np.random.default_rng(seed)
     first = list(rng.choice(len(land.fitness), setup.first, replace=False))
@@ -364,12 +397,16 @@ def run_one(task: tuple[str, str, int, Setup]) -> dict[str, Any]:
         options = dict(VARIANTS[method])
         if options.pop("zero_shot", False):
             options["prior"] = zero_shot_table(land)
+        if options.pop("oracle_prior", False):
+            options["prior"] = oracle_table(land)
+        focus = options.pop("oracle_focus", False)
+        first = _oracle_first(land, seed, setup.first) if focus else None
         if options.pop("dayhoff", False):
             from biofab.parts.protein_features import DAYHOFF_CLASSES
 
             options["groups"] = DAYHOFF_CLASSES
         chosen, preds = _active(
-            land, seed, lambda: VariantRecommender(**options), setup, trace=trace
+            land, seed, lambda: VariantRecommender(**options), setup, trace=trace, first=first
         )
     else:
         raise ValueError(f"unknown method {method!r}")

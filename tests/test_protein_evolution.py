@@ -769,6 +769,31 @@ def test_benchmark_short_run_writes_records(tmp_path: Path) -> None:
         assert rank is None or 0 <= rank < len(land.fitness)
 
 
+def test_oracle_diagnostics_are_the_landscape_site_means() -> None:
+    """The seventh pass's oracle (a diagnostic, never a method): each cell of the table is
+    the mean fitness of the landscape's variants with that residue at that site; the oracle
+    focus draws distinct variants from the top 10 % of its additive score; both oracle
+    settings run a campaign with the same budget as every method."""
+    bench = _load_benchmark()
+    land = nk_landscape(3, 2, seed=0)
+    table = bench.oracle_table(land)
+    codes = land.codes
+    for s, site in enumerate(land.sites):
+        for k, a in enumerate(land.alphabet):
+            assert np.isclose(table[site][a], land.fitness[codes[:, s] == k].mean())
+    score = sum(
+        np.array([table[site][a] for a in land.alphabet])[codes[:, s]]
+        for s, site in enumerate(land.sites)
+    )
+    first = bench._oracle_first(land, 3, 24)
+    assert len(set(first)) == 24
+    assert score[first].min() >= np.sort(score)[::-1][len(score) // 10 - 1]
+    setup = bench.Setup(first=24, batch=24, rounds=1, nk_sites=3)
+    for method in ("biofab-oracle-mean", "biofab-oracle-focus"):
+        run = bench.run_one(("nk", method, 0, setup))
+        assert run["n"] == 48 and 0 < run["best_fraction"] <= 1
+
+
 @pytest.mark.parametrize(
     "setting",
     [
