@@ -716,12 +716,12 @@ def test_campaign_recommend_ingest_round_trip_with_96_well_plates(tmp_path: Path
 # -- the benchmark, small --------------------------------------------------------------
 
 
-def _load_benchmark() -> ModuleType:
-    path = ROOT / "benchmarks" / "protein_evolution.py"
-    spec = importlib.util.spec_from_file_location("bench_protein_evolution", path)
+def _load_benchmark(name: str = "protein_evolution") -> ModuleType:
+    path = ROOT / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_protein_evolution"] = module
+    sys.modules[f"bench_{name}"] = module
     spec.loader.exec_module(module)
     return module
 
@@ -800,12 +800,7 @@ def test_plm_prior_scorer_is_a_normalised_language_model(tmp_path: Path) -> None
     has 25 classes), a longer sequence is less likely than its prefix, the site table has
     one entry per site and residue with 0 for the parent's residue; a missing weight file
     is one line and exit code 2."""
-    path = ROOT / "benchmarks" / "protein_plm_prior.py"
-    spec = importlib.util.spec_from_file_location("bench_protein_plm_prior", path)
-    assert spec is not None and spec.loader is not None
-    plm = importlib.util.module_from_spec(spec)
-    sys.modules["bench_protein_plm_prior"] = plm
-    spec.loader.exec_module(plm)
+    plm = _load_benchmark("protein_plm_prior")
     rng = np.random.default_rng(0)
     n = 6
     shapes = {"wx": (10, 4 * n), "wh": (n, 4 * n), "wmx": (10, n), "wmh": (n, n)}
