@@ -502,11 +502,10 @@ class EpistaticGP:
         exact for a GP (Rasmussen & Williams 2006, eq. 5.12): ``mu_-i = z_i -
         alpha_i / [K^-1]_ii``, ``var_-i = 1 / [K^-1]_ii`` (noise included).
         """
-        n = len(self.z_)
-        inv_diag = np.diag(cho_solve((self.chol_, True), np.eye(n)))
-        loo_mean = self.z_ - self.alpha_ / inv_diag
-        loo_sd = np.sqrt(1.0 / inv_diag)
-        top = np.argsort(-loo_mean)[: max(10, n // 4)]
+        residual, var = _loo(cho_solve((self.chol_, True), np.eye(len(self.z_))), self.z_)
+        loo_mean = self.z_ - residual
+        loo_sd = np.sqrt(var)
+        top = np.argsort(-loo_mean)[: max(10, len(self.z_) // 4)]
         ratio = np.abs(self.z_[top] - loo_mean[top]) / loo_sd[top]
         # Never narrower than the model's own interval: on a heavy-tailed landscape
         # most held-out variants sit at zero fitness with tiny residuals, which
@@ -859,7 +858,12 @@ def _loo_density(K: np.ndarray, z: np.ndarray) -> float:
         c = cho_factor(K, lower=True, check_finite=False)
     except np.linalg.LinAlgError:
         return -math.inf
-    inv = cho_solve(c, np.eye(len(z)))
+    residual, var = _loo(cho_solve(c, np.eye(len(z))), z)
+    return float(np.sum(-0.5 * np.log(2 * math.pi * var) - 0.5 * residual * residual / var))
+
+
+def _loo(inv: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-out residuals ``z_i - mu_-i`` and predictive variances of a GP from the
+    inverse training covariance ``inv`` (Rasmussen & Williams 2006, eq. 5.12)."""
     d = np.diag(inv)
-    a = inv @ z
-    return float(np.sum(0.5 * np.log(d) - 0.5 * a * a / d) - 0.5 * len(z) * math.log(2 * math.pi))
+    return (inv @ z) / d, 1.0 / d
