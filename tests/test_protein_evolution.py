@@ -7,6 +7,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -711,6 +712,99 @@ def test_campaign_recommend_ingest_round_trip_with_96_well_plates(tmp_path: Path
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["added_measurements"] == 96
     assert Campaign.load("gb", store=campaign.store).status()["measured"] == 192
+
+
+def _prior_csv(land, path: Path, rows: list[tuple[str, str, str]] | None = None) -> Path:
+    """A site-prior file for ``land``: every site and residue (the site means), or ``rows``."""
+    codes = land.codes
+    if rows is None:
+        rows = [
+            (site, a, f"{land.fitness[codes[:, s] == k].mean():.4f}")
+            for s, site in enumerate(land.sites)
+            for k, a in enumerate(land.alphabet)
+        ]
+    pd.DataFrame(rows, columns=["site", "residue", "score"]).to_csv(path, index=False)
+    return path
+
+
+def test_site_prior_reaches_the_variant_recommender(tmp_path: Path) -> None:
+    """``Campaign.recommend(prior=...)``: the space-filling start does not use it (and says
+    so in the round's notes), a model round fits its weight; another recommender is refused
+    with nothing stored."""
+    from biofab.campaign import Campaign
+    from biofab.campaign.site_prior import read_site_prior
+    from biofab.learn import make_recommender
+
+    land = nk_landscape(3, 1, seed=3)
+    campaign = Campaign.create(
+        "nk", land.space(), ["fitness:max"], store=f"sqlite:///{tmp_path / 'biofab.db'}"
+    )
+    table = read_site_prior(_prior_csv(land, tmp_path / "prior.csv"), campaign.space)
+    assert set(table) == set(land.sites) and all(len(r) == 20 for r in table.values())
+    first = campaign.recommend(48, seed=1, prior=table)
+    assert first.notes["site_prior"]["used"] is False
+    _plate(first.designs.astype(str), land).to_csv(tmp_path / "r1.csv", index=False)
+    campaign.ingest(tmp_path / "r1.csv", progress=False)
+    second = campaign.recommend(8, seed=2, prior=table)
+    note = second.notes["site_prior"]
+    assert note["used"] is True and note["weight"] in (0.0, 0.25, 0.5, 1.0)
+    assert campaign.store.rounds("nk").iloc[-1]["notes"]["site_prior"] == note
+    with pytest.raises(InputError, match="only with the variant recommender"):
+        campaign.recommend(8, recommender=make_recommender("ucb"), prior=table)
+    assert len(campaign.store.rounds("nk")) == 2
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([("X9", "A", "1")], r"row 1.*site.*unknown site"),
+        ([("{site}", "B", "1")], r"row 1.*residue.*not a choice"),
+        ([("{site}", "A", "high")], r"row 1.*score.*not a finite number"),
+        ([("{site}", "A", "1"), ("{site}", "A", "2")], r"row 2.*listed twice"),
+        ([("{site}", "A", "1")], r"has no score for some of its choices"),
+    ],
+)
+def test_site_prior_bad_files_are_one_line_and_store_nothing(
+    tmp_path: Path, rows: list[tuple[str, str, str]], message: str
+) -> None:
+    """``biofab campaign recommend --prior``: a bad file is one line naming it, exit code 2,
+    and no round is stored."""
+    from biofab.campaign import Campaign
+
+    land = nk_landscape(3, 1, seed=3)
+    campaign = Campaign.create(
+        "nk", land.space(), ["fitness:max"], store=f"sqlite:///{tmp_path / 'biofab.db'}"
+    )
+    site = land.sites[0]
+    path = _prior_csv(land, tmp_path / "bad.csv", [(a.format(site=site), b, c) for a, b, c in rows])
+    r = _biofab("campaign", "recommend", "nk", "-n", "8", "--prior", "bad.csv", cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert re.search(message, r.stderr) and path.name in r.stderr, r.stderr
+    assert len(campaign.store.rounds("nk")) == 0
+
+
+def test_site_prior_through_the_cli(tmp_path: Path) -> None:
+    """A good prior file on a model round: exit 0, the JSON says its fitted weight; a
+    missing file or another recommender: one line, exit 2."""
+    from biofab.campaign import Campaign
+
+    land = nk_landscape(3, 1, seed=3)
+    campaign = Campaign.create(
+        "nk", land.space(), ["fitness:max"], store=f"sqlite:///{tmp_path / 'biofab.db'}"
+    )
+    first = campaign.recommend(48, seed=1)
+    _plate(first.designs.astype(str), land).to_csv(tmp_path / "r1.csv", index=False)
+    campaign.ingest(tmp_path / "r1.csv", progress=False)
+    _prior_csv(land, tmp_path / "prior.csv")
+    r = _biofab(
+        "campaign", "recommend", "nk", "-n", "8", "--prior", "prior.csv", "--json", cwd=tmp_path
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["site_prior"]["used"] is True
+    for args in (["--prior", "nowhere.csv"], ["--prior", "prior.csv", "--recommender", "ucb"]):
+        r = _biofab("campaign", "recommend", "nk", "-n", "8", *args, cwd=tmp_path)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert len(campaign.store.rounds("nk")) == 2
 
 
 # -- the benchmark, small --------------------------------------------------------------

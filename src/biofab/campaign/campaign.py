@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -168,6 +168,7 @@ class Campaign:
         expect_version: int | None = None,
         record_calibration: bool = True,
         record_window: int | None = RECORD_WINDOW,
+        prior: Mapping[str, Mapping[str, float]] | None = None,
     ) -> Recommendation:
         """Choose, store and return the next batch of ``n`` designs.
 
@@ -185,6 +186,13 @@ class Campaign:
         is stored in the round's notes (``record_scale``), and every stored
         ``predicted`` std carries it. ``record_window``: the factor from only
         the latest rounds with measured picks (None: every earlier round).
+
+        ``prior``: a site library's prior scores ``{site: {choice: score}}`` (e.g.
+        :func:`biofab.campaign.site_prior.read_site_prior`) for the variant
+        recommender's prior mean, its weight fitted each round (0 when the data
+        contradict it). The space-filling start has no model and does not use it;
+        any recommender other than the variant recommender's epistatic GP is refused.
+        The round's notes say whether it was used (``site_prior``).
         """
         from biofab.learn import (
             SpaceFilling,
@@ -204,6 +212,8 @@ class Campaign:
                 if len(data) < initial_batch_size(self.space)
                 else default_recommender(self.space, len(self.objectives))
             )
+        if prior is not None:
+            recommender = _with_site_prior(recommender, prior)
         multi = recommender.outputs == "multi"
         values, yvar = np.zeros((len(data), 1)), None
         if len(data):
@@ -232,6 +242,8 @@ class Campaign:
             if o in factors:
                 rec.std[:, j] = rec.std[:, j] * factors[o].scale
         rec.notes["record_scale"] = {o: f.scale for o, f in factors.items()}
+        if prior is not None:
+            rec.notes["site_prior"] = _prior_note(rec)
         keys = self.space.keys(rec.designs)
         designs = [
             {
@@ -257,6 +269,7 @@ class Campaign:
                 "n": len(designs),
                 "record_scale": {o: f.scale for o, f in factors.items()},
                 "record_n": {o: f.n for o, f in factors.items()},
+                **({} if prior is None else {"site_prior": rec.notes["site_prior"]}),
             },
             expect_version=expect_version,
         )
@@ -777,3 +790,35 @@ def _column(data: pd.DataFrame | list[dict[str, Any]], name: str) -> np.ndarray:
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _with_site_prior(
+    recommender: Recommender, prior: Mapping[str, Mapping[str, float]]
+) -> Recommender:
+    """``recommender`` with ``prior`` as the epistatic GP's prior mean (a copy); the
+    space-filling start unchanged (it fits no model)."""
+    import copy
+
+    from biofab.learn import SpaceFilling
+    from biofab.learn.combinatorial import VariantRecommender
+
+    if isinstance(recommender, SpaceFilling):
+        return recommender
+    if not isinstance(recommender, VariantRecommender) or recommender.surrogate != "epistatic":
+        raise InputError(
+            "a site prior works only with the variant recommender",
+            column="recommender",
+            expected="variants (or auto on a one-objective site library)",
+            found=type(recommender).__name__,
+        )
+    out = copy.copy(recommender)
+    out.prior = {site: dict(row) for site, row in prior.items()}
+    return out
+
+
+def _prior_note(rec: Recommendation) -> dict[str, Any]:
+    """What the round did with a site prior: its fitted weight, or why it was not used."""
+    weight = getattr(rec.model, "prior_scale_", None)
+    if weight is None:
+        return {"used": False, "why": "space-filling start: no model yet"}
+    return {"used": True, "weight": float(weight)}

@@ -179,12 +179,21 @@ def campaign_recommend(
             "picks ask for (the choice is not changed).",
         ),
     ] = True,
+    prior: Annotated[
+        Path | None,
+        typer.Option(
+            "--prior",
+            help="Site libraries: CSV of prior scores (columns site, residue, score; higher = "
+            "fitter) for the variant recommender's prior mean, its weight fitted each round.",
+        ),
+    ] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Recommend the next batch of N designs (stored as a new round)."""
     from rich.status import Status
 
+    from biofab.campaign.site_prior import read_site_prior
     from biofab.core.atomic import require_folder, write_atomic
 
     rec_obj = make_recommender(recommender)  # None for "auto": the campaign's default
@@ -192,6 +201,7 @@ def campaign_recommend(
         require_folder(output)  # before a round is stored
     c = _campaign(name, db)
     pool = None if candidates is None else _read_candidates(c, candidates)
+    table = None if prior is None else read_site_prior(prior, c.space)
     with Status("fitting the model and choosing the batch...", console=err):
         rec = c.recommend(
             n,
@@ -199,6 +209,7 @@ def campaign_recommend(
             seed=seed,
             candidates=pool,
             record_calibration=record_calibration,
+            prior=table,
         )
     frame = rec.to_frame()
     if output is not None:
@@ -209,6 +220,7 @@ def campaign_recommend(
                 "round": rec.notes["round"],
                 "recommender": rec.recommender,
                 "record_scale": rec.notes.get("record_scale", {}),
+                **({} if prior is None else {"site_prior": rec.notes.get("site_prior")}),
                 "designs": frame.to_dict("records"),
             }
         )
@@ -216,6 +228,13 @@ def campaign_recommend(
     out.print(_table(frame, title=f"round {rec.notes['round']}: {rec.recommender}"))
     for o, f in rec.notes.get("record_scale", {}).items():
         out.print(f"std_{o} x {f:.2f}: the factor earlier rounds' measured picks ask for")
+    used = rec.notes.get("site_prior")
+    if used is not None:
+        out.print(
+            f"prior {prior}: weight {used['weight']:.2f} (0: the data contradict it)"
+            if used["used"]
+            else f"prior {prior}: not used this round ({used['why']})"
+        )
     if output is not None:
         out.print(f"wrote {len(frame)} designs to {output}")
 
