@@ -783,6 +783,28 @@ def test_site_prior_bad_files_are_one_line_and_store_nothing(
     assert len(campaign.store.rounds("nk")) == 0
 
 
+def test_site_prior_reader_refuses_a_wrong_header_and_a_space_that_is_no_library(
+    tmp_path: Path,
+) -> None:
+    """A file without the residue column, and a space with a numeric parameter: one line each."""
+    from biofab.campaign.site_prior import read_site_prior
+    from biofab.core import Space
+
+    land = nk_landscape(3, 1, seed=3)
+    path = tmp_path / "aa.csv"
+    path.write_text(f"site,aa,score\n{land.sites[0]},A,1\n")
+    with pytest.raises(InputError, match=r"aa\.csv.*column 'residue'.*missing column") as err:
+        read_site_prior(path, land.space())
+    assert "\n" not in str(err.value)
+    mixed = Space.from_dict(
+        {"parameters": {"s1": {"type": "categorical", "choices": ["A", "C"]},
+                        "t": {"type": "continuous", "lo": 0, "hi": 1}}}
+    )  # fmt: skip
+    _prior_csv(land, path)
+    with pytest.raises(InputError, match="site-library space"):
+        read_site_prior(path, mixed)
+
+
 def test_site_prior_through_the_cli(tmp_path: Path) -> None:
     """A good prior file on a model round: exit 0, the JSON says its fitted weight; a
     missing file or another recommender: one line, exit 2."""
